@@ -1,0 +1,4 @@
+export * from './platform';
+export * from './fragment';
+export * from './manifest';
+export * from './lock';

@@ -1,0 +1,31 @@
+import type { Platform } from './platform';
+import type { InlineFile } from './manifest';
+
+export interface LockedFragment {
+  id: string;
+  name: string;
+  version: string;
+}
+
+/**
+ * The resolver's deterministic answer for a manifest and runtime profile. Everything that
+ * determines the image is in here, so the lock's digest (the synthesis key) determines the image
+ * digest: same key, same image.
+ */
+export interface Lock {
+  lockVersion: 1;
+  manifestName: string;
+  base: { ref: string; digest: string | null }; // digest null = scratch
+  platform: Platform;
+  /** Install order: dependencies (and pre-dependencies) before dependents; ties by name. */
+  fragments: LockedFragment[];
+  files: InlineFile[];
+  config: {
+    env: Record<string, string>;
+    entrypoint?: string[];
+    cmd?: string[];
+    workingDir?: string;
+    user?: string;
+    labels: Record<string, string>;
+  };
+}
