@@ -1,4 +1,4 @@
-import { LseError, isLseError } from '@lse/core';
+import { LseError, isLseError } from './errors';
 
 describe('LseError', () => {
   it('carries a stable code and details, and serializes them', () => {

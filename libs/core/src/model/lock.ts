@@ -14,7 +14,6 @@ export interface LockedFragment {
  */
 export interface Lock {
   lockVersion: 1;
-  manifestName: string;
   base: { ref: string; digest: string | null }; // digest null = scratch
   platform: Platform;
   /** Install order: dependencies (and pre-dependencies) before dependents; ties by name. */

@@ -1,0 +1,53 @@
+import { LseError, fragmentLabel, gunzip, isGzip, isLseError, sha256Digest, verifyFragment, type TrustedKey } from '@lse/core';
+import { readVerifiedEntries } from '@lse/engine';
+import type { Ctx } from '../context';
+
+interface Problem {
+  what: string;
+  code: string;
+  message: string;
+}
+
+/**
+ * `lse verify`: every fragment (id, signature, trust, blob digest and size, tar policy, file
+ * index) and every base layer (digest, diff id) in the store. Exit 4 when anything fails.
+ */
+export async function verifyStore(ctx: Ctx): Promise<void> {
+  const keys = new Map<string, TrustedKey>((await ctx.ports.trust.list()).map((k) => [k.name, k]));
+  const problems: Problem[] = [];
+  const fragments = await ctx.ports.fragments.list();
+  let n = 0;
+  for (const f of fragments) {
+    try {
+      verifyFragment(f, keys);
+      await readVerifiedEntries(ctx.ports, f);
+    } catch (e) {
+      problems.push({ what: fragmentLabel(f), code: isLseError(e) ? e.code : 'INTERNAL', message: (e as Error).message });
+    }
+    if (++n % 200 === 0) ctx.out.progress(`  ${n}/${fragments.length} fragments checked`);
+  }
+  const tags = await ctx.ports.bases.tags();
+  const digests = [...new Set(tags.map((t) => t.digest))];
+  for (const d of digests) {
+    const base = await ctx.ports.bases.get(d);
+    if (!base) {
+      problems.push({ what: `base ${d}`, code: 'BASE_UNKNOWN', message: `a tag points at base ${d}, which is not in the store` });
+      continue;
+    }
+    for (const l of base.layers) {
+      try {
+        const data = await ctx.ports.layers.get(l.digest);
+        const diffId = sha256Digest(isGzip(data) ? gunzip(data) : data);
+        if (diffId !== l.diffId) throw new LseError('DIGEST_MISMATCH', `layer ${l.digest} uncompresses to ${diffId}, expected ${l.diffId}`);
+      } catch (e) {
+        problems.push({ what: `base ${d} layer ${l.digest}`, code: isLseError(e) ? e.code : 'INTERNAL', message: (e as Error).message });
+      }
+    }
+  }
+  const summary = `${fragments.length} fragment(s), ${digests.length} base(s) checked: ${problems.length ? `${problems.length} problem(s)` : 'all verified'}`;
+  ctx.out.progress(summary);
+  ctx.out.result(problems.map((p) => `${p.code}\t${p.message}`).join('\n'), { ok: problems.length === 0, fragments: fragments.length, bases: digests.length, problems });
+  if (problems.length) {
+    throw new LseError(problems[0]!.code as never, `verification found ${problems.length} problem(s); the first: ${problems[0]!.message}`, { problems: problems.length, reported: true });
+  }
+}

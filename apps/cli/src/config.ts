@@ -1,0 +1,34 @@
+import { LseError } from '@lse/core';
+import { defaultStoreDir } from '@lse/adapter-fs';
+
+/**
+ * Every environment variable the CLI reads, parsed once (docs/CONFIGURATION.md lists them all).
+ * Nothing else in the CLI reads process.env.
+ */
+export interface CliConfig {
+  /** LSE_HOME, else ~/.local/share/lse; `--store` overrides. */
+  storeDir: string;
+  /** SOURCE_DATE_EPOCH: seconds since the epoch stamped on every tar entry and image timestamp; default 0. */
+  epoch: number;
+  /** LSE_LOG_LEVEL: pino level for the structured log on stderr (default: no structured log). */
+  logLevel?: string;
+  /** NO_COLOR / not a TTY: plain progress output. */
+  color: boolean;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv, isTty: boolean): CliConfig {
+  const rawEpoch = env['SOURCE_DATE_EPOCH'];
+  let epoch = 0;
+  if (rawEpoch !== undefined && rawEpoch !== '') {
+    if (!/^\d{1,12}$/.test(rawEpoch)) {
+      throw new LseError('CONFIG_INVALID', `SOURCE_DATE_EPOCH must be a whole number of seconds since 1970 (the timestamp stamped into fragments and images), got '${rawEpoch}'`);
+    }
+    epoch = Number(rawEpoch);
+  }
+  const logLevel = env['LSE_LOG_LEVEL'] || undefined;
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  if (logLevel && !levels.includes(logLevel)) {
+    throw new LseError('CONFIG_INVALID', `LSE_LOG_LEVEL must be one of ${levels.join(', ')}, got '${logLevel}'`);
+  }
+  return { storeDir: defaultStoreDir(env), epoch, ...(logLevel ? { logLevel } : {}), color: isTty && !env['NO_COLOR'] };
+}

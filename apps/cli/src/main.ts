@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+/**
+ * `lse`: the Layer Synthesis Engine command line. Composition root for the embedded mode: the
+ * filesystem store and the in-process bus run the same pipeline stages the services run.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import pino from 'pino';
+import { LseError } from '@lse/core';
+import { silentLog, type Log } from '@lse/engine';
+import { baseImport, baseList } from './commands/base';
+import { fragmentList, fragmentPack, fragmentShow } from './commands/fragment';
+import { keysGenerate } from './commands/keys';
+import { resolveCmd, synth } from './commands/synth';
+import { trustAdd, trustList, trustRevoke } from './commands/trust';
+import { verifyStore } from './commands/verify';
+import { loadConfig } from './config';
+import { makeCtx, type GlobalOpts } from './context';
+import { EXIT, exitCodeFor, reportError } from './output';
+
+export const VERSION = '0.1.0';
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function buildProgram(): Command {
+  const program = new Command('lse')
+    .description('LSE, the Layer Synthesis Engine: synthesize OCI images just in time from signed fragments.\nEnvironment variables: see docs/CONFIGURATION.md. Exit codes: 0 ok, 1 failed, 2 usage/invalid input, 3 resolution, 4 verification.')
+    .version(VERSION, '-V', 'print the version (also: lse --version)')
+    .option('--store <dir>', 'embedded store directory (default: $LSE_HOME or ~/.local/share/lse)')
+    .option('--json', 'machine-readable output on stdout')
+    .option('-q, --quiet', 'no progress output on stderr')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  let config: ReturnType<typeof loadConfig> | undefined;
+  const ctxOf = (cmd: Command) => {
+    config ??= loadConfig(process.env, Boolean(process.stderr.isTTY));
+    return makeCtx(config, cmd.optsWithGlobals<GlobalOpts>());
+  };
+  const logOf = (): Log => {
+    config ??= loadConfig(process.env, Boolean(process.stderr.isTTY));
+    return config.logLevel ? (pino({ level: config.logLevel, base: { svc: 'cli' } }, pino.destination(2)) as unknown as Log) : silentLog;
+  };
+
+  const keys = program.command('keys').description('Ed25519 signing keys (NAME.key secret, NAME.pub public)');
+  keys.command('generate').description('generate a key pair: NAME.key (mode 0600) and NAME.pub, never overwriting')
+    .requiredOption('--name <name>', 'key name, e.g. acme-1').option('--out <dir>', 'directory to write to', '.')
+    .action((o, cmd) => keysGenerate(ctxOf(cmd), o));
+
+  const trust = program.command('trust').description('the trust store: which publisher keys may sign which fragments');
+  trust.command('add').argument('<file.pub>', 'public key file (NAME:base64)').description('trust a public key, optionally only for some fragment names')
+    .option('--scope <pattern>', "fragment name pattern this key may sign, e.g. 'lib*' (repeatable; default '*')", collect)
+    .action((file, o, cmd) => trustAdd(ctxOf(cmd), file, o));
+  trust.command('revoke').argument('<name>', 'key name').description('revoke a key: its signatures no longer verify')
+    .action((name, _o, cmd) => trustRevoke(ctxOf(cmd), name));
+  trust.command('list').description('list trusted and revoked keys').action((_o, cmd) => trustList(ctxOf(cmd)));
+
+  const fragment = program.command('fragment').description('pack, list and show signed fragments');
+  fragment.command('pack').argument('<path>', 'directory or tar(.gz) with the content, laid out as in the image').description('normalize content into a deterministic tar, sign it, store it; prints the fragment id')
+    .requiredOption('--name <name>', 'fragment name').requiredOption('--version <version>', 'fragment version')
+    .addOption(new Option('--scheme <scheme>', 'version scheme').choices(['semver', 'debian']).default('semver'))
+    .option('--arch <arch>', "architecture this variant needs (amd64, arm64, ...; 'all' or none = any)")
+    .option('--variant <level>', 'minimum amd64 level (v1..v4)').option('--feature <name>', 'required CPU feature (repeatable)', collect)
+    .option('--libc <libc>', 'glibc or musl')
+    .option('--depends <spec>', "dependency: 'NAME' or 'NAME CONSTRAINT', alternatives joined by ' | ' (repeatable)", collect)
+    .option('--pre-depends <spec>', 'pre-dependency (installed first; repeatable)', collect)
+    .option('--provides <name>', "virtual name provided: 'NAME' or 'NAME (= VERSION)' (repeatable)", collect)
+    .option('--conflicts <spec>', 'conflicting fragment (repeatable)', collect).option('--breaks <spec>', 'broken fragment (repeatable)', collect)
+    .requiredOption('--key <file.key>', 'secret key to sign with')
+    .option('--allow-setuid', 'keep setuid/setgid bits (refused otherwise)')
+    .action((path, o, cmd) => fragmentPack(ctxOf(cmd), path, o));
+  fragment.command('list').description('list every fragment: name, version, variant, id').action((_o, cmd) => fragmentList(ctxOf(cmd)));
+  fragment.command('show').argument('<name[@version]>').description('show descriptors of a fragment').action((ref, _o, cmd) => fragmentShow(ctxOf(cmd), ref));
+
+  const base = program.command('base').description('immutable base images');
+  base.command('import').argument('<oci_layout_dir[:ref] | rootfs.tar>', "an OCI image layout (e.g. from 'skopeo copy ... oci:DIR:TAG') or a rootfs tarball")
+    .description('import a base image; prints its digest').requiredOption('--name <name>', 'base name').option('--tag <tag>', 'tag to point at it', 'latest')
+    .option('--arch <arch>', 'architecture of a rootfs tarball', 'amd64')
+    .action((arg, o, cmd) => baseImport(ctxOf(cmd), arg, o));
+  base.command('list').description('list base name:tag pointers').action((_o, cmd) => baseList(ctxOf(cmd)));
+
+  program.command('resolve').argument('<manifest>', 'dependency manifest (YAML or JSON)')
+    .description('print the lock (NAME VERSION FRAGMENT_ID per line, install order) without fetching or assembling')
+    .option('--platform <os/arch[/variant]>', 'runtime platform, e.g. linux/amd64/v3 (overrides the manifest)')
+    .action((file, o, cmd) => resolveCmd(ctxOf(cmd), file, o));
+  program.command('synth').argument('<manifest>', 'dependency manifest (YAML or JSON)')
+    .description('resolve, fetch, verify and assemble an OCI image; prints the image manifest digest')
+    .requiredOption('--out <dir>', 'OCI image layout directory to write (must not exist, or be empty)')
+    .option('--platform <os/arch[/variant]>', 'runtime platform, e.g. linux/amd64/v3 (overrides the manifest)')
+    .option('--rootfs <dir>', 'also materialize the root filesystem here').option('--force', 'replace existing output directories')
+    .action((file, o, cmd) => synth(ctxOf(cmd), file, o, logOf()));
+  program.command('verify').description('re-verify every fragment and base in the store (exit 4 if anything fails)')
+    .action((_o, cmd) => verifyStore(ctxOf(cmd)));
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const json = argv.includes('--json');
+  if (argv.length === 1 && argv[0] === '--version') {
+    process.stdout.write(VERSION + '\n');
+    return EXIT.ok;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage; // commander already printed the message
+    }
+    if (e instanceof LseError && e.details['reported']) return reportErrorQuiet(e);
+    return reportError(e, json);
+  }
+}
+
+function reportErrorQuiet(e: LseError): number {
+  process.stderr.write(`lse: ${e.message}\n`);
+  return exitCodeFor(e);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => { process.stderr.write(String(e) + '\n'); process.exitCode = 1; });
+}

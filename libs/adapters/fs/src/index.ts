@@ -1,0 +1,7 @@
+export { writeFileAtomic } from './atomic';
+export { FsBlobStore } from './blob-store';
+export { FsFragmentRepository, FsTrustStore, FsBaseRepository } from './repositories';
+export { openFsStore, defaultStoreDir, type FsStore } from './store';
+export { walkDirectory } from './walk';
+export { extractEntries } from './extract';
+export { writeOciLayout, readOciLayout } from './oci-layout';

@@ -1,0 +1,40 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { FsBlobStore } from './blob-store';
+import { FsBaseRepository, FsFragmentRepository, FsTrustStore } from './repositories';
+
+/**
+ * The embedded store: everything one machine needs to synthesize with no servers.
+ * ```
+ * <root>/blobs/fragments/sha256/<hex>   fragment tars
+ * <root>/blobs/layers/sha256/<hex>      base layers, built layers, configs, manifests
+ * <root>/fragments/by-id/<hex>.json     fragment records; by-name/<name>/<hex> markers
+ * <root>/bases/<hex>.json, tags.json    base images and name:tag pointers
+ * <root>/trust/keys.json                trusted publisher keys
+ * ```
+ */
+export interface FsStore {
+  root: string;
+  fragmentBlobs: FsBlobStore;
+  layerBlobs: FsBlobStore;
+  fragments: FsFragmentRepository;
+  bases: FsBaseRepository;
+  trust: FsTrustStore;
+}
+
+/** `--store DIR`, else `$LSE_HOME`, else `~/.local/share/lse`. */
+export function defaultStoreDir(env: NodeJS.ProcessEnv): string {
+  return env['LSE_HOME'] || join(homedir(), '.local', 'share', 'lse');
+}
+
+export function openFsStore(dir: string): FsStore {
+  const root = resolve(dir);
+  return {
+    root,
+    fragmentBlobs: new FsBlobStore(join(root, 'blobs', 'fragments')),
+    layerBlobs: new FsBlobStore(join(root, 'blobs', 'layers')),
+    fragments: new FsFragmentRepository(join(root, 'fragments')),
+    bases: new FsBaseRepository(join(root, 'bases')),
+    trust: new FsTrustStore(join(root, 'trust')),
+  };
+}

@@ -1,0 +1,41 @@
+import type { Bus, BusMessage, Headers } from '@lse/core';
+
+/**
+ * The in-process bus: same contract as the NATS adapter (publish returns once the message is
+ * accepted; handlers run asynchronously, one message at a time per subscription, in order).
+ * A handler's error is reported to `onError` and does not stop the bus.
+ */
+export class InProcessBus implements Bus {
+  private readonly subs = new Map<string, Set<(m: BusMessage) => void>>();
+  constructor(private readonly onError: (err: unknown, msg: BusMessage) => void = () => undefined) {}
+
+  async publish<T>(subject: string, data: T, headers: Headers = {}): Promise<void> {
+    const msg: BusMessage = { subject, data: structuredClone(data), headers: { ...headers } };
+    for (const [pattern, set] of this.subs) if (matches(pattern, subject)) for (const deliver of set) deliver(msg);
+  }
+
+  async subscribe<T>(subject: string, handler: (msg: BusMessage<T>) => Promise<void>): Promise<() => Promise<void>> {
+    let chain = Promise.resolve();
+    const deliver = (m: BusMessage): void => {
+      chain = chain.then(() => handler(m as BusMessage<T>)).catch((err) => this.onError(err, m));
+    };
+    let set = this.subs.get(subject);
+    if (!set) this.subs.set(subject, (set = new Set()));
+    set.add(deliver);
+    return async () => {
+      set.delete(deliver);
+      await chain;
+    };
+  }
+}
+
+/** NATS subject matching: `*` one token, `>` the rest. */
+export function matches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return s.length > i;
+    if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
+  }
+  return p.length === s.length;
+}

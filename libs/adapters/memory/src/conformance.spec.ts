@@ -1,0 +1,19 @@
+import {
+  baseRepositoryConformance, blobStoreConformance, busConformance, fragmentRepositoryConformance, sampleFragment, trustStoreConformance,
+} from '@lse/testing';
+import { InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryTrustStore, subjectMatches } from './index';
+
+blobStoreConformance('memory', async () => new MemoryBlobStore());
+fragmentRepositoryConformance('memory', async () => new MemoryFragmentRepository(), sampleFragment);
+trustStoreConformance('memory', async () => new MemoryTrustStore());
+baseRepositoryConformance('memory', async () => new MemoryBaseRepository());
+busConformance('in-process', async () => new InProcessBus());
+
+describe('subject matching', () => {
+  it('follows NATS wildcards', () => {
+    expect(subjectMatches('lse.events.>', 'lse.events.synthesis.completed.x')).toBe(true);
+    expect(subjectMatches('lse.events.>', 'lse.events')).toBe(false);
+    expect(subjectMatches('lse.synth.*', 'lse.synth.resolved')).toBe(true);
+    expect(subjectMatches('lse.synth.*', 'lse.synth.resolved.x')).toBe(false);
+  });
+});

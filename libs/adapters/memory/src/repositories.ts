@@ -1,0 +1,69 @@
+import { LseError, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type TrustStore, type TrustedKey } from '@lse/core';
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+export class MemoryFragmentRepository implements FragmentRepository {
+  private readonly byId = new Map<string, Fragment>();
+  async put(f: Fragment): Promise<'created' | 'exists'> {
+    if (this.byId.has(f.id)) return 'exists';
+    this.byId.set(f.id, clone(f));
+    return 'created';
+  }
+  async get(id: string): Promise<Fragment | undefined> {
+    const f = this.byId.get(id);
+    return f && clone(f);
+  }
+  async byName(name: string): Promise<Fragment[]> {
+    return [...this.byId.values()].filter((f) => f.descriptor.name === name).map(clone);
+  }
+  async list(): Promise<Fragment[]> {
+    return [...this.byId.values()].map(clone);
+  }
+}
+
+export class MemoryTrustStore implements TrustStore {
+  private readonly keys = new Map<string, TrustedKey>();
+  async list(): Promise<TrustedKey[]> {
+    return [...this.keys.values()].sort((a, b) => a.name.localeCompare(b.name)).map(clone);
+  }
+  async get(name: string): Promise<TrustedKey | undefined> {
+    const k = this.keys.get(name);
+    return k && clone(k);
+  }
+  async add(key: TrustedKey): Promise<void> {
+    const old = this.keys.get(key.name);
+    if (old && old.publicKey !== key.publicKey) {
+      throw new LseError('KEY_INVALID', `a different key named '${key.name}' is already trusted; revoke it and choose another name`, { name: key.name });
+    }
+    this.keys.set(key.name, { ...clone(key), revoked: old?.revoked ?? key.revoked, ...(old?.revokedAt ? { revokedAt: old.revokedAt } : {}) });
+  }
+  async revoke(name: string, at: string): Promise<void> {
+    const k = this.keys.get(name);
+    if (!k) throw new LseError('KEY_UNTRUSTED', `no key named '${name}' in the trust store`, { name });
+    if (!k.revoked) this.keys.set(name, { ...k, revoked: true, revokedAt: at });
+  }
+}
+
+export class MemoryBaseRepository implements BaseRepository {
+  private readonly bases = new Map<string, BaseImage>();
+  private readonly pointers = new Map<string, string>();
+  async put(base: BaseImage): Promise<void> {
+    if (!this.bases.has(base.digest)) this.bases.set(base.digest, clone(base));
+  }
+  async get(digest: string): Promise<BaseImage | undefined> {
+    const b = this.bases.get(digest);
+    return b && clone(b);
+  }
+  async tag(name: string, tag: string, digest: string): Promise<void> {
+    if (!this.bases.has(digest)) throw new LseError('BASE_UNKNOWN', `no base with digest ${digest}`, { digest });
+    this.pointers.set(`${name}:${tag}`, digest);
+  }
+  async resolveTag(name: string, tag: string): Promise<string | undefined> {
+    return this.pointers.get(`${name}:${tag}`);
+  }
+  async tags(): Promise<{ name: string; tag: string; digest: string }[]> {
+    return [...this.pointers.entries()]
+      .map(([k, digest]) => { const i = k.lastIndexOf(':'); return { name: k.slice(0, i), tag: k.slice(i + 1), digest }; })
+      .sort((a, b) => (a.name + ':' + a.tag).localeCompare(b.name + ':' + b.tag));
+  }
+}

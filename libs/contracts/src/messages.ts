@@ -1,0 +1,124 @@
+import { isDigest, type Lock, type Manifest, type Platform } from '@lse/core';
+import { LseError } from '@lse/core';
+import type { Stage } from './subjects';
+
+/** lse.synth.requested: a manifest (validated object) and an optional runtime profile. */
+export interface SynthRequested {
+  v: 1;
+  synthesisId: string;
+  manifest: Manifest;
+  platform?: Platform;
+  requestedAt: string;
+}
+
+/** lse.synth.resolved / fetched: the lock and its digest (the synthesis key). */
+export interface SynthResolved {
+  v: 1;
+  synthesisId: string;
+  key: string;
+  lock: Lock;
+}
+export type SynthFetched = SynthResolved;
+
+/** lse.synth.verified: the lock, and which key vouched for each fragment. */
+export interface SynthVerified extends SynthResolved {
+  verifiedBy: Record<string, string>;
+}
+
+export interface ImageRef {
+  manifestDigest: string;
+  manifestSize: number;
+  configDigest: string;
+  /** Every blob the image needs (base layers, our layers), in manifest order. */
+  layers: { digest: string; size: number; mediaType: string }[];
+  platform: Platform;
+}
+
+/** lse.synth.assembled, and the completed event. */
+export interface SynthAssembled {
+  v: 1;
+  synthesisId: string;
+  key: string;
+  image: ImageRef;
+  /** Fragments per layer, for the summary. */
+  layerPlan: { digest: string; fragments: string[] }[];
+}
+export type SynthCompleted = SynthAssembled & { completedAt: string };
+
+export interface SynthFailed {
+  v: 1;
+  synthesisId: string;
+  stage: Stage | 'recorder';
+  code: string;
+  message: string;
+  details: Record<string, unknown>;
+  failedAt: string;
+}
+
+export interface SynthProgress {
+  v: 1;
+  synthesisId: string;
+  stage: Stage;
+  at: string;
+  detail?: string;
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+function fail(subject: string, what: string): never {
+  throw new LseError('USAGE', `message on ${subject} is invalid: ${what}`, { subject });
+}
+
+function obj(v: unknown, subject: string, what: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(subject, `${what} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+/** Validates the envelope every message shares; returns it typed. */
+function envelope(v: unknown, subject: string): Record<string, unknown> {
+  const m = obj(v, subject, 'message');
+  if (m['v'] !== 1) fail(subject, `unsupported contract version ${JSON.stringify(m['v'])} (this build speaks v1)`);
+  if (typeof m['synthesisId'] !== 'string' || !ID_RE.test(m['synthesisId'])) fail(subject, 'synthesisId must be 1-128 letters, digits, _ or -');
+  return m;
+}
+
+export function validateRequested(v: unknown, subject = 'lse.synth.requested'): SynthRequested {
+  const m = envelope(v, subject);
+  const man = obj(m['manifest'], subject, 'manifest');
+  if (man['apiVersion'] !== 'lse.dev/v1' || !Array.isArray(man['require'])) fail(subject, 'manifest must be a validated lse.dev/v1 DependencyManifest');
+  if (m['platform'] !== undefined) obj(m['platform'], subject, 'platform');
+  return m as unknown as SynthRequested;
+}
+
+export function validateResolved(v: unknown, subject = 'lse.synth.resolved'): SynthResolved {
+  const m = envelope(v, subject);
+  if (!isDigest(m['key'])) fail(subject, 'key must be a sha256 digest');
+  const lock = obj(m['lock'], subject, 'lock');
+  if (lock['lockVersion'] !== 1 || !Array.isArray(lock['fragments'])) fail(subject, 'lock must be a v1 lock');
+  for (const f of lock['fragments'] as unknown[]) if (!isDigest(obj(f, subject, 'lock fragment')['id'])) fail(subject, 'lock fragment ids must be sha256 digests');
+  return m as unknown as SynthResolved;
+}
+
+export function validateVerified(v: unknown, subject = 'lse.synth.verified'): SynthVerified {
+  const m = validateResolved(v, subject) as unknown as Record<string, unknown>;
+  obj(m['verifiedBy'], subject, 'verifiedBy');
+  return m as unknown as SynthVerified;
+}
+
+export function validateAssembled(v: unknown, subject = 'lse.synth.assembled'): SynthAssembled {
+  const m = envelope(v, subject);
+  if (!isDigest(m['key'])) fail(subject, 'key must be a sha256 digest');
+  const img = obj(m['image'], subject, 'image');
+  if (!isDigest(img['manifestDigest']) || !isDigest(img['configDigest']) || !Array.isArray(img['layers'])) fail(subject, 'image must name manifest, config and layers by digest');
+  return m as unknown as SynthAssembled;
+}
+
+export function validateFailed(v: unknown, subject = 'lse.events.synthesis.failed'): SynthFailed {
+  const m = envelope(v, subject);
+  if (typeof m['stage'] !== 'string' || typeof m['code'] !== 'string' || typeof m['message'] !== 'string') fail(subject, 'stage, code and message are required');
+  return m as unknown as SynthFailed;
+}
+
+export function isValidSynthesisId(id: string): boolean {
+  return ID_RE.test(id);
+}

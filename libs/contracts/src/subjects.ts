@@ -1,0 +1,48 @@
+/**
+ * NATS subjects and headers, version 1. Work subjects live in stream LSE_WORK (work-queue
+ * retention); events in LSE_EVENTS (limits retention). Messages carry ids and digests only:
+ * bytes live in the fragment database and the layer cache, never on the bus.
+ */
+export const CONTRACT_VERSION = 1;
+
+export const STAGES = ['requested', 'resolved', 'fetched', 'verified', 'assembled'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export const SUBJECTS = {
+  requested: 'lse.synth.requested',
+  resolved: 'lse.synth.resolved',
+  fetched: 'lse.synth.fetched',
+  verified: 'lse.synth.verified',
+  assembled: 'lse.synth.assembled',
+  /** Dead letters: a message that exhausted its redeliveries. */
+  dead: 'lse.synth.dead',
+} as const satisfies Record<Stage | 'dead', string>;
+
+export const WORK_STREAM = { name: 'LSE_WORK', subjects: ['lse.synth.>'] } as const;
+export const EVENTS_STREAM = { name: 'LSE_EVENTS', subjects: ['lse.events.>'] } as const;
+
+export const eventSubjects = {
+  completed: (id: string) => `lse.events.synthesis.completed.${id}`,
+  failed: (id: string) => `lse.events.synthesis.failed.${id}`,
+  /** Progress: one event per finished stage. */
+  progress: (id: string) => `lse.events.synthesis.progress.${id}`,
+  all: (id: string) => `lse.events.synthesis.*.${id}`,
+} as const;
+
+export const HEADERS = {
+  synthesisId: 'Lse-Synthesis-Id',
+  traceId: 'Lse-Trace-Id',
+  /** Client-chosen id for requests published straight to NATS (idempotent per request). */
+  requestId: 'Lse-Request-Id',
+  /** JetStream de-duplication: `<stage>:<synthesis id>`. */
+  msgId: 'Nats-Msg-Id',
+} as const;
+
+/** The stage whose handler consumes a subject, for logs and failed events. */
+export const CONSUMER_OF: Record<Stage, string> = {
+  requested: 'resolver',
+  resolved: 'fetcher',
+  fetched: 'verifier',
+  verified: 'assembler',
+  assembled: 'recorder',
+};

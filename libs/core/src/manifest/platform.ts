@@ -1,0 +1,62 @@
+import { LseError } from '../errors';
+import type { Platform } from '../model';
+
+/** Operating systems LSE builds for. */
+export const OSES = ['linux'] as const;
+export const ARCHES = ['amd64', 'arm64', 'arm', '386', 'ppc64le', 's390x', 'riscv64'] as const;
+export const LIBCS = ['glibc', 'musl'] as const;
+/** Variants each architecture accepts (amd64 micro-architecture levels, arm versions). */
+export const VARIANTS: Readonly<Record<string, readonly string[]>> = {
+  amd64: ['v1', 'v2', 'v3', 'v4'],
+  arm: ['v6', 'v7', 'v8'],
+  arm64: ['v8'],
+};
+export const DEFAULT_PLATFORM: Platform = { os: 'linux', arch: 'amd64' };
+
+/** A CPU feature name as the kernel spells it: `avx2`, `sse4_2`, `avx512f`. */
+export const FEATURE_RE = /^[a-z0-9][a-z0-9_.-]*$/;
+
+/** Why `variant` does not fit `arch`, or undefined when it does. */
+export function variantProblem(arch: string, variant: string): string | undefined {
+  const allowed = VARIANTS[arch];
+  if (!allowed) return `architecture ${arch} takes no variant; remove '${variant}'`;
+  if (!allowed.includes(variant)) return `variant '${variant}' is not valid for ${arch}; use one of ${allowed.join(', ')}`;
+  return undefined;
+}
+
+/**
+ * Parses a `--platform` value: `os/arch` or `os/arch/variant`, e.g. `linux/amd64/v3`.
+ * Throws `USAGE` naming the part that is wrong and an example.
+ */
+export function parsePlatform(s: string): Platform {
+  const fail = (why: string): never => {
+    throw new LseError('USAGE', `platform '${s}': ${why}; write os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8`, { platform: s });
+  };
+  const parts = s.trim().split('/');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) fail('expected 2 or 3 parts separated by /');
+  const [os, arch, variant] = parts as [string, string, string?];
+  if (!(OSES as readonly string[]).includes(os)) fail(`os '${os}' is not supported (only ${OSES.join(', ')})`);
+  if (!(ARCHES as readonly string[]).includes(arch)) fail(`arch '${arch}' is not supported; use one of ${ARCHES.join(', ')}`);
+  if (variant === undefined) return { os, arch };
+  const problem = variantProblem(arch, variant);
+  if (problem) fail(problem);
+  return { os, arch, variant };
+}
+
+/**
+ * The platform to build for: the `--platform` override, if given, replaces os, arch and variant
+ * together (they name one target; a manifest's `v3` must not leak onto an arm64 override), and
+ * its features/libc win over the manifest's when set. Defaults: linux/amd64, no variant.
+ * Features come out sorted and deduplicated, so equal requests give equal locks.
+ */
+export function mergePlatform(manifestPlatform: Partial<Platform> | undefined, override?: Platform): Platform {
+  const m = manifestPlatform ?? {};
+  const target = override ?? m;
+  const out: Platform = { os: target.os ?? DEFAULT_PLATFORM.os, arch: target.arch ?? DEFAULT_PLATFORM.arch };
+  if (target.variant !== undefined) out.variant = target.variant;
+  const features = override?.features ?? m.features;
+  if (features !== undefined) out.features = [...new Set(features)].sort();
+  const libc = override?.libc ?? m.libc;
+  if (libc !== undefined) out.libc = libc;
+  return out;
+}

@@ -1,0 +1,90 @@
+/**
+ * Variant negotiation: does a fragment variant run on a runtime profile (`fits`), and which of
+ * several fitting variants is best (`rank`).
+ */
+import type { Platform, VariantAttributes } from '../model';
+
+export type Fit = { ok: true } | { ok: false; attribute: string; wanted: string; have: string };
+
+/** Soft preferences of a requirement (see `Requirement.prefer`). */
+export interface VariantPreference {
+  features?: string[];
+  variant?: string;
+  libc?: string;
+}
+
+const LEVEL_RE = /^v(\d+)$/;
+
+/** `v3` -> 3; undefined for variants that are not a numbered level. */
+function levelOf(variant: string): number | undefined {
+  const m = LEVEL_RE.exec(variant);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * Rules: os equal if set; arch equal, or 'all'/absent fits any; a numbered level (`v3`) fits a
+ * runtime of that level or higher (a runtime without a variant is `v1`), any other variant must be
+ * equal; every required CPU feature present; libc equal when both sides name one.
+ */
+export function fits(attrs: VariantAttributes, p: Platform): Fit {
+  if (attrs.os !== undefined && attrs.os !== p.os) return { ok: false, attribute: 'os', wanted: attrs.os, have: p.os };
+  if (attrs.arch !== undefined && attrs.arch !== 'all' && attrs.arch !== p.arch) {
+    return { ok: false, attribute: 'arch', wanted: attrs.arch, have: p.arch };
+  }
+  if (attrs.variant !== undefined) {
+    const want = levelOf(attrs.variant);
+    const haveText = p.variant ?? (want !== undefined ? 'v1' : 'none');
+    const have = levelOf(haveText);
+    const ok = want !== undefined && have !== undefined ? have >= want : attrs.variant === p.variant;
+    if (!ok) return { ok: false, attribute: 'variant', wanted: attrs.variant, have: haveText };
+  }
+  if (attrs.features && attrs.features.length > 0) {
+    const have = p.features ?? [];
+    const missing = attrs.features.filter((f) => !have.includes(f));
+    if (missing.length > 0) {
+      return { ok: false, attribute: 'features', wanted: missing.join(', '), have: have.length ? have.join(', ') : 'none' };
+    }
+  }
+  if (attrs.libc !== undefined && p.libc !== undefined && attrs.libc !== p.libc) {
+    return { ok: false, attribute: 'libc', wanted: attrs.libc, have: p.libc };
+  }
+  return { ok: true };
+}
+
+/** A misfit in words: "needs arch arm64, runtime is amd64", "needs CPU feature avx512f". */
+export function describeMisfit(fit: Exclude<Fit, { ok: true }>, p: Platform): string {
+  switch (fit.attribute) {
+    case 'os':
+      return `needs os ${fit.wanted}, runtime is ${fit.have}`;
+    case 'arch':
+      return `needs arch ${fit.wanted}, runtime is ${fit.have}`;
+    case 'variant':
+      return `needs ${p.arch} level ${fit.wanted}, runtime has ${fit.have}`;
+    case 'features':
+      return `needs CPU feature${fit.wanted.includes(',') ? 's' : ''} ${fit.wanted}`;
+    case 'libc':
+      return `needs libc ${fit.wanted}, runtime has ${fit.have}`;
+    default:
+      return `needs ${fit.attribute} ${fit.wanted}, runtime has ${fit.have}`;
+  }
+}
+
+/**
+ * Score of a fitting variant; higher is better, equal scores are broken by fragment id elsewhere.
+ * Tiers, most important first: the variant the requirement explicitly prefers; the higher level;
+ * more of the preferred CPU features; exact libc match (preferred libc, else the runtime's);
+ * a specific arch over 'all'/absent.
+ */
+export function rank(attrs: VariantAttributes, p: Platform, prefer?: VariantPreference): number {
+  let score = 0;
+  if (prefer?.variant !== undefined && attrs.variant === prefer.variant) score += 1e9;
+  const level = attrs.variant !== undefined ? levelOf(attrs.variant) ?? 0 : 0;
+  score += Math.min(level, 99) * 1e6;
+  const preferred = prefer?.features ?? [];
+  const matched = (attrs.features ?? []).filter((f) => preferred.includes(f)).length;
+  score += Math.min(matched, 999) * 1e3;
+  const libc = prefer?.libc ?? p.libc;
+  if (attrs.libc !== undefined && libc !== undefined && attrs.libc === libc) score += 100;
+  if (attrs.arch !== undefined && attrs.arch !== 'all') score += 10;
+  return score;
+}

@@ -1,0 +1,82 @@
+/**
+ * `resolve`: from requirements, a runtime profile and a catalog to the fragments to install, in
+ * install order. The search is PubGrub (solver.ts) over the fitting variants (problem.ts); a
+ * failure is explained sentence by sentence (report.ts); the order is topological (order.ts).
+ */
+import { LseError } from '../errors';
+import type { Fragment, Platform, Requirement } from '../model';
+import { formatRelation } from '../version';
+import { atomMatches, type Catalog } from './catalog';
+import type { VariantPreference } from './negotiate';
+import { installOrder } from './order';
+import { Problem } from './problem';
+import { Reporter } from './report';
+import { Solver } from './solver';
+
+export interface ResolveInput {
+  requirements: Requirement[];
+  platform: Platform;
+  catalog: Catalog;
+  /** Newest version first (default true); false prefers the oldest that works. */
+  preferNewest?: boolean;
+  /** How explanations name the requester, e.g. the manifest name (default 'the manifest'). */
+  rootLabel?: string;
+}
+
+export interface ResolveResult {
+  /** Install order: every fragment after its (pre-)dependencies. */
+  fragments: Fragment[];
+}
+
+/**
+ * Throws LseError UNSATISFIABLE (or NO_VARIANT when a fragment exists but none of its variants runs
+ * on the platform) with a multi-line explanation in the message and `details.chain` (its lines).
+ */
+export function resolve(input: ResolveInput): ResolveResult {
+  const prefs = new Map<string, VariantPreference>();
+  for (const r of input.requirements) if (r.prefer && !prefs.has(r.name)) prefs.set(r.name, r.prefer);
+  const label = input.rootLabel ?? 'the manifest';
+  const problem = new Problem(input.catalog, input.platform, input.preferNewest ?? true, prefs, label);
+  const outcome = new Solver(problem).solve(problem.requirementIncompats(input.requirements));
+  if (!outcome.ok) {
+    const chain = new Reporter(problem).report(outcome.failure);
+    const notes = Reporter.externals(outcome.failure).flatMap((inc) =>
+      inc.cause.kind === 'require' || inc.cause.kind === 'depends' ? inc.cause.notes : [],
+    );
+    const variant = notes.some((n) => n.kind === 'variant');
+    const unknown = notes.filter((n) => n.kind === 'unknown').map((n) => n.text);
+    const { os, arch, variant: level, libc } = input.platform;
+    const where = [os, arch, level, libc].filter(Boolean).join('/');
+    const head = variant
+      ? `no fitting variant for runtime ${where}:`
+      : `the requirements cannot be satisfied on ${where}:`;
+    throw new LseError(variant ? 'NO_VARIANT' : 'UNSATISFIABLE', [head, ...chain.map((l) => `  ${l}`)].join('\n'), {
+      chain,
+      platform: input.platform,
+      requirements: input.requirements.map((r) => formatRelation([{ name: r.name, ...(r.version ? { constraint: r.version } : {}) }])),
+      ...(unknown.length ? { unknown } : {}),
+    });
+  }
+  const selected = [...outcome.decisions].map(([pkg, c]) => problem.pkgs[pkg]!.candidates[c]!);
+  check(selected, input.requirements);
+  return { fragments: installOrder(selected) };
+}
+
+/** Defence in depth: the selection must satisfy every relation it promises to. */
+function check(selected: readonly Fragment[], reqs: readonly Requirement[]): void {
+  const fail = (what: string): never => {
+    throw new LseError('INTERNAL', `resolver produced an inconsistent selection (${what}); please report this with the catalog`);
+  };
+  const any = (atom: { name: string; constraint?: string }, except?: Fragment): boolean =>
+    selected.some((g) => g !== except && atomMatches(atom, g));
+  for (const r of reqs) if (!any({ name: r.name, ...(r.version ? { constraint: r.version } : {}) })) fail(`requirement ${r.name}`);
+  for (const f of selected) {
+    const d = f.descriptor;
+    for (const rel of [...d.depends, ...d.preDepends]) if (!rel.some((a) => any(a))) fail(`${d.name} ${d.version} needs ${formatRelation(rel)}`);
+    for (const rel of [...d.conflicts, ...d.breaks]) {
+      for (const a of rel) {
+        if (selected.some((g) => g !== f && g.descriptor.name !== d.name && atomMatches(a, g))) fail(`${d.name} ${d.version} conflicts with ${a.name}`);
+      }
+    }
+  }
+}

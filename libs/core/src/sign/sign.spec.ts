@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import type { FragmentDescriptor } from '../model';
+import { isLseError } from '../errors';
+import {
+  canonicalJson, formatKey, fragmentId, generateKeyPair, parsePublicKey, parseSecretKey, publicKeyOf,
+  reference, scopeMatches, signBytes, signDescriptor, verifyBytes, verifyFragment, type TrustedKey,
+} from './index';
+
+function descriptor(name = 'libpng', version = '1.6.43'): FragmentDescriptor {
+  return {
+    schemaVersion: 1, name, version, scheme: 'semver', attributes: { arch: 'amd64' },
+    depends: [[{ name: 'zlib', constraint: '^1.2.0' }]], preDepends: [], provides: [], conflicts: [], breaks: [],
+    files: [{ path: 'usr/lib/libpng.so', type: 'file', mode: 0o644, uid: 0, gid: 0, size: 3, digest: 'sha256:' + 'a'.repeat(64) }],
+    blob: { mediaType: 'application/vnd.lse.fragment.v1.tar', digest: 'sha256:' + 'b'.repeat(64), size: 2048 },
+    source: { type: 'dir' }, metadata: {},
+  };
+}
+
+describe('canonical JSON', () => {
+  it('sorts keys at every depth, drops undefined and has no whitespace', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, 'x'], c: undefined, b: true } })).toBe('{"a":{"b":true,"d":[1,"x"]},"b":1}');
+  });
+  it('refuses values JSON cannot represent exactly', () => {
+    expect(() => canonicalJson({ a: NaN })).toThrow(/non-finite number at \$\.a/);
+  });
+  it('gives the same id for the same descriptor however its keys were ordered', () => {
+    const d = descriptor();
+    const reordered = Object.fromEntries(Object.entries(d).reverse()) as unknown as FragmentDescriptor;
+    expect(fragmentId(reordered)).toBe(fragmentId(d));
+    expect(fragmentId({ ...d, version: '1.6.44' })).not.toBe(fragmentId(d));
+  });
+});
+
+describe('Ed25519: node:crypto hot path against the tweetnacl reference', () => {
+  const { secretKey } = generateKeyPair('acme-1');
+  const pub = publicKeyOf(secretKey).key;
+  it('signatures made by each verify with the other', () => {
+    for (let i = 0; i < 20; i++) {
+      const msg = randomBytes(1 + i * 37);
+      const fast = signBytes(msg, secretKey);
+      const ref = reference.sign(msg, secretKey);
+      expect(fast.equals(ref)).toBe(true); // Ed25519 is deterministic
+      expect(verifyBytes(msg, ref, pub)).toBe(true);
+      expect(reference.verify(msg, fast, pub)).toBe(true);
+    }
+  });
+  it('tampered bytes or signatures fail with both', () => {
+    const msg = Buffer.from('name=libpng version=1.6.43');
+    const sig = signBytes(msg, secretKey);
+    const badMsg = Buffer.from(msg); badMsg[0] ^= 1;
+    const badSig = Buffer.from(sig); badSig[10] ^= 1;
+    expect(verifyBytes(badMsg, sig, pub)).toBe(false);
+    expect(reference.verify(badMsg, sig, pub)).toBe(false);
+    expect(verifyBytes(msg, badSig, pub)).toBe(false);
+    expect(reference.verify(msg, badSig, pub)).toBe(false);
+    const other = publicKeyOf(generateKeyPair('other').secretKey).key;
+    expect(verifyBytes(msg, sig, other)).toBe(false);
+    expect(reference.verify(msg, sig, other)).toBe(false);
+  });
+});
+
+describe('key files', () => {
+  it('round-trip NAME:base64 for public and secret keys', () => {
+    const { publicKey, secretKey } = generateKeyPair('acme-1');
+    expect(formatKey(publicKey)).toMatch(/^acme-1:[A-Za-z0-9+/]{43}=$/);
+    expect(parsePublicKey(formatKey(publicKey)).key.equals(publicKey.key)).toBe(true);
+    expect(parseSecretKey(formatKey(secretKey) + '\n').key.equals(secretKey.key)).toBe(true);
+  });
+  it('rejects malformed keys with a clear message', () => {
+    expect(() => parsePublicKey('nocolon')).toThrow(/NAME:base64/);
+    expect(() => parsePublicKey('acme:AAAA')).toThrow(/32 bytes/);
+    expect(() => parsePublicKey('bad name:' + Buffer.alloc(32).toString('base64'))).toThrow(/not valid/);
+    const { secretKey } = generateKeyPair('k');
+    const corrupt = Buffer.from(secretKey.key); corrupt[40] ^= 1;
+    expect(() => parseSecretKey('k:' + corrupt.toString('base64'))).toThrow(/corrupt/);
+  });
+});
+
+describe('fragment verification against the trust store', () => {
+  const { secretKey } = generateKeyPair('acme-1');
+  const trusted = (over: Partial<TrustedKey> = {}): Map<string, TrustedKey> =>
+    new Map([['acme-1', { name: 'acme-1', publicKey: publicKeyOf(secretKey).key.toString('base64'), scopes: ['*'], revoked: false, ...over }]]);
+
+  it('accepts a fragment signed by a trusted key in scope', () => {
+    const f = signDescriptor(descriptor(), secretKey);
+    expect(f.id).toBe(fragmentId(f.descriptor));
+    expect(verifyFragment(f, trusted({ scopes: ['lib*'] }))).toBe('acme-1');
+  });
+  it.each([
+    ['KEY_UNTRUSTED', new Map<string, TrustedKey>(), /not in the trust store/],
+    ['KEY_REVOKED', trusted({ revoked: true }), /signature by key 'acme-1' is revoked/],
+    ['KEY_OUT_OF_SCOPE', trusted({ scopes: ['zlib*'] }), /may only sign 'zlib\*', not 'libpng'/],
+  ])('refuses with %s', (code, keys, msg) => {
+    const f = signDescriptor(descriptor(), secretKey);
+    let err: unknown;
+    try { verifyFragment(f, keys); } catch (e) { err = e; }
+    expect(isLseError(err, code as never)).toBe(true);
+    expect((err as Error).message).toMatch(/^fragment libpng@1\.6\.43 \(sha256:[0-9a-f]{12}…\): /);
+    expect((err as Error).message).toMatch(msg);
+  });
+  it('refuses a descriptor whose signed name was changed, even if the id is recomputed', () => {
+    const f = signDescriptor(descriptor(), secretKey);
+    const renamed = { ...f, descriptor: { ...f.descriptor, name: 'libpnh' } };
+    expect(() => verifyFragment(renamed, trusted())).toThrow(/altered after signing/);
+    const reId = { ...renamed, id: fragmentId(renamed.descriptor) };
+    expect(() => verifyFragment(reId, trusted())).toThrow(/does not verify/);
+  });
+  it('matches scopes as whole-name globs', () => {
+    expect(scopeMatches('lib*', 'libpng')).toBe(true);
+    expect(scopeMatches('lib*', 'zlib')).toBe(false);
+    expect(scopeMatches('a.b', 'axb')).toBe(false);
+    expect(scopeMatches('*', 'anything')).toBe(true);
+  });
+});

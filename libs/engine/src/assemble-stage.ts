@@ -1,0 +1,93 @@
+import {
+  LseError, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST, assertNoConflicts, buildFilesLayer, buildImageConfig, buildImageManifest,
+  buildLayer, defaultLayerBudget, fragmentLabel, inlineFileEntries, planLayers, sha256Digest, type Fragment, type Lock,
+} from '@lse/core';
+import type { ImageRef } from '@lse/contracts';
+import type { EngineOptions, EnginePorts } from './ports';
+import { readVerifiedEntries } from './verify-stage';
+
+export interface AssembledImage {
+  image: ImageRef;
+  layerPlan: { digest: string; fragments: string[] }[];
+}
+
+/**
+ * Stage 4: lock → OCI image in the layer store.
+ *  1. path conflicts between fragments (and the inline files) are found from the signed file
+ *     indexes before any byte is copied;
+ *  2. the layer budget groups fragments (see libs/core/src/oci/budget.ts);
+ *  3. each group becomes a deterministic gzip layer; blobs are re-read from the cache and
+ *     re-checked (digest, size, policy, index) as they are used;
+ *  4. inline files go into a top layer; config and manifest are written last.
+ * Everything written is content-addressed, so running this twice is harmless and gives the same
+ * digests.
+ */
+export async function assembleImage(ports: EnginePorts, lock: Lock, opts: EngineOptions): Promise<AssembledImage> {
+  const fragments: Fragment[] = [];
+  for (const lf of lock.fragments) {
+    const f = await ports.fragments.get(lf.id);
+    if (!f) throw new LseError('FRAGMENT_UNKNOWN', `fragment ${lf.name}@${lf.version} (${lf.id}) is not in the fragment database`, { fragment: lf.id });
+    fragments.push(f);
+  }
+  const owner = (f: Fragment) => `${f.descriptor.name}@${f.descriptor.version}`;
+  assertNoConflicts([
+    ...fragments.map((f) => ({ owner: owner(f), files: f.descriptor.files })),
+    ...(lock.files.length ? [{ owner: 'inline files', files: inlineFileEntries(lock.files) }] : []),
+  ]);
+
+  const base = lock.base.digest ? await ports.bases.get(lock.base.digest) : undefined;
+  if (lock.base.digest && !base) throw new LseError('BASE_UNKNOWN', `base ${lock.base.digest} is not in the store`, { digest: lock.base.digest });
+  const baseLayers = base?.layers ?? [];
+  const extra = lock.files.length ? 1 : 0;
+  const budget = defaultLayerBudget(baseLayers.length, extra);
+  const groups = fragments.length ? planLayers(fragments.map((f) => ({ id: f.id, size: f.descriptor.blob.size })), budget) : [];
+  const byId = new Map(fragments.map((f) => [f.id, f]));
+
+  const ours: { diffId: string; digest: string; size: number; fragments: string[] }[] = [];
+  for (const group of groups) {
+    const parts = [];
+    for (const id of group) {
+      const f = byId.get(id)!;
+      parts.push({ entries: await readVerifiedEntries(ports, f), label: fragmentLabel(f) });
+    }
+    const layer = buildLayer(parts, { mtime: opts.epoch });
+    await ports.layers.put(layer.digest, layer.blob, layer.size);
+    ours.push({ diffId: layer.diffId, digest: layer.digest, size: layer.size, fragments: group.map((id) => owner(byId.get(id)!)) });
+  }
+  if (lock.files.length) {
+    const layer = buildFilesLayer(lock.files, opts.epoch);
+    await ports.layers.put(layer.digest, layer.blob, layer.size);
+    ours.push({ diffId: layer.diffId, digest: layer.digest, size: layer.size, fragments: ['inline files'] });
+  }
+
+  const baseConfig = (base?.config ?? {}) as { config?: Record<string, unknown>; history?: unknown[] };
+  const config = buildImageConfig({
+    platform: lock.platform,
+    config: lock.config,
+    base: base ? { diffIds: base.layers.map((l) => l.diffId), history: baseConfig.history as never, config: baseConfig.config as never } : undefined,
+    layers: ours.map((l) => ({ diffId: l.diffId, fragments: l.fragments })),
+    created: opts.epoch,
+  });
+  const configDigest = sha256Digest(config);
+  await ports.layers.put(configDigest, config, config.length);
+  const layerRefs = [
+    ...baseLayers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
+    ...ours.map((l) => ({ digest: l.digest, size: l.size, mediaType: MEDIA_TYPE_OCI_LAYER_GZIP })),
+  ];
+  const manifest = buildImageManifest(config, layerRefs);
+  const manifestDigest = sha256Digest(manifest);
+  await ports.layers.put(manifestDigest, manifest, manifest.length);
+
+  return {
+    image: {
+      manifestDigest,
+      manifestSize: manifest.length,
+      configDigest,
+      layers: layerRefs.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
+      platform: lock.platform,
+    },
+    layerPlan: ours.map((l) => ({ digest: l.digest, fragments: l.fragments })),
+  };
+}
+
+export const IMAGE_MEDIA_TYPES = { manifest: MEDIA_TYPE_OCI_MANIFEST, config: MEDIA_TYPE_OCI_CONFIG };

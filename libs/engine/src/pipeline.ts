@@ -1,0 +1,135 @@
+import { LseError, isLseError, type Bus, type BusMessage } from '@lse/core';
+import {
+  HEADERS, SUBJECTS, eventSubjects, validateAssembled, validateFailed, validateRequested, validateResolved, validateVerified,
+  type Stage, type SynthAssembled, type SynthCompleted, type SynthFailed, type SynthProgress, type SynthRequested, type SynthResolved,
+  type SynthVerified,
+} from '@lse/contracts';
+import { assembleImage } from './assemble-stage';
+import { fetchFragments } from './fetch-stage';
+import type { Log } from './log';
+import type { EngineOptions, EnginePorts } from './ports';
+import { resolveManifest } from './resolve-stage';
+import { verifyFragments } from './verify-stage';
+
+export type StageName = 'resolver' | 'fetcher' | 'verifier' | 'assembler' | 'recorder';
+export const ALL_STAGES: StageName[] = ['resolver', 'fetcher', 'verifier', 'assembler', 'recorder'];
+
+export interface PipelineDeps {
+  bus: Bus;
+  ports: EnginePorts;
+  opts: EngineOptions;
+  log: Log;
+  now?: () => string;
+  /**
+   * Whether an error is worth a redelivery (true) or ends the synthesis with a failed event.
+   * Default: LseErrors are permanent, anything else (a dropped connection) is transient. The
+   * in-process pipeline has nobody to redeliver, so it treats everything as permanent.
+   */
+  isTransient?: (err: unknown) => boolean;
+}
+
+const headersFor = (id: string, stage: Stage, trace?: string) => ({
+  [HEADERS.synthesisId]: id,
+  [HEADERS.msgId]: `${stage}:${id}`,
+  ...(trace ? { [HEADERS.traceId]: trace } : {}),
+});
+
+/**
+ * Subscribes the given stages to their work subjects. Each handler does its side effect (all
+ * content-addressed, so a redelivered message repeats nothing visible), publishes the next
+ * message, then returns (which is when a NATS adapter acks). Returns a stop function that waits
+ * for in-flight messages.
+ */
+export async function startPipeline(deps: PipelineDeps, stages: StageName[] = ALL_STAGES): Promise<() => Promise<void>> {
+  const { bus, ports, opts } = deps;
+  const now = deps.now ?? (() => new Date().toISOString());
+  const isTransient = deps.isTransient ?? ((e: unknown) => !isLseError(e));
+  const stops: (() => Promise<void>)[] = [];
+
+  const progress = (id: string, stage: Stage, detail?: string) =>
+    bus.publish<SynthProgress>(eventSubjects.progress(id), { v: 1, synthesisId: id, stage, at: now(), ...(detail ? { detail } : {}) }, { [HEADERS.synthesisId]: id });
+
+  function handle<T extends { synthesisId: string }>(name: StageName, stage: Stage, validate: (v: unknown) => T, step: (m: T, log: Log) => Promise<void>) {
+    return async (msg: BusMessage<unknown>) => {
+      const started = Date.now();
+      let m: T;
+      try {
+        m = validate(msg.data);
+      } catch (e) {
+        deps.log.error({ svc: name, subject: msg.subject, err: (e as Error).message }, 'dropping invalid message');
+        return;
+      }
+      const log = deps.log.child({ svc: name, synthesisId: m.synthesisId, traceId: msg.headers[HEADERS.traceId] });
+      try {
+        await step(m, log);
+        log.info({ stage, ms: Date.now() - started }, `${name} done`);
+      } catch (e) {
+        if (isTransient(e)) {
+          log.warn({ stage, err: (e as Error).message }, `${name} failed transiently; the message will be redelivered`);
+          throw e;
+        }
+        const err = isLseError(e) ? e : new LseError('INTERNAL', (e as Error).message ?? String(e), {}, { cause: e });
+        log.error({ stage, code: err.code, err: err.message }, `${name} failed`);
+        await bus.publish<SynthFailed>(eventSubjects.failed(m.synthesisId), {
+          v: 1, synthesisId: m.synthesisId, stage: name === 'recorder' ? 'recorder' : stage, code: err.code, message: err.message, details: err.details, failedAt: now(),
+        }, headersFor(m.synthesisId, stage));
+      }
+    };
+  }
+
+  const trace = (m: { synthesisId: string }) => m.synthesisId;
+  const table: Record<StageName, [string, (msg: BusMessage<unknown>) => Promise<void>]> = {
+    resolver: [SUBJECTS.requested, handle('resolver', 'requested', validateRequested, async (m: SynthRequested) => {
+      const { lock, key } = await resolveManifest(ports, m.manifest, m.platform);
+      await bus.publish<SynthResolved>(SUBJECTS.resolved, { v: 1, synthesisId: m.synthesisId, key, lock }, headersFor(m.synthesisId, 'resolved', trace(m)));
+      await progress(m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key}`);
+    })],
+    fetcher: [SUBJECTS.resolved, handle('fetcher', 'resolved', validateResolved, async (m: SynthResolved) => {
+      const r = await fetchFragments(ports, m.lock);
+      await bus.publish<SynthResolved>(SUBJECTS.fetched, { v: 1, synthesisId: m.synthesisId, key: m.key, lock: m.lock }, headersFor(m.synthesisId, 'fetched', trace(m)));
+      await progress(m.synthesisId, 'fetched', `${r.copied} blobs copied to the cache`);
+    })],
+    verifier: [SUBJECTS.fetched, handle('verifier', 'fetched', validateResolved, async (m: SynthResolved) => {
+      const verifiedBy = await verifyFragments(ports, m.lock);
+      await bus.publish<SynthVerified>(SUBJECTS.verified, { ...m, verifiedBy }, headersFor(m.synthesisId, 'verified', trace(m)));
+      await progress(m.synthesisId, 'verified', `${Object.keys(verifiedBy).length} fragments verified`);
+    })],
+    assembler: [SUBJECTS.verified, handle('assembler', 'verified', validateVerified, async (m: SynthVerified) => {
+      const { image, layerPlan } = await assembleImage(ports, m.lock, opts);
+      await bus.publish<SynthAssembled>(SUBJECTS.assembled, { v: 1, synthesisId: m.synthesisId, key: m.key, image, layerPlan }, headersFor(m.synthesisId, 'assembled', trace(m)));
+      await progress(m.synthesisId, 'assembled', image.manifestDigest);
+    })],
+    recorder: [SUBJECTS.assembled, handle('recorder', 'assembled', validateAssembled, async (m: SynthAssembled) => {
+      await bus.publish<SynthCompleted>(eventSubjects.completed(m.synthesisId), { ...m, completedAt: now() }, headersFor(m.synthesisId, 'assembled', trace(m)));
+    })],
+  };
+  for (const s of stages) {
+    const [subject, handler] = table[s];
+    stops.push(await bus.subscribe(subject, handler));
+  }
+  return async () => {
+    for (const stop of stops) await stop();
+  };
+}
+
+/**
+ * Publishes a request and waits for its completed (resolves) or failed (rejects with an
+ * LseError carrying the stage) event. Progress events go to `onProgress`.
+ */
+export async function runSynthesis(bus: Bus, req: SynthRequested, onProgress?: (p: SynthProgress) => void): Promise<SynthCompleted> {
+  let settle!: { resolve: (c: SynthCompleted) => void; reject: (e: unknown) => void };
+  const done = new Promise<SynthCompleted>((resolve, reject) => { settle = { resolve, reject }; });
+  const unsubscribe = await bus.subscribe(eventSubjects.all(req.synthesisId), async (msg) => {
+    if (msg.subject === eventSubjects.completed(req.synthesisId)) settle.resolve(msg.data as SynthCompleted);
+    else if (msg.subject === eventSubjects.failed(req.synthesisId)) {
+      const f = validateFailed(msg.data);
+      settle.reject(new LseError(f.code as never, f.message, { ...f.details, stage: f.stage }));
+    } else onProgress?.(msg.data as SynthProgress);
+  });
+  try {
+    await bus.publish(SUBJECTS.requested, req, headersFor(req.synthesisId, 'requested', req.synthesisId));
+    return await done;
+  } finally {
+    void unsubscribe();
+  }
+}

@@ -1,0 +1,52 @@
+import {
+  LseError, digestOfValue, mergePlatform, parseBaseRef, resolve, MemoryCatalog,
+  type Lock, type Manifest, type Platform,
+} from '@lse/core';
+import type { EnginePorts } from './ports';
+
+/**
+ * Stage 1: manifest + runtime profile → lock. Finds the base by tag or digest, resolves the
+ * requirements against the fragment catalog, and returns the lock with its digest (the synthesis
+ * key). Does not touch blobs.
+ */
+export async function resolveManifest(ports: EnginePorts, manifest: Manifest, override?: Platform): Promise<{ lock: Lock; key: string }> {
+  const platform = mergePlatform(manifest.platform, override);
+  const base = await resolveBase(ports, manifest.base, platform);
+  const catalog = new MemoryCatalog(await ports.fragments.list());
+  const { fragments } = resolve({ requirements: manifest.require, platform, catalog });
+  const lock: Lock = {
+    lockVersion: 1,
+    base,
+    platform,
+    fragments: fragments.map((f) => ({ id: f.id, name: f.descriptor.name, version: f.descriptor.version })),
+    files: [...manifest.files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+    config: {
+      env: manifest.env,
+      entrypoint: manifest.entrypoint,
+      cmd: manifest.cmd,
+      workingDir: manifest.workingDir,
+      user: manifest.user,
+      labels: manifest.labels,
+    },
+  };
+  return { lock, key: digestOfValue(lock) };
+}
+
+async function resolveBase(ports: EnginePorts, ref: string, platform: Platform): Promise<Lock['base']> {
+  const parsed = parseBaseRef(ref);
+  if ('scratch' in parsed) return { ref: 'scratch', digest: null };
+  let digest = parsed.digest;
+  if (!digest) {
+    const tag = parsed.tag ?? 'latest';
+    digest = await ports.bases.resolveTag(parsed.name, tag);
+    if (!digest) {
+      throw new LseError('BASE_UNKNOWN', `base '${parsed.name}:${tag}' is not in the store; import it with 'lse base import OCI_LAYOUT_DIR --name ${parsed.name}', or use 'base: scratch'`, { base: ref });
+    }
+  }
+  const base = await ports.bases.get(digest);
+  if (!base) throw new LseError('BASE_UNKNOWN', `base ${digest} (from '${ref}') is not in the store`, { base: ref, digest });
+  if (base.platform.arch !== platform.arch || base.platform.os !== platform.os) {
+    throw new LseError('NO_VARIANT', `base '${ref}' is ${base.platform.os}/${base.platform.arch}, but the runtime is ${platform.os}/${platform.arch}; import a base for that platform`, { base: ref });
+  }
+  return { ref, digest };
+}
