@@ -65,43 +65,85 @@ resolve_version() {
 }
 
 # built_version BINARY MODULE -> prints the module version embedded in BINARY, or nothing.
+# FerretDB is built as the main module (see build_ferretdb), so go version -m says
+# "(devel)" there; its own `--version` output is read instead.
 built_version() {
   local bin=$1 module=$2
   [[ -x "$bin" ]] || return 0
-  go version -m "$bin" 2>/dev/null | awk -v m="$module" '$1 == "mod" && $2 == m { print $3 }'
+  if [[ "$module" == github.com/FerretDB/FerretDB ]]; then
+    "$bin" --version 2>/dev/null | awk '$1 == "version:" { print $2 }'
+  else
+    go version -m "$bin" 2>/dev/null | awk -v m="$module" '$1 == "mod" && $2 == m { print $3 }'
+  fi
 }
 
-# build NAME PACKAGE MODULE VERSION
-build() {
-  local name=$1 pkg=$2 module=$3 version
-  version=$(resolve_version "$module" "$4")
-  local bin="$BIN_DIR/$name" have
-  have=$(built_version "$bin" "$module")
+# already_built NAME MODULE VERSION -> true (and says so) when the binary is current.
+already_built() {
+  local name=$1 module=$2 version=$3 have
+  have=$(built_version "$BIN_DIR/$name" "$module")
   if [[ "$have" == "$version" ]]; then
-    log "$name $version: already built at $bin (skipping)"
+    log "$name $version: already built at $BIN_DIR/$name (skipping)"
     return 0
   fi
-  log "$name: building $pkg@$version${have:+ (replacing $have)} ..."
-  local tmp start
+  log "$name: building $module@$version${have:+ (replacing $have)} ..."
+  return 1
+}
+
+# install_binary NAME MODULE VERSION TMPDIR START -> moves TMPDIR/NAME into place, verifies.
+install_binary() {
+  local name=$1 module=$2 version=$3 tmp=$4 start=$5 have
+  [[ -x "$tmp/$name" ]] || { rm -rf "$tmp"; die "step 'build $name': the build produced no '$name' binary"; }
+  mv -f "$tmp/$name" "$BIN_DIR/$name"
+  rm -rf "$tmp"
+  have=$(built_version "$BIN_DIR/$name" "$module")
+  [[ "$have" == "$version" ]] \
+    || die "step 'verify $name': binary reports version '$have', expected '$version'"
+  log "$name $version: built in $((SECONDS - start))s -> $BIN_DIR/$name"
+}
+
+# build NAME PACKAGE MODULE VERSION: plain `go install PACKAGE@VERSION`.
+build() {
+  local name=$1 pkg=$2 module=$3 version tmp start=$SECONDS
+  version=$(resolve_version "$module" "$4")
+  already_built "$name" "$module" "$version" && return 0
   tmp=$(mktemp -d "$BIN_DIR/.build-$name.XXXXXX")
-  start=$SECONDS
   if ! GOBIN="$tmp" go install -p "$GO_PARALLEL" "$pkg@$version"; then
     rm -rf "$tmp"
     die "step 'build $name': go install $pkg@$version failed (see the compiler output above)"
   fi
-  [[ -x "$tmp/$name" ]] || { rm -rf "$tmp"; die "step 'build $name': go install produced no '$name' binary"; }
-  mv -f "$tmp/$name" "$bin"
-  rm -rf "$tmp"
-  have=$(built_version "$bin" "$module")
-  [[ "$have" == "$version" ]] || die "step 'verify $name': binary reports module version '$have', expected '$version'"
-  log "$name $version: built in $((SECONDS - start))s -> $bin"
+  install_binary "$name" "$module" "$version" "$tmp" "$start"
+}
+
+# build_ferretdb VERSION: FerretDB's cmd/ferretdb panics at start-up unless
+# build/version/version.txt holds its version, and the module zip ships that file
+# empty, so `go install ...@version` gives a binary that cannot run. As FerretDB's
+# build docs say, write version.txt into a copy of the module source and build there.
+build_ferretdb() {
+  local module=github.com/FerretDB/FerretDB version src tmp start=$SECONDS
+  version=$(resolve_version "$module" "$1")
+  already_built ferretdb "$module" "$version" && return 0
+  src=$(go mod download -json "$module@$version" | awk -F'"' '$2 == "Dir" { print $4 }') \
+    || die "step 'download ferretdb': go mod download $module@$version failed"
+  [[ -d "$src" ]] || die "step 'download ferretdb': no source dir for $module@$version"
+  tmp=$(mktemp -d "$BIN_DIR/.build-ferretdb.XXXXXX")
+  if ! { cp -R "$src" "$tmp/src" && chmod -R u+w "$tmp/src"; }; then
+    rm -rf "$tmp"
+    die "step 'build ferretdb': cannot copy the module source to $tmp"
+  fi
+  printf '%s\n' "$version" > "$tmp/src/build/version/version.txt"
+  printf 'lse-local\n' > "$tmp/src/build/version/package.txt"
+  if ! (cd "$tmp/src" && go build -p "$GO_PARALLEL" -o "$tmp/ferretdb" ./cmd/ferretdb); then
+    rm -rf "$tmp"
+    die "step 'build ferretdb': go build ./cmd/ferretdb of $module@$version failed (see above)"
+  fi
+  install_binary ferretdb "$module" "$version" "$tmp" "$start"
 }
 
 mkdir -p "$BIN_DIR" || die "step 'create bin dir': cannot create $BIN_DIR"
 log "bin dir: $BIN_DIR ($(go version))"
 
 build nats-server github.com/nats-io/nats-server/v2 github.com/nats-io/nats-server/v2 "$NATS_SERVER_VERSION"
-build ferretdb github.com/FerretDB/FerretDB/cmd/ferretdb github.com/FerretDB/FerretDB "$FERRETDB_VERSION"
+build_ferretdb "$FERRETDB_VERSION"
 build minio github.com/minio/minio github.com/minio/minio "$MINIO_VERSION"
 if (( with_clients )); then
   build nats github.com/nats-io/natscli/nats github.com/nats-io/natscli "$NATSCLI_VERSION"

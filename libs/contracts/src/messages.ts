@@ -61,6 +61,8 @@ export interface SynthProgress {
   stage: Stage;
   at: string;
   detail?: string;
+  /** Set on the `resolved` progress event, so recorders learn about requests published straight to NATS. */
+  manifestName?: string;
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;

@@ -3,7 +3,7 @@
  * implementation (libs/adapters/fs, libs/adapters/memory) and a server one (MongoDB, S3, NATS),
  * and every implementation passes the same conformance suite (libs/testing).
  */
-import type { Fragment } from './model';
+import type { Fragment, Platform } from './model';
 import type { TrustedKey } from './sign/trust';
 
 /**
@@ -87,9 +87,86 @@ export interface BusMessage<T = unknown> {
   headers: Headers;
 }
 
+export interface SubscribeOptions {
+  /**
+   * Durable work consumer (one name per stage). Subscribers sharing a name share the messages
+   * (each goes to one of them); a message is acknowledged only after the handler resolves, and
+   * redelivered with backoff when it throws. Without it: a plain ephemeral subscription that sees
+   * every message published from now on (events).
+   */
+  durable?: string;
+  /** Messages this subscriber handles at once (default 1). */
+  concurrency?: number;
+  /** Called once when a message failed its last allowed delivery; it then goes to the dead letters. */
+  onDeadLetter?: (msg: BusMessage, err: unknown) => Promise<void>;
+}
+
 /** Publish/subscribe between pipeline stages: in-process for the CLI, NATS JetStream for services. */
 export interface Bus {
+  /**
+   * Publishes and returns once the message is durable (JetStream: stored, PubAck received).
+   * A `Nats-Msg-Id` header de-duplicates: the same id published twice is stored once.
+   */
   publish<T>(subject: string, data: T, headers?: Headers): Promise<void>;
-  /** Subscribes a handler; the message counts as handled when the promise resolves. */
-  subscribe<T>(subject: string, handler: (msg: BusMessage<T>) => Promise<void>): Promise<() => Promise<void>>;
+  /** Subscribes a handler (see SubscribeOptions); returns a function that stops and drains it. */
+  subscribe<T>(subject: string, handler: (msg: BusMessage<T>) => Promise<void>, opts?: SubscribeOptions): Promise<() => Promise<void>>;
+}
+
+export type SynthesisStatus = 'pending' | 'completed' | 'failed';
+
+/** One synthesis as the gateway tracks it. */
+export interface SynthesisRecord {
+  id: string;
+  status: SynthesisStatus;
+  /** Last stage reached: requested, resolved, fetched, verified, assembled. */
+  stage: string;
+  manifestName: string;
+  platform?: Platform;
+  /** Synthesis key (lock digest), once resolved. */
+  key?: string;
+  /** The image, once completed (contracts' ImageRef shape). */
+  result?: Record<string, unknown>;
+  error?: { code: string; message: string; stage: string; details?: Record<string, unknown> };
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The syntheses collection: one record per synthesis id, finished exactly once. */
+export interface SynthesisRepository {
+  /** Creates the record; an existing id is left alone ('exists'). */
+  create(rec: SynthesisRecord): Promise<'created' | 'exists'>;
+  get(id: string): Promise<SynthesisRecord | undefined>;
+  /** Records progress of a pending synthesis (stage, key); ignored once finished. */
+  progress(id: string, fields: { stage: string; key?: string; at: string }): Promise<void>;
+  /**
+   * Moves a pending record to completed or failed. Returns true for the one call that did it;
+   * false if it was already finished (so a redelivered message changes nothing).
+   */
+  finish(id: string, fields: { status: 'completed' | 'failed'; at: string; result?: Record<string, unknown>; error?: SynthesisRecord['error'] }): Promise<boolean>;
+  /** The most recent completed synthesis with this key, if any (the result cache). */
+  completedByKey(key: string): Promise<SynthesisRecord | undefined>;
+}
+
+/**
+ * A synthesis' claim on the image blobs it made. Layers, configs and manifests that no live
+ * lease names (and that are not base layers) are collected.
+ */
+export interface Lease {
+  synthesisId: string;
+  key: string;
+  /** ISO time; expired leases are ignored by the collector and removed. */
+  expiresAt: string;
+  /** Digests in the `layers` blob store this synthesis' image needs. */
+  blobs: string[];
+}
+
+export interface LeaseRepository {
+  /** Creates or replaces the lease of a synthesis. */
+  put(lease: Lease): Promise<void>;
+  get(synthesisId: string): Promise<Lease | undefined>;
+  /** Extends a lease that exists; false when there is none (released or collected). */
+  renew(synthesisId: string, expiresAt: string): Promise<boolean>;
+  /** Ends a lease; absent is not an error. */
+  release(synthesisId: string): Promise<void>;
+  list(): Promise<Lease[]>;
 }

@@ -8,3 +8,5 @@ export * from './assemble-stage';
 export * from './pipeline';
 export * from './pack';
 export * from './base-import';
+export * from './recorder';
+export * from './collector';

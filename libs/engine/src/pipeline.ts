@@ -20,6 +20,15 @@ export interface PipelineDeps {
   opts: EngineOptions;
   log: Log;
   now?: () => string;
+  /** Messages each stage handles at once (default 1). */
+  concurrency?: number;
+  /**
+   * What the recorder stage does with an assembled image. Default: publish the completed event.
+   * The gateway records the result and the lease first (see recorder.ts).
+   */
+  record?: (m: SynthAssembled) => Promise<void>;
+  /** Result cache: a completed synthesis with the same key skips fetch, verify and assemble. */
+  completedByKey?: (key: string) => Promise<SynthAssembled['image'] | undefined>;
   /**
    * Whether an error is worth a redelivery (true) or ends the synthesis with a failed event.
    * Default: LseErrors are permanent, anything else (a dropped connection) is transient. The
@@ -46,8 +55,13 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
   const isTransient = deps.isTransient ?? ((e: unknown) => !isLseError(e));
   const stops: (() => Promise<void>)[] = [];
 
-  const progress = (id: string, stage: Stage, detail?: string) =>
-    bus.publish<SynthProgress>(eventSubjects.progress(id), { v: 1, synthesisId: id, stage, at: now(), ...(detail ? { detail } : {}) }, { [HEADERS.synthesisId]: id });
+  const progress = (id: string, stage: Stage, detail?: string, manifestName?: string) =>
+    bus.publish<SynthProgress>(eventSubjects.progress(id), { v: 1, synthesisId: id, stage, at: now(), ...(detail ? { detail } : {}), ...(manifestName ? { manifestName } : {}) }, { [HEADERS.synthesisId]: id, [HEADERS.msgId]: `progress-${stage}:${id}` });
+
+  const publishFailed = (id: string, name: StageName, stage: Stage, err: LseError) =>
+    bus.publish<SynthFailed>(eventSubjects.failed(id), {
+      v: 1, synthesisId: id, stage: name === 'recorder' ? 'recorder' : stage, code: err.code, message: err.message, details: err.details, failedAt: now(),
+    }, { ...headersFor(id, stage), [HEADERS.msgId]: `failed:${id}` });
 
   function handle<T extends { synthesisId: string }>(name: StageName, stage: Stage, validate: (v: unknown) => T, step: (m: T, log: Log) => Promise<void>) {
     return async (msg: BusMessage<unknown>) => {
@@ -70,19 +84,32 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
         }
         const err = isLseError(e) ? e : new LseError('INTERNAL', (e as Error).message ?? String(e), {}, { cause: e });
         log.error({ stage, code: err.code, err: err.message }, `${name} failed`);
-        await bus.publish<SynthFailed>(eventSubjects.failed(m.synthesisId), {
-          v: 1, synthesisId: m.synthesisId, stage: name === 'recorder' ? 'recorder' : stage, code: err.code, message: err.message, details: err.details, failedAt: now(),
-        }, headersFor(m.synthesisId, stage));
+        await publishFailed(m.synthesisId, name, stage, err);
       }
     };
   }
+
+  /** After the last redelivery of a transient failure: the synthesis fails at that stage. */
+  const deadLetter = (name: StageName, stage: Stage) => async (msg: BusMessage, err: unknown) => {
+    const id = (msg.data as { synthesisId?: string })?.synthesisId;
+    if (typeof id !== 'string') return;
+    const e = new LseError('INTERNAL', `${name} gave up after repeated failures: ${(err as Error)?.message ?? String(err)}; the message is in the dead letters (lse.synth.dead)`, {});
+    await publishFailed(id, name, stage, e);
+  };
 
   const trace = (m: { synthesisId: string }) => m.synthesisId;
   const table: Record<StageName, [string, (msg: BusMessage<unknown>) => Promise<void>]> = {
     resolver: [SUBJECTS.requested, handle('resolver', 'requested', validateRequested, async (m: SynthRequested) => {
       const { lock, key } = await resolveManifest(ports, m.manifest, m.platform);
+      const cached = deps.completedByKey ? await deps.completedByKey(key) : undefined;
+      if (cached) {
+        // Same key, same image: the earlier result is reused and the work stages are skipped.
+        await bus.publish<SynthAssembled>(SUBJECTS.assembled, { v: 1, synthesisId: m.synthesisId, key, image: cached, layerPlan: [] }, headersFor(m.synthesisId, 'assembled', trace(m)));
+        await progress(m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key} (cached result)`, m.manifest.metadata.name);
+        return;
+      }
       await bus.publish<SynthResolved>(SUBJECTS.resolved, { v: 1, synthesisId: m.synthesisId, key, lock }, headersFor(m.synthesisId, 'resolved', trace(m)));
-      await progress(m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key}`);
+      await progress(m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key}`, m.manifest.metadata.name);
     })],
     fetcher: [SUBJECTS.resolved, handle('fetcher', 'resolved', validateResolved, async (m: SynthResolved) => {
       const r = await fetchFragments(ports, m.lock);
@@ -100,12 +127,14 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
       await progress(m.synthesisId, 'assembled', image.manifestDigest);
     })],
     recorder: [SUBJECTS.assembled, handle('recorder', 'assembled', validateAssembled, async (m: SynthAssembled) => {
-      await bus.publish<SynthCompleted>(eventSubjects.completed(m.synthesisId), { ...m, completedAt: now() }, headersFor(m.synthesisId, 'assembled', trace(m)));
+      if (deps.record) await deps.record(m);
+      else await bus.publish<SynthCompleted>(eventSubjects.completed(m.synthesisId), { ...m, completedAt: now() }, { ...headersFor(m.synthesisId, 'assembled', trace(m)), [HEADERS.msgId]: `completed:${m.synthesisId}` });
     })],
   };
+  const STAGE_OF: Record<StageName, Stage> = { resolver: 'requested', fetcher: 'resolved', verifier: 'fetched', assembler: 'verified', recorder: 'assembled' };
   for (const s of stages) {
     const [subject, handler] = table[s];
-    stops.push(await bus.subscribe(subject, handler));
+    stops.push(await bus.subscribe(subject, handler, { durable: `lse-${s}`, concurrency: deps.concurrency ?? 1, onDeadLetter: deadLetter(s, STAGE_OF[s]) }));
   }
   return async () => {
     for (const stop of stops) await stop();

@@ -1,4 +1,4 @@
-import { LseError, checkPolicy, fragmentLabel, readTar, verifyFragment, type Fragment, type Lock, type TarEntry, type TrustedKey } from '@lse/core';
+import { LseError, checkPolicy, fragmentLabel, readTar, sha256Digest, verifyFragment, type Fragment, type Lock, type TarEntry, type TrustedKey } from '@lse/core';
 import { fileIndexOf, indexDifference } from './file-index';
 import type { EnginePorts } from './ports';
 
@@ -29,7 +29,7 @@ export async function verifyFragments(ports: EnginePorts, lock: Lock, onProgress
 /** Reads a fragment's blob from the cache and checks digest, size, policy and index. */
 export async function readVerifiedEntries(ports: EnginePorts, f: Fragment): Promise<TarEntry[]> {
   const label = fragmentLabel(f);
-  const { digest, size } = f.descriptor.blob;
+  const { digest } = f.descriptor.blob;
   let blob: Buffer;
   try {
     blob = await ports.cache.get(digest);
@@ -37,8 +37,23 @@ export async function readVerifiedEntries(ports: EnginePorts, f: Fragment): Prom
     if (e instanceof LseError) throw new LseError(e.code, `${label}: ${e.message}`, { ...e.details, fragment: f.id }, { cause: e });
     throw e;
   }
+  return checkFragmentBlob(f, blob);
+}
+
+/**
+ * Checks bytes claimed to be a fragment's blob: signed digest and size, tar policy (setuid only
+ * where the signed descriptor allows it), and exact agreement with the signed file index.
+ * Returns the tar entries.
+ */
+export function checkFragmentBlob(f: Fragment, blob: Buffer): TarEntry[] {
+  const label = fragmentLabel(f);
+  const { digest, size } = f.descriptor.blob;
   if (blob.length !== size) {
     throw new LseError('SIZE_MISMATCH', `${label}: blob ${digest} has ${blob.length} bytes, the signed descriptor says ${size}`, { fragment: f.id, digest });
+  }
+  const actual = sha256Digest(blob);
+  if (actual !== digest) {
+    throw new LseError('DIGEST_MISMATCH', `${label}: blob hashes to ${actual}, the signed descriptor says ${digest}`, { fragment: f.id, digest, actual });
   }
   const entries = readTar(blob);
   checkPolicy(entries, { allowSetuid: f.descriptor.metadata['allowSetuid'] === true, label });

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   isLseError, sha256Digest, type BaseImage, type BaseRepository, type BlobStore, type Bus, type BusMessage, type Fragment,
-  type FragmentRepository, type TrustStore,
+  type FragmentRepository, type LeaseRepository, type SynthesisRecord, type SynthesisRepository, type TrustStore,
 } from '@lse/core';
 
 async function errorOf(p: Promise<unknown>): Promise<unknown> {
@@ -156,6 +156,97 @@ export function busConformance(name: string, make: () => Promise<Bus>): void {
       await done;
       expect(got.map((m) => m.data.n)).toEqual([0, 1, 2]);
       expect(got.map((m) => m.headers['lse-synthesis-id'])).toEqual(['s0', 's1', 's2']);
+    });
+  });
+}
+
+export function synthesisRepositoryConformance(name: string, make: () => Promise<SynthesisRepository>): void {
+  const rec = (id: string): SynthesisRecord => ({
+    id, status: 'pending', stage: 'requested', manifestName: 'web-api', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z',
+  });
+  describe(`SynthesisRepository conformance: ${name}`, () => {
+    let repo: SynthesisRepository;
+    beforeEach(async () => { repo = await make(); });
+
+    it('creates once and records progress while pending', async () => {
+      expect(await repo.create(rec('s1'))).toBe('created');
+      expect(await repo.create({ ...rec('s1'), manifestName: 'other' })).toBe('exists');
+      await repo.progress('s1', { stage: 'resolved', key: sha256Digest('k'), at: '2026-01-01T00:00:01.000Z' });
+      expect(await repo.get('s1')).toMatchObject({ status: 'pending', stage: 'resolved', key: sha256Digest('k'), manifestName: 'web-api' });
+      expect(await repo.get('nope')).toBeUndefined();
+    });
+    it('finishes exactly once, however often it is asked', async () => {
+      await repo.create(rec('s2'));
+      const result = { manifestDigest: sha256Digest('m') };
+      const wins = await Promise.all([1, 2, 3].map(() => repo.finish('s2', { status: 'completed', at: '2026-01-01T00:00:02.000Z', result })));
+      expect(wins.filter(Boolean)).toHaveLength(1);
+      expect(await repo.finish('s2', { status: 'failed', at: '2026-01-01T00:00:03.000Z', error: { code: 'X', message: 'late', stage: 'verified' } })).toBe(false);
+      expect(await repo.get('s2')).toMatchObject({ status: 'completed', result });
+      await repo.progress('s2', { stage: 'fetched', at: '2026-01-01T00:00:04.000Z' });
+      expect((await repo.get('s2'))?.status).toBe('completed');
+      expect(await repo.finish('absent', { status: 'completed', at: 'x' })).toBe(false);
+    });
+    it('finds a completed synthesis by key (the result cache), never a pending or failed one', async () => {
+      const key = sha256Digest('lock');
+      for (const id of ['a', 'b', 'c']) {
+        await repo.create(rec(id));
+        await repo.progress(id, { stage: 'resolved', key, at: '2026-01-01T00:00:01.000Z' });
+      }
+      expect(await repo.completedByKey(key)).toBeUndefined();
+      await repo.finish('a', { status: 'failed', at: '2026-01-01T00:00:02.000Z', error: { code: 'X', message: 'm', stage: 'verified' } });
+      expect(await repo.completedByKey(key)).toBeUndefined();
+      await repo.finish('b', { status: 'completed', at: '2026-01-01T00:00:03.000Z', result: { manifestDigest: sha256Digest('m') } });
+      expect((await repo.completedByKey(key))?.id).toBe('b');
+    });
+  });
+}
+
+export function leaseRepositoryConformance(name: string, make: () => Promise<LeaseRepository>): void {
+  describe(`LeaseRepository conformance: ${name}`, () => {
+    let repo: LeaseRepository;
+    beforeEach(async () => { repo = await make(); });
+
+    it('puts, renews, lists and releases leases', async () => {
+      const blobs = [sha256Digest('l1'), sha256Digest('m1')];
+      await repo.put({ synthesisId: 's1', key: sha256Digest('k1'), expiresAt: '2026-01-01T00:10:00.000Z', blobs });
+      await repo.put({ synthesisId: 's2', key: sha256Digest('k2'), expiresAt: '2026-01-01T00:05:00.000Z', blobs: [] });
+      expect(await repo.renew('s2', '2026-01-01T01:00:00.000Z')).toBe(true);
+      expect((await repo.get('s2'))?.expiresAt).toBe('2026-01-01T01:00:00.000Z');
+      expect((await repo.get('s1'))?.blobs).toEqual(blobs);
+      expect((await repo.list()).map((l) => l.synthesisId).sort()).toEqual(['s1', 's2']);
+      await repo.release('s1');
+      await repo.release('s1');
+      expect(await repo.get('s1')).toBeUndefined();
+      expect(await repo.renew('s1', '2026-01-01T02:00:00.000Z')).toBe(false);
+      expect((await repo.list()).map((l) => l.synthesisId)).toEqual(['s2']);
+    });
+  });
+}
+
+/** Durable work consumers: subscribers sharing a name share the messages; each is handled once. */
+export function durableBusConformance(name: string, make: () => Promise<Bus>, subject: string): void {
+  describe(`Bus durable consumers: ${name}`, () => {
+    it('shares messages among subscribers with one durable name, each handled once', async () => {
+      const bus = await make();
+      const seen: Record<string, number[]> = { a: [], b: [] };
+      let total = 0;
+      const done = new Promise<void>((resolve) => {
+        for (const who of ['a', 'b'] as const) {
+          void bus.subscribe<{ n: number }>(subject, async (m) => {
+            seen[who]!.push(m.data.n);
+            await new Promise((r) => setTimeout(r, 5));
+            if (++total === 20) resolve();
+          }, { durable: 'conformance-workers' });
+        }
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      for (let n = 0; n < 20; n++) await bus.publish(subject, { n }, { 'Nats-Msg-Id': `conf-${n}-${Date.now()}` });
+      await done;
+      await new Promise((r) => setTimeout(r, 100));
+      const all = [...seen['a']!, ...seen['b']!].sort((x, y) => x - y);
+      expect(all).toEqual([...Array(20).keys()]);
+      expect(seen['a']!.length).toBeGreaterThan(0);
+      expect(seen['b']!.length).toBeGreaterThan(0);
     });
   });
 }

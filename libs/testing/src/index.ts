@@ -1,2 +1,3 @@
 export * from './conformance';
 export * from './fixtures';
+export * from './servers';

@@ -1,13 +1,20 @@
 import {
-  baseRepositoryConformance, blobStoreConformance, busConformance, fragmentRepositoryConformance, sampleFragment, trustStoreConformance,
+  baseRepositoryConformance, blobStoreConformance, busConformance, durableBusConformance, fragmentRepositoryConformance, leaseRepositoryConformance,
+  sampleFragment, synthesisRepositoryConformance, trustStoreConformance,
 } from '@lse/testing';
-import { InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryTrustStore, subjectMatches } from './index';
+import {
+  InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLeaseRepository, MemorySynthesisRepository, MemoryTrustStore,
+  subjectMatches,
+} from './index';
 
 blobStoreConformance('memory', async () => new MemoryBlobStore());
 fragmentRepositoryConformance('memory', async () => new MemoryFragmentRepository(), sampleFragment);
 trustStoreConformance('memory', async () => new MemoryTrustStore());
 baseRepositoryConformance('memory', async () => new MemoryBaseRepository());
+synthesisRepositoryConformance('memory', async () => new MemorySynthesisRepository());
+leaseRepositoryConformance('memory', async () => new MemoryLeaseRepository());
 busConformance('in-process', async () => new InProcessBus());
+durableBusConformance('in-process', async () => new InProcessBus(), 'lse.test.work');
 
 describe('subject matching', () => {
   it('follows NATS wildcards', () => {

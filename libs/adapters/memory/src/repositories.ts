@@ -1,4 +1,7 @@
-import { LseError, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type TrustStore, type TrustedKey } from '@lse/core';
+import {
+  LseError, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type Lease, type LeaseRepository,
+  type SynthesisRecord, type SynthesisRepository, type TrustStore, type TrustedKey,
+} from '@lse/core';
 
 const clone = <T>(v: T): T => structuredClone(v);
 
@@ -65,5 +68,56 @@ export class MemoryBaseRepository implements BaseRepository {
     return [...this.pointers.entries()]
       .map(([k, digest]) => { const i = k.lastIndexOf(':'); return { name: k.slice(0, i), tag: k.slice(i + 1), digest }; })
       .sort((a, b) => (a.name + ':' + a.tag).localeCompare(b.name + ':' + b.tag));
+  }
+}
+
+export class MemorySynthesisRepository implements SynthesisRepository {
+  private readonly recs = new Map<string, SynthesisRecord>();
+  async create(rec: SynthesisRecord): Promise<'created' | 'exists'> {
+    if (this.recs.has(rec.id)) return 'exists';
+    this.recs.set(rec.id, clone(rec));
+    return 'created';
+  }
+  async get(id: string): Promise<SynthesisRecord | undefined> {
+    const r = this.recs.get(id);
+    return r && clone(r);
+  }
+  async progress(id: string, fields: { stage: string; key?: string; at: string }): Promise<void> {
+    const r = this.recs.get(id);
+    if (!r || r.status !== 'pending') return;
+    Object.assign(r, { stage: fields.stage, updatedAt: fields.at, ...(fields.key ? { key: fields.key } : {}) });
+  }
+  async finish(id: string, f: { status: 'completed' | 'failed'; at: string; result?: Record<string, unknown>; error?: SynthesisRecord['error'] }): Promise<boolean> {
+    const r = this.recs.get(id);
+    if (!r || r.status !== 'pending') return false;
+    Object.assign(r, { status: f.status, updatedAt: f.at, ...(f.result ? { result: clone(f.result), stage: 'assembled' } : {}), ...(f.error ? { error: clone(f.error) } : {}) });
+    return true;
+  }
+  async completedByKey(key: string): Promise<SynthesisRecord | undefined> {
+    const hits = [...this.recs.values()].filter((r) => r.key === key && r.status === 'completed').sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+    return hits[0] && clone(hits[0]);
+  }
+}
+
+export class MemoryLeaseRepository implements LeaseRepository {
+  private readonly leases = new Map<string, Lease>();
+  async put(lease: Lease): Promise<void> {
+    this.leases.set(lease.synthesisId, clone(lease));
+  }
+  async get(id: string): Promise<Lease | undefined> {
+    const l = this.leases.get(id);
+    return l && clone(l);
+  }
+  async renew(id: string, expiresAt: string): Promise<boolean> {
+    const l = this.leases.get(id);
+    if (!l) return false;
+    l.expiresAt = expiresAt;
+    return true;
+  }
+  async release(id: string): Promise<void> {
+    this.leases.delete(id);
+  }
+  async list(): Promise<Lease[]> {
+    return [...this.leases.values()].map(clone);
   }
 }

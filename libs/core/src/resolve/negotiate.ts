@@ -77,7 +77,7 @@ export function describeMisfit(fit: Exclude<Fit, { ok: true }>, p: Platform): st
  */
 export function rank(attrs: VariantAttributes, p: Platform, prefer?: VariantPreference): number {
   let score = 0;
-  if (prefer?.variant !== undefined && attrs.variant === prefer.variant) score += 1e9;
+  if (prefer?.variant !== undefined && (attrs.variant ?? 'v1') === prefer.variant) score += 1e9; // no variant = baseline v1
   const level = attrs.variant !== undefined ? levelOf(attrs.variant) ?? 0 : 0;
   score += Math.min(level, 99) * 1e6;
   const preferred = prefer?.features ?? [];

@@ -5,7 +5,9 @@
  *
  * Candidates of a package are the fragments of that name whose variant fits the platform, ordered
  * most-preferred first: newest version (oldest if preferNewest is false), then best variant rank,
- * then fragment id. Nothing depends on catalog order, so the result is deterministic.
+ * then fragment id. Nothing depends on catalog order, so the result is deterministic. Other
+ * fitting variants of a version stay candidates after the best-ranked one, so a variant whose own
+ * relations cannot be met falls back to the next variant before an older version is tried.
  *
  * A dependency `a | b (>= 2)` of candidate x of package P becomes the incompatibility
  * { P ∈ D, A ∉ Sa, B ∉ Sb, ... } where D is every candidate of P with the same relation (one

@@ -25,8 +25,19 @@ export class Reporter {
   constructor(private readonly problem: Problem) {}
 
   /** The explanation, one sentence per line. */
-  report(root: Incompat): string[] {
-    if (!isDerived(root)) return [`${this.text(root)}.`];
+  report(failure: Incompat): string[] {
+    let root = failure;
+    // "The manifest is requested" adds nothing a person needs: start from the other cause.
+    while (isDerived(root) && (root.cause.conflict.cause.kind === 'root' || root.cause.other.cause.kind === 'root')) {
+      root = root.cause.conflict.cause.kind === 'root' ? root.cause.other : root.cause.conflict;
+    }
+    if (!isDerived(root)) return [`${this.text(root, true)}.`];
+    // Facts that carry a note (an alternative that matches nothing, and why) are stated first,
+    // numbered, so the sentences below can refer to them briefly.
+    for (const ext of Reporter.externals(root)) {
+      const c = ext.cause;
+      if ((c.kind === 'require' || c.kind === 'depends') && c.notes.length > 0) this.write(ext, `${this.text(ext, true)}.`, true);
+    }
     this.count(root);
     this.visit(root, true);
     const width = this.numbers.size > 0 ? `(${this.numbers.size}) `.length : 0;
@@ -98,19 +109,19 @@ export class Reporter {
       const derived = (isDerived(conflict) ? conflict : other) as Derived;
       const ext = isDerived(conflict) ? other : conflict;
       if (this.numbers.has(derived)) {
-        this.write(inc, `Because ${this.text(ext)} and ${this.ref(derived)}, ${what}.`, numbered);
+        this.write(inc, `Because ${this.ref(ext)} and ${this.ref(derived)}, ${what}.`, numbered);
       } else if (this.collapsible(derived)) {
         const inner = derived.cause;
         const innerDerived = (isDerived(inner.conflict) ? inner.conflict : inner.other) as Derived;
         const innerExt = isDerived(inner.conflict) ? inner.other : inner.conflict;
         this.visit(innerDerived);
-        this.write(inc, `${so} because ${this.text(innerExt)} and ${this.text(ext)}, ${what}.`, numbered);
+        this.write(inc, `${so} because ${this.ref(innerExt)} and ${this.ref(ext)}, ${what}.`, numbered);
       } else {
         this.visit(derived);
-        this.write(inc, `${so} because ${this.text(ext)}, ${what}.`, numbered);
+        this.write(inc, `${so} because ${this.ref(ext)}, ${what}.`, numbered);
       }
     } else {
-      this.write(inc, `Because ${this.text(conflict)} and ${this.text(other)}, ${what}.`, numbered);
+      this.write(inc, `Because ${this.ref(conflict)} and ${this.ref(other)}, ${what}.`, numbered);
     }
   }
 
@@ -125,22 +136,22 @@ export class Reporter {
     return !this.numbers.has(isDerived(conflict) ? conflict : other);
   }
 
-  /** One incompatibility as a clause. */
-  text(inc: Incompat): string {
+  /** One incompatibility as a clause; `withNotes` adds why an alternative matches nothing. */
+  text(inc: Incompat, withNotes = false): string {
     const c = inc.cause;
     const label = this.problem.rootLabel;
     switch (c.kind) {
       case 'root':
         return `${label} is requested`;
       case 'require':
-        return `${label} requires ${formatRelation(c.relation)}${notes(c.notes)}`;
+        return `${label} requires ${formatRelation(c.relation)}${withNotes ? notes(c.notes) : ''}`;
       case 'depends':
-        return `${this.describe(inc.terms[0]!)} ${c.pre ? 'pre-depends' : 'depends'} on ${formatRelation(c.relation)}${notes(c.notes)}`;
+        return `${this.describe(inc.terms[0]!)} ${c.pre ? 'pre-depends' : 'depends'} on ${formatRelation(c.relation)}${withNotes ? notes(c.notes) : ''}`;
       case 'conflicts': {
         const [a, b] = inc.terms as [Term, Term];
         const other = this.describe(b);
         const named = this.problem.pkgs[b.pkg]!.name === c.atom.name;
-        return `${this.describe(a)} ${c.field} ${formatRelation([c.atom])}${named ? '' : ` (provided by ${other})`}, so they cannot be installed together`;
+        return `${this.describe(a)} ${c.field === 'breaks' ? 'breaks' : 'conflicts with'} ${formatRelation([c.atom])}${named ? '' : ` (provided by ${other})`}`;
       }
       case 'derived':
         return this.derivedText(inc.terms);
@@ -170,8 +181,8 @@ export class Reporter {
     const some = distinctVersions(picked);
     const prefix = t.pos ? '' : 'not ';
     if (some.length === 0) return `${prefix}${p.name} (no candidate)`;
-    if (some.length === all.length) return `${prefix}${p.name}`;
     if (some.length === 1) return `${prefix}${p.name} ${some[0]}`;
+    if (some.length === all.length) return `${prefix}${p.name}`;
     const first = all.indexOf(some[0]!);
     const last = all.indexOf(some[some.length - 1]!);
     const contiguous = last - first + 1 === some.length;

@@ -68,7 +68,7 @@ describe('resolve', () => {
     const provided = [f({ name: 'x', version: '1.0.0', conflicts: ['mta'] }), f({ name: 'postfix', version: '1.0.0', provides: ['mta'] }), f({ name: 'exim', version: '1.0.0', provides: ['mta'] })];
     const err = failure(provided, [{ name: 'x' }, { name: 'postfix' }]);
     expect(err.code).toBe('UNSATISFIABLE');
-    expect(err.message).toContain('x 1.0.0 conflicts mta (provided by postfix 1.0.0)');
+    expect(err.message).toContain('x 1.0.0 conflicts with mta (provided by postfix 1.0.0)');
   });
 
   it('a fragment never conflicts with itself (Debian: Provides and Conflicts the same virtual name)', () => {
@@ -165,7 +165,7 @@ describe('resolve failures', () => {
     const cat = [f({ name: 'app', version: '1.0.0', depends: ['openssl ^3.0.0', 'legacy'] }), f({ name: 'legacy', version: '1.0.0', conflicts: ['openssl >=3.0.0'] }),
       f({ name: 'openssl', version: '3.1.0' }), f({ name: 'openssl', version: '1.1.1' })];
     const err = failure(cat, [{ name: 'app' }]);
-    expect(err.message).toContain('legacy 1.0.0 conflicts openssl (>= 3.0.0)');
+    expect(err.message).toContain('legacy 1.0.0 conflicts with openssl (>= 3.0.0)');
     expect(err.message).toMatch(/app 1\.0\.0 depends on (openssl \^3\.0\.0|legacy)/);
     expect(err.message).toContain('the manifest cannot be satisfied');
   });

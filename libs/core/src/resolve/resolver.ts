@@ -4,7 +4,7 @@
  * failure is explained sentence by sentence (report.ts); the order is topological (order.ts).
  */
 import { LseError } from '../errors';
-import type { Fragment, Platform, Requirement } from '../model';
+import type { Fragment, Platform, RelationAtom, Requirement } from '../model';
 import { formatRelation } from '../version';
 import { atomMatches, type Catalog } from './catalog';
 import type { VariantPreference } from './negotiate';
@@ -67,16 +67,19 @@ function check(selected: readonly Fragment[], reqs: readonly Requirement[]): voi
   const fail = (what: string): never => {
     throw new LseError('INTERNAL', `resolver produced an inconsistent selection (${what}); please report this with the catalog`);
   };
-  const any = (atom: { name: string; constraint?: string }, except?: Fragment): boolean =>
-    selected.some((g) => g !== except && atomMatches(atom, g));
-  for (const r of reqs) if (!any({ name: r.name, ...(r.version ? { constraint: r.version } : {}) })) fail(`requirement ${r.name}`);
+  const byName = new Map<string, Fragment[]>();
+  for (const g of selected) {
+    for (const n of new Set([g.descriptor.name, ...g.descriptor.provides.map((p) => p.name)])) byName.set(n, [...(byName.get(n) ?? []), g]);
+  }
+  const hits = (atom: RelationAtom): Fragment[] => (byName.get(atom.name) ?? []).filter((g) => atomMatches(atom, g));
+  for (const r of reqs) {
+    if (hits(r.version ? { name: r.name, constraint: r.version } : { name: r.name }).length === 0) fail(`requirement ${r.name}`);
+  }
   for (const f of selected) {
     const d = f.descriptor;
-    for (const rel of [...d.depends, ...d.preDepends]) if (!rel.some((a) => any(a))) fail(`${d.name} ${d.version} needs ${formatRelation(rel)}`);
-    for (const rel of [...d.conflicts, ...d.breaks]) {
-      for (const a of rel) {
-        if (selected.some((g) => g !== f && g.descriptor.name !== d.name && atomMatches(a, g))) fail(`${d.name} ${d.version} conflicts with ${a.name}`);
-      }
+    for (const rel of [...d.depends, ...d.preDepends]) if (!rel.some((a) => hits(a).length > 0)) fail(`${d.name} ${d.version} needs ${formatRelation(rel)}`);
+    for (const a of [...d.conflicts, ...d.breaks].flat()) {
+      if (hits(a).some((g) => g !== f && g.descriptor.name !== d.name)) fail(`${d.name} ${d.version} conflicts with ${a.name}`);
     }
   }
 }

@@ -1,0 +1,149 @@
+/**
+ * The gateway's HTTP contract, with the whole pipeline running in process on memory adapters
+ * (the same stages the services run; the distributed run is covered by the e2e int test).
+ */
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { generateKeyPair, formatKey, publicKeyOf, type SecretKey } from '@lse/core';
+import {
+  InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLeaseRepository, MemorySynthesisRepository, MemoryTrustStore,
+} from '@lse/adapter-memory';
+import { buildFragment, makeEventRecorder, makeRecorder, makeResultCache, silentLog, startPipeline, type EnginePorts } from '@lse/engine';
+import { Metrics } from './metrics';
+import { buildServer } from './server';
+
+const TOKENS = new Map([
+  ['synth-token-0123456789', { name: 'runner', scopes: new Set(['synth']) }],
+  ['admin-token-0123456789', { name: 'ops', scopes: new Set(['admin']) }],
+]);
+const SYNTH = { authorization: 'Bearer synth-token-0123456789' };
+const ADMIN = { authorization: 'Bearer admin-token-0123456789' };
+
+function file(path: string, content: string) {
+  return { path, type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 0, size: content.length, data: Buffer.from(content) };
+}
+
+describe('gateway HTTP API (in-process pipeline)', () => {
+  let app: FastifyInstance;
+  let ports: EnginePorts;
+  let key: SecretKey;
+  let stop: () => Promise<void>;
+  const syntheses = new MemorySynthesisRepository();
+  const leases = new MemoryLeaseRepository();
+
+  const publish = async (name: string, version: string, depends: string[] = [], k = key) => {
+    const { fragment, blob } = buildFragment({ entries: [file(`usr/share/${name}/VERSION`, version)], name, version, scheme: 'semver', depends, key: k, epoch: 0, source: { type: 'test' } });
+    return app.inject({ method: 'POST', url: '/v1/fragments', headers: ADMIN, payload: { fragment, blob: blob.toString('base64') } });
+  };
+  const manifest = (require: object[]) => ({ apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: 'svc' }, base: 'scratch', require });
+
+  beforeAll(async () => {
+    const bus = new InProcessBus();
+    const origin = new MemoryBlobStore();
+    ports = { fragments: new MemoryFragmentRepository(), bases: new MemoryBaseRepository(), trust: new MemoryTrustStore(), origin, cache: new MemoryBlobStore(), layers: new MemoryBlobStore() };
+    const now = () => new Date();
+    const deps = { bus, syntheses, leases, layers: ports.layers, leaseTtlSeconds: 600, now, log: silentLog };
+    const stopStages = await startPipeline({ bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false, record: makeRecorder(deps), completedByKey: makeResultCache(deps) });
+    const recordEvent = makeEventRecorder(deps);
+    const stopEvents = await bus.subscribe('lse.events.synthesis.>', async (m) => recordEvent(m.subject, m.data), { durable: 'events' });
+    stop = async () => { await stopStages(); await stopEvents(); };
+    app = buildServer({ bus, ports, syntheses, leases, auth: { tokens: TOKENS, disabled: false }, leaseTtlSeconds: 600, waitMaxSeconds: 30, epoch: 0, now, metrics: new Metrics(), ready: async () => true }, { bodyLimit: 1 << 24 });
+    key = generateKeyPair('pub-1').secretKey;
+    const trusted = await app.inject({ method: 'POST', url: '/v1/keys', headers: ADMIN, payload: { publicKey: formatKey(publicKeyOf(key)), scopes: ['lib*', 'app*'] } });
+    expect(trusted.statusCode).toBe(201);
+    expect((await publish('libdata', '1.0.0')).statusCode).toBe(201);
+    expect((await publish('app', '2.0.0', ['libdata ^1.0.0'])).statusCode).toBe(201);
+  });
+  afterAll(async () => { await stop(); await app.close(); });
+
+  it('asks for a token (401 with a challenge) and for the right scope (403)', async () => {
+    const none = await app.inject({ method: 'POST', url: '/v1/syntheses', payload: { manifest: manifest([]) } });
+    expect(none.statusCode).toBe(401);
+    expect(none.headers['www-authenticate']).toMatch(/^Bearer realm="lse"/);
+    expect(none.json().error.message).toMatch(/scope 'synth'/);
+    const bad = await app.inject({ method: 'GET', url: '/v1/fragments', headers: { authorization: 'Bearer nope-nope-nope-nope' } });
+    expect(bad.statusCode).toBe(401);
+    const weak = await app.inject({ method: 'GET', url: '/v1/keys', headers: SYNTH });
+    expect(weak.statusCode).toBe(403);
+    expect(weak.json().error).toMatchObject({ code: 'DENIED', details: { scope: 'admin' } });
+  });
+
+  it('synthesizes with Prefer: wait, shares the result for the same key, and reports status', async () => {
+    const body = { manifest: manifest([{ name: 'app', version: '^2' }]) };
+    const first = await app.inject({ method: 'POST', url: '/v1/syntheses', headers: { ...SYNTH, prefer: 'wait=20' }, payload: body });
+    expect(first.statusCode).toBe(200);
+    const r1 = first.json();
+    expect(r1).toMatchObject({ status: 'completed', stage: 'assembled', manifestName: 'svc' });
+    expect(r1.result.manifestDigest).toMatch(/^sha256:/);
+    expect(r1.lease.expiresAt).toBeTruthy();
+    const second = await app.inject({ method: 'POST', url: '/v1/syntheses', headers: { ...SYNTH, prefer: 'wait=20' }, payload: body });
+    const r2 = second.json();
+    expect(r2.id).not.toBe(r1.id);
+    expect(r2.key).toBe(r1.key);
+    expect(r2.result.manifestDigest).toBe(r1.result.manifestDigest);
+    const got = await app.inject({ method: 'GET', url: `/v1/syntheses/${r1.id}`, headers: SYNTH });
+    expect(got.json().status).toBe('completed');
+    const manifestBlob = await app.inject({ method: 'GET', url: `/v1/blobs/${r1.result.manifestDigest}`, headers: SYNTH });
+    expect(JSON.parse(manifestBlob.body).layers).toHaveLength(2);
+  });
+
+  it('accepts YAML and answers 202 without waiting; events stream ends with completed', async () => {
+    const yaml = 'apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: yaml-svc }\nbase: scratch\nrequire: [{ name: libdata }]\n';
+    const res = await app.inject({ method: 'POST', url: '/v1/syntheses', headers: { ...SYNTH, 'content-type': 'application/yaml' }, payload: yaml });
+    expect(res.statusCode).toBe(202);
+    const { id } = res.json();
+    expect(res.headers.location).toBe(`/v1/syntheses/${id}`);
+    const events = await app.inject({ method: 'GET', url: `/v1/syntheses/${id}/events`, headers: SYNTH });
+    expect(events.headers['content-type']).toBe('text/event-stream');
+    const kinds = [...events.body.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]);
+    expect(kinds[0]).toBe('state');
+    expect(kinds[kinds.length - 1]).toBe('completed');
+  });
+
+  it('reports failures with the stage and reason, and 406 from negotiate when nothing fits', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/syntheses', headers: { ...SYNTH, prefer: 'wait=20' }, payload: { manifest: manifest([{ name: 'app', version: '^9' }]) } });
+    expect(res.statusCode).toBe(422);
+    expect(res.json()).toMatchObject({ status: 'failed', error: { code: 'UNSATISFIABLE', stage: 'requested' } });
+    const neg = await app.inject({ method: 'POST', url: '/v1/negotiate', headers: SYNTH, payload: { manifest: manifest([{ name: 'app' }]), platform: 'linux/arm64' } });
+    expect(neg.statusCode).toBe(200);
+    const bad = await app.inject({ method: 'POST', url: '/v1/negotiate', headers: SYNTH, payload: { manifest: manifest([{ name: 'app', version: '^9' }]) } });
+    expect(bad.statusCode).toBe(406);
+    expect(bad.json().error.message).toMatch(/app/);
+    const invalid = await app.inject({ method: 'POST', url: '/v1/syntheses', headers: SYNTH, payload: { manifest: { ...manifest([]), requires: [] } } });
+    expect(invalid.statusCode).toBe(400);
+    expect(invalid.json().error.code).toBe('MANIFEST_INVALID');
+  });
+
+  it('refuses to publish fragments that are untrusted, out of scope or whose blob does not match', async () => {
+    const stranger = generateKeyPair('stranger').secretKey;
+    const untrusted = await publish('libx', '1.0.0', [], stranger);
+    expect(untrusted.statusCode).toBe(422);
+    expect(untrusted.json().error.code).toBe('KEY_UNTRUSTED');
+    const scope = await publish('zzz', '1.0.0');
+    expect(scope.json().error.code).toBe('KEY_OUT_OF_SCOPE');
+    const { fragment } = buildFragment({ entries: [file('a', 'x')], name: 'liby', version: '1.0.0', scheme: 'semver', key, epoch: 0, source: {} });
+    const tampered = await app.inject({ method: 'POST', url: '/v1/fragments', headers: ADMIN, payload: { fragment, blob: randomBytes(1024).toString('base64') } });
+    expect(tampered.statusCode).toBe(422);
+    expect(await ports.fragments.byName('liby')).toEqual([]);
+  });
+
+  it('releases and renews leases', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/syntheses', headers: { ...SYNTH, prefer: 'wait=20' }, payload: { manifest: manifest([{ name: 'libdata' }]) } });
+    const { id } = res.json();
+    const renew = await app.inject({ method: 'POST', url: `/v1/syntheses/${id}/lease`, headers: SYNTH, payload: { ttlSeconds: 120 } });
+    expect(renew.statusCode).toBe(200);
+    expect(Date.parse(renew.json().expiresAt) - Date.now()).toBeLessThanOrEqual(120_000);
+    expect((await app.inject({ method: 'DELETE', url: `/v1/syntheses/${id}`, headers: SYNTH })).statusCode).toBe(204);
+    expect(await leases.get(id)).toBeUndefined();
+    expect((await app.inject({ method: 'POST', url: `/v1/syntheses/${id}/lease`, headers: SYNTH, payload: {} })).statusCode).toBe(410);
+    expect((await app.inject({ method: 'GET', url: '/v1/syntheses/nope', headers: SYNTH })).statusCode).toBe(404);
+  });
+
+  it('serves health, metrics and the OpenAPI document without a token', async () => {
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/^lse_http_requests_total\{code="\d+",route="[^"]+"\} \d+$/m);
+    expect((await app.inject({ method: 'GET', url: '/openapi.json' })).json().paths['/v1/syntheses']).toBeDefined();
+  });
+});

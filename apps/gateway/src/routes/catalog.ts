@@ -1,0 +1,106 @@
+import type { FastifyInstance } from 'fastify';
+import {
+  LseError, compareVersions, fragmentId, isDigest, parsePublicKey, verifyFragment, type Fragment, type TrustedKey,
+} from '@lse/core';
+import { checkFragmentBlob, importBaseImage, importRootfsTar } from '@lse/engine';
+import { requireScope } from '../auth';
+import type { GatewayDeps } from '../deps';
+import { HttpError } from '../errors';
+
+function b64(v: unknown, what: string): Buffer {
+  if (typeof v !== 'string') throw new HttpError(400, 'USAGE', `${what} must be base64 text`);
+  return Buffer.from(v, 'base64');
+}
+
+function summary(f: Fragment) {
+  const d = f.descriptor;
+  return { id: f.id, name: d.name, version: d.version, scheme: d.scheme, attributes: d.attributes, size: d.blob.size, files: d.files.length, signedBy: f.signatures.map((s) => s.keyName) };
+}
+
+/** Fragments, bases and trust keys. Publishing verifies everything before anything is stored. */
+export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
+  const publish = requireScope(d.auth, 'publish');
+  const admin = requireScope(d.auth, 'admin');
+  const synth = requireScope(d.auth, 'synth');
+
+  app.post('/v1/fragments', { preHandler: publish }, async (req, reply) => {
+    const body = (req.body ?? {}) as { fragment?: Fragment; blob?: string };
+    const f = body.fragment;
+    if (!f || typeof f !== 'object' || !f.descriptor || !Array.isArray(f.signatures)) {
+      throw new HttpError(400, 'USAGE', "body must be { fragment: { id, descriptor, signatures }, blob: base64 } as 'lse fragment pack --server' sends");
+    }
+    if (!isDigest(f.id) || fragmentId(f.descriptor) !== f.id) throw new LseError('FRAGMENT_INVALID', `fragment id ${String(f.id)} is not the hash of its descriptor`, { id: f.id });
+    const blob = b64(body.blob, 'blob');
+    const keys = new Map<string, TrustedKey>((await d.ports.trust.list()).map((k) => [k.name, k]));
+    verifyFragment(f, keys);
+    checkFragmentBlob(f, blob);
+    await d.ports.origin.put(f.descriptor.blob.digest, blob, blob.length);
+    const created = (await d.ports.fragments.put(f)) === 'created';
+    req.log.info({ fragment: f.id, name: f.descriptor.name, version: f.descriptor.version, created }, 'fragment published');
+    return reply.code(created ? 201 : 200).send({ ...summary(f), created });
+  });
+
+  app.get('/v1/fragments', { preHandler: synth }, async () => {
+    const all = await d.ports.fragments.list();
+    all.sort((a, b) => a.descriptor.name.localeCompare(b.descriptor.name) || compareVersions(a.descriptor.scheme, a.descriptor.version, b.descriptor.version) || a.id.localeCompare(b.id));
+    return all.map(summary);
+  });
+
+  app.get('/v1/fragments/:name', { preHandler: synth }, async (req) => {
+    const { name } = req.params as { name: string };
+    const [n, version] = name.split('@') as [string, string | undefined];
+    let found = await d.ports.fragments.byName(n);
+    if (version) found = found.filter((f) => f.descriptor.version === version);
+    if (!found.length) throw new LseError('FRAGMENT_UNKNOWN', `no fragment ${name}`, { name });
+    return found.sort((a, b) => compareVersions(b.descriptor.scheme, b.descriptor.version, a.descriptor.version));
+  });
+
+  app.post('/v1/bases', { preHandler: publish }, async (req, reply) => {
+    const body = (req.body ?? {}) as {
+      name?: string; tag?: string; arch?: string; rootfsTar?: string;
+      image?: { manifestDigest: string; config: Record<string, unknown>; layers: { digest: string; size: number; mediaType: string; data: string }[] };
+    };
+    const name = String(body.name ?? '');
+    const tag = String(body.tag ?? 'latest');
+    if (body.rootfsTar !== undefined) {
+      const { base, dropped } = await importRootfsTar(d.ports, b64(body.rootfsTar, 'rootfsTar'), { name, tag, epoch: d.epoch, arch: body.arch ?? 'amd64', source: { type: 'rootfs-tar', via: 'gateway' } });
+      return reply.code(201).send({ name, tag, digest: base.digest, layers: base.layers.length, platform: base.platform, dropped: dropped.length });
+    }
+    const img = body.image;
+    if (!img || !isDigest(img.manifestDigest) || !Array.isArray(img.layers) || typeof img.config !== 'object') {
+      throw new HttpError(400, 'USAGE', "body must be { name, tag, image: { manifestDigest, config, layers: [{ digest, size, mediaType, data: base64 }] } } or { name, tag, rootfsTar: base64 }");
+    }
+    const base = await importBaseImage(d.ports, {
+      manifestDigest: img.manifestDigest, config: img.config,
+      layers: img.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, data: b64(l.data, 'layer data') })),
+    }, { name, tag, source: { type: 'oci-layout', via: 'gateway' } });
+    req.log.info({ base: base.digest, name, tag }, 'base imported');
+    return reply.code(201).send({ name, tag, digest: base.digest, layers: base.layers.length, platform: base.platform });
+  });
+
+  app.get('/v1/bases', { preHandler: synth }, async () => d.ports.bases.tags());
+
+  app.get('/v1/keys', { preHandler: admin }, async () => d.ports.trust.list());
+
+  app.post('/v1/keys', { preHandler: admin }, async (req, reply) => {
+    const body = (req.body ?? {}) as { publicKey?: string; scopes?: string[] };
+    const pk = parsePublicKey(String(body.publicKey ?? ''));
+    const scopes = Array.isArray(body.scopes) && body.scopes.length ? body.scopes.map(String) : ['*'];
+    for (const s of scopes) if (!/^[a-z0-9*+._-]+$/.test(s)) throw new HttpError(400, 'USAGE', `scope '${s}' must be a fragment name pattern like 'lib*'`);
+    await d.ports.trust.add({ name: pk.name, publicKey: pk.key.toString('base64'), scopes, revoked: false, addedAt: d.now().toISOString() });
+    return reply.code(201).send(await d.ports.trust.get(pk.name));
+  });
+
+  app.post('/v1/keys/:name/revoke', { preHandler: admin }, async (req) => {
+    const { name } = req.params as { name: string };
+    await d.ports.trust.revoke(name, d.now().toISOString());
+    return d.ports.trust.get(name);
+  });
+
+  app.get('/v1/blobs/:digest', { preHandler: synth }, async (req, reply) => {
+    const { digest } = req.params as { digest: string };
+    if (!isDigest(digest)) throw new HttpError(400, 'DIGEST_INVALID', `'${digest}' is not a sha256 digest`);
+    const data = await d.ports.layers.get(digest);
+    return reply.header('content-type', 'application/octet-stream').header('docker-content-digest', digest).send(data);
+  });
+}

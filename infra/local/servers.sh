@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# Run the three real servers LSE's distributed part needs, on loopback, without
+# Docker: NATS (JetStream), FerretDB (MongoDB wire protocol, SQLite backend) and
+# MinIO (S3). Binaries come from build-servers.sh. Each server runs detached
+# (setsid), logs to its own file, and is tracked by a pid file; `down` stops only
+# the pids it recorded. Callable (`servers.sh up`) or source-able: sourcing only
+# defines the servers_* functions and LSE_* defaults (the caller should have
+# `set -euo pipefail`).
+
+usage() {
+  cat <<'EOF'
+Usage: infra/local/servers.sh up|down|status|env|--help
+
+  up      start NATS, FerretDB and MinIO (those not already running), wait until
+          each is ready, create the S3 bucket; safe to run twice
+  down    stop the servers started by `up` (by pid file) and wait for them to exit
+  status  print each server and whether it is up (exit 1 if any is not)
+  env     print `export NAME=value` lines for clients (incl. the S3 credentials):
+          eval "$(infra/local/servers.sh env)"
+
+Environment (defaults in brackets):
+  LSE_BIN_DIR               [$HOME/.cache/lse/bin]  where build-servers.sh put the binaries
+  LSE_STATE_DIR             [$HOME/.local/state/lse-local]  data/, logs/, run/, credentials
+  LSE_NATS_PORT             [4222]   LSE_NATS_MONITOR_PORT [8222]
+  LSE_FERRETDB_PORT         [27017]  LSE_FERRETDB_DEBUG_PORT [8088]
+  LSE_MINIO_PORT            [9000]   (MinIO console is off)
+  LSE_S3_BUCKET             [lse]
+  LSE_READY_TIMEOUT         [60]     seconds to wait for each server in `up`
+All servers listen on 127.0.0.1 only.
+EOF
+}
+
+LSE_BIN_DIR="${LSE_BIN_DIR:-$HOME/.cache/lse/bin}"
+LSE_STATE_DIR="${LSE_STATE_DIR:-$HOME/.local/state/lse-local}"
+LSE_NATS_PORT="${LSE_NATS_PORT:-4222}"
+LSE_NATS_MONITOR_PORT="${LSE_NATS_MONITOR_PORT:-8222}"
+LSE_FERRETDB_PORT="${LSE_FERRETDB_PORT:-27017}"
+LSE_FERRETDB_DEBUG_PORT="${LSE_FERRETDB_DEBUG_PORT:-8088}"
+LSE_MINIO_PORT="${LSE_MINIO_PORT:-9000}"
+LSE_S3_BUCKET="${LSE_S3_BUCKET:-lse}"
+LSE_READY_TIMEOUT="${LSE_READY_TIMEOUT:-60}"
+LSE_HOST=127.0.0.1
+LSE_S3_REGION=us-east-1
+LSE_SERVERS=(nats ferretdb minio)
+
+_log() { printf '[servers] %s\n' "$*" >&2; }
+_die() { printf '[servers] ERROR: %s\n' "$*" >&2; exit 1; }
+
+_binary() {
+  case "$1" in
+    nats) echo "$LSE_BIN_DIR/nats-server" ;;
+    ferretdb) echo "$LSE_BIN_DIR/ferretdb" ;;
+    minio) echo "$LSE_BIN_DIR/minio" ;;
+  esac
+}
+_port() {
+  case "$1" in
+    nats) echo "$LSE_NATS_PORT" ;;
+    ferretdb) echo "$LSE_FERRETDB_PORT" ;;
+    minio) echo "$LSE_MINIO_PORT" ;;
+  esac
+}
+_pidfile() { echo "$LSE_STATE_DIR/run/$1.pid"; }
+_logfile() { echo "$LSE_STATE_DIR/logs/$1.log"; }
+_credfile() { echo "$LSE_STATE_DIR/minio-credentials.env"; }
+
+# _running NAME -> prints the pid and succeeds if NAME's pid file names a live
+# process running our binary; removes a stale pid file.
+_running() {
+  local name=$1 pidfile pid state argv0
+  pidfile=$(_pidfile "$name")
+  [[ -f "$pidfile" ]] || return 1
+  pid=$(<"$pidfile")
+  if [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/stat" ]]; then
+    state=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null || true)
+    argv0=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n 1 || true)
+    if [[ "$state" != Z && "$argv0" == "$(_binary "$name")" ]]; then
+      echo "$pid"
+      return 0
+    fi
+  fi
+  _log "$name: removing stale pid file (pid '$pid' is not running $(_binary "$name"))"
+  rm -f "$pidfile"
+  return 1
+}
+
+# _port_open PORT -> succeeds if something accepts TCP connections on loopback PORT.
+_port_open() {
+  timeout 2 bash -c "exec 3<>/dev/tcp/$LSE_HOST/$1" 2>/dev/null
+}
+
+# _mongo_ping -> sends a real MongoDB OP_MSG {ping: 1, $db: "admin"} over /dev/tcp
+# and succeeds if the reply document holds ok: 1 (double or int32).
+_mongo_ping() {
+  # shellcheck disable=SC2016  # the script is expanded by the inner bash, not here
+  timeout 5 bash -c '
+    exec 3<>"/dev/tcp/$1/$2" || exit 1
+    # header: length 51, requestID 1, responseTo 0, opCode 2013 (OP_MSG);
+    # flagBits 0; section kind 0; BSON {ping: int32 1, $db: "admin"} (30 bytes).
+    printf "\x33\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\xdd\x07\x00\x00" >&3
+    printf "\x00\x00\x00\x00\x00\x1e\x00\x00\x00\x10ping\x00\x01\x00\x00\x00" >&3
+    printf "\x02\$db\x00\x06\x00\x00\x00admin\x00\x00" >&3
+    len=$(dd bs=1 count=4 <&3 2>/dev/null | od -An -tu4 | tr -d " ")
+    [[ "$len" =~ ^[0-9]+$ ]] && (( len > 4 && len < 65536 )) || exit 1
+    body=$(dd bs=1 count=$((len - 4)) <&3 2>/dev/null | od -An -v -tx1 | tr -d " \n")
+    [[ "$body" == *016f6b00000000000000f03f* || "$body" == *106f6b0001000000* ]]
+  ' _ "$LSE_HOST" "$LSE_FERRETDB_PORT"
+}
+
+# _ready NAME -> succeeds if NAME answers its readiness check.
+_ready() {
+  case "$1" in
+    nats) curl -fsS -o /dev/null --max-time 3 \
+            "http://$LSE_HOST:$LSE_NATS_MONITOR_PORT/healthz?js-enabled-only=true" 2>/dev/null ;;
+    ferretdb) _port_open "$LSE_FERRETDB_PORT" && _mongo_ping ;;
+    minio) curl -fsS -o /dev/null --max-time 3 \
+             "http://$LSE_HOST:$LSE_MINIO_PORT/minio/health/ready" 2>/dev/null ;;
+  esac
+}
+
+# _ensure_credentials -> generates the MinIO root credentials once (mode 0600).
+_ensure_credentials() {
+  local f
+  f=$(_credfile)
+  [[ -s "$f" ]] && return 0
+  mkdir -p "$LSE_STATE_DIR"
+  local key secret
+  key="lse$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+  secret=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+  (umask 077; printf 'MINIO_ROOT_USER=%s\nMINIO_ROOT_PASSWORD=%s\n' "$key" "$secret" >"$f.tmp")
+  mv -f "$f.tmp" "$f"
+  _log "generated MinIO root credentials in $f"
+}
+
+# _load_credentials -> sets MINIO_ROOT_USER / MINIO_ROOT_PASSWORD (not exported).
+_load_credentials() {
+  _ensure_credentials
+  MINIO_ROOT_USER=$(sed -n 's/^MINIO_ROOT_USER=//p' "$(_credfile)")
+  MINIO_ROOT_PASSWORD=$(sed -n 's/^MINIO_ROOT_PASSWORD=//p' "$(_credfile)")
+  [[ -n "$MINIO_ROOT_USER" && -n "$MINIO_ROOT_PASSWORD" ]] \
+    || _die "$(_credfile) is malformed; delete it and its MinIO data dir ($LSE_STATE_DIR/data/minio) to start over"
+}
+
+# _start NAME -> starts NAME detached, writes its pid file.
+_start() {
+  local name=$1 bin logfile data pid
+  bin=$(_binary "$name")
+  [[ -x "$bin" ]] || _die "$name: $bin not found; run infra/local/build-servers.sh first"
+  if _port_open "$(_port "$name")"; then
+    _die "$name: port $(_port "$name") on $LSE_HOST is already in use by another process; stop it or set another port (see --help)"
+  fi
+  logfile=$(_logfile "$name")
+  data="$LSE_STATE_DIR/data/$name"
+  mkdir -p "$data"
+  printf '\n===== %s: starting %s =====\n' "$(date -u +%FT%TZ)" "$name" >>"$logfile"
+  case "$name" in
+    nats)
+      setsid "$bin" -a "$LSE_HOST" -p "$LSE_NATS_PORT" -m "$LSE_NATS_MONITOR_PORT" \
+        -n lse-local -js -sd "$data" </dev/null >>"$logfile" 2>&1 &
+      pid=$! ;;
+    ferretdb)
+      setsid "$bin" --listen-addr="$LSE_HOST:$LSE_FERRETDB_PORT" \
+        --debug-addr="$LSE_HOST:$LSE_FERRETDB_DEBUG_PORT" \
+        --handler=sqlite --sqlite-url="file:$data/" --state-dir="$LSE_STATE_DIR/run" \
+        --telemetry=disable --log-level=info </dev/null >>"$logfile" 2>&1 &
+      pid=$! ;;
+    minio)
+      _load_credentials
+      MINIO_ROOT_USER="$MINIO_ROOT_USER" MINIO_ROOT_PASSWORD="$MINIO_ROOT_PASSWORD" \
+        MINIO_BROWSER=off MINIO_UPDATE=off MINIO_SITE_REGION="$LSE_S3_REGION" \
+        setsid "$bin" server --address "$LSE_HOST:$LSE_MINIO_PORT" --anonymous \
+        --certs-dir "$LSE_STATE_DIR/run/minio-certs" "$data" </dev/null >>"$logfile" 2>&1 &
+      pid=$! ;;
+  esac
+  echo "$pid" >"$(_pidfile "$name")"
+  _log "$name: started (pid $pid, log $logfile)"
+}
+
+# _wait_ready NAME -> waits up to LSE_READY_TIMEOUT seconds for NAME to be ready.
+_wait_ready() {
+  local name=$1 deadline=$((SECONDS + LSE_READY_TIMEOUT))
+  while ! _ready "$name"; do
+    if ! _running "$name" >/dev/null; then
+      tail -n 20 "$(_logfile "$name")" >&2 || true
+      _die "$name exited during start-up (last log lines above; full log: $(_logfile "$name"))"
+    fi
+    if (( SECONDS >= deadline )); then
+      tail -n 20 "$(_logfile "$name")" >&2 || true
+      _die "$name is not ready after ${LSE_READY_TIMEOUT}s (still running; see $(_logfile "$name"), stop with 'servers.sh down')"
+    fi
+    sleep 0.5
+  done
+  _log "$name: ready on $LSE_HOST:$(_port "$name")"
+}
+
+# _s3 METHOD PATH -> signed (SigV4) S3 request with curl; prints the HTTP status.
+_s3() {
+  _load_credentials
+  local method=(-X "$1")
+  [[ "$1" == HEAD ]] && method=(--head)
+  curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "${method[@]}" \
+    --aws-sigv4 "aws:amz:$LSE_S3_REGION:s3" --user "$MINIO_ROOT_USER:$MINIO_ROOT_PASSWORD" \
+    -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+    "http://$LSE_HOST:$LSE_MINIO_PORT/$2"
+}
+
+_ensure_bucket() {
+  local code
+  code=$(_s3 HEAD "$LSE_S3_BUCKET") || _die "minio: HEAD bucket '$LSE_S3_BUCKET' failed to connect"
+  case "$code" in
+    200) _log "minio: bucket '$LSE_S3_BUCKET' exists" ;;
+    404)
+      code=$(_s3 PUT "$LSE_S3_BUCKET") || _die "minio: PUT bucket '$LSE_S3_BUCKET' failed to connect"
+      [[ "$code" == 200 ]] || _die "minio: creating bucket '$LSE_S3_BUCKET' answered HTTP $code (see $(_logfile minio))"
+      _log "minio: created bucket '$LSE_S3_BUCKET'" ;;
+    *) _die "minio: HEAD bucket '$LSE_S3_BUCKET' answered HTTP $code (bad credentials in $(_credfile)?)" ;;
+  esac
+}
+
+servers_up() {
+  command -v curl >/dev/null 2>&1 || _die "curl is required"
+  mkdir -p "$LSE_STATE_DIR/data" "$LSE_STATE_DIR/logs" "$LSE_STATE_DIR/run"
+  _ensure_credentials
+  local name pid
+  for name in "${LSE_SERVERS[@]}"; do
+    if pid=$(_running "$name"); then
+      _log "$name: already running (pid $pid)"
+    else
+      _start "$name"
+    fi
+  done
+  for name in "${LSE_SERVERS[@]}"; do _wait_ready "$name"; done
+  _ensure_bucket
+  _log "all up; clients: eval \"\$(${BASH_SOURCE[0]} env)\""
+}
+
+servers_down() {
+  local name pid pids=() names=()
+  for name in "${LSE_SERVERS[@]}"; do
+    if pid=$(_running "$name"); then
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid"); names+=("$name")
+      _log "$name: sent SIGTERM to pid $pid"
+    else
+      _log "$name: not running"
+    fi
+  done
+  local i deadline=$((SECONDS + 30))
+  for i in "${!pids[@]}"; do
+    while _running "${names[$i]}" >/dev/null; do
+      if (( SECONDS >= deadline )); then
+        _log "${names[$i]}: still running after 30s; sending SIGKILL to pid ${pids[$i]}"
+        kill -KILL "${pids[$i]}" 2>/dev/null || true
+        sleep 1
+        break
+      fi
+      sleep 0.2
+    done
+    rm -f "$(_pidfile "${names[$i]}")"
+    _log "${names[$i]}: stopped"
+  done
+}
+
+servers_status() {
+  local name pid state all=0
+  for name in "${LSE_SERVERS[@]}"; do
+    if pid=$(_running "$name" 2>/dev/null); then
+      if _ready "$name"; then state="up (pid $pid)"; else state="running but NOT ready (pid $pid)"; all=1; fi
+    else
+      state=down; all=1
+    fi
+    printf '%-9s %-16s %s\n' "$name" "$LSE_HOST:$(_port "$name")" "$state"
+  done
+  return "$all"
+}
+
+servers_env() {
+  _load_credentials
+  printf 'export %s=%q\n' \
+    NATS_URL "nats://$LSE_HOST:$LSE_NATS_PORT" \
+    MONGO_URL "mongodb://$LSE_HOST:$LSE_FERRETDB_PORT" \
+    S3_ENDPOINT "http://$LSE_HOST:$LSE_MINIO_PORT" \
+    S3_BUCKET "$LSE_S3_BUCKET" \
+    S3_ACCESS_KEY_ID "$MINIO_ROOT_USER" \
+    S3_SECRET_ACCESS_KEY "$MINIO_ROOT_PASSWORD" \
+    S3_REGION "$LSE_S3_REGION"
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  set -euo pipefail
+  case "${1:-}" in
+    up) servers_up ;;
+    down) servers_down ;;
+    status) servers_status ;;
+    env) servers_env ;;
+    -h|--help|help) usage ;;
+    *) usage >&2; exit 2 ;;
+  esac
+fi

@@ -1,0 +1,70 @@
+import type { BaseRepository, BlobStore, LeaseRepository } from '@lse/core';
+import type { Log } from './log';
+
+export interface CollectorDeps {
+  leases: LeaseRepository;
+  bases: BaseRepository;
+  layers: BlobStore;
+  /** An unreferenced blob is deleted only once it has stayed unreferenced this long (ms). */
+  graceMs: number;
+  now: () => Date;
+  log: Log;
+}
+
+export interface CollectReport {
+  expired: string[];
+  deleted: string[];
+  /** Unreferenced, waiting out the grace period. */
+  pending: number;
+  live: number;
+}
+
+/**
+ * Collects ephemeral image blobs (layers, configs, manifests in the layer store):
+ *  - expired leases are removed (expiry is done here, in code: no TTL indexes);
+ *  - a blob is live if a live lease names it or a tagged base uses it (fragments live in another
+ *    namespace and are never collected);
+ *  - an unreferenced blob is deleted once it has been seen unreferenced for `graceMs`, so blobs
+ *    an assembler has just written, before the recorder leased them, are not lost. With
+ *    graceMs = 0 it is deleted at once.
+ */
+export class Collector {
+  private readonly unreferencedSince = new Map<string, number>();
+  constructor(private readonly d: CollectorDeps) {}
+
+  async collect(): Promise<CollectReport> {
+    const now = this.d.now().getTime();
+    const expired: string[] = [];
+    const live = new Set<string>();
+    for (const lease of await this.d.leases.list()) {
+      if (Date.parse(lease.expiresAt) <= now) {
+        await this.d.leases.release(lease.synthesisId);
+        expired.push(lease.synthesisId);
+      } else for (const b of lease.blobs) live.add(b);
+    }
+    for (const t of await this.d.bases.tags()) {
+      const base = await this.d.bases.get(t.digest);
+      for (const l of base?.layers ?? []) live.add(l.digest);
+    }
+    const deleted: string[] = [];
+    const seen = new Set<string>();
+    for await (const digest of this.d.layers.list()) {
+      seen.add(digest);
+      if (live.has(digest)) {
+        this.unreferencedSince.delete(digest);
+        continue;
+      }
+      const since = this.unreferencedSince.get(digest) ?? now;
+      this.unreferencedSince.set(digest, since);
+      if (now - since >= this.d.graceMs) {
+        await this.d.layers.delete(digest);
+        this.unreferencedSince.delete(digest);
+        deleted.push(digest);
+      }
+    }
+    for (const d of [...this.unreferencedSince.keys()]) if (!seen.has(d)) this.unreferencedSince.delete(d);
+    const report = { expired, deleted: deleted.sort(), pending: this.unreferencedSince.size, live: live.size };
+    if (expired.length || deleted.length) this.d.log.info(report, 'collected');
+    return report;
+  }
+}

@@ -1,0 +1,112 @@
+import { LseError } from '@lse/core';
+
+/**
+ * Configuration of the five services, parsed once from the environment (docs/CONFIGURATION.md
+ * is the table of every variable). Fails fast naming the variable and what it is for. Secrets
+ * (S3 secret key, tokens) are kept out of `describe()` so they never reach a log.
+ */
+export interface ServiceConfig {
+  natsUrl: string;
+  mongoUrl: string;
+  mongoDb: string;
+  s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string };
+  concurrency: number;
+  logLevel: string;
+  /** HTTP port for /healthz and /readyz of worker services; 0 = none. */
+  healthPort: number;
+  epoch: number;
+  gateway: {
+    host: string;
+    port: number;
+    /** token → scopes; empty means no tokens configured. */
+    tokens: Map<string, { name: string; scopes: Set<string> }>;
+    anonymousPull: boolean;
+    leaseTtlSeconds: number;
+    collectIntervalSeconds: number;
+    collectGraceSeconds: number;
+    waitMaxSeconds: number;
+    bodyLimitBytes: number;
+    publicUrl?: string;
+  };
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, def: number, what: string, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new LseError('CONFIG_INVALID', `${name} must be a whole number >= ${min} (${what}), got '${raw}'`, { variable: name });
+  return Number(raw);
+}
+
+function url(env: Env, name: string, def: string, schemes: string[], what: string): string {
+  const raw = env[name] || def;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new LseError('CONFIG_INVALID', `${name} must be a URL (${what}), got '${raw}'`, { variable: name });
+  }
+  if (!schemes.includes(u.protocol.replace(/:$/, ''))) throw new LseError('CONFIG_INVALID', `${name} must start with ${schemes.map((s) => s + '://').join(' or ')} (${what}), got '${raw}'`, { variable: name });
+  return raw;
+}
+
+function required(env: Env, name: string, what: string): string {
+  const v = env[name];
+  if (!v) throw new LseError('CONFIG_INVALID', `${name} is not set: it is ${what} (local servers: eval "$(bash infra/local/stack.sh env)")`, { variable: name });
+  return v;
+}
+
+/** `LSE_TOKENS="ci=tok1:synth,publish;ops=tok2:admin"`: name=token:scope[,scope]... */
+export function parseTokens(raw: string | undefined): ServiceConfig['gateway']['tokens'] {
+  const out = new Map<string, { name: string; scopes: Set<string> }>();
+  if (!raw) return out;
+  for (const part of raw.split(';').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z0-9_.-]+)=([A-Za-z0-9_.~+/-]{16,}):([a-z,]+)$/.exec(part);
+    if (!m) throw new LseError('CONFIG_INVALID', `LSE_TOKENS entry '${part.replace(/=.*/, '=…')}' must look like NAME=TOKEN:SCOPE[,SCOPE] with a token of at least 16 characters`, { variable: 'LSE_TOKENS' });
+    const scopes = new Set(m[3]!.split(','));
+    for (const s of scopes) if (!['synth', 'publish', 'admin', 'pull'].includes(s)) throw new LseError('CONFIG_INVALID', `LSE_TOKENS: unknown scope '${s}' for ${m[1]} (scopes: synth, publish, pull, admin)`, { variable: 'LSE_TOKENS' });
+    out.set(m[2]!, { name: m[1]!, scopes });
+  }
+  return out;
+}
+
+export function loadServiceConfig(env: Env): ServiceConfig {
+  const publicUrl = env['LSE_PUBLIC_URL'] || undefined;
+  return {
+    natsUrl: url(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats', 'tls'], 'where NATS JetStream listens'),
+    mongoUrl: url(env, 'MONGO_URL', 'mongodb://127.0.0.1:27017/', ['mongodb', 'mongodb+srv'], 'the fragment database'),
+    mongoDb: env['MONGO_DB'] || 'lse',
+    s3: {
+      endpoint: url(env, 'S3_ENDPOINT', 'http://127.0.0.1:9000', ['http', 'https'], 'the S3 layer cache'),
+      bucket: env['S3_BUCKET'] || 'lse',
+      region: env['S3_REGION'] || 'us-east-1',
+      accessKeyId: required(env, 'S3_ACCESS_KEY_ID', 'the access key of the S3 layer cache'),
+      secretAccessKey: required(env, 'S3_SECRET_ACCESS_KEY', 'the secret key of the S3 layer cache'),
+    },
+    concurrency: int(env, 'LSE_CONCURRENCY', 2, 'messages a service handles at once', 1),
+    logLevel: env['LSE_LOG_LEVEL'] || 'info',
+    healthPort: int(env, 'LSE_HEALTH_PORT', 0, 'port for /healthz of worker services, 0 = off'),
+    epoch: int(env, 'SOURCE_DATE_EPOCH', 0, 'timestamp stamped into images'),
+    gateway: {
+      host: env['LSE_GATEWAY_HOST'] || '127.0.0.1',
+      port: int(env, 'LSE_GATEWAY_PORT', 8080, 'the gateway HTTP port'),
+      tokens: parseTokens(env['LSE_TOKENS']),
+      anonymousPull: (env['LSE_ANONYMOUS_PULL'] ?? 'false') === 'true',
+      leaseTtlSeconds: int(env, 'LSE_LEASE_TTL_SECONDS', 3600, 'how long a synthesized image is kept without renewal', 1),
+      collectIntervalSeconds: int(env, 'LSE_COLLECT_INTERVAL_SECONDS', 60, 'how often the collector runs; 0 = never', 0),
+      collectGraceSeconds: int(env, 'LSE_COLLECT_GRACE_SECONDS', 300, 'how long an unreferenced blob survives'),
+      waitMaxSeconds: int(env, 'LSE_WAIT_MAX_SECONDS', 300, 'longest Prefer: wait=N honoured', 1),
+      bodyLimitBytes: int(env, 'LSE_BODY_LIMIT_BYTES', 512 * 1024 * 1024, 'largest request body (fragment and base uploads)', 1024),
+      ...(publicUrl ? { publicUrl } : {}),
+    },
+  };
+}
+
+/** The configuration without secrets, for the startup log line. */
+export function describeConfig(c: ServiceConfig): Record<string, unknown> {
+  return {
+    natsUrl: c.natsUrl, mongoUrl: c.mongoUrl.replace(/\/\/[^@/]*@/, '//***@'), mongoDb: c.mongoDb, s3: { endpoint: c.s3.endpoint, bucket: c.s3.bucket, region: c.s3.region },
+    concurrency: c.concurrency, healthPort: c.healthPort, gateway: { host: c.gateway.host, port: c.gateway.port, tokens: [...c.gateway.tokens.values()].map((t) => t.name), anonymousPull: c.gateway.anonymousPull, leaseTtlSeconds: c.gateway.leaseTtlSeconds },
+  };
+}

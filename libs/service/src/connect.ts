@@ -1,0 +1,40 @@
+import type { BlobStore, Bus } from '@lse/core';
+import type { EnginePorts, Log } from '@lse/engine';
+import { MongoStore } from '@lse/adapter-mongo';
+import { NatsBus, ensureStreams } from '@lse/adapter-nats';
+import { S3BlobStore, ensureBucket, makeS3Client } from '@lse/adapter-s3';
+import type { ServiceConfig } from './config';
+
+/** Everything a service talks to, connected; `close()` drains and disconnects in order. */
+export interface Connected {
+  bus: NatsBus & Bus;
+  mongo: MongoStore;
+  ports: EnginePorts;
+  layers: BlobStore;
+  s3: ReturnType<typeof makeS3Client>;
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export async function connectAll(config: ServiceConfig, name: string, log: Log): Promise<Connected> {
+  const bus = await NatsBus.connect(config.natsUrl, { name, log });
+  await ensureStreams(bus.jsm);
+  const mongo = await MongoStore.connect(config.mongoUrl, config.mongoDb);
+  await mongo.ensureIndexes();
+  const s3 = makeS3Client(config.s3);
+  await ensureBucket(s3, config.s3.bucket);
+  const cache = new S3BlobStore(s3, config.s3.bucket, 'fragments/');
+  const layers = new S3BlobStore(s3, config.s3.bucket, 'layers/');
+  const ports: EnginePorts = { fragments: mongo.fragments, bases: mongo.bases, trust: mongo.trust, origin: mongo.blobs, cache, layers };
+  return {
+    bus, mongo, ports, layers, s3,
+    async ready() {
+      return !bus.isClosed() && (await mongo.ping());
+    },
+    async close() {
+      await bus.close();
+      await mongo.close();
+      s3.destroy();
+    },
+  };
+}

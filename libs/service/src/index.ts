@@ -1,0 +1,5 @@
+export * from './config';
+export * from './logger';
+export * from './health';
+export * from './connect';
+export * from './run';
