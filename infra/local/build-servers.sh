@@ -6,19 +6,20 @@
 set -euo pipefail
 
 usage() {
-  cat <<'EOF'
+  cat <<EOF
 Usage: infra/local/build-servers.sh [--with-clients] [--help]
 
-Builds into ${LSE_BIN_DIR:-$HOME/.cache/lse/bin}:
-  nats-server   github.com/nats-io/nats-server/v2        ${LSE_NATS_SERVER_VERSION}
-  ferretdb      github.com/FerretDB/FerretDB/cmd/ferretdb ${LSE_FERRETDB_VERSION}
-  minio         github.com/minio/minio                    ${LSE_MINIO_VERSION}
+Builds into \${LSE_BIN_DIR:-\$HOME/.cache/lse/bin} (now: $BIN_DIR):
+  nats-server  github.com/nats-io/nats-server/v2         $NATS_SERVER_VERSION  (LSE_NATS_SERVER_VERSION)
+  ferretdb     github.com/FerretDB/FerretDB/cmd/ferretdb $FERRETDB_VERSION  (LSE_FERRETDB_VERSION)
+  minio        github.com/minio/minio                    $MINIO_VERSION  (LSE_MINIO_VERSION)
 With --with-clients, also the optional CLIs used for manual checks:
-  nats          github.com/nats-io/natscli/nats           ${LSE_NATSCLI_VERSION}
-  mc            github.com/minio/mc                       ${LSE_MC_VERSION}
+  nats         github.com/nats-io/natscli/nats           $NATSCLI_VERSION  (LSE_NATSCLI_VERSION)
+  mc           github.com/minio/mc                       $MC_VERSION  (LSE_MC_VERSION)
 
-Each version may be overridden by the variable shown ("latest" is resolved through
-the Go module proxy first). Needs `go` (>= 1.24) and access to the Go module proxy.
+A version may be overridden by the variable in brackets ("latest" is resolved
+through the Go module proxy). Needs go >= 1.24 and the Go module proxy.
+A binary already at the pinned version is not rebuilt.
 EOF
 }
 

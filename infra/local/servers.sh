@@ -60,14 +60,23 @@ _port() {
     minio) echo "$LSE_MINIO_PORT" ;;
   esac
 }
+# _all_ports NAME -> every port NAME listens on (checked free before it starts).
+_all_ports() {
+  case "$1" in
+    nats) echo "$LSE_NATS_PORT $LSE_NATS_MONITOR_PORT" ;;
+    ferretdb) echo "$LSE_FERRETDB_PORT $LSE_FERRETDB_DEBUG_PORT" ;;
+    minio) echo "$LSE_MINIO_PORT" ;;
+  esac
+}
 _pidfile() { echo "$LSE_STATE_DIR/run/$1.pid"; }
 _logfile() { echo "$LSE_STATE_DIR/logs/$1.log"; }
 _credfile() { echo "$LSE_STATE_DIR/minio-credentials.env"; }
 
-# _running NAME -> prints the pid and succeeds if NAME's pid file names a live
-# process running our binary; removes a stale pid file.
+# _running NAME [quiet] -> prints the pid and succeeds if NAME's pid file names a
+# live process running our binary; removes a stale pid file (saying so unless quiet).
+# A zombie (state Z) has exited: it only waits for its new parent to reap it.
 _running() {
-  local name=$1 pidfile pid state argv0
+  local name=$1 quiet=${2:-} pidfile pid state argv0
   pidfile=$(_pidfile "$name")
   [[ -f "$pidfile" ]] || return 1
   pid=$(<"$pidfile")
@@ -79,7 +88,7 @@ _running() {
       return 0
     fi
   fi
-  _log "$name: removing stale pid file (pid '$pid' is not running $(_binary "$name"))"
+  [[ -n "$quiet" ]] || _log "$name: removing stale pid file (pid '$pid' is not running $(_binary "$name"))"
   rm -f "$pidfile"
   return 1
 }
@@ -146,9 +155,12 @@ _start() {
   local name=$1 bin logfile data pid
   bin=$(_binary "$name")
   [[ -x "$bin" ]] || _die "$name: $bin not found; run infra/local/build-servers.sh first"
-  if _port_open "$(_port "$name")"; then
-    _die "$name: port $(_port "$name") on $LSE_HOST is already in use by another process; stop it or set another port (see --help)"
-  fi
+  local port
+  for port in $(_all_ports "$name"); do
+    if _port_open "$port"; then
+      _die "$name: port $port on $LSE_HOST is already in use by another process; stop it or set other ports (see --help)"
+    fi
+  done
   logfile=$(_logfile "$name")
   data="$LSE_STATE_DIR/data/$name"
   mkdir -p "$data"
@@ -180,7 +192,7 @@ _start() {
 _wait_ready() {
   local name=$1 deadline=$((SECONDS + LSE_READY_TIMEOUT))
   while ! _ready "$name"; do
-    if ! _running "$name" >/dev/null; then
+    if ! _running "$name" quiet >/dev/null; then
       tail -n 20 "$(_logfile "$name")" >&2 || true
       _die "$name exited during start-up (last log lines above; full log: $(_logfile "$name"))"
     fi
@@ -247,7 +259,7 @@ servers_down() {
   done
   local i deadline=$((SECONDS + 30))
   for i in "${!pids[@]}"; do
-    while _running "${names[$i]}" >/dev/null; do
+    while _running "${names[$i]}" quiet >/dev/null; do
       if (( SECONDS >= deadline )); then
         _log "${names[$i]}: still running after 30s; sending SIGKILL to pid ${pids[$i]}"
         kill -KILL "${pids[$i]}" 2>/dev/null || true

@@ -39,7 +39,7 @@ const EXPECTED: TreeEntry[] = [
   file('etc/motd', 0o644, 'built by the acceptance test\n'),
   file('etc/os-release', 0o644, OS_RELEASE),
   file('usr/lib/libdemo.so.1', 0o644, LIB),
-  { path: 'usr/lib/libdemo.so', type: 'symlink', mode: 0o777, content: 'libdemo.so.1' },
+  { path: 'usr/lib/libdemo.so', type: 'symlink' as const, mode: 0o777, content: 'libdemo.so.1' },
   file('usr/local/bin/app.sh', 0o755, APP_SCRIPT),
   file('usr/share/data/greeting.txt', 0o644, GREETING),
 ].sort((a, b) => (a.path < b.path ? -1 : 1));

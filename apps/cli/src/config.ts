@@ -14,6 +14,10 @@ export interface CliConfig {
   logLevel?: string;
   /** NO_COLOR / not a TTY: plain progress output. */
   color: boolean;
+  /** LSE_SERVER: a gateway URL; commands then work against it instead of the embedded store. */
+  server?: string;
+  /** LSE_TOKEN: bearer token for the gateway. */
+  token?: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv, isTty: boolean): CliConfig {
@@ -30,5 +34,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty: boolean): CliConfig {
   if (logLevel && !levels.includes(logLevel)) {
     throw new LseError('CONFIG_INVALID', `LSE_LOG_LEVEL must be one of ${levels.join(', ')}, got '${logLevel}'`);
   }
-  return { storeDir: defaultStoreDir(env), epoch, ...(logLevel ? { logLevel } : {}), color: isTty && !env['NO_COLOR'] };
+  return {
+    storeDir: defaultStoreDir(env), epoch, ...(logLevel ? { logLevel } : {}), color: isTty && !env['NO_COLOR'],
+    ...(env['LSE_SERVER'] ? { server: env['LSE_SERVER'] } : {}), ...(env['LSE_TOKEN'] ? { token: env['LSE_TOKEN'] } : {}),
+  };
 }

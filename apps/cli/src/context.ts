@@ -2,9 +2,13 @@ import { openFsStore, type FsStore } from '@lse/adapter-fs';
 import type { EnginePorts } from '@lse/engine';
 import type { CliConfig } from './config';
 import { makeOut, type Out } from './output';
+import { GatewayClient } from './remote';
+import { LseError } from '@lse/core';
 
 export interface GlobalOpts {
   store?: string;
+  server?: string;
+  token?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -15,6 +19,8 @@ export interface Ctx {
   store: FsStore;
   ports: EnginePorts;
   out: Out;
+  /** Set with --server / LSE_SERVER: the command talks to a gateway. */
+  remote?: GatewayClient;
 }
 
 export function makeCtx(config: CliConfig, g: GlobalOpts): Ctx {
@@ -31,5 +37,12 @@ export function makeCtx(config: CliConfig, g: GlobalOpts): Ctx {
       layers: store.layerBlobs,
     },
     out: makeOut(Boolean(g.json), Boolean(g.quiet)),
+    ...remoteOf(g.server ?? config.server, g.token ?? config.token),
   };
+}
+
+function remoteOf(server: string | undefined, token: string | undefined): { remote?: GatewayClient } {
+  if (!server) return {};
+  if (!/^https?:\/\/[^/]+/.test(server)) throw new LseError('USAGE', `--server / LSE_SERVER must be an http(s) URL like http://127.0.0.1:8080, got '${server}'`);
+  return { remote: new GatewayClient(server, token) };
 }

@@ -25,6 +25,8 @@ export function buildProgram(): Command {
     .description('LSE, the Layer Synthesis Engine: synthesize OCI images just in time from signed fragments.\nEnvironment variables: see docs/CONFIGURATION.md. Exit codes: 0 ok, 1 failed, 2 usage/invalid input, 3 resolution, 4 verification.')
     .version(VERSION, '-V', 'print the version (also: lse --version)')
     .option('--store <dir>', 'embedded store directory (default: $LSE_HOME or ~/.local/share/lse)')
+    .option('--server <url>', 'work against a gateway instead of the embedded store (default: $LSE_SERVER)')
+    .option('--token <token>', 'bearer token for the gateway (default: $LSE_TOKEN)')
     .option('--json', 'machine-readable output on stdout')
     .option('-q, --quiet', 'no progress output on stderr')
     .showHelpAfterError('(run with --help for usage)')
@@ -95,7 +97,7 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   const json = argv.includes('--json');
-  if (argv.length === 1 && argv[0] === '--version') {
+  if (versionRequested(argv)) {
     process.stdout.write(VERSION + '\n');
     return EXIT.ok;
   }
@@ -105,11 +107,24 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
-      return EXIT.usage; // commander already printed the message
+      // commander printed the message on stderr; scripts asking for --json get it on stdout too
+      if (json) process.stdout.write(JSON.stringify({ error: { code: 'USAGE', message: e.message.replace(/^error: /, '') }, exitCode: EXIT.usage }, null, 2) + '\n');
+      return EXIT.usage;
     }
     if (e instanceof LseError && e.details['reported']) return reportErrorQuiet(e);
     return reportError(e, json);
   }
+}
+
+/** `--version` before any command word (a subcommand's own `--version VALUE` is not it). */
+function versionRequested(argv: string[]): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--version') return true;
+    if (a === '--store' || a === '--server' || a === '--token') i++;
+    else if (!a.startsWith('-')) return false;
+  }
+  return false;
 }
 
 function reportErrorQuiet(e: LseError): number {

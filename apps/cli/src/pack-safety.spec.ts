@@ -9,7 +9,7 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { writeTar, type TarEntry } from '@lse/core';
-import { generateKey, listAllPaths, lse, lseOk, parseJson, removeTempDirs, requireBuiltCli, tempDir, writeFileMode } from './testkit';
+import { expectExit, generateKey, listAllPaths, lse, lseOk, parseJson, removeTempDirs, requireBuiltCli, tempDir, writeFileMode } from './testkit';
 
 jest.setTimeout(60_000);
 
@@ -55,13 +55,13 @@ async function expectRefused(input: string, code: 'TAR_UNSAFE' | 'TAR_INVALID', 
   const args = ['fragment', 'pack', input, '--name', 'bad', '--version', '1.0.0', '--key', key, ...extra];
   // With --json for a script, and without for a person (run side by side: both must refuse).
   const [r, human] = await Promise.all([lse(store, ['--json', ...args], { cwd }), lse(store, args, { cwd })]);
-  expect(r.code).toBe(4);
+  expectExit(r, 4);
   const body = parseJson<{ error: { code: string; message: string }; exitCode: number }>(r.stdout);
   expect(body.exitCode).toBe(4);
   expect(body.error.code).toBe(code);
   if (typeof mention === 'string') expect(body.error.message).toContain(mention);
   else expect(body.error.message).toMatch(mention);
-  expect(human.code).toBe(4);
+  expectExit(human, 4);
   expect(human.stderr).toContain(body.error.message.split('\n')[0]!);
   expect(await listAllPaths(work)).toEqual(before);
   expect((await lseOk(store, ['--json', 'fragment', 'list'])).stdout).toBe(listBefore);
@@ -92,7 +92,7 @@ describe('lse fragment pack refuses unsafe input and writes nothing', () => {
 
   it('a hardlink pointing outside the root', async () => {
     const t = await writeInput('hardlink-out.tar', writeTar([dir('etc'), link('hardlink', 'etc/passwd', '../etc/passwd')]));
-    await expectRefused(t, 'TAR_UNSAFE', /hardlink/);
+    await expectRefused(t, 'TAR_UNSAFE', /etc\/passwd.*hardlink to '\.\.\/etc\/passwd'/);
   });
 
   it('a hardlink to a missing file', async () => {

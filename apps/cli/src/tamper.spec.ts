@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fragmentId, type Fragment } from '@lse/core';
 import {
-  MANIFEST, copyTree, generateKey, lse, lseOk, parseJson, removeTempDirs, setupPrepared, tempDir, writeFileMode, type PreparedStore,
+  MANIFEST, copyTree, expectExit, generateKey, lse, lseOk, parseJson, removeTempDirs, setupPrepared, tempDir, writeFileMode, type PreparedStore,
 } from './testkit';
 
 jest.setTimeout(60_000);
@@ -40,7 +40,8 @@ async function damagedCopy(): Promise<{ dir: string; store: string; out: string 
 /** Runs synth and checks the common promises of a refused synthesis; returns stderr. */
 async function expectRefused(c: { dir: string; store: string; out: string }, label: string, reason: RegExp): Promise<string> {
   const r = await lse(c.store, ['synth', manifestFile, '--out', c.out, '--rootfs', join(c.dir, 'rootfs')]);
-  expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 4, stdout: '' });
+  expectExit(r, 4);
+  expect(r.stdout).toBe('');
   expect(r.stderr).toContain(label);
   expect(r.stderr).toMatch(reason);
   expect(existsSync(c.out)).toBe(false);
@@ -59,7 +60,7 @@ describe('lse synth refuses a tampered store', () => {
   it('control: the untouched copy synthesizes', async () => {
     const c = await damagedCopy();
     const r = await lse(c.store, ['synth', manifestFile, '--out', c.out]);
-    expect(r.code).toBe(0);
+    expectExit(r, 0);
     expect(existsSync(join(c.out, 'index.json'))).toBe(true);
   });
 
@@ -76,11 +77,11 @@ describe('lse synth refuses a tampered store', () => {
     await expectRefused(c, 'data@1.2.0', /altered|DIGEST_MISMATCH|digest/i);
 
     const v = await lse(c.store, ['verify']);
-    expect(v.code).toBe(4);
+    expectExit(v, 4);
     expect(v.stderr).toContain('data@1.2.0');
     expect(v.stderr + v.stdout).toMatch(/DIGEST_MISMATCH|altered/);
     const vj = await lse(c.store, ['--json', 'verify']);
-    expect(vj.code).toBe(4);
+    expectExit(vj, 4);
     const body = parseJson<{ ok: boolean; problems: { what: string; code: string }[] }>(vj.stdout);
     expect(body.ok).toBe(false);
     expect(body.problems).toEqual([expect.objectContaining({ code: 'DIGEST_MISMATCH', what: expect.stringContaining('data@1.2.0') })]);

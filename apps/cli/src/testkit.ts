@@ -276,3 +276,8 @@ export function parseJson<T = unknown>(text: string): T {
     throw new Error(`expected JSON, got:\n${text}`);
   }
 }
+
+/** Throws, showing the command's output, unless it exited with `code`. */
+export function expectExit(r: RunResult, code: number): void {
+  if (r.code !== code) throw new Error(`expected exit ${code}, got ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+}

@@ -103,7 +103,7 @@ describe('gateway HTTP API (in-process pipeline)', () => {
   it('reports failures with the stage and reason, and 406 from negotiate when nothing fits', async () => {
     const res = await app.inject({ method: 'POST', url: '/v1/syntheses', headers: { ...SYNTH, prefer: 'wait=20' }, payload: { manifest: manifest([{ name: 'app', version: '^9' }]) } });
     expect(res.statusCode).toBe(422);
-    expect(res.json()).toMatchObject({ status: 'failed', error: { code: 'UNSATISFIABLE', stage: 'requested' } });
+    expect(res.json()).toMatchObject({ status: 'failed', error: { code: 'UNSATISFIABLE', stage: 'resolver' } });
     const neg = await app.inject({ method: 'POST', url: '/v1/negotiate', headers: SYNTH, payload: { manifest: manifest([{ name: 'app' }]), platform: 'linux/arm64' } });
     expect(neg.statusCode).toBe(200);
     const bad = await app.inject({ method: 'POST', url: '/v1/negotiate', headers: SYNTH, payload: { manifest: manifest([{ name: 'app', version: '^9' }]) } });

@@ -2,11 +2,15 @@ import { isDigest, type Lock, type Manifest, type Platform } from '@lse/core';
 import { LseError } from '@lse/core';
 import type { Stage } from './subjects';
 
-/** lse.synth.requested: a manifest (validated object) and an optional runtime profile. */
+/**
+ * lse.synth.requested: a manifest and an optional runtime profile. The manifest is an object
+ * (JSON form) or YAML/JSON text; the resolver validates it either way, since NATS clients
+ * publish here directly.
+ */
 export interface SynthRequested {
   v: 1;
   synthesisId: string;
-  manifest: Manifest;
+  manifest: Manifest | string;
   platform?: Platform;
   requestedAt: string;
 }
@@ -48,7 +52,8 @@ export type SynthCompleted = SynthAssembled & { completedAt: string };
 export interface SynthFailed {
   v: 1;
   synthesisId: string;
-  stage: Stage | 'recorder';
+  /** The service that failed it: resolver, fetcher, verifier, assembler or recorder. */
+  stage: 'resolver' | 'fetcher' | 'verifier' | 'assembler' | 'recorder';
   code: string;
   message: string;
   details: Record<string, unknown>;
@@ -86,8 +91,7 @@ function envelope(v: unknown, subject: string): Record<string, unknown> {
 
 export function validateRequested(v: unknown, subject = 'lse.synth.requested'): SynthRequested {
   const m = envelope(v, subject);
-  const man = obj(m['manifest'], subject, 'manifest');
-  if (man['apiVersion'] !== 'lse.dev/v1' || !Array.isArray(man['require'])) fail(subject, 'manifest must be a validated lse.dev/v1 DependencyManifest');
+  if (typeof m['manifest'] !== 'string') obj(m['manifest'], subject, 'manifest');
   if (m['platform'] !== undefined) obj(m['platform'], subject, 'platform');
   return m as unknown as SynthRequested;
 }

@@ -1,4 +1,4 @@
-import { LseError, isLseError, type Bus, type BusMessage } from '@lse/core';
+import { LseError, isLseError, parseManifest, type Bus, type BusMessage } from '@lse/core';
 import {
   HEADERS, SUBJECTS, eventSubjects, validateAssembled, validateFailed, validateRequested, validateResolved, validateVerified,
   type Stage, type SynthAssembled, type SynthCompleted, type SynthFailed, type SynthProgress, type SynthRequested, type SynthResolved,
@@ -60,7 +60,7 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
 
   const publishFailed = (id: string, name: StageName, stage: Stage, err: LseError) =>
     bus.publish<SynthFailed>(eventSubjects.failed(id), {
-      v: 1, synthesisId: id, stage: name === 'recorder' ? 'recorder' : stage, code: err.code, message: err.message, details: err.details, failedAt: now(),
+      v: 1, synthesisId: id, stage: name, code: err.code, message: err.message, details: { ...err.details, subject: stage }, failedAt: now(),
     }, { ...headersFor(id, stage), [HEADERS.msgId]: `failed:${id}` });
 
   function handle<T extends { synthesisId: string }>(name: StageName, stage: Stage, validate: (v: unknown) => T, step: (m: T, log: Log) => Promise<void>) {
@@ -100,21 +100,23 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
   const trace = (m: { synthesisId: string }) => m.synthesisId;
   const table: Record<StageName, [string, (msg: BusMessage<unknown>) => Promise<void>]> = {
     resolver: [SUBJECTS.requested, handle('resolver', 'requested', validateRequested, async (m: SynthRequested) => {
-      const { lock, key } = await resolveManifest(ports, m.manifest, m.platform);
+      const manifest = parseManifest(typeof m.manifest === 'string' ? m.manifest : JSON.stringify(m.manifest, null, 2), `manifest of ${m.synthesisId}`);
+      const { lock, key } = await resolveManifest(ports, manifest, m.platform);
       const cached = deps.completedByKey ? await deps.completedByKey(key) : undefined;
       if (cached) {
         // Same key, same image: the earlier result is reused and the work stages are skipped.
         await bus.publish<SynthAssembled>(SUBJECTS.assembled, { v: 1, synthesisId: m.synthesisId, key, image: cached, layerPlan: [] }, headersFor(m.synthesisId, 'assembled', trace(m)));
-        await progress(m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key} (cached result)`, m.manifest.metadata.name);
+        await progress(m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key} (cached result)`, manifest.metadata.name);
         return;
       }
       await bus.publish<SynthResolved>(SUBJECTS.resolved, { v: 1, synthesisId: m.synthesisId, key, lock }, headersFor(m.synthesisId, 'resolved', trace(m)));
-      await progress(m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key}`, m.manifest.metadata.name);
+      await progress(m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key}`, manifest.metadata.name);
     })],
-    fetcher: [SUBJECTS.resolved, handle('fetcher', 'resolved', validateResolved, async (m: SynthResolved) => {
+    fetcher: [SUBJECTS.resolved, handle('fetcher', 'resolved', validateResolved, async (m: SynthResolved, log) => {
       const r = await fetchFragments(ports, m.lock);
+      for (const why of r.refused) log.warn({ stage: 'resolved' }, `not cached, left to the verifier: ${why}`);
       await bus.publish<SynthResolved>(SUBJECTS.fetched, { v: 1, synthesisId: m.synthesisId, key: m.key, lock: m.lock }, headersFor(m.synthesisId, 'fetched', trace(m)));
-      await progress(m.synthesisId, 'fetched', `${r.copied} blobs copied to the cache`);
+      await progress(m.synthesisId, 'fetched', `${r.copied} blobs copied to the cache${r.refused.length ? `, ${r.refused.length} refused` : ''}`);
     })],
     verifier: [SUBJECTS.fetched, handle('verifier', 'fetched', validateResolved, async (m: SynthResolved) => {
       const verifiedBy = await verifyFragments(ports, m.lock);

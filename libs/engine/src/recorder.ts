@@ -50,7 +50,7 @@ export function makeRecorder(d: RecorderDeps): (m: SynthAssembled) => Promise<vo
 /** Records progress and failures from the event stream (also for requests made straight over NATS). */
 export function makeEventRecorder(d: Pick<RecorderDeps, 'syntheses' | 'now'>): (subject: string, data: unknown) => Promise<void> {
   return async (subject, data) => {
-    const ev = data as Partial<SynthProgress & SynthFailed>;
+    const ev = data as Partial<Omit<SynthProgress, 'stage'> & Omit<SynthFailed, 'stage'>> & { stage?: string };
     if (typeof ev.synthesisId !== 'string') return;
     const at = d.now().toISOString();
     const isFailed = subject.startsWith('lse.events.synthesis.failed.');

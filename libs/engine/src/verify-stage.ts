@@ -32,7 +32,10 @@ export async function readVerifiedEntries(ports: EnginePorts, f: Fragment): Prom
   const { digest } = f.descriptor.blob;
   let blob: Buffer;
   try {
-    blob = await ports.cache.get(digest);
+    // A blob the fetcher refused is not in the cache: read the origin, whose verifying read
+    // names what is wrong with it (altered, missing).
+    const fromCache = ports.cache === ports.origin || (await ports.cache.has(digest));
+    blob = fromCache ? await ports.cache.get(digest) : await ports.origin.get(digest);
   } catch (e) {
     if (e instanceof LseError) throw new LseError(e.code, `${label}: ${e.message}`, { ...e.details, fragment: f.id }, { cause: e });
     throw e;

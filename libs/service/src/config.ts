@@ -11,6 +11,8 @@ export interface ServiceConfig {
   mongoDb: string;
   s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string };
   concurrency: number;
+  /** LSE_ACK_WAIT_SECONDS: how long a taken message may go without ack or progress before redelivery (0 = adapter default, 30 s). */
+  ackWaitMs: number;
   logLevel: string;
   /** HTTP port for /healthz and /readyz of worker services; 0 = none. */
   healthPort: number;
@@ -85,6 +87,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
       secretAccessKey: required(env, 'S3_SECRET_ACCESS_KEY', 'the secret key of the S3 layer cache'),
     },
     concurrency: int(env, 'LSE_CONCURRENCY', 2, 'messages a service handles at once', 1),
+    ackWaitMs: int(env, 'LSE_ACK_WAIT_SECONDS', 0, 'seconds before an unacknowledged message is redelivered') * 1000,
     logLevel: env['LSE_LOG_LEVEL'] || 'info',
     healthPort: int(env, 'LSE_HEALTH_PORT', 0, 'port for /healthz of worker services, 0 = off'),
     epoch: int(env, 'SOURCE_DATE_EPOCH', 0, 'timestamp stamped into images'),

@@ -1,13 +1,14 @@
-import type { BlobStore, Bus } from '@lse/core';
+import type { BlobStore } from '@lse/core';
 import type { EnginePorts, Log } from '@lse/engine';
 import { MongoStore } from '@lse/adapter-mongo';
 import { NatsBus, ensureStreams } from '@lse/adapter-nats';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { S3BlobStore, ensureBucket, makeS3Client } from '@lse/adapter-s3';
 import type { ServiceConfig } from './config';
 
 /** Everything a service talks to, connected; `close()` drains and disconnects in order. */
 export interface Connected {
-  bus: NatsBus & Bus;
+  bus: NatsBus;
   mongo: MongoStore;
   ports: EnginePorts;
   layers: BlobStore;
@@ -17,8 +18,8 @@ export interface Connected {
 }
 
 export async function connectAll(config: ServiceConfig, name: string, log: Log): Promise<Connected> {
-  const bus = await NatsBus.connect(config.natsUrl, { name, log });
-  await ensureStreams(bus.jsm);
+  const bus = await NatsBus.connect(config.natsUrl, { name, log, ...(config.ackWaitMs ? { ackWaitMs: config.ackWaitMs } : {}) });
+  await ensureStreams(await jetstreamManager(bus.nc));
   const mongo = await MongoStore.connect(config.mongoUrl, config.mongoDb);
   await mongo.ensureIndexes();
   const s3 = makeS3Client(config.s3);
@@ -29,7 +30,8 @@ export async function connectAll(config: ServiceConfig, name: string, log: Log):
   return {
     bus, mongo, ports, layers, s3,
     async ready() {
-      return !bus.isClosed() && (await mongo.ping());
+      if (bus.nc.isClosed()) return false;
+      return (await mongo.db.command({ ping: 1 }))['ok'] === 1;
     },
     async close() {
       await bus.close();

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { LseError, compareVersions, formatRelation, parseSecretKey, readTar, type Fragment, type TarEntry, type VersionScheme } from '@lse/core';
 import { walkDirectory } from '@lse/adapter-fs';
-import { packFragment } from '@lse/engine';
+import { buildFragment, packFragment } from '@lse/engine';
 import type { Ctx } from '../context';
 
 export interface PackOpts {
@@ -53,11 +53,18 @@ export async function fragmentPack(ctx: Ctx, path: string, o: PackOpts): Promise
     ...(o.feature?.length ? { features: [...o.feature].sort() } : {}),
     ...(o.libc ? { libc: o.libc } : {}),
   };
-  const { fragment, created } = await packFragment(ctx.ports, {
+  const input = {
     entries, name: o.name, version: o.version, scheme: o.scheme as VersionScheme, attributes,
     depends: o.depends, preDepends: o.preDepends, provides: o.provides, conflicts: o.conflicts, breaks: o.breaks,
     key, epoch: ctx.config.epoch, allowSetuid: o.allowSetuid ?? false, source,
-  });
+  };
+  let fragment: Fragment;
+  let created: boolean;
+  if (ctx.remote) {
+    const built = buildFragment(input);
+    fragment = built.fragment;
+    ({ created } = await ctx.remote.request<{ created: boolean }>('POST', '/v1/fragments', { fragment, blob: built.blob.toString('base64') }));
+  } else ({ fragment, created } = await packFragment(ctx.ports, input));
   const d = fragment.descriptor;
   ctx.out.progress(`${created ? 'packed' : 'already in the store:'} ${d.name}@${d.version}: ${d.files.length} entries, ${d.blob.size} bytes, signed by ${key.name}`);
   ctx.out.result(fragment.id, { id: fragment.id, name: d.name, version: d.version, created, blob: d.blob, signedBy: key.name });
@@ -73,6 +80,11 @@ function attrText(a: Fragment['descriptor']['attributes']): string {
 }
 
 export async function fragmentList(ctx: Ctx): Promise<void> {
+  if (ctx.remote) {
+    const rows = await ctx.remote.request<ReturnType<typeof summary>[]>('GET', '/v1/fragments');
+    ctx.out.result(rows.map((f) => `${f.name}\t${f.version}\t${attrText(f.attributes)}\t${f.id}`).join('\n'), rows);
+    return;
+  }
   const all = (await ctx.ports.fragments.list()).sort((a, b) =>
     a.descriptor.name.localeCompare(b.descriptor.name) || compareVersions(a.descriptor.scheme, a.descriptor.version, b.descriptor.version) || a.id.localeCompare(b.id));
   ctx.out.result(all.map((f) => `${f.descriptor.name}\t${f.descriptor.version}\t${attrText(f.descriptor.attributes)}\t${f.id}`).join('\n'), all.map(summary));
@@ -83,7 +95,7 @@ export async function fragmentShow(ctx: Ctx, ref: string): Promise<void> {
   const at = ref.indexOf('@');
   const name = at >= 0 ? ref.slice(0, at) : ref;
   const version = at >= 0 ? ref.slice(at + 1) : undefined;
-  let found = await ctx.ports.fragments.byName(name);
+  let found = ctx.remote ? await ctx.remote.request<Fragment[]>('GET', `/v1/fragments/${encodeURIComponent(name)}`).catch(() => []) : await ctx.ports.fragments.byName(name);
   if (version) found = found.filter((f) => f.descriptor.version === version);
   if (!found.length) {
     throw new LseError('FRAGMENT_UNKNOWN', `no fragment ${ref} in the store${version ? `; 'lse fragment show ${name}' lists its versions` : ''}`, { ref });

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { LseError, parseManifest, parsePlatform, readTar, type Manifest, type Platform } from '@lse/core';
+import { LseError, checkBlob, parseManifest, parsePlatform, readTar, type Lock, type Manifest, type Platform } from '@lse/core';
 import { extractEntries, writeOciLayout } from '@lse/adapter-fs';
 import { InProcessBus } from '@lse/adapter-memory';
-import type { SynthCompleted } from '@lse/contracts';
+import type { ImageRef, SynthCompleted, SynthProgress } from '@lse/contracts';
 import { resolveManifest, runSynthesis, silentLog, startPipeline, type Log } from '@lse/engine';
 import type { Ctx } from '../context';
+import type { GatewayClient } from '../remote';
 
 async function loadManifest(file: string): Promise<Manifest> {
   const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
@@ -54,24 +55,36 @@ export async function synth(ctx: Ctx, file: string, o: SynthOpts, log: Log = sil
   await checkOutput(out, Boolean(o.force), '--out');
   if (rootfs) await checkOutput(rootfs, Boolean(o.force), '--rootfs');
 
-  const bus = new InProcessBus((err) => log.error({ err: String(err) }, 'in-process handler error'));
-  const stop = await startPipeline({ bus, ports: ctx.ports, opts: { epoch: ctx.config.epoch }, log, isTransient: () => false });
-  const synthesisId = `cli-${randomBytes(6).toString('hex')}`;
   const started = Date.now();
-  let done: SynthCompleted;
-  try {
-    done = await runSynthesis(bus, { v: 1, synthesisId, manifest, ...(platform ? { platform } : {}), requestedAt: new Date().toISOString() },
-      (p) => ctx.out.progress(`  ${p.stage.padEnd(9)} ${p.detail ?? ''} (${Date.now() - started} ms)`));
-  } finally {
-    await stop();
+  const onProgress = (p: SynthProgress) => ctx.out.progress(`  ${p.stage.padEnd(9)} ${p.detail ?? ''} (${Date.now() - started} ms)`);
+  let done: Pick<SynthCompleted, 'image' | 'key' | 'layerPlan' | 'synthesisId'>;
+  let getBlob: (digest: string) => Promise<Buffer>;
+  if (ctx.remote) {
+    const remote = ctx.remote;
+    done = await synthRemote(remote, manifest, platform, onProgress);
+    getBlob = async (digest) => {
+      const data = await remote.bytes(`/v1/blobs/${digest}`);
+      checkBlob(digest, data);
+      return data;
+    };
+  } else {
+    const bus = new InProcessBus((err) => log.error({ err: String(err) }, 'in-process handler error'));
+    const stop = await startPipeline({ bus, ports: ctx.ports, opts: { epoch: ctx.config.epoch }, log, isTransient: () => false });
+    const synthesisId = `cli-${randomBytes(6).toString('hex')}`;
+    try {
+      done = await runSynthesis(bus, { v: 1, synthesisId, manifest, ...(platform ? { platform } : {}), requestedAt: new Date().toISOString() }, onProgress);
+    } finally {
+      await stop();
+    }
+    getBlob = (digest) => ctx.ports.layers.get(digest);
   }
-  const { image } = done;
-  const manifestBytes = await ctx.ports.layers.get(image.manifestDigest);
-  const configBytes = await ctx.ports.layers.get(image.configDigest);
+  const { image, synthesisId } = done;
+  const manifestBytes = await getBlob(image.manifestDigest);
+  const configBytes = await getBlob(image.configDigest);
 
   await intoPlace(out, async (tmp) => {
     const blobs = async function* () {
-      for (const l of image.layers) yield [l.digest, await ctx.ports.layers.get(l.digest)] as [string, Buffer];
+      for (const l of image.layers) yield [l.digest, await getBlob(l.digest)] as [string, Buffer];
     };
     const list: [string, Buffer][] = [];
     for await (const b of blobs()) list.push(b);
@@ -79,7 +92,7 @@ export async function synth(ctx: Ctx, file: string, o: SynthOpts, log: Log = sil
   });
   if (rootfs) {
     await intoPlace(rootfs, async (tmp) => {
-      for (const l of image.layers) await extractEntries(tmp, readTar(await ctx.ports.layers.get(l.digest)), { whiteouts: true });
+      for (const l of image.layers) await extractEntries(tmp, readTar(await getBlob(l.digest)), { whiteouts: true });
     });
   }
 
@@ -91,10 +104,29 @@ export async function synth(ctx: Ctx, file: string, o: SynthOpts, log: Log = sil
   ctx.out.result(image.manifestDigest, { manifestDigest: image.manifestDigest, key: done.key, out, rootfs: rootfs ?? null, platform: image.platform, layers: image.layers, layerPlan: done.layerPlan, synthesisId });
 }
 
+/** Requests a synthesis from the gateway and follows its events to the end. */
+async function synthRemote(remote: GatewayClient, manifest: Manifest, platform: Platform | undefined, onProgress: (p: SynthProgress) => void) {
+  const created = await remote.request<{ id: string }>('POST', '/v1/syntheses', { manifest, ...(platform ? { platform } : {}) });
+  for await (const ev of remote.events(`/v1/syntheses/${created.id}/events`)) {
+    if (ev.event === 'progress') onProgress(ev.data as SynthProgress);
+    if (ev.event === 'failed') {
+      const f = ev.data as { code?: string; message?: string; stage?: string; details?: Record<string, unknown> };
+      throw new LseError((f.code ?? 'INTERNAL') as never, f.message ?? 'synthesis failed', { ...(f.details ?? {}), stage: f.stage, synthesisId: created.id });
+    }
+    if (ev.event === 'completed') break;
+  }
+  const rec = await remote.request<{ status: string; key: string; result: ImageRef & { layerPlan?: SynthCompleted['layerPlan'] } }>('GET', `/v1/syntheses/${created.id}`);
+  if (rec.status !== 'completed') throw new LseError('INTERNAL', `synthesis ${created.id} ended as '${rec.status}'`, { synthesisId: created.id });
+  return { synthesisId: created.id, key: rec.key, image: rec.result, layerPlan: rec.result.layerPlan ?? [] };
+}
+
 export async function resolveCmd(ctx: Ctx, file: string, o: { platform?: string }): Promise<void> {
   const manifest = await loadManifest(file);
   const platform = o.platform ? parsePlatform(o.platform) : undefined;
-  const { lock, key } = await resolveManifest(ctx.ports, manifest, platform);
+  const { lock, key } = ctx.remote
+    ? await ctx.remote.request<{ key: string; platform: Platform; base: Lock['base']; fragments: Lock['fragments'] }>('POST', '/v1/negotiate', { manifest, ...(platform ? { platform } : {}) })
+      .then((r) => ({ key: r.key, lock: { ...r, lockVersion: 1 as const, files: [], config: { env: {}, labels: {} } } as Lock }))
+    : await resolveManifest(ctx.ports, manifest, platform);
   ctx.out.progress(`synthesis key ${key}; base ${lock.base.ref}${lock.base.digest ? ` (${lock.base.digest})` : ''}; ${lock.platform.os}/${lock.platform.arch}${lock.platform.variant ? '/' + lock.platform.variant : ''}`);
   ctx.out.result(lock.fragments.map((f) => `${f.name} ${f.version} ${f.id}`).join('\n'), { key, lock });
 }

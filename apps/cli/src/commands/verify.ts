@@ -13,6 +13,9 @@ interface Problem {
  * index) and every base layer (digest, diff id) in the store. Exit 4 when anything fails.
  */
 export async function verifyStore(ctx: Ctx): Promise<void> {
+  if (ctx.remote) {
+    throw new LseError('USAGE', "'lse verify' checks the embedded store; a gateway verifies every fragment when it is published and again at every synthesis. Drop --server / LSE_SERVER.");
+  }
   const keys = new Map<string, TrustedKey>((await ctx.ports.trust.list()).map((k) => [k.name, k]));
   const problems: Problem[] = [];
   const fragments = await ctx.ports.fragments.list();

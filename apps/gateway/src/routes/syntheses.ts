@@ -107,6 +107,8 @@ export function synthesisRoutes(app: FastifyInstance, d: GatewayDeps): void {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     let closed = false;
+    // assigned below, after end() exists: the client may hang up before the subscription is made
+    // eslint-disable-next-line prefer-const
     let unsubscribe: (() => Promise<void>) | undefined;
     const end = () => {
       if (closed) return;

@@ -171,7 +171,7 @@ function parsePartial(raw: string, text: string): Partial {
     if (!Number.isSafeInteger(n)) throw rangeError(raw, `'${s}' is too large`);
     return n;
   };
-  let major = part(m[1]);
+  const major = part(m[1]);
   let minor = part(m[2]);
   let patch = part(m[3]);
   // Anything after a wildcard is a wildcard too (`1.x.3` = `1.x`).

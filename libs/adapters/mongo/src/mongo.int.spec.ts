@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import { isLseError, sha256Digest, type BaseImage, type SynthesisRecord } from '@lse/core';
+import {
+  baseRepositoryConformance, blobStoreConformance, fragmentRepositoryConformance, leaseRepositoryConformance, sampleFragment,
+  synthesisRepositoryConformance, trustStoreConformance, uniqueName,
+} from '@lse/testing';
+import { GridFSBucket, MongoClient, type Db } from 'mongodb';
+import { COLLECTIONS, GridFsBlobStore, MongoStore, tamperGridFsBlob } from './index';
+
+function mongoUrl(): string {
+  const url = process.env['MONGO_URL'];
+  if (!url) {
+    throw new Error('integration tests need MONGO_URL; start the local servers and load their settings first:\n  bash infra/local/servers.sh up && eval "$(bash infra/local/servers.sh env)"\n(or run the whole suite with `npm test`, which does that)');
+  }
+  return url;
+}
+
+// One client for the file; every store gets a database of its own (the conformance suites
+// expect an empty store per test), all dropped at the end.
+let client: MongoClient;
+const dbs: Db[] = [];
+beforeAll(async () => { client = await MongoClient.connect(mongoUrl(), { ignoreUndefined: true }); });
+afterAll(async () => {
+  for (const db of dbs) await db.dropDatabase();
+  await client.close();
+});
+
+async function fresh(): Promise<MongoStore> {
+  const db = client.db(uniqueName('lse-test'));
+  dbs.push(db);
+  const store = new MongoStore(client, db);
+  await store.ensureIndexes();
+  return store;
+}
+
+async function errorOf(p: Promise<unknown>): Promise<unknown> {
+  try { await p; } catch (e) { return e; }
+  throw new Error('expected the call to fail');
+}
+
+blobStoreConformance('mongo GridFS', async () => (await fresh()).blobs);
+fragmentRepositoryConformance('mongo', async () => (await fresh()).fragments, sampleFragment);
+trustStoreConformance('mongo', async () => (await fresh()).trust);
+baseRepositoryConformance('mongo', async () => (await fresh()).bases);
+synthesisRepositoryConformance('mongo', async () => (await fresh()).syntheses);
+leaseRepositoryConformance('mongo', async () => (await fresh()).leases);
+
+describe('MongoStore', () => {
+  it('connects, ensures indexes (twice is fine) and closes', async () => {
+    const name = uniqueName('lse-test');
+    const store = await MongoStore.connect(mongoUrl(), name);
+    dbs.push(client.db(name));
+    await store.ensureIndexes();
+    const fragIdx = await store.db.collection(COLLECTIONS.fragments).indexes();
+    expect(fragIdx.find((i) => i.key['id'] === 1)?.unique).toBe(true);
+    expect(fragIdx.some((i) => i.key['descriptor.name'] === 1)).toBe(true);
+    const tagIdx = await store.db.collection(COLLECTIONS.baseTags).indexes();
+    expect(tagIdx.find((i) => i.key['name'] === 1 && i.key['tag'] === 1)?.unique).toBe(true);
+    expect(await store.fragments.put(sampleFragment('zlib', '1.3.1'))).toBe('created');
+    await store.close();
+  });
+
+  it('round-trips keys MongoDB accepts but FerretDB 1.x refuses (dots, a leading $, %)', async () => {
+    const store = await fresh();
+    const base: BaseImage = {
+      digest: sha256Digest('dotted'), configDigest: sha256Digest('cfg'), layers: [], platform: { os: 'linux', arch: 'amd64' },
+      config: { config: { Labels: { 'org.opencontainers.image.source': 'https://x', '$odd': '1', '50%.off': 'y' }, ExposedPorts: { '80/tcp': {} } } },
+      source: { type: 'oci', refs: [{ 'a.b': [{ '$c': 1 }] }] },
+    };
+    await store.bases.put(base);
+    expect(await store.bases.get(base.digest)).toEqual(base);
+    const f = sampleFragment('dotted', '1.0.0', { metadata: { 'Pre-Depends': 'x', 'conf.d': { '%2E': true } } });
+    await store.fragments.put(f);
+    expect(await store.fragments.get(f.id)).toEqual(f);
+    // Queried fields stay plain, so lookups by name still work.
+    expect((await store.fragments.byName('dotted')).map((x) => x.id)).toEqual([f.id]);
+  });
+});
+
+describe('GridFsBlobStore (origin)', () => {
+  it('refuses a tampered blob with DIGEST_MISMATCH', async () => {
+    const store = await fresh();
+    const data = randomBytes(300_000); // more than one GridFS chunk
+    const d = sha256Digest(data);
+    await store.blobs.put(d, data, data.length);
+    const evil = Buffer.from(data);
+    evil[123_456] = evil[123_456]! ^ 1;
+    await tamperGridFsBlob(store.db, d, evil);
+    const err = await errorOf(store.blobs.get(d));
+    expect(isLseError(err, 'DIGEST_MISMATCH')).toBe(true);
+    expect((err as { details: Record<string, unknown> }).details['actual']).toBe(sha256Digest(evil));
+  });
+
+  it('tolerates duplicate files from racing puts: one listing, any good copy read, delete removes all', async () => {
+    const store = await fresh();
+    const data = Buffer.from('raced bytes');
+    const d = sha256Digest(data);
+    await Promise.all([1, 2, 3].map(() => store.blobs.put(d, data)));
+    // Force a second copy, as a put that lost the race would leave.
+    const bucket = new GridFSBucket(store.db, { bucketName: COLLECTIONS.fragmentBlobs });
+    await new Promise<void>((resolve, reject) => bucket.openUploadStream(d).once('finish', () => resolve()).once('error', reject).end(data));
+    expect((await bucket.find({ filename: d }).toArray()).length).toBeGreaterThan(1);
+    const listed: string[] = [];
+    for await (const x of store.blobs.list()) listed.push(x);
+    expect(listed).toEqual([d]);
+    expect((await store.blobs.get(d)).equals(data)).toBe(true);
+    await store.blobs.delete(d);
+    expect(await bucket.find({ filename: d }).toArray()).toEqual([]);
+    expect(isLseError(await errorOf(store.blobs.get(d)), 'BLOB_UNKNOWN')).toBe(true);
+  });
+
+  it('rejects a name that is not a digest', async () => {
+    const blobs = new GridFsBlobStore((await fresh()).db);
+    expect(isLseError(await errorOf(blobs.stat('latest')), 'DIGEST_MISMATCH')).toBe(true);
+  });
+});
+
+describe('races (FerretDB 1.x updates are not atomic; these must still hold)', () => {
+  const rec = (id: string): SynthesisRecord => ({ id, status: 'pending', stage: 'requested', manifestName: 'm', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z' });
+
+  it('finish: many concurrent calls from two clients, exactly one wins and its outcome is kept', async () => {
+    const a = await fresh();
+    const other = await MongoClient.connect(mongoUrl(), { ignoreUndefined: true });
+    try {
+      const b = new MongoStore(other, other.db(a.db.databaseName));
+      for (let round = 0; round < 8; round++) {
+        const id = `race-${round}`;
+        await a.syntheses.create(rec(id));
+        const calls = [...Array(8).keys()].map((i) => (i % 2 ? a : b).syntheses.finish(id, { status: 'completed', at: `2026-01-01T00:00:0${i}.000Z`, result: { by: i } }));
+        const wins = await Promise.all(calls);
+        expect(wins.filter(Boolean)).toHaveLength(1);
+        const winner = wins.indexOf(true);
+        expect(await a.syntheses.get(id)).toMatchObject({ status: 'completed', stage: 'assembled', result: { by: winner } });
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('a progress racing a finish never un-finishes the synthesis', async () => {
+    const store = await fresh();
+    const key = sha256Digest('race-key');
+    for (let round = 0; round < 8; round++) {
+      const id = `p-${round}`;
+      await store.syntheses.create({ ...rec(id), key });
+      await Promise.all([
+        store.syntheses.progress(id, { stage: 'verified', at: '2026-01-01T00:00:01.000Z' }),
+        store.syntheses.finish(id, { status: 'completed', at: `2026-01-01T00:01:0${round}.000Z`, result: { round } }),
+        store.syntheses.progress(id, { stage: 'fetched', at: '2026-01-01T00:00:01.000Z' }),
+      ]);
+      expect((await store.syntheses.get(id))?.status).toBe('completed');
+    }
+    expect((await store.syntheses.completedByKey(key))?.id).toBe('p-7');
+  });
+
+  it('an add racing a revoke never un-revokes the key', async () => {
+    const store = await fresh();
+    const key = { name: 'acme', publicKey: Buffer.alloc(32, 7).toString('base64'), scopes: ['*'], revoked: false };
+    await store.trust.add(key);
+    await Promise.all([store.trust.add({ ...key, scopes: ['lib*'] }), store.trust.revoke('acme', '2026-02-01T00:00:00Z'), store.trust.add(key)]);
+    expect(await store.trust.get('acme')).toMatchObject({ revoked: true, revokedAt: '2026-02-01T00:00:00Z' });
+    expect((await store.trust.list()).map((k) => [k.name, k.revoked])).toEqual([['acme', true]]);
+  });
+});

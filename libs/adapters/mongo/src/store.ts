@@ -1,0 +1,67 @@
+import { MongoClient, type Db, type IndexDescription } from 'mongodb';
+import { COLLECTIONS } from './collections';
+import { GridFsBlobStore } from './gridfs-blob-store';
+import { MongoBaseRepository, MongoFragmentRepository, MongoLeaseRepository, MongoTrustStore } from './repositories';
+import { MongoSynthesisRepository } from './synthesis-repository';
+
+/**
+ * Indexes per collection. The unique ones carry correctness (idempotent creates, finishing a
+ * synthesis once, one revocation per key); the others make lookups fast. No TTL indexes: FerretDB
+ * 1.x has none, so leases are expired in code.
+ */
+const INDEXES: Record<string, IndexDescription[]> = {
+  [COLLECTIONS.fragments]: [{ key: { id: 1 }, name: 'id', unique: true }, { key: { 'descriptor.name': 1 }, name: 'name' }],
+  [COLLECTIONS.keys]: [{ key: { name: 1 }, name: 'name', unique: true }],
+  [COLLECTIONS.keyRevocations]: [{ key: { name: 1 }, name: 'name', unique: true }],
+  [COLLECTIONS.bases]: [{ key: { digest: 1 }, name: 'digest', unique: true }],
+  [COLLECTIONS.baseTags]: [{ key: { name: 1, tag: 1 }, name: 'name_tag', unique: true }],
+  [COLLECTIONS.syntheses]: [{ key: { id: 1 }, name: 'id', unique: true }, { key: { key: 1, status: 1 }, name: 'key_status' }],
+  [COLLECTIONS.synthesisOutcomes]: [{ key: { id: 1 }, name: 'id', unique: true }, { key: { key: 1, status: 1 }, name: 'key_status' }],
+  [COLLECTIONS.leases]: [{ key: { synthesisId: 1 }, name: 'synthesisId', unique: true }],
+  // The ones the GridFS spec asks for (the driver would create them lazily on the first upload).
+  [`${COLLECTIONS.fragmentBlobs}.files`]: [{ key: { filename: 1, uploadDate: 1 }, name: 'filename_1_uploadDate_1' }],
+  [`${COLLECTIONS.fragmentBlobs}.chunks`]: [{ key: { files_id: 1, n: 1 }, name: 'files_id_1_n_1', unique: true }],
+};
+
+/** Every storage port on one MongoDB (or FerretDB) database. */
+export class MongoStore {
+  readonly fragments: MongoFragmentRepository;
+  readonly trust: MongoTrustStore;
+  readonly bases: MongoBaseRepository;
+  readonly syntheses: MongoSynthesisRepository;
+  readonly leases: MongoLeaseRepository;
+  /** The origin of fragment blobs (GridFS bucket `fragment_blobs`). */
+  readonly blobs: GridFsBlobStore;
+
+  /** Over an open client; `close()` closes that client. Call `ensureIndexes()` before use. */
+  constructor(readonly client: MongoClient, readonly db: Db) {
+    this.fragments = new MongoFragmentRepository(db);
+    this.trust = new MongoTrustStore(db);
+    this.bases = new MongoBaseRepository(db);
+    this.syntheses = new MongoSynthesisRepository(db);
+    this.leases = new MongoLeaseRepository(db);
+    this.blobs = new GridFsBlobStore(db);
+  }
+
+  /** Connects and ensures the indexes (the unique ones are needed for correct writes). */
+  static async connect(url: string, dbName: string): Promise<MongoStore> {
+    const client = await MongoClient.connect(url, { ignoreUndefined: true });
+    const store = new MongoStore(client, client.db(dbName));
+    try {
+      await store.ensureIndexes();
+    } catch (e) {
+      await client.close();
+      throw e;
+    }
+    return store;
+  }
+
+  /** Creates missing indexes; existing identical ones are left alone, so it can run at every start. */
+  async ensureIndexes(): Promise<void> {
+    for (const [name, specs] of Object.entries(INDEXES)) await this.db.collection(name).createIndexes(specs);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
