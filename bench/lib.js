@@ -112,6 +112,7 @@ function machine() {
     node: process.version,
     platform: `${os.platform()}/${os.arch()}`,
     kernel: os.release(),
+    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
   };
 }
 
