@@ -264,7 +264,7 @@ export class NatsBus implements Bus {
     const ctx = { ...log, seq: m.seq, deliveries, headers: msg.headers };
     const beat = setInterval(() => {
       try {
-        void 0;
+        if (!this.nc.isClosed()) m.working();
       } catch (err) {
         this.log.warn({ ...ctx, err }, 'could not extend the ack deadline');
       }

@@ -24,6 +24,15 @@ let jsm: JetStreamManager;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A promise handlers wait on; afterAll opens every gate, so close() never waits for a failed test. */
+const gates: (() => void)[] = [];
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((r) => { open = r; });
+  gates.push(open);
+  return { wait, open };
+}
+
 async function bus(opts: NatsBusOptions = {}): Promise<NatsBus> {
   const b = await NatsBus.connect(natsUrl, { name: run, durablePrefix: prefix, ...opts });
   buses.push(b);
@@ -54,6 +63,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const open of gates) open();
   await Promise.all(buses.map((b) => b.close().catch(() => undefined)));
   for (const c of conns) if (!c.isClosed()) await c.close();
   for await (const ci of jsm.consumers.list('LSE_WORK')) if (ci.name.startsWith(prefix)) await jsm.consumers.delete('LSE_WORK', ci.name);
@@ -208,11 +218,10 @@ describe('NatsBus', () => {
     let running = 0;
     let peak = 0;
     let finished = 0;
-    let release!: () => void;
-    const gate = new Promise<void>((r) => { release = r; });
+    const { wait, open } = gate();
     const stop = await b.subscribe(subject, async () => {
       peak = Math.max(peak, ++running);
-      await gate;
+      await wait;
       running--;
       finished++;
     }, { durable: 'parallel', concurrency: 3 });
@@ -224,7 +233,7 @@ describe('NatsBus', () => {
     const stopping = stop().then(() => { stopped = true; });
     await sleep(100);
     expect(stopped).toBe(false);
-    release();
+    open();
     await stopping;
     expect(finished).toBe(3);
     const info = await jsm.consumers.info('LSE_WORK', `${prefix}parallel`);
@@ -235,8 +244,7 @@ describe('NatsBus', () => {
     const subject = `${base}.crash`;
     const ackWaitMs = 1_000;
     const a = await busOnOwnConnection({ ackWaitMs });
-    let release!: () => void;
-    const forever = new Promise<void>((r) => { release = r; });
+    const { wait: forever } = gate();
     const gotA: unknown[] = [];
     await a.b.subscribe(subject, async (m) => { gotA.push(m.data); await forever; }, { durable: 'crash' });
     await a.b.publish(subject, { job: 1 });
@@ -249,6 +257,5 @@ describe('NatsBus', () => {
     await a.nc.close(); // A dies without acking
     await until(() => gotB.length === 1, 'redelivery to B', 5 * ackWaitMs);
     expect(gotB).toEqual([{ job: 1 }]);
-    release();
   });
 });
