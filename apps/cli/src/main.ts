@@ -8,6 +8,8 @@ import pino from 'pino';
 import { LseError } from '@lse/core';
 import { silentLog, type Log } from '@lse/engine';
 import { baseImport, baseList } from './commands/base';
+import { baseBuild } from './commands/base-build';
+import { importApt, importDeb } from './commands/import';
 import { fragmentList, fragmentPack, fragmentShow } from './commands/fragment';
 import { keysGenerate } from './commands/keys';
 import { resolveCmd, synth } from './commands/synth';
@@ -78,6 +80,20 @@ export function buildProgram(): Command {
     .option('--arch <arch>', 'architecture of a rootfs tarball', 'amd64')
     .action((arg, o, cmd) => baseImport(ctxOf(cmd), arg, o));
   base.command('list').description('list base name:tag pointers').action((_o, cmd) => baseList(ctxOf(cmd)));
+  base.command('build').argument('<package...>', "Debian packages (NAME or NAME=VERSION) from the host's apt lists").description('build a base from Debian packages and their dependencies (imported as signed fragments); prints the base digest')
+    .requiredOption('--name <name>', 'base name').option('--tag <tag>', 'tag to point at it', 'latest').requiredOption('--key <file.key>', 'secret key to sign the imported packages with')
+    .option('--essential', "also include every 'Essential: yes' package of the index").option('--cache <dir>', 'where downloaded .debs are kept (default: STORE/apt-cache)')
+    .option('--no-merged-usr', 'keep /bin, /lib... paths as shipped (default: move them under /usr, merged-/usr)')
+    .action((pkgs, o, cmd) => baseBuild(ctxOf(cmd), pkgs, o));
+
+  const imp = program.command('import').description('import Debian packages as signed fragments');
+  imp.command('deb').argument('<file.deb...>', 'Debian binary packages').description('import .deb files; prints NAME VERSION FRAGMENT_ID per package')
+    .requiredOption('--key <file.key>', 'secret key to sign with').option('--no-merged-usr', 'keep /bin, /lib... paths as shipped (default: move them under /usr)')
+    .action((files, o, cmd) => importDeb(ctxOf(cmd), files, o));
+  imp.command('apt').argument('<package...>', 'package names (NAME or NAME=VERSION)').description("resolve the packages' closure against the host's apt lists, apt-get download it, import it")
+    .requiredOption('--key <file.key>', 'secret key to sign with').option('--cache <dir>', 'where downloaded .debs are kept (default: STORE/apt-cache)')
+    .option('--no-merged-usr', 'keep /bin, /lib... paths as shipped (default: move them under /usr)')
+    .action((pkgs, o, cmd) => importApt(ctxOf(cmd), pkgs, o));
 
   program.command('resolve').argument('<manifest>', 'dependency manifest (YAML or JSON)')
     .description('print the lock (NAME VERSION FRAGMENT_ID per line, install order) without fetching or assembling')

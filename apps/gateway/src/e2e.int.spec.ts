@@ -20,7 +20,7 @@ import { MongoStore, tamperGridFsBlob } from '@lse/adapter-mongo';
 import { NatsBus } from '@lse/adapter-nats';
 import { S3BlobStore, makeS3Client } from '@lse/adapter-s3';
 import { testServers } from '@lse/testing';
-import { jetstreamManager, AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 
 jest.setTimeout(240_000);
 
@@ -116,13 +116,13 @@ describe('distributed synthesis end to end', () => {
     const rest = Array.from({ length: 50 }, async (_, i) => {
       const r = await api<{ id: string }>('POST', '/v1/syntheses', { manifest: ms[i % ms.length] });
       expect(r.status).toBe(202);
-      ids.push({ id: r.body.id, variant: i % 4 });
+      ids.push({ id: r.body.id, variant: (i % ms.length) % 4 });
     });
     for (let i = 0; i < 50; i++) {
       const id = `nats-${run}-${i}`;
       await bus.publish(SUBJECTS.requested, { v: 1, synthesisId: id, manifest: ms[i % ms.length], requestedAt: new Date().toISOString() },
         { [HEADERS.synthesisId]: id, [HEADERS.requestId]: id, [HEADERS.msgId]: `requested:${id}` });
-      ids.push({ id, variant: i % 4 });
+      ids.push({ id, variant: (i % ms.length) % 4 });
     }
     await Promise.all(rest);
     await waitFor(ids.map((x) => x.id), 180);
@@ -133,7 +133,7 @@ describe('distributed synthesis end to end', () => {
     const jsm = await jetstreamManager(bus.nc);
     const ci = await jsm.consumers.add('LSE_EVENTS', { filter_subject: 'lse.events.synthesis.completed.>', ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: 60_000_000_000 });
     const counts = new Map<string, number>();
-    const js = (await import('@nats-io/jetstream')).jetstream(bus.nc);
+    const js = jetstream(bus.nc);
     const consumer = await js.consumers.get('LSE_EVENTS', ci.name);
     const total = (await consumer.info()).num_pending;
     const iter = await consumer.fetch({ max_messages: total, expires: 10_000 });

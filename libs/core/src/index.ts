@@ -8,3 +8,4 @@ export * from './manifest';
 export * from './tar';
 export * from './oci';
 export * from './resolve';
+export * from './debian';

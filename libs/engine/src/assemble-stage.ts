@@ -4,6 +4,7 @@ import {
 } from '@lse/core';
 import type { ImageRef } from '@lse/contracts';
 import type { EngineOptions, EnginePorts } from './ports';
+import { debianTopLayer, hasDebianFragments, DPKG_LAYER_LABEL } from './debian-assembly';
 import { readVerifiedEntries } from './verify-stage';
 
 export interface AssembledImage {
@@ -38,7 +39,7 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
   const base = lock.base.digest ? await ports.bases.get(lock.base.digest) : undefined;
   if (lock.base.digest && !base) throw new LseError('BASE_UNKNOWN', `base ${lock.base.digest} is not in the store`, { digest: lock.base.digest });
   const baseLayers = base?.layers ?? [];
-  const extra = lock.files.length ? 1 : 0;
+  const extra = (lock.files.length ? 1 : 0) + (hasDebianFragments(fragments) ? 1 : 0);
   const budget = defaultLayerBudget(baseLayers.length, extra);
   const groups = fragments.length ? planLayers(fragments.map((f) => ({ id: f.id, size: f.descriptor.blob.size })), budget) : [];
   const byId = new Map(fragments.map((f) => [f.id, f]));
@@ -53,6 +54,11 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
     const layer = buildLayer(parts, { mtime: opts.epoch });
     await ports.layers.put(layer.digest, layer.blob, layer.size);
     ours.push({ diffId: layer.diffId, digest: layer.digest, size: layer.size, fragments: group.map((id) => owner(byId.get(id)!)) });
+  }
+  const debian = await debianTopLayer(ports, fragments, base, opts.epoch); // dpkg database, alternatives (Debian fragments only)
+  if (debian) {
+    await ports.layers.put(debian.digest, debian.blob, debian.size);
+    ours.push({ diffId: debian.diffId, digest: debian.digest, size: debian.size, fragments: [DPKG_LAYER_LABEL] });
   }
   if (lock.files.length) {
     const layer = buildFilesLayer(lock.files, opts.epoch);

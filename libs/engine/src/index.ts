@@ -10,3 +10,6 @@ export * from './pack';
 export * from './base-import';
 export * from './recorder';
 export * from './collector';
+export * from './debian-import';
+export * from './debian-assembly';
+export * from './debian-base';

@@ -56,8 +56,12 @@ async function getRecord(d: GatewayDeps, id: string): Promise<SynthesisRecord> {
 async function waitFinished(d: GatewayDeps, id: string, seconds: number, start: () => Promise<void>): Promise<void> {
   let done!: () => void;
   const finished = new Promise<void>((r) => { done = r; });
+  let seenFinal = false;
   const unsubscribe = await d.bus.subscribe(eventSubjects.all(id), async (m) => {
-    if (!m.subject.includes('.progress.')) done();
+    if (!m.subject.includes('.progress.')) {
+      seenFinal = true;
+      done();
+    }
   });
   const timer = setTimeout(done, seconds * 1000);
   try {
@@ -65,6 +69,10 @@ async function waitFinished(d: GatewayDeps, id: string, seconds: number, start: 
     const r = await d.syntheses.get(id);
     if (r && r.status !== 'pending') done();
     await finished;
+    // A failed event is recorded by the event recorder, which may run a moment after this
+    // subscriber saw it: give the record a short while to catch up.
+    const until = Date.now() + 5000;
+    while (Date.now() < until && (await d.syntheses.get(id))?.status === 'pending' && seenFinal) await new Promise((res) => setTimeout(res, 50));
   } finally {
     clearTimeout(timer);
     void unsubscribe();

@@ -111,7 +111,7 @@ export async function tamperGridFsBlob(db: Db, digest: string, bytes: Buffer, bu
   const chunks = db.collection(`${bucketName}.chunks`);
   for (const f of files) {
     await chunks.deleteMany({ files_id: f._id });
-    for (let n = 0, off = 0; off < bytes.length || n === 0; n++, off += f.chunkSize) {
+    for (let n = 0, off = 0; off < bytes.length; n++, off += f.chunkSize) {
       await chunks.insertOne({ files_id: f._id, n, data: new Binary(bytes.subarray(off, off + f.chunkSize)) });
     }
     await db.collection(`${bucketName}.files`).updateOne({ _id: f._id }, { $set: { length: bytes.length } });

@@ -53,7 +53,7 @@ describe('MongoStore', () => {
     await store.ensureIndexes();
     const fragIdx = await store.db.collection(COLLECTIONS.fragments).indexes();
     expect(fragIdx.find((i) => i.key['id'] === 1)?.unique).toBe(true);
-    expect(fragIdx.some((i) => i.key['descriptor.name'] === 1)).toBe(true);
+    expect(fragIdx.some((i) => i.key['name'] === 1)).toBe(true);
     const tagIdx = await store.db.collection(COLLECTIONS.baseTags).indexes();
     expect(tagIdx.find((i) => i.key['name'] === 1 && i.key['tag'] === 1)?.unique).toBe(true);
     expect(await store.fragments.put(sampleFragment('zlib', '1.3.1'))).toBe('created');

@@ -16,22 +16,33 @@ import { COLLECTIONS, insertIfAbsent, upsertReplace } from './collections';
 
 const byText = (a: string, b: string): number => a.localeCompare(b);
 
+/**
+ * Fragments as `{ id, name, version, record }`: `record` is the fragment's JSON text. Descriptors
+ * hold arrays of arrays (relations with alternatives), which FerretDB 1.x cannot store ("nested
+ * arrays are not supported"); the queried fields sit beside the text, indexed.
+ */
+interface FragmentDoc { id: string; name: string; version: string; record: string }
+
 export class MongoFragmentRepository implements FragmentRepository {
   constructor(private readonly db: Db) {}
-  private get col() { return this.db.collection(COLLECTIONS.fragments); }
+  private get col() { return this.db.collection<FragmentDoc>(COLLECTIONS.fragments); }
+  private static read(d: FragmentDoc): Fragment {
+    return JSON.parse(d.record) as Fragment;
+  }
 
   async put(f: Fragment): Promise<'created' | 'exists'> {
-    return (await insertIfAbsent(this.db, COLLECTIONS.fragments, toDoc(f))) ? 'created' : 'exists';
+    const doc: FragmentDoc = { id: f.id, name: f.descriptor.name, version: f.descriptor.version, record: JSON.stringify(f) };
+    return (await insertIfAbsent(this.db, COLLECTIONS.fragments, doc)) ? 'created' : 'exists';
   }
   async get(id: string): Promise<Fragment | undefined> {
     const d = await this.col.findOne({ id });
-    return d ? fromDoc<Fragment>(d) : undefined;
+    return d ? MongoFragmentRepository.read(d) : undefined;
   }
   async byName(name: string): Promise<Fragment[]> {
-    return (await this.col.find({ 'descriptor.name': name }).toArray()).map((d) => fromDoc<Fragment>(d));
+    return (await this.col.find({ name }).toArray()).map(MongoFragmentRepository.read);
   }
   async list(): Promise<Fragment[]> {
-    return (await this.col.find({}).toArray()).map((d) => fromDoc<Fragment>(d));
+    return (await this.col.find({}).toArray()).map(MongoFragmentRepository.read);
   }
 }
 

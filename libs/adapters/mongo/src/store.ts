@@ -10,7 +10,7 @@ import { MongoSynthesisRepository } from './synthesis-repository';
  * 1.x has none, so leases are expired in code.
  */
 const INDEXES: Record<string, IndexDescription[]> = {
-  [COLLECTIONS.fragments]: [{ key: { id: 1 }, name: 'id', unique: true }, { key: { 'descriptor.name': 1 }, name: 'name' }],
+  [COLLECTIONS.fragments]: [{ key: { id: 1 }, name: 'id', unique: true }, { key: { name: 1 }, name: 'by_name' }],
   [COLLECTIONS.keys]: [{ key: { name: 1 }, name: 'name', unique: true }],
   [COLLECTIONS.keyRevocations]: [{ key: { name: 1 }, name: 'name', unique: true }],
   [COLLECTIONS.bases]: [{ key: { digest: 1 }, name: 'digest', unique: true }],
@@ -56,9 +56,15 @@ export class MongoStore {
     return store;
   }
 
-  /** Creates missing indexes; existing identical ones are left alone, so it can run at every start. */
+  /**
+   * Creates missing indexes; existing identical ones are left alone, so it can run at every start.
+   * One index per command: FerretDB 1.24 panics (and drops the connection) on a createIndexes
+   * with several specs that all exist already.
+   */
   async ensureIndexes(): Promise<void> {
-    for (const [name, specs] of Object.entries(INDEXES)) await this.db.collection(name).createIndexes(specs);
+    for (const [name, specs] of Object.entries(INDEXES)) {
+      for (const spec of specs) await this.db.collection(name).createIndexes([spec]);
+    }
   }
 
   async close(): Promise<void> {

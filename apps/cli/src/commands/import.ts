@@ -1,0 +1,161 @@
+/**
+ * `lse import deb FILE.deb...` and `lse import apt PACKAGE...`: Debian binary packages become
+ * signed fragments (see libs/core/src/debian and libs/engine/src/debian-import.ts).
+ *
+ * `import apt` resolves the closure of the requested packages with LSE's own resolver over the
+ * host's apt lists (Depends and Pre-Depends, first satisfiable alternative, virtual packages,
+ * newest version; Recommends are not followed, as with --no-install-recommends; Essential
+ * packages are not added: Debian packages do not declare them, the base provides them). Then
+ * `apt-get download` fetches the exact versions into a cache directory that survives runs, and
+ * each is imported. A package already in the store with the same name, version, architecture and
+ * .deb digest is not re-imported, so re-running is cheap.
+ */
+import { join } from 'node:path';
+import {
+  DebianIndexCatalog, LseError, debianMetaOf, parseRelation, resolve as resolveClosure,
+  type Fragment, type Requirement, type SecretKey,
+} from '@lse/core';
+import { aptDownload, ensureAptLists, hostArch, readAptIndex, readDebFile } from '@lse/adapter-deb';
+import { buildFragment, debianPackInput, packFragment } from '@lse/engine';
+import type { Ctx } from '../context';
+import { readSecretKeyFile } from './fragment';
+
+export interface DebImportOpts {
+  key: string;
+  /** commander's --no-merged-usr gives mergedUsr false. */
+  mergedUsr?: boolean;
+}
+
+export interface AptImportOpts extends DebImportOpts {
+  cache?: string;
+}
+
+/** Imports one read .deb; returns the fragment and whether it was new. */
+async function importOne(ctx: Ctx, file: string, key: SecretKey, mergedUsr: boolean): Promise<{ fragment: Fragment; created: boolean }> {
+  const deb = await readDebFile(file);
+  const input = debianPackInput(deb, { key, epoch: ctx.config.epoch, mergedUsr, file, sha256: deb.sha256, size: deb.size });
+  if (ctx.remote) {
+    // also kept in the local store, which `base build` reads the blobs from
+    const built = buildFragment(input);
+    await ctx.ports.origin.put(built.fragment.descriptor.blob.digest, built.blob, built.blob.length);
+    await ctx.ports.fragments.put(built.fragment);
+    const r = await ctx.remote.request<{ created: boolean }>('POST', '/v1/fragments', { fragment: built.fragment, blob: built.blob.toString('base64') });
+    return { fragment: built.fragment, created: r.created };
+  }
+  return packFragment(ctx.ports, input);
+}
+
+function describe(f: Fragment, created: boolean): string {
+  const d = f.descriptor;
+  const m = debianMetaOf(d);
+  const missing = m?.notReproduced.length ? `, ${m.notReproduced.length} script effect(s) not reproduced` : '';
+  return `${created ? 'imported' : 'already in the store:'} ${d.name} ${d.version} ${d.attributes.arch ?? ''}: ${d.files.length} entries, ${d.blob.size} bytes${missing}`;
+}
+
+function result(ctx: Ctx, rows: { fragment: Fragment; created: boolean }[]): void {
+  ctx.out.result(
+    rows.map((r) => `${r.fragment.descriptor.name}\t${r.fragment.descriptor.version}\t${r.fragment.id}`).join('\n'),
+    rows.map((r) => ({ id: r.fragment.id, name: r.fragment.descriptor.name, version: r.fragment.descriptor.version, arch: r.fragment.descriptor.attributes.arch, created: r.created })),
+  );
+}
+
+export async function importDeb(ctx: Ctx, files: string[], o: DebImportOpts): Promise<void> {
+  const key = await readSecretKeyFile(o.key);
+  const rows: { fragment: Fragment; created: boolean }[] = [];
+  for (const [i, file] of files.entries()) {
+    const r = await importOne(ctx, file, key, o.mergedUsr !== false);
+    ctx.out.progress(`[${i + 1}/${files.length}] ${describe(r.fragment, r.created)}`);
+    rows.push(r);
+  }
+  result(ctx, rows);
+}
+
+/** The closest name by edit distance (at most 2), for "did you mean". */
+function nearest(name: string, names: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = 3;
+  for (const n of names) {
+    if (Math.abs(n.length - name.length) >= bestD) continue;
+    let prev = Array.from({ length: n.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= name.length; i++) {
+      const cur = [i];
+      for (let j = 1; j <= n.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (name[i - 1] === n[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+    if (prev[n.length]! < bestD) [best, bestD] = [n, prev[n.length]!];
+  }
+  return best;
+}
+
+/** `NAME` or `NAME=VERSION` (apt's syntax) → a requirement. */
+function requirementOf(spec: string): Requirement {
+  const eq = spec.indexOf('=');
+  const name = eq >= 0 ? spec.slice(0, eq) : spec;
+  parseRelation(name); // validates the name
+  return eq >= 0 ? { name, version: `= ${spec.slice(eq + 1)}` } : { name };
+}
+
+/** The stored fragment made from the same .deb with the same merged-/usr choice, if any. */
+async function existing(ctx: Ctx, d: Fragment['descriptor'], mergedUsr: boolean): Promise<Fragment | undefined> {
+  if (ctx.remote) return undefined; // always (idempotently) re-imported: the local copy is needed for base build
+  const sha = (d.metadata['debian'] as { control: Record<string, string> }).control['SHA256'];
+  return (await ctx.ports.fragments.byName(d.name)).find((g) => {
+    const meta = debianMetaOf(g.descriptor);
+    return g.descriptor.version === d.version && g.descriptor.source['type'] === 'deb' && meta !== undefined
+      && (sha === undefined || g.descriptor.source['sha256'] === sha) && (meta.mergedUsr !== undefined) === mergedUsr
+      && g.descriptor.attributes.arch === d.attributes.arch;
+  });
+}
+
+/**
+ * Resolves, downloads and imports the closure of `packages`; returns the fragments in install
+ * order. Shared by `import apt` and `base build`.
+ */
+export async function importAptClosure(ctx: Ctx, packages: string[], o: AptImportOpts, extraNames: (c: DebianIndexCatalog) => string[] = () => []): Promise<{ fragment: Fragment; created: boolean }[]> {
+  const key = await readSecretKeyFile(o.key);
+  const mergedUsr = o.mergedUsr !== false;
+  if (await ensureAptLists((l) => ctx.out.progress(l))) ctx.out.progress('apt-get update done');
+  const t0 = Date.now();
+  const arch = await hostArch();
+  const index = await readAptIndex();
+  const catalog = new DebianIndexCatalog(index.paragraphs, [arch, 'all']);
+  const names = [...new Set([...packages, ...extraNames(catalog)])];
+  for (const n of names) {
+    const name = requirementOf(n).name;
+    if (!catalog.has(name)) {
+      const near = nearest(name, catalog.packageNames());
+      throw new LseError('UNSATISFIABLE', `no package '${name}' in the apt lists (${index.files.length} list(s) for ${arch})${near ? `; did you mean '${near}'?` : '; run apt-get update if it is new'}`, { package: name });
+    }
+  }
+  ctx.out.progress(`read ${index.paragraphs.length} package entries from ${index.files.length} apt list(s) in ${Date.now() - t0} ms`);
+  const t1 = Date.now();
+  const { fragments: closure } = resolveClosure({ requirements: names.map(requirementOf), platform: { os: 'linux', arch }, catalog, rootLabel: 'the requested packages' });
+  ctx.out.progress(`resolved ${names.length} package(s) to a closure of ${closure.length} in ${Date.now() - t1} ms`);
+
+  const cacheDir = o.cache ?? join(ctx.store.root, 'apt-cache');
+  const have = await Promise.all(closure.map((f) => existing(ctx, f.descriptor, mergedUsr)));
+  const todo = closure.filter((_, i) => !have[i]);
+  const pkgs = todo.map((f) => ({ name: f.descriptor.name, version: f.descriptor.version, arch: f.descriptor.attributes.arch ?? arch }));
+  const files = pkgs.length ? await aptDownload(pkgs, cacheDir, (l) => ctx.out.progress(l)) : [];
+  const fileOf = new Map(todo.map((f, i) => [f, files[i]!]));
+
+  const out: { fragment: Fragment; created: boolean }[] = [];
+  for (const [i, f] of closure.entries()) {
+    const d = f.descriptor;
+    const had = have[i];
+    if (had) {
+      ctx.out.progress(`[${i + 1}/${closure.length}] already in the store: ${d.name} ${d.version}`);
+      out.push({ fragment: had, created: false });
+      continue;
+    }
+    const r = await importOne(ctx, fileOf.get(f)!, key, mergedUsr);
+    ctx.out.progress(`[${i + 1}/${closure.length}] ${describe(r.fragment, r.created)}`);
+    out.push(r);
+  }
+  return out;
+}
+
+export async function importApt(ctx: Ctx, packages: string[], o: AptImportOpts): Promise<void> {
+  if (!packages.length) throw new LseError('USAGE', 'name at least one package: lse import apt curl --key KEY');
+  result(ctx, await importAptClosure(ctx, packages, o));
+}

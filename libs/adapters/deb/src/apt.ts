@@ -1,0 +1,86 @@
+/**
+ * The host's apt: its package lists (as resolver input) and `apt-get download`.
+ *
+ * The lists are whatever `apt-get indextargets` names for `Packages` (compressed as apt keeps them;
+ * `apt-helper cat-file` decompresses). They are only fetched (`apt-get update`) when there are
+ * none, and the caller is told so.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import { LseError, parseControlFile, type ControlParagraph } from '@lse/core';
+import { run, runOk } from './run';
+
+export interface AptIndex {
+  files: string[];
+  paragraphs: ControlParagraph[];
+  /** Base URI of the repository each paragraph came from (for fetching by Filename). */
+  repoOf: Map<ControlParagraph, string>;
+}
+
+export async function hostArch(): Promise<string> {
+  return (await runOk('dpkg', ['--print-architecture'], 'reading the host architecture')).toString('utf8').trim();
+}
+
+async function indexTargets(): Promise<{ file: string; repo: string }[]> {
+  const out = await runOk('apt-get', ['indextargets', '--format', '$(FILENAME)\t$(REPO_URI)', 'Identifier: Packages'], 'listing apt index files');
+  return out.toString('utf8').split('\n').filter(Boolean).map((l) => {
+    const [file, repo] = l.split('\t');
+    return { file: file!, repo: repo ?? '' };
+  }).filter((t) => existsSync(t.file));
+}
+
+/** Runs `apt-get update` when no Packages list exists; returns true if it did. */
+export async function ensureAptLists(progress: (line: string) => void = () => {}): Promise<boolean> {
+  if ((await indexTargets()).length > 0) return false;
+  progress('apt has no package lists yet; running apt-get update');
+  await runOk('apt-get', ['update'], 'apt-get update', { onStderr: progress });
+  if ((await indexTargets()).length === 0) throw new LseError('USAGE', "apt-get update left no Packages lists; check /etc/apt/sources.list(.d)", {});
+  return true;
+}
+
+/** Reads (decompressing) one index file. */
+export async function readIndexText(file: string): Promise<string> {
+  const out = await runOk('/usr/lib/apt/apt-helper', ['cat-file', file], `reading ${file}`);
+  return out.toString('utf8');
+}
+
+export async function readAptIndex(): Promise<AptIndex> {
+  const targets = await indexTargets();
+  const paragraphs: ControlParagraph[] = [];
+  const repoOf = new Map<ControlParagraph, string>();
+  for (const t of targets) {
+    for (const p of parseControlFile(await readIndexText(t.file), t.file)) {
+      paragraphs.push(p);
+      repoOf.set(p, t.repo);
+    }
+  }
+  return { files: targets.map((t) => t.file), paragraphs, repoOf };
+}
+
+/** apt's file name for a package: `name_version_arch.deb`, ':' in the version as `%3a`. */
+export function debFileName(name: string, version: string, arch: string): string {
+  return `${name}_${version.replace(/:/g, '%3a')}_${arch}.deb`;
+}
+
+/**
+ * `apt-get download NAME:ARCH=VERSION...` into `dir`, skipping packages already there. Returns
+ * the file path of each requested package, in input order.
+ */
+export async function aptDownload(pkgs: { name: string; version: string; arch: string }[], dir: string, progress: (line: string) => void = () => {}): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const have = new Set(await readdir(dir));
+  const missing = pkgs.filter((p) => !have.has(debFileName(p.name, p.version, p.arch)));
+  if (missing.length) {
+    progress(`downloading ${missing.length} package(s) with apt-get into ${dir} (${pkgs.length - missing.length} cached)`);
+    const args = ['download', '-o', 'APT::Sandbox::User=root', ...missing.map((p) => `${p.name}:${p.arch}=${p.version}`)];
+    const r = await run('apt-get', args, { cwd: dir });
+    for (const l of r.stdout.toString('utf8').split('\n')) if (/^(Get|Err)/.test(l)) progress('  ' + l.trim());
+    if (r.code !== 0) throw new LseError('INTERNAL', `apt-get download failed (exit ${r.code}): ${r.stderr.trim().split('\n').filter((l) => !/^W:/.test(l)).slice(-3).join(' / ')}`, { code: r.code });
+  } else progress(`all ${pkgs.length} package(s) already in ${dir}`);
+  const after = new Set(await readdir(dir));
+  return pkgs.map((p) => {
+    const f = debFileName(p.name, p.version, p.arch);
+    if (!after.has(f)) throw new LseError('INTERNAL', `apt-get download did not produce ${f} in ${dir}`, { file: f });
+    return `${dir}/${f}`;
+  });
+}

@@ -1,0 +1,66 @@
+import { resolve } from '../resolve';
+import { parseControlFile } from './control';
+import { DEB_MEDIA_TYPE, DebianIndexCatalog, indexDescriptor } from './index-catalog';
+
+const INDEX = `Package: app
+Version: 1.0
+Architecture: amd64
+Depends: mail-transport-agent | nonexistent, libfoo (>= 2), perl:any
+Pre-Depends: libc6 (>= 2.36)
+Filename: pool/main/a/app/app_1.0_amd64.deb
+Size: 1234
+SHA256: ABCDEF
+
+Package: postfix
+Version: 3.7
+Architecture: amd64
+Provides: mail-transport-agent
+Conflicts: exim4
+
+Package: exim4
+Version: 4.96
+Architecture: amd64
+Provides: mail-transport-agent
+
+Package: libfoo-compat
+Version: 1.0
+Architecture: all
+Provides: libfoo (= 2.1)
+
+Package: perl
+Version: 5.36
+Architecture: amd64
+
+Package: libc6
+Version: 2.36-9
+Architecture: amd64
+
+Package: libc6
+Version: 2.36-9
+Architecture: arm64
+`;
+
+describe('DebianIndexCatalog', () => {
+  const catalog = new DebianIndexCatalog(parseControlFile(INDEX), ['amd64', 'all']);
+
+  it('resolves virtual packages, versioned provides, :any and pre-dependencies in install order', () => {
+    const { fragments } = resolve({ requirements: [{ name: 'app' }], platform: { os: 'linux', arch: 'amd64' }, catalog });
+    const names = fragments.map((f) => f.descriptor.name);
+    expect(names.sort()).toEqual(['app', 'exim4', 'libc6', 'libfoo-compat', 'perl'].sort()); // first provider by name order is exim4
+    expect(fragments.map((f) => f.descriptor.name).indexOf('libc6')).toBeLessThan(fragments.map((f) => f.descriptor.name).indexOf('app'));
+  });
+
+  it('keeps only the wanted architectures and knows provided names', () => {
+    expect(catalog.byName('libc6').map((f) => f.descriptor.attributes.arch)).toEqual(['amd64']);
+    expect(catalog.has('mail-transport-agent')).toBe(true);
+    expect(catalog.has('nonexistent')).toBe(false);
+  });
+
+  it('describes a metadata-only fragment whose blob is the .deb the index names', () => {
+    const d = indexDescriptor(parseControlFile(INDEX)[0]!, 'http://deb.debian.org/debian/');
+    expect(d.blob).toEqual({ mediaType: DEB_MEDIA_TYPE, digest: 'sha256:abcdef', size: 1234 });
+    expect(d.source).toEqual({ type: 'debian-index', filename: 'pool/main/a/app/app_1.0_amd64.deb', url: 'http://deb.debian.org/debian/pool/main/a/app/app_1.0_amd64.deb' });
+    expect(d.depends[0]).toEqual([{ name: 'mail-transport-agent' }, { name: 'nonexistent' }]);
+    expect(d.files).toEqual([]);
+  });
+});
