@@ -35,8 +35,13 @@ export interface FragmentRepository {
   get(id: string): Promise<Fragment | undefined>;
   /** All fragments named `name`, any version and variant. */
   byName(name: string): Promise<Fragment[]>;
-  /** Every fragment (the resolver's catalog snapshot). */
+  /** Every fragment. */
   list(): Promise<Fragment[]>;
+  /**
+   * Fragments named any of `names` or providing any of them (virtual names): what the resolver
+   * must consider for those names. The resolver loads its catalog with this, name by name.
+   */
+  candidates(names: string[]): Promise<Fragment[]>;
 }
 
 /** The trust store: publisher keys, their name scopes, revocations. */

@@ -1,6 +1,6 @@
 import {
   LseError, digestOfValue, mergePlatform, parseBaseRef, resolve, MemoryCatalog,
-  type Lock, type Manifest, type Platform,
+  type Fragment, type Lock, type Manifest, type Platform,
 } from '@lse/core';
 import type { EnginePorts } from './ports';
 
@@ -12,7 +12,7 @@ import type { EnginePorts } from './ports';
 export async function resolveManifest(ports: EnginePorts, manifest: Manifest, override?: Platform): Promise<{ lock: Lock; key: string }> {
   const platform = mergePlatform(manifest.platform, override);
   const base = await resolveBase(ports, manifest.base, platform);
-  const catalog = new MemoryCatalog(await ports.fragments.list());
+  const catalog = await loadCatalog(ports.fragments, manifest.require.map((r) => r.name));
   const { fragments } = resolve({ requirements: manifest.require, platform, catalog });
   const lock: Lock = {
     lockVersion: 1,
@@ -30,6 +30,28 @@ export async function resolveManifest(ports: EnginePorts, manifest: Manifest, ov
     },
   };
   return { lock, key: digestOfValue(lock) };
+}
+
+/**
+ * The part of the fragment database a resolution can touch: starting from the required names,
+ * every fragment named (or providing) a name, then the names their dependencies mention, until
+ * nothing new turns up. A few queries per level instead of reading the whole database.
+ */
+export async function loadCatalog(repo: EnginePorts['fragments'], names: string[]): Promise<MemoryCatalog> {
+  const seen = new Set<string>();
+  const found = new Map<string, Fragment>();
+  let frontier = [...new Set(names)];
+  while (frontier.length) {
+    for (const n of frontier) seen.add(n);
+    const next = new Set<string>();
+    for (const f of await repo.candidates(frontier)) {
+      if (found.has(f.id)) continue;
+      found.set(f.id, f);
+      for (const rel of [...f.descriptor.depends, ...f.descriptor.preDepends]) for (const atom of rel) if (!seen.has(atom.name)) next.add(atom.name);
+    }
+    frontier = [...next];
+  }
+  return new MemoryCatalog(found.values());
 }
 
 async function resolveBase(ports: EnginePorts, ref: string, platform: Platform): Promise<Lock['base']> {

@@ -66,7 +66,7 @@ export function blobStoreConformance(name: string, make: () => Promise<BlobStore
   });
 }
 
-export function fragmentRepositoryConformance(name: string, make: () => Promise<FragmentRepository>, sample: (name: string, version: string) => Fragment): void {
+export function fragmentRepositoryConformance(name: string, make: () => Promise<FragmentRepository>, sample: (name: string, version: string, over?: Partial<Fragment["descriptor"]>) => Fragment): void {
   describe(`FragmentRepository conformance: ${name}`, () => {
     let repo: FragmentRepository;
     beforeEach(async () => { repo = await make(); });
@@ -86,6 +86,16 @@ export function fragmentRepositoryConformance(name: string, make: () => Promise<
       expect((await repo.byName('libpng')).map((f) => f.descriptor.version).sort()).toEqual(['1.6.43', '1.6.44']);
       expect(await repo.byName('nope')).toEqual([]);
       expect((await repo.list()).map((f) => f.id).sort()).toEqual([a.id, b.id, c.id].sort());
+    });
+    it('finds candidates for names: fragments with the name, and those providing it', async () => {
+      const a = sample('libpng', '1.6.43');
+      const z = sample('zlib', '1.3.1');
+      const ng = sample('zlib-ng', '2.2.0', { provides: [{ name: 'zlib-compat', version: '1.3.1' }] });
+      for (const f of [a, z, ng]) await repo.put(f);
+      expect((await repo.candidates(['zlib', 'zlib-compat'])).map((f) => f.id).sort()).toEqual([z.id, ng.id].sort());
+      expect((await repo.candidates(['libpng-virtual'])).map((f) => f.id)).toEqual([a.id]);
+      expect(await repo.candidates([])).toEqual([]);
+      expect(await repo.candidates(['nothing'])).toEqual([]);
     });
   });
 }

@@ -70,6 +70,12 @@ export class FsFragmentRepository implements FragmentRepository {
     for (const name of await listDir(join(this.root, 'by-name'))) out.push(...(await this.byName(name)));
     return out;
   }
+
+  /** Names are directories, so named fragments are cheap; providers need the full scan. */
+  async candidates(names: string[]): Promise<Fragment[]> {
+    const want = new Set(names);
+    return (await this.list()).filter((f) => want.has(f.descriptor.name) || f.descriptor.provides.some((p) => want.has(p.name)));
+  }
 }
 
 /** Trust store on disk: one JSON file, replaced atomically. */

@@ -22,6 +22,10 @@ export class MemoryFragmentRepository implements FragmentRepository {
   async list(): Promise<Fragment[]> {
     return [...this.byId.values()].map(clone);
   }
+  async candidates(names: string[]): Promise<Fragment[]> {
+    const want = new Set(names);
+    return [...this.byId.values()].filter((f) => want.has(f.descriptor.name) || f.descriptor.provides.some((p) => want.has(p.name))).map(clone);
+  }
 }
 
 export class MemoryTrustStore implements TrustStore {

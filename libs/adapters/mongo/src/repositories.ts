@@ -21,7 +21,7 @@ const byText = (a: string, b: string): number => a.localeCompare(b);
  * hold arrays of arrays (relations with alternatives), which FerretDB 1.x cannot store ("nested
  * arrays are not supported"); the queried fields sit beside the text, indexed.
  */
-interface FragmentDoc { id: string; name: string; version: string; record: string }
+interface FragmentDoc { id: string; name: string; version: string; provides: string[]; record: string }
 
 export class MongoFragmentRepository implements FragmentRepository {
   constructor(private readonly db: Db) {}
@@ -31,7 +31,7 @@ export class MongoFragmentRepository implements FragmentRepository {
   }
 
   async put(f: Fragment): Promise<'created' | 'exists'> {
-    const doc: FragmentDoc = { id: f.id, name: f.descriptor.name, version: f.descriptor.version, record: JSON.stringify(f) };
+    const doc: FragmentDoc = { id: f.id, name: f.descriptor.name, version: f.descriptor.version, provides: f.descriptor.provides.map((p) => p.name), record: JSON.stringify(f) };
     return (await insertIfAbsent(this.db, COLLECTIONS.fragments, doc)) ? 'created' : 'exists';
   }
   async get(id: string): Promise<Fragment | undefined> {
@@ -43,6 +43,10 @@ export class MongoFragmentRepository implements FragmentRepository {
   }
   async list(): Promise<Fragment[]> {
     return (await this.col.find({}).toArray()).map(MongoFragmentRepository.read);
+  }
+  async candidates(names: string[]): Promise<Fragment[]> {
+    if (!names.length) return [];
+    return (await this.col.find({ $or: [{ name: { $in: names } }, { provides: { $in: names } }] }).toArray()).map(MongoFragmentRepository.read);
   }
 }
 

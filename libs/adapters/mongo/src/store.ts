@@ -10,7 +10,7 @@ import { MongoSynthesisRepository } from './synthesis-repository';
  * 1.x has none, so leases are expired in code.
  */
 const INDEXES: Record<string, IndexDescription[]> = {
-  [COLLECTIONS.fragments]: [{ key: { id: 1 }, name: 'id', unique: true }, { key: { name: 1 }, name: 'by_name' }],
+  [COLLECTIONS.fragments]: [{ key: { id: 1 }, name: 'id', unique: true }, { key: { name: 1 }, name: 'by_name' }, { key: { provides: 1 }, name: 'by_provides' }],
   [COLLECTIONS.keys]: [{ key: { name: 1 }, name: 'name', unique: true }],
   [COLLECTIONS.keyRevocations]: [{ key: { name: 1 }, name: 'name', unique: true }],
   [COLLECTIONS.bases]: [{ key: { digest: 1 }, name: 'digest', unique: true }],
