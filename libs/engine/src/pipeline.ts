@@ -70,10 +70,10 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
       try {
         m = validate(msg.data);
       } catch (e) {
-        deps.log.error({ svc: name, subject: msg.subject, err: (e as Error).message }, 'dropping invalid message');
+        deps.log.error({ handler: name, subject: msg.subject, err: (e as Error).message }, 'dropping invalid message');
         return;
       }
-      const log = deps.log.child({ svc: name, synthesisId: m.synthesisId, traceId: msg.headers[HEADERS.traceId] });
+      const log = deps.log.child({ handler: name, synthesisId: m.synthesisId, traceId: msg.headers[HEADERS.traceId] });
       try {
         await step(m, log);
         log.info({ stage, ms: Date.now() - started }, `${name} done`);

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { LseError, compareVersions, formatRelation, parseSecretKey, readTar, type Fragment, type TarEntry, type VersionScheme } from '@lse/core';
+import { LseError, compareVersions, debianShowLines, formatRelation, parseSecretKey, readTar, type Fragment, type TarEntry, type VersionScheme } from '@lse/core';
 import { walkDirectory } from '@lse/adapter-fs';
 import { buildFragment, packFragment } from '@lse/engine';
 import type { Ctx } from '../context';
@@ -111,6 +111,7 @@ export async function fragmentShow(ctx: Ctx, ref: string): Promise<void> {
       ...rel('  depends', d.depends), ...rel('  pre-depends', d.preDepends), ...rel('  conflicts', d.conflicts), ...rel('  breaks', d.breaks),
       ...(d.provides.length ? [`  provides: ${d.provides.map((p) => (p.version ? `${p.name} (= ${p.version})` : p.name)).join(', ')}`] : []),
       `  signed by: ${f.signatures.map((s) => s.keyName).join(', ')}`,
+      ...debianShowLines(d),
       `  files: ${d.files.slice(0, 20).map((x) => x.path).join(' ')}${d.files.length > 20 ? ` … (+${d.files.length - 20})` : ''}`,
     ].join('\n');
   });

@@ -191,8 +191,16 @@ export class Problem {
     const named = this.catalog.byName(atom.name);
     const providers = this.catalog.providersOf(atom.name);
     if (named.length === 0 && providers.length === 0) {
-      const hint = suggest(atom.name, this.catalog.names?.() ?? []);
-      return { kind: 'unknown', text: `no fragment named '${atom.name}' exists${hint ? ` (did you mean '${hint}'?)` : ''}` };
+      // The "did you mean" search scans every name: done only if the note is ever printed
+      // (Debian relations mention many packages that do not exist, and most never matter).
+      const catalog = this.catalog;
+      return {
+        kind: 'unknown',
+        get text() {
+          const hint = suggest(atom.name, catalog.names?.() ?? []);
+          return `no fragment named '${atom.name}' exists${hint ? ` (did you mean '${hint}'?)` : ''}`;
+        },
+      };
     }
     const all = [...named, ...providers];
     const wanted = all.filter((f) => this.matches(atom, f, who));
