@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite (`npm test`): build, unit tests, then the local stack (NATS JetStream,
-# FerretDB, MinIO and the five services; built once with `go install` and cached outside the
-# repo) and the integration tests against it. A stack this script started is stopped at the end.
+# FerretDB, MinIO and the five services; the servers are built once with `go install` and cached
+# outside the repo) and the integration tests against it.
+# If a stack is already up (a developer's), the integration tests use it. Otherwise this script
+# starts one with its own fresh state directory and ports-as-configured, and removes it at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NX_DAEMON=false NX_NO_CLOUD=true
@@ -10,12 +12,15 @@ stack=infra/local/stack.sh
 npm run build --silent
 npx jest --selectProjects unit "$@"
 
-started=0
-if ! bash "$stack" status >/dev/null 2>&1; then
-  started=1
-  trap 'bash "$stack" down >/dev/null 2>&1 || true' EXIT
+if bash "$stack" status >/dev/null 2>&1; then
+  echo "[test] using the stack that is already up (LSE_STATE_DIR=${LSE_STATE_DIR:-default})"
+else
+  export LSE_STATE_DIR
+  LSE_STATE_DIR=$(mktemp -d -t lse-test-stack.XXXXXX)
+  cleanup() { bash "$stack" down >/dev/null 2>&1 || true; rm -rf "$LSE_STATE_DIR"; }
+  trap cleanup EXIT
+  echo "[test] starting a fresh stack in $LSE_STATE_DIR"
 fi
 bash "$stack" up
 eval "$(bash "$stack" env)"
 npx jest --selectProjects int --runInBand "$@"
-if [ "$started" = 1 ]; then bash "$stack" down; trap - EXIT; fi
