@@ -8,7 +8,7 @@
  *  - kill -9 of an assembler mid-run: its work is redelivered and completes, once;
  *  - lease release and expiry collect exactly the unreferenced blobs.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -206,6 +206,45 @@ describe('distributed synthesis end to end', () => {
     expect(ids.filter((id) => !completedIds.has(id))).toEqual([]);
     for (const id of ids) expect(completedIds.get(id)).toBe(1);
     execFileSync('bash', ['infra/local/stack.sh', 'up'], { cwd: join(__dirname, '../../..'), stdio: 'pipe', env: process.env });
+  });
+
+  it('works from the lse CLI with --server (pack, base import, synth with per-stage progress) and from the NATS example client', async () => {
+    const repo = join(__dirname, '../../..');
+    const dir = mkdtempSync(join(tmpdir(), 'lse-e2e-cli-'));
+    const lse = (...args: string[]) => execFileSync('node', [join(repo, 'apps/cli/bin/lse.js'), ...args], { cwd: dir, env: process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const lseAll = (...args: string[]) => spawnSync('node', [join(repo, 'apps/cli/bin/lse.js'), ...args], { cwd: dir, env: process.env, encoding: 'utf8' });
+    lse('keys', 'generate', '--name', n('cli'), '--out', dir);
+    expect(lse('trust', 'add', join(dir, `${n('cli')}.pub`), '--scope', `e2e${run}-cli-*`)).toContain(`trusted ${n('cli')}`);
+    const k = join(dir, `${n('cli')}.key`);
+    lse('fragment', 'pack', join(repo, 'examples/fragments/hello-data'), '--name', n('cli-data'), '--version', '1.2.0', '--key', k);
+    const id = lse('fragment', 'pack', join(repo, 'examples/fragments/hello-app'), '--name', n('cli-app'), '--version', '1.0.3', '--depends', `${n('cli-data')} ^1.0.0`, '--key', k).trim();
+    expect(id).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(JSON.parse(lse('--json', 'fragment', 'list')).map((f: { id: string }) => f.id)).toContain(id);
+    execFileSync('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-C', join(repo, 'examples/base-rootfs'), '-cf', join(dir, 'base.tar'), '.']);
+    expect(lse('base', 'import', join(dir, 'base.tar'), '--name', n('cli-base')).trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(lse('base', 'list')).toContain(`${n('cli-base')}:latest`);
+    const manifestFile = join(dir, 'cli.yaml');
+    require('node:fs').writeFileSync(manifestFile, [
+      'apiVersion: lse.dev/v1', 'kind: DependencyManifest', 'metadata: { name: cli-e2e }', `base: ${n('cli-base')}`,
+      `require: [{ name: ${n('cli-app')} }]`, 'entrypoint: ["/usr/local/bin/hello.sh"]', '',
+    ].join('\n'));
+    expect(lse('resolve', manifestFile).trim().split('\n').map((l) => l.split(' ')[0])).toEqual([n('cli-data'), n('cli-app')]);
+    const synth = lseAll('synth', manifestFile, '--out', join(dir, 'img'), '--rootfs', join(dir, 'rootfs'));
+    expect(synth.status).toBe(0);
+    const digest = synth.stdout.trim();
+    expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    for (const stage of ['resolved', 'fetched', 'verified', 'assembled']) expect(synth.stderr).toMatch(new RegExp(`^\\s+${stage}\\s`, 'm'));
+    expect(readFileSync(join(dir, 'rootfs/usr/share/hello/greeting.txt'), 'utf8')).toBe('Hello from a signed LSE fragment!\n');
+    expect(readFileSync(join(dir, 'rootfs/etc/os-release'), 'utf8')).toContain('LSE minimal example base');
+    expect(JSON.parse(readFileSync(join(dir, 'img/index.json'), 'utf8')).manifests[0].digest).toBe(digest);
+    const bad = lseAll('synth', manifestFile, '--out', join(dir, 'img2'), '--token', 'not-a-valid-token-at-all');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/bearer token is not valid/);
+
+    const client = spawnSync('node', [join(repo, 'examples/nats-client.mjs'), manifestFile, `example-${run}`], { env: process.env, encoding: 'utf8', timeout: 120_000 });
+    expect(client.status).toBe(0);
+    expect(JSON.parse(client.stdout)).toMatchObject({ synthesisId: `example-${run}`, manifestDigest: digest });
+    expect(client.stderr).toMatch(/requested example-/);
   });
 
   it('collects exactly the unreferenced blobs on release and on expiry', async () => {

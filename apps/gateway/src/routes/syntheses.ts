@@ -125,15 +125,38 @@ export function synthesisRoutes(app: FastifyInstance, d: GatewayDeps): void {
       res.end();
     };
     req.raw.on('close', end);
+    // One progress event per stage, in order, even for stages that finished before this stream
+    // opened or before the record caught up with them: a later stage fills in the earlier ones.
+    const order = ['resolved', 'fetched', 'verified', 'assembled'];
+    const sentStages = new Set<string>();
+    const progress = (stage: string, data: unknown, at: string) => {
+      for (const s of order.slice(0, order.indexOf(stage))) {
+        if (sentStages.has(s)) continue;
+        sentStages.add(s);
+        send('progress', { v: 1, synthesisId: id, stage: s, at, detail: 'done before this event stream saw it' });
+      }
+      if (sentStages.has(stage)) return;
+      sentStages.add(stage);
+      send('progress', data);
+    };
     unsubscribe = await d.bus.subscribe(eventSubjects.all(id), async (m) => {
       if (closed) return;
       const kind = m.subject.split('.')[3] ?? 'event';
+      if (kind === 'progress') {
+        const p = m.data as { stage?: string; at?: string };
+        progress(p.stage ?? '', m.data, p.at ?? '');
+        return;
+      }
+      if (kind === 'completed') progress('assembled', { v: 1, synthesisId: id, stage: 'assembled', at: '' }, '');
       send(kind, m.data);
-      if (kind !== 'progress') end();
+      end();
     });
     const r = await getRecord(d, id);
+    if (closed) return;
     send('state', view(r));
+    if (order.includes(r.stage)) progress(r.stage, { v: 1, synthesisId: id, stage: r.stage, at: r.updatedAt, detail: 'done before this event stream opened' }, r.updatedAt);
     if (r.status !== 'pending') {
+      if (r.status === 'completed') progress('assembled', { v: 1, synthesisId: id, stage: 'assembled', at: r.updatedAt }, r.updatedAt);
       send(r.status, r.status === 'completed' ? { synthesisId: id, key: r.key, image: r.result } : { synthesisId: id, ...r.error });
       end();
     }
