@@ -126,6 +126,7 @@ async function synthWait(m) {
 
 /** Posts `count` syntheses at once and waits for every completed event; rate from first POST to last event. */
 async function burst(events, count, label) {
+  const cpu0 = cpuSnapshot();
   const t0 = now();
   const started = new Map();
   await Promise.all(Array.from({ length: count }, async (_, i) => {
@@ -142,7 +143,8 @@ async function burst(events, count, label) {
   if (failed.length || missing.length) throw new Error(`burst '${label}': ${failed.length} failed, ${missing.length} not finished after 180 s (e.g. ${failed[0] ?? missing[0]})`);
   const last = Math.max(...ids.map((id) => events.done.get(id).at));
   const seconds = (last - t0) / 1000;
-  return { count, seconds, perSecond: count / seconds, postMs, latency: stats(ids.map((id) => events.done.get(id).at - started.get(id))), ids };
+  const cpu = cpuPerSynthesis(cpu0, cpuSnapshot(), count);
+  return { count, seconds, perSecond: count / seconds, postMs, latency: stats(ids.map((id) => events.done.get(id).at - started.get(id))), cpu, ids };
 }
 
 /** The running assembler-2 of THIS stack (its pid file, its main.js, its NATS_URL), or undefined. */
@@ -249,7 +251,9 @@ async function natsRates(lib, seconds, coreCount) {
   for (let i = 0; i < coreCount; i++) nc.publish(coreSubject, payload);
   await nc.flush();
   const pubMs = now() - t0;
-  await Promise.race([all, sleep(30_000)]);
+  let timer;
+  await Promise.race([all, new Promise((r) => { timer = setTimeout(r, 30_000); })]);
+  clearTimeout(timer);
   const ms = now() - t0;
   out.corePublish = { ops: coreCount, seconds: pubMs / 1000, perSecond: coreCount / (pubMs / 1000) };
   out.corePubSub = { ops: received, lost: coreCount - received, seconds: ms / 1000, perSecond: received / (ms / 1000) };
@@ -285,6 +289,61 @@ function stageTimes(phases) {
   return out;
 }
 
+// ---- where the CPU goes: /proc of this stack's processes ------------------------------------
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** CPU ms so far per process group of this stack (replicas summed), this client, and the machine. */
+function cpuSnapshot() {
+  const ms = {};
+  const runDir = path.join(STATE, 'run');
+  for (const f of fs.existsSync(runDir) ? fs.readdirSync(runDir).filter((x) => x.endsWith('.pid')) : []) {
+    const group = f.replace(/\.pid$/, '').replace(/^svc-/, '').replace(/-\d+$/, '');
+    try {
+      const pid = fs.readFileSync(path.join(runDir, f), 'utf8').trim();
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ms[group] = (ms[group] ?? 0) + ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK; // utime + stime
+    } catch {
+      // not running
+    }
+  }
+  const u = process.cpuUsage();
+  ms.client = (u.user + u.system) / 1000;
+  const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  ms.machine = ((cpu[0] + cpu[1] + cpu[2] + cpu[5] + cpu[6]) * 1000) / CLK_TCK; // user nice system irq softirq
+  return { at: now(), ms };
+}
+
+/** Sums CPU deltas over several start/stop intervals. */
+function cpuMeter() {
+  const sum = { at: 0, ms: {} };
+  let open;
+  return {
+    start() { open = cpuSnapshot(); },
+    stop() {
+      const end = cpuSnapshot();
+      sum.at += end.at - open.at;
+      for (const [g, v] of Object.entries(end.ms)) if (open.ms[g] !== undefined) sum.ms[g] = (sum.ms[g] ?? 0) + v - open.ms[g];
+    },
+    perSynthesis(count) { return cpuPerSynthesis({ at: 0, ms: Object.fromEntries(Object.keys(sum.ms).map((g) => [g, 0])) }, sum, count); },
+  };
+}
+
+/** CPU ms per synthesis by group between two snapshots; 'other' is the machine minus this stack. */
+function cpuPerSynthesis(before, after, count) {
+  const out = {};
+  let ours = 0;
+  for (const [g, v] of Object.entries(after.ms)) {
+    if (g === 'machine' || before.ms[g] === undefined) continue;
+    out[g] = (v - before.ms[g]) / count;
+    ours += v - before.ms[g];
+  }
+  const machineMs = after.ms.machine - before.ms.machine;
+  out.other = Math.max(0, machineMs - ours) / count;
+  const wallMs = after.at - before.at;
+  return { perSynthesis: out, wallMsPerSynthesis: wallMs / count, machineBusy: machineMs / (wallMs * os.cpus().length) };
+}
+
 // ---- main ----------------------------------------------------------------------------------
 
 async function main() {
@@ -314,7 +373,10 @@ async function main() {
   for (let i = 0; i < n.cached; i++) a.push(await synthWait(manifest('bench', set, 'hello\n')));
   progress(`latency (b): ${n.combo} new combinations of cached fragments (new inline file each)`);
   const b = [];
+  const cpu = { combo: cpuMeter(), fresh: cpuMeter() };
+  cpu.combo.start();
   for (let i = 0; i < n.combo; i++) b.push(await synthWait(manifest('bench', set, `combo ${RUN} ${i}\n`)));
+  cpu.combo.stop();
   progress(`latency (c): ${n.fresh} syntheses of four fragments each not yet in S3`);
   const c = [];
   let publishMs = 0;
@@ -322,7 +384,9 @@ async function main() {
     const t = now();
     const fresh = await publishSet(core, engine, key, `-f${i}`, 1000 + i * 10);
     publishMs += now() - t;
+    cpu.fresh.start();
     c.push(await synthWait(manifest('bench', fresh, `fresh ${RUN} ${i}\n`)));
+    cpu.fresh.stop();
   }
   Object.assign(phases, { cached: a.map((x) => x.id), combo: b.map((x) => x.id), fresh: c.map((x) => x.id) });
   latency.cached = stats(a.map((x) => x.ms));
@@ -330,6 +394,7 @@ async function main() {
   latency.fresh = stats(c.map((x) => x.ms));
   latency.readyz = stats(readyz);
   latency.publishSetMs = publishMs / n.fresh;
+  doc.cpu = { combo: cpu.combo.perSynthesis(n.combo), fresh: cpu.fresh.perSynthesis(n.fresh) };
   doc.latency = latency;
 
   // Completed/failed events of every synthesis, heard on a core subscription (the gateway's
@@ -366,8 +431,11 @@ async function main() {
   } finally {
     await nc.close();
   }
-  for (const k of Object.keys(tp)) phases[`burst-${k}`] = tp[k].ids;
-  doc.throughput = Object.fromEntries(Object.entries(tp).map(([k, v]) => [k, { ...v, ids: undefined }]));
+  for (const k of Object.keys(tp)) {
+    phases[`burst-${k}`] = tp[k].ids;
+    doc.cpu[`burst-${k}`] = tp[k].cpu;
+  }
+  doc.throughput = Object.fromEntries(Object.entries(tp).map(([k, v]) => [k, { ...v, ids: undefined, cpu: undefined }]));
 
   doc.nats = await natsRates(lib, n.natsSeconds, n.core);
   const twoRate = tp.twoAgain ? (tp.two.perSecond + tp.twoAgain.perSecond) / 2 : tp.two.perSecond;
@@ -409,7 +477,7 @@ function print(doc) {
 
   const nn = doc.nats;
   const r = doc.ratios;
-  table(`3. Raw NATS on the same server (${nn.payloadBytes}-byte JSON payload)`, ['operation', 'messages/s', 'per synthesis/s (two)', 'note'], [
+  table(`3. Raw NATS on the same server (${nn.payloadBytes}-byte JSON payload)`, ['operation', 'messages/s', '÷ syntheses/s (two)', 'note'], [
     ['JetStream publish, awaited PubAck', fmt(nn.jsPublish.perSecond), fmtRatio(r.jsPublishPerSynthesis), 'one at a time, as the services publish'],
     ['JetStream publish, 64 in flight', fmt(nn.jsPublish64.perSecond), '', `${fmt(nn.jsPublish64.perSecond / nn.jsPublish.perSecond)}x one at a time`],
     ['JetStream pull, batched, ack each', fmt(nn.jsConsume.perSecond), '', `${nn.jsConsume.ops} messages of ${nn.stored} stored`],
@@ -430,6 +498,14 @@ function print(doc) {
     }));
     out.write('    rest = client mean - sum: HTTP, the gateway, queueing, NATS hops between stages\n');
   }
+
+  const cp = Object.keys(doc.cpu);
+  const groups = ['resolver', 'fetcher', 'verifier', 'assembler', 'gateway', 'nats', 'ferretdb', 'minio', 'client', 'other'];
+  table('5. Where the CPU goes: CPU ms per synthesis by process (replicas summed; /proc, utime + stime)', ['process', ...cp], [
+    ...groups.map((g) => [g === 'other' ? 'other processes on the machine' : g === 'client' ? 'this benchmark' : g, ...cp.map((p) => fmt(doc.cpu[p].perSynthesis[g]))]),
+    ['wall ms per synthesis', ...cp.map((p) => fmt(doc.cpu[p].wallMsPerSynthesis))],
+    ['machine busy (% of all cores)', ...cp.map((p) => `${fmt(100 * doc.cpu[p].machineBusy)}%`)],
+  ]);
   out.write(`\ntotal ${(doc.totalMs / 1000).toFixed(1)} s\n`);
 }
 
