@@ -344,6 +344,21 @@ function cpuPerSynthesis(before, after, count) {
   return { perSynthesis: out, wallMsPerSynthesis: wallMs / count, machineBusy: machineMs / (wallMs * os.cpus().length) };
 }
 
+/** Documents in the collections every synthesis reads and writes (FerretDB scans them; see README). */
+async function recordCounts() {
+  const { MongoClient } = require('mongodb');
+  const client = new MongoClient(env.MONGO_URL, { serverSelectionTimeoutMS: 5000 });
+  try {
+    const db = client.db(env.MONGO_DB || 'lse');
+    return { syntheses: await db.collection('syntheses').countDocuments(), outcomes: await db.collection('synthesis_outcomes').countDocuments(), fragments: await db.collection('fragments').countDocuments() };
+  } catch (e) {
+    progress(`cannot count records at ${env.MONGO_URL}: ${e.message}`);
+    return undefined;
+  } finally {
+    await client.close();
+  }
+}
+
 // ---- main ----------------------------------------------------------------------------------
 
 async function main() {
@@ -355,6 +370,7 @@ async function main() {
   const n = opts.quick ? { cached: 10, combo: 10, fresh: 5, burst: 16, natsSeconds: 1, core: 50_000 } : { cached: 30, combo: 30, fresh: 15, burst: 40, natsSeconds: 3, core: 200_000 };
   const doc = { date: new Date().toISOString(), machine: machine(), options: { ...opts, ...n }, stack: { server: env.LSE_SERVER, nats: env.NATS_URL, stateDir: STATE } };
   const started = now();
+  doc.recordsBefore = await recordCounts();
 
   progress('setup: key, base, four fragments; one warm-up synthesis');
   const { core, engine } = lib;
@@ -437,6 +453,13 @@ async function main() {
   }
   doc.throughput = Object.fromEntries(Object.entries(tp).map(([k, v]) => [k, { ...v, ids: undefined, cpu: undefined }]));
 
+  progress(`latency (a) again: the same manifest ${n.cached} times, after this run's other syntheses`);
+  const a2 = [];
+  for (let i = 0; i < n.cached; i++) a2.push(await synthWait(manifest('bench', set, 'hello\n')));
+  phases.cachedEnd = a2.map((x) => x.id);
+  latency.cachedEnd = stats(a2.map((x) => x.ms));
+  doc.recordsAfter = await recordCounts();
+
   doc.nats = await natsRates(lib, n.natsSeconds, n.core);
   const twoRate = tp.twoAgain ? (tp.two.perSecond + tp.twoAgain.perSecond) / 2 : tp.two.perSecond;
   doc.ratios = {
@@ -458,12 +481,15 @@ function print(doc) {
   const out = process.stdout;
   out.write(`LSE distributed benchmark ${doc.date.slice(0, 16).replace('T', ' ')} UTC: ${m.cpus} cores (${m.cpuModel}), ${m.memoryGB} GB, node ${m.node}, load ${m.loadAverage.join(' ')}${doc.options.quick ? ', --quick' : ''}\n`);
   out.write(`stack: ${doc.stack.server}, ${doc.stack.nats}\n`);
+  const rc = (r) => (r ? `${r.syntheses} syntheses, ${r.outcomes} outcomes, ${r.fragments} fragments` : 'unknown');
+  out.write(`records in the database: ${rc(doc.recordsBefore)} at the start; ${rc(doc.recordsAfter)} before (a) again\n`);
   const l = doc.latency;
   const row = (what, s, note) => [what, s.n, fmtMs(s.p50), fmtMs(s.p99), fmtMs(s.mean), note];
   table('1. Synthesis latency, one at a time (POST /v1/syntheses, Prefer: wait=60, client side)', ['case', 'n', 'p50', 'p99', 'mean', 'vs (a) p50'], [
     row('(a) repeated manifest (cached by key)', l.cached, '1x'),
     row('(b) new combination, fragments in S3', l.combo, fmtRatio(l.combo.p50 / l.cached.p50)),
     row('(c) four fragments not yet in S3', l.fresh, fmtRatio(l.fresh.p50 / l.cached.p50)),
+    row('(a) again, at the end of the run', l.cachedEnd, fmtRatio(l.cachedEnd.p50 / l.cached.p50)),
     row('GET /readyz (HTTP floor)', l.readyz, fmtRatio(l.readyz.p50 / l.cached.p50)),
   ]);
   out.write(`    (c) also published its four fragments first, untimed above: ${fmtMs(l.publishSetMs)} per set over REST\n`);
@@ -488,9 +514,9 @@ function print(doc) {
   out.write(`    bus floor per synthesis (10 awaited publishes + 5 single pulls, serial): ${fmtMs(r.busFloorMs)} = ${fmt((100 * r.busFloorMs) / doc.latency.combo.p50)}% of (b) p50\n`);
 
   if (doc.stages) {
-    const phases = ['cached', 'combo', 'fresh', 'burst-two', 'burst-one'].filter((p) => doc.stages[p]);
+    const phases = ['cached', 'combo', 'fresh', 'burst-two', 'burst-one', 'burst-twoAgain', 'cachedEnd'].filter((p) => doc.stages[p]);
     const handlers = ['resolver', 'fetcher', 'verifier', 'assembler', 'recorder'];
-    const client = { cached: l.cached.mean, combo: l.combo.mean, fresh: l.fresh.mean, 'burst-two': t.two.latency.mean, 'burst-one': t.one?.latency.mean };
+    const client = { cached: l.cached.mean, combo: l.combo.mean, fresh: l.fresh.mean, 'burst-two': t.two.latency.mean, 'burst-one': t.one?.latency.mean, 'burst-twoAgain': t.twoAgain?.latency.mean, cachedEnd: l.cachedEnd.mean };
     table('4. Where the time goes: mean ms each stage logged per message (service logs), and the client-side mean', ['phase', ...handlers, 'sum', 'client mean', 'rest'], phases.map((p) => {
       const s = doc.stages[p];
       const sum = handlers.reduce((acc, h) => acc + (s[h]?.mean ?? 0), 0);

@@ -1,4 +1,4 @@
-import type { Bus, LeaseRepository, SynthesisRepository } from '@lse/core';
+import type { Bus, LeaseRepository, Platform, SynthesisRepository } from '@lse/core';
 import type { EnginePorts } from '@lse/engine';
 import type { AuthConfig } from './auth';
 import type { Metrics } from './metrics';
@@ -16,4 +16,19 @@ export interface GatewayDeps {
   now: () => Date;
   metrics: Metrics;
   ready: () => Promise<boolean>;
+  /** The OCI Distribution API (/v2); defaults when absent: see routes/registry.ts. */
+  registry?: RegistrySettings;
+}
+
+export interface RegistrySettings {
+  /** HMAC key of registry tokens (LSE_REGISTRY_SECRET, or random per start). */
+  secret: Buffer;
+  anonymousPull: boolean;
+  /** Base of the token realm (LSE_PUBLIC_URL); else derived from the request's Host. */
+  publicUrl?: string;
+  /** Base of `pkgs/...:latest` (LSE_PKGS_BASE). */
+  pkgsBase: string;
+  /** Platforms of `pkgs/...` images (LSE_PKGS_PLATFORMS); several → an image index. */
+  pkgsPlatforms: Platform[];
+  tokenTtlSeconds: number;
 }

@@ -6,6 +6,7 @@
 import { Collector, makeEventRecorder, makeRecorder, startPipeline } from '@lse/engine';
 import { connectAll, describeConfig, loadServiceConfig, rootLogger, type Connected } from '@lse/service';
 import { LseError } from '@lse/core';
+import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Metrics } from './metrics';
 import { buildServer } from './server';
@@ -73,6 +74,10 @@ async function main(): Promise<void> {
       auth: { tokens: config.gateway.tokens, disabled: env['LSE_AUTH'] === 'off' },
       leaseTtlSeconds: config.gateway.leaseTtlSeconds, waitMaxSeconds: config.gateway.waitMaxSeconds, epoch: config.epoch,
       now, metrics, ready: () => conn!.ready(),
+      registry: {
+        secret: config.gateway.registrySecret ? Buffer.from(config.gateway.registrySecret) : randomBytes(32), anonymousPull: config.gateway.anonymousPull,
+        ...(config.gateway.publicUrl ? { publicUrl: config.gateway.publicUrl } : {}), pkgsBase: config.gateway.pkgsBase, pkgsPlatforms: config.gateway.pkgsPlatforms, tokenTtlSeconds: 300,
+      },
     }, { logger: log as unknown as FastifyBaseLogger, bodyLimit: config.gateway.bodyLimitBytes });
     await app.listen({ host: config.gateway.host, port: config.gateway.port });
     log.info({ url: `http://${config.gateway.host}:${config.gateway.port}` }, 'lse-gateway ready');

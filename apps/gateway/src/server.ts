@@ -3,6 +3,7 @@ import type { GatewayDeps } from './deps';
 import { sendError } from './errors';
 import { OPENAPI } from './openapi';
 import { catalogRoutes } from './routes/catalog';
+import { registryRoutes } from './routes/registry';
 import { synthesisRoutes } from './routes/syntheses';
 
 /** Builds the gateway's HTTP server (not listening): routes, parsers, error mapping, metrics. */
@@ -37,5 +38,6 @@ export function buildServer(d: GatewayDeps, opts: { logger?: FastifyBaseLogger; 
   app.get('/openapi.json', async () => OPENAPI);
   synthesisRoutes(app, d);
   catalogRoutes(app, d);
+  registryRoutes(app, d);
   return app;
 }

@@ -46,3 +46,14 @@ export const CONSUMER_OF: Record<Stage, string> = {
   verified: 'assembler',
   assembled: 'recorder',
 };
+
+/** NATS subject matching: `*` one token, `>` one or more trailing tokens. */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return s.length > i;
+    if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
+  }
+  return p.length === s.length;
+}

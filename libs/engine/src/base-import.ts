@@ -1,6 +1,6 @@
 import {
   LseError, MEDIA_TYPE_OCI_LAYER_GZIP, buildImageConfig, buildImageManifest, buildLayer, gunzip, isGzip, normalizeEntries, readTar,
-  sha256Digest, type BaseImage, type BaseLayer, type TarEntry,
+  sha256Digest, type BaseImage, type BaseLayer, type Layer, type TarEntry,
 } from '@lse/core';
 import type { EnginePorts } from './ports';
 
@@ -79,9 +79,27 @@ export async function importRootfsTar(ports: Pick<EnginePorts, 'layers' | 'bases
   }
   const { tar } = normalizeEntries(kept, { mtime: opts.epoch, allowSetuid: true });
   const layer = buildLayer([{ entries: readTar(tar), label: `rootfs of ${opts.name}` }], { mtime: opts.epoch });
+  const base = await storeOneLayerBase(ports, layer, { ...opts, history: `rootfs ${opts.name}` });
+  return { base, dropped };
+}
+
+/**
+ * Stores a base made of one layer: the layer blob, an image config (default PATH) and manifest
+ * computed for it (the manifest digest is the base digest), the record, and `name:tag`.
+ */
+export async function storeOneLayerBase(
+  ports: Pick<EnginePorts, 'layers' | 'bases'>,
+  layer: Layer,
+  opts: { name: string; tag: string; epoch: number; arch: string; history: string; source: Record<string, unknown> },
+): Promise<BaseImage> {
   await ports.layers.put(layer.digest, layer.blob, layer.size);
   const platform = { os: 'linux', arch: opts.arch };
-  const configBytes = buildImageConfig({ platform, config: { env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }, labels: {} }, layers: [{ diffId: layer.diffId, fragments: [`rootfs ${opts.name}`] }], created: opts.epoch });
+  const configBytes = buildImageConfig({
+    platform,
+    config: { env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }, labels: {} },
+    layers: [{ diffId: layer.diffId, fragments: [opts.history] }],
+    created: opts.epoch,
+  });
   const manifest = buildImageManifest(configBytes, [{ digest: layer.digest, size: layer.size, mediaType: MEDIA_TYPE_OCI_LAYER_GZIP }]);
   const base: BaseImage = {
     digest: sha256Digest(manifest),
@@ -93,5 +111,5 @@ export async function importRootfsTar(ports: Pick<EnginePorts, 'layers' | 'bases
   };
   await ports.bases.put(base);
   await ports.bases.tag(opts.name, opts.tag, base.digest);
-  return { base, dropped };
+  return base;
 }

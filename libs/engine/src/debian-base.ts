@@ -6,10 +6,9 @@
  * the usual PATH. The base's source lists the packages (name, version, fragment id).
  */
 import {
-  MEDIA_TYPE_OCI_LAYER_GZIP, buildImageConfig, buildImageManifest, buildLayer, canonicalPath, sha256Digest,
-  type BaseImage, type Fragment, type Layer, type TarEntry,
+  buildLayer, canonicalPath, type BaseImage, type Fragment, type Layer, type TarEntry,
 } from '@lse/core';
-import { checkBaseName } from './base-import';
+import { checkBaseName, storeOneLayerBase } from './base-import';
 import { debianLayerEntries } from './debian-assembly';
 import type { EnginePorts } from './ports';
 import { readVerifiedEntries } from './verify-stage';
@@ -49,24 +48,9 @@ export async function debianBaseLayer(ports: EnginePorts, fragments: readonly Fr
 export async function buildDebianBase(ports: EnginePorts, fragments: readonly Fragment[], opts: DebianBaseOptions): Promise<{ base: BaseImage; replaced: string[] }> {
   checkBaseName(opts.name, opts.tag);
   const { layer, replaced } = await debianBaseLayer(ports, fragments, opts.epoch);
-  await ports.layers.put(layer.digest, layer.blob, layer.size);
-  const platform = { os: 'linux', arch: opts.arch };
-  const configBytes = buildImageConfig({
-    platform,
-    config: { env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }, labels: {} },
-    layers: [{ diffId: layer.diffId, fragments: [`debian base ${opts.name}`] }],
-    created: opts.epoch,
-  });
-  const manifest = buildImageManifest(configBytes, [{ digest: layer.digest, size: layer.size, mediaType: MEDIA_TYPE_OCI_LAYER_GZIP }]);
-  const base: BaseImage = {
-    digest: sha256Digest(manifest),
-    config: JSON.parse(configBytes.toString('utf8')) as Record<string, unknown>,
-    configDigest: sha256Digest(configBytes),
-    layers: [{ digest: layer.digest, size: layer.size, mediaType: MEDIA_TYPE_OCI_LAYER_GZIP, diffId: layer.diffId }],
-    platform,
+  const base = await storeOneLayerBase(ports, layer, {
+    ...opts, history: `debian base ${opts.name}`,
     source: { type: 'debian-packages', packages: fragments.map((f) => ({ name: f.descriptor.name, version: f.descriptor.version, id: f.id })) },
-  };
-  await ports.bases.put(base);
-  await ports.bases.tag(opts.name, opts.tag, base.digest);
+  });
   return { base, replaced };
 }

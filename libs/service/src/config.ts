@@ -1,4 +1,4 @@
-import { LseError } from '@lse/core';
+import { LseError, parsePlatform, type Platform } from '@lse/core';
 
 /**
  * Configuration of the five services, parsed once from the environment (docs/CONFIGURATION.md
@@ -29,6 +29,12 @@ export interface ServiceConfig {
     waitMaxSeconds: number;
     bodyLimitBytes: number;
     publicUrl?: string;
+    /** LSE_REGISTRY_SECRET: HMAC key of /v2 registry tokens; absent = random per start. */
+    registrySecret?: string;
+    /** LSE_PKGS_BASE: base of `pkgs/...:latest` pulls. */
+    pkgsBase: string;
+    /** LSE_PKGS_PLATFORMS: platforms of `pkgs/...` pulls; several → an image index. */
+    pkgsPlatforms: Platform[];
   };
 }
 
@@ -57,6 +63,21 @@ function required(env: Env, name: string, what: string): string {
   const v = env[name];
   if (!v) throw new LseError('CONFIG_INVALID', `${name} is not set: it is ${what} (local servers: eval "$(bash infra/local/stack.sh env)")`, { variable: name });
   return v;
+}
+
+function secret(env: Env, name: string): string {
+  const v = env[name]!;
+  if (v.length < 16) throw new LseError('CONFIG_INVALID', `${name} must be at least 16 characters (it signs registry tokens)`, { variable: name });
+  return v;
+}
+
+function platforms(env: Env, name: string, def: string): Platform[] {
+  const raw = env[name] || def;
+  try {
+    return raw.split(',').map((p) => p.trim()).filter(Boolean).map(parsePlatform);
+  } catch (e) {
+    throw new LseError('CONFIG_INVALID', `${name}: ${(e as Error).message} (comma-separated, e.g. linux/amd64,linux/amd64/v3)`, { variable: name });
+  }
 }
 
 /** `LSE_TOKENS="ci=tok1:synth,publish;ops=tok2:admin"`: name=token:scope[,scope]... */
@@ -102,6 +123,9 @@ export function loadServiceConfig(env: Env): ServiceConfig {
       waitMaxSeconds: int(env, 'LSE_WAIT_MAX_SECONDS', 300, 'longest Prefer: wait=N honoured', 1),
       bodyLimitBytes: int(env, 'LSE_BODY_LIMIT_BYTES', 512 * 1024 * 1024, 'largest request body (fragment and base uploads)', 1024),
       ...(publicUrl ? { publicUrl } : {}),
+      ...(env['LSE_REGISTRY_SECRET'] ? { registrySecret: secret(env, 'LSE_REGISTRY_SECRET') } : {}),
+      pkgsBase: env['LSE_PKGS_BASE'] || 'minimal',
+      pkgsPlatforms: platforms(env, 'LSE_PKGS_PLATFORMS', 'linux/amd64'),
     },
   };
 }
@@ -110,6 +134,6 @@ export function loadServiceConfig(env: Env): ServiceConfig {
 export function describeConfig(c: ServiceConfig): Record<string, unknown> {
   return {
     natsUrl: c.natsUrl, mongoUrl: c.mongoUrl.replace(/\/\/[^@/]*@/, '//***@'), mongoDb: c.mongoDb, s3: { endpoint: c.s3.endpoint, bucket: c.s3.bucket, region: c.s3.region },
-    concurrency: c.concurrency, healthPort: c.healthPort, gateway: { host: c.gateway.host, port: c.gateway.port, tokens: [...c.gateway.tokens.values()].map((t) => t.name), anonymousPull: c.gateway.anonymousPull, leaseTtlSeconds: c.gateway.leaseTtlSeconds },
+    concurrency: c.concurrency, healthPort: c.healthPort, gateway: { host: c.gateway.host, port: c.gateway.port, tokens: [...c.gateway.tokens.values()].map((t) => t.name), anonymousPull: c.gateway.anonymousPull, leaseTtlSeconds: c.gateway.leaseTtlSeconds, pkgsBase: c.gateway.pkgsBase, pkgsPlatforms: c.gateway.pkgsPlatforms },
   };
 }

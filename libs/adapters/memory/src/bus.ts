@@ -1,4 +1,5 @@
 import type { Bus, BusMessage, Headers, SubscribeOptions } from '@lse/core';
+import { subjectMatches as matches } from '@lse/contracts';
 
 /**
  * The in-process bus: same contract as the NATS adapter (publish returns once the message is
@@ -43,15 +44,4 @@ export class InProcessBus implements Bus {
       await chain;
     };
   }
-}
-
-/** NATS subject matching: `*` one token, `>` the rest. */
-export function matches(pattern: string, subject: string): boolean {
-  const p = pattern.split('.');
-  const s = subject.split('.');
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === '>') return s.length > i;
-    if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
-  }
-  return p.length === s.length;
 }

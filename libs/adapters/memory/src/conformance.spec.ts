@@ -4,8 +4,8 @@ import {
 } from '@lse/testing';
 import {
   InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLeaseRepository, MemorySynthesisRepository, MemoryTrustStore,
-  subjectMatches,
 } from './index';
+import { subjectMatches } from '@lse/contracts';
 
 blobStoreConformance('memory', async () => new MemoryBlobStore());
 fragmentRepositoryConformance('memory', async () => new MemoryFragmentRepository(), sampleFragment);

@@ -1,3 +1,3 @@
 export { MemoryBlobStore } from './blob-store';
 export { MemoryFragmentRepository, MemoryTrustStore, MemoryBaseRepository, MemorySynthesisRepository, MemoryLeaseRepository } from './repositories';
-export { InProcessBus, matches as subjectMatches } from './bus';
+export { InProcessBus } from './bus';

@@ -28,7 +28,7 @@ import {
   type JetStreamClient, type JetStreamManager, type JsMsg,
 } from '@nats-io/jetstream';
 import { LseError, type Bus, type BusMessage, type Headers, type SubscribeOptions } from '@lse/core';
-import { EVENTS_STREAM, SUBJECTS, WORK_STREAM } from '@lse/contracts';
+import { EVENTS_STREAM, SUBJECTS, WORK_STREAM, subjectMatches } from '@lse/contracts';
 
 /** Unacknowledged for this long (no ack, nak or working) -> redelivered. */
 export const ACK_WAIT_MS = 30_000;
@@ -341,13 +341,3 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** NATS subject matching: `*` one token, `>` one or more trailing tokens. */
-export function subjectMatches(pattern: string, subject: string): boolean {
-  const p = pattern.split('.');
-  const s = subject.split('.');
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === '>') return s.length > i;
-    if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
-  }
-  return p.length === s.length;
-}

@@ -11,6 +11,7 @@
  * the offending node (of the map itself when a required key is missing, of the key when a key is
  * unknown). Null values (`files:` with nothing after it) count as absent.
  */
+import { editDistance } from '../util/edit-distance';
 import { isAlias, isMap, isScalar, isSeq, LineCounter } from 'yaml';
 import type { Document, Node, Pair, YAMLMap } from 'yaml';
 
@@ -347,15 +348,3 @@ export function closest(key: string, allowed: string[]): string | undefined {
   return bestDist <= limit ? best : undefined;
 }
 
-/** Levenshtein distance, one row at a time. */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = row;
-  }
-  return prev[b.length]!;
-}

@@ -15,6 +15,7 @@
  * candidates, by name or by provides, that satisfy each alternative (grouped by real package).
  * A conflict or break of x with atom c becomes { P ∈ D, Q ∈ Sq } for each other package Q.
  */
+import { editDistance } from '../util/edit-distance';
 import { LseError } from '../errors';
 import type { Fragment, Platform, Relation, RelationAtom, Requirement } from '../model';
 import { compareVersions, formatRelation } from '../version';
@@ -261,15 +262,4 @@ export function suggest(name: string, names: readonly string[]): string | undefi
   return best;
 }
 
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
 

@@ -1,0 +1,179 @@
+/**
+ * What a registry name means (docs/REGISTRY.md has the grammar) and the images behind it:
+ *
+ *  - `synth/<synthesis id | key hex>`: the image of a completed synthesis; a key names the newest
+ *    completed synthesis with that key. Tag `latest` (or the manifest digest).
+ *  - `pkgs/<pkg>[/<pkg>...]`, tag `<base>[--<arch>[-<variant>]]` (`latest` = the default base):
+ *    the packages synthesized on the base on first pull, through the same pipeline as
+ *    `POST /v1/syntheses` (the resolver reuses a completed result with the same key, so a repeat
+ *    pull costs a resolve, not an assembly). Several configured platforms give an image index.
+ *
+ * Concurrent pulls of one `name:tag` share one in-flight promise (synthesize once), and a result
+ * is remembered for a short while (RECENT_MS) so a client's HEAD, GET and re-GET of one tag do not
+ * each run the resolver. Every pull takes or extends the lease of the image(s) it serves.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  LseError, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, buildImageIndex, isLseError, ociPlatform, sha256Digest, type Platform, type SynthesisRecord,
+} from '@lse/core';
+import { isValidSynthesisId, type ImageRef, type SynthRequested } from '@lse/contracts';
+import { imageBlobs, runSynthesis } from '@lse/engine';
+import type { GatewayDeps, RegistrySettings } from './deps';
+
+const RECENT_MS = 30_000;
+export const PKGS_PREFIX = 'pkgs/';
+export const SYNTH_PREFIX = 'synth/';
+
+/** An OCI error (`{ errors: [{ code, message, detail }] }`) with its HTTP status. */
+export class RegistryError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly detail: Record<string, unknown> = {}) {
+    super(message);
+  }
+}
+
+/** A manifest (or index) a tag resolved to, with the syntheses whose leases hold it. */
+export interface Resolved {
+  digest: string;
+  mediaType: string;
+  synthesisIds: string[];
+  /** Extra blobs (an index) held by a lease of its own. */
+  indexLease?: string;
+}
+
+export interface PkgsRef {
+  packages: string[];
+  base: string;
+  platforms: Platform[];
+}
+
+/** `pkgs/curl/jq` + tag → packages, base and platforms. TAG_INVALID when the tag does not parse. */
+export function parsePkgsRef(name: string, tag: string, s: RegistrySettings): PkgsRef {
+  const packages = [...new Set(name.slice(PKGS_PREFIX.length).split('/'))];
+  const m = /^(.+?)(?:--(amd64|arm64|arm|386|ppc64le|s390x|riscv64)(?:-(v\d))?)?$/.exec(tag);
+  if (!m) throw new RegistryError(400, 'TAG_INVALID', `tag '${tag}' must be <base>[--<arch>[-<variant>]], e.g. latest, minimal or minimal--amd64-v3`);
+  const base = m[1] === 'latest' ? s.pkgsBase : m[1]!;
+  const platforms = m[2] ? [{ os: 'linux', arch: m[2], ...(m[3] ? { variant: m[3] } : {}) }] : s.pkgsPlatforms;
+  return { packages, base, platforms };
+}
+
+function manifestFor(ref: PkgsRef) {
+  const name = `pkgs-${ref.packages.join('-')}`.replace(/[^a-z0-9-]+/g, '-').replace(/-+$/, '').slice(0, 63).replace(/-+$/, '');
+  return { apiVersion: 'lse.dev/v1' as const, kind: 'DependencyManifest' as const, metadata: { name }, base: ref.base, require: ref.packages.map((p) => ({ name: p })), files: [], env: {}, labels: {} };
+}
+
+export class Puller {
+  private readonly inFlight = new Map<string, Promise<Resolved>>();
+  private readonly recent = new Map<string, { at: number; value: Resolved }>();
+
+  constructor(private readonly d: GatewayDeps, private readonly s: RegistrySettings) {}
+
+  private ttlIso(): string {
+    return new Date(this.d.now().getTime() + this.d.leaseTtlSeconds * 1000).toISOString();
+  }
+
+  /** Extends the lease of a synthesis, or takes a new one when it was released or expired. */
+  async lease(rec: SynthesisRecord): Promise<void> {
+    const image = rec.result as unknown as ImageRef;
+    const expiresAt = this.ttlIso();
+    if (await this.d.leases.renew(rec.id, expiresAt)) return;
+    const blobs = imageBlobs(image);
+    for (const b of blobs) {
+      if (!(await this.d.ports.layers.has(b))) throw new RegistryError(404, 'MANIFEST_UNKNOWN', `the image of synthesis '${rec.id}' was collected (blob ${b} is gone) after its lease ended; request the synthesis again`, { synthesis: rec.id, blob: b });
+    }
+    await this.d.leases.put({ synthesisId: rec.id, key: rec.key ?? '', expiresAt, blobs });
+  }
+
+  /** The completed synthesis `synth/<ref>` names. */
+  async synthRecord(ref: string): Promise<SynthesisRecord> {
+    const hex = /^(?:sha256-)?([0-9a-f]{64})$/.exec(ref)?.[1];
+    const rec = hex ? await this.d.syntheses.completedByKey(`sha256:${hex}`) : isValidSynthesisId(ref) ? await this.d.syntheses.get(ref) : undefined;
+    if (!rec) throw new RegistryError(404, 'NAME_UNKNOWN', `no ${hex ? 'completed synthesis with key sha256:' + hex : `synthesis '${ref}'`}; register one with POST /v1/syntheses`, { name: SYNTH_PREFIX + ref });
+    if (rec.status !== 'completed' || !rec.result) {
+      const why = rec.status === 'failed' ? `failed at the ${rec.error?.stage}: ${rec.error?.message}` : `is still ${rec.stage}; pull again when it has completed`;
+      throw new RegistryError(404, 'MANIFEST_UNKNOWN', `synthesis '${rec.id}' ${why}`, { synthesis: rec.id, status: rec.status });
+    }
+    return rec;
+  }
+
+  /** Resolves `name:tag` to a manifest or index digest, synthesizing on first pull; leases it. */
+  async resolveTag(name: string, tag: string): Promise<Resolved> {
+    if (name.startsWith(SYNTH_PREFIX)) {
+      if (tag !== 'latest') throw new RegistryError(404, 'MANIFEST_UNKNOWN', `${name} has only the tag 'latest' (or pull it by manifest digest)`, { name, tag });
+      const rec = await this.synthRecord(name.slice(SYNTH_PREFIX.length));
+      await this.lease(rec);
+      const image = rec.result as unknown as ImageRef;
+      return { digest: image.manifestDigest, mediaType: MEDIA_TYPE_OCI_MANIFEST, synthesisIds: [rec.id] };
+    }
+    const ref = parsePkgsRef(name, tag, this.s);
+    const key = `${[...ref.packages].sort().join('/')}:${ref.base}:${ref.platforms.map((p) => [p.os, p.arch, p.variant ?? ''].join('/')).join(',')}`;
+    const hit = this.recent.get(key);
+    if (hit && Date.now() - hit.at < RECENT_MS) {
+      await this.renew(hit.value);
+      return hit.value;
+    }
+    let p = this.inFlight.get(key);
+    if (!p) {
+      p = this.synthesize(ref).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, p);
+    }
+    const value = await p;
+    this.recent.set(key, { at: Date.now(), value });
+    return value;
+  }
+
+  private async renew(r: Resolved): Promise<void> {
+    const expiresAt = this.ttlIso();
+    for (const id of r.synthesisIds) await this.d.leases.renew(id, expiresAt);
+    if (r.indexLease) await this.d.leases.renew(r.indexLease, expiresAt);
+  }
+
+  /** One synthesis per platform (in parallel); several platforms → an image index stored as a blob. */
+  private async synthesize(ref: PkgsRef): Promise<Resolved> {
+    const settled = await Promise.allSettled(ref.platforms.map((p) => this.synthesizeOne(ref, p)));
+    const done = settled.flatMap((r, i) => (r.status === 'fulfilled' ? [{ image: r.value.image, id: r.value.id, platform: ref.platforms[i]! }] : []));
+    if (!done.length) throw (settled[0] as PromiseRejectedResult).reason;
+    if (ref.platforms.length === 1) return { digest: done[0]!.image.manifestDigest, mediaType: MEDIA_TYPE_OCI_MANIFEST, synthesisIds: [done[0]!.id] };
+    const index = buildImageIndex(done.map((x) => ({
+      descriptor: { mediaType: MEDIA_TYPE_OCI_MANIFEST, digest: x.image.manifestDigest, size: x.image.manifestSize },
+      platform: ociPlatform(x.platform),
+    })));
+    const digest = sha256Digest(index);
+    await this.d.ports.layers.put(digest, index, index.length);
+    const indexLease = `reg-index-${digest.slice(7, 39)}`;
+    await this.d.leases.put({ synthesisId: indexLease, key: digest, expiresAt: this.ttlIso(), blobs: [digest] });
+    return { digest, mediaType: MEDIA_TYPE_OCI_INDEX, synthesisIds: done.map((x) => x.id), indexLease };
+  }
+
+  private async synthesizeOne(ref: PkgsRef, platform: Platform): Promise<{ id: string; image: ImageRef }> {
+    const id = `reg-${createHash('sha256').update(randomBytes(16)).digest('base64url').slice(0, 16).replace(/[^A-Za-z0-9]/g, 'x')}`;
+    const manifest = manifestFor(ref);
+    const at = this.d.now().toISOString();
+    await this.d.syntheses.create({ id, status: 'pending', stage: 'requested', manifestName: manifest.metadata.name, platform, createdAt: at, updatedAt: at });
+    const req: SynthRequested = { v: 1, synthesisId: id, manifest, platform, requestedAt: at };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RegistryError(503, 'UNAVAILABLE', `synthesis ${id} of ${ref.packages.join(', ')} on ${ref.base} did not finish within ${this.d.waitMaxSeconds} s; pull again later (it keeps running)`, { synthesis: id })), this.d.waitMaxSeconds * 1000);
+    });
+    try {
+      const done = await Promise.race([runSynthesis(this.d.bus, req), timeout]);
+      this.d.metrics.inc('lse_syntheses_requested_total');
+      return { id, image: done.image };
+    } catch (e) {
+      throw pullError(e, ref, platform);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** A failed synthesis as an OCI error: unknown package → NAME_UNKNOWN, unknown base or nothing fits → MANIFEST_UNKNOWN. */
+function pullError(e: unknown, ref: PkgsRef, platform: Platform): unknown {
+  if (!isLseError(e)) return e;
+  const where = `${ref.packages.join(', ')} on base ${ref.base} for ${[platform.os, platform.arch, platform.variant].filter(Boolean).join('/')}`;
+  const detail = { code: e.code, ...e.details };
+  if (e.code === 'FRAGMENT_UNKNOWN') return new RegistryError(404, 'NAME_UNKNOWN', `${where}: ${e.message}`, detail);
+  if (e.code === 'BASE_UNKNOWN' || e.code === 'UNSATISFIABLE' || e.code === 'NO_VARIANT' || e.code === 'MANIFEST_INVALID') {
+    return new RegistryError(404, 'MANIFEST_UNKNOWN', `${where}: ${e.message}`, detail);
+  }
+  return new LseError(e.code, `${where}: ${e.message}`, e.details);
+}

@@ -1,0 +1,245 @@
+/**
+ * The pull side of the OCI Distribution Spec v1.1 under /v2 (docs/REGISTRY.md):
+ *   GET /v2/                                  200 {} when authorized (401 + challenge otherwise)
+ *   GET /v2/token?service=lse&scope=...       registry token (registry-auth.ts)
+ *   GET|HEAD /v2/<name>/manifests/<tag|digest>
+ *   GET|HEAD /v2/<name>/blobs/<digest>        streamed from the layer store, `Range` → 206
+ *   GET /v2/<name>/tags/list
+ * Errors are OCI bodies `{ errors: [{ code, message, detail }] }`. Push is not supported.
+ *
+ * Integrity: manifests are small and read whole with the store's verifying `get` before a byte
+ * is sent. Blobs are streamed through the store's digest verifier, which can only tell at the
+ * end; the last chunk is held back until the verifier has finished cleanly, so a blob whose
+ * stored bytes do not match its digest is never delivered complete: the connection is cut short
+ * of Content-Length (the client sees a failed transfer) and the gateway logs an error.
+ */
+import { randomBytes } from 'node:crypto';
+import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDigest, isIndexMediaType, isLseError, isManifestMediaType } from '@lse/core';
+import type { GatewayDeps, RegistrySettings } from '../deps';
+import { challenge, mayPull, registryCaller, requestedNames, signRegistryToken, tokenRequester } from '../registry-auth';
+import { PKGS_PREFIX, Puller, RegistryError, SYNTH_PREFIX } from '../registry-pull';
+
+const NAME_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+interface BlobStream { stream: Readable; size: number; contentLength: number }
+/** A layer store that can stream (the S3 adapter); others are read whole (and verified) instead. */
+type Streaming = { getStream?: (digest: string, range?: { start: number; end?: number }) => Promise<BlobStream> };
+
+export function defaultRegistrySettings(): RegistrySettings {
+  return { secret: randomBytes(32), anonymousPull: false, pkgsBase: 'minimal', pkgsPlatforms: [{ os: 'linux', arch: 'amd64' }], tokenTtlSeconds: 300 };
+}
+
+/** Holds back the most recent chunk until the source has ended cleanly. */
+class HoldLast extends Transform {
+  private held: Buffer | undefined;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    const prev = this.held;
+    this.held = chunk;
+    done(null, prev);
+  }
+  override _flush(done: TransformCallback): void {
+    done(null, this.held);
+  }
+}
+
+type Target = { name: string; kind: 'manifests' | 'blobs'; ref: string } | { name: string; kind: 'tags' };
+
+function parseTarget(rest: string): Target {
+  const tags = /^(.+)\/tags\/list$/.exec(rest);
+  const m = tags ? undefined : /^(.+)\/(manifests|blobs)\/([^/]+)$/.exec(rest);
+  const name = tags?.[1] ?? m?.[1];
+  if (!name) throw new RegistryError(404, 'UNSUPPORTED', `no /v2 endpoint '${rest}': use /v2/<name>/manifests/<ref>, /v2/<name>/blobs/<digest> or /v2/<name>/tags/list`);
+  if (!NAME_RE.test(name) || name.length > 255) throw new RegistryError(400, 'NAME_INVALID', `'${name}' is not a repository name: lowercase letters and digits separated by '.', '_', '-' or '/'`, { name });
+  if (!name.startsWith(PKGS_PREFIX) && !name.startsWith(SYNTH_PREFIX)) {
+    throw new RegistryError(404, 'NAME_UNKNOWN', `no repository '${name}': names are pkgs/<package>[/<package>...] or synth/<synthesis id or key> (docs/REGISTRY.md)`, { name });
+  }
+  return tags ? { name, kind: 'tags' } : { name, kind: m![2] as 'manifests' | 'blobs', ref: m![3]! };
+}
+
+function checkDigest(ref: string, code: 'DIGEST_INVALID' | 'BLOB_UNKNOWN'): void {
+  if (isDigest(ref)) return;
+  if (/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(ref)) throw new RegistryError(400, 'UNSUPPORTED', `digest '${ref}': only sha256 digests are served`, { digest: ref });
+  throw new RegistryError(400, code === 'BLOB_UNKNOWN' ? 'DIGEST_INVALID' : code, `'${ref}' is not a digest (sha256:<64 hex>)`, { digest: ref });
+}
+
+/** `Range: bytes=a-b` (one range) → start/end, or undefined; RANGE_INVALID as 416. */
+function parseRange(h: string | undefined, size: number): { start: number; end: number } | undefined {
+  if (!h) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(h.trim());
+  const bad = () => new RegistryError(416, 'RANGE_INVALID', `Range '${h}' is not satisfiable for a blob of ${size} bytes; send one range 'bytes=start-end' inside it`, { range: h, size });
+  if (!m || (m[1] === '' && m[2] === '')) throw bad();
+  let start: number;
+  let end: number;
+  if (m[1] === '') { // suffix: the last N bytes
+    start = Math.max(0, size - Number(m[2]));
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start >= size || end < start) throw bad();
+  return { start, end };
+}
+
+export function registryRoutes(app: FastifyInstance, d: GatewayDeps): void {
+  const s = d.registry ?? defaultRegistrySettings();
+  const puller = new Puller(d, s);
+  const realmBase = (req: FastifyRequest) => (s.publicUrl ?? `${req.protocol}://${req.headers.host ?? '127.0.0.1'}`).replace(/\/+$/, '');
+  const nowSeconds = () => Math.floor(d.now().getTime() / 1000);
+
+  /** 401 with a challenge (no or invalid credentials, or a token without this name), 403 for a token without a pull scope. */
+  const authorize = (req: FastifyRequest, reply: FastifyReply, name?: string): void => {
+    const caller = registryCaller(d.auth, s.secret, req, nowSeconds());
+    if (caller.kind === 'ok' && (name === undefined || mayPull(caller, name))) {
+      req.log = req.log.child({ caller: caller.who });
+      return;
+    }
+    if (caller.kind === 'none' && s.anonymousPull) return;
+    if (caller.kind === 'denied') throw new RegistryError(403, 'DENIED', caller.why, name ? { name } : {});
+    const insufficient = caller.kind === 'ok';
+    reply.header('WWW-Authenticate', challenge(realmBase(req), name, caller.kind === 'invalid' ? 'invalid_token' : insufficient ? 'insufficient_scope' : undefined));
+    const why = caller.kind === 'invalid' ? caller.why : insufficient ? `the token does not grant pull of '${name}'; ask /v2/token with scope repository:${name}:pull`
+      : 'authentication required: log in with any username and an LSE token as the password (skopeo --creds lse:$LSE_TOKEN), then follow the Bearer challenge';
+    throw new RegistryError(401, 'UNAUTHORIZED', why, name ? { name } : {});
+  };
+
+  const manifest = async (req: FastifyRequest, reply: FastifyReply, name: string, ref: string) => {
+    let digest: string;
+    if (ref.includes(':')) {
+      checkDigest(ref, 'DIGEST_INVALID');
+      digest = ref;
+      if (name.startsWith(SYNTH_PREFIX)) {
+        const rec = await puller.synthRecord(name.slice(SYNTH_PREFIX.length));
+        if ((rec.result as { manifestDigest?: string }).manifestDigest !== digest) throw new RegistryError(404, 'MANIFEST_UNKNOWN', `${name} has no manifest ${digest}`, { name, digest });
+        await puller.lease(rec);
+      }
+    } else {
+      if (!TAG_RE.test(ref)) throw new RegistryError(400, 'TAG_INVALID', `'${ref}' is not a tag (letters, digits, '_', '.', '-'; at most 128)`, { tag: ref });
+      digest = (await puller.resolveTag(name, ref)).digest;
+    }
+    let bytes: Buffer;
+    try {
+      bytes = await d.ports.layers.get(digest);
+    } catch (e) {
+      if (isLseError(e, 'BLOB_UNKNOWN')) throw new RegistryError(404, 'MANIFEST_UNKNOWN', `${name} has no manifest ${digest}`, { name, digest });
+      if (isLseError(e, 'DIGEST_MISMATCH') || isLseError(e, 'SIZE_MISMATCH')) {
+        req.log.error({ digest, name, err: e.message }, 'stored manifest does not match its digest; not served');
+        throw new RegistryError(500, 'DIGEST_INVALID', `the stored manifest ${digest} does not match its digest (altered in storage); it is not served`, { digest });
+      }
+      throw e;
+    }
+    let mediaType: string | undefined;
+    try {
+      mediaType = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType;
+    } catch { /* not JSON: not a manifest */ }
+    if (!mediaType || !(isManifestMediaType(mediaType) || isIndexMediaType(mediaType))) {
+      throw new RegistryError(404, 'MANIFEST_UNKNOWN', `${digest} is not a manifest or index (pull it as a blob)`, { name, digest });
+    }
+    reply.header('content-type', mediaType).header('docker-content-digest', digest).header('content-length', String(bytes.length)).header('etag', `"${digest}"`);
+    if (req.method === 'HEAD') return reply.code(200).send();
+    return reply.code(200).send(bytes);
+  };
+
+  const blob = async (req: FastifyRequest, reply: FastifyReply, name: string, digest: string) => {
+    checkDigest(digest, 'BLOB_UNKNOWN');
+    if (name.startsWith(SYNTH_PREFIX)) await puller.synthRecord(name.slice(SYNTH_PREFIX.length));
+    const size = await d.ports.layers.stat(digest);
+    if (size === undefined) throw new RegistryError(404, 'BLOB_UNKNOWN', `blob ${digest} is not in the layer store (never made, or collected after its lease ended)`, { digest });
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'docker-content-digest': digest, 'accept-ranges': 'bytes', etag: `"${digest}"` };
+    if (req.method === 'HEAD') return reply.code(200).headers({ ...headers, 'content-length': String(size) }).send();
+    let range: { start: number; end: number } | undefined;
+    try {
+      range = parseRange(req.headers.range, size);
+    } catch (e) {
+      reply.header('content-range', `bytes */${size}`);
+      throw e;
+    }
+    const store = d.ports.layers as unknown as Streaming;
+    let body: BlobStream;
+    if (store.getStream) {
+      body = await store.getStream(digest, range);
+    } else {
+      const all = await d.ports.layers.get(digest);
+      const part = range ? all.subarray(range.start, range.end + 1) : all;
+      body = { stream: Readable.from([part]), size: all.length, contentLength: part.length };
+    }
+    const status = range ? 206 : 200;
+    if (range) headers['content-range'] = `bytes ${range.start}-${range.end}/${body.size}`;
+    headers['content-length'] = String(body.contentLength);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(status, headers);
+    pipeline(body.stream, new HoldLast(), res, (err) => {
+      if (!err) return;
+      if (isLseError(err)) req.log.error({ digest, name, code: err.code, err: err.message }, 'blob does not match its digest: transfer aborted, the client did not get it');
+      else req.log.warn({ digest, name, err: err.message }, 'blob transfer ended early');
+      res.destroy();
+    });
+    return reply;
+  };
+
+  app.register(async (v2) => {
+    v2.setErrorHandler((e, req, reply) => {
+      if (e instanceof RegistryError) return reply.code(e.status).send({ errors: [{ code: e.code, message: e.message, detail: e.detail }] });
+      const fe = e as { statusCode?: number; message?: string };
+      if (!isLseError(e) && fe.statusCode && fe.statusCode < 500) return reply.code(fe.statusCode).send({ errors: [{ code: 'UNSUPPORTED', message: fe.message ?? 'bad request', detail: {} }] });
+      if (isLseError(e, 'BLOB_UNKNOWN')) return reply.code(404).send({ errors: [{ code: 'BLOB_UNKNOWN', message: e.message, detail: e.details }] });
+      req.log.error({ err: (e as Error).message, code: isLseError(e) ? e.code : undefined }, 'registry request failed');
+      return reply.code(500).send({ errors: [{ code: 'UNKNOWN', message: isLseError(e) ? e.message : 'internal error; the gateway log has the details', detail: isLseError(e) ? { code: e.code } : {} }] });
+    });
+    v2.setNotFoundHandler((req, reply) => reply.code(404).send({ errors: [{ code: 'UNSUPPORTED', message: `no /v2 endpoint ${req.method} ${req.url}`, detail: {} }] }));
+
+    v2.get('/', async (req, reply) => {
+      authorize(req, reply);
+      return reply.header('docker-distribution-api-version', 'registry/2.0').send({});
+    });
+
+    v2.get('/token', async (req, reply) => {
+      const q = req.query as { scope?: string | string[]; service?: string };
+      const who = tokenRequester(d.auth, req, s.anonymousPull);
+      if (who.kind === 'denied') throw new RegistryError(403, 'DENIED', who.why);
+      if (who.kind !== 'ok') {
+        reply.header('WWW-Authenticate', 'Basic realm="lse"');
+        throw new RegistryError(401, 'UNAUTHORIZED', who.kind === 'invalid' ? who.why : 'send HTTP Basic credentials: any username, an LSE token (scope pull, synth or admin) as the password');
+      }
+      const names = requestedNames(q.scope === undefined ? [] : Array.isArray(q.scope) ? q.scope : [q.scope]).filter((n) => NAME_RE.test(n));
+      const iat = nowSeconds();
+      const token = signRegistryToken(s.secret, { sub: who.who, access: names, iat, exp: iat + s.tokenTtlSeconds });
+      req.log.info({ caller: who.who, names }, 'registry token issued');
+      return { token, access_token: token, expires_in: s.tokenTtlSeconds, issued_at: new Date(iat * 1000).toISOString() };
+    });
+
+    v2.route({
+      method: ['GET', 'HEAD'], url: '/*',
+      handler: async (req, reply) => {
+        const t = parseTarget((req.params as { '*': string })['*']);
+        authorize(req, reply, t.name);
+        if (t.kind === 'manifests') return manifest(req, reply, t.name, t.ref);
+        if (t.kind === 'blobs') return blob(req, reply, t.name, t.ref);
+        if (req.method === 'HEAD') throw new RegistryError(405, 'UNSUPPORTED', 'tags/list answers GET only');
+        return tagsList(req, t.name);
+      },
+    });
+    v2.route({
+      method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: '/*',
+      handler: async () => { throw new RegistryError(405, 'UNSUPPORTED', 'this registry is pull-only: images are synthesized from fragments (docs/REGISTRY.md)'); },
+    });
+  }, { prefix: '/v2' });
+
+  const tagsList = async (req: FastifyRequest, name: string) => {
+    let tags: string[];
+    if (name.startsWith(SYNTH_PREFIX)) {
+      await puller.synthRecord(name.slice(SYNTH_PREFIX.length));
+      tags = ['latest'];
+    } else {
+      tags = [...new Set(['latest', ...(await d.ports.bases.tags()).map((t) => t.name).filter((n) => TAG_RE.test(n))])].sort();
+    }
+    const q = req.query as { n?: string; last?: string };
+    if (q.last) tags = tags.filter((t) => t > q.last!);
+    if (q.n !== undefined && /^\d+$/.test(q.n)) tags = tags.slice(0, Number(q.n));
+    return { name, tags };
+  };
+}
