@@ -9,7 +9,7 @@
  *  - lease release and expiry collect exactly the unreferenced blobs.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatKey, generateKeyPair, publicKeyOf, writeTar, type SecretKey, type TarEntry } from '@lse/core';
@@ -208,7 +208,7 @@ describe('distributed synthesis end to end', () => {
     execFileSync('bash', ['infra/local/stack.sh', 'up'], { cwd: join(__dirname, '../../..'), stdio: 'pipe', env: process.env });
   });
 
-  it('drains a service on SIGTERM: it stops taking work, finishes what it has, logs 'stopped' and exits', async () => {
+  it('drains a service on SIGTERM: it stops taking work, finishes what it has, logs "stopped" and exits', async () => {
     const pid = Number(readFileSync(join(STATE, 'run', 'svc-verifier-1.pid'), 'utf8'));
     const log = join(STATE, 'logs', 'svc-verifier-1.log');
     const before = readFileSync(log, 'utf8').length;
@@ -240,7 +240,7 @@ describe('distributed synthesis end to end', () => {
     expect(lse('base', 'import', join(dir, 'base.tar'), '--name', n('cli-base')).trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(lse('base', 'list')).toContain(`${n('cli-base')}:latest`);
     const manifestFile = join(dir, 'cli.yaml');
-    require('node:fs').writeFileSync(manifestFile, [
+    writeFileSync(manifestFile, [
       'apiVersion: lse.dev/v1', 'kind: DependencyManifest', 'metadata: { name: cli-e2e }', `base: ${n('cli-base')}`,
       `require: [{ name: ${n('cli-app')} }]`, 'entrypoint: ["/usr/local/bin/hello.sh"]', '',
     ].join('\n'));

@@ -36,7 +36,8 @@ export function toDoc(record: object): Document {
 
 /** The record a document holds, without `_id`. */
 export function fromDoc<T>(doc: Document): T {
-  const { _id: _ignored, ...rest } = doc;
+  const rest: Document = { ...doc };
+  delete rest['_id'];
   return mapKeys(rest, decodeKey) as T;
 }
 
