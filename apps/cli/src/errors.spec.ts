@@ -228,3 +228,16 @@ describe('lse keys generate', () => {
     expect(existsSync(join(dir, 'half.key'))).toBe(false);
   });
 });
+
+describe('fragment pack --owner', () => {
+  it('records the given numeric owner for every entry, and refuses a non-numeric one', async () => {
+    const r = await lseOk(p.store, ['--json', 'fragment', 'pack', join(p.work, 'src/broken'), '--name', 'owned', '--version', '1.0.0', '--owner', '1000:1001', '--key', p.publisherKey]);
+    const shown = JSON.parse((await lseOk(p.store, ['--json', 'fragment', 'show', 'owned@1.0.0'])).stdout) as { id: string; descriptor: { files: { uid: number; gid: number }[] } };
+    expect(shown.id).toBe(JSON.parse(r.stdout).id);
+    expect(shown.descriptor.files.length).toBeGreaterThan(0);
+    for (const f of shown.descriptor.files) expect([f.uid, f.gid]).toEqual([1000, 1001]);
+    const bad = await lse(p.store, ['--json', 'fragment', 'pack', join(p.work, 'src/broken'), '--name', 'owned2', '--version', '1.0.0', '--owner', 'root', '--key', p.publisherKey]);
+    expectExit(bad, 2);
+    expect(JSON.parse(bad.stdout).error.message).toMatch(/--owner must be numeric UID:GID/);
+  });
+});

@@ -70,6 +70,7 @@ export function buildProgram(): Command {
     .option('--conflicts <spec>', 'conflicting fragment (repeatable)', collect).option('--breaks <spec>', 'broken fragment (repeatable)', collect)
     .requiredOption('--key <file.key>', 'secret key to sign with')
     .option('--allow-setuid', 'keep setuid/setgid bits (refused otherwise)')
+    .option('--owner <uid:gid>', 'numeric owner of every entry (default 0:0)')
     .action((path, o, cmd) => fragmentPack(ctxOf(cmd), path, o));
   fragment.command('list').description('list every fragment: name, version, variant, id').action((_o, cmd) => fragmentList(ctxOf(cmd)));
   fragment.command('show').argument('<name[@version]>').description('show descriptors of a fragment').action((ref, _o, cmd) => fragmentShow(ctxOf(cmd), ref));

@@ -21,6 +21,9 @@ export interface PackInput {
   /** mtime for every entry (SOURCE_DATE_EPOCH or 0). */
   epoch: number;
   allowSetuid?: boolean;
+  /** Owner of every entry (default 0:0, root). */
+  uid?: number;
+  gid?: number;
   source: Record<string, unknown>;
   metadata?: Record<string, unknown>;
 }
@@ -45,7 +48,7 @@ export function buildFragment(input: PackInput): { fragment: Fragment; blob: Buf
     if (!m) throw new LseError('CONSTRAINT_INVALID', `provides '${spec}' must be NAME or NAME (= VERSION)`, { spec });
     return m[2] ? { name: m[1]!, version: m[2] } : { name: m[1]! };
   });
-  const { tar, files } = normalizeEntries(input.entries, { mtime: input.epoch, allowSetuid: input.allowSetuid ?? false });
+  const { tar, files } = normalizeEntries(input.entries, { mtime: input.epoch, allowSetuid: input.allowSetuid ?? false, uid: input.uid ?? 0, gid: input.gid ?? 0 });
   const descriptor: FragmentDescriptor = {
     schemaVersion: 1,
     name,

@@ -20,6 +20,7 @@ export interface PackOpts {
   breaks?: string[];
   key: string;
   allowSetuid?: boolean;
+  owner?: string;
 }
 
 export async function readSecretKeyFile(file: string): Promise<ReturnType<typeof parseSecretKey>> {
@@ -45,6 +46,8 @@ export async function readContent(path: string): Promise<{ entries: TarEntry[]; 
 
 export async function fragmentPack(ctx: Ctx, path: string, o: PackOpts): Promise<void> {
   if (o.scheme !== 'semver' && o.scheme !== 'debian') throw new LseError('USAGE', `--scheme must be semver or debian, got '${o.scheme}'`);
+  const owner = /^(\d{1,10}):(\d{1,10})$/.exec(o.owner ?? '0:0');
+  if (!owner) throw new LseError('USAGE', `--owner must be numeric UID:GID like 1000:1000, got '${o.owner}'`);
   const key = await readSecretKeyFile(o.key);
   const { entries, source } = await readContent(path);
   const attributes = {
@@ -56,7 +59,7 @@ export async function fragmentPack(ctx: Ctx, path: string, o: PackOpts): Promise
   const input = {
     entries, name: o.name, version: o.version, scheme: o.scheme as VersionScheme, attributes,
     depends: o.depends, preDepends: o.preDepends, provides: o.provides, conflicts: o.conflicts, breaks: o.breaks,
-    key, epoch: ctx.config.epoch, allowSetuid: o.allowSetuid ?? false, source,
+    key, epoch: ctx.config.epoch, allowSetuid: o.allowSetuid ?? false, source, uid: Number(owner[1]), gid: Number(owner[2]),
   };
   let fragment: Fragment;
   let created: boolean;
