@@ -129,6 +129,9 @@ export class Puller {
 
   /** One synthesis per platform (in parallel); several platforms → an image index stored as a blob. */
   private async synthesize(ref: PkgsRef): Promise<Resolved> {
+    const known = await this.d.ports.fragments.candidates(ref.packages);
+    const missing = ref.packages.filter((p) => !known.some((f) => f.descriptor.name === p || f.descriptor.provides.some((x) => x.name === p)));
+    if (missing.length) throw new RegistryError(404, 'NAME_UNKNOWN', `no fragment named or providing ${missing.join(', ')}; publish or import it first (lse import apt ${missing.join(' ')})`, { packages: missing });
     const settled = await Promise.allSettled(ref.platforms.map((p) => this.synthesizeOne(ref, p)));
     const done = settled.flatMap((r, i) => (r.status === 'fulfilled' ? [{ image: r.value.image, id: r.value.id, platform: ref.platforms[i]! }] : []));
     if (!done.length) throw (settled[0] as PromiseRejectedResult).reason;
