@@ -350,7 +350,15 @@ async function recordCounts() {
   const client = new MongoClient(env.MONGO_URL, { serverSelectionTimeoutMS: 5000 });
   try {
     const db = client.db(env.MONGO_DB || 'lse');
-    return { syntheses: await db.collection('syntheses').countDocuments(), outcomes: await db.collection('synthesis_outcomes').countDocuments(), fragments: await db.collection('fragments').countDocuments() };
+    const counts = { syntheses: await db.collection('syntheses').countDocuments(), outcomes: await db.collection('synthesis_outcomes').countDocuments(), fragments: await db.collection('fragments').countDocuments() };
+    // The lookup every stage makes (`findOne({ id })`), for an id that is not there: a full scan on FerretDB/SQLite.
+    const probe = [];
+    for (let i = 0; i < 5; i++) {
+      const t = now();
+      await db.collection('syntheses').findOne({ id: `syn-absent${i}` });
+      probe.push(now() - t);
+    }
+    return { ...counts, findOneByIdMs: stats(probe).p50 };
   } catch (e) {
     progress(`cannot count records at ${env.MONGO_URL}: ${e.message}`);
     return undefined;
@@ -367,7 +375,7 @@ async function main() {
     if (!env[v]) throw new Error(`${v} is not set: start the stack and run eval "$(bash infra/local/stack.sh env)" (with the same LSE_* variables)`);
   }
   const lib = loadBuilt();
-  const n = opts.quick ? { cached: 10, combo: 10, fresh: 5, burst: 16, natsSeconds: 1, core: 50_000 } : { cached: 30, combo: 30, fresh: 15, burst: 40, natsSeconds: 3, core: 200_000 };
+  const n = opts.quick ? { cached: 10, combo: 10, fresh: 5, cachedEnd: 5, burst: 16, natsSeconds: 1, core: 50_000 } : { cached: 30, combo: 30, fresh: 15, cachedEnd: 10, burst: 30, natsSeconds: 2, core: 200_000 };
   const doc = { date: new Date().toISOString(), machine: machine(), options: { ...opts, ...n }, stack: { server: env.LSE_SERVER, nats: env.NATS_URL, stateDir: STATE } };
   const started = now();
   doc.recordsBefore = await recordCounts();
@@ -385,11 +393,13 @@ async function main() {
 
   const latency = {};
   progress(`latency (a): the same manifest ${n.cached} times (result cache)`);
+  const cpu = { cached: cpuMeter(), combo: cpuMeter(), fresh: cpuMeter(), cachedEnd: cpuMeter() };
   const a = [];
+  cpu.cached.start();
   for (let i = 0; i < n.cached; i++) a.push(await synthWait(manifest('bench', set, 'hello\n')));
+  cpu.cached.stop();
   progress(`latency (b): ${n.combo} new combinations of cached fragments (new inline file each)`);
   const b = [];
-  const cpu = { combo: cpuMeter(), fresh: cpuMeter() };
   cpu.combo.start();
   for (let i = 0; i < n.combo; i++) b.push(await synthWait(manifest('bench', set, `combo ${RUN} ${i}\n`)));
   cpu.combo.stop();
@@ -410,7 +420,7 @@ async function main() {
   latency.fresh = stats(c.map((x) => x.ms));
   latency.readyz = stats(readyz);
   latency.publishSetMs = publishMs / n.fresh;
-  doc.cpu = { combo: cpu.combo.perSynthesis(n.combo), fresh: cpu.fresh.perSynthesis(n.fresh) };
+  doc.cpu = { cached: cpu.cached.perSynthesis(n.cached), combo: cpu.combo.perSynthesis(n.combo), fresh: cpu.fresh.perSynthesis(n.fresh) };
   doc.latency = latency;
 
   // Completed/failed events of every synthesis, heard on a core subscription (the gateway's
@@ -453,9 +463,12 @@ async function main() {
   }
   doc.throughput = Object.fromEntries(Object.entries(tp).map(([k, v]) => [k, { ...v, ids: undefined, cpu: undefined }]));
 
-  progress(`latency (a) again: the same manifest ${n.cached} times, after this run's other syntheses`);
+  progress(`latency (a) again: the same manifest ${n.cachedEnd} times, after this run's other syntheses`);
   const a2 = [];
-  for (let i = 0; i < n.cached; i++) a2.push(await synthWait(manifest('bench', set, 'hello\n')));
+  cpu.cachedEnd.start();
+  for (let i = 0; i < n.cachedEnd; i++) a2.push(await synthWait(manifest('bench', set, 'hello\n')));
+  cpu.cachedEnd.stop();
+  doc.cpu.cachedEnd = cpu.cachedEnd.perSynthesis(n.cachedEnd);
   phases.cachedEnd = a2.map((x) => x.id);
   latency.cachedEnd = stats(a2.map((x) => x.ms));
   doc.recordsAfter = await recordCounts();
@@ -481,8 +494,8 @@ function print(doc) {
   const out = process.stdout;
   out.write(`LSE distributed benchmark ${doc.date.slice(0, 16).replace('T', ' ')} UTC: ${m.cpus} cores (${m.cpuModel}), ${m.memoryGB} GB, node ${m.node}, load ${m.loadAverage.join(' ')}${doc.options.quick ? ', --quick' : ''}\n`);
   out.write(`stack: ${doc.stack.server}, ${doc.stack.nats}\n`);
-  const rc = (r) => (r ? `${r.syntheses} syntheses, ${r.outcomes} outcomes, ${r.fragments} fragments` : 'unknown');
-  out.write(`records in the database: ${rc(doc.recordsBefore)} at the start; ${rc(doc.recordsAfter)} before (a) again\n`);
+  const rc = (r) => (r ? `${r.syntheses} syntheses, ${r.outcomes} outcomes, ${r.fragments} fragments (findOne({ id }) on syntheses: ${fmtMs(r.findOneByIdMs)})` : 'unknown');
+  out.write(`database at the start: ${rc(doc.recordsBefore)}\n      before (a) again: ${rc(doc.recordsAfter)}\n`);
   const l = doc.latency;
   const row = (what, s, note) => [what, s.n, fmtMs(s.p50), fmtMs(s.p99), fmtMs(s.mean), note];
   table('1. Synthesis latency, one at a time (POST /v1/syntheses, Prefer: wait=60, client side)', ['case', 'n', 'p50', 'p99', 'mean', 'vs (a) p50'], [
