@@ -45,3 +45,6 @@ export function fromDoc<T>(doc: Document): T {
 export function isDuplicateKey(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 11000;
 }
+
+/** A document whose `_id` is the record's natural key (FerretDB 1.x uses only `_id` for lookups). */
+export type StrIdDoc = Document & { _id: string };

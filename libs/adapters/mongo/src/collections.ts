@@ -11,6 +11,8 @@ export const COLLECTIONS = {
   baseTags: 'base_tags',
   syntheses: 'syntheses',
   synthesisOutcomes: 'synthesis_outcomes',
+  /** key → the synthesis that last completed with it (the result cache's index). */
+  completedKeys: 'completed_keys',
   leases: 'leases',
   fragmentBlobs: 'fragment_blobs',
 } as const;

@@ -11,7 +11,7 @@
  */
 import { LseError, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type Lease, type LeaseRepository, type TrustStore, type TrustedKey } from '@lse/core';
 import type { Db } from 'mongodb';
-import { fromDoc, toDoc } from './codec';
+import { fromDoc, toDoc, type StrIdDoc } from './codec';
 import { COLLECTIONS, insertIfAbsent, upsertReplace } from './collections';
 
 const byText = (a: string, b: string): number => a.localeCompare(b);
@@ -21,7 +21,7 @@ const byText = (a: string, b: string): number => a.localeCompare(b);
  * hold arrays of arrays (relations with alternatives), which FerretDB 1.x cannot store ("nested
  * arrays are not supported"); the queried fields sit beside the text, indexed.
  */
-interface FragmentDoc { id: string; name: string; version: string; provides: string[]; record: string }
+interface FragmentDoc { _id?: string; id: string; name: string; version: string; provides: string[]; record: string }
 
 export class MongoFragmentRepository implements FragmentRepository {
   constructor(private readonly db: Db) {}
@@ -32,10 +32,10 @@ export class MongoFragmentRepository implements FragmentRepository {
 
   async put(f: Fragment): Promise<'created' | 'exists'> {
     const doc: FragmentDoc = { id: f.id, name: f.descriptor.name, version: f.descriptor.version, provides: f.descriptor.provides.map((p) => p.name), record: JSON.stringify(f) };
-    return (await insertIfAbsent(this.db, COLLECTIONS.fragments, doc)) ? 'created' : 'exists';
+    return (await insertIfAbsent(this.db, COLLECTIONS.fragments, { ...doc, _id: f.id })) ? 'created' : 'exists';
   }
   async get(id: string): Promise<Fragment | undefined> {
-    const d = await this.col.findOne({ id });
+    const d = await this.col.findOne({ _id: id });
     return d ? MongoFragmentRepository.read(d) : undefined;
   }
   async byName(name: string): Promise<Fragment[]> {
@@ -100,18 +100,18 @@ interface TagDoc { name: string; tag: string; digest: string }
 
 export class MongoBaseRepository implements BaseRepository {
   constructor(private readonly db: Db) {}
-  private get bases() { return this.db.collection(COLLECTIONS.bases); }
+  private get bases() { return this.db.collection<StrIdDoc>(COLLECTIONS.bases); }
   private get pointers() { return this.db.collection(COLLECTIONS.baseTags); }
 
   async put(base: BaseImage): Promise<void> {
-    await insertIfAbsent(this.db, COLLECTIONS.bases, toDoc(base));
+    await insertIfAbsent(this.db, COLLECTIONS.bases, { ...toDoc(base), _id: base.digest });
   }
   async get(digest: string): Promise<BaseImage | undefined> {
-    const d = await this.bases.findOne({ digest });
+    const d = await this.bases.findOne({ _id: digest });
     return d ? fromDoc<BaseImage>(d) : undefined;
   }
   async tag(name: string, tag: string, digest: string): Promise<void> {
-    if (!(await this.bases.findOne({ digest }, { projection: { _id: 1 } }))) {
+    if (!(await this.bases.findOne({ _id: digest }, { projection: { _id: 1 } }))) {
       throw new LseError('BASE_UNKNOWN', `no base with digest ${digest}; import it with 'lse base import' before tagging it ${name}:${tag}`, { digest, name, tag });
     }
     await upsertReplace(this.db, COLLECTIONS.baseTags, { name, tag }, { name, tag, digest });
@@ -130,20 +130,20 @@ export class MongoBaseRepository implements BaseRepository {
 /** Leases: expiry is judged in code by the collector (no TTL index: FerretDB 1.x has none). */
 export class MongoLeaseRepository implements LeaseRepository {
   constructor(private readonly db: Db) {}
-  private get col() { return this.db.collection(COLLECTIONS.leases); }
+  private get col() { return this.db.collection<StrIdDoc>(COLLECTIONS.leases); }
 
   async put(lease: Lease): Promise<void> {
-    await upsertReplace(this.db, COLLECTIONS.leases, { synthesisId: lease.synthesisId }, toDoc(lease));
+    await upsertReplace(this.db, COLLECTIONS.leases, { _id: lease.synthesisId }, { ...toDoc(lease), _id: lease.synthesisId });
   }
   async get(synthesisId: string): Promise<Lease | undefined> {
-    const d = await this.col.findOne({ synthesisId });
+    const d = await this.col.findOne({ _id: synthesisId });
     return d ? fromDoc<Lease>(d) : undefined;
   }
   async renew(synthesisId: string, expiresAt: string): Promise<boolean> {
-    return (await this.col.updateOne({ synthesisId }, { $set: { expiresAt } })).matchedCount > 0;
+    return (await this.col.updateOne({ _id: synthesisId }, { $set: { expiresAt } })).matchedCount > 0;
   }
   async release(synthesisId: string): Promise<void> {
-    await this.col.deleteMany({ synthesisId });
+    await this.col.deleteMany({ _id: synthesisId });
   }
   async list(): Promise<Lease[]> {
     return (await this.col.find({}).toArray()).map((d) => fromDoc<Lease>(d));

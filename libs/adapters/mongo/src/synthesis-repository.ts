@@ -20,8 +20,8 @@
  */
 import type { SynthesisRecord, SynthesisRepository } from '@lse/core';
 import type { Db } from 'mongodb';
-import { fromDoc, toDoc } from './codec';
-import { COLLECTIONS, insertIfAbsent } from './collections';
+import { fromDoc, toDoc, type StrIdDoc } from './codec';
+import { COLLECTIONS, insertIfAbsent, upsertReplace } from './collections';
 
 type FinishFields = Parameters<SynthesisRepository['finish']>[1];
 
@@ -41,40 +41,44 @@ function outcomeFields(o: Outcome): Partial<SynthesisRecord> {
 
 export class MongoSynthesisRepository implements SynthesisRepository {
   constructor(private readonly db: Db) {}
-  private get records() { return this.db.collection(COLLECTIONS.syntheses); }
-  private get outcomes() { return this.db.collection(COLLECTIONS.synthesisOutcomes); }
+  private get records() { return this.db.collection<StrIdDoc>(COLLECTIONS.syntheses); }
+  private get outcomes() { return this.db.collection<StrIdDoc>(COLLECTIONS.synthesisOutcomes); }
 
   async create(rec: SynthesisRecord): Promise<'created' | 'exists'> {
-    return (await insertIfAbsent(this.db, COLLECTIONS.syntheses, toDoc(rec))) ? 'created' : 'exists';
+    return (await insertIfAbsent(this.db, COLLECTIONS.syntheses, { ...toDoc(rec), _id: rec.id })) ? 'created' : 'exists';
   }
 
   async get(id: string): Promise<SynthesisRecord | undefined> {
-    const d = await this.records.findOne({ id });
+    const d = await this.records.findOne({ _id: id });
     if (!d) return undefined;
     const rec = fromDoc<SynthesisRecord>(d);
     if (rec.status !== 'pending') return rec;
-    const o = await this.outcomes.findOne({ id });
+    const o = await this.outcomes.findOne({ _id: id });
     return o ? { ...rec, ...outcomeFields(fromDoc<Outcome>(o)) } : rec;
   }
 
   async progress(id: string, fields: { stage: string; key?: string; at: string }): Promise<void> {
-    if (await this.outcomes.findOne({ id }, { projection: { _id: 1 } })) return;
-    await this.records.updateOne({ id, status: 'pending' }, { $set: { stage: fields.stage, updatedAt: fields.at, ...(fields.key ? { key: fields.key } : {}) } });
+    if (await this.outcomes.findOne({ _id: id }, { projection: { _id: 1 } })) return;
+    await this.records.updateOne({ _id: id, status: 'pending' }, { $set: { stage: fields.stage, updatedAt: fields.at, ...(fields.key ? { key: fields.key } : {}) } });
   }
 
   async finish(id: string, f: FinishFields): Promise<boolean> {
-    const d = await this.records.findOne({ id });
+    const d = await this.records.findOne({ _id: id });
     if (!d || d['status'] !== 'pending') return false;
-    const outcome: Outcome = { id, status: f.status, at: f.at, ...(typeof d['key'] === 'string' ? { key: d['key'] } : {}), ...(f.result ? { result: f.result } : {}), ...(f.error ? { error: f.error } : {}) };
-    if (!(await insertIfAbsent(this.db, COLLECTIONS.synthesisOutcomes, toDoc(outcome)))) return false;
-    await this.records.updateOne({ id, status: 'pending' }, { $set: toDoc(outcomeFields(outcome)) });
+    const key = typeof d['key'] === 'string' ? d['key'] : typeof f.result?.['key'] === 'string' ? f.result['key'] : undefined;
+    const outcome: Outcome = { id, status: f.status, at: f.at, ...(key ? { key } : {}), ...(f.result ? { result: f.result } : {}), ...(f.error ? { error: f.error } : {}) };
+    if (!(await insertIfAbsent(this.db, COLLECTIONS.synthesisOutcomes, { ...toDoc(outcome), _id: id }))) return false;
+    await this.records.updateOne({ _id: id, status: 'pending' }, { $set: toDoc(outcomeFields(outcome)) });
+    if (outcome.status === 'completed' && key) {
+      await upsertReplace(this.db, COLLECTIONS.completedKeys, { _id: key }, { _id: key, id, at: f.at });
+    }
     return true;
   }
 
   async completedByKey(key: string): Promise<SynthesisRecord | undefined> {
-    const [rec] = await this.records.find({ key, status: 'completed' }, { sort: { updatedAt: -1 }, limit: 1 }).toArray();
-    const [out] = await this.outcomes.find({ key, status: 'completed' }, { sort: { at: -1 }, limit: 1 }).toArray();
-    if (out && (!rec || String(out['at']) > String(rec['updatedAt']))) return this.get(String(out['id']));
-    return rec ? fromDoc<SynthesisRecord>(rec) : undefined;
+    const k = await this.db.collection<StrIdDoc>(COLLECTIONS.completedKeys).findOne({ _id: key });
+    if (!k) return undefined;
+    const rec = await this.get(String(k['id']));
+    return rec?.status === 'completed' ? rec : undefined;
   }
 }
