@@ -28,7 +28,7 @@ const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status
 const basicAuth = { authorization: `Basic ${Buffer.from(`lse:${TOKEN}`).toString('base64')}` };
 
 async function api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(new URL(path, SERVER), {
+  const res = await fetchFresh(new URL(path, SERVER), {
     method, headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
@@ -36,7 +36,21 @@ async function api<T = any>(method: string, path: string, body?: unknown): Promi
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
-const v2 = (path: string, init: RequestInit = {}) => fetch(new URL(`/v2/${path}`, SERVER), init);
+/**
+ * fetch, retried once when a kept-alive socket turns out closed: the tests block the event loop
+ * in spawnSync (skopeo, umoci) for longer than the server's keep-alive timeout, so undici cannot
+ * notice the close in time and reuses a dead socket.
+ */
+async function fetchFresh(url: URL, init: RequestInit = {}): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    if (!/other side closed|socket/i.test(String((e as { cause?: Error }).cause?.message ?? ''))) throw e;
+    return fetch(url, init);
+  }
+}
+
+const v2 = (path: string, init: RequestInit = {}) => fetchFresh(new URL(`/v2/${path}`, SERVER), init);
 
 function lse(...args: string[]): string {
   return execFileSync('node', [join(repo, 'apps/cli/bin/lse.js'), '--server', SERVER, ...args], { cwd: repo, env: process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000 });
