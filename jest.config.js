@@ -22,10 +22,10 @@ const common = {
   testEnvironment: 'node',
   moduleNameMapper,
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json', isolatedModules: true }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }],
     // ESM-only dependencies (cookie 2, under fastify's inject) are compiled to CommonJS for Jest,
     // which cannot require() ESM on Node 20 although Node itself can.
-    '^.+/node_modules/cookie/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', isolatedModules: true }, isolatedModules: true }],
+    '^.+/node_modules/cookie/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', isolatedModules: true } }],
   },
   transformIgnorePatterns: ['/node_modules/(?!cookie/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
