@@ -134,10 +134,10 @@ export async function importAptClosure(ctx: Ctx, packages: string[], o: AptImpor
 
   const cacheDir = o.cache ?? join(ctx.store.root, 'apt-cache');
   const have = await Promise.all(closure.map((f) => existing(ctx, f.descriptor, mergedUsr)));
-  const todo = closure.filter((_, i) => !have[i]);
-  const pkgs = todo.map((f) => ({ name: f.descriptor.name, version: f.descriptor.version, arch: f.descriptor.attributes.arch ?? arch }));
+  const missing = closure.filter((_, i) => !have[i]);
+  const pkgs = missing.map((f) => ({ name: f.descriptor.name, version: f.descriptor.version, arch: f.descriptor.attributes.arch ?? arch }));
   const files = pkgs.length ? await aptDownload(pkgs, cacheDir, (l) => ctx.out.progress(l)) : [];
-  const fileOf = new Map(todo.map((f, i) => [f, files[i]!]));
+  const fileOf = new Map(missing.map((f, i) => [f, files[i]!]));
 
   const out: { fragment: Fragment; created: boolean }[] = [];
   for (const [i, f] of closure.entries()) {
