@@ -13,11 +13,18 @@
  * compared with what `apt-get install -s --no-install-recommends` would install into an empty
  * system (`-o Dir::State::status=/dev/null`), printing the symmetric difference size.
  *
- * "import" here is parse + index of the metadata (in memory); storing 63k signed metadata-only
- * fragments (`lse import debian-index`) is not implemented yet (see docs/DEBIAN.md).
+ * Then the same through a fragment store (skip with --no-store): `lse import debian-index` of the
+ * whole index into a fresh embedded store (a process of the built CLI, timed), the same command
+ * again (a no-op: nothing new), and the 20 resolutions again as the resolver stage does them,
+ * loading the catalog from the store (`loadCatalog` over FsFragmentRepository.candidates) — each
+ * closure checked for consistency and compared with the in-memory one. Ratios are store vs
+ * in-memory catalog, same process, same packages.
  */
 const { spawnSync } = require('node:child_process');
 const { readFileSync } = require('node:fs');
+const { mkdtempSync, rmSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const { join } = require('node:path');
 const core = require('../libs/core/dist');
 
 const POPULAR = ['curl', 'python3', 'jq', 'git', 'openssh-client', 'nginx', 'postgresql-15', 'vim', 'perl', 'openssl',
@@ -51,7 +58,7 @@ function aptClosure(name) {
   return new Set(r.stdout.split('\n').filter((l) => l.startsWith('Inst ')).map((l) => l.split(' ')[1].replace(/:.*$/, '')));
 }
 
-function main() {
+async function main() {
   const args = process.argv.slice(2);
   const json = args.includes('--json');
   const file = args.find((a) => !a.startsWith('--'));
@@ -77,14 +84,82 @@ function main() {
     const apt = fragments ? aptClosure(name) : undefined;
     const ours = fragments ? new Set(fragments.map((f) => f.descriptor.name)) : undefined;
     const diff = apt && ours ? [...apt].filter((n) => !ours.has(n)).length + [...ours].filter((n) => !apt.has(n)).length : null;
-    rows.push({ name, ms: Math.round(ms * 10) / 10, closure: fragments ? fragments.length : null, consistent: fragments ? problems.length === 0 : false, apt: apt ? apt.size : null, diff, error, problems: problems.slice(0, 3) });
+    rows.push({ key: fragments ? fragments.map((f) => `${f.descriptor.name}=${f.descriptor.version}`).sort().join(' ') : null, name, ms: Math.round(ms * 10) / 10, closure: fragments ? fragments.length : null, consistent: fragments ? problems.length === 0 : false, apt: apt ? apt.size : null, diff, error, problems: problems.slice(0, 3) });
   }
-  const result = { paragraphs: paragraphs.length, readMs: Math.round(readMs), importMs: Math.round(importMs), resolutions: rows };
+  const store = args.includes('--no-store') ? undefined : await storeBench(file, rows, json);
+  for (const r of rows) delete r.key;
+  const result = { paragraphs: paragraphs.length, readMs: Math.round(readMs), importMs: Math.round(importMs), resolutions: rows, ...(store ? { store } : {}) };
   if (json) return void process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   process.stdout.write(`index: ${paragraphs.length} paragraphs; read ${result.readMs} ms, parse + catalog ${result.importMs} ms\n`);
   process.stdout.write('package            closure  apt  diff  ms      consistent\n');
   for (const r of rows) process.stdout.write(`${r.name.padEnd(18)} ${String(r.closure ?? '-').padStart(7)} ${String(r.apt ?? '-').padStart(4)} ${String(r.diff ?? '-').padStart(5)}  ${String(r.ms).padEnd(7)} ${r.consistent ? 'yes' : `NO ${r.error || r.problems.join('; ')}`}\n`);
-  if (rows.some((r) => !r.consistent)) process.exitCode = 1;
+  if (store) {
+    process.stdout.write(`\nstore: lse import debian-index of the whole index into a fresh embedded store: ${store.importSeconds} s (${store.created} fragments); again: ${store.reimportSeconds} s (${store.recreated} new)\n`);
+    process.stdout.write('package            closure  load+resolve ms  in-memory ms  ratio  same closure  consistent\n');
+    for (const r of store.resolutions) process.stdout.write(`${r.name.padEnd(18)} ${String(r.closure ?? '-').padStart(7)}  ${String(r.ms).padStart(15)}  ${String(r.memoryMs).padStart(12)}  ${String(r.ratio).padStart(5)}  ${r.same ? 'yes' : 'NO'}          ${r.consistent ? 'yes' : `NO ${r.error || ''}`}\n`);
+    process.stdout.write(`store p50 ${store.p50Ms} ms, max ${store.maxMs} ms (catalog loading from ${store.created} stored fragments included)\n`);
+  }
+  if (rows.some((r) => !r.consistent) || (store && store.resolutions.some((r) => !r.consistent || !r.same))) process.exitCode = 1;
 }
 
-main();
+/** Imports the index into a fresh fs store with the built CLI, then resolves from the store. */
+async function storeBench(file, memoryRows, json) {
+  const { openFsStore } = require('../libs/adapters/fs/dist');
+  const { loadCatalog } = require('../libs/engine/dist');
+  const dir = mkdtempSync(join(tmpdir(), 'lse-bench-debian-'));
+  const lse = (...a) => {
+    const r = spawnSync(process.execPath, [join(__dirname, '../apps/cli/bin/lse.js'), '--store', join(dir, 'store'), ...a], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    if (r.status !== 0) throw new Error(`lse ${a.join(' ')} exited ${r.status}: ${r.stderr}`);
+    return r.stdout;
+  };
+  try {
+    const listFile = file || aptList();
+    if (!json) process.stderr.write(`importing ${listFile} into ${dir}/store ...\n`);
+    lse('keys', 'generate', '--name', 'bench', '--out', dir);
+    lse('trust', 'add', join(dir, 'bench.pub'));
+    let t = process.hrtime.bigint();
+    const first = JSON.parse(lse('--json', 'import', 'debian-index', listFile, '--key', join(dir, 'bench.key'), '--arch', 'amd64,all'));
+    const importSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+    t = process.hrtime.bigint();
+    const again = JSON.parse(lse('--json', 'import', 'debian-index', listFile, '--key', join(dir, 'bench.key'), '--arch', 'amd64,all'));
+    const reimportSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+    const store = openFsStore(join(dir, 'store'));
+    const resolutions = [];
+    for (const m of memoryRows) {
+      const t0 = process.hrtime.bigint();
+      let fragments;
+      let error;
+      try {
+        const catalog = await loadCatalog(store.fragments, [m.name]);
+        ({ fragments } = core.resolve({ requirements: [{ name: m.name }], platform: { os: 'linux', arch: 'amd64' }, catalog }));
+      } catch (e) {
+        error = e.message.split('\n')[0];
+      }
+      const ms = Math.round(Number(process.hrtime.bigint() - t0) / 1e5) / 10;
+      const names = fragments ? fragments.map((f) => `${f.descriptor.name}=${f.descriptor.version}`).sort() : [];
+      resolutions.push({
+        name: m.name, ms, memoryMs: m.ms, ratio: m.ms ? Math.round((ms / m.ms) * 10) / 10 : null, closure: fragments ? fragments.length : null,
+        same: fragments !== undefined && m.key === names.join(' '), consistent: fragments ? consistent(fragments).length === 0 : false, error, names: names.length,
+      });
+    }
+    const sorted = resolutions.map((r) => r.ms).sort((a, b) => a - b);
+    return {
+      importSeconds: Math.round(importSeconds * 10) / 10, created: first.created, reimportSeconds: Math.round(reimportSeconds * 10) / 10, recreated: again.created,
+      p50Ms: sorted[Math.floor(sorted.length / 2)], maxMs: sorted[sorted.length - 1], resolutions,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function aptList() {
+  const t = spawnSync('apt-get', ['indextargets', '--format', '$(FILENAME)', 'Identifier: Packages'], { encoding: 'utf8' });
+  const f = (t.stdout || '').split('\n').find((l) => /_dists_bookworm_main_binary-amd64_Packages/.test(l));
+  if (!f) throw new Error('no bookworm main Packages list from apt; give a Packages file or run apt-get update');
+  return f;
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench/debian.js: ${e.message}\n`);
+  process.exitCode = 1;
+});

@@ -18,6 +18,8 @@ export interface CliConfig {
   server?: string;
   /** LSE_TOKEN: bearer token for the gateway. */
   token?: string;
+  /** LSE_DEBIAN_MIRROR: archive for .deb files of indexed packages (default: the one each index came from). */
+  debianMirror?: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv, isTty: boolean): CliConfig {
@@ -34,7 +36,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty: boolean): CliConfig {
   if (logLevel && !levels.includes(logLevel)) {
     throw new LseError('CONFIG_INVALID', `LSE_LOG_LEVEL must be one of ${levels.join(', ')}, got '${logLevel}'`);
   }
+  const mirror = env['LSE_DEBIAN_MIRROR'] || undefined;
+  if (mirror && !/^https?:\/\/[^/]+/.test(mirror)) {
+    throw new LseError('CONFIG_INVALID', `LSE_DEBIAN_MIRROR must be an http(s) URL of a Debian archive like http://deb.debian.org/debian, got '${mirror}'`);
+  }
   return {
+    ...(mirror ? { debianMirror: mirror } : {}),
     storeDir: defaultStoreDir(env), epoch, ...(logLevel ? { logLevel } : {}), color: isTty && !env['NO_COLOR'],
     ...(env['LSE_SERVER'] ? { server: env['LSE_SERVER'] } : {}), ...(env['LSE_TOKEN'] ? { token: env['LSE_TOKEN'] } : {}),
   };

@@ -1,5 +1,6 @@
 import { openFsStore, type FsStore } from '@lse/adapter-fs';
 import type { EnginePorts } from '@lse/engine';
+import { DebianMirror } from '@lse/adapter-deb';
 import type { CliConfig } from './config';
 import { makeOut, type Out } from './output';
 import { GatewayClient } from './remote';
@@ -35,6 +36,7 @@ export function makeCtx(config: CliConfig, g: GlobalOpts): Ctx {
       origin: store.fragmentBlobs,
       cache: store.fragmentBlobs,
       layers: store.layerBlobs,
+      debian: new DebianMirror(config.debianMirror),
     },
     out: makeOut(Boolean(g.json), Boolean(g.quiet)),
     ...remoteOf(g.server ?? config.server, g.token ?? config.token),

@@ -10,6 +10,7 @@ import { silentLog, type Log } from '@lse/engine';
 import { baseImport, baseList } from './commands/base';
 import { baseBuild } from './commands/base-build';
 import { importApt, importDeb } from './commands/import';
+import { importDebianIndex } from './commands/import-index';
 import { fragmentList, fragmentPack, fragmentShow } from './commands/fragment';
 import { keysGenerate } from './commands/keys';
 import { resolveCmd, synth } from './commands/synth';
@@ -95,6 +96,13 @@ export function buildProgram(): Command {
     .requiredOption('--key <file.key>', 'secret key to sign with').option('--cache <dir>', 'where downloaded .debs are kept (default: STORE/apt-cache)')
     .option('--no-merged-usr', 'keep /bin, /lib... paths as shipped (default: move them under /usr)')
     .action((pkgs, o, cmd) => importApt(ctxOf(cmd), pkgs, o));
+  imp.command('debian-index').argument('<packages_file...>', "Packages indexes, plain or compressed (apt's lists in /var/lib/apt/lists work as they are)")
+    .description('import the metadata of every package of a Debian Packages index as signed fragments; each .deb is fetched (and checked against the index SHA256) when a synthesis first uses it. Re-running is a no-op')
+    .requiredOption('--key <file.key>', 'secret key to sign with')
+    .option('--mirror <url>', `Debian archive the .debs are fetched from (default: the archive apt fetched the list from, else ${'http://deb.debian.org/debian'}; LSE_DEBIAN_MIRROR overrides at fetch time)`)
+    .option('--arch <list>', "architectures to import, comma-separated, or 'any' (default: the host's and all)")
+    .option('--no-merged-usr', 'keep /bin, /lib... paths as shipped when the .debs are unpacked (default: move them under /usr)')
+    .action((files, o, cmd) => importDebianIndex(ctxOf(cmd), files, o));
 
   program.command('resolve').argument('<manifest>', 'dependency manifest (YAML or JSON)')
     .description('print the lock (NAME VERSION FRAGMENT_ID per line, install order) without fetching or assembling')

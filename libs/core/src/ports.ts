@@ -42,6 +42,13 @@ export interface FragmentRepository {
    * must consider for those names. The resolver loads its catalog with this, name by name.
    */
   candidates(names: string[]): Promise<Fragment[]>;
+  /**
+   * Stores many fragments (a Packages index: tens of thousands) in few round trips; like `put`
+   * for each, in no particular order. Counts what was new and what was already there.
+   */
+  putMany(fs: Fragment[]): Promise<{ created: number; existing: number }>;
+  /** The ids among `ids` that are not stored (so re-imports can skip signing what exists). */
+  missing(ids: string[]): Promise<string[]>;
 }
 
 /** The trust store: publisher keys, their name scopes, revocations. */

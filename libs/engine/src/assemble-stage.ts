@@ -1,11 +1,11 @@
 import {
-  LseError, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST, assertNoConflicts, buildFilesLayer, buildImageConfig, buildImageManifest,
-  buildLayer, defaultLayerBudget, fragmentLabel, inlineFileEntries, planLayers, sha256Digest, type Fragment, type Lock,
+  DEB_MEDIA_TYPE, LseError, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST, assertNoConflicts, buildFilesLayer, buildImageConfig, buildImageManifest,
+  buildLayer, defaultLayerBudget, fragmentLabel, inlineFileEntries, planLayers, sha256Digest, type Fragment, type Lock, type TarEntry,
 } from '@lse/core';
 import type { ImageRef } from '@lse/contracts';
 import type { EngineOptions, EnginePorts } from './ports';
 import { debianTopLayer, hasDebianFragments, DPKG_LAYER_LABEL } from './debian-assembly';
-import { readVerifiedEntries } from './verify-stage';
+import { readVerifiedContent, readVerifiedEntries } from './verify-stage';
 
 export interface AssembledImage {
   image: ImageRef;
@@ -15,7 +15,8 @@ export interface AssembledImage {
 /**
  * Stage 4: lock → OCI image in the layer store.
  *  1. path conflicts between fragments (and the inline files) are found from the signed file
- *     indexes before any byte is copied;
+ *     indexes before any byte is copied (for packages from a Debian index, which have no signed
+ *     index, from the index derived from their verified .deb, which is read first);
  *  2. the layer budget groups fragments (see libs/core/src/oci/budget.ts);
  *  3. each group becomes a deterministic gzip layer; blobs are re-read from the cache and
  *     re-checked (digest, size, policy, index) as they are used;
@@ -25,11 +26,17 @@ export interface AssembledImage {
  */
 export async function assembleImage(ports: EnginePorts, lock: Lock, opts: EngineOptions): Promise<AssembledImage> {
   const fragments: Fragment[] = [];
+  const derived = new Map<string, TarEntry[]>();
   for (const lf of lock.fragments) {
     const f = await ports.fragments.get(lf.id);
     if (!f) throw new LseError('FRAGMENT_UNKNOWN', `fragment ${lf.name}@${lf.version} (${lf.id}) is not in the fragment database`, { fragment: lf.id });
-    fragments.push(f);
+    if (f.descriptor.blob.mediaType === DEB_MEDIA_TYPE) {
+      const c = await readVerifiedContent(ports, f);
+      derived.set(f.id, c.entries);
+      fragments.push(c.fragment);
+    } else fragments.push(f);
   }
+  const entriesOf = async (f: Fragment) => derived.get(f.id) ?? readVerifiedEntries(ports, f);
   const owner = (f: Fragment) => `${f.descriptor.name}@${f.descriptor.version}`;
   assertNoConflicts([
     ...fragments.map((f) => ({ owner: owner(f), files: f.descriptor.files })),
@@ -49,13 +56,13 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
     const parts = [];
     for (const id of group) {
       const f = byId.get(id)!;
-      parts.push({ entries: await readVerifiedEntries(ports, f), label: fragmentLabel(f) });
+      parts.push({ entries: await entriesOf(f), label: fragmentLabel(f) });
     }
     const layer = buildLayer(parts, { mtime: opts.epoch });
     await ports.layers.put(layer.digest, layer.blob, layer.size);
     ours.push({ diffId: layer.diffId, digest: layer.digest, size: layer.size, fragments: group.map((id) => owner(byId.get(id)!)) });
   }
-  const debian = await debianTopLayer(ports, fragments, base, opts.epoch); // dpkg database, alternatives (Debian fragments only)
+  const debian = await debianTopLayer(ports, fragments, base, opts.epoch, entriesOf); // dpkg database, alternatives (Debian fragments only)
   if (debian) {
     await ports.layers.put(debian.digest, debian.blob, debian.size);
     ours.push({ diffId: debian.diffId, digest: debian.digest, size: debian.size, fragments: [DPKG_LAYER_LABEL] });

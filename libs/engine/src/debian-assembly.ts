@@ -83,9 +83,9 @@ export async function debianLayerEntries(ports: EnginePorts, input: DebianLayerI
 }
 
 /** The generated layer for a lock's fragments over a base (undefined without Debian fragments). */
-export async function debianTopLayer(ports: EnginePorts, fragments: readonly Fragment[], base: BaseImage | undefined, mtime: number): Promise<Layer | undefined> {
+export async function debianTopLayer(ports: EnginePorts, fragments: readonly Fragment[], base: BaseImage | undefined, mtime: number, entriesOf?: (f: Fragment) => Promise<TarEntry[]>): Promise<Layer | undefined> {
   if (!hasDebianFragments(fragments)) return undefined;
   const scanned = await scanBase(ports, base, ['var/lib/dpkg/status', 'etc/passwd']);
-  const entries = await debianLayerEntries(ports, { fragments, base: scanned, mtime });
+  const entries = await debianLayerEntries(ports, { fragments, base: scanned, mtime, ...(entriesOf ? { entriesOf } : {}) });
   return entries ? buildLayer([{ entries, label: DPKG_LAYER_LABEL }], { mtime }) : undefined;
 }

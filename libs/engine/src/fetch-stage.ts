@@ -1,4 +1,4 @@
-import { LseError, type Lock } from '@lse/core';
+import { DEB_MEDIA_TYPE, LseError, type Lock } from '@lse/core';
 import type { EnginePorts } from './ports';
 
 /**
@@ -7,6 +7,10 @@ import type { EnginePorts } from './ports';
  * check); a blob that fails that check is left out and named in `refused`, and the verifier,
  * which owns every verdict on content, fails the synthesis with the reason. Transient errors
  * (a server unreachable) throw and the message is redelivered.
+ *
+ * Fragments imported from a Packages index have a .deb as their blob and no copy in the origin:
+ * their .deb is downloaded from the Debian archive on first use (checked against the signed
+ * digest and size before it enters the cache) and is then served from the cache like any blob.
  */
 export async function fetchFragments(ports: EnginePorts, lock: Lock, onProgress?: (done: number, total: number) => void): Promise<{ copied: number; bytes: number; refused: string[] }> {
   let copied = 0;
@@ -16,10 +20,21 @@ export async function fetchFragments(ports: EnginePorts, lock: Lock, onProgress?
   for (const lf of lock.fragments) {
     const f = await ports.fragments.get(lf.id);
     if (!f) throw new LseError('FRAGMENT_UNKNOWN', `fragment ${lf.name}@${lf.version} (${lf.id}) is in the lock but not in the fragment database`, { fragment: lf.id });
-    const { digest, size } = f.descriptor.blob;
-    if (ports.cache !== ports.origin && !(await ports.cache.has(digest))) {
+    const { digest, size, mediaType } = f.descriptor.blob;
+    const inCache = await ports.cache.has(digest);
+    let source: (() => Promise<Buffer>) | undefined;
+    if (!inCache && mediaType === DEB_MEDIA_TYPE && !(await ports.origin.has(digest))) {
+      const archive = ports.debian;
+      if (!archive) throw new LseError('BLOB_UNKNOWN', `${lf.name}@${lf.version} is a package from a Debian index, and this service has no Debian archive configured to fetch it from`, { fragment: lf.id, digest });
+      source = () => archive.download(f);
+    } else if (!inCache && ports.cache !== ports.origin) {
+      source = () => ports.origin.get(digest);
+    } else if (!inCache) {
+      throw new LseError('BLOB_UNKNOWN', `blob of fragment ${lf.name}@${lf.version} (${digest}) is missing from the store; re-pack or re-import the fragment`, { fragment: lf.id, digest });
+    }
+    if (source) {
       try {
-        const data = await ports.origin.get(digest);
+        const data = await source();
         await ports.cache.put(digest, data, size);
         copied++;
         bytes += data.length;
@@ -27,8 +42,6 @@ export async function fetchFragments(ports: EnginePorts, lock: Lock, onProgress?
         if (!(e instanceof LseError) || !['DIGEST_MISMATCH', 'SIZE_MISMATCH', 'BLOB_UNKNOWN'].includes(e.code)) throw e;
         refused.push(`${lf.name}@${lf.version}: ${e.message}`);
       }
-    } else if (!(await ports.cache.has(digest))) {
-      throw new LseError('BLOB_UNKNOWN', `blob of fragment ${lf.name}@${lf.version} (${digest}) is missing from the store; re-pack or re-import the fragment`, { fragment: lf.id, digest });
     }
     onProgress?.(++done, lock.fragments.length);
   }

@@ -1,4 +1,4 @@
-import type { BaseRepository, BlobStore, FragmentRepository, TrustStore } from '@lse/core';
+import type { BaseRepository, BlobStore, DebContents, Fragment, FragmentRepository, TrustStore } from '@lse/core';
 
 /**
  * What the pipeline stages need. In the embedded store `origin` and `cache` are the same
@@ -14,6 +14,23 @@ export interface EnginePorts {
   cache: BlobStore;
   /** Image blobs: base layers, built layers, configs, manifests. */
   layers: BlobStore;
+  /**
+   * Debian packages kept in an archive (fragments imported from a Packages index, whose blob is
+   * the .deb): how to download one and how to read one. Without it such fragments fail with a
+   * clear error; with it they are fetched on first use (see fetch-stage.ts, verify-stage.ts).
+   */
+  debian?: DebianArchive;
+}
+
+export interface DebianArchive {
+  /**
+   * Downloads the .deb of a metadata-only fragment (from `LSE_DEBIAN_MIRROR`, else the archive the
+   * index came from) and returns it only if it has the signed digest and size (DIGEST_MISMATCH,
+   * SIZE_MISMATCH otherwise; BLOB_UNKNOWN when the archive does not have it).
+   */
+  download(f: Fragment): Promise<Buffer>;
+  /** Reads a .deb's control members and payload (dpkg-deb). */
+  read(deb: Buffer, label: string): Promise<DebContents>;
 }
 
 export interface EngineOptions {

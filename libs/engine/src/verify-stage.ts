@@ -1,4 +1,7 @@
-import { LseError, checkPolicy, fragmentLabel, readTar, sha256Digest, verifyFragment, type Fragment, type Lock, type TarEntry, type TrustedKey } from '@lse/core';
+import {
+  DEB_MEDIA_TYPE, LseError, checkPolicy, deriveFromDeb, fragmentLabel, readTar, sha256Digest, verifyFragment,
+  type Fragment, type Lock, type TarEntry, type TrustedKey,
+} from '@lse/core';
 import { fileIndexOf, indexDifference } from './file-index';
 import type { EnginePorts } from './ports';
 
@@ -10,6 +13,9 @@ import type { EnginePorts } from './ports';
  *  3. the tar passes the safety policy (setuid only where the signed descriptor allows it);
  *  4. the tar's contents are exactly the signed file index (so conflict checks made from indexes
  *     at assembly are truthful).
+ * For a fragment from a Packages index (blob = .deb, no signed file index), 2 holds for the .deb,
+ * and 3 for the content derived from it (core debian/derive.ts); its file index is that derived
+ * content's, computed again wherever it is used.
  * Returns the key that vouched for each fragment id.
  */
 export async function verifyFragments(ports: EnginePorts, lock: Lock, onProgress?: (done: number, total: number) => void): Promise<Record<string, string>> {
@@ -28,27 +34,40 @@ export async function verifyFragments(ports: EnginePorts, lock: Lock, onProgress
 
 /** Reads a fragment's blob from the cache and checks digest, size, policy and index. */
 export async function readVerifiedEntries(ports: EnginePorts, f: Fragment): Promise<TarEntry[]> {
-  const label = fragmentLabel(f);
-  const { digest } = f.descriptor.blob;
-  let blob: Buffer;
-  try {
-    // A blob the fetcher refused is not in the cache: read the origin, whose verifying read
-    // names what is wrong with it (altered, missing).
-    const fromCache = ports.cache === ports.origin || (await ports.cache.has(digest));
-    blob = fromCache ? await ports.cache.get(digest) : await ports.origin.get(digest);
-  } catch (e) {
-    if (e instanceof LseError) throw new LseError(e.code, `${label}: ${e.message}`, { ...e.details, fragment: f.id }, { cause: e });
-    throw e;
-  }
-  return checkFragmentBlob(f, blob);
+  return (await readVerifiedContent(ports, f)).entries;
 }
 
 /**
- * Checks bytes claimed to be a fragment's blob: signed digest and size, tar policy (setuid only
- * where the signed descriptor allows it), and exact agreement with the signed file index.
- * Returns the tar entries.
+ * A fragment's verified entries, and the fragment as assembly should see it: the stored one, or,
+ * for a fragment from a Packages index, the view with the file index and Debian metadata derived
+ * from its verified .deb.
  */
-export function checkFragmentBlob(f: Fragment, blob: Buffer): TarEntry[] {
+export async function readVerifiedContent(ports: EnginePorts, f: Fragment): Promise<{ fragment: Fragment; entries: TarEntry[] }> {
+  const blob = await readBlob(ports, f);
+  if (f.descriptor.blob.mediaType !== DEB_MEDIA_TYPE) return { fragment: f, entries: checkFragmentBlob(f, blob) };
+  checkBlobBytes(f, blob);
+  if (!ports.debian) throw new LseError('INTERNAL', `${fragmentLabel(f)} is a Debian package from an index, and this service cannot read .deb files (no Debian support configured)`, { fragment: f.id });
+  const derived = deriveFromDeb(f, await ports.debian.read(blob, fragmentLabel(f)));
+  checkPolicy(derived.entries, { allowSetuid: true, label: fragmentLabel(f) });
+  return { fragment: derived.fragment, entries: derived.entries };
+}
+
+async function readBlob(ports: EnginePorts, f: Fragment): Promise<Buffer> {
+  const label = fragmentLabel(f);
+  const { digest } = f.descriptor.blob;
+  try {
+    // A blob the fetcher refused is not in the cache: read the origin (or, for a package from a
+    // Debian index, the archive), whose verifying read names what is wrong with it.
+    if (await ports.cache.has(digest)) return await ports.cache.get(digest);
+    if (f.descriptor.blob.mediaType === DEB_MEDIA_TYPE && ports.debian && !(await ports.origin.has(digest))) return await ports.debian.download(f);
+    return await ports.origin.get(digest);
+  } catch (e) {
+    if (e instanceof LseError) throw new LseError(e.code, e.message.startsWith(label) ? e.message : `${label}: ${e.message}`, { ...e.details, fragment: f.id }, { cause: e });
+    throw e;
+  }
+}
+
+function checkBlobBytes(f: Fragment, blob: Buffer): void {
   const label = fragmentLabel(f);
   const { digest, size } = f.descriptor.blob;
   if (blob.length !== size) {
@@ -58,6 +77,16 @@ export function checkFragmentBlob(f: Fragment, blob: Buffer): TarEntry[] {
   if (actual !== digest) {
     throw new LseError('DIGEST_MISMATCH', `${label}: blob hashes to ${actual}, the signed descriptor says ${digest}`, { fragment: f.id, digest, actual });
   }
+}
+
+/**
+ * Checks bytes claimed to be a fragment's blob: signed digest and size, tar policy (setuid only
+ * where the signed descriptor allows it), and exact agreement with the signed file index.
+ * Returns the tar entries.
+ */
+export function checkFragmentBlob(f: Fragment, blob: Buffer): TarEntry[] {
+  const label = fragmentLabel(f);
+  checkBlobBytes(f, blob);
   const entries = readTar(blob);
   checkPolicy(entries, { allowSetuid: f.descriptor.metadata['allowSetuid'] === true, label });
   const diff = indexDifference(f.descriptor.files, fileIndexOf(entries));

@@ -10,6 +10,8 @@ export interface ServiceConfig {
   mongoUrl: string;
   mongoDb: string;
   s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string };
+  /** LSE_DEBIAN_MIRROR: where .deb files of packages imported from an index are fetched (default: the archive each index came from). */
+  debianMirror?: string;
   concurrency: number;
   /** LSE_ACK_WAIT_SECONDS: how long a taken message may go without ack or progress before redelivery (0 = adapter default, 30 s). */
   ackWaitMs: number;
@@ -107,6 +109,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
       accessKeyId: required(env, 'S3_ACCESS_KEY_ID', 'the access key of the S3 layer cache'),
       secretAccessKey: required(env, 'S3_SECRET_ACCESS_KEY', 'the secret key of the S3 layer cache'),
     },
+    ...(env['LSE_DEBIAN_MIRROR'] ? { debianMirror: url(env, 'LSE_DEBIAN_MIRROR', '', ['http', 'https'], 'the Debian archive .deb files of indexed packages are fetched from') } : {}),
     concurrency: int(env, 'LSE_CONCURRENCY', 2, 'messages a service handles at once', 1),
     ackWaitMs: int(env, 'LSE_ACK_WAIT_SECONDS', 0, 'seconds before an unacknowledged message is redelivered') * 1000,
     logLevel: env['LSE_LOG_LEVEL'] || 'info',
@@ -134,6 +137,6 @@ export function loadServiceConfig(env: Env): ServiceConfig {
 export function describeConfig(c: ServiceConfig): Record<string, unknown> {
   return {
     natsUrl: c.natsUrl, mongoUrl: c.mongoUrl.replace(/\/\/[^@/]*@/, '//***@'), mongoDb: c.mongoDb, s3: { endpoint: c.s3.endpoint, bucket: c.s3.bucket, region: c.s3.region },
-    concurrency: c.concurrency, healthPort: c.healthPort, gateway: { host: c.gateway.host, port: c.gateway.port, tokens: [...c.gateway.tokens.values()].map((t) => t.name), anonymousPull: c.gateway.anonymousPull, leaseTtlSeconds: c.gateway.leaseTtlSeconds, pkgsBase: c.gateway.pkgsBase, pkgsPlatforms: c.gateway.pkgsPlatforms },
+    ...(c.debianMirror ? { debianMirror: c.debianMirror } : {}), concurrency: c.concurrency, healthPort: c.healthPort, gateway: { host: c.gateway.host, port: c.gateway.port, tokens: [...c.gateway.tokens.values()].map((t) => t.name), anonymousPull: c.gateway.anonymousPull, leaseTtlSeconds: c.gateway.leaseTtlSeconds, pkgsBase: c.gateway.pkgsBase, pkgsPlatforms: c.gateway.pkgsPlatforms },
   };
 }

@@ -4,6 +4,7 @@ import { MongoStore } from '@lse/adapter-mongo';
 import { NatsBus, ensureStreams } from '@lse/adapter-nats';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { S3BlobStore, ensureBucket, makeS3Client } from '@lse/adapter-s3';
+import { DebianMirror } from '@lse/adapter-deb';
 import type { ServiceConfig } from './config';
 
 /** Everything a service talks to, connected; `close()` drains and disconnects in order. */
@@ -26,7 +27,7 @@ export async function connectAll(config: ServiceConfig, name: string, log: Log):
   await ensureBucket(s3, config.s3.bucket);
   const cache = new S3BlobStore(s3, config.s3.bucket, 'fragments/');
   const layers = new S3BlobStore(s3, config.s3.bucket, 'layers/');
-  const ports: EnginePorts = { fragments: mongo.fragments, bases: mongo.bases, trust: mongo.trust, origin: mongo.blobs, cache, layers };
+  const ports: EnginePorts = { fragments: mongo.fragments, bases: mongo.bases, trust: mongo.trust, origin: mongo.blobs, cache, layers, debian: new DebianMirror(config.debianMirror) };
   return {
     bus, mongo, ports, layers, s3,
     async ready() {

@@ -97,6 +97,24 @@ export function fragmentRepositoryConformance(name: string, make: () => Promise<
       expect(await repo.candidates([])).toEqual([]);
       expect(await repo.candidates(['nothing'])).toEqual([]);
     });
+    it('stores many at once, counting new and existing, and tells which ids are missing', async () => {
+      const many = Array.from({ length: 120 }, (_, i) => sample(`pkg${i % 40}`, `1.${Math.floor(i / 40)}.0`, { provides: [{ name: 'virtual-many' }] }));
+      const first = many.slice(0, 50);
+      expect(await repo.putMany(first)).toEqual({ created: 50, existing: 0 });
+      expect(await repo.missing(many.map((f) => f.id))).toEqual(many.slice(50).map((f) => f.id));
+      expect(await repo.putMany(many)).toEqual({ created: 70, existing: 50 });
+      expect(await repo.putMany([])).toEqual({ created: 0, existing: 0 });
+      expect(await repo.missing(many.map((f) => f.id))).toEqual([]);
+      expect((await repo.byName('pkg7')).map((f) => f.descriptor.version).sort()).toEqual(['1.0.0', '1.1.0', '1.2.0']);
+      expect((await repo.candidates(['virtual-many'])).length).toBe(120);
+      expect((await repo.candidates(['pkg3', 'pkg4'])).map((f) => f.id).sort()).toEqual(many.filter((f) => ['pkg3', 'pkg4'].includes(f.descriptor.name)).map((f) => f.id).sort());
+    }, 60_000);
+    it('loses no fragment when many versions of one name are stored concurrently', async () => {
+      const vs = Array.from({ length: 12 }, (_, i) => sample('raced', `2.${i}.0`, { provides: [{ name: 'raced-virtual' }] }));
+      await Promise.all([...vs.map((f) => repo.put(f)), repo.putMany(vs.slice(0, 6)), repo.putMany(vs.slice(6))]);
+      expect((await repo.byName('raced')).map((f) => f.id).sort()).toEqual(vs.map((f) => f.id).sort());
+      expect((await repo.candidates(['raced-virtual'])).map((f) => f.id).sort()).toEqual(vs.map((f) => f.id).sort());
+    }, 60_000);
   });
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import {
-  LseError, compareVersions, fragmentId, isDigest, parsePublicKey, verifyFragment, type Fragment, type TrustedKey,
+  DEB_MEDIA_TYPE, LseError, compareVersions, fragmentId, isDigest, parsePublicKey, verifyFragment, type Fragment, type TrustedKey,
 } from '@lse/core';
 import { checkFragmentBlob, importBaseImage, importRootfsTar } from '@lse/engine';
 import { requireScope } from '../auth';
@@ -11,6 +11,9 @@ function b64(v: unknown, what: string): Buffer {
   if (typeof v !== 'string') throw new HttpError(400, 'USAGE', `${what} must be base64 text`);
   return Buffer.from(v, 'base64');
 }
+
+/** Most fragments per /v1/fragments/batch request (a Debian index goes in ~13 requests). */
+const BATCH_MAX = 5000;
 
 function summary(f: Fragment) {
   const d = f.descriptor;
@@ -38,6 +41,42 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
     const created = (await d.ports.fragments.put(f)) === 'created';
     req.log.info({ fragment: f.id, name: f.descriptor.name, version: f.descriptor.version, created }, 'fragment published');
     return reply.code(created ? 201 : 200).send({ ...summary(f), created });
+  });
+
+  // Many fragments at once (`lse import debian-index --server`): verified one by one, stored in
+  // one putMany. Only fragments whose blob needs no upload: a .deb named by a Debian index
+  // (fetched and checked against the signed digest on first use) or a blob already stored.
+  app.post('/v1/fragments/batch', { preHandler: publish }, async (req) => {
+    const list = ((req.body ?? {}) as { fragments?: unknown }).fragments;
+    if (!Array.isArray(list) || list.length > BATCH_MAX) throw new HttpError(400, 'USAGE', `body must be { fragments: [...] } with at most ${BATCH_MAX} fragments`);
+    const keys = new Map<string, TrustedKey>((await d.ports.trust.list()).map((k) => [k.name, k]));
+    const accepted: Fragment[] = [];
+    const rejected: { id: string; name: string; version: string; code: string; message: string }[] = [];
+    for (const item of list as Fragment[]) {
+      const id = String(item?.id ?? '');
+      try {
+        if (!item || typeof item !== 'object' || !item.descriptor || !Array.isArray(item.signatures)) throw new LseError('USAGE', 'not a fragment { id, descriptor, signatures }');
+        if (!isDigest(item.id) || fragmentId(item.descriptor) !== item.id) throw new LseError('FRAGMENT_INVALID', `fragment id ${id} is not the hash of its descriptor`, { id });
+        verifyFragment(item, keys);
+        const blob = item.descriptor.blob;
+        if (blob?.mediaType !== DEB_MEDIA_TYPE && !(await d.ports.origin.has(blob?.digest ?? ''))) {
+          throw new LseError('BLOB_UNKNOWN', `the blob ${String(blob?.digest)} is not stored; publish this fragment with its blob (POST /v1/fragments)`, { id });
+        }
+        accepted.push(item);
+      } catch (e) {
+        const err = e instanceof LseError ? e : new LseError('FRAGMENT_INVALID', (e as Error).message);
+        rejected.push({ id, name: String(item?.descriptor?.name ?? ''), version: String(item?.descriptor?.version ?? ''), code: err.code, message: err.message });
+      }
+    }
+    const { created, existing } = await d.ports.fragments.putMany(accepted);
+    req.log.info({ received: list.length, created, existing, rejected: rejected.length }, 'fragment batch published');
+    return { created, existing, rejected };
+  });
+
+  app.post('/v1/fragments/missing', { preHandler: publish }, async (req) => {
+    const ids = ((req.body ?? {}) as { ids?: unknown }).ids;
+    if (!Array.isArray(ids) || ids.length > BATCH_MAX || !ids.every((i) => typeof i === 'string' && isDigest(i))) throw new HttpError(400, 'USAGE', `body must be { ids: ["sha256:…"] } with at most ${BATCH_MAX} ids`);
+    return { missing: await d.ports.fragments.missing(ids as string[]) };
   });
 
   app.get('/v1/fragments', { preHandler: synth }, async () => {

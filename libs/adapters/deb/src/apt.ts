@@ -6,7 +6,9 @@
  * none, and the caller is told so.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { LseError, parseControlFile, type ControlParagraph } from '@lse/core';
 import { run, runOk } from './run';
 
@@ -38,10 +40,22 @@ export async function ensureAptLists(progress: (line: string) => void = () => {}
   return true;
 }
 
-/** Reads (decompressing) one index file. */
+/**
+ * Reads (decompressing) one index file: apt's helper knows every compression apt uses (lz4, gz,
+ * xz, zst); without apt, plain and gzip files are read directly.
+ */
 export async function readIndexText(file: string): Promise<string> {
-  const out = await runOk('/usr/lib/apt/apt-helper', ['cat-file', file], `reading ${file}`);
-  return out.toString('utf8');
+  if (!existsSync(file)) throw new LseError('USAGE', `${file} does not exist; give a Packages file (plain or compressed), e.g. one of /var/lib/apt/lists/*_Packages*`, { file });
+  if (existsSync('/usr/lib/apt/apt-helper')) return (await runOk('/usr/lib/apt/apt-helper', ['cat-file', file], `reading ${file}`)).toString('utf8');
+  const raw = await readFile(file);
+  return (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('utf8');
+}
+
+/** The archive base URI apt fetched `file` from, when it is one of apt's lists. */
+export async function aptRepoOf(file: string): Promise<string | undefined> {
+  if (!existsSync('/usr/bin/apt-get')) return undefined;
+  const abs = resolvePath(file);
+  return (await indexTargets().catch(() => [])).find((t) => resolvePath(t.file) === abs)?.repo?.replace(/\/+$/, '') || undefined;
 }
 
 export async function readAptIndex(): Promise<AptIndex> {

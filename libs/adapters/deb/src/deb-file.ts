@@ -5,7 +5,9 @@
  * parsed with core's readTar.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { LseError, readTar, type DebContents } from '@lse/core';
 import { run } from './run';
 
@@ -22,6 +24,28 @@ export async function readDebFile(file: string): Promise<DebContents & { sha256:
   const raw = await readFile(file).catch(() => {
     throw new LseError('USAGE', `${file} does not exist or cannot be read; give a .deb file`, { file });
   });
+  return { ...(await contentsOf(file)), sha256: createHash('sha256').update(raw).digest('hex'), size: raw.length };
+}
+
+/**
+ * The contents of a .deb held in memory (already verified by the caller). dpkg-deb reads files,
+ * so the bytes go to a private temporary directory that is removed afterwards.
+ */
+export async function readDebBuffer(deb: Buffer, label: string): Promise<DebContents> {
+  const dir = await mkdtemp(join(tmpdir(), 'lse-deb-'));
+  try {
+    const file = join(dir, 'package.deb');
+    await writeFile(file, deb, { mode: 0o600 });
+    return await contentsOf(file).catch((e: unknown) => {
+      if (e instanceof LseError) throw new LseError(e.code, e.message.replace(file, label), e.details);
+      throw e;
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function contentsOf(file: string): Promise<DebContents> {
   const [ctrl, data] = await Promise.all([tarOf(file, '--ctrl-tarfile'), tarOf(file, '--fsys-tarfile')]);
   const controlFiles: Record<string, Buffer> = {};
   for (const e of readTar(ctrl)) {
@@ -33,6 +57,5 @@ export async function readDebFile(file: string): Promise<DebContents & { sha256:
   const control = controlFiles['control'];
   if (!control) throw new LseError('FRAGMENT_INVALID', `${file}: the control archive has no 'control' member; is it a binary package?`, { file });
   delete controlFiles['control'];
-  const sha256 = createHash('sha256').update(raw).digest('hex');
-  return { control: control.toString('utf8'), controlFiles, entries: readTar(data), sha256, size: raw.length };
+  return { control: control.toString('utf8'), controlFiles, entries: readTar(data) };
 }

@@ -1,4 +1,5 @@
-export { readDebFile } from './deb-file';
-export { hostArch, ensureAptLists, readAptIndex, readIndexText, aptDownload, debFileName, type AptIndex } from './apt';
+export { readDebFile, readDebBuffer } from './deb-file';
+export { hostArch, ensureAptLists, readAptIndex, readIndexText, aptDownload, debFileName, aptRepoOf, type AptIndex } from './apt';
 export { fetchVerified } from './fetch';
+export { DebianMirror } from './archive';
 export { run, runOk } from './run';

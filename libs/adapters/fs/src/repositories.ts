@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -26,12 +27,16 @@ async function listDir(path: string): Promise<string[]> {
 }
 
 /**
- * Fragments on disk. `by-id/<hex>.json` holds the record; the empty marker
- * `by-name/<name>/<hex>` is written after it and is the commit point: listing goes through the
- * markers, so a crash between the two leaves an unlisted (and harmless) record, never a listed
- * half-written one.
+ * Fragments on disk. `by-id/<hex>.json` holds the record; the empty markers
+ * `by-provide/<virtual>/<hex>` (one per provided name) and then `by-name/<name>/<hex>` are written
+ * after it, and the by-name marker is the commit point: listing goes through the markers, so a
+ * crash before it leaves an unlisted (and harmless) record, never a listed half-written one.
+ * Candidates for a name are therefore two directory listings, also in a store of a whole Debian
+ * index (63,000 records). Stores written before by-provide existed are indexed once, on the first
+ * `candidates` call (`by-provide/.complete` records that it was done).
  */
 export class FsFragmentRepository implements FragmentRepository {
+  private providesReady?: Promise<void>;
   constructor(private readonly root: string) {}
 
   private recordPath(id: string): string {
@@ -39,27 +44,60 @@ export class FsFragmentRepository implements FragmentRepository {
     return join(this.root, 'by-id', `${id.slice(7)}.json`);
   }
 
+  private async committed(f: Fragment): Promise<boolean> {
+    return existsSync(join(this.root, 'by-name', f.descriptor.name, f.id.slice(7))) && existsSync(this.recordPath(f.id));
+  }
+
   async put(f: Fragment): Promise<'created' | 'exists'> {
     const name = f.descriptor.name;
     if (!NAME_RE.test(name)) throw new LseError('FRAGMENT_INVALID', `fragment name '${name}' is not valid`, { name });
-    const marker = join(this.root, 'by-name', name, f.id.slice(7));
-    const existed = (await readJson<Fragment>(this.recordPath(f.id))) !== undefined && (await listDir(join(this.root, 'by-name', name))).includes(f.id.slice(7));
-    if (existed) return 'exists';
-    await writeFileAtomic(this.recordPath(f.id), JSON.stringify(f));
-    await mkdir(join(this.root, 'by-name', name), { recursive: true });
-    await writeFile(marker, '');
+    const provides = f.descriptor.provides.map((p) => p.name);
+    const bad = provides.find((p) => !NAME_RE.test(p));
+    if (bad) throw new LseError('FRAGMENT_INVALID', `fragment ${name} provides '${bad}', which is not a valid name`, { name, provides: bad });
+    if (await this.committed(f)) return 'exists';
+    await (this.providesReady ??= this.indexProvides());
+    if (!existsSync(this.recordPath(f.id))) await writeFileAtomic(this.recordPath(f.id), JSON.stringify(f));
+    for (const p of new Set(provides)) await this.marker('by-provide', p, f.id);
+    await this.marker('by-name', name, f.id);
     return 'created';
+  }
+
+  private async marker(kind: string, name: string, id: string): Promise<void> {
+    const dir = join(this.root, kind, name);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, id.slice(7)), '');
+  }
+
+  async putMany(fs: Fragment[]): Promise<{ created: number; existing: number }> {
+    let created = 0;
+    await inParallel(fs, 16, async (f) => {
+      if ((await this.put(f)) === 'created') created++;
+    });
+    return { created, existing: fs.length - created };
+  }
+
+  async missing(ids: string[]): Promise<string[]> {
+    const present = new Set<string>();
+    await inParallel(ids, 16, async (id) => {
+      const f = await this.get(id);
+      if (f && (await this.committed(f))) present.add(id);
+    });
+    return ids.filter((id) => !present.has(id));
   }
 
   async get(id: string): Promise<Fragment | undefined> {
     return readJson<Fragment>(this.recordPath(id));
   }
 
-  async byName(name: string): Promise<Fragment[]> {
+  private async idsIn(kind: string, name: string): Promise<string[]> {
     if (!NAME_RE.test(name)) return [];
+    return (await listDir(join(this.root, kind, name))).map((hex) => `sha256:${hex}`);
+  }
+
+  async byName(name: string): Promise<Fragment[]> {
     const out: Fragment[] = [];
-    for (const hex of await listDir(join(this.root, 'by-name', name))) {
-      const f = await this.get(`sha256:${hex}`);
+    for (const id of await this.idsIn('by-name', name)) {
+      const f = await this.get(id);
       if (f) out.push(f);
     }
     return out;
@@ -71,11 +109,40 @@ export class FsFragmentRepository implements FragmentRepository {
     return out;
   }
 
-  /** Names are directories, so named fragments are cheap; providers need the full scan. */
   async candidates(names: string[]): Promise<Fragment[]> {
-    const want = new Set(names);
-    return (await this.list()).filter((f) => want.has(f.descriptor.name) || f.descriptor.provides.some((p) => want.has(p.name)));
+    if (!names.length) return [];
+    await (this.providesReady ??= this.indexProvides());
+    const ids = new Set<string>();
+    for (const n of new Set(names)) {
+      for (const id of await this.idsIn('by-name', n)) ids.add(id);
+      for (const id of await this.idsIn('by-provide', n)) ids.add(id);
+    }
+    const out: Fragment[] = [];
+    await inParallel([...ids], 16, async (id) => {
+      const f = await this.get(id);
+      // a by-provide marker whose by-name marker is not written yet is not a fragment yet
+      if (f && (await this.committed(f))) out.push(f);
+    });
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
+
+  /** One-time backfill of by-provide markers for stores written before they existed. */
+  private async indexProvides(): Promise<void> {
+    const done = join(this.root, 'by-provide', '.complete');
+    if (existsSync(done)) return;
+    for (const f of await this.list()) for (const p of new Set(f.descriptor.provides.map((x) => x.name))) if (NAME_RE.test(p)) await this.marker('by-provide', p, f.id);
+    await mkdir(join(this.root, 'by-provide'), { recursive: true });
+    await writeFile(done, '');
+  }
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** Trust store on disk: one JSON file, replaced atomically. */

@@ -26,6 +26,14 @@ export class MemoryFragmentRepository implements FragmentRepository {
     const want = new Set(names);
     return [...this.byId.values()].filter((f) => want.has(f.descriptor.name) || f.descriptor.provides.some((p) => want.has(p.name))).map(clone);
   }
+  async putMany(fs: Fragment[]): Promise<{ created: number; existing: number }> {
+    let created = 0;
+    for (const f of fs) if ((await this.put(f)) === 'created') created++;
+    return { created, existing: fs.length - created };
+  }
+  async missing(ids: string[]): Promise<string[]> {
+    return ids.filter((id) => !this.byId.has(id));
+  }
 }
 
 export class MemoryTrustStore implements TrustStore {

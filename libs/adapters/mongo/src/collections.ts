@@ -5,6 +5,8 @@ import { isDuplicateKey } from './codec';
 /** Collection names (and the GridFS bucket of fragment blobs). */
 export const COLLECTIONS = {
   fragments: 'fragments',
+  /** `<name>#<k>` → fragment id: lookups by name and by provided name (see repositories.ts). */
+  fragmentNames: 'fragment_names',
   keys: 'keys',
   keyRevocations: 'key_revocations',
   bases: 'bases',
@@ -37,4 +39,33 @@ export async function upsertReplace(db: Db, collection: string, filter: Document
     if (!isDuplicateKey(e)) throw e;
     await c.replaceOne(filter, doc);
   }
+}
+
+/**
+ * Inserts `docs` unordered; returns the indexes (in `docs`) that failed because their `_id` (or
+ * another unique key) was taken. Any other error is thrown.
+ */
+export async function insertManyFailures(db: Db, collection: string, docs: Document[]): Promise<number[]> {
+  if (!docs.length) return [];
+  try {
+    await db.collection(collection).insertMany(docs, { ordered: false });
+    return [];
+  } catch (e) {
+    const errs = (e as { writeErrors?: unknown }).writeErrors;
+    const list = (Array.isArray(errs) ? errs : errs ? [errs] : []) as { code?: number; index?: number; err?: { code?: number; index?: number } }[];
+    if (!list.length) throw e;
+    const out: number[] = [];
+    for (const w of list) {
+      const code = w.code ?? w.err?.code;
+      const index = w.index ?? w.err?.index;
+      if (code !== 11000 || index === undefined) throw e;
+      out.push(index);
+    }
+    return out;
+  }
+}
+
+/** Inserts `docs` unordered, ignoring duplicates; returns how many were inserted. */
+export async function insertManyIgnoringDuplicates(db: Db, collection: string, docs: Document[]): Promise<number> {
+  return docs.length - (await insertManyFailures(db, collection, docs)).length;
 }

@@ -65,6 +65,7 @@ export class MongoStore {
     for (const [name, specs] of Object.entries(INDEXES)) {
       for (const spec of specs) await this.db.collection(name).createIndexes([spec]);
     }
+    await this.fragments.backfillNameSlots();
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { resolve } from '../resolve';
 import { parseControlFile } from './control';
-import { DEB_MEDIA_TYPE, DebianIndexCatalog, indexDescriptor } from './index-catalog';
+import { DEB_MEDIA_TYPE, DebianIndexCatalog, debDerivationOf, indexDescriptor } from './index-catalog';
 
 const INDEX = `Package: app
 Version: 1.0
@@ -57,10 +57,21 @@ describe('DebianIndexCatalog', () => {
   });
 
   it('describes a metadata-only fragment whose blob is the .deb the index names', () => {
-    const d = indexDescriptor(parseControlFile(INDEX)[0]!, 'http://deb.debian.org/debian/');
-    expect(d.blob).toEqual({ mediaType: DEB_MEDIA_TYPE, digest: 'sha256:abcdef', size: 1234 });
-    expect(d.source).toEqual({ type: 'debian-index', filename: 'pool/main/a/app/app_1.0_amd64.deb', url: 'http://deb.debian.org/debian/pool/main/a/app/app_1.0_amd64.deb' });
+    const p = { ...parseControlFile(INDEX)[0]!, SHA256: 'AB'.repeat(32) };
+    const d = indexDescriptor(p, { repo: 'http://deb.debian.org/debian/', derive: { from: 'deb', mergedUsr: true, epoch: 7 } });
+    expect(d.blob).toEqual({ mediaType: DEB_MEDIA_TYPE, digest: `sha256:${'ab'.repeat(32)}`, size: 1234 });
+    expect(d.source).toEqual({ type: 'debian-index', filename: 'pool/main/a/app/app_1.0_amd64.deb', repo: 'http://deb.debian.org/debian' });
     expect(d.depends[0]).toEqual([{ name: 'mail-transport-agent' }, { name: 'nonexistent' }]);
     expect(d.files).toEqual([]);
+    expect(debDerivationOf(d)).toEqual({ from: 'deb', mergedUsr: true, epoch: 7 });
+    expect(indexDescriptor(p, { repo: 'http://deb.debian.org/debian' })).toEqual(indexDescriptor(p, { repo: 'http://deb.debian.org/debian' })); // pure: same ids on re-import
+  });
+
+  it('refuses paragraphs without a usable SHA256, Size or Filename (nothing unverifiable is signed)', () => {
+    const p = parseControlFile(INDEX)[0]!;
+    expect(() => indexDescriptor(p)).toThrow(/no valid SHA256/);
+    expect(() => indexDescriptor({ ...p, SHA256: 'a'.repeat(64), Size: 'x' })).toThrow(/no valid Size/);
+    expect(() => indexDescriptor({ ...p, SHA256: 'a'.repeat(64), Filename: '../../etc/passwd' })).toThrow(/not a relative path/);
+    expect(() => indexDescriptor({ ...p, SHA256: 'a'.repeat(64), Filename: '/etc/passwd' })).toThrow(/not a relative path/);
   });
 });

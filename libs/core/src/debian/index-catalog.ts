@@ -16,6 +16,7 @@ import type { ControlParagraph } from './control';
 import { debianAttributes, debianRelationSpecs, type DebianMeta } from './package';
 import { parseProvidesField } from './relations';
 import { parseRelation } from '../version';
+import { LseError } from '../errors';
 
 export const DEB_MEDIA_TYPE = 'application/vnd.debian.binary-package';
 
@@ -44,7 +45,7 @@ export class DebianIndexCatalog implements Catalog {
     let f = this.built.get(p);
     if (!f) {
       try {
-        const d = indexDescriptor(p);
+        const d = describeParagraph(p, {}, false);
         f = { id: `deb:${d.name}=${d.version}:${p['Architecture']}`, descriptor: d, signatures: [] };
       } catch {
         return undefined; // a malformed paragraph is skipped, as apt skips it
@@ -99,13 +100,57 @@ function push(m: Map<string, ControlParagraph[]>, k: string, p: ControlParagraph
   else m.set(k, [p]);
 }
 
+export interface IndexDescriptorOptions {
+  /** Base URI of the archive the index came from (`http://deb.debian.org/debian`); the .deb is `REPO/Filename`. */
+  repo?: string;
+  /** How the payload is turned into a fragment tar once the .deb is fetched (see {@link DebDerivation}). */
+  derive?: DebDerivation;
+}
+
+/**
+ * How a metadata-only fragment's content is derived from its verified .deb: the same
+ * normalization `lse import deb` applies (merged-/usr or not, every mtime = `epoch`, root:root).
+ * It is part of the signed descriptor, so every verifier and assembler derives the same bytes.
+ */
+export interface DebDerivation {
+  from: 'deb';
+  mergedUsr: boolean;
+  epoch: number;
+}
+
+/** The derivation a descriptor names, when its blob is a .deb (metadata-only fragment). */
+export function debDerivationOf(d: FragmentDescriptor): DebDerivation | undefined {
+  if (d.blob.mediaType !== DEB_MEDIA_TYPE) return undefined;
+  const v = d.metadata['derive'] as Partial<DebDerivation> | undefined;
+  return {
+    from: 'deb',
+    mergedUsr: v?.mergedUsr ?? true,
+    epoch: typeof v?.epoch === 'number' ? v.epoch : 0,
+  };
+}
+
 /**
  * Descriptor of a metadata-only fragment for an index paragraph: relations parsed, no file index,
- * `blob` = the .deb the index names (its SHA256 and Size), `source` = where to fetch it.
+ * `blob` = the .deb the index names (its SHA256 and Size), `source` = the archive and Filename to
+ * fetch it from. The signature thus vouches for the .deb's digest; the file index, control
+ * members and maintainer-script analysis are derived from the verified .deb when it is used.
+ * A pure function of the paragraph and options, so re-importing an index gives the same ids.
  */
-export function indexDescriptor(p: ControlParagraph, sourceUrl?: string): FragmentDescriptor {
+export function indexDescriptor(p: ControlParagraph, opts: IndexDescriptorOptions = {}): FragmentDescriptor {
+  return describeParagraph(p, opts, true);
+}
+
+function describeParagraph(p: ControlParagraph, opts: IndexDescriptorOptions, strict: boolean): FragmentDescriptor {
   const specs = debianRelationSpecs(p);
   const rel = (xs: string[]) => xs.map((s) => parseRelation(s));
+  const sha = (p['SHA256'] ?? '').toLowerCase();
+  if (strict && !/^[0-9a-f]{64}$/.test(sha)) throw new LseError('FRAGMENT_INVALID', `package ${p['Package'] ?? '?'} ${p['Version'] ?? ''}: the index gives no valid SHA256 for its .deb`, { package: p['Package'] });
+  const size = Number(p['Size']);
+  if (strict && (!Number.isSafeInteger(size) || size <= 0)) throw new LseError('FRAGMENT_INVALID', `package ${p['Package'] ?? '?'} ${p['Version'] ?? ''}: the index gives no valid Size for its .deb`, { package: p['Package'] });
+  const filename = p['Filename'] ?? '';
+  if (strict && (!filename || filename.startsWith('/') || filename.split('/').includes('..'))) {
+    throw new LseError('FRAGMENT_INVALID', `package ${p['Package'] ?? '?'}: Filename '${filename}' is not a relative path in the archive`, { package: p['Package'] });
+  }
   const meta: DebianMeta = {
     control: p,
     ...(p['Installed-Size'] ? { installedSize: Number(p['Installed-Size']) } : {}),
@@ -116,9 +161,10 @@ export function indexDescriptor(p: ControlParagraph, sourceUrl?: string): Fragme
     scripts: {},
     alternatives: [],
     effects: [],
-    notReproduced: ['metadata-only: maintainer scripts are analysed when the .deb is fetched and imported'],
+    notReproduced: ['metadata-only: files and maintainer scripts are read from the .deb when it is first used'],
     droppedDevices: [],
   };
+  const derive = opts.derive ?? { from: 'deb', mergedUsr: true, epoch: 0 };
   return {
     schemaVersion: 1,
     name: p['Package']!,
@@ -131,8 +177,8 @@ export function indexDescriptor(p: ControlParagraph, sourceUrl?: string): Fragme
     conflicts: rel(specs.conflicts),
     breaks: rel(specs.breaks),
     files: [],
-    blob: { mediaType: DEB_MEDIA_TYPE, digest: `sha256:${(p['SHA256'] ?? '').toLowerCase()}`, size: Number(p['Size'] ?? 0) },
-    source: { type: 'debian-index', filename: p['Filename'] ?? '', ...(sourceUrl ? { url: sourceUrl.replace(/\/+$/, '') + '/' + (p['Filename'] ?? '') } : {}) },
-    metadata: { debian: meta },
+    blob: { mediaType: DEB_MEDIA_TYPE, digest: `sha256:${sha}`, size: Number.isSafeInteger(size) ? size : 0 },
+    source: { type: 'debian-index', filename, ...(opts.repo ? { repo: opts.repo.replace(/\/+$/, '') } : {}) },
+    metadata: { debian: meta, derive: { from: 'deb', mergedUsr: derive.mergedUsr, epoch: derive.epoch }, allowSetuid: true },
   };
 }

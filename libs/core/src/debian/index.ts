@@ -7,4 +7,5 @@ export {
   type DebContents, type DebianMeta, type DebianPackInfo,
 } from './package';
 export { dpkgStatus, statusParagraph, dpkgDatabaseEntries, type InstalledPackage, type DpkgDatabaseOptions } from './dpkg-db';
-export { DebianIndexCatalog, indexDescriptor, DEB_MEDIA_TYPE } from './index-catalog';
+export { DebianIndexCatalog, indexDescriptor, debDerivationOf, DEB_MEDIA_TYPE, type DebDerivation, type IndexDescriptorOptions } from './index-catalog';
+export { deriveFromDeb, type DerivedFragment } from './derive';
