@@ -50,6 +50,37 @@ describe('DebianIndexCatalog', () => {
     expect(fragments.map((f) => f.descriptor.name).indexOf('libc6')).toBeLessThan(fragments.map((f) => f.descriptor.name).indexOf('app'));
   });
 
+  it('chooses among providers of a virtual name by Debian priority, as apt does (awk is mawk)', () => {
+    const idx = parseControlFile(`Package: base-files
+Version: 12.4
+Architecture: amd64
+Pre-Depends: awk
+
+Package: gawk
+Version: 1:5.2.1-2
+Architecture: amd64
+Priority: optional
+Provides: awk
+
+Package: mawk
+Version: 1.3.4-3
+Architecture: amd64
+Priority: required
+Provides: awk
+
+Package: busybox
+Version: 1:1.35.0-4
+Architecture: amd64
+Priority: optional
+Provides: awk
+`);
+    const names = (ps: ReturnType<typeof parseControlFile>) =>
+      resolve({ requirements: [{ name: 'base-files' }], platform: { os: 'linux', arch: 'amd64' }, catalog: new DebianIndexCatalog(ps, ['amd64']) }).fragments.map((f) => f.descriptor.name).sort();
+    expect(names(idx)).toEqual(['base-files', 'mawk']);
+    // without priorities, the name order decides (busybox before gawk)
+    expect(names(idx.map((p) => Object.fromEntries(Object.entries(p).filter(([k]) => k !== 'Priority'))))).toEqual(['base-files', 'busybox']);
+  });
+
   it('keeps only the wanted architectures and knows provided names', () => {
     expect(catalog.byName('libc6').map((f) => f.descriptor.attributes.arch)).toEqual(['amd64']);
     expect(catalog.has('mail-transport-agent')).toBe(true);

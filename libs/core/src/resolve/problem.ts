@@ -157,18 +157,21 @@ export class Problem {
     const key = `${atom.name}\u0000${atom.constraint ?? ''}`;
     let m = this.atomCache.get(key);
     if (m) return m;
-    const found: { pkg: Pkg; i: number }[] = [];
+    const found: { pkg: Pkg; i: number; rank: number }[] = [];
     const consider = (f: Fragment): void => {
       const p = this.pkg(f.descriptor.name);
       const i = p.byId.get(f.id);
-      if (i !== undefined && this.matches(atom, f, who)) found.push({ pkg: p, i });
+      if (i !== undefined && this.matches(atom, f, who)) found.push({ pkg: p, i, rank: priorityRank(f) });
     };
     this.catalog.byName(atom.name).forEach(consider);
     const providers = [...this.catalog.providersOf(atom.name)].sort((a, b) => cmpStr(a.descriptor.name, b.descriptor.name) || cmpStr(a.id, b.id));
     providers.filter((f) => f.descriptor.name !== atom.name).forEach(consider);
     const sets = new Map<number, bigint>();
-    // Own name first, then providers by name: the order alternatives are tried in.
-    found.sort((a, b) => (a.pkg.name === atom.name ? 0 : 1) - (b.pkg.name === atom.name ? 0 : 1) || cmpStr(a.pkg.name, b.pkg.name));
+    // Own name first, then providers by Debian priority (as apt: awk is mawk, `required`, not
+    // gawk, `optional`), then by name: the order alternatives are tried in.
+    const best = new Map<number, number>();
+    for (const x of found) best.set(x.pkg.index, Math.min(best.get(x.pkg.index) ?? 9, x.rank));
+    found.sort((a, b) => (a.pkg.name === atom.name ? 0 : 1) - (b.pkg.name === atom.name ? 0 : 1) || best.get(a.pkg.index)! - best.get(b.pkg.index)! || cmpStr(a.pkg.name, b.pkg.name));
     for (const { pkg, i } of found) sets.set(pkg.index, (sets.get(pkg.index) ?? 0n) | bit(i));
     m = { sets };
     if (sets.size === 0) m.note = this.explainNoMatch(atom, who);
@@ -262,4 +265,12 @@ export function suggest(name: string, names: readonly string[]): string | undefi
   return best;
 }
 
+/** Debian's priorities, most important first; fragments without one rank with `optional`. */
+const PRIORITIES = ['required', 'important', 'standard', 'optional', 'extra'];
 
+/** A provider's rank for choosing among providers of a virtual name (lower is preferred). */
+function priorityRank(f: Fragment): number {
+  const debian = f.descriptor.metadata['debian'] as { control?: Record<string, string> } | undefined;
+  const i = PRIORITIES.indexOf(debian?.control?.['Priority'] ?? 'optional');
+  return i < 0 ? PRIORITIES.indexOf('optional') : i;
+}
