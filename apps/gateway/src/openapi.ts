@@ -36,7 +36,7 @@ export const OPENAPI = {
       post: { summary: 'publish a signed fragment (scope publish): { fragment, blob: base64 }; verified before storing', responses: { '201': { description: 'created' }, '200': { description: 'already present' }, '422': { description: 'refused (signature, trust, digest, tar policy)' } } },
     },
     '/v1/fragments/batch': { post: { summary: "publish many signed fragments whose blobs need no upload (scope publish): { fragments[] } of at most 5000; each is verified (id, signature, key scope); a fragment's blob must be a .deb from a Debian index (fetched on first use) or already stored. Answers { created, existing, rejected[] }", responses: { '200': { description: 'counts; rejected lists each refused fragment with code and message' } } } },
-    '/v1/fragments/missing': { post: { summary: 'which of { ids[] } (at most 5000) are not stored (scope publish)', responses: { '200': { description: '{ missing[] }' } } } },
+    '/v1/fragments/sets': { post: { summary: 'for each of { sets[] } (digests of sorted fragment-id sets, at most 5000), whether a batch of exactly those fragments was stored completely (scope publish); lets bulk imports skip what they stored before', responses: { '200': { description: '{ stored: boolean[] }' } } } },
     '/v1/fragments/{name}': { get: { summary: 'descriptors of NAME or NAME@VERSION', responses: { '200': { description: 'fragments' }, '404': { description: 'unknown' } } } },
     '/v1/bases': {
       get: { summary: 'base name:tag pointers', responses: { '200': { description: 'tags' } } },

@@ -44,11 +44,16 @@ export interface FragmentRepository {
   candidates(names: string[]): Promise<Fragment[]>;
   /**
    * Stores many fragments (a Packages index: tens of thousands) in few round trips; like `put`
-   * for each, in no particular order. Counts what was new and what was already there.
+   * for each, in no particular order. Counts what was new and what was already there. Once all
+   * are stored, records their set (fragmentSetDigest of their ids) for `storedSets`.
    */
   putMany(fs: Fragment[]): Promise<{ created: number; existing: number }>;
-  /** The ids among `ids` that are not stored (so re-imports can skip signing what exists). */
-  missing(ids: string[]): Promise<string[]>;
+  /**
+   * For each set digest, whether a putMany of exactly that set of fragments completed. One cheap
+   * lookup per set (per-id existence checks cost a collection scan each on FerretDB), so a
+   * re-import skips the batches it stored before. False means "not known", not "missing".
+   */
+  storedSets(digests: string[]): Promise<boolean[]>;
 }
 
 /** The trust store: publisher keys, their name scopes, revocations. */

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  isLseError, sha256Digest, type BaseImage, type BaseRepository, type BlobStore, type Bus, type BusMessage, type Fragment,
+  fragmentSetDigest, isLseError, sha256Digest, type BaseImage, type BaseRepository, type BlobStore, type Bus, type BusMessage, type Fragment,
   type FragmentRepository, type LeaseRepository, type SynthesisRecord, type SynthesisRepository, type TrustStore,
 } from '@lse/core';
 
@@ -97,14 +97,17 @@ export function fragmentRepositoryConformance(name: string, make: () => Promise<
       expect(await repo.candidates([])).toEqual([]);
       expect(await repo.candidates(['nothing'])).toEqual([]);
     });
-    it('stores many at once, counting new and existing, and tells which ids are missing', async () => {
+    it('stores many at once, counting new and existing, and remembers the sets it stored', async () => {
       const many = Array.from({ length: 120 }, (_, i) => sample(`pkg${i % 40}`, `1.${Math.floor(i / 40)}.0`, { provides: [{ name: 'virtual-many' }] }));
       const first = many.slice(0, 50);
+      const setOf = (fs: Fragment[]) => fragmentSetDigest(fs.map((f) => f.id));
+      expect(await repo.storedSets([setOf(first), setOf(many)])).toEqual([false, false]);
       expect(await repo.putMany(first)).toEqual({ created: 50, existing: 0 });
-      expect(await repo.missing(many.map((f) => f.id))).toEqual(many.slice(50).map((f) => f.id));
+      expect(await repo.storedSets([setOf(first), setOf(many), setOf([...first].reverse())])).toEqual([true, false, true]);
       expect(await repo.putMany(many)).toEqual({ created: 70, existing: 50 });
       expect(await repo.putMany([])).toEqual({ created: 0, existing: 0 });
-      expect(await repo.missing(many.map((f) => f.id))).toEqual([]);
+      expect(await repo.storedSets([setOf(many)])).toEqual([true]);
+      for (const f of many) expect((await repo.get(f.id))?.id).toBe(f.id);
       expect((await repo.byName('pkg7')).map((f) => f.descriptor.version).sort()).toEqual(['1.0.0', '1.1.0', '1.2.0']);
       expect((await repo.candidates(['virtual-many'])).length).toBe(120);
       expect((await repo.candidates(['pkg3', 'pkg4'])).map((f) => f.id).sort()).toEqual(many.filter((f) => ['pkg3', 'pkg4'].includes(f.descriptor.name)).map((f) => f.id).sort());

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { LseError, compareVersions, debianShowLines, formatRelation, parseSecretKey, readTar, type Fragment, type TarEntry, type VersionScheme } from '@lse/core';
+import { DEB_MEDIA_TYPE, LseError, compareVersions, debianShowLines, formatRelation, parseSecretKey, readTar, type Fragment, type TarEntry, type VersionScheme } from '@lse/core';
 import { walkDirectory } from '@lse/adapter-fs';
 import { buildFragment, packFragment } from '@lse/engine';
 import type { Ctx } from '../context';
@@ -110,12 +110,14 @@ export async function fragmentShow(ctx: Ctx, ref: string): Promise<void> {
     return [
       `${d.name} ${d.version} (${d.scheme}) ${attrText(d.attributes)}`,
       `  id: ${f.id}`,
-      `  blob: ${d.blob.digest} (${d.blob.size} bytes, ${d.files.length} entries)`,
+      d.blob.mediaType === DEB_MEDIA_TYPE
+        ? `  blob: ${d.blob.digest} (${d.blob.size} bytes): the .deb ${String(d.source['filename'] ?? '')} from ${String(d.source['repo'] ?? 'the configured archive')}, fetched and checked on first use; files are listed from it then`
+        : `  blob: ${d.blob.digest} (${d.blob.size} bytes, ${d.files.length} entries)`,
       ...rel('  depends', d.depends), ...rel('  pre-depends', d.preDepends), ...rel('  conflicts', d.conflicts), ...rel('  breaks', d.breaks),
       ...(d.provides.length ? [`  provides: ${d.provides.map((p) => (p.version ? `${p.name} (= ${p.version})` : p.name)).join(', ')}`] : []),
       `  signed by: ${f.signatures.map((s) => s.keyName).join(', ')}`,
       ...debianShowLines(d),
-      `  files: ${d.files.slice(0, 20).map((x) => x.path).join(' ')}${d.files.length > 20 ? ` … (+${d.files.length - 20})` : ''}`,
+      ...(d.blob.mediaType === DEB_MEDIA_TYPE ? [] : [`  files: ${d.files.slice(0, 20).map((x) => x.path).join(' ')}${d.files.length > 20 ? ` … (+${d.files.length - 20})` : ''}`]),
     ].join('\n');
   });
   ctx.out.result(text.join('\n\n'), found.length === 1 && version ? found[0] : found);

@@ -6,12 +6,14 @@
  * verifier checks it against the signed digest (engine fetch-stage.ts, verify-stage.ts).
  *
  * Fast and idempotent: a descriptor is a pure function of its paragraph and the options, so ids
- * are computed first, the store (or gateway) says which are missing, and only those are signed
- * and stored, in batches. Re-running on the same index stores nothing.
+ * are computed first and grouped by their first two hex digits (256 groups, stable when a few
+ * packages change); the store (or gateway) says which groups it stored completely before
+ * (FragmentRepository.storedSets: one lookup per group, not one per package), and only the
+ * others are signed and stored. Re-running on the same index stores nothing.
  */
 import { performance } from 'node:perf_hooks';
 import {
-  LseError, fragmentId, indexDescriptor, parseControlFile, signDescriptor,
+  LseError, fragmentId, fragmentSetDigest, indexDescriptor, parseControlFile, signDescriptor,
   type ControlParagraph, type Fragment, type FragmentDescriptor,
 } from '@lse/core';
 import { aptRepoOf, hostArch, readIndexText } from '@lse/adapter-deb';
@@ -27,8 +29,8 @@ export interface IndexImportOpts {
 }
 
 const DEFAULT_ARCHIVE = 'http://deb.debian.org/debian';
-/** Fragments per store batch / gateway request. */
-const BATCH = 2000;
+/** Progress line about every this many packages. */
+const PROGRESS_EVERY = 5000;
 
 interface Counts { packages: number; created: number; existing: number; skipped: number; rejected: number }
 
@@ -87,19 +89,31 @@ async function importOneIndex(ctx: Ctx, file: string, repo: string, archs: strin
     throw new LseError('USAGE', `${file} has no package for ${archs.join(', ')}; is it a Packages index? (--arch chooses the architectures)`, { file });
   }
 
-  const ids = descriptors.map(fragmentId);
-  const missing = new Set(await missingIds(ctx, ids));
-  const todo = descriptors.filter((_, i) => missing.has(ids[i]!));
-  const counts: Counts = { packages: descriptors.length, created: 0, existing: descriptors.length - todo.length, skipped, rejected: 0 };
+  const groups = new Map<string, { ids: string[]; descriptors: FragmentDescriptor[] }>();
+  for (const d of descriptors) {
+    const id = fragmentId(d);
+    const g = groups.get(id.slice(7, 9)) ?? { ids: [], descriptors: [] };
+    g.ids.push(id);
+    g.descriptors.push(d);
+    groups.set(id.slice(7, 9), g);
+  }
+  const list = [...groups.values()];
+  const stored = await storedSets(ctx, list.map((g) => fragmentSetDigest(g.ids)));
+  const todo = list.filter((_, i) => !stored[i]);
+  const pending = todo.reduce((n, g) => n + g.ids.length, 0);
+  const counts: Counts = { packages: descriptors.length, created: 0, existing: descriptors.length - pending, skipped, rejected: 0 };
   if (!todo.length) return counts;
-  ctx.out.progress(`${file}: ${todo.length} of ${descriptors.length} packages to sign and store`);
-  for (let i = 0; i < todo.length; i += BATCH) {
-    const batch: Fragment[] = todo.slice(i, i + BATCH).map((d) => signDescriptor(d, key));
-    const r = await storeBatch(ctx, batch);
+  ctx.out.progress(`${file}: ${pending} of ${descriptors.length} packages (${todo.length} of ${list.length} groups) to sign and store`);
+  let done = 0;
+  for (const g of todo) {
+    const r = await storeBatch(ctx, g.descriptors.map((d) => signDescriptor(d, key)));
     counts.created += r.created;
     counts.existing += r.existing;
     counts.rejected += r.rejected;
-    ctx.out.progress(`  [${Math.min(i + BATCH, todo.length)}/${todo.length}] ${counts.created} new (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+    done += g.ids.length;
+    if (done === pending || Math.floor(done / PROGRESS_EVERY) !== Math.floor((done - g.ids.length) / PROGRESS_EVERY)) {
+      ctx.out.progress(`  [${done}/${pending}] ${counts.created} new (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+    }
   }
   return counts;
 }
@@ -108,13 +122,9 @@ function describeSkip(p: ControlParagraph, e: unknown): string {
   return `${p['Package'] ?? '?'} ${p['Version'] ?? ''}: ${(e as Error).message}`;
 }
 
-async function missingIds(ctx: Ctx, ids: string[]): Promise<string[]> {
-  if (!ctx.remote) return ctx.ports.fragments.missing(ids);
-  const out: string[] = [];
-  for (let i = 0; i < ids.length; i += 5000) {
-    out.push(...(await ctx.remote.request<{ missing: string[] }>('POST', '/v1/fragments/missing', { ids: ids.slice(i, i + 5000) })).missing);
-  }
-  return out;
+async function storedSets(ctx: Ctx, digests: string[]): Promise<boolean[]> {
+  if (!ctx.remote) return ctx.ports.fragments.storedSets(digests);
+  return (await ctx.remote.request<{ stored: boolean[] }>('POST', '/v1/fragments/sets', { sets: digests })).stored;
 }
 
 async function storeBatch(ctx: Ctx, batch: Fragment[]): Promise<{ created: number; existing: number; rejected: number }> {

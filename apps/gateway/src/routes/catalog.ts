@@ -73,10 +73,10 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
     return { created, existing, rejected };
   });
 
-  app.post('/v1/fragments/missing', { preHandler: publish }, async (req) => {
-    const ids = ((req.body ?? {}) as { ids?: unknown }).ids;
-    if (!Array.isArray(ids) || ids.length > BATCH_MAX || !ids.every((i) => typeof i === 'string' && isDigest(i))) throw new HttpError(400, 'USAGE', `body must be { ids: ["sha256:…"] } with at most ${BATCH_MAX} ids`);
-    return { missing: await d.ports.fragments.missing(ids as string[]) };
+  app.post('/v1/fragments/sets', { preHandler: publish }, async (req) => {
+    const sets = ((req.body ?? {}) as { sets?: unknown }).sets;
+    if (!Array.isArray(sets) || sets.length > BATCH_MAX || !sets.every((i) => typeof i === 'string' && isDigest(i))) throw new HttpError(400, 'USAGE', `body must be { sets: ["sha256:…"] } (set digests of fragment ids) with at most ${BATCH_MAX} entries`);
+    return { stored: await d.ports.fragments.storedSets(sets as string[]) };
   });
 
   app.get('/v1/fragments', { preHandler: synth }, async () => {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  LseError, isDigest, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type TrustStore, type TrustedKey,
+  LseError, fragmentSetDigest, isDigest, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type TrustStore, type TrustedKey,
 } from '@lse/core';
 import { isNotFound, writeFileAtomic } from './atomic';
 
@@ -73,16 +73,14 @@ export class FsFragmentRepository implements FragmentRepository {
     await inParallel(fs, 16, async (f) => {
       if ((await this.put(f)) === 'created') created++;
     });
+    await mkdir(join(this.root, 'sets'), { recursive: true });
+    await writeFile(join(this.root, 'sets', fragmentSetDigest(fs.map((f) => f.id)).slice(7)), '');
     return { created, existing: fs.length - created };
   }
 
-  async missing(ids: string[]): Promise<string[]> {
-    const present = new Set<string>();
-    await inParallel(ids, 16, async (id) => {
-      const f = await this.get(id);
-      if (f && (await this.committed(f))) present.add(id);
-    });
-    return ids.filter((id) => !present.has(id));
+  /** `sets/<hex>` is written after every fragment of a putMany is committed. */
+  async storedSets(digests: string[]): Promise<boolean[]> {
+    return digests.map((d) => isDigest(d) && existsSync(join(this.root, 'sets', d.slice(7))));
   }
 
   async get(id: string): Promise<Fragment | undefined> {

@@ -1,5 +1,5 @@
 import {
-  LseError, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type Lease, type LeaseRepository,
+  LseError, fragmentSetDigest, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type Lease, type LeaseRepository,
   type SynthesisRecord, type SynthesisRepository, type TrustStore, type TrustedKey,
 } from '@lse/core';
 
@@ -26,13 +26,15 @@ export class MemoryFragmentRepository implements FragmentRepository {
     const want = new Set(names);
     return [...this.byId.values()].filter((f) => want.has(f.descriptor.name) || f.descriptor.provides.some((p) => want.has(p.name))).map(clone);
   }
+  private readonly sets = new Set<string>();
   async putMany(fs: Fragment[]): Promise<{ created: number; existing: number }> {
     let created = 0;
     for (const f of fs) if ((await this.put(f)) === 'created') created++;
+    this.sets.add(fragmentSetDigest(fs.map((f) => f.id)));
     return { created, existing: fs.length - created };
   }
-  async missing(ids: string[]): Promise<string[]> {
-    return ids.filter((id) => !this.byId.has(id));
+  async storedSets(digests: string[]): Promise<boolean[]> {
+    return digests.map((d) => this.sets.has(d));
   }
 }
 

@@ -7,6 +7,8 @@ export const COLLECTIONS = {
   fragments: 'fragments',
   /** `<name>#<k>` → fragment id: lookups by name and by provided name (see repositories.ts). */
   fragmentNames: 'fragment_names',
+  /** Sets of fragment ids a putMany stored completely (FragmentRepository.storedSets). */
+  fragmentSets: 'fragment_sets',
   keys: 'keys',
   keyRevocations: 'key_revocations',
   bases: 'bases',

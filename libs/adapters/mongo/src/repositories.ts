@@ -9,7 +9,7 @@
  * (a key's revocation) lives in its own insert-only collection instead of being a field that a
  * concurrent `add` could overwrite. Syntheses are in synthesis-repository.ts for the same reason.
  */
-import { LseError, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type Lease, type LeaseRepository, type TrustStore, type TrustedKey } from '@lse/core';
+import { LseError, fragmentSetDigest, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type Lease, type LeaseRepository, type TrustStore, type TrustedKey } from '@lse/core';
 import type { Db } from 'mongodb';
 import { fromDoc, toDoc, type StrIdDoc } from './codec';
 import { COLLECTIONS, insertIfAbsent, insertManyFailures, insertManyIgnoringDuplicates, upsertReplace } from './collections';
@@ -75,6 +75,7 @@ export class MongoFragmentRepository implements FragmentRepository {
       const docs = todo.slice(i, i + IN_CHUNK).map(MongoFragmentRepository.doc);
       created += await insertManyIgnoringDuplicates(this.db, COLLECTIONS.fragments, docs);
     }
+    await insertIfAbsent(this.db, COLLECTIONS.fragmentSets, { _id: fragmentSetDigest(todo.map((f) => f.id)) });
     return { created, existing: fs.length - created };
   }
 
@@ -83,7 +84,14 @@ export class MongoFragmentRepository implements FragmentRepository {
    * by another id, tries the next k. Idempotent: an id already in a slot of its name keeps it.
    */
   private async claimSlots(wanted: { name: string; id: string }[]): Promise<void> {
-    let pending = wanted.map((w) => ({ ...w, k: 0 }));
+    // Several fragments of one name in the batch start at different slots (fewer collisions to
+    // resolve one lookup at a time).
+    const seen = new Map<string, number>();
+    let pending = wanted.map((w) => {
+      const k = seen.get(w.name) ?? 0;
+      seen.set(w.name, k + 1);
+      return { ...w, k };
+    });
     while (pending.length) {
       const taken: typeof pending = [];
       for (let i = 0; i < pending.length; i += IN_CHUNK) {
@@ -142,12 +150,13 @@ export class MongoFragmentRepository implements FragmentRepository {
     const want = new Set(names);
     return (await this.byIds(await this.idsFor(names))).filter((f) => want.has(f.descriptor.name) || f.descriptor.provides.some((p) => want.has(p.name)));
   }
-  async missing(ids: string[]): Promise<string[]> {
-    const have = new Set<string>();
-    await eachLimited(ids, LOOKUPS, async (id) => {
-      if (await this.col.findOne({ _id: id }, { projection: { _id: 1 } })) have.add(id);
+  async storedSets(digests: string[]): Promise<boolean[]> {
+    const sets = this.db.collection<{ _id: string }>(COLLECTIONS.fragmentSets);
+    const out = new Map<string, boolean>();
+    await eachLimited(digests, LOOKUPS, async (d) => {
+      out.set(d, (await sets.findOne({ _id: d })) !== null);
     });
-    return ids.filter((id) => !have.has(id));
+    return digests.map((d) => out.get(d) ?? false);
   }
 
   /**

@@ -23,6 +23,14 @@ export function fragmentId(d: FragmentDescriptor): string {
   return sha256Digest(canonicalBytes(d));
 }
 
+/**
+ * Digest of a set of fragment ids (sorted, de-duplicated, one per line): names "these fragments"
+ * for FragmentRepository.storedSets, so a bulk import can skip the batches already stored.
+ */
+export function fragmentSetDigest(ids: readonly string[]): string {
+  return sha256Digest(Buffer.from([...new Set(ids)].sort().join('\n'), 'utf8'));
+}
+
 export function signDescriptor(d: FragmentDescriptor, sk: SecretKey): Fragment {
   const bytes = canonicalBytes(d);
   return {
