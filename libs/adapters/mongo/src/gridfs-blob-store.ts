@@ -1,13 +1,18 @@
 /**
  * The origin of fragment blobs: a GridFS bucket (`fragment_blobs`), one file per blob, named by
- * its digest. GridFS writes the chunks first and the file document last, so a blob becomes
- * visible only once it is complete. GridFS has no conditional create, so two concurrent puts of
- * one digest may both store a file; that is harmless (same bytes): reads take any copy that
- * verifies, `list` reports the digest once, and `delete` removes every copy.
+ * its digest, in the GridFS layout (any GridFS reader can read it) with natural keys: the file
+ * document's `_id` is the digest and chunk `n` is `_id: "<digest>#<n>"`. FerretDB 1.24 uses no
+ * index for any query but pushes `_id` equality down to its backend; the driver's own chunk query
+ * (`files_id` and `n`, sorted) is evaluated by FerretDB over every chunk of every blob, which made
+ * reading one package cost a pass over the whole bucket (a cold Debian synthesis: minutes in the
+ * fetcher). Chunks are written first and the file document last (a conditional insert on its
+ * `_id`, the commit point), so a blob is visible only once complete and concurrent puts store one
+ * file. Files written by the driver before this layout (ObjectId `_id`s) are still read, found
+ * by filename.
  */
 import { LseError, checkBlob, isDigest, sha256Digest, type BlobStore } from '@lse/core';
-import { Binary, GridFSBucket, MongoGridFSChunkError, MongoRuntimeError, type Db, type GridFSFile, type ObjectId } from 'mongodb';
-import { COLLECTIONS } from './collections';
+import { Binary, GridFSBucket, MongoGridFSChunkError, MongoRuntimeError, type Db, type ObjectId } from 'mongodb';
+import { COLLECTIONS, insertIfAbsent, insertManyIgnoringDuplicates } from './collections';
 
 function checkDigest(digest: string): void {
   if (!isDigest(digest)) throw new LseError('DIGEST_MISMATCH', `'${digest}' is not a sha256 digest (sha256:<64 hex>)`, { digest });
@@ -33,20 +38,49 @@ function isFileGone(e: unknown): boolean {
   return e instanceof MongoRuntimeError && !(e instanceof MongoGridFSChunkError) && /not found/i.test(e.message);
 }
 
+/** Chunk size of blobs written here (GridFS's default). */
+const CHUNK_SIZE = 255 * 1024;
+
+interface FileDoc { _id: string | ObjectId; length: number; chunkSize: number; uploadDate: Date; filename: string }
+interface ChunkDoc { _id: string | ObjectId; files_id: string | ObjectId; n: number; data: Binary }
+
 export class GridFsBlobStore implements BlobStore {
   private readonly bucket: GridFSBucket;
   constructor(private readonly db: Db, private readonly bucketName: string = COLLECTIONS.fragmentBlobs) {
     this.bucket = new GridFSBucket(db, { bucketName });
   }
+  private get files() { return this.db.collection<FileDoc>(`${this.bucketName}.files`); }
+  private get chunks() { return this.db.collection<ChunkDoc>(`${this.bucketName}.chunks`); }
 
-  private copies(digest: string): Promise<GridFSFile[]> {
-    return this.bucket.find({ filename: digest }, { sort: { uploadDate: 1 } }).toArray();
+  /** Every stored copy: the file whose `_id` is the digest, then older driver-written ones. */
+  private async copies(digest: string): Promise<FileDoc[]> {
+    const own = await this.files.findOne({ _id: digest });
+    const legacy = (await this.bucket.find({ filename: digest }, { sort: { uploadDate: 1 } }).toArray()) as unknown as FileDoc[];
+    return [...(own ? [own] : []), ...legacy.filter((f) => typeof f._id !== 'string')];
   }
 
   async put(digest: string, data: Buffer, size?: number): Promise<void> {
     checkBlob(digest, data, size);
     if (await this.has(digest)) return;
-    await upload(this.bucket, digest, data);
+    const chunks: ChunkDoc[] = [];
+    for (let n = 0, off = 0; off < data.length || n === 0; n++, off += CHUNK_SIZE) {
+      chunks.push({ _id: `${digest}#${n}`, files_id: digest, n, data: new Binary(data.subarray(off, off + CHUNK_SIZE)) });
+    }
+    for (let i = 0; i < chunks.length; i += 32) await insertManyIgnoringDuplicates(this.db, `${this.bucketName}.chunks`, chunks.slice(i, i + 32));
+    await insertIfAbsent(this.db, `${this.bucketName}.files`, { _id: digest, length: data.length, chunkSize: CHUNK_SIZE, uploadDate: new Date(), filename: digest });
+  }
+
+  /** A file's bytes: by chunk `_id` for files in this layout, through the driver for older ones. */
+  private async read(f: FileDoc): Promise<Buffer> {
+    if (typeof f._id !== 'string') return readAll(this.bucket, f._id);
+    const count = Math.ceil(f.length / f.chunkSize);
+    const parts: Buffer[] = [];
+    for (let n = 0; n < count; n++) {
+      const c = await this.chunks.findOne({ _id: `${f._id}#${n}` });
+      if (!c) throw new MongoGridFSChunkError(`chunk ${n} of ${count} is missing`);
+      parts.push(Buffer.from(c.data.buffer));
+    }
+    return Buffer.concat(parts);
   }
 
   async get(digest: string): Promise<Buffer> {
@@ -56,7 +90,7 @@ export class GridFsBlobStore implements BlobStore {
     let actual: string | undefined;
     for (const f of files) {
       try {
-        const data = await readAll(this.bucket, f._id);
+        const data = await this.read(f);
         actual = sha256Digest(data);
         if (actual === digest) return data;
       } catch (e) {
@@ -75,6 +109,8 @@ export class GridFsBlobStore implements BlobStore {
 
   async stat(digest: string): Promise<number | undefined> {
     checkDigest(digest);
+    const own = await this.files.findOne({ _id: digest }, { projection: { length: 1 } });
+    if (own) return own.length;
     const [f] = await this.bucket.find({ filename: digest }, { limit: 1 }).toArray();
     return f?.length;
   }
@@ -82,6 +118,11 @@ export class GridFsBlobStore implements BlobStore {
   async delete(digest: string): Promise<void> {
     checkDigest(digest);
     for (const f of await this.copies(digest)) {
+      if (typeof f._id === 'string') {
+        await this.files.deleteOne({ _id: f._id }); // invisible first, then its chunks
+        await this.chunks.deleteMany({ files_id: f._id });
+        continue;
+      }
       try {
         await this.bucket.delete(f._id);
       } catch (e) {
@@ -112,7 +153,8 @@ export async function tamperGridFsBlob(db: Db, digest: string, bytes: Buffer, bu
   for (const f of files) {
     await chunks.deleteMany({ files_id: f._id });
     for (let n = 0, off = 0; off < bytes.length; n++, off += f.chunkSize) {
-      await chunks.insertOne({ files_id: f._id, n, data: new Binary(bytes.subarray(off, off + f.chunkSize)) });
+      const id = typeof f._id === 'string' ? { _id: `${f._id}#${n}` } : {};
+      await chunks.insertOne({ ...id, files_id: f._id, n, data: new Binary(bytes.subarray(off, off + f.chunkSize)) } as never);
     }
     await db.collection(`${bucketName}.files`).updateOne({ _id: f._id }, { $set: { length: bytes.length } });
   }

@@ -109,6 +109,30 @@ describe('GridFsBlobStore (origin)', () => {
     expect(isLseError(await errorOf(store.blobs.get(d)), 'BLOB_UNKNOWN')).toBe(true);
   });
 
+  it('writes the GridFS layout (the driver reads it) and still reads files the driver wrote', async () => {
+    const store = await fresh();
+    const bucket = new GridFSBucket(store.db, { bucketName: COLLECTIONS.fragmentBlobs });
+    const ours = randomBytes(600_000); // three chunks
+    await store.blobs.put(sha256Digest(ours), ours);
+    const viaDriver: Buffer[] = [];
+    for await (const c of bucket.openDownloadStreamByName(sha256Digest(ours))) viaDriver.push(c as Buffer);
+    expect(Buffer.concat(viaDriver).equals(ours)).toBe(true);
+    expect(await store.db.collection(`${COLLECTIONS.fragmentBlobs}.chunks`).countDocuments({ _id: `${sha256Digest(ours)}#2` as never })).toBe(1);
+    const old = randomBytes(300_000);
+    const d = sha256Digest(old);
+    await new Promise<void>((resolve, reject) => bucket.openUploadStream(d).once('finish', () => resolve()).once('error', reject).end(old));
+    expect(await store.blobs.stat(d)).toBe(old.length);
+    expect((await store.blobs.get(d)).equals(old)).toBe(true);
+    const listed: string[] = [];
+    for await (const x of store.blobs.list()) listed.push(x);
+    expect(listed.sort()).toEqual([d, sha256Digest(ours)].sort());
+    await store.blobs.delete(d);
+    await store.blobs.delete(sha256Digest(ours));
+    expect(await store.blobs.has(d)).toBe(false);
+    expect(await store.blobs.has(sha256Digest(ours))).toBe(false);
+    expect(await store.db.collection(`${COLLECTIONS.fragmentBlobs}.chunks`).countDocuments({})).toBe(0);
+  });
+
   it('rejects a name that is not a digest', async () => {
     const blobs = new GridFsBlobStore((await fresh()).db);
     expect(isLseError(await errorOf(blobs.stat('latest')), 'DIGEST_MISMATCH')).toBe(true);
