@@ -6,10 +6,11 @@ import { createHash } from 'node:crypto';
  * fragment ids, signatures and synthesis keys are computed over.
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, '$');
+  return write(value, []);
 }
 
-function write(v: unknown, at: string): string {
+/** `path` names where we are, for errors only (segments are pushed and popped, never joined on the hot path). */
+function write(v: unknown, path: (string | number)[]): string {
   if (v === null) return 'null';
   switch (typeof v) {
     case 'string':
@@ -17,17 +18,37 @@ function write(v: unknown, at: string): string {
     case 'boolean':
       return v ? 'true' : 'false';
     case 'number':
-      if (!Number.isFinite(v)) throw new TypeError(`canonicalJson: non-finite number at ${at}`);
+      if (!Number.isFinite(v)) throw new TypeError(`canonicalJson: non-finite number at ${where(path)}`);
       return JSON.stringify(v);
     case 'object': {
-      if (Array.isArray(v)) return '[' + v.map((x, i) => write(x === undefined ? null : x, `${at}[${i}]`)).join(',') + ']';
+      let out: string;
+      if (Array.isArray(v)) {
+        out = '[';
+        for (let i = 0; i < v.length; i++) {
+          path.push(i);
+          out += (i ? ',' : '') + write(v[i] === undefined ? null : v[i], path);
+          path.pop();
+        }
+        return out + ']';
+      }
       const obj = v as Record<string, unknown>;
       const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
-      return '{' + keys.map((k) => JSON.stringify(k) + ':' + write(obj[k], `${at}.${k}`)).join(',') + '}';
+      out = '{';
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        path.push(k);
+        out += (i ? ',' : '') + JSON.stringify(k) + ':' + write(obj[k], path);
+        path.pop();
+      }
+      return out + '}';
     }
     default:
-      throw new TypeError(`canonicalJson: cannot encode ${typeof v} at ${at}`);
+      throw new TypeError(`canonicalJson: cannot encode ${typeof v} at ${where(path)}`);
   }
+}
+
+function where(path: (string | number)[]): string {
+  return '$' + path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('');
 }
 
 export function canonicalBytes(value: unknown): Buffer {

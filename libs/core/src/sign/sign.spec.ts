@@ -22,6 +22,9 @@ describe('canonical JSON', () => {
   });
   it('refuses values JSON cannot represent exactly', () => {
     expect(() => canonicalJson({ a: NaN })).toThrow(/non-finite number at \$\.a/);
+    expect(() => canonicalJson({ a: [1, { b: Infinity }] })).toThrow(/non-finite number at \$\.a\[1\]\.b$/);
+    expect(() => canonicalJson({ z: [() => 1] })).toThrow(/cannot encode function at \$\.z\[0\]$/);
+    expect(canonicalJson([undefined, { x: [] }, 'é"'])).toBe('[null,{"x":[]},"é\\""]');
   });
   it('gives the same id for the same descriptor however its keys were ordered', () => {
     const d = descriptor();
