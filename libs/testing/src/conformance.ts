@@ -77,6 +77,12 @@ export function fragmentRepositoryConformance(name: string, make: () => Promise<
       expect(await repo.put(f)).toBe('exists');
       expect(await repo.get(f.id)).toEqual(f);
       expect(await repo.get(sha256Digest('nothing'))).toBeUndefined();
+      // every read is a copy of its own: changing one changes nothing stored (or cached)
+      const copy = (await repo.get(f.id))!;
+      copy.descriptor.name = 'changed';
+      copy.descriptor.depends.push([{ name: 'x' }]);
+      expect(await repo.get(f.id)).toEqual(f);
+      expect((await repo.candidates(['libpng']))[0]).toEqual(f);
     });
     it('finds fragments by name across versions, and lists all', async () => {
       const a = sample('libpng', '1.6.43');

@@ -40,6 +40,25 @@ const IN_CHUNK = 500;
  */
 const LOOKUPS = 16;
 
+/** A Map bounded to `limit` entries, dropping the least recently used. */
+class Lru<V> {
+  private readonly m = new Map<string, V>();
+  constructor(private readonly limit: number) {}
+  get(k: string): V | undefined {
+    const v = this.m.get(k);
+    if (v !== undefined) {
+      this.m.delete(k);
+      this.m.set(k, v);
+    }
+    return v;
+  }
+  set(k: string, v: V): void {
+    this.m.delete(k);
+    this.m.set(k, v);
+    if (this.m.size > this.limit) this.m.delete(this.m.keys().next().value as string);
+  }
+}
+
 async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -48,6 +67,15 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) 
 }
 
 export class MongoFragmentRepository implements FragmentRepository {
+  /**
+   * Records and taken name slots never change once written, so a process keeps the ones it has
+   * read (as JSON text: every caller gets its own copy), bounded: on FerretDB each lookup is a
+   * scan, and a resolver or verifier reads the same popular fragments again and again. What is
+   * not found is never cached (the next slot of a name is always asked), so new versions are seen
+   * at once.
+   */
+  private readonly recordCache = new Lru<string>(20_000);
+  private readonly slotCache = new Lru<string>(100_000);
   constructor(private readonly db: Db) {}
   private get col() { return this.db.collection<FragmentDoc>(COLLECTIONS.fragments); }
   private get slots() { return this.db.collection<NameSlot>(COLLECTIONS.fragmentNames); }
@@ -108,8 +136,13 @@ export class MongoFragmentRepository implements FragmentRepository {
   private async readSlots(slotIds: string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     await eachLimited(slotIds, LOOKUPS, async (sid) => {
+      const cached = this.slotCache.get(sid);
+      if (cached !== undefined) return void out.set(sid, cached);
       const d = await this.slots.findOne({ _id: sid });
-      if (d) out.set(d._id, d.id);
+      if (d) {
+        out.set(d._id, d.id);
+        this.slotCache.set(d._id, d.id); // slots are never changed once written
+      }
     });
     return out;
   }
@@ -129,15 +162,19 @@ export class MongoFragmentRepository implements FragmentRepository {
   private async byIds(ids: string[]): Promise<Fragment[]> {
     const out: Fragment[] = [];
     await eachLimited(ids, LOOKUPS, async (id) => {
-      const d = await this.col.findOne({ _id: id });
-      if (d) out.push(MongoFragmentRepository.read(d));
+      const f = await this.get(id);
+      if (f) out.push(f);
     });
     return out.sort((a, b) => byText(a.id, b.id));
   }
 
   async get(id: string): Promise<Fragment | undefined> {
+    const cached = this.recordCache.get(id);
+    if (cached !== undefined) return JSON.parse(cached) as Fragment;
     const d = await this.col.findOne({ _id: id });
-    return d ? MongoFragmentRepository.read(d) : undefined;
+    if (!d) return undefined;
+    this.recordCache.set(id, d.record); // records are immutable: the id is the hash of the descriptor
+    return MongoFragmentRepository.read(d);
   }
   async byName(name: string): Promise<Fragment[]> {
     return (await this.byIds(await this.idsFor([name]))).filter((f) => f.descriptor.name === name);
