@@ -99,13 +99,13 @@ async function importOneIndex(ctx: Ctx, file: string, repo: string, archs: strin
   }
   const list = [...groups.values()];
   const stored = await storedSets(ctx, list.map((g) => fragmentSetDigest(g.ids)));
-  const todo = list.filter((_, i) => !stored[i]);
-  const pending = todo.reduce((n, g) => n + g.ids.length, 0);
+  const unstored = list.filter((_, i) => !stored[i]);
+  const pending = unstored.reduce((n, g) => n + g.ids.length, 0);
   const counts: Counts = { packages: descriptors.length, created: 0, existing: descriptors.length - pending, skipped, rejected: 0 };
-  if (!todo.length) return counts;
-  ctx.out.progress(`${file}: ${pending} of ${descriptors.length} packages (${todo.length} of ${list.length} groups) to sign and store`);
+  if (!unstored.length) return counts;
+  ctx.out.progress(`${file}: ${pending} of ${descriptors.length} packages (${unstored.length} of ${list.length} groups) to sign and store`);
   let done = 0;
-  for (const g of todo) {
+  for (const g of unstored) {
     const r = await storeBatch(ctx, g.descriptors.map((d) => signDescriptor(d, key)));
     counts.created += r.created;
     counts.existing += r.existing;

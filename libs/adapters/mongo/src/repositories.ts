@@ -96,14 +96,14 @@ export class MongoFragmentRepository implements FragmentRepository {
   }
 
   async putMany(fs: Fragment[]): Promise<{ created: number; existing: number }> {
-    const todo = [...new Map(fs.map((f) => [f.id, f])).values()];
-    await this.claimSlots(todo.flatMap((f) => MongoFragmentRepository.names(f).map((name) => ({ name, id: f.id }))));
+    const unique = [...new Map(fs.map((f) => [f.id, f])).values()];
+    await this.claimSlots(unique.flatMap((f) => MongoFragmentRepository.names(f).map((name) => ({ name, id: f.id }))));
     let created = 0;
-    for (let i = 0; i < todo.length; i += IN_CHUNK) {
-      const docs = todo.slice(i, i + IN_CHUNK).map(MongoFragmentRepository.doc);
+    for (let i = 0; i < unique.length; i += IN_CHUNK) {
+      const docs = unique.slice(i, i + IN_CHUNK).map(MongoFragmentRepository.doc);
       created += await insertManyIgnoringDuplicates(this.db, COLLECTIONS.fragments, docs);
     }
-    await insertIfAbsent(this.db, COLLECTIONS.fragmentSets, { _id: fragmentSetDigest(todo.map((f) => f.id)) });
+    await insertIfAbsent(this.db, COLLECTIONS.fragmentSets, { _id: fragmentSetDigest(unique.map((f) => f.id)) });
     return { created, existing: fs.length - created };
   }
 
