@@ -30,12 +30,12 @@ function mapKeys(v: unknown, key: (k: string) => string): unknown {
 }
 
 /** A fresh document for `record` (never the record itself: the driver adds `_id` to what it inserts). */
-export function toDoc(record: object): Document {
+export function encodeDoc(record: object): Document {
   return mapKeys(record, encodeKey) as Document;
 }
 
 /** The record a document holds, without `_id`. */
-export function fromDoc<T>(doc: Document): T {
+export function decodeDoc<T>(doc: Document): T {
   const rest: Document = { ...doc };
   delete rest['_id'];
   return mapKeys(rest, decodeKey) as T;

@@ -11,7 +11,7 @@
  */
 import { LseError, fragmentSetDigest, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type Lease, type LeaseRepository, type TrustStore, type TrustedKey } from '@lse/core';
 import type { Db } from 'mongodb';
-import { fromDoc, toDoc, type StrIdDoc } from './codec';
+import { decodeDoc, encodeDoc, type StrIdDoc } from './codec';
 import { COLLECTIONS, insertIfAbsent, insertManyFailures, insertManyIgnoringDuplicates, upsertReplace } from './collections';
 
 const byText = (a: string, b: string): number => a.localeCompare(b);
@@ -225,26 +225,26 @@ export class MongoTrustStore implements TrustStore {
 
   async list(): Promise<TrustedKey[]> {
     const [keys, revs] = await Promise.all([this.keys.find({}).toArray(), this.revocations.find({}).toArray()]);
-    const revoked = new Map(revs.map((d) => { const r = fromDoc<Revocation>(d); return [r.name, r] as const; }));
-    return keys.map((d) => fromDoc<TrustedKey>(d)).sort((a, b) => byText(a.name, b.name)).map((k) => MongoTrustStore.view(k, revoked.get(k.name)));
+    const revoked = new Map(revs.map((d) => { const r = decodeDoc<Revocation>(d); return [r.name, r] as const; }));
+    return keys.map((d) => decodeDoc<TrustedKey>(d)).sort((a, b) => byText(a.name, b.name)).map((k) => MongoTrustStore.view(k, revoked.get(k.name)));
   }
 
   async get(name: string): Promise<TrustedKey | undefined> {
     const [k, r] = await Promise.all([this.keys.findOne({ name }), this.revocations.findOne({ name })]);
-    return k ? MongoTrustStore.view(fromDoc<TrustedKey>(k), r ? fromDoc<Revocation>(r) : undefined) : undefined;
+    return k ? MongoTrustStore.view(decodeDoc<TrustedKey>(k), r ? decodeDoc<Revocation>(r) : undefined) : undefined;
   }
 
   async add(key: TrustedKey): Promise<void> {
     const { revoked, revokedAt, ...stored } = key;
-    if (!(await insertIfAbsent(this.db, COLLECTIONS.keys, toDoc(stored)))) {
+    if (!(await insertIfAbsent(this.db, COLLECTIONS.keys, encodeDoc(stored)))) {
       const old = await this.keys.findOne({ name: key.name });
       if (old && old['publicKey'] !== key.publicKey) {
         throw new LseError('KEY_INVALID', `a different key named '${key.name}' is already trusted; revoke it and choose another name`, { name: key.name });
       }
       // publicKey never changes under a name, so this filter cannot hit another key.
-      await this.keys.replaceOne({ name: key.name, publicKey: key.publicKey }, toDoc(stored));
+      await this.keys.replaceOne({ name: key.name, publicKey: key.publicKey }, encodeDoc(stored));
     }
-    if (revoked) await insertIfAbsent(this.db, COLLECTIONS.keyRevocations, toDoc({ name: key.name, at: revokedAt }));
+    if (revoked) await insertIfAbsent(this.db, COLLECTIONS.keyRevocations, encodeDoc({ name: key.name, at: revokedAt }));
   }
 
   async revoke(name: string, at: string): Promise<void> {
@@ -262,11 +262,11 @@ export class MongoBaseRepository implements BaseRepository {
   private get pointers() { return this.db.collection(COLLECTIONS.baseTags); }
 
   async put(base: BaseImage): Promise<void> {
-    await insertIfAbsent(this.db, COLLECTIONS.bases, { ...toDoc(base), _id: base.digest });
+    await insertIfAbsent(this.db, COLLECTIONS.bases, { ...encodeDoc(base), _id: base.digest });
   }
   async get(digest: string): Promise<BaseImage | undefined> {
     const d = await this.bases.findOne({ _id: digest });
-    return d ? fromDoc<BaseImage>(d) : undefined;
+    return d ? decodeDoc<BaseImage>(d) : undefined;
   }
   async tag(name: string, tag: string, digest: string): Promise<void> {
     if (!(await this.bases.findOne({ _id: digest }, { projection: { _id: 1 } }))) {
@@ -276,11 +276,11 @@ export class MongoBaseRepository implements BaseRepository {
   }
   async resolveTag(name: string, tag: string): Promise<string | undefined> {
     const d = await this.pointers.findOne({ name, tag });
-    return d ? fromDoc<TagDoc>(d).digest : undefined;
+    return d ? decodeDoc<TagDoc>(d).digest : undefined;
   }
   async tags(): Promise<TagDoc[]> {
     return (await this.pointers.find({}).toArray())
-      .map((d) => { const t = fromDoc<TagDoc>(d); return { name: t.name, tag: t.tag, digest: t.digest }; })
+      .map((d) => { const t = decodeDoc<TagDoc>(d); return { name: t.name, tag: t.tag, digest: t.digest }; })
       .sort((a, b) => byText(`${a.name}:${a.tag}`, `${b.name}:${b.tag}`));
   }
 }
@@ -291,11 +291,11 @@ export class MongoLeaseRepository implements LeaseRepository {
   private get col() { return this.db.collection<StrIdDoc>(COLLECTIONS.leases); }
 
   async put(lease: Lease): Promise<void> {
-    await upsertReplace(this.db, COLLECTIONS.leases, { _id: lease.synthesisId }, { ...toDoc(lease), _id: lease.synthesisId });
+    await upsertReplace(this.db, COLLECTIONS.leases, { _id: lease.synthesisId }, { ...encodeDoc(lease), _id: lease.synthesisId });
   }
   async get(synthesisId: string): Promise<Lease | undefined> {
     const d = await this.col.findOne({ _id: synthesisId });
-    return d ? fromDoc<Lease>(d) : undefined;
+    return d ? decodeDoc<Lease>(d) : undefined;
   }
   async renew(synthesisId: string, expiresAt: string): Promise<boolean> {
     return (await this.col.updateOne({ _id: synthesisId }, { $set: { expiresAt } })).matchedCount > 0;
@@ -304,6 +304,6 @@ export class MongoLeaseRepository implements LeaseRepository {
     await this.col.deleteMany({ _id: synthesisId });
   }
   async list(): Promise<Lease[]> {
-    return (await this.col.find({}).toArray()).map((d) => fromDoc<Lease>(d));
+    return (await this.col.find({}).toArray()).map((d) => decodeDoc<Lease>(d));
   }
 }

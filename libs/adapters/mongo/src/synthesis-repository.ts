@@ -20,7 +20,7 @@
  */
 import type { SynthesisRecord, SynthesisRepository } from '@lse/core';
 import type { Db } from 'mongodb';
-import { fromDoc, toDoc, type StrIdDoc } from './codec';
+import { decodeDoc, encodeDoc, type StrIdDoc } from './codec';
 import { COLLECTIONS, insertIfAbsent, upsertReplace } from './collections';
 
 type FinishFields = Parameters<SynthesisRepository['finish']>[1];
@@ -45,16 +45,16 @@ export class MongoSynthesisRepository implements SynthesisRepository {
   private get outcomes() { return this.db.collection<StrIdDoc>(COLLECTIONS.synthesisOutcomes); }
 
   async create(rec: SynthesisRecord): Promise<'created' | 'exists'> {
-    return (await insertIfAbsent(this.db, COLLECTIONS.syntheses, { ...toDoc(rec), _id: rec.id })) ? 'created' : 'exists';
+    return (await insertIfAbsent(this.db, COLLECTIONS.syntheses, { ...encodeDoc(rec), _id: rec.id })) ? 'created' : 'exists';
   }
 
   async get(id: string): Promise<SynthesisRecord | undefined> {
     const d = await this.records.findOne({ _id: id });
     if (!d) return undefined;
-    const rec = fromDoc<SynthesisRecord>(d);
+    const rec = decodeDoc<SynthesisRecord>(d);
     if (rec.status !== 'pending') return rec;
     const o = await this.outcomes.findOne({ _id: id });
-    return o ? { ...rec, ...outcomeFields(fromDoc<Outcome>(o)) } : rec;
+    return o ? { ...rec, ...outcomeFields(decodeDoc<Outcome>(o)) } : rec;
   }
 
   async progress(id: string, fields: { stage: string; key?: string; at: string }): Promise<void> {
@@ -67,8 +67,8 @@ export class MongoSynthesisRepository implements SynthesisRepository {
     if (!d || d['status'] !== 'pending') return false;
     const key = typeof d['key'] === 'string' ? d['key'] : typeof f.result?.['key'] === 'string' ? f.result['key'] : undefined;
     const outcome: Outcome = { id, status: f.status, at: f.at, ...(key ? { key } : {}), ...(f.result ? { result: f.result } : {}), ...(f.error ? { error: f.error } : {}) };
-    if (!(await insertIfAbsent(this.db, COLLECTIONS.synthesisOutcomes, { ...toDoc(outcome), _id: id }))) return false;
-    await this.records.updateOne({ _id: id, status: 'pending' }, { $set: toDoc(outcomeFields(outcome)) });
+    if (!(await insertIfAbsent(this.db, COLLECTIONS.synthesisOutcomes, { ...encodeDoc(outcome), _id: id }))) return false;
+    await this.records.updateOne({ _id: id, status: 'pending' }, { $set: encodeDoc(outcomeFields(outcome)) });
     if (outcome.status === 'completed' && key) {
       await upsertReplace(this.db, COLLECTIONS.completedKeys, { _id: key }, { _id: key, id, at: f.at });
     }
