@@ -32,10 +32,13 @@ import { EVENTS_STREAM, SUBJECTS, WORK_STREAM, subjectMatches } from '@lse/contr
 
 /** Unacknowledged for this long (no ack, nak or working) -> redelivered. */
 export const ACK_WAIT_MS = 30_000;
-/** Deliveries of one message before it goes to the dead letters. */
-export const MAX_DELIVER = 5;
+/**
+ * Deliveries of one message before it goes to the dead letters: with BACKOFF_MS, a stage keeps
+ * retrying a retryable failure (a server that does not answer) for about six minutes.
+ */
+export const MAX_DELIVER = 12;
 /** Delay before the n-th redelivery after a handler error (the last value repeats). */
-export const BACKOFF_MS: readonly number[] = [1_000, 5_000, 15_000, 30_000];
+export const BACKOFF_MS: readonly number[] = [1_000, 2_000, 5_000, 10_000, 20_000, 30_000, 45_000, 60_000];
 /** Headers a dead letter carries besides the original ones. */
 export const DEAD_LETTER_HEADERS = { subject: 'Lse-Dead-Subject', error: 'Lse-Error', deliveries: 'Lse-Deliveries' } as const;
 
@@ -122,7 +125,7 @@ export class NatsBus implements Bus {
       const ack = await this.js.publish(subject, payload, { headers: toNats(rest), ...(idKey ? { msgID: headers[idKey]! } : {}) });
       if (ack.duplicate) this.log.debug({ subject, msgId: idKey && headers[idKey] }, 'duplicate publish ignored by JetStream');
     } catch (err) {
-      throw new LseError('INTERNAL', `publish to ${subject} failed: ${(err as Error).message}; ` +
+      throw new LseError('UNAVAILABLE', `publish to ${subject} failed: ${(err as Error).message}; ` +
         (stream ? `check that stream ${stream} exists (ensureStreams) and NATS is reachable` : 'check that NATS is reachable'), { subject }, { cause: err });
     }
   }
