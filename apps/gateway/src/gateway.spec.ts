@@ -8,9 +8,9 @@ import { generateKeyPair, formatKey, publicKeyOf, type SecretKey } from '@lse/co
 import {
   InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLeaseRepository, MemorySynthesisRepository, MemoryTrustStore,
 } from '@lse/adapter-memory';
-import { buildFragment, makeEventRecorder, makeRecorder, makeResultCache, silentLog, startPipeline, type EnginePorts } from '@lse/engine';
-import { Metrics } from './metrics';
-import { buildServer } from './server';
+import { buildFragment, makeResultCache, silentLog, startPipeline, type EnginePorts } from '@lse/engine';
+import { startGateway } from './compose';
+import { WORK_STAGES, gatewayDefaults } from './testing';
 
 const TOKENS = new Map([
   ['synth-token-0123456789', { name: 'runner', scopes: new Set(['synth']) }],
@@ -41,20 +41,19 @@ describe('gateway HTTP API (in-process pipeline)', () => {
     const bus = new InProcessBus();
     const origin = new MemoryBlobStore();
     ports = { fragments: new MemoryFragmentRepository(), bases: new MemoryBaseRepository(), trust: new MemoryTrustStore(), origin, cache: new MemoryBlobStore(), layers: new MemoryBlobStore() };
-    const now = () => new Date();
-    const deps = { bus, syntheses, leases, layers: ports.layers, leaseTtlSeconds: 600, now, log: silentLog };
-    const stopStages = await startPipeline({ bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false, record: makeRecorder(deps), completedByKey: makeResultCache(deps) });
-    const recordEvent = makeEventRecorder(deps);
-    const stopEvents = await bus.subscribe('lse.events.synthesis.>', async (m) => recordEvent(m.subject, m.data), { durable: 'events' });
-    stop = async () => { await stopStages(); await stopEvents(); };
-    app = buildServer({ bus, ports, syntheses, leases, auth: { tokens: TOKENS, disabled: false }, leaseTtlSeconds: 600, waitMaxSeconds: 30, epoch: 0, now, metrics: new Metrics(), ready: async () => true }, { bodyLimit: 1 << 24 });
+    const stopStages = await startPipeline({
+      bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false, leases, completedByKey: makeResultCache({ syntheses, layers: ports.layers }),
+    }, WORK_STAGES);
+    const gw = await startGateway({ ...gatewayDefaults, bus, ports, syntheses, leases, auth: { tokens: TOKENS, disabled: false } });
+    stop = async () => { await stopStages(); await gw.stop(); };
+    app = gw.app;
     key = generateKeyPair('pub-1').secretKey;
     const trusted = await app.inject({ method: 'POST', url: '/v1/keys', headers: ADMIN, payload: { publicKey: formatKey(publicKeyOf(key)), scopes: ['lib*', 'app*'] } });
     expect(trusted.statusCode).toBe(201);
     expect((await publish('libdata', '1.0.0')).statusCode).toBe(201);
     expect((await publish('app', '2.0.0', ['libdata ^1.0.0'])).statusCode).toBe(201);
   });
-  afterAll(async () => { await stop(); await app.close(); });
+  afterAll(async () => { await stop(); });
 
   it('asks for a token (401 with a challenge) and for the right scope (403)', async () => {
     const none = await app.inject({ method: 'POST', url: '/v1/syntheses', payload: { manifest: manifest([]) } });

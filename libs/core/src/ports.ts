@@ -127,6 +127,14 @@ export interface Bus {
   publish<T>(subject: string, data: T, headers?: Headers): Promise<void>;
   /** Subscribes a handler (see SubscribeOptions); returns a function that stops and drains it. */
   subscribe<T>(subject: string, handler: (msg: BusMessage<T>) => Promise<void>, opts?: SubscribeOptions): Promise<() => Promise<void>>;
+  /** Largest payload (bytes of the JSON body) one publish may carry; larger ones are refused. */
+  readonly maxPayload?: number;
+  /**
+   * The stored messages on subjects matching `subject`, oldest first (a late subscriber's
+   * replay: JetStream reads its stream with an ordered consumer). Optional: a bus without
+   * storage has no history to give.
+   */
+  history?(subject: string): Promise<BusMessage[]>;
 }
 
 export type SynthesisStatus = 'pending' | 'completed' | 'failed';
@@ -144,6 +152,8 @@ export interface SynthesisRecord {
   /** The image, once completed (contracts' ImageRef shape). */
   result?: Record<string, unknown>;
   error?: { code: string; message: string; stage: string; details?: Record<string, unknown> };
+  /** The tenant (token name) that asked for it; absent for requests published straight to NATS. */
+  tenant?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -153,7 +163,11 @@ export interface SynthesisRepository {
   /** Creates the record; an existing id is left alone ('exists'). */
   create(rec: SynthesisRecord): Promise<'created' | 'exists'>;
   get(id: string): Promise<SynthesisRecord | undefined>;
-  /** Records progress of a pending synthesis (stage, key); ignored once finished. */
+  /**
+   * Records progress (stage, key) with a write by id alone (no filtered update: FerretDB scans
+   * those); a stage earlier than the recorded one, or progress after the finish, changes nothing
+   * that `get` shows.
+   */
   progress(id: string, fields: { stage: string; key?: string; at: string }): Promise<void>;
   /**
    * Moves a pending record to completed or failed. Returns true for the one call that did it;
@@ -175,6 +189,13 @@ export interface Lease {
   expiresAt: string;
   /** Digests in the `layers` blob store this synthesis' image needs. */
   blobs: string[];
+  /**
+   * Taken by the assembler before it writes any blob, until the synthesis is recorded (then the
+   * recorder replaces it) or fails (then it is released): while it lives, blobs the collector
+   * first saw unreferenced after `createdAt` are not collected.
+   */
+  provisional?: boolean;
+  createdAt?: string;
 }
 
 export interface LeaseRepository {

@@ -99,6 +99,7 @@ export class MemorySynthesisRepository implements SynthesisRepository {
   async progress(id: string, fields: { stage: string; key?: string; at: string }): Promise<void> {
     const r = this.recs.get(id);
     if (!r || r.status !== 'pending') return;
+    if (stageIndex(fields.stage) < stageIndex(r.stage)) return;
     Object.assign(r, { stage: fields.stage, updatedAt: fields.at, ...(fields.key ? { key: fields.key } : {}) });
   }
   async finish(id: string, f: { status: 'completed' | 'failed'; at: string; result?: Record<string, unknown>; error?: SynthesisRecord['error'] }): Promise<boolean> {
@@ -134,4 +135,9 @@ export class MemoryLeaseRepository implements LeaseRepository {
   async list(): Promise<Lease[]> {
     return [...this.leases.values()].map(clone);
   }
+}
+
+const STAGE_ORDER = ['requested', 'resolved', 'fetched', 'verified', 'assembled'];
+function stageIndex(stage: string): number {
+  return STAGE_ORDER.indexOf(stage);
 }

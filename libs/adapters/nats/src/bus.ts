@@ -140,6 +140,48 @@ export class NatsBus implements Bus {
     return once;
   }
 
+  /** The server's max_payload (what one message may carry). */
+  get maxPayload(): number | undefined {
+    return this.nc.info?.max_payload;
+  }
+
+  /**
+   * The stored messages on subjects matching `subject` (a stream must hold them), oldest first:
+   * an ephemeral consumer with no acks reads exactly the messages pending at its creation.
+   */
+  async history(subject: string): Promise<BusMessage[]> {
+    const stream = this.streamOf(subject.replace(/\*/g, 'x'));
+    if (!stream) return [];
+    const jsm = await (this.jsm ??= this.js.jetstreamManager());
+    const ci = await jsm.consumers.add(stream, {
+      filter_subject: subject, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: nanos(30_000), mem_storage: true,
+    });
+    const out: BusMessage[] = [];
+    try {
+      let pending = ci.num_pending;
+      if (!pending) return out;
+      const consumer = await this.js.consumers.get(stream, ci.name);
+      while (pending > 0) {
+        const batch = await consumer.fetch({ max_messages: Math.min(pending, 256), expires: 5_000 });
+        let got = 0;
+        for await (const m of batch) {
+          got++;
+          pending--;
+          try {
+            out.push(decode(m.subject, m.data, m.headers));
+          } catch {
+            // not JSON: not ours to replay
+          }
+          if (pending <= 0) break;
+        }
+        if (!got) break;
+      }
+      return out;
+    } finally {
+      await jsm.consumers.delete(stream, ci.name).catch(() => undefined);
+    }
+  }
+
   /** Stops every subscription (waiting for running handlers), then drains the connection if this bus opened it. */
   async close(): Promise<void> {
     await Promise.all([...this.stops].map((s) => s()));
