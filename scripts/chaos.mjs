@@ -32,6 +32,7 @@ const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string' }, minutes: { type: 'string' }, rate: { type: 'string', default: '2' },
     'kill-every': { type: 'string', default: '15' }, 'drain-seconds': { type: 'string', default: '420' },
+    targets: { type: 'string', default: 'service,nats,service,minio' }, 'down-seconds': { type: 'string' },
     'max-syntheses': { type: 'string', default: '20000' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -40,7 +41,9 @@ if (args.help) {
 
   --seconds/--minutes  how long the load runs (default 60 s)
   --rate               syntheses started per second (default 2), half REST, half NATS
-  --kill-every         seconds between kills (default 15): a service, nats-server, a service, MinIO, ...
+  --kill-every         seconds between kills (default 15)
+  --targets            what is killed, in turn (default service,nats,service,minio; also ferretdb)
+  --down-seconds       how long a killed process stays down before stack.sh up (default 1-3 s)
   --drain-seconds      how long to wait for the backlog to finish after the load (default 420)
   --max-syntheses      stop starting syntheses after this many (default 20000)
 Needs the local stack's environment: eval "$(bash infra/local/stack.sh env)".
@@ -57,6 +60,12 @@ const rate = Number(args.rate);
 const killEvery = Number(args['kill-every']);
 const drainSeconds = Number(args['drain-seconds']);
 const maxSyntheses = Number(args['max-syntheses']);
+const targets = args.targets.split(',').map((t) => t.trim()).filter(Boolean);
+const downSeconds = args['down-seconds'] !== undefined ? Number(args['down-seconds']) : undefined;
+if (!targets.length || targets.some((t) => !['service', 'nats', 'minio', 'ferretdb'].includes(t)) || (downSeconds !== undefined && !(downSeconds >= 0))) {
+  process.stderr.write('chaos: --targets is a comma-separated list of service, nats, minio, ferretdb; --down-seconds a number of seconds\n');
+  process.exit(2);
+}
 if (![seconds, rate, killEvery, drainSeconds, maxSyntheses].every((x) => Number.isFinite(x) && x > 0)) {
   process.stderr.write('chaos: --seconds/--minutes, --rate, --kill-every, --drain-seconds and --max-syntheses must be positive numbers\n');
   process.exit(2);
@@ -176,15 +185,15 @@ async function main() {
       await sleep(killEvery * 1000);
       const services = readdirSync(join(STATE, 'run')).filter((f) => f.startsWith('svc-') && f.endsWith('.pid')).map((f) => f.slice(0, -4));
       const natsNodes = readdirSync(join(STATE, 'run')).filter((f) => /^nats(-\d+)?\.pid$/.test(f)).map((f) => f.slice(0, -4));
-      const kind = ['service', 'nats', 'service', 'minio'][k++ % 4];
-      const pool = kind === 'service' ? services : kind === 'nats' ? natsNodes : ['minio'];
+      const kind = targets[k++ % targets.length];
+      const pool = kind === 'service' ? services : kind === 'nats' ? natsNodes : [kind];
       const target = pool[Math.floor(Math.random() * pool.length)];
       const pid = target && pidOf(target);
       if (!pid) { log(`no pid for ${kind}`); continue; }
       try { process.kill(pid, 'SIGKILL'); } catch { continue; }
       kills.push(target);
       log(`kill -9 ${target} (pid ${pid})`);
-      await sleep(1000 + Math.random() * 2000);
+      await sleep(downSeconds !== undefined ? downSeconds * 1000 : 1000 + Math.random() * 2000);
       killing = stackUp();
       if (!(await killing)) log('stack.sh up failed once; the next kill round retries it');
     }

@@ -13,7 +13,7 @@ jest.setTimeout(600_000);
 describe('chaos (short)', () => {
   it('loses, duplicates and leaves stuck no synthesis while services, nats-server and MinIO are killed', () => {
     const repo = join(__dirname, '../../..');
-    const r = spawnSync('node', [join(repo, 'scripts/chaos.mjs'), '--seconds', '50', '--kill-every', '10', '--rate', '2', '--drain-seconds', '360', '--json'], {
+    const r = spawnSync('node', [join(repo, 'scripts/chaos.mjs'), '--seconds', '60', '--kill-every', '8', '--rate', '2', '--targets', 'service,nats,minio,service', '--drain-seconds', '360', '--json'], {
       cwd: repo, env: process.env, encoding: 'utf8', timeout: 590_000,
     });
     const last = r.stdout.trim().split('\n').pop() ?? '';
@@ -24,5 +24,20 @@ describe('chaos (short)', () => {
     expect(report.killed).toEqual(expect.arrayContaining([expect.stringMatching(/^nats/), 'minio', expect.stringMatching(/^svc-/)]));
     expect(report.completed + report.failed).toBe(report.syntheses);
     expect(r.status).toBe(0);
+  });
+});
+
+describe('outages', () => {
+  it('waits out MinIO, FerretDB and nats-server each down for 8 s in the middle of syntheses: every synthesis completes, once', () => {
+    const repo = join(__dirname, '../../..');
+    const r = spawnSync('node', [join(repo, 'scripts/chaos.mjs'), '--seconds', '60', '--kill-every', '8', '--rate', '1.5', '--targets', 'minio,ferretdb,nats',
+      '--down-seconds', '8', '--drain-seconds', '360', '--json'], { cwd: repo, env: process.env, encoding: 'utf8', timeout: 590_000 });
+    const last = r.stdout.trim().split('\n').pop() ?? '';
+    const report = JSON.parse(r.stdout.slice(0, r.stdout.lastIndexOf('\nchaos:') + 1) || '{}');
+    if (r.status !== 0) process.stderr.write(`${r.stdout}\n${r.stderr.slice(-4000)}\n`);
+    expect(last).toMatch(/^chaos: \d+ syntheses, 0 lost, 0 duplicated, 0 stuck$/);
+    expect(report.killed).toEqual(['minio', 'ferretdb', expect.stringMatching(/^nats/)]);
+    expect(report.failed).toBe(0);
+    expect(report.completed).toBe(report.syntheses);
   });
 });
