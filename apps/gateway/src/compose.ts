@@ -5,8 +5,8 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Bus, LeaseRepository, SynthesisRepository } from '@lse/core';
-import { CATALOG_SUBJECTS, eventKindOf, eventSubjects, type SynthCompleted } from '@lse/contracts';
-import { Collector, makeRecordProjection, makeRecorder, startPipeline, type EnginePorts, type Log } from '@lse/engine';
+import { CATALOG_SUBJECTS, HEADERS, SUBJECTS, acceptedMsgId, eventKindOf, eventSubjects, validateRequested, type SynthCompleted } from '@lse/contracts';
+import { Collector, acceptedOf, makeRecordProjection, makeRecorder, startPipeline, type EnginePorts, type Log } from '@lse/engine';
 import type { AuthConfig } from './auth';
 import type { GatewayDeps, RegistrySettings } from './deps';
 import { Metrics } from './metrics';
@@ -68,6 +68,21 @@ export async function startGateway(p: GatewayParts): Promise<Gateway> {
     if (kind === 'failed') repeats.finished((m.data as { synthesisId: string }).synthesisId, undefined);
   }));
   for (const subject of [CATALOG_SUBJECTS.changed, CATALOG_SUBJECTS.any]) stops.push(await bus.subscribe(subject, async () => repeats.invalidate()));
+
+  // Requests published straight to NATS get their record from the request on: every gateway sees
+  // the work message (a core subscription; the stream keeps it for the resolver) and publishes its
+  // requested event (one event, whoever publishes it: same message id as the resolver's).
+  stops.push(await bus.subscribe(SUBJECTS.requested, async (m) => {
+    let req;
+    try {
+      req = validateRequested(m.data);
+    } catch {
+      return; // the resolver drops it with a log line
+    }
+    if (watch.state(req.synthesisId)) return; // admitted here, or seen already
+    await bus.publish(eventSubjects.requested(req.synthesisId), acceptedOf(req), { [HEADERS.synthesisId]: req.synthesisId, [HEADERS.msgId]: acceptedMsgId(req.synthesisId) })
+      .catch((e: unknown) => log.warn({ synthesisId: req.synthesisId, err: (e as Error).message }, 'could not publish the requested event; the resolver will'));
+  }));
 
   const recorderDeps = { bus, syntheses: p.syntheses, leases: p.leases, layers: p.ports.layers, leaseTtlSeconds: p.leaseTtlSeconds, now, log };
   const record = makeRecorder(recorderDeps);

@@ -43,8 +43,10 @@ describe('gateway HTTP API (in-process pipeline)', () => {
 
   const work: string[] = []; // synthesis ids of the work messages the stages received
 
+  let bus: InProcessBus;
+
   beforeAll(async () => {
-    const bus = new InProcessBus();
+    bus = new InProcessBus();
     await bus.subscribe('lse.synth.requested', async (m) => { work.push((m.data as { synthesisId: string }).synthesisId); });
     const origin = new MemoryBlobStore();
     ports = { fragments: new MemoryFragmentRepository(), bases: new MemoryBaseRepository(), trust: new MemoryTrustStore(), origin, cache: new MemoryBlobStore(), layers: new MemoryBlobStore() };
@@ -207,6 +209,17 @@ describe('gateway HTTP API (in-process pipeline)', () => {
     expect(big.statusCode).toBe(413);
     expect(big.json().error.code).toBe('TOO_LARGE');
     expect(work.length).toBe(before);
+  });
+
+  it('gives a request published straight to NATS a record from the request on; it belongs to no tenant (admin only)', async () => {
+    const id = `nats-client-${Date.now()}`;
+    await bus.publish('lse.synth.requested', { v: 1, synthesisId: id, manifest: 'apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: from-nats }\nbase: scratch\nrequire: [{ name: libdata }]\n', requestedAt: new Date().toISOString() },
+      { 'Nats-Msg-Id': `requested:${id}` });
+    const got = await app.inject({ method: 'GET', url: `/v1/syntheses/${id}`, headers: { ...ADMIN, prefer: 'wait=20' } });
+    expect(got.json()).toMatchObject({ id, status: 'completed', manifestName: 'from-nats' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await syntheses.get(id)).toMatchObject({ status: 'completed', manifestName: 'from-nats' });
+    expect((await app.inject({ method: 'GET', url: `/v1/syntheses/${id}`, headers: SYNTH })).statusCode).toBe(404);
   });
 
   it('serves health, metrics and the OpenAPI document without a token', async () => {

@@ -78,10 +78,7 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
 
   /** The requested event (deduplicated with the gateway's own by its message id): the record starts here. */
   const accepted = (m: SynthRequested, manifest: Manifest | undefined) =>
-    bus.publish<SynthAccepted>(eventSubjects.requested(m.synthesisId), {
-      v: 1, synthesisId: m.synthesisId, manifestName: manifest?.metadata.name ?? '(invalid manifest)', requestedAt: m.requestedAt ?? now(),
-      ...(m.platform ? { platform: m.platform } : {}), ...(m.tenant ? { tenant: m.tenant } : {}),
-    }, { [HEADERS.synthesisId]: m.synthesisId, [HEADERS.msgId]: acceptedMsgId(m.synthesisId) });
+    bus.publish<SynthAccepted>(eventSubjects.requested(m.synthesisId), acceptedOf(m, manifest, now()), { [HEADERS.synthesisId]: m.synthesisId, [HEADERS.msgId]: acceptedMsgId(m.synthesisId) });
 
   const provisional = async (id: string, key: string, blobs: string[]) => {
     if (!deps.leases) return;
@@ -180,6 +177,26 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
   }
   return async () => {
     for (const stop of stops) await stop();
+  };
+}
+
+/**
+ * The requested event of a request: its manifest's name (parsed here unless given; an invalid
+ * manifest is named so, and fails at the resolver), platform and tenant.
+ */
+export function acceptedOf(m: SynthRequested, manifest?: Manifest, at = new Date().toISOString()): SynthAccepted {
+  let name = manifest?.metadata.name;
+  if (!name && typeof m.manifest === 'object' && m.manifest && typeof m.manifest.metadata?.name === 'string') name = m.manifest.metadata.name;
+  if (!name && typeof m.manifest === 'string') {
+    try {
+      name = parseManifest(m.manifest, 'request').metadata.name;
+    } catch {
+      // named below
+    }
+  }
+  return {
+    v: 1, synthesisId: m.synthesisId, manifestName: name ?? '(invalid manifest)', requestedAt: m.requestedAt ?? at,
+    ...(m.platform ? { platform: m.platform } : {}), ...(m.tenant ? { tenant: m.tenant } : {}),
   };
 }
 
