@@ -33,6 +33,7 @@ export interface GatewayParts {
   /** How long a result is answered from memory for a repeat (default 60 s). */
   repeatTtlSeconds?: number;
   registry?: RegistrySettings;
+  uploadParseBudgetMs?: number;
   ready?: () => Promise<boolean>;
   now?: () => Date;
   metrics?: Metrics;
@@ -107,6 +108,7 @@ export async function startGateway(p: GatewayParts): Promise<Gateway> {
   const deps: GatewayDeps = {
     bus, ports: p.ports, syntheses: p.syntheses, leases: p.leases, auth: p.auth, leaseTtlSeconds: p.leaseTtlSeconds, waitMaxSeconds: p.waitMaxSeconds,
     epoch: p.epoch, now, metrics, ready: p.ready ?? (async () => true), watch, repeats, ...(p.registry ? { registry: p.registry } : {}),
+    ...(p.uploadParseBudgetMs ? { uploadParseBudgetMs: p.uploadParseBudgetMs } : {}),
   };
   const app = buildServer(deps, { ...(p.httpLogger ? { logger: p.httpLogger } : {}), bodyLimit: p.bodyLimitBytes });
   return {

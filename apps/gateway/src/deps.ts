@@ -22,6 +22,8 @@ export interface GatewayDeps {
   watch: SynthesisWatch;
   /** Recent results of manifests this gateway saw complete (repeats answered from memory). */
   repeats: RepeatCache;
+  /** How long reading an uploaded rootfs may take (worker thread) before it is refused. */
+  uploadParseBudgetMs?: number;
   /** The OCI Distribution API (/v2); defaults when absent: see routes/registry.ts. */
   registry?: RegistrySettings;
 }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { generateKeyPair, formatKey, publicKeyOf, type SecretKey } from '@lse/core';
+import { generateKeyPair, formatKey, publicKeyOf, writeTar, type SecretKey } from '@lse/core';
 import {
   InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLeaseRepository, MemorySynthesisRepository, MemoryTrustStore,
 } from '@lse/adapter-memory';
@@ -53,7 +53,7 @@ describe('gateway HTTP API (in-process pipeline)', () => {
     const stopStages = await startPipeline({
       bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false, leases, completedByKey: makeResultCache({ syntheses, layers: ports.layers }),
     }, WORK_STAGES);
-    const gw = await startGateway({ ...gatewayDefaults, bus, ports, syntheses, leases, auth: { tokens: TOKENS, disabled: false } });
+    const gw = await startGateway({ ...gatewayDefaults, bus, ports, syntheses, leases, auth: { tokens: TOKENS, disabled: false }, uploadParseBudgetMs: 5_000, bodyLimitBytes: 1 << 26 });
     stop = async () => { await stopStages(); await gw.stop(); };
     app = gw.app;
     key = generateKeyPair('pub-1').secretKey;
@@ -220,6 +220,18 @@ describe('gateway HTTP API (in-process pipeline)', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(await syntheses.get(id)).toMatchObject({ status: 'completed', manifestName: 'from-nats' });
     expect((await app.inject({ method: 'GET', url: `/v1/syntheses/${id}`, headers: SYNTH })).statusCode).toBe(404);
+  });
+
+  it('reads uploaded bases off the event loop: /healthz answers while a large one is read', async () => {
+    const entries = Array.from({ length: 400 }, (_, i) => file(`usr/share/big/f${i}`, `${i}`.padEnd(50_000, 'x')));
+    const big = writeTar(entries).toString('base64');
+    let uploadDone = false;
+    const upload = app.inject({ method: 'POST', url: '/v1/bases', headers: ADMIN, payload: { name: 'big', tag: 'latest', rootfsTar: big } }).then((r) => { uploadDone = true; return r; });
+    await new Promise((r) => setTimeout(r, 20));
+    const health = await app.inject({ method: 'GET', url: '/healthz' });
+    expect(health.statusCode).toBe(200);
+    expect(uploadDone).toBe(false); // answered while the upload was still being read
+    expect((await upload).statusCode).toBe(201);
   });
 
   it('serves health, metrics and the OpenAPI document without a token', async () => {

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import {
   DEB_MEDIA_TYPE, LseError, compareVersions, fragmentId, isDigest, parsePublicKey, verifyFragment, type Fragment, type TrustedKey,
 } from '@lse/core';
-import { checkFragmentBlob, importBaseImage, importRootfsTar } from '@lse/engine';
+import { checkBaseName, checkFragmentBlob, importBaseImage, storeOneLayerBase } from '@lse/engine';
+import { rootfsLayerOffThread } from '../offload';
 import { requireScope } from '../auth';
 import type { GatewayDeps } from '../deps';
 import { httpError } from '../errors';
@@ -102,7 +103,10 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
     const name = String(body.name ?? '');
     const tag = String(body.tag ?? 'latest');
     if (body.rootfsTar !== undefined) {
-      const { base, dropped } = await importRootfsTar(d.ports, b64(body.rootfsTar, 'rootfsTar'), { name, tag, epoch: d.epoch, arch: body.arch ?? 'amd64', source: { type: 'rootfs-tar', via: 'gateway' } });
+      checkBaseName(name, tag);
+      // Read and normalized on a worker thread, within a time budget: the event loop keeps serving.
+      const { layer, dropped } = await rootfsLayerOffThread(b64(body.rootfsTar, 'rootfsTar'), { name, epoch: d.epoch }, d.uploadParseBudgetMs);
+      const base = await storeOneLayerBase(d.ports, layer, { name, tag, epoch: d.epoch, arch: body.arch ?? 'amd64', history: `rootfs ${name}`, source: { type: 'rootfs-tar', via: 'gateway' } });
       return reply.code(201).send({ name, tag, digest: base.digest, layers: base.layers.length, platform: base.platform, dropped: dropped.length });
     }
     const img = body.image;
