@@ -3,7 +3,6 @@ import { LseError, type Manifest, type Platform } from '@lse/core';
 import {
   HEADERS, SUBJECTS, acceptedMsgId, eventSubjects, terminalMsgId, type SynthAccepted, type SynthCompleted, type SynthRequested,
 } from '@lse/contracts';
-import { imageBlobs } from '@lse/engine';
 import type { GatewayDeps } from './deps';
 import type { CachedResult } from './repeat-cache';
 
@@ -50,19 +49,21 @@ export async function admit(d: GatewayDeps, a: Admission): Promise<string> {
 }
 
 /**
- * Answers a repeat from the gateway's memory: a new synthesis with its own lease (written first)
- * and its requested and completed events (the record projection records it like any other).
+ * Answers a repeat from the gateway's memory: a new synthesis with its requested and completed
+ * events, durable in the events stream before the answer; the record projection writes its record
+ * and its lease (`leaseBy: 'projection'`) like any other's. Until then the image's blobs are held
+ * by the lease of the synthesis this result came from: a remembered result is younger than half
+ * the collector's grace period (RepeatCache), so they cannot have been collected.
  */
 export async function admitRepeat(d: GatewayDeps, a: Admission, hit: CachedResult): Promise<string> {
   const id = a.id ?? newSynthesisId();
   const now = d.now();
   const at = now.toISOString();
   const expiresAt = new Date(now.getTime() + d.leaseTtlSeconds * 1000).toISOString();
-  await d.leases.put({ synthesisId: id, key: hit.key, expiresAt, blobs: imageBlobs(hit.image) });
   const accepted: SynthAccepted = {
     v: 1, synthesisId: id, manifestName: a.manifest.metadata.name, requestedAt: at, ...(a.platform ? { platform: a.platform } : {}), ...(a.tenant ? { tenant: a.tenant } : {}),
   };
-  const completed: SynthCompleted = { v: 1, synthesisId: id, key: hit.key, image: hit.image, layerPlan: hit.layerPlan, completedAt: at, lease: { expiresAt } };
+  const completed: SynthCompleted = { v: 1, synthesisId: id, key: hit.key, image: hit.image, layerPlan: hit.layerPlan, completedAt: at, lease: { expiresAt, leaseBy: 'projection' } };
   const headers = { [HEADERS.synthesisId]: id, ...(a.traceId ? { [HEADERS.traceId]: a.traceId } : {}) };
   d.watch.apply({ subject: eventSubjects.requested(id), data: accepted, headers: {} });
   d.watch.apply({ subject: eventSubjects.completed(id), data: completed, headers: {} });

@@ -61,8 +61,12 @@ export interface SynthAssembled {
 }
 export type SynthCompleted = SynthAssembled & {
   completedAt: string;
-  /** The lease the recorder wrote before publishing this event. */
-  lease?: { expiresAt: string };
+  /**
+   * The lease of the synthesis: written by the recorder before it published this event, or, for a
+   * repeat answered from a gateway's memory (`leaseBy: 'projection'`), by the record projection
+   * when it applies this event (the image's earlier lease holds its blobs until then).
+   */
+  lease?: { expiresAt: string; leaseBy?: 'recorder' | 'projection' };
 };
 
 export interface SynthFailed {

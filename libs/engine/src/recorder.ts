@@ -93,6 +93,9 @@ export function makeRecordProjection(d: Pick<RecorderDeps, 'syntheses' | 'leases
       await d.syntheses.progress(id, { stage: p.stage, at: p.at, ...(p.key ? { key: p.key } : {}) });
     } else if (kind === 'completed') {
       const c = data as SynthCompleted;
+      if (c.lease?.leaseBy === 'projection' && !(await d.leases.get(id))) {
+        await d.leases.put({ synthesisId: id, key: c.key, expiresAt: c.lease.expiresAt, blobs: imageBlobs(c.image) });
+      }
       await d.syntheses.progress(id, { stage: 'assembled', key: c.key, at: c.completedAt });
       await d.syntheses.finish(id, { status: 'completed', at: c.completedAt, result: { ...c.image, key: c.key, layerPlan: c.layerPlan } });
     } else {
