@@ -102,6 +102,7 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
     for (const id of i === undefined ? [] : groups[i]!) entriesOf(byId.get(id)!).catch(() => undefined); // awaited (and reported) when built
   };
   prefetch(missing[0]);
+  const recording: Promise<unknown>[] = [];
   for (const [i, group] of groups.entries()) {
     let layer: Omit<LayerRecord, 'key' | 'fragments'> | undefined = found[i];
     if (!layer) {
@@ -112,13 +113,19 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
       prefetch(missing[missing.indexOf(i) + 1]);
       const built = buildLayer(parts, { mtime: opts.epoch });
       await ports.layers.put(built.digest, built.blob, built.size);
-      // Recorded only now: the layer was built from content this stage has just verified.
-      await records?.put({ key: keys[i]!, digest: built.digest, diffId: built.diffId, size: built.size, fragments: group });
+      // Recorded only now that the blob is stored: it was built from content this stage has just
+      // verified. (The writes overlap the next builds; all are awaited before the image is done.)
+      if (records) {
+        const put = records.put({ key: keys[i]!, digest: built.digest, diffId: built.diffId, size: built.size, fragments: group });
+        put.catch(() => undefined); // reported by the Promise.all below, unless an earlier build failed first
+        recording.push(put);
+      }
       layer = built;
       for (const id of group) if (debianMetaOf(byId.get(id)!.descriptor)?.control['Package'] !== 'base-passwd') entries.delete(id);
     }
     ours.push({ diffId: layer.diffId, digest: layer.digest, size: layer.size, fragments: group.map((id) => owner(byId.get(id)!)) });
   }
+  await Promise.all(recording);
   const debian = await debianTopLayer(ports, fragments, base, opts.epoch, { entriesOf, fileOf }); // dpkg database, alternatives (Debian fragments only)
   if (debian) {
     await ports.layers.put(debian.digest, debian.blob, debian.size);
