@@ -4,7 +4,10 @@
  * fragments be verified again (a revoked key fails at once); images are the same bytes with and
  * without the caches.
  */
-import { generateKeyPair, isLseError, publicKeyOf, signDescriptor, trustGeneration, verdictId, type BlobStore, type SecretKey } from '@lse/core';
+import {
+  MEDIA_TYPE_OCI_LAYER_GZIP, generateKeyPair, isLseError, publicKeyOf, sha256Digest, signDescriptor, trustGeneration, verdictId, type BaseImage, type BlobStore,
+  type SecretKey,
+} from '@lse/core';
 import {
   InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLayerRecordRepository, MemoryTrustStore, MemoryVerdictRepository,
 } from '@lse/adapter-memory';
@@ -42,7 +45,7 @@ interface World {
   origin: Counting;
   cache: Counting;
   layers: Counting;
-  synth: (require: string[], motd: string) => Promise<SynthCompleted>;
+  synth: (require: string[], motd: string, base?: string) => Promise<SynthCompleted>;
 }
 
 /** Services-like ports (origin and cache apart) holding NAMES signed by `key`; caches optional. */
@@ -65,12 +68,12 @@ async function world(key: SecretKey, caches: boolean): Promise<World> {
   }
   origin.reset();
   let n = 0;
-  const synth = async (require: string[], motd: string) => {
+  const synth = async (require: string[], motd: string, base = 'scratch') => {
     const bus = new InProcessBus();
     const stop = await startPipeline({ bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false });
     try {
       const manifest = {
-        apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: 'caches' }, base: 'scratch', platform: { os: 'linux', arch: 'amd64' },
+        apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: 'caches' }, base, platform: { os: 'linux', arch: 'amd64' },
         require: require.map((name) => ({ name })), files: [{ path: '/etc/motd', content: motd }],
       };
       return await runSynthesis(bus, { v: 1, synthesisId: `s${++n}`, manifest, requestedAt: '2026-01-01T00:00:00.000Z' });
@@ -176,5 +179,36 @@ describe('fragment layers and verification, once', () => {
     }
     const generation = trustGeneration(await w.ports.trust.list());
     expect(await w.ports.verdicts!.get(verdictId(bad.id, generation))).toBeUndefined();
+  });
+
+  it('records the layer of a budget group of fragments and reuses it, with the same bytes as without records', async () => {
+    // a base of 97 layers leaves room for two fragment layers (plus the inline files): the five
+    // fragments are grouped
+    const bigBase = async (w: World) => {
+      const layers = [];
+      for (let i = 0; i < 97; i++) {
+        const blob = Buffer.from(`base layer ${i}`);
+        await w.ports.layers.put(sha256Digest(blob), blob);
+        layers.push({ mediaType: MEDIA_TYPE_OCI_LAYER_GZIP, digest: sha256Digest(blob), size: blob.length, diffId: sha256Digest(`diff ${i}`) });
+      }
+      const base: BaseImage = { digest: sha256Digest('big base'), config: { architecture: 'amd64', os: 'linux' }, configDigest: sha256Digest('cfg'), layers, platform: { os: 'linux', arch: 'amd64' }, source: { type: 'test' } };
+      await w.ports.bases.put(base);
+      await w.ports.bases.tag('big', 'latest', base.digest);
+    };
+    const w = await world(key, true);
+    const plain = await world(key, false);
+    await bigBase(w);
+    await bigBase(plain);
+    const first = await w.synth(NAMES, 'first', 'big:latest');
+    const groups = first.layerPlan.filter((l) => !l.fragments.includes('inline files'));
+    expect(groups.length).toBeLessThanOrEqual(2);
+    expect(groups.some((g) => g.fragments.length > 1)).toBe(true);
+    w.cache.reset();
+    w.layers.reset();
+    const second = await w.synth(NAMES, 'second', 'big:latest');
+    expect(w.cache.gets).toEqual([]);
+    expect(w.layers.puts).toHaveLength(3);
+    expect(second.layerPlan.filter((l) => !l.fragments.includes('inline files'))).toEqual(groups);
+    expect((await plain.synth(NAMES, 'second', 'big:latest')).image.manifestDigest).toBe(second.image.manifestDigest);
   });
 });
