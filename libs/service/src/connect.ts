@@ -27,7 +27,10 @@ export async function connectAll(config: ServiceConfig, name: string, log: Log):
   await ensureBucket(s3, config.s3.bucket);
   const cache = new S3BlobStore(s3, config.s3.bucket, 'fragments/');
   const layers = new S3BlobStore(s3, config.s3.bucket, 'layers/');
-  const ports: EnginePorts = { fragments: mongo.fragments, bases: mongo.bases, trust: mongo.trust, origin: mongo.blobs, cache, layers, debian: new DebianMirror(config.debianMirror) };
+  const ports: EnginePorts = {
+    fragments: mongo.fragments, bases: mongo.bases, trust: mongo.trust, origin: mongo.blobs, cache, layers, debian: new DebianMirror(config.debianMirror),
+    layerRecords: mongo.layerRecords, verdicts: mongo.verdicts,
+  };
   return {
     bus, mongo, ports, layers, s3,
     async ready() {

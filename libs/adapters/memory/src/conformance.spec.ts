@@ -1,9 +1,10 @@
 import {
-  baseRepositoryConformance, blobStoreConformance, busConformance, durableBusConformance, fragmentRepositoryConformance, leaseRepositoryConformance,
-  sampleFragment, synthesisRepositoryConformance, trustStoreConformance,
+  baseRepositoryConformance, blobStoreConformance, busConformance, durableBusConformance, fragmentRepositoryConformance, layerRecordRepositoryConformance,
+  leaseRepositoryConformance, sampleFragment, synthesisRepositoryConformance, trustStoreConformance, verdictRepositoryConformance,
 } from '@lse/testing';
 import {
-  InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLeaseRepository, MemorySynthesisRepository, MemoryTrustStore,
+  InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLayerRecordRepository, MemoryLeaseRepository, MemorySynthesisRepository,
+  MemoryTrustStore, MemoryVerdictRepository,
 } from './index';
 import { subjectMatches } from '@lse/contracts';
 
@@ -13,6 +14,8 @@ trustStoreConformance('memory', async () => new MemoryTrustStore());
 baseRepositoryConformance('memory', async () => new MemoryBaseRepository());
 synthesisRepositoryConformance('memory', async () => new MemorySynthesisRepository());
 leaseRepositoryConformance('memory', async () => new MemoryLeaseRepository());
+layerRecordRepositoryConformance('memory', async () => new MemoryLayerRecordRepository());
+verdictRepositoryConformance('memory', async () => new MemoryVerdictRepository());
 busConformance('in-process', async () => new InProcessBus());
 durableBusConformance('in-process', async () => new InProcessBus(), 'lse.test.work');
 

@@ -1,6 +1,7 @@
 import {
-  LseError, fragmentSetDigest, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type Lease, type LeaseRepository,
-  type SynthesisRecord, type SynthesisRepository, type TrustStore, type TrustedKey,
+  LseError, fragmentSetDigest, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type FragmentVerdict, type LayerRecord,
+  type LayerRecordRepository, type Lease, type LeaseRepository, type SynthesisRecord, type SynthesisRepository, type TrustStore, type TrustedKey,
+  type VerdictRepository,
 } from '@lse/core';
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -140,4 +141,38 @@ export class MemoryLeaseRepository implements LeaseRepository {
 const STAGE_ORDER = ['requested', 'resolved', 'fetched', 'verified', 'assembled'];
 function stageIndex(stage: string): number {
   return STAGE_ORDER.indexOf(stage);
+}
+
+/** Insert-once records by key, handed out as copies. */
+class InsertOnce<T> {
+  private readonly m = new Map<string, T>();
+  get(k: string): T | undefined {
+    const v = this.m.get(k);
+    return v && clone(v);
+  }
+  put(k: string, v: T): 'created' | 'exists' {
+    if (this.m.has(k)) return 'exists';
+    this.m.set(k, clone(v));
+    return 'created';
+  }
+}
+
+export class MemoryLayerRecordRepository implements LayerRecordRepository {
+  private readonly recs = new InsertOnce<LayerRecord>();
+  async get(key: string): Promise<LayerRecord | undefined> {
+    return this.recs.get(key);
+  }
+  async put(r: LayerRecord): Promise<'created' | 'exists'> {
+    return this.recs.put(r.key, r);
+  }
+}
+
+export class MemoryVerdictRepository implements VerdictRepository {
+  private readonly recs = new InsertOnce<FragmentVerdict>();
+  async get(id: string): Promise<FragmentVerdict | undefined> {
+    return this.recs.get(id);
+  }
+  async put(v: FragmentVerdict): Promise<'created' | 'exists'> {
+    return this.recs.put(v.id, v);
+  }
 }
