@@ -54,7 +54,7 @@ export class Collector {
       const base = await this.d.bases.get(t.digest);
       for (const l of base?.layers ?? []) live.add(l.digest);
     }
-    const deleted: string[] = [];
+    const candidates: string[] = [];
     const seen = new Set<string>();
     for await (const digest of this.d.layers.list()) {
       seen.add(digest);
@@ -65,11 +65,19 @@ export class Collector {
       const since = this.unreferencedSince.get(digest) ?? now;
       this.unreferencedSince.set(digest, since);
       if (since >= oldestProvisional) continue; // may belong to an image being assembled
-      if (now - since >= this.d.graceMs) {
-        await this.d.layers.delete(digest);
-        this.unreferencedSince.delete(digest);
-        deleted.push(digest);
-      }
+      if (now - since >= this.d.graceMs) candidates.push(digest);
+    }
+    // Listing the store takes a while: read the leases again just before deleting, so a lease
+    // taken meanwhile (an assembler reusing a layer, a repeat) keeps what it names.
+    const fresh = candidates.length ? await this.d.leases.list() : [];
+    const nowNamed = new Set(fresh.filter((l) => Date.parse(l.expiresAt) > now).flatMap((l) => l.blobs));
+    const freshProvisional = Math.min(oldestProvisional, ...fresh.filter((l) => l.provisional).map((l) => Date.parse(l.createdAt ?? '') || now));
+    const deleted: string[] = [];
+    for (const digest of candidates) {
+      if (nowNamed.has(digest) || (this.unreferencedSince.get(digest) ?? now) >= freshProvisional) continue;
+      await this.d.layers.delete(digest);
+      this.unreferencedSince.delete(digest);
+      deleted.push(digest);
     }
     for (const d of [...this.unreferencedSince.keys()]) if (!seen.has(d)) this.unreferencedSince.delete(d);
     const report = { expired, deleted: deleted.sort(), pending: this.unreferencedSince.size, live: live.size };

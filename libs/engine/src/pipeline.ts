@@ -6,6 +6,7 @@ import {
 } from '@lse/contracts';
 import type { LeaseRepository, Manifest } from '@lse/core';
 import { imageBlobs } from './image-blobs';
+import { missingBlobs } from './recorder';
 import { assembleImage } from './assemble-stage';
 import { fetchFragments } from './fetch-stage';
 import type { Log } from './log';
@@ -160,8 +161,14 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
       // Before any blob is written, a provisional lease keeps the collector off what this
       // synthesis writes; once the image is known, it names the blobs (reused ones included).
       await provisional(m.synthesisId, m.key, []);
-      const { image, layerPlan } = await assembleImage(ports, m.lock, opts);
+      let { image, layerPlan } = await assembleImage(ports, m.lock, opts);
       await provisional(m.synthesisId, m.key, imageBlobs(image));
+      // A reused layer (layer record) may have been collected between the check and the lease
+      // that now names it: assemble again, which rebuilds exactly what is missing.
+      if (deps.leases && (await missingBlobs(ports.layers, imageBlobs(image))).length) {
+        ({ image, layerPlan } = await assembleImage(ports, m.lock, opts));
+        await provisional(m.synthesisId, m.key, imageBlobs(image));
+      }
       await bus.publish<SynthAssembled>(SUBJECTS.assembled, { v: 1, synthesisId: m.synthesisId, key: m.key, image, layerPlan }, headersFor(m.synthesisId, 'assembled', trace(m)));
       await progress(m.synthesisId, 'assembled', image.manifestDigest);
     })],
