@@ -8,7 +8,8 @@
  * one of them given only the node that is killed, so it must find the others itself), while a
  * client publishes requests, some of them twice with the same Nats-Msg-Id as a retrying client
  * would. The node killed is the leader of LSE_WORK, so publishes, pulls and acks all have to wait
- * for a new leader.
+ * for a new leader. A second test takes the majority away: publishes then fail (retryable) once
+ * their retry budget is spent, and work again when the nodes are back, with nothing lost.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
@@ -79,6 +80,8 @@ afterAll(async () => {
 
 it('runs syntheses through a kill -9 of the LSE_WORK leader and its restart: every one completed once, nothing lost or left', async () => {
   for (const s of ['LSE_WORK', 'LSE_EVENTS']) expect((await jsm.streams.info(s)).config.num_replicas).toBe(3);
+  // A client that does not say how many replicas (a tool, a test) leaves them as they are.
+  expect(Object.values(await ensureStreams(jsm))).toEqual(['unchanged', 'unchanged']);
   expect(((await cluster.monitor(0, 'varz')) as { jetstream: { config: { sync_always: boolean } } }).jetstream.config.sync_always).toBe(true);
 
   const victim = (await jsm.streams.info('LSE_WORK')).cluster!.leader!;
@@ -181,4 +184,22 @@ it('runs syntheses through a kill -9 of the LSE_WORK leader and its restart: eve
     for (let end = Date.now() + 15_000; Date.now() < end && (await members(s)).join() !== all.join();) await sleep(250);
     expect(await members(s)).toEqual(all);
   }
+});
+
+it('without a majority a publish fails after its retry budget with a retryable error, and works again once the nodes are back', async () => {
+  const bus = await NatsBus.connect(cluster.urls, { name: 'quorum-test', publishTimeoutMs: 2_000 });
+  buses.push(bus);
+  const before = Object.keys(await subjectCounts('LSE_EVENTS', 'lse.events.synthesis.completed.>')).length;
+  const lose = cluster.nodes.slice(1).map((n) => n.name); // two of three: no majority left
+  for (const n of lose) await cluster.kill(n);
+  const subject = eventSubjects.progress('quorum-test');
+  const err = await bus.publish(subject, { v: 1 }, { [HEADERS.msgId]: 'quorum-test:1' }).then(() => undefined, (e: unknown) => e);
+  expect(isLseError(err)).toBe(true);
+  expect(err).toMatchObject({ code: 'INTERNAL', details: { subject, retryable: true } });
+  expect((err as Error).message).toMatch(/no PubAck after \d+ attempts .*a majority of its nodes/);
+  await Promise.all(lose.map((n) => cluster.restart(n)));
+  await bus.publish(subject, { v: 1 }, { [HEADERS.msgId]: 'quorum-test:1' });
+  expect(await subjectCounts('LSE_EVENTS', subject)).toEqual({ [subject]: 1 });
+  // Everything acknowledged before (the first test's events) is still there after two nodes died.
+  expect(Object.keys(await subjectCounts('LSE_EVENTS', 'lse.events.synthesis.completed.>')).length).toBe(before);
 });
