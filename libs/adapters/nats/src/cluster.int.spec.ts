@@ -63,11 +63,25 @@ async function subjectCounts(stream: string, filter: string): Promise<Record<str
   return info.state.subjects ?? {};
 }
 
+/** The stream's leader and current replicas, once all nodes are (or after 15 s, whatever they are). */
+async function allCurrent(stream: string): Promise<string[]> {
+  const all = cluster.nodes.map((n) => n.name).sort().join();
+  const members = async () => {
+    const c = (await jsm.streams.info(stream)).cluster;
+    return [c?.leader ?? '(no leader)', ...(c?.replicas ?? []).filter((r) => r.current).map((r) => r.name)].sort();
+  };
+  for (let end = Date.now() + 15_000; Date.now() < end && (await members()).join() !== all;) await sleep(250);
+  return members();
+}
+
 beforeAll(async () => {
   cluster = await NatsCluster.start({ size: 3, sync: 'always' });
   admin = await connect(connectionOptions(cluster.urls, 'cluster-test-admin'));
   jsm = await jetstreamManager(admin);
-  await ensureStreams(jsm, { replicas: 3 });
+  // Created as a client that does not know the deployment would (R1), then scaled up in place.
+  expect(Object.values(await ensureStreams(jsm))).toEqual(['created', 'created']);
+  expect(Object.values(await ensureStreams(jsm, { replicas: 3 }))).toEqual(['updated', 'updated']);
+  for (const s of ['LSE_WORK', 'LSE_EVENTS']) expect(await allCurrent(s)).toHaveLength(3);
 });
 
 afterAll(async () => {
@@ -175,15 +189,7 @@ it('runs syntheses through a kill -9 of the LSE_WORK leader and its restart: eve
   expect(workLeft).toBe(0);
 
   // The killed node is back as a current replica of both streams.
-  const members = async (s: string) => {
-    const c = (await jsm.streams.info(s)).cluster!;
-    return [c.leader, ...(c.replicas ?? []).filter((r) => r.current).map((r) => r.name)].sort();
-  };
-  const all = cluster.nodes.map((n) => n.name).sort();
-  for (const s of ['LSE_WORK', 'LSE_EVENTS']) {
-    for (let end = Date.now() + 15_000; Date.now() < end && (await members(s)).join() !== all.join();) await sleep(250);
-    expect(await members(s)).toEqual(all);
-  }
+  for (const s of ['LSE_WORK', 'LSE_EVENTS']) expect(await allCurrent(s)).toEqual(cluster.nodes.map((n) => n.name).sort());
 });
 
 it('without a majority a publish fails after its retry budget with a retryable error, and works again once the nodes are back', async () => {
