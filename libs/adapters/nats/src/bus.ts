@@ -302,6 +302,7 @@ export class NatsBus implements Bus {
 
   /** One message at a time: pull, handle, settle, repeat until stopped or the connection closes. */
   private async worker(consumer: Consumer, run: Running, handler: Handler, opts: SubscribeOptions, log: object): Promise<void> {
+    let failures = 0;
     while (!run.stopped && !this.nc.isClosed()) {
       let batch: ConsumerMessages | undefined;
       try {
@@ -309,13 +310,17 @@ export class NatsBus implements Bus {
         run.fetches.add(batch);
         if (run.stopped) batch.stop();
         for await (const m of batch) {
+          failures = 0;
           if (run.stopped) m.nak(); // arrived while stopping: let another process have it now
           else await this.handle(m, handler, opts, log);
         }
       } catch (err) {
         if (run.stopped || this.nc.isClosed()) break;
-        this.log.warn({ ...log, err }, 'pull from consumer failed; retrying');
-        await new Promise((r) => setTimeout(r, RETRY_MS));
+        // Short at first: a consumer just created (or just moved to a new leader) in a cluster
+        // answers "no responders" for a moment; then up to RETRY_MS while a node is down.
+        const delay = Math.min(50 * 2 ** failures++, RETRY_MS);
+        this.log.warn({ ...log, err, retryInMs: delay }, 'pull from consumer failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
       } finally {
         if (batch) run.fetches.delete(batch);
       }
