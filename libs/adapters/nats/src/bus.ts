@@ -133,15 +133,16 @@ export class NatsBus implements Bus {
    * `connectWaitMs` (default CONNECT_WAIT_MS); `close()` drains this connection.
    */
   static async connect(url: string, opts: NatsBusOptions & { name: string; connectWaitMs?: number }): Promise<NatsBus> {
-    const deadline = Date.now() + (opts.connectWaitMs ?? CONNECT_WAIT_MS);
+    const started = Date.now();
+    const deadline = started + (opts.connectWaitMs ?? CONNECT_WAIT_MS);
     let nc: NatsConnection | undefined;
     for (let attempt = 0; !nc; attempt++) {
       try {
         nc = await connect(connectionOptions(url, opts.name));
       } catch (err) {
         if (Date.now() + RETRY_MS >= deadline) {
-          throw new LseError('INTERNAL', `cannot connect to NATS at ${url}: ${(err as Error).message} (tried for ${opts.connectWaitMs ?? CONNECT_WAIT_MS} ms); check NATS_URL and that the servers are up`,
-            { url, retryable: true }, { cause: err });
+          throw new LseError('INTERNAL', `cannot connect to NATS at ${url}: ${(err as Error).message} (${attempt + 1} attempts in ${Date.now() - started} ms); check NATS_URL and that the servers are up`,
+            { url, attempts: attempt + 1, retryable: true }, { cause: err });
         }
         if (attempt === 0) (opts.log ?? silent).warn({ url, err }, 'NATS not reachable yet; retrying');
         await new Promise((r) => setTimeout(r, RETRY_MS));
