@@ -20,7 +20,7 @@ export interface Connected {
 
 export async function connectAll(config: ServiceConfig, name: string, log: Log): Promise<Connected> {
   const bus = await NatsBus.connect(config.natsUrl, { name, log, ...(config.ackWaitMs ? { ackWaitMs: config.ackWaitMs } : {}) });
-  await ensureStreams(await jetstreamManager(bus.nc));
+  await ensureStreams(await jetstreamManager(bus.nc), config.streamReplicas ? { replicas: config.streamReplicas } : {});
   const mongo = await MongoStore.connect(config.mongoUrl, config.mongoDb);
   await mongo.ensureIndexes();
   const s3 = makeS3Client(config.s3);
