@@ -113,11 +113,11 @@ export function synthesisRoutes(app: FastifyInstance, d: GatewayDeps): void {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     let closed = false;
-    let unfollow: (() => void) | undefined;
+    const stopFollowing: (() => void)[] = [];
     const end = () => {
       if (closed) return;
       closed = true;
-      unfollow?.();
+      for (const f of stopFollowing) f();
       res.end();
     };
     req.raw.on('close', end);
@@ -125,7 +125,7 @@ export function synthesisRoutes(app: FastifyInstance, d: GatewayDeps): void {
     // Every event of the synthesis, earlier ones replayed first, each once; the stream ends with
     // its terminal event. A synthesis only the record remembers (its events are gone from the
     // bus) ends with its outcome as the record has it.
-    unfollow = await d.watch.follow(id, (m) => {
+    const unfollow = await d.watch.follow(id, (m) => {
       if (closed) return;
       const kind = eventKindOf(m.subject);
       if (kind === 'progress') send('progress', m.data);
@@ -134,6 +134,8 @@ export function synthesisRoutes(app: FastifyInstance, d: GatewayDeps): void {
         end();
       }
     });
+    if (closed) unfollow();
+    else stopFollowing.push(unfollow);
     if (!closed && r.status !== 'pending' && !d.watch.state(id)) {
       send(r.status, r.status === 'completed' ? { synthesisId: id, key: r.key, image: r.result } : { synthesisId: id, ...r.error });
       end();
