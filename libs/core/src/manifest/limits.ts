@@ -44,6 +44,18 @@ export function sizeProblem(text: string): string | undefined {
  * carry YAML syntax errors in `doc.errors`).
  */
 export function readBoundedYaml(text: string, ctx: Ctx): Document.Parsed | undefined {
+  // The package makes an Error (with a stack trace) for every syntax problem; garbage input has
+  // tens of thousands, and capturing their stacks was most of the time spent on it.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return read(text, ctx);
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+  }
+}
+
+function read(text: string, ctx: Ctx): Document.Parsed | undefined {
   const parser = new Parser(ctx.lines.addNewLine);
   const tokens: CST.Token[] = [];
   ctx.lines.addNewLine(0);

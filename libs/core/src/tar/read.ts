@@ -259,9 +259,10 @@ function verifyChecksum(h: Buffer, offset: number): void {
   }
 }
 
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
+
 function isZeroBlock(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
-  return true;
+  return b.equals(ZERO_BLOCK);
 }
 
 function cString(b: Buffer): string {
