@@ -199,7 +199,7 @@ export const tarMutators: Mutator[] = [
     if (at < 0) return b;
     const n = 1 + rng.int(3);
     const chunk = b.subarray(at, at + n * BLOCK);
-    const times = 1 + rng.size(2000);
+    const times = 1 + rng.size(500);
     return clamp(Buffer.concat([b.subarray(0, at), Buffer.alloc(chunk.length * times).fill(chunk), b.subarray(at)]));
   },
 ];

@@ -23,10 +23,10 @@ export class Rng {
   pick<T>(items: readonly T[]): T {
     return items[this.int(items.length)] as T;
   }
-  /** Mostly small, sometimes large (1 in 8 up to `max`): for lengths and repeat counts. */
+  /** Mostly small, sometimes large (1 in 32 up to `max`): for lengths and repeat counts. */
   size(max: number): number {
-    const r = this.int(8);
-    const cap = r < 3 ? 4 : r < 6 ? 64 : r === 6 ? 1024 : max;
+    const r = this.int(32);
+    const cap = r < 12 ? 4 : r < 24 ? 64 : r < 31 ? 1024 : max;
     return this.int(Math.min(cap, max) + 1);
   }
 }
