@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Fuzzes readTar and parseManifest (the parsers of untrusted input) from the seed corpora in
-// libs/core/fuzz/corpus/{tar,manifest} and examples/*.yaml, against the BUILT library
+// libs/core/fuzz/corpus/{tar,manifest}, libs/core/fuzz/regressions/{tar,manifest} and
+// examples/*.yaml, against the BUILT library
 // (libs/core/dist; `npm run fuzz` builds first).
 //
 //   npm run fuzz -- --seconds 600                 both targets, time shared between them
@@ -49,8 +50,9 @@ function parseArgs(argv) {
 }
 
 function loadSeeds(name) {
-  const dir = path.join(CORPUS, name);
-  const files = fs.readdirSync(dir).filter((f) => !f.endsWith('.md')).sort().map((f) => path.join(dir, f));
+  const list = (dir) => fs.readdirSync(dir).filter((f) => !f.endsWith('.md')).sort().map((f) => path.join(dir, f));
+  // the seed corpus, and the regressions (inputs that once broke a parser) as seeds as well
+  const files = [...list(path.join(CORPUS, name)), ...list(path.join(CORPUS, '../regressions', name))];
   if (name === 'manifest') for (const f of fs.readdirSync(path.join(ROOT, 'examples')).sort()) if (f.endsWith('.yaml')) files.push(path.join(ROOT, 'examples', f));
   return files.map((f) => fs.readFileSync(f));
 }
@@ -81,7 +83,14 @@ function worker(lastInputFile, opts) {
   while (performance.now() < end) {
     current = names[turn++ % names.length];
     const t0 = performance.now();
-    const stats = fuzzers[current].run(Infinity, Math.min(end, t0 + opts.sliceMs));
+    let stats;
+    try {
+      stats = fuzzers[current].run(Infinity, Math.min(end, t0 + opts.sliceMs));
+    } catch (e) {
+      // execute() catches whatever a parser throws, so this came from a mutator: a bug here
+      process.send({ type: 'harness', error: String(e?.stack ?? e) }, () => process.exit(3));
+      return;
+    }
     time[current] += performance.now() - t0;
     execs[current] = stats.executions;
     process.send({ type: 'progress', execs, time, corpus: Object.fromEntries(names.map((n) => [n, fuzzers[n].stats().corpus])) });
@@ -107,6 +116,7 @@ async function supervise(opts) {
   const totals = { tar: { execs: 0, time: 0 }, manifest: { execs: 0, time: 0 } };
   let findings = 0;
   let restarts = 0;
+  let harness;
   const deadline = Date.now() + opts.seconds * 1000;
   console.log(`fuzz: target ${opts.target}, ${opts.seconds} s, seed ${opts.seed}, per-input bound ${opts.boundMs} ms, hang after ${opts.hangMs} ms`);
   while (Date.now() < deadline - 200) {
@@ -125,7 +135,10 @@ async function supervise(opts) {
     }, 200);
     child.on('message', (m) => {
       beat = Date.now();
-      if (m.type === 'finding') {
+      if (m.type === 'harness') {
+        harness = m.error;
+        console.error(`fuzz: harness error (a bug in scripts/fuzz.js or libs/core/src/fuzz, not a finding):\n${m.error}`);
+      } else if (m.type === 'finding') {
         findings++;
         saveFinding(opts.findings, m.finding);
       } else if (m.type === 'progress') last = m;
@@ -136,7 +149,7 @@ async function supervise(opts) {
       totals[n].execs += last.execs[n];
       totals[n].time += last.time[n];
     }
-    if (!hung && exit.code === 0) break;
+    if ((!hung && exit.code === 0) || harness) break;
     // The worker hung or died: the last input file names the culprit.
     restarts++;
     findings++;
@@ -156,7 +169,7 @@ async function supervise(opts) {
     console.log(`fuzz ${n}: ${t.execs} executions in ${(t.time / 1000).toFixed(1)} s, ${Math.round(t.execs / (t.time / 1000))} executions/s`);
   }
   console.log(`fuzz: ${all} executions in ${(allTime / 1000).toFixed(1)} s (${Math.round(all / (allTime / 1000 || 1))} executions/s), ${findings} findings, ${restarts} worker restarts`);
-  process.exitCode = findings > 0 ? 1 : 0;
+  process.exitCode = harness ? 2 : findings > 0 ? 1 : 0;
 }
 
 function writeSeeds() {

@@ -34,6 +34,28 @@ describe('fuzz: short bounded run (the long one is `npm run fuzz -- --seconds N`
   });
 });
 
+/** Inputs the fuzzer (or an issue) found, kept in libs/core/fuzz/regressions/<target>/. */
+describe.each(['tar', 'manifest'] as const)('fuzz regressions: %s', (name) => {
+  const dir = join(ROOT, 'libs/core/fuzz/regressions', name);
+  const files = readdirSync(dir).sort();
+
+  it.each(files)('%s is refused with an allowed code', (file) => {
+    const input = readFileSync(join(dir, file));
+    const { outcome, finding } = execute(TARGETS[name], input, Infinity, () => 0);
+    expect(finding).toBeUndefined();
+    expect(outcome).toMatch(name === 'tar' ? /^TAR_(INVALID|UNSAFE):/ : /^MANIFEST_INVALID:/);
+  });
+
+  if (name === 'manifest') {
+    it('many-yaml-errors.yaml (slow: a stack trace per YAML error) leaves Error.stackTraceLimit as it was', () => {
+      const before = Error.stackTraceLimit;
+      execute(TARGETS.manifest, readFileSync(join(dir, 'many-yaml-errors.yaml')), Infinity, () => 0);
+      expect(Error.stackTraceLimit).toBe(before);
+      expect(new Error('x').stack).toMatch(/fuzz\.spec/);
+    });
+  }
+});
+
 describe('fuzz: the harness itself', () => {
   const flaky: FuzzTarget = {
     name: 'tar',

@@ -242,8 +242,9 @@ export const manifestMutators: Mutator[] = [
     const lines = text(b).split('\n');
     const i = rng.int(lines.length);
     const n = 1 + rng.int(3);
-    const times = 1 + rng.size(2000);
     const chunk = lines.slice(i, i + n);
+    const chunkChars = chunk.reduce((sum, l) => sum + l.length + 1, 0);
+    const times = Math.min(1 + rng.size(2000), Math.max(1, Math.floor(MAX_INPUT / Math.max(1, chunkChars))));
     const out = [...lines.slice(0, i), ...Array.from({ length: times }, () => chunk).flat(), ...lines.slice(i)];
     return clamp(Buffer.from(out.join('\n'), 'utf8'));
   },
