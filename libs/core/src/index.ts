@@ -3,6 +3,7 @@ export * from './model';
 export * from './ports';
 export * from './sign';
 export * from './util/blob';
+export { excerpt, EXCERPT_MAX } from './util/excerpt';
 export * from './version';
 export * from './manifest';
 export * from './tar';

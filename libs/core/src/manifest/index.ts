@@ -1,4 +1,5 @@
 export { parseManifest } from './parse';
+export { MANIFEST_MAX_BYTES, MANIFEST_MAX_DEPTH, MANIFEST_MAX_KEY_CHARS, MANIFEST_MAX_STRING_CHARS } from './limits';
 export type { ManifestProblem } from './schema';
 export { parsePlatform, mergePlatform, variantProblem, ARCHES, OSES, LIBCS, VARIANTS, DEFAULT_PLATFORM } from './platform';
 export { parseBaseRef } from './base-ref';

@@ -2,10 +2,12 @@
  * The dependency manifest schema, and `parseManifest`, which reads YAML or JSON, checks it against
  * the schema, and reports every problem at once with its field path and line:column.
  */
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter } from 'yaml';
 import { LseError } from '../errors';
 import type { Manifest } from '../model';
+import { excerpt } from '../util/excerpt';
 import { BASE_REF_FORMS, checkBaseRef } from './base-ref';
+import { MANIFEST_MAX_BYTES, MANIFEST_MAX_REPORTED, readBoundedYaml, sizeProblem } from './limits';
 import { ARCHES, FEATURE_RE, LIBCS, OSES, VARIANTS, variantProblem } from './platform';
 import { Ctx, listOf, mapOf, mapped, object, oneOf, optional, pattern, required, str, valueNode, withDefault } from './schema';
 import type { ManifestProblem } from './schema';
@@ -18,13 +20,14 @@ const USER_RE = /^(?:[a-z_][a-z0-9_-]*\$?|[0-9]+|[0-9]+:[0-9]+)$/;
 
 /** Why `p` is not a normalized absolute file path, or undefined. */
 function filePathProblem(p: string): string | undefined {
-  if (!p.startsWith('/')) return `'${p}' must be an absolute path like /etc/motd`;
+  const q = excerpt(p);
+  if (!p.startsWith('/')) return `'${q}' must be an absolute path like /etc/motd`;
   if (p === '/') return "must name a file, not '/'";
-  if (p.endsWith('/')) return `'${p}' must not end with '/'; name the file`;
+  if (p.endsWith('/')) return `'${q}' must not end with '/'; name the file`;
   if (p.includes('\0')) return 'must not contain a NUL character';
   const segments = p.slice(1).split('/');
-  if (segments.includes('..')) return `'${p}' must not contain '..'; write the path it leads to`;
-  if (segments.some((s) => s === '' || s === '.')) return `'${p}' must be normalized (no '//' or '/./')`;
+  if (segments.includes('..')) return `'${q}' must not contain '..'; write the path it leads to`;
+  if (segments.some((s) => s === '' || s === '.')) return `'${q}' must be normalized (no '//' or '/./')`;
   return undefined;
 }
 
@@ -58,7 +61,7 @@ const requirementSchema = object({
 
 const fileSchema = object({
   path: required(str(filePathProblem)),
-  content: required(str()),
+  content: required(str(undefined, MANIFEST_MAX_BYTES)),
   mode: withDefault(
     mapped(pattern(MODE_RE, 'an octal mode string like "0644"'), (m) => m.padStart(4, '0')),
     () => '0644',
@@ -79,7 +82,7 @@ const manifestSchema = object({
   platform: optional(platformSchema),
   require: withDefault(listOf(requirementSchema, { uniqueKey: 'name', duplicateHint: 'merge the two entries into one' }), () => []),
   files: withDefault(listOf(fileSchema, { uniqueKey: 'path', duplicateHint: 'keep one entry per path' }), () => []),
-  env: withDefault(mapOf((k) => (ENV_KEY_RE.test(k) ? undefined : `'${k}' is not a valid variable name; use letters, digits and _, not starting with a digit`), str()), () => ({})),
+  env: withDefault(mapOf((k) => (ENV_KEY_RE.test(k) ? undefined : `'${excerpt(k)}' is not a valid variable name; use letters, digits and _, not starting with a digit`), str()), () => ({})),
   entrypoint: optional(listOf(str(), { example: '["/usr/local/bin/start.sh"]' })),
   cmd: optional(listOf(str(), { example: '["--port", "8080"]' })),
   workingDir: optional(pattern(/^\//, 'an absolute path like /app')),
@@ -94,26 +97,37 @@ function formatProblem(source: string, p: ManifestProblem): string {
 /**
  * Parses and validates a manifest written in YAML or JSON. `source` names the text in messages
  * (a file name). Throws `MANIFEST_INVALID` listing every problem, with
- * `details = { source, errors: [{ path, line, column, message }] }` sorted by position.
+ * `details = { source, errors: [{ path, line, column, message }] }` sorted by position (the first
+ * {@link MANIFEST_MAX_REPORTED}; `details.omitted` counts the rest). Hostile text is refused in
+ * bounded time and memory: see `limits.ts` for the size, nesting, key and string limits, and for
+ * why anchors and aliases are refused. Messages quote at most a short excerpt of the input.
  */
 export function parseManifest(text: string, source = 'manifest'): Manifest {
+  const name = excerpt(source);
+  const tooBig = sizeProblem(text);
+  if (tooBig !== undefined) {
+    throw new LseError('MANIFEST_INVALID', `invalid manifest ${name}: ${tooBig}`, { source: name, errors: [{ path: '', line: 1, column: 1, message: tooBig }] });
+  }
   const lines = new LineCounter();
-  // uniqueKeys off: duplicate keys are reported by the schema, with their field path.
-  const doc = parseDocument(text, { lineCounter: lines, keepSourceTokens: true, prettyErrors: false, uniqueKeys: false });
-  const ctx = new Ctx(text, lines, doc);
+  const ctx = new Ctx(text, lines);
+  const doc = readBoundedYaml(text, ctx);
   let manifest: Manifest | undefined;
-  if (doc.errors.length > 0) {
-    for (const e of doc.errors) ctx.reportAt(e.pos[0], '', `YAML syntax error: ${e.message}`);
+  if (doc === undefined) {
+    // limits.ts reported why
+  } else if (doc.errors.length > 0) {
+    for (const e of doc.errors.slice(0, MANIFEST_MAX_REPORTED + 1)) ctx.reportAt(e.pos[0], '', `YAML syntax error: ${e.message}`);
   } else if (doc.contents === null) {
     ctx.reportAt(0, '', 'is empty; expected a map starting with apiVersion: lse.dev/v1 and kind: DependencyManifest');
   } else {
     manifest = manifestSchema(doc.contents, '', ctx);
   }
   if (ctx.problems.length > 0 || manifest === undefined) {
-    const errors = [...ctx.problems].sort((a, b) => a.line - b.line || a.column - b.column);
-    const count = errors.length === 1 ? '1 problem' : `${errors.length} problems`;
-    const message = [`invalid manifest ${source} (${count}); fix and retry:`, ...errors.map((p) => formatProblem(source, p))].join('\n');
-    throw new LseError('MANIFEST_INVALID', message, { source, errors });
+    const all = [...ctx.problems].sort((a, b) => a.line - b.line || a.column - b.column);
+    const errors = all.slice(0, MANIFEST_MAX_REPORTED);
+    const omitted = all.length - errors.length;
+    const count = all.length === 1 ? '1 problem' : omitted > 0 ? `${MANIFEST_MAX_REPORTED} problems shown, more omitted` : `${all.length} problems`;
+    const message = [`invalid manifest ${name} (${count}); fix and retry:`, ...errors.map((p) => formatProblem(name, p))].join('\n');
+    throw new LseError('MANIFEST_INVALID', message, omitted > 0 ? { source: name, errors, omitted } : { source: name, errors });
   }
   return manifest;
 }

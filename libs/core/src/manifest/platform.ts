@@ -1,4 +1,5 @@
 import { LseError } from '../errors';
+import { excerpt } from '../util/excerpt';
 import type { Platform } from '../model';
 
 /** Operating systems LSE builds for. */
@@ -19,8 +20,8 @@ export const FEATURE_RE = /^[a-z0-9][a-z0-9_.-]*$/;
 /** Why `variant` does not fit `arch`, or undefined when it does. */
 export function variantProblem(arch: string, variant: string): string | undefined {
   const allowed = VARIANTS[arch];
-  if (!allowed) return `architecture ${arch} takes no variant; remove '${variant}'`;
-  if (!allowed.includes(variant)) return `variant '${variant}' is not valid for ${arch}; use one of ${allowed.join(', ')}`;
+  if (!allowed) return `architecture ${arch} takes no variant; remove '${excerpt(variant)}'`;
+  if (!allowed.includes(variant)) return `variant '${excerpt(variant)}' is not valid for ${arch}; use one of ${allowed.join(', ')}`;
   return undefined;
 }
 

@@ -12,8 +12,10 @@
  * unknown). Null values (`files:` with nothing after it) count as absent.
  */
 import { editDistance } from '../util/edit-distance';
+import { excerpt } from '../util/excerpt';
 import { isAlias, isMap, isScalar, isSeq, LineCounter } from 'yaml';
-import type { Document, Node, Pair, YAMLMap } from 'yaml';
+import type { Node, Pair, YAMLMap } from 'yaml';
+import { MANIFEST_MAX_STRING_CHARS } from './limits';
 
 export interface ManifestProblem {
   /** Field path such as `require[1].version` or `platform.arch`; '' for the document itself. */
@@ -23,16 +25,14 @@ export interface ManifestProblem {
   message: string;
 }
 
-/** Aliases resolved per document; a guard against alias bombs (`a: &a [*a, *a, ...]`). */
-const MAX_ALIASES = 100;
+/** Longest problem message kept (the safety net under the excerpts quoted in each message). */
+const MAX_MESSAGE_CHARS = 300;
 
 export class Ctx {
   readonly problems: ManifestProblem[] = [];
-  private aliases = 0;
   constructor(
     readonly text: string,
     readonly lines: LineCounter,
-    readonly doc: Document,
   ) {}
 
   /** Records a problem at `node` (its start), or at offset 0 when there is no node. */
@@ -43,24 +43,23 @@ export class Ctx {
 
   reportAt(offset: number, path: string, message: string): void {
     const { line, col } = this.lines.linePos(offset);
-    this.problems.push({ path, line: Math.max(line, 1), column: col, message });
+    const text = message.length > MAX_MESSAGE_CHARS ? `${message.slice(0, MAX_MESSAGE_CHARS)}…` : message;
+    this.problems.push({ path, line: Math.max(line, 1), column: col, message: text });
   }
 
-  /** The source text of a node, for hints like `quote it: "0644"`. */
+  /** A short excerpt of the source text of a node, for hints like `quote it: "0644"`. */
   source(node: Node): string {
-    return node.range ? this.text.slice(node.range[0], node.range[1]) : '';
+    return node.range ? excerpt(this.text.slice(node.range[0], node.range[1])) : '';
   }
 
-  /** Follows an alias to its anchored node; reports and returns undefined when it cannot. */
+  /**
+   * Aliases never reach the schema (readBoundedYaml refuses them before composing); should one
+   * get here anyway it is reported, not followed.
+   */
   deref(node: Node, path: string): Node | undefined {
     if (!isAlias(node)) return node;
-    if (++this.aliases > MAX_ALIASES) {
-      if (this.aliases === MAX_ALIASES + 1) this.report(node, path, `more than ${MAX_ALIASES} aliases; write the values out`);
-      return undefined;
-    }
-    const target = node.resolve(this.doc) as Node | undefined;
-    if (!target) this.report(node, path, `alias *${node.source} has no anchor before it; define &${node.source} first`);
-    return target;
+    this.report(node, path, 'YAML aliases are not supported in manifests; write the value out');
+    return undefined;
   }
 }
 
@@ -73,9 +72,10 @@ export function isNullish(node: Node | null | undefined): node is null | undefin
 
 /** `a.b`, `a["x.y"]`, `a[2]`: appends a key to a field path the way a person would write it (top-level keys bare). */
 export function keyPath(path: string, key: string): string {
-  if (path === '') return key;
-  if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) return `${path}.${key}`;
-  return `${path}[${JSON.stringify(key)}]`;
+  const k = excerpt(key);
+  if (path === '') return k;
+  if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) return `${path}.${k}`;
+  return `${path}[${JSON.stringify(k)}]`;
 }
 
 // ---- scalars ---------------------------------------------------------------------------------
@@ -94,16 +94,20 @@ function describe(node: Node, ctx: Ctx): string {
 }
 
 /**
- * A string, optionally tested by `rule` (returns a problem description or undefined). Numbers and
- * booleans are rejected with a hint to quote them, since YAML turns `0644` into 644 and `1.10`
- * into 1.1 before anyone can see the original text.
+ * A string of at most `maxChars` characters, optionally tested by `rule` (returns a problem
+ * description or undefined). Numbers and booleans are rejected with a hint to quote them, since
+ * YAML turns `0644` into 644 and `1.10` into 1.1 before anyone can see the original text.
  */
-export function str(rule?: (s: string) => string | undefined): Check<string> {
+export function str(rule?: (s: string) => string | undefined, maxChars = MANIFEST_MAX_STRING_CHARS): Check<string> {
   return (node, path, ctx) => {
     if (!isScalar(node) || typeof node.value !== 'string') {
       const scalarish = isScalar(node) && node.value !== null && typeof node.value !== 'object';
       const hint = scalarish ? `; quote it: "${ctx.source(node)}"` : '';
       ctx.report(node, path, `must be a string, found ${describe(node, ctx)}${hint}`);
+      return undefined;
+    }
+    if (node.value.length > maxChars) {
+      ctx.report(node, path, `is ${node.value.length} characters long, over the ${maxChars}-character limit; shorten it`);
       return undefined;
     }
     const problem = rule?.(node.value);
@@ -117,13 +121,13 @@ export function str(rule?: (s: string) => string | undefined): Check<string> {
 
 /** A string matching `re`; `what` completes "must be ..." in the message. */
 export function pattern(re: RegExp, what: string): Check<string> {
-  return str((s) => (re.test(s) ? undefined : `'${s}' must be ${what}`));
+  return str((s) => (re.test(s) ? undefined : `'${excerpt(s)}' must be ${what}`));
 }
 
 /** Exactly one of `values`. */
 export function oneOf<const T extends string>(values: readonly T[]): Check<T> {
   const list = values.map((v) => `'${v}'`).join(', ');
-  return str((s) => ((values as readonly string[]).includes(s) ? undefined : `'${s}' is not supported; use ${values.length === 1 ? list : `one of ${list}`}`)) as Check<T>;
+  return str((s) => ((values as readonly string[]).includes(s) ? undefined : `'${excerpt(s)}' is not supported; use ${values.length === 1 ? list : `one of ${list}`}`)) as Check<T>;
 }
 
 // ---- collections -----------------------------------------------------------------------------
@@ -166,7 +170,7 @@ export function listOf<T>(item: Check<T>, opts: ListOptions = {}): Check<T[]> {
         const first = firstLine.get(key);
         if (first === undefined) firstLine.set(key, line);
         else {
-          ctx.report(at, keyPath(itemPath, opts.uniqueKey), `duplicate ${opts.uniqueKey} '${key}' (first at line ${first}); ${opts.duplicateHint ?? 'keep one'}`);
+          ctx.report(at, keyPath(itemPath, opts.uniqueKey), `duplicate ${opts.uniqueKey} '${excerpt(key)}' (first at line ${first}); ${opts.duplicateHint ?? 'keep one'}`);
           ok = false;
         }
       }
@@ -199,7 +203,7 @@ function pairs(node: YAMLMap, path: string, ctx: Ctx): { ok: boolean; items: Arr
     const dup = firstKey.get(keyNode.value);
     if (dup) {
       const first = ctx.lines.linePos(dup.range![0]).line;
-      ctx.report(keyNode, keyPath(path, keyNode.value), `duplicate key '${keyNode.value}' (first at line ${first}); keep one`);
+      ctx.report(keyNode, keyPath(path, keyNode.value), `duplicate key '${excerpt(keyNode.value)}' (first at line ${first}); keep one`);
       ok = false;
       continue;
     }
@@ -273,7 +277,7 @@ export type ObjectOf<S extends Fields> = {
 function reportUnknown(key: string, keyNode: Node, path: string, allowed: string[], ctx: Ctx): void {
   const guess = closest(key, allowed);
   const hint = guess ? `did you mean '${guess}'?` : `allowed keys: ${allowed.join(', ')}`;
-  ctx.report(keyNode, keyPath(path, key), `unknown key '${key}'; ${hint}`);
+  ctx.report(keyNode, keyPath(path, key), `unknown key '${excerpt(key)}'; ${hint}`);
 }
 
 /**

@@ -11,6 +11,7 @@
  * are fine. The first violation throws `TAR_UNSAFE` with `{ path, reason }`.
  */
 import { LseError } from '../errors';
+import { excerpt } from '../util/excerpt';
 import { canonicalPath, parentPaths, pathComponents } from './path';
 import type { TarEntry, TarPolicy } from './types';
 
@@ -21,7 +22,7 @@ export type PolicyReason =
 export function checkPolicy(entries: TarEntry[], policy: TarPolicy = {}): void {
   const prefix = policy.label ? `${policy.label}: ` : '';
   const refuse = (path: string, reason: PolicyReason, why: string): never => {
-    throw new LseError('TAR_UNSAFE', `${prefix}entry '${path}' ${why}`, { path, reason });
+    throw new LseError('TAR_UNSAFE', `${prefix}entry '${excerpt(path)}' ${why}`, { path, reason });
   };
   const seen = new Map<string, { type: TarEntry['type']; index: number }>();
   const symlinks = new Set<string>();
@@ -48,9 +49,9 @@ export function checkPolicy(entries: TarEntry[], policy: TarPolicy = {}): void {
       refuse(path, 'setuid', `has the setuid/setgid bit (mode ${(e.mode & 0o7777).toString(8)}); clear it, or publish with a key trusted for setuid content`);
     }
     for (const p of parentPaths(path)) {
-      if (symlinks.has(p)) refuse(path, 'through-symlink', `lies under '${p}', which is a symlink in the same archive; extracting it would write through the link, move it to the link's target`);
+      if (symlinks.has(p)) refuse(path, 'through-symlink', `lies under '${excerpt(p)}', which is a symlink in the same archive; extracting it would write through the link, move it to the link's target`);
       const t = seen.get(p)?.type;
-      if (t !== undefined && t !== 'dir') refuse(path, 'parent-not-dir', `lies under '${p}', which is a ${t}; fix the archive`);
+      if (t !== undefined && t !== 'dir') refuse(path, 'parent-not-dir', `lies under '${excerpt(p)}', which is a ${t}; fix the archive`);
     }
     const prev = seen.get(path);
     if (e.type !== 'dir' && (parents.has(path) || prev?.type === 'dir')) {
@@ -62,7 +63,7 @@ export function checkPolicy(entries: TarEntry[], policy: TarPolicy = {}): void {
       const target = e.linkname ?? '';
       const t = target.startsWith('/') || target.includes('\0') ? undefined : seen.get(canonicalPath(target));
       if (t === undefined || t.type !== 'file' || pathComponents(target).includes('..')) {
-        refuse(path, 'hardlink-target', `is a hardlink to '${target}', which is not an earlier regular file of this archive; put the target first or store a copy`);
+        refuse(path, 'hardlink-target', `is a hardlink to '${excerpt(target)}', which is not an earlier regular file of this archive; put the target first or store a copy`);
       }
     }
     seen.set(path, { type: e.type, index });
@@ -78,6 +79,6 @@ function checkSymlink(path: string, target: string, refuse: (p: string, r: Polic
   for (const c of target.split('/')) {
     if (c === '..') depth--;
     else if (c !== '' && c !== '.') depth++;
-    if (depth < 0) refuse(path, 'symlink-escape', `is a symlink to '${target}', which climbs above the root; use an absolute target or a shorter relative one`);
+    if (depth < 0) refuse(path, 'symlink-escape', `is a symlink to '${excerpt(target)}', which climbs above the root; use an absolute target or a shorter relative one`);
   }
 }
