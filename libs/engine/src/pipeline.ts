@@ -15,6 +15,12 @@ import { resolveManifest } from './resolve-stage';
 import { verifyFragments } from './verify-stage';
 
 export type StageName = 'resolver' | 'fetcher' | 'verifier' | 'assembler' | 'recorder';
+/**
+ * Lifetime of a provisional lease nobody replaced or released: longer than an assembly plus the
+ * redeliveries of a stage (about six minutes), short enough that a lost one holds little back.
+ */
+export const PROVISIONAL_LEASE_SECONDS = 900;
+
 export const ALL_STAGES: StageName[] = ['resolver', 'fetcher', 'verifier', 'assembler', 'recorder'];
 
 export interface PipelineDeps {
@@ -45,7 +51,7 @@ export interface PipelineDeps {
    * embedded CLI, which runs no collector) none are taken.
    */
   leases?: LeaseRepository;
-  /** How long a provisional lease lives if nobody replaces or releases it (default 3600 s). */
+  /** How long a provisional lease lives if nobody replaces or releases it (default PROVISIONAL_LEASE_SECONDS). */
   provisionalLeaseSeconds?: number;
 }
 
@@ -83,10 +89,14 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
 
   const provisional = async (id: string, key: string, blobs: string[]) => {
     if (!deps.leases) return;
+    // A redelivered message of a synthesis that was recorded meanwhile must not turn its real
+    // lease back into a provisional one.
+    const have = await deps.leases.get(id);
+    if (have && !have.provisional) return;
     const at = Date.now();
     await deps.leases.put({
       synthesisId: id, key, blobs, provisional: true, createdAt: new Date(at).toISOString(),
-      expiresAt: new Date(at + (deps.provisionalLeaseSeconds ?? 3600) * 1000).toISOString(),
+      expiresAt: new Date(at + (deps.provisionalLeaseSeconds ?? PROVISIONAL_LEASE_SECONDS) * 1000).toISOString(),
     });
   };
 
