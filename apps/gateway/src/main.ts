@@ -4,7 +4,7 @@
  * lease collector. Composition root: adapters are wired here and nowhere else.
  */
 import { Collector, makeEventRecorder, makeRecorder, startPipeline } from '@lse/engine';
-import { connectAll, describeConfig, loadServiceConfig, rootLogger, type Connected } from '@lse/service';
+import { connectAll, describeConfig, loadServiceConfig, rootLogger, startLiveCatalog, type Connected } from '@lse/service';
 import { LseError } from '@lse/core';
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -51,7 +51,15 @@ async function main(): Promise<void> {
 
   try {
     conn = await connectAll(config, 'lse-gateway', log);
-    const { bus, ports, mongo } = conn;
+    const { bus, mongo } = conn;
+    // /v1/negotiate resolves from memory too (it waits for the catalog's first load); if the
+    // catalog cannot be loaded, resolution reads the database as before.
+    const live = startLiveCatalog(conn, log).catch((e: Error) => {
+      log.error({ err: e.message }, 'in-memory catalog unavailable; resolving from the database');
+      return undefined;
+    });
+    stops.push(async () => (await live)?.stop());
+    const ports = { ...conn.ports, catalog: () => live };
     const recorderDeps = { bus, syntheses: mongo.syntheses, leases: mongo.leases, layers: conn.layers, leaseTtlSeconds: config.gateway.leaseTtlSeconds, now, log };
     const record = makeRecorder(recorderDeps);
     stops.push(await startPipeline({

@@ -13,3 +13,5 @@ export * from './collector';
 export * from './debian-import';
 export * from './debian-assembly';
 export * from './debian-base';
+export * from './catalog-events';
+export * from './live-catalog';

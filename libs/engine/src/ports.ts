@@ -1,4 +1,9 @@
-import type { BaseRepository, BlobStore, DebContents, Fragment, FragmentRepository, TrustStore } from '@lse/core';
+import type { BaseRepository, BlobStore, Catalog, DebContents, Fragment, FragmentRepository, TrustStore } from '@lse/core';
+
+/** What resolution reads from an in-memory catalog (LiveCatalog): fragments, and bases by tag or digest. */
+export interface ResolveView extends Catalog {
+  bases: Pick<BaseRepository, 'get' | 'resolveTag'>;
+}
 
 /**
  * What the pipeline stages need. In the embedded store `origin` and `cache` are the same
@@ -20,6 +25,13 @@ export interface EnginePorts {
    * clear error; with it they are fetched on first use (see fetch-stage.ts, verify-stage.ts).
    */
   debian?: DebianArchive;
+  /**
+   * The catalog in memory (services: LiveCatalog, kept current by catalog events). When set,
+   * resolution reads fragments and bases from it and makes no database round trip; without it
+   * (the embedded CLI), or when it resolves to undefined (not available), the catalog is loaded
+   * from `fragments` name by name (loadCatalog).
+   */
+  catalog?: () => Promise<ResolveView | undefined>;
 }
 
 export interface DebianArchive {
