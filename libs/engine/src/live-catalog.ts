@@ -7,7 +7,8 @@
  * event only after its change is durable, so a change is either in the snapshot (stored before
  * the position was recorded) or replayed (its event comes after it); one in both is applied
  * once (records are immutable, keyed by id). Following starts at once, so a fragment published
- * and acknowledged is visible as soon as its event arrives (milliseconds).
+ * and acknowledged is visible as soon as its event arrives (milliseconds); a resolution that
+ * fails first waits for the events stored so far (`catchUp`) and is tried once more.
  *
  * Events carry the fragment records when small (catalog-events.ts); their ids are checked
  * (id = hash of the descriptor) before they are indexed. Records announced by id only are
@@ -90,6 +91,19 @@ export class LiveCatalog implements ResolveView {
     resolveTag: async (name, tag) => this.tagged.get(`${name}:${tag}`) ?? (await this.missedTag(name, tag)),
     get: async (digest) => this.baseRecords.get(digest) ?? (await this.loadBase(digest)),
   };
+
+  /**
+   * Waits (at most `timeoutMs`) until every event stored so far is applied; true when the
+   * catalog changed meanwhile. Resolution calls it only after a failure, so that a fragment
+   * acknowledged before the request was made is always seen (its event may still be on its way).
+   */
+  async catchUp(timeoutMs = 2000): Promise<boolean> {
+    const before = this.applied;
+    const target = await this.deps.feed.position();
+    const deadline = Date.now() + timeoutMs;
+    while (this.applied < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    return this.applied !== before;
+  }
 
   async stop(): Promise<void> {
     await this.stopFeed?.();

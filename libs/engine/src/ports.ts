@@ -3,6 +3,8 @@ import type { BaseRepository, BlobStore, Catalog, DebContents, Fragment, Fragmen
 /** What resolution reads from an in-memory catalog (LiveCatalog): fragments, and bases by tag or digest. */
 export interface ResolveView extends Catalog {
   bases: Pick<BaseRepository, 'get' | 'resolveTag'>;
+  /** Applies every change stored so far (at most a short wait); true when the view changed. */
+  catchUp?(): Promise<boolean>;
 }
 
 /**

@@ -2,7 +2,7 @@ import {
   LseError, digestOfValue, mergePlatform, parseBaseRef, resolve, MemoryCatalog,
   type BaseImage, type BaseRepository, type Fragment, type Lock, type Manifest, type Platform,
 } from '@lse/core';
-import type { EnginePorts } from './ports';
+import type { EnginePorts, ResolveView } from './ports';
 
 /**
  * Stage 1: manifest + runtime profile → lock. Finds the base by tag or digest, resolves the
@@ -11,8 +11,19 @@ import type { EnginePorts } from './ports';
  * with its digest (the synthesis key). Does not touch blobs.
  */
 export async function resolveManifest(ports: EnginePorts, manifest: Manifest, override?: Platform): Promise<{ lock: Lock; key: string }> {
-  const platform = mergePlatform(manifest.platform, override);
   const view = ports.catalog ? await ports.catalog() : undefined;
+  try {
+    return await resolveWith(ports, view, manifest, override);
+  } catch (e) {
+    // A change acknowledged just before this request may still be on its way to the view.
+    const unmet = e instanceof LseError && ['UNSATISFIABLE', 'NO_VARIANT', 'BASE_UNKNOWN'].includes(e.code);
+    if (unmet && view?.catchUp && (await view.catchUp())) return resolveWith(ports, view, manifest, override);
+    throw e;
+  }
+}
+
+async function resolveWith(ports: EnginePorts, view: ResolveView | undefined, manifest: Manifest, override?: Platform): Promise<{ lock: Lock; key: string }> {
+  const platform = mergePlatform(manifest.platform, override);
   const { ref, record } = await resolveBase(view?.bases ?? ports.bases, manifest.base, platform);
   const packages = record?.packages ?? [];
   const catalog = view ?? await loadCatalog(ports.fragments, manifest.require.map((r) => r.name), new Set(packages.map((p) => p.name)));
