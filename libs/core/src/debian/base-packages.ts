@@ -6,7 +6,7 @@
 import type { Fragment } from '../model';
 import type { BasePackage } from '../resolve/base';
 import { parseControlFile } from './control';
-import { parseProvidesField } from './relations';
+import { formatRelationField, parseProvidesField } from './relations';
 
 const byName = (a: BasePackage, b: BasePackage) =>
   a.name < b.name ? -1 : a.name > b.name ? 1 : (a.arch ?? '') < (b.arch ?? '') ? -1 : (a.arch ?? '') > (b.arch ?? '') ? 1 : 0;
@@ -19,7 +19,8 @@ export function basePackagesFromStatus(status: string, label = 'var/lib/dpkg/sta
     const version = p['Version'];
     if (!name || !version || (p['Status'] ?? '').trim().split(/\s+/)[2] !== 'installed') continue;
     const provides = parseProvidesField(p['Provides']);
-    out.push({ name, version, ...(p['Architecture'] ? { arch: p['Architecture'] } : {}), ...(provides.length ? { provides } : {}) });
+    const depends = [p['Pre-Depends'], p['Depends']].filter((x) => x && x.trim()).map((x) => x!.replace(/\s+/g, ' ').trim()).join(', ');
+    out.push({ name, version, ...(p['Architecture'] ? { arch: p['Architecture'] } : {}), ...(provides.length ? { provides } : {}), ...(depends ? { depends } : {}) });
   }
   return out.sort(byName);
 }
@@ -28,9 +29,11 @@ export function basePackagesFromStatus(status: string, label = 'var/lib/dpkg/sta
 export function basePackagesFromFragments(fragments: readonly Fragment[]): BasePackage[] {
   return fragments.map((f) => {
     const d = f.descriptor;
+    const depends = formatRelationField([...d.preDepends, ...d.depends]);
     return {
       name: d.name, version: d.version, ...(d.scheme !== 'debian' ? { scheme: d.scheme } : {}),
       ...(d.attributes.arch ? { arch: d.attributes.arch } : {}), ...(d.provides.length ? { provides: d.provides } : {}),
+      ...(depends ? { depends } : {}),
     };
   }).sort(byName);
 }

@@ -25,8 +25,9 @@ const base: BaseContents = {
   label: 'debian-min',
   packages: [
     { name: 'dash', version: '0.5.12-2', arch: 'amd64' },
-    { name: 'libc6', version: '2.36-9', arch: 'amd64' },
-    { name: 'libgcc-s1', version: '12.2.0-14', arch: 'amd64' },
+    { name: 'gcc-12-base', version: '12.2.0-14', arch: 'amd64' },
+    { name: 'libc6', version: '2.36-9', arch: 'amd64', depends: 'libgcc-s1' },
+    { name: 'libgcc-s1', version: '12.2.0-14', arch: 'amd64', depends: 'gcc-12-base (= 12.2.0-14), libc6 (>= 2.35)' },
     { name: 'mawk', version: '1.3.4.20200120-3.1', arch: 'amd64', provides: [{ name: 'awk' }] },
     { name: 'zlib1g', version: '1:1.2.13.dfsg-1', arch: 'amd64' },
   ],
@@ -51,7 +52,10 @@ describe('base-aware resolution', () => {
     expect(without.satisfiedByBase).toEqual([]);
     const r = resolve({ requirements: [{ name: 'curl' }], platform: amd64, catalog, base });
     expect(names(r.fragments)).toEqual(['libcurl4=7.88.1-10', 'curl=7.88.1-10']);
-    expect(r.satisfiedByBase).toEqual([{ name: 'libc6', version: '2.36-9' }, { name: 'zlib1g', version: '1:1.2.13.dfsg-1' }]);
+    // libc6 and zlib1g directly, libgcc-s1 and gcc-12-base because libc6 needs them.
+    expect(r.satisfiedByBase).toEqual([
+      { name: 'gcc-12-base', version: '12.2.0-14' }, { name: 'libc6', version: '2.36-9' }, { name: 'libgcc-s1', version: '12.2.0-14' }, { name: 'zlib1g', version: '1:1.2.13.dfsg-1' },
+    ]);
   });
 
   it('a requirement the base holds is satisfied by the base, nothing shipped', () => {

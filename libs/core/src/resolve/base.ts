@@ -12,10 +12,13 @@
  *    conflicts with it cannot be selected;
  *  - is preferred among the providers of a virtual name it provides.
  * The result leaves base candidates out of the fragments to ship and says which base packages
- * satisfied a requirement of the manifest or a dependency of a shipped fragment.
+ * the image relies on: those that satisfied a requirement of the manifest or a dependency of a
+ * shipped fragment, and the base packages those depend on in turn.
  */
-import type { Fragment, Provide, VersionScheme } from '../model';
+import type { Fragment, Provide, Relation, VersionScheme } from '../model';
 import { FRAGMENT_TAR_MEDIA_TYPE } from '../model';
+import { relationSpecs } from '../debian/relations';
+import { parseRelation } from '../version';
 import type { Catalog } from './catalog';
 
 /** One package a base holds, as its base record lists it. */
@@ -27,6 +30,12 @@ export interface BasePackage {
   /** Debian architecture (`amd64`, `all`), informational. */
   arch?: string;
   provides?: Provide[];
+  /**
+   * Pre-Depends and Depends in Debian syntax (`libc6 (>= 2.34), libgcc-s1`), kept as text (base
+   * records are documents, and relations with alternatives are lists of lists). Not used to solve
+   * (the base is consistent as it is), only to list the base packages a used one needs.
+   */
+  depends?: string;
 }
 
 /** What a base holds, for `resolve`. `label` names the base in explanations (its ref). */
@@ -61,6 +70,9 @@ export function baseOf(f: Fragment): string | undefined {
 /** A catalog with the base's packages in front (see the header). */
 export class BaseCatalog implements Catalog {
   readonly fragments: Fragment[];
+  /** The `depends` of each base package, parsed on first use. */
+  private readonly deps = new Map<string, Relation[]>();
+  private readonly texts = new Map<string, string>();
   private readonly named = new Map<string, Fragment>();
   private readonly provided = new Map<string, Fragment[]>();
 
@@ -69,6 +81,7 @@ export class BaseCatalog implements Catalog {
       if (this.named.has(p.name)) continue; // one per name (a second architecture of a multi-arch package)
       const f = baseFragment(p, base.label);
       this.named.set(p.name, f);
+      if (p.depends) this.texts.set(p.name, p.depends);
       for (const name of new Set((p.provides ?? []).map((x) => x.name))) this.provided.set(name, [...(this.provided.get(name) ?? []), f]);
     }
     this.fragments = [...this.named.values()];
@@ -87,5 +100,22 @@ export class BaseCatalog implements Catalog {
 
   names(): readonly string[] {
     return [...new Set([...(this.inner.names?.() ?? []), ...this.named.keys()])].sort();
+  }
+
+  /** The relations a base package depends on (unreadable ones are skipped: informational only). */
+  dependsOf(name: string): readonly Relation[] {
+    let rels = this.deps.get(name);
+    if (!rels) {
+      rels = [];
+      for (const spec of relationSpecs(this.texts.get(name))) {
+        try {
+          rels.push(parseRelation(spec));
+        } catch {
+          // a relation this build cannot read does not change what is shipped
+        }
+      }
+      this.deps.set(name, rels);
+    }
+    return rels;
   }
 }

@@ -71,25 +71,39 @@ export function resolve(input: ResolveInput): ResolveResult {
   const selected = [...outcome.decisions].map(([pkg, c]) => problem.pkgs[pkg]!.candidates[c]!);
   check(selected, input.requirements);
   const shipped = selected.filter((f) => baseOf(f) === undefined);
-  return { fragments: installOrder(shipped), satisfiedByBase: base ? usedFromBase(base.fragments, shipped, input.requirements) : [] };
+  return { fragments: installOrder(shipped), satisfiedByBase: base ? usedFromBase(base, shipped, input.requirements) : [] };
 }
 
 /**
  * The base packages that match an alternative of a requirement or of a (pre-)dependency of a
- * shipped fragment, sorted by name.
+ * shipped fragment, and the base packages they depend on in turn; sorted by name.
  */
-function usedFromBase(inBase: readonly Fragment[], shipped: readonly Fragment[], reqs: readonly Requirement[]): { name: string; version: string }[] {
+function usedFromBase(base: BaseCatalog, shipped: readonly Fragment[], reqs: readonly Requirement[]): { name: string; version: string }[] {
   const byName = new Map<string, Fragment[]>();
-  for (const g of inBase) {
+  for (const g of base.fragments) {
     for (const n of new Set([g.descriptor.name, ...g.descriptor.provides.map((p) => p.name)])) byName.set(n, [...(byName.get(n) ?? []), g]);
   }
   const used = new Set<Fragment>();
+  const todo: Fragment[] = [];
   const mark = (atom: RelationAtom) => {
-    for (const g of byName.get(atom.name) ?? []) if (atomMatches(atom, g)) used.add(g);
+    for (const g of byName.get(atom.name) ?? []) {
+      if (used.has(g) || !safeMatch(atom, g)) continue;
+      used.add(g);
+      todo.push(g);
+    }
   };
   for (const r of reqs) mark(r.version ? { name: r.name, constraint: r.version } : { name: r.name });
   for (const f of shipped) for (const rel of [...f.descriptor.preDepends, ...f.descriptor.depends]) rel.forEach(mark);
+  for (let g = todo.pop(); g; g = todo.pop()) for (const rel of base.dependsOf(g.descriptor.name)) rel.forEach(mark);
   return [...used].map((g) => ({ name: g.descriptor.name, version: g.descriptor.version })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function safeMatch(atom: RelationAtom, f: Fragment): boolean {
+  try {
+    return atomMatches(atom, f);
+  } catch {
+    return false; // an unreadable constraint in a base package's own depends: informational only
+  }
 }
 
 /** Defence in depth: the selection must satisfy every relation it promises to. */
