@@ -5,7 +5,7 @@
  * for ten popular packages at 3k, 10k and all (63k) stored fragments. Needs the local stack
  * (infra/local/stack.sh up; eval "$(bash infra/local/stack.sh env)") and the built CLI.
  *
- *   node bench/negotiate.js [--rounds N] [--db-rounds N] [--stages 3000,10000,all] [--json]
+ *   node bench/negotiate.js [--rounds N] [--db-rounds N] [--stages 3000,10000,all] [--from N] [--json]
  *
  * The index (the host's apt lists, as bench/debian.js reads them) is split into cumulative
  * stages: the first holds the closures of the ten packages (so they resolve at every stage) and
@@ -21,7 +21,9 @@
  *    `--db-rounds` rounds after one warm-up round, default 1: it takes seconds per package);
  *  - every negotiated closure is compared with `apt-get -s install --no-install-recommends` on an
  *    empty status (the manifests use `base: scratch`), printing the symmetric difference size.
- * Fragments an earlier run of this bench stored stay stored (the stage then imports nothing new).
+ * Fragments an earlier run of this bench stored stay stored (a stage then imports nothing new, but
+ * the gateway still checks each one: slow on FerretDB); `--from N` continues an earlier run that
+ * stored the first N packages of the same order (stages are then counted from N).
  */
 const { spawnSync } = require('node:child_process');
 const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
@@ -39,7 +41,7 @@ const REPO = join(__dirname, '..');
 function args() {
   const a = process.argv.slice(2);
   const get = (k, d) => (a.includes(k) ? a[a.indexOf(k) + 1] : d);
-  return { rounds: Number(get('--rounds', '5')), dbRounds: Number(get('--db-rounds', '1')), stages: get('--stages', '3000,10000,all').split(','), json: a.includes('--json') };
+  return { from: Number(get('--from', '0')), rounds: Number(get('--rounds', '5')), dbRounds: Number(get('--db-rounds', '1')), stages: get('--stages', '3000,10000,all').split(','), json: a.includes('--json') };
 }
 
 function readIndex() {
@@ -96,7 +98,7 @@ async function main() {
     lse('keys', 'generate', '--name', keyName, '--out', dir);
     lse('trust', 'add', join(dir, `${keyName}.pub`));
     const apt = new Map(PACKAGES.map((n) => [n, aptClosure(n)]));
-    let done = 0;
+    let done = o.from;
     let importSeconds = 0;
     for (const stage of o.stages) {
       const upto = stage === 'all' ? order.length : Math.min(Number(stage), order.length);
