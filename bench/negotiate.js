@@ -21,16 +21,20 @@
  *    `--db-rounds` rounds after one warm-up round, default 1: it takes seconds per package);
  *  - every negotiated closure is compared with `apt-get -s install --no-install-recommends` on an
  *    empty status (the manifests use `base: scratch`), printing the symmetric difference size.
+ * Then freshness, 10 times: a new fragment (depending on curl) is published with `POST
+ * /v1/fragments` and negotiated right after the 201: *publish → resolved* is the wall clock from
+ * sending the publish to the negotiate answer naming it (the first negotiate always does: a
+ * failed resolution waits for the catalog events stored so far, live-catalog.ts).
  * Fragments an earlier run of this bench stored stay stored (a stage then imports nothing new, but
  * the gateway still checks each one: slow on FerretDB); `--from N` continues an earlier run that
  * stored the first N packages of the same order (stages are then counted from N).
  */
 const { spawnSync } = require('node:child_process');
-const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
+const { mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const core = require('../libs/core/dist');
-const { loadCatalog } = require('../libs/engine/dist');
+const { buildFragment, loadCatalog } = require('../libs/engine/dist');
 const { MongoStore } = require('../libs/adapters/mongo/dist');
 const { now, stats, fmt, fmtMs, fmtRatio, table, progress, machine } = require('./lib');
 
@@ -141,16 +145,33 @@ async function main() {
       const d = stats(db);
       rows.push({ stored: upto, importSeconds: imp, negotiate: h, solver: s, database: d, aptDiffs: diffs, closureSizes: PACKAGES.map((n) => closures.get(n).length) });
     }
+    const key = core.parseSecretKey(readFileSync(join(dir, `${keyName}.key`), 'utf8'));
+    const fresh = [];
+    const after = [];
+    for (let i = 0; i < 10; i++) {
+      const name = `p5-fresh-${keyName}-${i}`;
+      const data = Buffer.from(`${name}\n`);
+      const { fragment, blob } = buildFragment({ entries: [{ path: `usr/share/${name}`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: data.length, data }], name, version: '1.0.0', scheme: 'semver', depends: ['curl'], key, epoch: 0, source: { type: 'bench' } });
+      const t = now();
+      const res = await fetch(new URL('/v1/fragments', process.env.LSE_SERVER), { method: 'POST', headers: { authorization: `Bearer ${process.env.LSE_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ fragment, blob: blob.toString('base64') }) });
+      if (res.status !== 201) throw new Error(`publish ${name}: ${res.status} ${await res.text()}`);
+      const t1 = now();
+      const names = await negotiate(name);
+      if (!names.includes(name)) throw new Error(`negotiate ${name} did not name it`);
+      fresh.push(now() - t);
+      after.push(now() - t1);
+    }
     const rss = (svc) => {
       const r = spawnSync('sh', ['-c', `grep VmRSS /proc/$(cat ${process.env.LSE_STATE_DIR || `${process.env.HOME}/.local/state/lse-local`}/run/svc-${svc}-1.pid)/status`], { encoding: 'utf8' });
       return r.stdout.trim().replace(/^VmRSS:\s*/, '');
     };
-    const out = { machine: machine(), packages: PACKAGES, rounds: o.rounds, totalImportSeconds: importSeconds, stages: rows, rss: { resolver: rss('resolver'), gateway: rss('gateway') } };
+    const out = { machine: machine(), packages: PACKAGES, rounds: o.rounds, totalImportSeconds: importSeconds, stages: rows, freshness: { publishToResolved: stats(fresh), negotiateAfterPublish: stats(after) }, rss: { resolver: rss('resolver'), gateway: rss('gateway') } };
     if (o.json) return void process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     table(`P5: POST /v1/negotiate for ${PACKAGES.length} packages x ${o.rounds} rounds, by fragments stored (import: lse import debian-index --server)`,
       ['stored', 'import', 'negotiate p50', 'p99', 'solver alone p50', 'vs solver', 'database-backed p50', 'db vs negotiate', 'apt diff (sum)'],
       rows.map((r) => [r.stored, `${fmt(r.importSeconds)} s`, fmtMs(r.negotiate.p50), fmtMs(r.negotiate.p99), fmtMs(r.solver.p50), fmtRatio(r.negotiate.p50 / r.solver.p50),
         fmtMs(r.database.p50), fmtRatio(r.database.p50 / r.negotiate.p50), r.aptDiffs.reduce((a, b) => a + (b ?? 0), 0)]));
+    process.stdout.write(`\npublish -> resolved: p50 ${fmtMs(out.freshness.publishToResolved.p50)}, max ${fmtMs(out.freshness.publishToResolved.max)} (the negotiate after the 201: p50 ${fmtMs(out.freshness.negotiateAfterPublish.p50)}, max ${fmtMs(out.freshness.negotiateAfterPublish.max)}; 10 fragments)\n`);
     process.stdout.write(`\ntotal import ${fmt(importSeconds)} s; closure sizes ${rows.at(-1)?.closureSizes.join(' ')}; RSS resolver ${out.rss.resolver}, gateway ${out.rss.gateway}\n`);
   } finally {
     await mongo.close();
