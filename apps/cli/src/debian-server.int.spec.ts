@@ -95,8 +95,14 @@ suite('Debian packages through the gateway (lse --server)', () => {
     expect(again.filter((x) => x.created)).toEqual([]);
   });
 
-  it('synthesizes curl and runs curl --version', async () => {
+  it('synthesizes curl without shipping the packages the base holds, and runs curl --version', async () => {
     const { root, synthesisId } = await synth('curl');
+    // The base's record lists its packages (from the dpkg status of the uploaded rootfs), and the
+    // services' resolution counts them as installed.
+    const { lock } = parseJson<{ lock: { fragments: { name: string }[] } }>(await lseOk('--json', 'resolve', join(work, 'curl.yaml')));
+    expect(lock.fragments.map((f) => f.name)).toContain('libcurl4');
+    const inBase = ['base-files', 'base-passwd', 'dash', 'coreutils', 'gcc-12-base', 'libc6', 'libgcc-s1', 'libgmp10', 'libzstd1', 'zlib1g'];
+    expect(lock.fragments.filter((f) => inBase.includes(f.name))).toEqual([]);
     const r = chroot(root, 'curl', '--version');
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^curl \d+\.\d+/);

@@ -105,10 +105,16 @@ suite('Debian packages (embedded CLI)', () => {
     expect(chroot(out, 'sh', '-c', 'ls /bin/ls && id -un').stdout).toBe('/bin/ls\nroot\n');
   });
 
-  it('synthesizes curl and runs curl --version', async () => {
+  it('synthesizes curl on the base without shipping the base\'s packages again, and runs curl --version', async () => {
     await lseOk('import', 'apt', 'curl', '--key', key, '--cache', CACHE);
     const root = join(work, 'rootfs-curl');
-    await lseOk('synth', await manifest('curl', '  - name: curl\n'), '--out', join(work, 'img-curl'), '--rootfs', root);
+    const m = await manifest('curl', '  - name: curl\n');
+    const { lock } = JSON.parse(await lseOk('--json', 'resolve', m)) as { lock: { fragments: { name: string }[]; satisfiedByBase?: { name: string; version: string }[] } };
+    const inBase = ['gcc-12-base', 'libc6', 'libgcc-s1', 'libgmp10', 'libzstd1', 'zlib1g'];
+    expect(lock.fragments.map((f) => f.name)).toContain('libcurl4');
+    expect(lock.fragments.filter((f) => inBase.includes(f.name) || ['base-files', 'base-passwd', 'dash', 'coreutils'].includes(f.name))).toEqual([]);
+    expect(lock.satisfiedByBase?.map((p) => p.name)).toEqual(expect.arrayContaining(inBase));
+    await lseOk('synth', m, '--out', join(work, 'img-curl'), '--rootfs', root);
     const r = chroot(root, 'curl', '--version');
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^curl \d+\.\d+/);

@@ -5,7 +5,7 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Bus, LeaseRepository, SynthesisRepository } from '@lse/core';
-import { CATALOG_SUBJECTS, HEADERS, SUBJECTS, acceptedMsgId, eventKindOf, eventSubjects, validateRequested, type SynthCompleted } from '@lse/contracts';
+import { CATALOG_CHANGES, HEADERS, SUBJECTS, acceptedMsgId, eventKindOf, eventSubjects, validateRequested, type SynthCompleted } from '@lse/contracts';
 import { Collector, acceptedOf, makeRecordProjection, makeRecorder, startPipeline, type EnginePorts, type Log } from '@lse/engine';
 import type { AuthConfig } from './auth';
 import type { GatewayDeps, RegistrySettings } from './deps';
@@ -68,7 +68,7 @@ export async function startGateway(p: GatewayParts): Promise<Gateway> {
     if (kind === 'completed') repeats.finished((m.data as SynthCompleted).synthesisId, m.data as SynthCompleted);
     if (kind === 'failed') repeats.finished((m.data as { synthesisId: string }).synthesisId, undefined);
   }));
-  for (const subject of [CATALOG_SUBJECTS.changed, CATALOG_SUBJECTS.any]) stops.push(await bus.subscribe(subject, async () => repeats.invalidate()));
+  for (const subject of [CATALOG_CHANGES.changed, CATALOG_CHANGES.any]) stops.push(await bus.subscribe(subject, async () => repeats.invalidate()));
 
   // Requests published straight to NATS get their record from the request on: every gateway sees
   // the work message (a core subscription; the stream keeps it for the resolver) and publishes its

@@ -3,7 +3,7 @@
  * the record projection (events → the syntheses collection) and the lease collector, composed by
  * compose.ts. Adapters are wired here and nowhere else.
  */
-import { connectAll, describeConfig, loadServiceConfig, rootLogger, type Connected } from '@lse/service';
+import { connectAll, describeConfig, loadServiceConfig, rootLogger, startLiveCatalog, type Connected } from '@lse/service';
 import { LseError } from '@lse/core';
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -47,7 +47,15 @@ async function main(): Promise<void> {
 
   try {
     conn = await connectAll(config, 'lse-gateway', log);
-    const { bus, ports, mongo } = conn;
+    const { bus, mongo } = conn;
+    // /v1/negotiate resolves from memory too (it waits for the catalog's first load); if the
+    // catalog cannot be loaded, resolution reads the database as before.
+    const live = startLiveCatalog(conn, log).catch((e: Error) => {
+      log.error({ err: e.message }, 'in-memory catalog unavailable; resolving from the database');
+      return undefined;
+    });
+    stops.push(async () => (await live)?.stop());
+    const ports = { ...conn.ports, catalog: () => live };
     const gw = await startGateway({
       bus, ports, syntheses: mongo.syntheses, leases: mongo.leases, log, metrics, now,
       auth: { tokens: config.gateway.tokens, disabled: env['LSE_AUTH'] === 'off' },

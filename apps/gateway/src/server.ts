@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { CATALOG_SUBJECTS } from '@lse/contracts';
+import { CATALOG_CHANGES } from '@lse/contracts';
 import type { GatewayDeps } from './deps';
 
 const CATALOG_ROUTES = /^\/v1\/(fragments(\/batch)?|bases|keys(\/:name\/revoke)?)$/;
@@ -33,7 +33,7 @@ export function buildServer(d: GatewayDeps, opts: { logger?: FastifyBaseLogger; 
     // on every other gateway.
     if (req.method !== 'GET' && reply.statusCode < 300 && CATALOG_ROUTES.test(route)) {
       d.repeats.invalidate();
-      await d.bus.publish(CATALOG_SUBJECTS.changed, { route, at: d.now().toISOString() }).catch(() => undefined);
+      await d.bus.publish(CATALOG_CHANGES.changed, { route, at: d.now().toISOString() }).catch(() => undefined);
     }
   });
   app.setErrorHandler((e, _req, reply) => sendError(reply, e));

@@ -1,4 +1,4 @@
-import { isDigest, type Lock, type Manifest, type Platform } from '@lse/core';
+import { isDigest, type Fragment, type Lock, type Manifest, type Platform } from '@lse/core';
 import { LseError } from '@lse/core';
 import type { Stage } from './subjects';
 
@@ -149,4 +149,59 @@ export function validateFailed(v: unknown, subject = 'lse.events.synthesis.faile
 
 export function isValidSynthesisId(id: string): boolean {
   return ID_RE.test(id);
+}
+
+/**
+ * lse.catalog.fragments.published: fragments that are stored (durably, before this is published).
+ * `fragments` carries the records (descriptor and signatures, never blob bytes) when the batch is
+ * small enough for one message; otherwise only `ids`, and a reader fetches those by id.
+ */
+export interface FragmentsPublished {
+  v: 1;
+  ids: string[];
+  fragments?: Fragment[];
+  publishedAt: string;
+}
+
+/** lse.catalog.trust.changed */
+export interface TrustChanged {
+  v: 1;
+  key: string;
+  change: 'added' | 'revoked';
+  at: string;
+}
+
+/** lse.catalog.bases.tagged */
+export interface BaseTagged {
+  v: 1;
+  name: string;
+  tag: string;
+  digest: string;
+  at: string;
+}
+
+function catalogEnvelope(v: unknown, subject: string): Record<string, unknown> {
+  const m = obj(v, subject, 'message');
+  if (m['v'] !== 1) fail(subject, `unsupported contract version ${JSON.stringify(m['v'])} (this build speaks v1)`);
+  return m;
+}
+
+export function validateFragmentsPublished(v: unknown, subject = 'lse.catalog.fragments.published'): FragmentsPublished {
+  const m = catalogEnvelope(v, subject);
+  if (!Array.isArray(m['ids']) || !m['ids'].every(isDigest)) fail(subject, 'ids must be sha256 digests');
+  if (m['fragments'] !== undefined) {
+    if (!Array.isArray(m['fragments'])) fail(subject, 'fragments must be a list');
+    for (const f of m['fragments'] as unknown[]) {
+      const r = obj(f, subject, 'fragment');
+      if (!isDigest(r['id'])) fail(subject, 'fragment ids must be sha256 digests');
+      obj(r['descriptor'], subject, 'fragment descriptor');
+    }
+  }
+  return m as unknown as FragmentsPublished;
+}
+
+export function validateBaseTagged(v: unknown, subject = 'lse.catalog.bases.tagged'): BaseTagged {
+  const m = catalogEnvelope(v, subject);
+  if (typeof m['name'] !== 'string' || typeof m['tag'] !== 'string' || !isDigest(m['digest'])) fail(subject, 'name, tag and a base digest are required');
+  return m as unknown as BaseTagged;
 }

@@ -20,6 +20,21 @@ export const SUBJECTS = {
 
 export const WORK_STREAM = { name: 'LSE_WORK', subjects: ['lse.synth.>'] } as const;
 export const EVENTS_STREAM = { name: 'LSE_EVENTS', subjects: ['lse.events.>'] } as const;
+/**
+ * Catalog changes (limits retention, file storage): every writer of fragments, bases and keys
+ * publishes what it stored after it is durable, and each resolver keeps its in-memory catalog
+ * current from it, replaying from the stream position it recorded before loading its snapshot.
+ */
+export const CATALOG_STREAM = { name: 'LSE_CATALOG', subjects: ['lse.catalog.>'] } as const;
+
+export const CATALOG_SUBJECTS = {
+  /** FragmentsPublished: ids (and records when small) of stored fragments, one message per batch. */
+  fragmentsPublished: 'lse.catalog.fragments.published',
+  /** TrustChanged: a key was added, re-scoped or revoked. */
+  trustChanged: 'lse.catalog.trust.changed',
+  /** BaseTagged: `name:tag` now points at a stored base. */
+  baseTagged: 'lse.catalog.bases.tagged',
+} as const;
 
 export const eventSubjects = {
   /**
@@ -82,10 +97,10 @@ export function subjectMatches(pattern: string, subject: string): boolean {
 
 /**
  * Catalog changes a gateway's repeat cache must hear of: `changed` is a core NATS message a
- * gateway sends after it stored fragments, bases or trust changes; `any` covers the catalog event
- * streams (fragments published, trust changed) as well.
+ * gateway sends after it stored fragments, bases or trust changes; `any` covers the catalog
+ * stream's events (fragments published, bases tagged, trust changed) as well.
  */
-export const CATALOG_SUBJECTS = {
+export const CATALOG_CHANGES = {
   changed: 'lse.gateway.catalog-changed',
   any: 'lse.catalog.>',
 } as const;

@@ -4,6 +4,7 @@
  * and every implementation passes the same conformance suite (libs/testing).
  */
 import type { FileEntry, Fragment, Platform } from './model';
+import type { BasePackage } from './resolve/base';
 import type { TrustedKey } from './sign/trust';
 
 /**
@@ -143,10 +144,21 @@ export interface BaseImage {
   layers: BaseLayer[];
   platform: { os: string; arch: string; variant?: string };
   source: Record<string, unknown>;
+  /**
+   * The packages the base holds (installed entries of its dpkg status, or the packages it was
+   * built from), sorted by name: the resolver counts them as installed (resolve/base.ts).
+   * Absent for bases without a package database.
+   */
+  packages?: BasePackage[];
 }
 
 /** Bases by digest, and mutable `name:tag` pointers to them. */
 export interface BaseRepository {
+  /**
+   * Stores the base; an existing digest is left as it is, except that a record without
+   * `packages` is completed when the same base is put again with them (bases imported before
+   * their packages were recorded).
+   */
   put(base: BaseImage): Promise<void>;
   get(digest: string): Promise<BaseImage | undefined>;
   /** Points `name:tag` at a digest (replacing an earlier pointer). */
@@ -197,6 +209,29 @@ export interface Bus {
    * storage has no history to give.
    */
   history?(subject: string): Promise<BusMessage[]>;
+}
+
+/** One stored catalog change (contracts' lse.catalog.* messages), with its position in the log. */
+export interface CatalogEvent {
+  /** Position in the log: increasing, never reused (the JetStream stream sequence). */
+  seq: number;
+  subject: string;
+  data: unknown;
+}
+
+/**
+ * The log of catalog changes a resolver follows (writers publish to it with `Bus.publish`).
+ * A reader records `position()` before it loads its snapshot and follows from there, so a change
+ * stored while it loaded (or while it was down) is replayed, not missed.
+ */
+export interface CatalogFeed {
+  /** The position of the last stored event (0 when there is none). */
+  position(): Promise<number>;
+  /**
+   * Calls `handler` for every event after position `after`, in order, then for new ones as they
+   * are stored, one at a time. Resolves once following has started; the returned function stops.
+   */
+  follow(after: number, handler: (e: CatalogEvent) => Promise<void>): Promise<() => Promise<void>>;
 }
 
 export type SynthesisStatus = 'pending' | 'completed' | 'failed';

@@ -1,5 +1,5 @@
 import {
-  LseError, MEDIA_TYPE_OCI_LAYER_GZIP, buildImageConfig, buildImageManifest, buildLayer, gunzip, isGzip, normalizeEntries, readTar,
+  LseError, MEDIA_TYPE_OCI_LAYER_GZIP, basePackagesFromStatus, type BasePackage, buildImageConfig, buildImageManifest, buildLayer, gunzip, isGzip, normalizeEntries, readTar,
   sha256Digest, type BaseImage, type BaseLayer, type Layer, type TarEntry,
 } from '@lse/core';
 import type { EnginePorts } from './ports';
@@ -33,8 +33,10 @@ export async function importBaseImage(ports: Pick<EnginePorts, 'layers' | 'bases
     throw new LseError('BASE_INVALID', `image config lists ${diffIds.length} diff_ids for ${img.layers.length} layers; the image is malformed`, { manifest: img.manifestDigest });
   }
   const layers: BaseLayer[] = [];
+  let status: Buffer | undefined;
   for (const [i, l] of img.layers.entries()) {
     const tar = isGzip(l.data) ? gunzip(l.data, `layer ${l.digest}`) : l.data;
+    status = dpkgStatusIn(readTar(tar), status);
     const diffId = sha256Digest(tar);
     if (diffId !== diffIds[i]) {
       throw new LseError('DIGEST_MISMATCH', `layer ${i + 1} (${l.digest}) uncompresses to ${diffId}, but the config says ${diffIds[i]}`, { layer: l.digest });
@@ -56,10 +58,31 @@ export async function importBaseImage(ports: Pick<EnginePorts, 'layers' | 'bases
       ...(img.config['variant'] ? { variant: String(img.config['variant']) } : {}),
     },
     source: opts.source,
+    ...packagesOf(status, img.manifestDigest),
   };
   await ports.bases.put(base);
   await ports.bases.tag(opts.name, opts.tag, base.digest);
   return base;
+}
+
+const STATUS_PATH = 'var/lib/dpkg/status';
+
+/** The dpkg status file after this layer (a later layer's file or whiteout replaces an earlier one). */
+function dpkgStatusIn(entries: readonly TarEntry[], before: Buffer | undefined): Buffer | undefined {
+  let status = before;
+  for (const e of entries) {
+    const p = e.path.replace(/^(\.\/|\/)+/, '');
+    if (p === STATUS_PATH) status = e.type === 'file' ? Buffer.from(e.data ?? Buffer.alloc(0)) : undefined;
+    else if (p === 'var/lib/dpkg/.wh.status' || p === 'var/lib/dpkg/.wh..wh..opq') status = undefined;
+  }
+  return status;
+}
+
+/** `{ packages }` for the base record: what its dpkg status says is installed (nothing without one). */
+function packagesOf(status: Buffer | undefined, label: string): { packages?: BasePackage[] } {
+  if (!status) return {};
+  const packages = basePackagesFromStatus(status.toString('utf8'), `${STATUS_PATH} of base ${label}`);
+  return packages.length ? { packages } : {};
 }
 
 /**
@@ -70,8 +93,8 @@ export async function importBaseImage(ports: Pick<EnginePorts, 'layers' | 'bases
  */
 export async function importRootfsTar(ports: Pick<EnginePorts, 'layers' | 'bases'>, data: Buffer, opts: { name: string; tag: string; epoch: number; arch: string; source: Record<string, unknown> }): Promise<{ base: BaseImage; dropped: string[] }> {
   checkBaseName(opts.name, opts.tag);
-  const { layer, dropped } = rootfsLayer(data, opts);
-  const base = await storeOneLayerBase(ports, layer, { ...opts, history: `rootfs ${opts.name}` });
+  const { layer, dropped, packages } = rootfsLayer(data, opts);
+  const base = await storeOneLayerBase(ports, layer, { ...opts, history: `rootfs ${opts.name}`, ...(packages ? { packages } : {}) });
   return { base, dropped };
 }
 
@@ -79,7 +102,7 @@ export async function importRootfsTar(ports: Pick<EnginePorts, 'layers' | 'bases
  * The CPU part of importing a rootfs tarball (no I/O, so it can run on a worker thread): the tar
  * read and checked, device nodes and FIFOs dropped, entries normalized, one deterministic layer.
  */
-export function rootfsLayer(data: Buffer, opts: { name: string; epoch: number }): { layer: Layer; dropped: string[] } {
+export function rootfsLayer(data: Buffer, opts: { name: string; tag: string; epoch: number }): { layer: Layer; dropped: string[]; packages?: BasePackage[] } {
   const all = readTar(data);
   const dropped: string[] = [];
   const kept: TarEntry[] = [];
@@ -88,8 +111,9 @@ export function rootfsLayer(data: Buffer, opts: { name: string; epoch: number })
     else kept.push({ ...e, path: e.path.replace(/^\/+/, '') || '.' });
   }
   const { tar } = normalizeEntries(kept, { mtime: opts.epoch, allowSetuid: true });
-  const layer = buildLayer([{ entries: readTar(tar), label: `rootfs of ${opts.name}` }], { mtime: opts.epoch });
-  return { layer, dropped };
+  const entries = readTar(tar);
+  const layer = buildLayer([{ entries, label: `rootfs of ${opts.name}` }], { mtime: opts.epoch });
+  return { layer, dropped, ...packagesOf(dpkgStatusIn(entries, undefined), `${opts.name}:${opts.tag}`) };
 }
 
 /**
@@ -99,7 +123,7 @@ export function rootfsLayer(data: Buffer, opts: { name: string; epoch: number })
 export async function storeOneLayerBase(
   ports: Pick<EnginePorts, 'layers' | 'bases'>,
   layer: Layer,
-  opts: { name: string; tag: string; epoch: number; arch: string; history: string; source: Record<string, unknown> },
+  opts: { name: string; tag: string; epoch: number; arch: string; history: string; source: Record<string, unknown>; packages?: BasePackage[] },
 ): Promise<BaseImage> {
   await ports.layers.put(layer.digest, layer.blob, layer.size);
   const platform = { os: 'linux', arch: opts.arch };
@@ -117,6 +141,7 @@ export async function storeOneLayerBase(
     layers: [{ digest: layer.digest, size: layer.size, mediaType: MEDIA_TYPE_OCI_LAYER_GZIP, diffId: layer.diffId }],
     platform,
     source: opts.source,
+    ...(opts.packages?.length ? { packages: opts.packages } : {}),
   };
   await ports.bases.put(base);
   await ports.bases.tag(opts.name, opts.tag, base.digest);

@@ -6,7 +6,7 @@
  * the usual PATH. The base's source lists the packages (name, version, fragment id).
  */
 import {
-  buildLayer, canonicalPath, type BaseImage, type Fragment, type Layer, type TarEntry,
+  basePackagesFromFragments, buildLayer, canonicalPath, type BaseImage, type Fragment, type Layer, type TarEntry,
 } from '@lse/core';
 import { checkBaseName, storeOneLayerBase } from './base-import';
 import { debianLayerEntries } from './debian-assembly';
@@ -49,7 +49,7 @@ export async function buildDebianBase(ports: EnginePorts, fragments: readonly Fr
   checkBaseName(opts.name, opts.tag);
   const { layer, replaced } = await debianBaseLayer(ports, fragments, opts.epoch);
   const base = await storeOneLayerBase(ports, layer, {
-    ...opts, history: `debian base ${opts.name}`,
+    ...opts, history: `debian base ${opts.name}`, packages: basePackagesFromFragments(fragments),
     source: { type: 'debian-packages', packages: fragments.map((f) => ({ name: f.descriptor.name, version: f.descriptor.version, id: f.id })) },
   });
   return { base, replaced };

@@ -16,3 +16,5 @@ export * from './debian-base';
 export * from './layer-cache';
 export * from './verdicts';
 export * from './parallel';
+export * from './catalog-events';
+export * from './live-catalog';

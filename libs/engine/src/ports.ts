@@ -1,4 +1,11 @@
-import type { BaseRepository, BlobStore, DebContents, Fragment, FragmentRepository, LayerRecordRepository, TrustStore, VerdictRepository } from '@lse/core';
+import type { BaseRepository, BlobStore, Catalog, DebContents, Fragment, FragmentRepository, LayerRecordRepository, TrustStore, VerdictRepository } from '@lse/core';
+
+/** What resolution reads from an in-memory catalog (LiveCatalog): fragments, and bases by tag or digest. */
+export interface ResolveView extends Catalog {
+  bases: Pick<BaseRepository, 'get' | 'resolveTag'>;
+  /** Applies every change stored so far (at most a short wait); true when the view changed. */
+  catchUp?(): Promise<boolean>;
+}
 
 /**
  * What the pipeline stages need. In the embedded store `origin` and `cache` are the same
@@ -30,6 +37,13 @@ export interface EnginePorts {
    * synthesis reads and checks every fragment blob again.
    */
   verdicts?: VerdictRepository;
+  /**
+   * The catalog in memory (services: LiveCatalog, kept current by catalog events). When set,
+   * resolution reads fragments and bases from it and makes no database round trip; without it
+   * (the embedded CLI), or when it resolves to undefined (not available), the catalog is loaded
+   * from `fragments` name by name (loadCatalog).
+   */
+  catalog?: () => Promise<ResolveView | undefined>;
 }
 
 export interface DebianArchive {

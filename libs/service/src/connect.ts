@@ -1,7 +1,7 @@
 import type { BlobStore } from '@lse/core';
-import type { EnginePorts, Log } from '@lse/engine';
+import { LiveCatalog, type EnginePorts, type Log } from '@lse/engine';
 import { MongoStore } from '@lse/adapter-mongo';
-import { NatsBus, ensureStreams } from '@lse/adapter-nats';
+import { NatsBus, NatsCatalogFeed, ensureStreams } from '@lse/adapter-nats';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { S3BlobStore, ensureBucket, makeS3Client } from '@lse/adapter-s3';
 import { DebianMirror } from '@lse/adapter-deb';
@@ -43,4 +43,12 @@ export async function connectAll(config: ServiceConfig, name: string, log: Log):
       s3.destroy();
     },
   };
+}
+
+/**
+ * The catalog in memory for a service that resolves (the resolver; the gateway for /v1/negotiate):
+ * loaded from the database once, then kept current from the LSE_CATALOG stream.
+ */
+export function startLiveCatalog(conn: Connected, log: Log): Promise<LiveCatalog> {
+  return LiveCatalog.start({ fragments: conn.ports.fragments, bases: conn.ports.bases, feed: new NatsCatalogFeed(conn.bus.nc, log), log: log.child({ component: 'catalog' }) });
 }

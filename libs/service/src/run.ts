@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
-import { makeResultCache, startPipeline, type StageName } from '@lse/engine';
+import { makeResultCache, startPipeline, type LiveCatalog, type StageName } from '@lse/engine';
 import { describeConfig, loadServiceConfig, type ServiceConfig } from './config';
-import { connectAll, type Connected } from './connect';
+import { connectAll, startLiveCatalog, type Connected } from './connect';
 import { startHealthServer } from './health';
 import { rootLogger } from './logger';
 
@@ -23,6 +23,7 @@ export async function runStageService(svc: StageName, env: Record<string, string
   let conn: Connected | undefined;
   let health: Server | undefined;
   let stop: (() => Promise<void>) | undefined;
+  let live: LiveCatalog | undefined;
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -31,6 +32,7 @@ export async function runStageService(svc: StageName, env: Record<string, string
     const timer = setTimeout(() => { log.error({}, 'drain took too long; exiting'); process.exit(1); }, 30_000);
     try {
       await stop?.();
+      await live?.stop();
       await conn?.close();
       health?.close();
     } finally {
@@ -43,8 +45,11 @@ export async function runStageService(svc: StageName, env: Record<string, string
   process.on('SIGINT', () => void shutdown('SIGINT'));
   try {
     conn = await connectAll(config, `lse-${svc}`, log);
+    // The resolver resolves from memory: no database round trip per manifest (live-catalog.ts).
+    if (svc === 'resolver') live = await startLiveCatalog(conn, log);
+    const catalog = live;
     stop = await startPipeline({
-      bus: conn.bus, ports: conn.ports, opts: { epoch: config.epoch }, log, concurrency: config.concurrency, leases: conn.mongo.leases,
+      bus: conn.bus, ports: catalog ? { ...conn.ports, catalog: async () => catalog } : conn.ports, opts: { epoch: config.epoch }, log, concurrency: config.concurrency, leases: conn.mongo.leases,
       completedByKey: makeResultCache({ syntheses: conn.mongo.syntheses, layers: conn.layers }),
     }, [svc]);
     health = await startHealthServer(config.healthPort, '127.0.0.1', () => conn!.ready());

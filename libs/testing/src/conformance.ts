@@ -178,6 +178,15 @@ export function baseRepositoryConformance(name: string, make: () => Promise<Base
     it('refuses to tag an unknown digest', async () => {
       expect(isLseError(await errorOf(repo.tag('x', 'latest', sha256Digest('nope'))), 'BASE_UNKNOWN')).toBe(true);
     });
+    it('keeps the package list of a base; completes a record stored without one, never replaces one', async () => {
+      const packages = [{ name: 'dash', version: '0.5.12-2', provides: [{ name: 'sh' }], depends: 'libc6 (>= 2.34)' }];
+      await repo.put(base(3));
+      await repo.put({ ...base(3), packages });
+      expect((await repo.get(base(3).digest))?.packages).toEqual(packages);
+      await repo.put({ ...base(3), packages: [] });
+      await repo.put(base(3));
+      expect((await repo.get(base(3).digest))?.packages).toEqual(packages);
+    });
   });
 }
 

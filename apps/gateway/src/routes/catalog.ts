@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import {
   DEB_MEDIA_TYPE, LseError, compareVersions, fragmentId, isDigest, parsePublicKey, verifyFragment, type Fragment, type TrustedKey,
 } from '@lse/core';
-import { checkBaseName, checkFragmentBlob, importBaseImage, storeOneLayerBase } from '@lse/engine';
+import { checkBaseName, checkFragmentBlob, importBaseImage, publishBaseTagged, publishFragments, publishTrustChanged, storeOneLayerBase } from '@lse/engine';
 import { rootfsLayerOffThread } from '../offload';
 import { requireScope } from '../auth';
 import type { GatewayDeps } from '../deps';
@@ -21,7 +21,12 @@ function summary(f: Fragment) {
   return { id: f.id, name: d.name, version: d.version, scheme: d.scheme, attributes: d.attributes, size: d.blob.size, files: d.files.length, signedBy: f.signatures.map((s) => s.keyName) };
 }
 
-/** Fragments, bases and trust keys. Publishing verifies everything before anything is stored. */
+/**
+ * Fragments, bases and trust keys. Publishing verifies everything before anything is stored;
+ * once stored, a change is announced on the catalog stream (lse.catalog.*) before the response,
+ * so an acknowledged fragment is on its way to every resolver's in-memory catalog. A stored
+ * fragment is announced again when it is published again ('exists'), which repairs a lost event.
+ */
 export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
   const publish = requireScope(d.auth, 'publish');
   const admin = requireScope(d.auth, 'admin');
@@ -40,6 +45,7 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
     checkFragmentBlob(f, blob);
     await d.ports.origin.put(f.descriptor.blob.digest, blob, blob.length);
     const created = (await d.ports.fragments.put(f)) === 'created';
+    await publishFragments(d.bus, [f]);
     req.log.info({ fragment: f.id, name: f.descriptor.name, version: f.descriptor.version, created }, 'fragment published');
     return reply.code(created ? 201 : 200).send({ ...summary(f), created });
   });
@@ -70,6 +76,7 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
       }
     }
     const { created, existing } = await d.ports.fragments.putMany(accepted);
+    await publishFragments(d.bus, accepted);
     req.log.info({ received: list.length, created, existing, rejected: rejected.length }, 'fragment batch published');
     return { created, existing, rejected };
   });
@@ -105,8 +112,11 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
     if (body.rootfsTar !== undefined) {
       checkBaseName(name, tag);
       // Read and normalized on a worker thread, within a time budget: the event loop keeps serving.
-      const { layer, dropped } = await rootfsLayerOffThread(b64(body.rootfsTar, 'rootfsTar'), { name, epoch: d.epoch }, d.uploadParseBudgetMs);
-      const base = await storeOneLayerBase(d.ports, layer, { name, tag, epoch: d.epoch, arch: body.arch ?? 'amd64', history: `rootfs ${name}`, source: { type: 'rootfs-tar', via: 'gateway' } });
+      const { layer, dropped, packages } = await rootfsLayerOffThread(b64(body.rootfsTar, 'rootfsTar'), { name, tag, epoch: d.epoch }, d.uploadParseBudgetMs);
+      const base = await storeOneLayerBase(d.ports, layer, {
+        name, tag, epoch: d.epoch, arch: body.arch ?? 'amd64', history: `rootfs ${name}`, source: { type: 'rootfs-tar', via: 'gateway' }, ...(packages ? { packages } : {}),
+      });
+      await publishBaseTagged(d.bus, { name, tag, digest: base.digest });
       return reply.code(201).send({ name, tag, digest: base.digest, layers: base.layers.length, platform: base.platform, dropped: dropped.length });
     }
     const img = body.image;
@@ -117,6 +127,7 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
       manifestDigest: img.manifestDigest, config: img.config,
       layers: img.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, data: b64(l.data, 'layer data') })),
     }, { name, tag, source: { type: 'oci-layout', via: 'gateway' } });
+    await publishBaseTagged(d.bus, { name, tag, digest: base.digest });
     req.log.info({ base: base.digest, name, tag }, 'base imported');
     return reply.code(201).send({ name, tag, digest: base.digest, layers: base.layers.length, platform: base.platform });
   });
@@ -131,12 +142,14 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
     const scopes = Array.isArray(body.scopes) && body.scopes.length ? body.scopes.map(String) : ['*'];
     for (const s of scopes) if (!/^[a-z0-9*+._-]+$/.test(s)) throw httpError('USAGE', `scope '${s}' must be a fragment name pattern like 'lib*'`);
     await d.ports.trust.add({ name: pk.name, publicKey: pk.key.toString('base64'), scopes, revoked: false, addedAt: d.now().toISOString() });
+    await publishTrustChanged(d.bus, pk.name, 'added');
     return reply.code(201).send(await d.ports.trust.get(pk.name));
   });
 
   app.post('/v1/keys/:name/revoke', { onRequest: admin }, async (req) => {
     const { name } = req.params as { name: string };
     await d.ports.trust.revoke(name, d.now().toISOString());
+    await publishTrustChanged(d.bus, name, 'revoked');
     return d.ports.trust.get(name);
   });
 

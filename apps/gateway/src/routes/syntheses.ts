@@ -169,7 +169,7 @@ export function synthesisRoutes(app: FastifyInstance, d: GatewayDeps): void {
     const { manifest, platform } = manifestFromBody(req);
     try {
       const { lock, key } = await resolveManifest(d.ports, manifest, platform);
-      return { key, platform: lock.platform, base: lock.base, fragments: lock.fragments };
+      return { key, platform: lock.platform, base: lock.base, fragments: lock.fragments, ...(lock.satisfiedByBase ? { satisfiedByBase: lock.satisfiedByBase } : {}) };
     } catch (e) {
       if (e instanceof LseError && (e.code === 'NO_VARIANT' || e.code === 'UNSATISFIABLE' || e.code === 'BASE_UNKNOWN')) {
         return reply.code(406).send({ error: e.toJSON() });

@@ -193,7 +193,8 @@ export class FsBaseRepository implements BaseRepository {
     return join(this.root, `${digest.slice(7)}.json`);
   }
   async put(base: BaseImage): Promise<void> {
-    if (await this.get(base.digest)) return;
+    const old = await this.get(base.digest);
+    if (old && (old.packages || !base.packages)) return;
     await writeFileAtomic(this.path(base.digest), JSON.stringify(base));
   }
   async get(digest: string): Promise<BaseImage | undefined> {

@@ -66,7 +66,8 @@ export class MemoryBaseRepository implements BaseRepository {
   private readonly bases = new Map<string, BaseImage>();
   private readonly pointers = new Map<string, string>();
   async put(base: BaseImage): Promise<void> {
-    if (!this.bases.has(base.digest)) this.bases.set(base.digest, clone(base));
+    const old = this.bases.get(base.digest);
+    if (!old || (!old.packages && base.packages)) this.bases.set(base.digest, clone(base));
   }
   async get(digest: string): Promise<BaseImage | undefined> {
     const b = this.bases.get(digest);

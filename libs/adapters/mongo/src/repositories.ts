@@ -262,7 +262,10 @@ export class MongoBaseRepository implements BaseRepository {
   private get pointers() { return this.db.collection(COLLECTIONS.baseTags); }
 
   async put(base: BaseImage): Promise<void> {
-    await insertIfAbsent(this.db, COLLECTIONS.bases, { ...encodeDoc(base), _id: base.digest });
+    const doc = { ...encodeDoc(base), _id: base.digest };
+    if (await insertIfAbsent(this.db, COLLECTIONS.bases, doc)) return;
+    // A record from before bases listed their packages is completed (same digest, same content).
+    if (base.packages && !(await this.get(base.digest))?.packages) await this.bases.replaceOne({ _id: base.digest }, doc);
   }
   async get(digest: string): Promise<BaseImage | undefined> {
     const d = await this.bases.findOne({ _id: digest });

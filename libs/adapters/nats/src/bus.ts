@@ -37,7 +37,7 @@ import {
   type JetStreamClient, type JetStreamManager, type JsMsg, type PubAck,
 } from '@nats-io/jetstream';
 import { LseError, type Bus, type BusMessage, type Headers, type SubscribeOptions } from '@lse/core';
-import { EVENTS_STREAM, SUBJECTS, WORK_STREAM, subjectMatches } from '@lse/contracts';
+import { CATALOG_STREAM, EVENTS_STREAM, SUBJECTS, WORK_STREAM, subjectMatches } from '@lse/contracts';
 
 /** Unacknowledged for this long (no ack, nak or working) -> redelivered. */
 export const ACK_WAIT_MS = 30_000;
@@ -71,7 +71,7 @@ export interface NatsBusOptions {
   deadLetterSubject?: string;
   /** Prepended to every durable name (a namespace per deployment or test run). Default ''. */
   durablePrefix?: string;
-  /** Streams and the subjects they hold (default LSE_WORK and LSE_EVENTS from the contracts). */
+  /** Streams and the subjects they hold (default LSE_WORK, LSE_EVENTS and LSE_CATALOG from the contracts). */
   streams?: readonly { name: string; subjects: readonly string[] }[];
   /** Total time a JetStream publish retries while no PubAck comes (default PUBLISH_TIMEOUT_MS). */
   publishTimeoutMs?: number;
@@ -126,7 +126,7 @@ export class NatsBus implements Bus {
     this.backoffMs = opts.backoffMs?.length ? opts.backoffMs : BACKOFF_MS;
     this.deadSubject = opts.deadLetterSubject ?? SUBJECTS.dead;
     this.prefix = opts.durablePrefix ?? '';
-    this.streams = opts.streams ?? [WORK_STREAM, EVENTS_STREAM];
+    this.streams = opts.streams ?? [WORK_STREAM, EVENTS_STREAM, CATALOG_STREAM];
     this.publishTimeoutMs = opts.publishTimeoutMs ?? PUBLISH_TIMEOUT_MS;
     if (this.maxDeliver < 1 || this.ackWaitMs < 1) throw new LseError('CONFIG_INVALID', `NatsBus: maxDeliver (${this.maxDeliver}) and ackWaitMs (${this.ackWaitMs}) must be positive`);
   }

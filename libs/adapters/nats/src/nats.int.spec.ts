@@ -76,13 +76,15 @@ busConformance('nats', () => bus());
 durableBusConformance('nats', () => bus(), `${base}.conformance`);
 
 describe('ensureStreams', () => {
-  it('creates the two streams with the contract config, and a second call changes nothing', async () => {
-    expect(Object.values(await ensureStreams(jsm))).toEqual(['unchanged', 'unchanged']);
+  it('creates the three streams with the contract config, and a second call changes nothing', async () => {
+    expect(Object.values(await ensureStreams(jsm))).toEqual(['unchanged', 'unchanged', 'unchanged']);
     const work = (await jsm.streams.info('LSE_WORK')).config;
     expect(work).toMatchObject({ subjects: ['lse.synth.>'], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
     const events = (await jsm.streams.info('LSE_EVENTS')).config;
     expect(events).toMatchObject({ subjects: ['lse.events.>'], retention: RetentionPolicy.Limits, storage: StorageType.File });
     expect(events.max_age).toBeGreaterThan(0);
+    const catalog = (await jsm.streams.info('LSE_CATALOG')).config;
+    expect(catalog).toMatchObject({ subjects: ['lse.catalog.>'], retention: RetentionPolicy.Limits, storage: StorageType.File });
   });
   it('updates a stream whose config differs (on a stream of its own)', async () => {
     const name = `T_${run.replace(/-/g, '_')}`;

@@ -1,5 +1,5 @@
 /**
- * The two JetStream streams LSE needs, created or brought up to date idempotently: services call
+ * The JetStream streams LSE needs, created or brought up to date idempotently: services call
  * `ensureStreams` at start-up, so whichever starts first creates them and the rest find them as
  * they are. A stream whose config already matches is left alone; one that differs is updated.
  *
@@ -12,12 +12,17 @@
 import { RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig, JetStreamApiError, JetStreamApiCodes } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { LseError } from '@lse/core';
-import { EVENTS_STREAM, WORK_STREAM } from '@lse/contracts';
+import { CATALOG_STREAM, EVENTS_STREAM, WORK_STREAM } from '@lse/contracts';
 
 /** JetStream drops a second message with the same `Nats-Msg-Id` seen within this window. */
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
 /** Events are kept this long (clients that reconnect can still read the outcome). */
 export const EVENTS_MAX_AGE_MS = 24 * 3_600_000;
+/**
+ * Catalog events are kept this long: a resolver replays them from the position it recorded before
+ * loading its snapshot, so they only need to outlive a resolver's start-up (a week is generous).
+ */
+export const CATALOG_MAX_AGE_MS = 7 * 24 * 3_600_000;
 
 export interface StreamOptions {
   /** Replicas per stream (1 for a single server, 3 for a cluster). Default: 1 on create, an existing stream's count kept. */
@@ -34,7 +39,10 @@ export type StreamSpec = Pick<StreamConfig, 'name' | 'subjects' | 'retention' | 
 
 export type EnsureResult = 'created' | 'updated' | 'unchanged';
 
-/** LSE_WORK (work queue: each message removed once acknowledged) and LSE_EVENTS (kept for max age). */
+/**
+ * LSE_WORK (work queue: each message removed once acknowledged), LSE_EVENTS (kept for max age) and
+ * LSE_CATALOG (catalog changes, kept for a week).
+ */
 export function streamSpecs(opts: StreamOptions = {}): StreamSpec[] {
   if (opts.replicas !== undefined && !(Number.isInteger(opts.replicas) && opts.replicas >= 1 && opts.replicas <= 5)) {
     throw new LseError('CONFIG_INVALID', `stream replicas must be a whole number from 1 to 5, got ${opts.replicas}`, { replicas: opts.replicas });
@@ -50,10 +58,14 @@ export function streamSpecs(opts: StreamOptions = {}): StreamSpec[] {
       name: EVENTS_STREAM.name, subjects: [...EVENTS_STREAM.subjects], retention: RetentionPolicy.Limits,
       storage: StorageType.File, ...replicas, duplicate_window: dup, max_age: nanos(opts.eventsMaxAgeMs ?? EVENTS_MAX_AGE_MS),
     },
+    {
+      name: CATALOG_STREAM.name, subjects: [...CATALOG_STREAM.subjects], retention: RetentionPolicy.Limits,
+      storage: StorageType.File, ...replicas, duplicate_window: dup, max_age: nanos(CATALOG_MAX_AGE_MS),
+    },
   ];
 }
 
-/** Creates or updates LSE_WORK and LSE_EVENTS; returns what was done to each. */
+/** Creates or updates every stream of streamSpecs; returns what was done to each. */
 export async function ensureStreams(jsm: JetStreamManager, opts: StreamOptions = {}): Promise<Record<string, EnsureResult>> {
   const out: Record<string, EnsureResult> = {};
   for (const spec of streamSpecs(opts)) out[spec.name] = await ensureStream(jsm, spec);

@@ -9,3 +9,4 @@ export {
 export { dpkgStatus, statusParagraph, dpkgDatabaseEntries, type InstalledPackage, type DpkgDatabaseOptions } from './dpkg-db';
 export { DebianIndexCatalog, indexDescriptor, debDerivationOf, DEB_MEDIA_TYPE, type DebDerivation, type IndexDescriptorOptions } from './index-catalog';
 export { deriveFromDeb, type DerivedFragment } from './derive';
+export { basePackagesFromStatus, basePackagesFromFragments } from './base-packages';

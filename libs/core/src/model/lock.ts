@@ -18,6 +18,12 @@ export interface Lock {
   platform: Platform;
   /** Install order: dependencies (and pre-dependencies) before dependents; ties by name. */
   fragments: LockedFragment[];
+  /**
+   * Requirements the base satisfied: packages the base holds (its record's `packages`) that a
+   * requirement or a dependency of a shipped fragment named; sorted by name. Absent when none
+   * (so locks on bases without packages hash as before).
+   */
+  satisfiedByBase?: { name: string; version: string }[];
   files: InlineFile[];
   config: {
     env: Record<string, string>;

@@ -7,3 +7,5 @@ export type { ResolveInput, ResolveResult } from './resolver';
 export { installOrder } from './order';
 export { syntheticCatalog, syntheticFragment } from './synthetic';
 export type { SyntheticOptions, SyntheticCatalog, FragmentInit } from './synthetic';
+export { BaseCatalog, baseFragment, baseOf } from './base';
+export type { BasePackage, BaseContents } from './base';

@@ -19,6 +19,7 @@ import { editDistance } from '../util/edit-distance';
 import { LseError } from '../errors';
 import type { Fragment, Platform, Relation, RelationAtom, Requirement } from '../model';
 import { compareVersions, formatRelation } from '../version';
+import { baseOf } from './base';
 import { atomMatches, type Catalog } from './catalog';
 import { describeMisfit, fits, rank, type VariantPreference } from './negotiate';
 import { bit, isEmpty, mergeTerms, type Incompat, type Note, type Term } from './terms';
@@ -94,6 +95,14 @@ export class Problem {
       const terms: Term[] = [{ pkg: ROOT, pos: true, set: 1n }];
       for (const [pkg, set] of m.sets) terms.push({ pkg, pos: false, set });
       return { terms, cause: { kind: 'require', relation: [atom], notes: m.note ? [m.note] : [] } };
+    });
+  }
+
+  /** A base package is always installed: { root, B ∉ {its candidate} } each (see base.ts). */
+  baseIncompats(fragments: readonly Fragment[]): Incompat[] {
+    return fragments.map((f) => {
+      const p = this.pkg(f.descriptor.name);
+      return { terms: [{ pkg: ROOT, pos: true, set: 1n }, { pkg: p.index, pos: false, set: p.full }], cause: { kind: 'base', label: baseOf(f)! } };
     });
   }
 
@@ -221,6 +230,10 @@ export class Problem {
       const text = reasons.length === 1 ? `${head}: every variant ${reasons[0]}` : `${head}: no variant fits (one ${reasons.join('; one ')})`;
       return { kind: 'variant', text };
     }
+    const inBase = named.length === 1 ? baseOf(named[0]!) : undefined;
+    if (inBase !== undefined) {
+      return { kind: 'versions', text: `the base ${inBase} holds ${atom.name} ${named[0]!.descriptor.version}, which is not ${atom.constraint ?? 'a match'} (a package of the base is not replaced: use a base with a fitting version)` };
+    }
     const fitting = named.filter((f) => fits(f.descriptor.attributes, this.platform).ok);
     if (fitting.length === 0) {
       return { kind: 'versions', text: `${atom.name} has no version in ${atom.constraint ? `'${atom.constraint}'` : 'the catalog'}` };
@@ -270,6 +283,7 @@ const PRIORITIES = ['required', 'important', 'standard', 'optional', 'extra'];
 
 /** A provider's rank for choosing among providers of a virtual name (lower is preferred). */
 function priorityRank(f: Fragment): number {
+  if (baseOf(f) !== undefined) return -1; // already installed: nothing to ship
   const debian = f.descriptor.metadata['debian'] as { control?: Record<string, string> } | undefined;
   const i = PRIORITIES.indexOf(debian?.control?.['Priority'] ?? 'optional');
   return i < 0 ? PRIORITIES.indexOf('optional') : i;

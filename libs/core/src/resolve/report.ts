@@ -153,6 +153,10 @@ export class Reporter {
         const named = this.problem.pkgs[b.pkg]!.name === c.atom.name;
         return `${this.describe(a)} ${c.field === 'breaks' ? 'breaks' : 'conflicts with'} ${formatRelation([c.atom])}${named ? '' : ` (provided by ${other})`}`;
       }
+      case 'base': {
+        const p = this.problem.pkgs[inc.terms[1]!.pkg]!;
+        return `the base ${c.label} holds ${p.name} ${p.candidates[0]?.descriptor.version ?? ''}`.trimEnd();
+      }
       case 'derived':
         return this.derivedText(inc.terms);
     }

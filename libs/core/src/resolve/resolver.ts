@@ -6,6 +6,7 @@
 import { LseError } from '../errors';
 import type { Fragment, Platform, RelationAtom, Requirement } from '../model';
 import { formatRelation } from '../version';
+import { BaseCatalog, baseOf, type BaseContents } from './base';
 import { atomMatches, type Catalog } from './catalog';
 import type { VariantPreference } from './negotiate';
 import { installOrder } from './order';
@@ -21,11 +22,18 @@ export interface ResolveInput {
   preferNewest?: boolean;
   /** How explanations name the requester, e.g. the manifest name (default 'the manifest'). */
   rootLabel?: string;
+  /** Packages the base already holds: they satisfy dependencies and are not shipped (base.ts). */
+  base?: BaseContents;
 }
 
 export interface ResolveResult {
-  /** Install order: every fragment after its (pre-)dependencies. */
+  /** Install order: every fragment after its (pre-)dependencies. Base packages are not among them. */
   fragments: Fragment[];
+  /**
+   * Base packages that satisfied a requirement or a dependency of a shipped fragment, by name
+   * (empty without `base`).
+   */
+  satisfiedByBase: { name: string; version: string }[];
 }
 
 /**
@@ -36,8 +44,10 @@ export function resolve(input: ResolveInput): ResolveResult {
   const prefs = new Map<string, VariantPreference>();
   for (const r of input.requirements) if (r.prefer && !prefs.has(r.name)) prefs.set(r.name, r.prefer);
   const label = input.rootLabel ?? 'the manifest';
-  const problem = new Problem(input.catalog, input.platform, input.preferNewest ?? true, prefs, label);
-  const outcome = new Solver(problem).solve(problem.requirementIncompats(input.requirements));
+  const base = input.base?.packages.length ? new BaseCatalog(input.catalog, input.base) : undefined;
+  const problem = new Problem(base ?? input.catalog, input.platform, input.preferNewest ?? true, prefs, label);
+  const initial = [...(base ? problem.baseIncompats(base.fragments) : []), ...problem.requirementIncompats(input.requirements)];
+  const outcome = new Solver(problem).solve(initial);
   if (!outcome.ok) {
     const chain = new Reporter(problem).report(outcome.failure);
     const notes = Reporter.externals(outcome.failure).flatMap((inc) =>
@@ -55,11 +65,45 @@ export function resolve(input: ResolveInput): ResolveResult {
       platform: input.platform,
       requirements: input.requirements.map((r) => formatRelation([{ name: r.name, ...(r.version ? { constraint: r.version } : {}) }])),
       ...(unknown.length ? { unknown } : {}),
+      ...(base ? { base: base.base.label } : {}),
     });
   }
   const selected = [...outcome.decisions].map(([pkg, c]) => problem.pkgs[pkg]!.candidates[c]!);
   check(selected, input.requirements);
-  return { fragments: installOrder(selected) };
+  const shipped = selected.filter((f) => baseOf(f) === undefined);
+  return { fragments: installOrder(shipped), satisfiedByBase: base ? usedFromBase(base, shipped, input.requirements) : [] };
+}
+
+/**
+ * The base packages that match an alternative of a requirement or of a (pre-)dependency of a
+ * shipped fragment, and the base packages they depend on in turn; sorted by name.
+ */
+function usedFromBase(base: BaseCatalog, shipped: readonly Fragment[], reqs: readonly Requirement[]): { name: string; version: string }[] {
+  const byName = new Map<string, Fragment[]>();
+  for (const g of base.fragments) {
+    for (const n of new Set([g.descriptor.name, ...g.descriptor.provides.map((p) => p.name)])) byName.set(n, [...(byName.get(n) ?? []), g]);
+  }
+  const used = new Set<Fragment>();
+  const todo: Fragment[] = [];
+  const mark = (atom: RelationAtom) => {
+    for (const g of byName.get(atom.name) ?? []) {
+      if (used.has(g) || !safeMatch(atom, g)) continue;
+      used.add(g);
+      todo.push(g);
+    }
+  };
+  for (const r of reqs) mark(r.version ? { name: r.name, constraint: r.version } : { name: r.name });
+  for (const f of shipped) for (const rel of [...f.descriptor.preDepends, ...f.descriptor.depends]) rel.forEach(mark);
+  for (let g = todo.pop(); g; g = todo.pop()) for (const rel of base.dependsOf(g.descriptor.name)) rel.forEach(mark);
+  return [...used].map((g) => ({ name: g.descriptor.name, version: g.descriptor.version })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function safeMatch(atom: RelationAtom, f: Fragment): boolean {
+  try {
+    return atomMatches(atom, f);
+  } catch {
+    return false; // an unreadable constraint in a base package's own depends: informational only
+  }
 }
 
 /** Defence in depth: the selection must satisfy every relation it promises to. */

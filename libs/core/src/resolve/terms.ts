@@ -27,6 +27,8 @@ export type Cause =
   | { kind: 'require'; relation: Relation; notes: Note[] }
   | { kind: 'depends'; pre: boolean; relation: Relation; notes: Note[] }
   | { kind: 'conflicts'; field: 'conflicts' | 'breaks'; atom: RelationAtom }
+  /** The base holds this package (always installed, never replaced). */
+  | { kind: 'base'; label: string }
   | { kind: 'derived'; conflict: Incompat; other: Incompat };
 
 export interface Incompat {

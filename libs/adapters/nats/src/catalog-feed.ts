@@ -1,0 +1,52 @@
+/**
+ * The `CatalogFeed` port on JetStream: the LSE_CATALOG stream is the log, its stream sequence the
+ * position. `follow` reads with an ordered consumer (ephemeral, flow-controlled, recreated by the
+ * client after a gap or a reconnect) starting at `after + 1`, so every event stored after the
+ * recorded position arrives once and in order.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { LseError, type CatalogEvent, type CatalogFeed } from '@lse/core';
+import { CATALOG_STREAM } from '@lse/contracts';
+import type { NatsBusLog } from './bus';
+
+const dec = new TextDecoder();
+
+export class NatsCatalogFeed implements CatalogFeed {
+  constructor(private readonly nc: NatsConnection, private readonly log?: Pick<NatsBusLog, 'error' | 'warn'>, private readonly stream: string = CATALOG_STREAM.name) {}
+
+  async position(): Promise<number> {
+    const jsm = await jetstreamManager(this.nc);
+    return (await jsm.streams.info(this.stream)).state.last_seq;
+  }
+
+  async follow(after: number, handler: (e: CatalogEvent) => Promise<void>): Promise<() => Promise<void>> {
+    const jsm = await jetstreamManager(this.nc);
+    const { first_seq: first, messages } = (await jsm.streams.info(this.stream)).state;
+    if (after > 0 && messages > 0 && first > after + 1) {
+      throw new LseError('INTERNAL', `catalog stream ${this.stream} starts at ${first}, after the position ${after} to follow from: events have aged out; load a new snapshot`, { stream: this.stream, after, first, retryable: true });
+    }
+    const consumer = await jetstream(this.nc).consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after + 1 });
+    const msgs = await consumer.consume();
+    const loop = (async () => {
+      for await (const m of msgs) {
+        let data: unknown;
+        try {
+          data = JSON.parse(dec.decode(m.data));
+        } catch (err) {
+          this.log?.error({ stream: this.stream, seq: m.seq, err }, 'catalog event is not JSON; skipped');
+          continue;
+        }
+        try {
+          await handler({ seq: m.seq, subject: m.subject, data });
+        } catch (err) {
+          this.log?.error({ stream: this.stream, seq: m.seq, subject: m.subject, err }, 'catalog event handler failed');
+        }
+      }
+    })();
+    return async () => {
+      msgs.stop();
+      await loop;
+    };
+  }
+}
