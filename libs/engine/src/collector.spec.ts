@@ -66,7 +66,7 @@ describe('Collector', () => {
 
 describe('recorder', () => {
   it('finishes once, leases the blobs, publishes one completed event per delivery (deduped by id), and never completes a failed synthesis', async () => {
-    const bus = new InProcessBus();
+    const bus = new InProcessBus({ duplicateWindowMs: 0 }); // every publish reaches the subscriber: the bus's de-duplication is off
     const syntheses = new MemorySynthesisRepository();
     const leases = new MemoryLeaseRepository();
     const layers = new MemoryBlobStore();

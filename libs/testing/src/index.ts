@@ -1,3 +1,4 @@
 export * from './conformance';
 export * from './fixtures';
 export * from './servers';
+export * from './bus-conformance';

@@ -28,16 +28,11 @@ import {
   type JetStreamClient, type JetStreamManager, type JsMsg,
 } from '@nats-io/jetstream';
 import { LseError, type Bus, type BusMessage, type Headers, type SubscribeOptions } from '@lse/core';
-import { EVENTS_STREAM, SUBJECTS, WORK_STREAM, subjectMatches } from '@lse/contracts';
+import {
+  ACK_WAIT_MS, BACKOFF_MS, DEAD_LETTER_HEADERS, EVENTS_STREAM, MAX_DELIVER, SUBJECTS, WORK_STREAM, backoffDelay, subjectMatches,
+} from '@lse/contracts';
 
-/** Unacknowledged for this long (no ack, nak or working) -> redelivered. */
-export const ACK_WAIT_MS = 30_000;
-/** Deliveries of one message before it goes to the dead letters. */
-export const MAX_DELIVER = 5;
-/** Delay before the n-th redelivery after a handler error (the last value repeats). */
-export const BACKOFF_MS: readonly number[] = [1_000, 5_000, 15_000, 30_000];
-/** Headers a dead letter carries besides the original ones. */
-export const DEAD_LETTER_HEADERS = { subject: 'Lse-Dead-Subject', error: 'Lse-Error', deliveries: 'Lse-Deliveries' } as const;
+export { ACK_WAIT_MS, MAX_DELIVER, BACKOFF_MS, DEAD_LETTER_HEADERS } from '@lse/contracts';
 
 /** The slice of pino this adapter uses. */
 export interface NatsBusLog {
@@ -288,7 +283,7 @@ export class NatsBus implements Bus {
     }
     const { err } = failure;
     if (deliveries < this.maxDeliver) {
-      const delay = this.backoffMs[Math.min(deliveries - 1, this.backoffMs.length - 1)]!;
+      const delay = backoffDelay(this.backoffMs, deliveries);
       this.log.warn({ ...ctx, err, retryInMs: delay }, 'handler failed; will be redelivered');
       m.nak(delay);
       return;
