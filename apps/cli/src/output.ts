@@ -1,26 +1,25 @@
-import { isLseError, type ErrorCode } from '@lse/core';
+import { errorKind, isLseError, type ErrorKind } from '@lse/core';
 
 /**
  * Exit codes (stable; scripts rely on them):
  *   0 success
  *   1 the operation failed for another reason (I/O, internal)
  *   2 usage or invalid input: bad flags, invalid manifest, bad version or constraint, output exists
- *   3 resolution failed: unsatisfiable manifest, no variant for the platform, unknown base/fragment
+ *   3 resolution failed: unsatisfiable manifest, no variant for the platform, unknown base/fragment/blob
  *   4 verification failed: signature, trust, digest, size, unsafe tar, path conflict
  */
 export const EXIT = { ok: 0, failed: 1, usage: 2, resolution: 3, verification: 4 } as const;
 
-const BY_CODE: Partial<Record<ErrorCode, number>> = {
-  USAGE: EXIT.usage, MANIFEST_INVALID: EXIT.usage, CONSTRAINT_INVALID: EXIT.usage, VERSION_INVALID: EXIT.usage,
-  CONFIG_INVALID: EXIT.usage, OUTPUT_EXISTS: EXIT.usage, KEY_INVALID: EXIT.usage, LAYOUT_INVALID: EXIT.usage, BASE_INVALID: EXIT.usage,
-  UNSATISFIABLE: EXIT.resolution, NO_VARIANT: EXIT.resolution, BASE_UNKNOWN: EXIT.resolution, FRAGMENT_UNKNOWN: EXIT.resolution,
-  SIGNATURE_INVALID: EXIT.verification, KEY_UNTRUSTED: EXIT.verification, KEY_REVOKED: EXIT.verification, KEY_OUT_OF_SCOPE: EXIT.verification,
-  DIGEST_MISMATCH: EXIT.verification, SIZE_MISMATCH: EXIT.verification, TAR_UNSAFE: EXIT.verification, TAR_INVALID: EXIT.verification,
-  FRAGMENT_INVALID: EXIT.verification, PATH_CONFLICT: EXIT.verification, BLOB_UNKNOWN: EXIT.verification,
+/** The one place that maps error kinds to exit codes. */
+const BY_KIND: Readonly<Record<ErrorKind, number>> = {
+  invalid: EXIT.usage, conflict: EXIT.usage, too_large: EXIT.usage,
+  unresolvable: EXIT.resolution, not_acceptable: EXIT.resolution, not_found: EXIT.resolution,
+  untrusted: EXIT.verification,
+  gone: EXIT.failed, unauthenticated: EXIT.failed, denied: EXIT.failed, unavailable: EXIT.failed, internal: EXIT.failed,
 };
 
 export function exitCodeFor(e: unknown): number {
-  return isLseError(e) ? (BY_CODE[e.code] ?? EXIT.failed) : EXIT.failed;
+  return BY_KIND[errorKind(e)];
 }
 
 export interface Out {

@@ -1,4 +1,4 @@
-import { LseError, type ErrorCode } from '@lse/core';
+import { LseError, lseErrorFrom } from '@lse/core';
 
 /**
  * The gateway client behind `--server` / LSE_SERVER: JSON over HTTP with a bearer token, errors
@@ -67,6 +67,7 @@ function toError(status: number, data: unknown, base: string): LseError {
   if (status === 401 || status === 403) {
     return new LseError('USAGE', `gateway ${base} refused: ${err?.message ?? `HTTP ${status}`}`, { status });
   }
-  const code = (err?.code ?? 'INTERNAL') as ErrorCode;
-  return new LseError(code, err?.message ?? `gateway answered HTTP ${status}: ${String(data).slice(0, 200)}`, { ...(err?.details ?? {}), status });
+  if (!err) return new LseError(status >= 500 ? 'UNAVAILABLE' : 'INTERNAL', `gateway answered HTTP ${status}: ${String(data).slice(0, 200)}`, { status });
+  const e = lseErrorFrom(err);
+  return new LseError(e.code, e.message, { ...e.details, status });
 }

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { HttpError } from './errors';
+import { httpError } from './errors';
 
 export type Scope = 'synth' | 'publish' | 'admin' | 'pull';
 
@@ -22,15 +22,15 @@ export function requireScope(auth: AuthConfig, scope: Scope) {
     const m = /^Bearer\s+(\S+)$/i.exec(h);
     if (!m) {
       reply.header('WWW-Authenticate', `Bearer realm="lse", scope="${scope}"`);
-      throw new HttpError(401, 'UNAUTHORIZED', `this endpoint needs a bearer token with scope '${scope}': send 'Authorization: Bearer <token>' (the CLI reads LSE_TOKEN)`, { scope });
+      throw httpError('UNAUTHORIZED', `this endpoint needs a bearer token with scope '${scope}': send 'Authorization: Bearer <token>' (the CLI reads LSE_TOKEN)`, { scope });
     }
     const who = auth.tokens.get(m[1]!);
     if (!who) {
       reply.header('WWW-Authenticate', `Bearer realm="lse", error="invalid_token", scope="${scope}"`);
-      throw new HttpError(401, 'UNAUTHORIZED', 'the bearer token is not valid: check LSE_TOKEN against the gateway\'s LSE_TOKENS', { scope });
+      throw httpError('UNAUTHORIZED', 'the bearer token is not valid: check LSE_TOKEN against the gateway\'s LSE_TOKENS', { scope });
     }
     if (!who.scopes.has(scope) && !who.scopes.has('admin')) {
-      throw new HttpError(403, 'DENIED', `token '${who.name}' lacks scope '${scope}' (it has ${[...who.scopes].join(', ')}); ask an admin for a token with '${scope}'`, { scope, token: who.name });
+      throw httpError('DENIED', `token '${who.name}' lacks scope '${scope}' (it has ${[...who.scopes].join(', ')}); ask an admin for a token with '${scope}'`, { scope, token: who.name });
     }
     req.log = req.log.child({ caller: who.name });
   };

@@ -1,26 +1,47 @@
 import type { FastifyReply } from 'fastify';
-import { isLseError, type ErrorCode } from '@lse/core';
+import { LseError, isLseError, type ErrorCode, type ErrorKind } from '@lse/core';
 
-/** The one place that maps error codes to HTTP statuses. Bodies: `{ error: { code, message, details } }`. */
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  USAGE: 400, MANIFEST_INVALID: 400, CONSTRAINT_INVALID: 400, VERSION_INVALID: 400, CONFIG_INVALID: 400, KEY_INVALID: 400,
-  LAYOUT_INVALID: 400, BASE_INVALID: 400, FRAGMENT_INVALID: 422, TAR_UNSAFE: 422, TAR_INVALID: 422,
-  UNSATISFIABLE: 422, NO_VARIANT: 406, BASE_UNKNOWN: 404, FRAGMENT_UNKNOWN: 404, BLOB_UNKNOWN: 404,
-  SIGNATURE_INVALID: 422, KEY_UNTRUSTED: 422, KEY_REVOKED: 422, KEY_OUT_OF_SCOPE: 422, DIGEST_MISMATCH: 422, SIZE_MISMATCH: 422,
-  PATH_CONFLICT: 422, OUTPUT_EXISTS: 409, INTERNAL: 500,
+/**
+ * The one place that maps error kinds to HTTP statuses (REST bodies: `{ error: { code, message,
+ * details } }`); the OCI registry's bodies are mapped in routes/registry.ts from the same kinds.
+ */
+export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
+  invalid: 400,
+  unauthenticated: 401,
+  denied: 403,
+  not_found: 404,
+  not_acceptable: 406,
+  conflict: 409,
+  gone: 410,
+  too_large: 413,
+  unresolvable: 422,
+  untrusted: 422,
+  internal: 500,
+  unavailable: 503,
 };
 
-export class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly details: Record<string, unknown> = {}) {
-    super(message);
-  }
+export function httpStatusOf(e: LseError): number {
+  return HTTP_STATUS[e.kind];
 }
 
+/** An LseError for a REST answer (kept as a helper so routes read like the statuses they answer). */
+export function httpError(code: ErrorCode, message: string, details: Record<string, unknown> = {}): LseError {
+  return new LseError(code, message, details);
+}
+
+/** Largest excerpt of a client's input quoted back in an error body. */
+const MAX_MESSAGE = 2000;
+
 export function sendError(reply: FastifyReply, e: unknown): FastifyReply {
-  if (e instanceof HttpError) return reply.code(e.status).send({ error: { code: e.code, message: e.message, details: e.details } });
-  if (isLseError(e)) return reply.code(STATUS[e.code] ?? 500).send({ error: e.toJSON() });
+  if (isLseError(e)) {
+    const body = e.toJSON();
+    if (e.message.length > MAX_MESSAGE) body['message'] = `${e.message.slice(0, MAX_MESSAGE)}… (cut)`;
+    if (e.kind === 'unavailable') reply.header('Retry-After', '5');
+    return reply.code(httpStatusOf(e)).send({ error: body });
+  }
   const fe = e as { statusCode?: number; code?: string; message?: string };
-  if (fe?.statusCode && fe.statusCode < 500) return reply.code(fe.statusCode).send({ error: { code: fe.code ?? 'BAD_REQUEST', message: fe.message ?? 'bad request', details: {} } });
+  if (fe?.statusCode === 413) return reply.code(413).send({ error: { code: 'TOO_LARGE', message: `${fe.message ?? 'request body is too large'}`.slice(0, MAX_MESSAGE), details: {} } });
+  if (fe?.statusCode && fe.statusCode < 500) return reply.code(fe.statusCode).send({ error: { code: 'USAGE', message: `${fe.message ?? 'bad request'}`.slice(0, MAX_MESSAGE), details: { cause: fe.code } } });
   reply.log.error({ err: (e as Error)?.message }, 'internal error');
   return reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error; the gateway log has the details', details: {} } });
 }

@@ -6,10 +6,13 @@
 
 /** A message unacknowledged for this long (no ack, nak or working()) is redelivered (NATS). */
 export const ACK_WAIT_MS = 30_000;
-/** Deliveries of one message before it goes to the dead letters. */
-export const MAX_DELIVER = 5;
+/**
+ * Deliveries of one message before it goes to the dead letters: with BACKOFF_MS, a stage keeps
+ * retrying a retryable failure (a server that does not answer) for about six minutes.
+ */
+export const MAX_DELIVER = 12;
 /** Delay before the redelivery that follows the n-th failed delivery (the last value repeats). */
-export const BACKOFF_MS: readonly number[] = [1_000, 5_000, 15_000, 30_000];
+export const BACKOFF_MS: readonly number[] = [1_000, 2_000, 5_000, 10_000, 20_000, 30_000, 45_000, 60_000];
 /** A second message with the same `Nats-Msg-Id` within this time of the first is dropped. */
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
 /** Headers a dead letter carries besides the original ones (its `Nats-Msg-Id` is `dead:<original id>`). */

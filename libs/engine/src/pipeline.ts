@@ -1,4 +1,4 @@
-import { LseError, isLseError, parseManifest, type Bus, type BusMessage } from '@lse/core';
+import { LseError, isLseError, isRetryable, lseErrorFrom, parseManifest, type Bus, type BusMessage } from '@lse/core';
 import {
   HEADERS, SUBJECTS, eventSubjects, validateAssembled, validateFailed, validateRequested, validateResolved, validateVerified,
   type Stage, type SynthAssembled, type SynthCompleted, type SynthFailed, type SynthProgress, type SynthRequested, type SynthResolved,
@@ -31,8 +31,9 @@ export interface PipelineDeps {
   completedByKey?: (key: string) => Promise<SynthAssembled['image'] | undefined>;
   /**
    * Whether an error is worth a redelivery (true) or ends the synthesis with a failed event.
-   * Default: LseErrors are permanent, anything else (a dropped connection) is transient. The
-   * in-process pipeline has nobody to redeliver, so it treats everything as permanent.
+   * Default: the error says so itself (`isRetryable`: an LseError of kind `unavailable`, or a
+   * driver's own error). The in-process pipeline has nobody to redeliver, so it treats
+   * everything as permanent.
    */
   isTransient?: (err: unknown) => boolean;
 }
@@ -52,7 +53,7 @@ const headersFor = (id: string, stage: Stage, trace?: string) => ({
 export async function startPipeline(deps: PipelineDeps, stages: StageName[] = ALL_STAGES): Promise<() => Promise<void>> {
   const { bus, ports, opts } = deps;
   const now = deps.now ?? (() => new Date().toISOString());
-  const isTransient = deps.isTransient ?? ((e: unknown) => !isLseError(e));
+  const isTransient = deps.isTransient ?? isRetryable;
   const stops: (() => Promise<void>)[] = [];
 
   const progress = (id: string, stage: Stage, detail?: string, manifestName?: string) =>
@@ -93,7 +94,8 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
   const deadLetter = (name: StageName, stage: Stage) => async (msg: BusMessage, err: unknown) => {
     const id = (msg.data as { synthesisId?: string })?.synthesisId;
     if (typeof id !== 'string') return;
-    const e = new LseError('INTERNAL', `${name} gave up after repeated failures: ${(err as Error)?.message ?? String(err)}; the message is in the dead letters (lse.synth.dead)`, {});
+    const cause = isLseError(err) ? err : undefined;
+    const e = new LseError(cause?.code ?? 'INTERNAL', `${name} gave up after retrying for several minutes: ${(err as Error)?.message ?? String(err)}; the message is in the dead letters (lse.synth.dead)`, { ...(cause?.details ?? {}), retried: true });
     await publishFailed(id, name, stage, e);
   };
 
@@ -154,7 +156,8 @@ export async function runSynthesis(bus: Bus, req: SynthRequested, onProgress?: (
     if (msg.subject === eventSubjects.completed(req.synthesisId)) settle.resolve(msg.data as SynthCompleted);
     else if (msg.subject === eventSubjects.failed(req.synthesisId)) {
       const f = validateFailed(msg.data);
-      settle.reject(new LseError(f.code as never, f.message, { ...f.details, stage: f.stage }));
+      const e = lseErrorFrom(f);
+      settle.reject(new LseError(e.code, e.message, { ...e.details, stage: f.stage }));
     } else onProgress?.(msg.data as SynthProgress);
   });
   try {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { LseError, checkBlob, parseManifest, parsePlatform, readTar, type Lock, type Manifest, type Platform } from '@lse/core';
+import { LseError, checkBlob, lseErrorFrom, parseManifest, parsePlatform, readTar, type Lock, type Manifest, type Platform } from '@lse/core';
 import { extractEntries, writeOciLayout } from '@lse/adapter-fs';
 import { InProcessBus } from '@lse/adapter-memory';
 import type { ImageRef, SynthCompleted, SynthProgress } from '@lse/contracts';
@@ -111,7 +111,8 @@ async function synthRemote(remote: GatewayClient, manifest: Manifest, platform: 
     if (ev.event === 'progress') onProgress(ev.data as SynthProgress);
     if (ev.event === 'failed') {
       const f = ev.data as { code?: string; message?: string; stage?: string; details?: Record<string, unknown> };
-      throw new LseError((f.code ?? 'INTERNAL') as never, f.message ?? 'synthesis failed', { ...(f.details ?? {}), stage: f.stage, synthesisId: created.id });
+      const e = lseErrorFrom({ code: f.code, message: f.message ?? 'synthesis failed', details: f.details });
+      throw new LseError(e.code, e.message, { ...e.details, stage: f.stage, synthesisId: created.id });
     }
     if (ev.event === 'completed') break;
   }

@@ -1,10 +1,10 @@
-import { DEB_MEDIA_TYPE, LseError, fragmentLabel, gunzip, isGzip, isLseError, sha256Digest, verifyFragment, type TrustedKey } from '@lse/core';
+import { DEB_MEDIA_TYPE, LseError, type ErrorCode, fragmentLabel, gunzip, isGzip, isLseError, sha256Digest, verifyFragment, type TrustedKey } from '@lse/core';
 import { readVerifiedEntries } from '@lse/engine';
 import type { Ctx } from '../context';
 
 interface Problem {
   what: string;
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 
@@ -56,6 +56,6 @@ export async function verifyStore(ctx: Ctx): Promise<void> {
   ctx.out.progress(summary);
   ctx.out.result(problems.map((p) => `${p.code}\t${p.message}`).join('\n'), { ok: problems.length === 0, fragments: fragments.length, unfetched, bases: digests.length, problems });
   if (problems.length) {
-    throw new LseError(problems[0]!.code as never, `verification found ${problems.length} problem(s); the first: ${problems[0]!.message}`, { problems: problems.length, reported: true });
+    throw new LseError(problems[0]!.code, `verification found ${problems.length} problem(s); the first: ${problems[0]!.message}`, { problems: problems.length, reported: true });
   }
 }

@@ -5,10 +5,10 @@ import {
 import { checkFragmentBlob, importBaseImage, importRootfsTar } from '@lse/engine';
 import { requireScope } from '../auth';
 import type { GatewayDeps } from '../deps';
-import { HttpError } from '../errors';
+import { httpError } from '../errors';
 
 function b64(v: unknown, what: string): Buffer {
-  if (typeof v !== 'string') throw new HttpError(400, 'USAGE', `${what} must be base64 text`);
+  if (typeof v !== 'string') throw httpError('USAGE', `${what} must be base64 text`);
   return Buffer.from(v, 'base64');
 }
 
@@ -30,7 +30,7 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
     const body = (req.body ?? {}) as { fragment?: Fragment; blob?: string };
     const f = body.fragment;
     if (!f || typeof f !== 'object' || !f.descriptor || !Array.isArray(f.signatures)) {
-      throw new HttpError(400, 'USAGE', "body must be { fragment: { id, descriptor, signatures }, blob: base64 } as 'lse fragment pack --server' sends");
+      throw httpError('USAGE', "body must be { fragment: { id, descriptor, signatures }, blob: base64 } as 'lse fragment pack --server' sends");
     }
     if (!isDigest(f.id) || fragmentId(f.descriptor) !== f.id) throw new LseError('FRAGMENT_INVALID', `fragment id ${String(f.id)} is not the hash of its descriptor`, { id: f.id });
     const blob = b64(body.blob, 'blob');
@@ -48,7 +48,7 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
   // (fetched and checked against the signed digest on first use) or a blob already stored.
   app.post('/v1/fragments/batch', { preHandler: publish }, async (req) => {
     const list = ((req.body ?? {}) as { fragments?: unknown }).fragments;
-    if (!Array.isArray(list) || list.length > BATCH_MAX) throw new HttpError(400, 'USAGE', `body must be { fragments: [...] } with at most ${BATCH_MAX} fragments`);
+    if (!Array.isArray(list) || list.length > BATCH_MAX) throw httpError('USAGE', `body must be { fragments: [...] } with at most ${BATCH_MAX} fragments`);
     const keys = new Map<string, TrustedKey>((await d.ports.trust.list()).map((k) => [k.name, k]));
     const accepted: Fragment[] = [];
     const rejected: { id: string; name: string; version: string; code: string; message: string }[] = [];
@@ -75,7 +75,7 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
 
   app.post('/v1/fragments/sets', { preHandler: publish }, async (req) => {
     const sets = ((req.body ?? {}) as { sets?: unknown }).sets;
-    if (!Array.isArray(sets) || sets.length > BATCH_MAX || !sets.every((i) => typeof i === 'string' && isDigest(i))) throw new HttpError(400, 'USAGE', `body must be { sets: ["sha256:…"] } (set digests of fragment ids) with at most ${BATCH_MAX} entries`);
+    if (!Array.isArray(sets) || sets.length > BATCH_MAX || !sets.every((i) => typeof i === 'string' && isDigest(i))) throw httpError('USAGE', `body must be { sets: ["sha256:…"] } (set digests of fragment ids) with at most ${BATCH_MAX} entries`);
     return { stored: await d.ports.fragments.storedSets(sets as string[]) };
   });
 
@@ -107,7 +107,7 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
     }
     const img = body.image;
     if (!img || !isDigest(img.manifestDigest) || !Array.isArray(img.layers) || typeof img.config !== 'object') {
-      throw new HttpError(400, 'USAGE', "body must be { name, tag, image: { manifestDigest, config, layers: [{ digest, size, mediaType, data: base64 }] } } or { name, tag, rootfsTar: base64 }");
+      throw httpError('USAGE', "body must be { name, tag, image: { manifestDigest, config, layers: [{ digest, size, mediaType, data: base64 }] } } or { name, tag, rootfsTar: base64 }");
     }
     const base = await importBaseImage(d.ports, {
       manifestDigest: img.manifestDigest, config: img.config,
@@ -125,7 +125,7 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
     const body = (req.body ?? {}) as { publicKey?: string; scopes?: string[] };
     const pk = parsePublicKey(String(body.publicKey ?? ''));
     const scopes = Array.isArray(body.scopes) && body.scopes.length ? body.scopes.map(String) : ['*'];
-    for (const s of scopes) if (!/^[a-z0-9*+._-]+$/.test(s)) throw new HttpError(400, 'USAGE', `scope '${s}' must be a fragment name pattern like 'lib*'`);
+    for (const s of scopes) if (!/^[a-z0-9*+._-]+$/.test(s)) throw httpError('USAGE', `scope '${s}' must be a fragment name pattern like 'lib*'`);
     await d.ports.trust.add({ name: pk.name, publicKey: pk.key.toString('base64'), scopes, revoked: false, addedAt: d.now().toISOString() });
     return reply.code(201).send(await d.ports.trust.get(pk.name));
   });
@@ -138,7 +138,7 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
 
   app.get('/v1/blobs/:digest', { preHandler: synth }, async (req, reply) => {
     const { digest } = req.params as { digest: string };
-    if (!isDigest(digest)) throw new HttpError(400, 'DIGEST_INVALID', `'${digest}' is not a sha256 digest`);
+    if (!isDigest(digest)) throw httpError('DIGEST_INVALID', `'${digest}' is not a sha256 digest`);
     const data = await d.ports.layers.get(digest);
     return reply.header('content-type', 'application/octet-stream').header('docker-content-digest', digest).send(data);
   });

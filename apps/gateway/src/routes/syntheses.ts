@@ -5,7 +5,7 @@ import { resolveManifest } from '@lse/engine';
 import { HEADERS, SUBJECTS, eventSubjects, isValidSynthesisId, type SynthRequested } from '@lse/contracts';
 import { requireScope } from '../auth';
 import type { GatewayDeps } from '../deps';
-import { HttpError } from '../errors';
+import { httpError } from '../errors';
 
 /** A manifest from a request body: YAML/JSON text, or JSON `{ manifest, platform }`. */
 export function manifestFromBody(req: FastifyRequest): { manifest: Manifest; platform?: Platform } {
@@ -14,9 +14,9 @@ export function manifestFromBody(req: FastifyRequest): { manifest: Manifest; pla
   if (typeof body === 'string' || Buffer.isBuffer(body)) {
     return { manifest: parseManifest(body.toString(), 'request body'), ...(query.platform ? { platform: parsePlatform(query.platform) } : {}) };
   }
-  if (!body || typeof body !== 'object') throw new HttpError(400, 'MANIFEST_INVALID', 'send a manifest: YAML (Content-Type: application/yaml) or JSON { "manifest": {...} | "yaml text", "platform": "linux/amd64" }');
+  if (!body || typeof body !== 'object') throw httpError('MANIFEST_INVALID', 'send a manifest: YAML (Content-Type: application/yaml) or JSON { "manifest": {...} | "yaml text", "platform": "linux/amd64" }');
   const b = body as { manifest?: unknown; platform?: unknown };
-  if (b.manifest === undefined) throw new HttpError(400, 'MANIFEST_INVALID', "JSON body must have a 'manifest' field (an object, or YAML/JSON text)");
+  if (b.manifest === undefined) throw httpError('MANIFEST_INVALID', "JSON body must have a 'manifest' field (an object, or YAML/JSON text)");
   const text = typeof b.manifest === 'string' ? b.manifest : JSON.stringify(b.manifest, null, 2);
   const manifest = parseManifest(text, 'request manifest');
   const p = b.platform ?? query.platform;
@@ -48,7 +48,7 @@ function preferWait(req: FastifyRequest, max: number): number {
 
 async function getRecord(d: GatewayDeps, id: string): Promise<SynthesisRecord> {
   const r = isValidSynthesisId(id) ? await d.syntheses.get(id) : undefined;
-  if (!r) throw new HttpError(404, 'SYNTHESIS_UNKNOWN', `no synthesis '${id}'`, { id });
+  if (!r) throw httpError('SYNTHESIS_UNKNOWN', `no synthesis '${id}'`, { id });
   return r;
 }
 
@@ -175,10 +175,10 @@ export function synthesisRoutes(app: FastifyInstance, d: GatewayDeps): void {
     await getRecord(d, id);
     const body = (req.body ?? {}) as { ttlSeconds?: unknown };
     const ttl = body.ttlSeconds === undefined ? d.leaseTtlSeconds : Number(body.ttlSeconds);
-    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 30 * 86400) throw new HttpError(400, 'USAGE', 'ttlSeconds must be a whole number of seconds between 1 and 2592000');
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 30 * 86400) throw httpError('USAGE', 'ttlSeconds must be a whole number of seconds between 1 and 2592000');
     const expiresAt = new Date(d.now().getTime() + ttl * 1000).toISOString();
     if (!(await d.leases.renew(id, expiresAt))) {
-      throw new HttpError(410, 'LEASE_GONE', `synthesis '${id}' holds no lease (it was released, expired, or has not completed); request the synthesis again`, { id });
+      throw httpError('LEASE_GONE', `synthesis '${id}' holds no lease (it was released, expired, or has not completed); request the synthesis again`, { id });
     }
     return { id, expiresAt };
   });

@@ -117,7 +117,7 @@ export class NatsBus implements Bus {
       const ack = await this.js.publish(subject, payload, { headers: toNats(rest), ...(idKey ? { msgID: headers[idKey]! } : {}) });
       if (ack.duplicate) this.log.debug({ subject, msgId: idKey && headers[idKey] }, 'duplicate publish ignored by JetStream');
     } catch (err) {
-      throw new LseError('INTERNAL', `publish to ${subject} failed: ${(err as Error).message}; ` +
+      throw new LseError('UNAVAILABLE', `publish to ${subject} failed: ${(err as Error).message}; ` +
         (stream ? `check that stream ${stream} exists (ensureStreams) and NATS is reachable` : 'check that NATS is reachable'), { subject }, { cause: err });
     }
   }

@@ -64,14 +64,19 @@ describe('S3BlobStore.put against server replies', () => {
     expect(s.calls.filter((c) => c === 'put')).toHaveLength(5);
   });
 
-  it('maps a server checksum refusal to DIGEST_MISMATCH and other failures to INTERNAL with the cause', async () => {
+  it('maps a server checksum refusal to DIGEST_MISMATCH, a 5xx to a retryable UNAVAILABLE and a 403 to a permanent INTERNAL, with the cause', async () => {
     const bad = scripted([{ status: 400, name: 'XAmzContentChecksumMismatch' }]);
     expect(isLseError(await errorOf(new S3BlobStore(bad.client, 'b', 'layers/').put(d, data)), 'DIGEST_MISMATCH')).toBe(true);
     const down = scripted([{ status: 503, name: 'SlowDown' }]);
     const e = await errorOf(new S3BlobStore(down.client, 'b', 'layers/').put(d, data));
-    expect(isLseError(e, 'INTERNAL')).toBe(true);
+    expect(isLseError(e, 'UNAVAILABLE')).toBe(true);
+    expect((e as { retryable?: boolean }).retryable).toBe(true);
     expect((e as LseErrorLike).details).toMatchObject({ status: 503, s3Code: 'SlowDown' });
     expect((e as Error).cause).toBeInstanceOf(Error);
+    const denied = scripted([{ status: 403, name: 'AccessDenied' }]);
+    const e2 = await errorOf(new S3BlobStore(denied.client, 'b', 'layers/').put(d, data));
+    expect(isLseError(e2, 'INTERNAL')).toBe(true);
+    expect((e2 as { retryable?: boolean }).retryable).toBe(false);
   });
 
   it('checks digest and size before sending anything', async () => {

@@ -41,8 +41,11 @@ export function s3Failure(what: string, where: string, e: unknown): LseError {
   const status = s3Status(e);
   const code = s3Code(e);
   const reason = e instanceof Error ? e.message : String(e);
+  // No answer (connection refused, reset, timeout) or a 5xx/429: the cache is unavailable, and the
+  // operation is worth repeating; a 4xx other than 429 (credentials, bucket) is not.
+  const unavailable = status === undefined || status >= 500 || status === 429;
   return new LseError(
-    'INTERNAL',
+    unavailable ? 'UNAVAILABLE' : 'INTERNAL',
     `S3 ${what} of ${where} failed (${code ?? 'error'}${status ? `, HTTP ${status}` : ''}: ${reason}); check that S3_ENDPOINT is reachable and the credentials may use the bucket`,
     { where, status, s3Code: code },
     { cause: e },
