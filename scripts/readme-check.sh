@@ -9,7 +9,8 @@
 #   bash scripts/readme-check.sh [--with-test] [--keep]
 #
 # Ports: LSE_README_PORTS="NATS NATS_MONITOR FERRETDB FERRETDB_DEBUG MINIO GATEWAY"
-# (default "44223 48223 47018 48089 49002 48081"). --keep leaves the clone (and its logs) behind;
+# (default "31223 31823 31018 31089 31902 31081": below the kernel's ephemeral range, which starts
+# at 32768, so no outgoing connection holds one of them by chance). --keep leaves the clone (and its logs) behind;
 # after a failure it is always kept. Not covered: the "Real software: Debian packages" section
 # (apt lists, apt-get download and chroot as root; see docs/DEBIAN.md) and the `lse` command
 # reference, whose arguments are placeholders.
@@ -24,7 +25,7 @@ for a in "$@"; do
     *) echo "readme-check: unknown argument $a (see --help)" >&2; exit 2 ;;
   esac
 done
-read -r p_nats p_mon p_ferret p_fdebug p_minio p_gw <<<"${LSE_README_PORTS:-44223 48223 47018 48089 49002 48081}"
+read -r p_nats p_mon p_ferret p_fdebug p_minio p_gw <<<"${LSE_README_PORTS:-31223 31823 31018 31089 31902 31081}"
 [[ -n "${p_gw:-}" ]] || { echo "readme-check: LSE_README_PORTS needs six ports" >&2; exit 2; }
 
 start=$(date +%s)
