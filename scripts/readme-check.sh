@@ -57,13 +57,19 @@ block() {
   ' "$clone/README.md"
 }
 
-# Runs a block's lines with bash -e, echoing each line as it is read.
+# Runs a block's lines with bash -e, echoing each one before it runs (not what eval expands:
+# the stack's credentials stay off the terminal). README lines are one command each.
 run_block() {
-  local name=$1 file="$work/$2.sh"
-  { echo 'set -euo pipefail'; cat; } >"$file"
-  [[ $(wc -l <"$file") -gt 1 ]] || { echo "readme-check: README.md has no \`\`\`sh block under '## $name'" >&2; exit 1; }
-  say "README: $name"
-  (cd "$clone" && bash -v "$file")
+  local name=$1 file="$work/$2.sh" line n=0
+  echo 'set -euo pipefail' >"$file"
+  while IFS= read -r line; do
+    [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
+    printf 'printf "\\n+ %%s\\n" %q >&2\n%s\n' "$line" "$line" >>"$file"
+    n=$((n + 1))
+  done
+  (( n )) || { echo "readme-check: README.md has no \`\`\`sh block under '## $name'" >&2; exit 1; }
+  say "README: $name ($n commands)"
+  (cd "$clone" && bash "$file")
 }
 
 say "fresh clone of $(git -C "$repo" rev-parse --short HEAD) into $clone"
