@@ -3,25 +3,27 @@
 # of this repository's committed HEAD, the "First commands" block (npm ci, npm run demo; npm test
 # only with --with-test, since CI runs it anyway) and the whole "Distributed" block, whose stack
 # gets its own state directory and ports, so it never meets a stack that is already running.
-# The commands are read from README.md itself (the first ```sh block under each heading), so the
+# The commands are read from README.md itself (the ```sh blocks under those headings), so the
 # README cannot drift from what is checked.
 #
-#   bash scripts/readme-check.sh [--with-test] [--keep]
+#   bash scripts/readme-check.sh [--with-test] [--with-debian] [--keep]
 #
 # Ports: LSE_README_PORTS="NATS NATS_MONITOR FERRETDB FERRETDB_DEBUG MINIO GATEWAY"
 # (default "31223 31823 31018 31089 31902 31081": below the kernel's ephemeral range, which starts
-# at 32768, so no outgoing connection holds one of them by chance). --keep leaves the clone (and its logs) behind;
-# after a failure it is always kept. Not covered: the "Real software: Debian packages" section
-# (apt lists, apt-get download and chroot as root; see docs/DEBIAN.md) and the `lse` command
-# reference, whose arguments are placeholders.
+# at 32768, so no outgoing connection holds one of them by chance). --keep leaves the clone (and
+# its logs) behind; after a failure it is always kept. --with-debian also runs both blocks of "Real software:
+# Debian packages" (root, for chroot; the host's apt lists; downloads .debs from the archive;
+# about 6 minutes, most of it importing the bookworm index) with an embedded store in the work
+# dir. Not covered: the `lse` command reference, whose arguments are placeholders.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-with_test=false keep=false
+with_test=false with_debian=false keep=false
 for a in "$@"; do
   case "$a" in
     --with-test) with_test=true ;;
+    --with-debian) with_debian=true ;;
     --keep) keep=true ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "readme-check: unknown argument $a (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -47,11 +49,13 @@ finish() {
 }
 trap finish EXIT
 
-# The lines of the first ```sh block after the heading that starts with "## $1".
+# The lines of the N-th (default first) ```sh block after the heading that starts with "## $1",
+# before the next heading.
 block() {
-  awk -v h="## $1" '
+  awk -v h="## $1" -v want="${2:-1}" '
     index($0, h) == 1 { found = 1; next }
-    found && /^```sh/ { inside = 1; next }
+    found && /^## / { exit }
+    found && /^```sh/ { n++; inside = (n == want); next }
     inside && /^```/ { exit }
     inside { print }
   ' "$clone/README.md"
@@ -89,3 +93,11 @@ stack_started=false
 for layout in image app-config; do
   [[ -f "$clone/$layout/index.json" ]] || { echo "readme-check: the distributed example left no OCI layout in $layout/" >&2; exit 1; }
 done
+
+if $with_debian; then
+  [[ $(id -u) -eq 0 ]] || { echo "readme-check: --with-debian needs root (the README's chroot)" >&2; exit 1; }
+  export LSE_HOME="$work/store"
+  unset LSE_SERVER LSE_TOKEN
+  block 'Real software' 1 | run_block "Real software: Debian packages (embedded store $LSE_HOME)" debian
+  block 'Real software' 2 | run_block 'Real software: a whole distribution index' debian-index
+fi
