@@ -19,7 +19,8 @@ if (!file || file === '--help') {
   process.exit(file ? 0 : 2);
 }
 const id = idArg ?? `nats-${randomBytes(6).toString('hex')}`;
-const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'lse-example-client' });
+// NATS_URL may list a cluster's nodes, comma-separated.
+const nc = await connect({ servers: (process.env.NATS_URL ?? 'nats://127.0.0.1:4222').split(','), name: 'lse-example-client', maxReconnectAttempts: -1 });
 const timeoutMs = Number(process.env.LSE_WAIT_SECONDS ?? 120) * 1000;
 
 // Subscribe to this synthesis' events before publishing, so none is missed.

@@ -22,6 +22,13 @@ Environment (defaults in brackets):
   LSE_BIN_DIR               [$HOME/.cache/lse/bin]  where build-servers.sh put the binaries
   LSE_STATE_DIR             [$HOME/.local/state/lse-local]  data/, logs/, run/, credentials
   LSE_NATS_PORT             [4222]   LSE_NATS_MONITOR_PORT [8222]
+  LSE_NATS_SYNC             [always] JetStream fsync: `always` (before every PubAck, so an
+                                     acknowledged publish survives a crash) or `default`
+                                     (nats-server's lazy fsync, every 2 min)
+  LSE_NATS_CLUSTER          [1]      1 = one nats-server; 3 = a three-node cluster on loopback
+                                     (node i uses LSE_NATS_PORT+i-1, LSE_NATS_MONITOR_PORT+i-1
+                                     and route port LSE_NATS_ROUTE_PORT+i-1)
+  LSE_NATS_ROUTE_PORT       [6222]   first route (cluster) port, cluster mode only
   LSE_FERRETDB_PORT         [27017]  LSE_FERRETDB_DEBUG_PORT [8088]
   LSE_MINIO_PORT            [9000]   (MinIO console is off)
   LSE_S3_BUCKET             [lse]
@@ -34,6 +41,9 @@ LSE_BIN_DIR="${LSE_BIN_DIR:-$HOME/.cache/lse/bin}"
 LSE_STATE_DIR="${LSE_STATE_DIR:-$HOME/.local/state/lse-local}"
 LSE_NATS_PORT="${LSE_NATS_PORT:-4222}"
 LSE_NATS_MONITOR_PORT="${LSE_NATS_MONITOR_PORT:-8222}"
+LSE_NATS_SYNC="${LSE_NATS_SYNC:-always}"
+LSE_NATS_CLUSTER="${LSE_NATS_CLUSTER:-1}"
+LSE_NATS_ROUTE_PORT="${LSE_NATS_ROUTE_PORT:-6222}"
 LSE_FERRETDB_PORT="${LSE_FERRETDB_PORT:-27017}"
 LSE_FERRETDB_DEBUG_PORT="${LSE_FERRETDB_DEBUG_PORT:-8088}"
 LSE_MINIO_PORT="${LSE_MINIO_PORT:-9000}"
@@ -41,29 +51,52 @@ LSE_S3_BUCKET="${LSE_S3_BUCKET:-lse}"
 LSE_READY_TIMEOUT="${LSE_READY_TIMEOUT:-60}"
 LSE_HOST=127.0.0.1
 LSE_S3_REGION=us-east-1
-LSE_SERVERS=(nats ferretdb minio)
 
 _log() { printf '[servers] %s\n' "$*" >&2; }
 _die() { printf '[servers] ERROR: %s\n' "$*" >&2; exit 1; }
 
+case "$LSE_NATS_SYNC" in
+  always|default) ;;
+  *) _die "LSE_NATS_SYNC must be 'always' (fsync before every PubAck) or 'default' (nats-server's 2-minute fsync), got '$LSE_NATS_SYNC'" ;;
+esac
+case "$LSE_NATS_CLUSTER" in
+  1) LSE_NATS_NODES=(nats) ;;
+  3) LSE_NATS_NODES=(nats-1 nats-2 nats-3) ;;
+  *) _die "LSE_NATS_CLUSTER must be 1 (one nats-server) or 3 (a three-node cluster), got '$LSE_NATS_CLUSTER'" ;;
+esac
+LSE_SERVERS=("${LSE_NATS_NODES[@]}" ferretdb minio)
+# Every name a nats-server may have been started under (down/status also find the other mode's).
+_ALL_NATS=(nats nats-1 nats-2 nats-3)
+
+# _nats_index NAME -> 0 for `nats` and `nats-1`, 1 for `nats-2`, 2 for `nats-3`.
+_nats_index() {
+  case "$1" in
+    nats-*) echo $(( ${1#nats-} - 1 )) ;;
+    *) echo 0 ;;
+  esac
+}
+
 _binary() {
   case "$1" in
-    nats) echo "$LSE_BIN_DIR/nats-server" ;;
+    nats|nats-*) echo "$LSE_BIN_DIR/nats-server" ;;
     ferretdb) echo "$LSE_BIN_DIR/ferretdb" ;;
     minio) echo "$LSE_BIN_DIR/minio" ;;
   esac
 }
 _port() {
   case "$1" in
-    nats) echo "$LSE_NATS_PORT" ;;
+    nats|nats-*) echo $(( LSE_NATS_PORT + $(_nats_index "$1") )) ;;
     ferretdb) echo "$LSE_FERRETDB_PORT" ;;
     minio) echo "$LSE_MINIO_PORT" ;;
   esac
 }
+_monitor_port() { echo $(( LSE_NATS_MONITOR_PORT + $(_nats_index "$1") )); }
+_route_port() { echo $(( LSE_NATS_ROUTE_PORT + $(_nats_index "$1") )); }
 # _all_ports NAME -> every port NAME listens on (checked free before it starts).
 _all_ports() {
   case "$1" in
     nats) echo "$LSE_NATS_PORT $LSE_NATS_MONITOR_PORT" ;;
+    nats-*) echo "$(_port "$1") $(_monitor_port "$1") $(_route_port "$1")" ;;
     ferretdb) echo "$LSE_FERRETDB_PORT $LSE_FERRETDB_DEBUG_PORT" ;;
     minio) echo "$LSE_MINIO_PORT" ;;
   esac
@@ -121,6 +154,9 @@ _ready() {
   case "$1" in
     nats) curl -fsS -o /dev/null --max-time 3 \
             "http://$LSE_HOST:$LSE_NATS_MONITOR_PORT/healthz?js-enabled-only=true" 2>/dev/null ;;
+    # A cluster node is ready once it is in contact with a JetStream meta leader (before that,
+    # creating a stream fails): the full /healthz checks that.
+    nats-*) curl -fsS -o /dev/null --max-time 3 "http://$LSE_HOST:$(_monitor_port "$1")/healthz" 2>/dev/null ;;
     ferretdb) _port_open "$LSE_FERRETDB_PORT" && _mongo_ping ;;
     minio) curl -fsS -o /dev/null --max-time 3 \
              "http://$LSE_HOST:$LSE_MINIO_PORT/minio/health/ready" 2>/dev/null ;;
@@ -150,6 +186,33 @@ _load_credentials() {
     || _die "$(_credfile) is malformed; delete it and its MinIO data dir ($LSE_STATE_DIR/data/minio) to start over"
 }
 
+# _nats_config NAME DATA -> writes run/NAME.conf, the nats-server configuration of NAME: listen and
+# monitor addresses, JetStream store and fsync policy, and in cluster mode the cluster block with
+# routes to every node (a route to itself is ignored by nats-server).
+_nats_config() {
+  local name=$1 data=$2 conf i routes=()
+  conf="$LSE_STATE_DIR/run/$name.conf"
+  [[ "$data$LSE_STATE_DIR" != *[\"\\]* ]] || _die "LSE_STATE_DIR must not contain '\"' or '\\' (it goes into $conf)"
+  {
+    printf '# written by infra/local/servers.sh at each start; edits are lost\n'
+    printf 'server_name: "%s"\n' "$([[ $name == nats ]] && echo lse-local || echo "lse-local-${name#nats-}")"
+    printf 'listen: "%s:%s"\n' "$LSE_HOST" "$(_port "$name")"
+    printf 'http: "%s:%s"\n' "$LSE_HOST" "$(_monitor_port "$name")"
+    printf 'jetstream {\n  store_dir: "%s"\n' "$data"
+    # always: fsync before each PubAck (Jepsen's NATS 2.12.1 analysis lost acknowledged writes
+    # with the default lazy fsync); default: nats-server's own (fsync every 2 minutes).
+    [[ "$LSE_NATS_SYNC" == always ]] && printf '  sync_interval: always\n'
+    printf '}\n'
+    if [[ $name == nats-* ]]; then
+      for ((i = 0; i < LSE_NATS_CLUSTER; i++)); do routes+=("\"nats-route://$LSE_HOST:$((LSE_NATS_ROUTE_PORT + i))\""); done
+      printf 'cluster {\n  name: "lse-local"\n  listen: "%s:%s"\n  routes: [%s]\n}\n' \
+        "$LSE_HOST" "$(_route_port "$name")" "$(IFS=,; echo "${routes[*]}")"
+    fi
+  } >"$conf.tmp"
+  mv -f "$conf.tmp" "$conf"
+  echo "$conf"
+}
+
 # _start NAME -> starts NAME detached, writes its pid file.
 _start() {
   local name=$1 bin logfile data pid
@@ -166,9 +229,11 @@ _start() {
   mkdir -p "$data"
   printf '\n===== %s: starting %s =====\n' "$(date -u +%FT%TZ)" "$name" >>"$logfile"
   case "$name" in
-    nats)
-      setsid "$bin" -a "$LSE_HOST" -p "$LSE_NATS_PORT" -m "$LSE_NATS_MONITOR_PORT" \
-        -n lse-local -js -sd "$data" </dev/null >>"$logfile" 2>&1 &
+    nats|nats-*)
+      local conf
+      conf=$(_nats_config "$name" "$data")
+      "$bin" -c "$conf" -t >/dev/null 2>>"$logfile" || _die "$name: nats-server refuses $conf (see $logfile)"
+      setsid "$bin" -c "$conf" </dev/null >>"$logfile" 2>&1 &
       pid=$! ;;
     ferretdb)
       setsid "$bin" --listen-addr="$LSE_HOST:$LSE_FERRETDB_PORT" \
@@ -203,6 +268,13 @@ _wait_ready() {
     sleep 0.5
   done
   _log "$name: ready on $LSE_HOST:$(_port "$name")"
+}
+
+# _nats_urls -> the client URLs of every nats node of this mode, comma-separated.
+_nats_urls() {
+  local name urls=()
+  for name in "${LSE_NATS_NODES[@]}"; do urls+=("nats://$LSE_HOST:$(_port "$name")"); done
+  (IFS=,; echo "${urls[*]}")
 }
 
 # _s3 METHOD PATH -> signed (SigV4) S3 request with curl; prints the HTTP status.
@@ -247,8 +319,13 @@ servers_up() {
 }
 
 servers_down() {
-  local name pid pids=() names=()
-  for name in "${LSE_SERVERS[@]}"; do
+  local name pid pids=() names=() all=()
+  # nats nodes of the other mode too, if they run (started with another LSE_NATS_CLUSTER)
+  for name in "${_ALL_NATS[@]}"; do
+    [[ " ${LSE_NATS_NODES[*]} " == *" $name "* || -f "$(_pidfile "$name")" ]] && all+=("$name")
+  done
+  all+=(ferretdb minio)
+  for name in "${all[@]}"; do
     if pid=$(_running "$name"); then
       kill -TERM "$pid" 2>/dev/null || true
       pids+=("$pid"); names+=("$name")
@@ -289,13 +366,15 @@ servers_status() {
 servers_env() {
   _load_credentials
   printf 'export %s=%q\n' \
-    NATS_URL "nats://$LSE_HOST:$LSE_NATS_PORT" \
+    NATS_URL "$(_nats_urls)" \
     MONGO_URL "mongodb://$LSE_HOST:$LSE_FERRETDB_PORT" \
     S3_ENDPOINT "http://$LSE_HOST:$LSE_MINIO_PORT" \
     S3_BUCKET "$LSE_S3_BUCKET" \
     S3_ACCESS_KEY_ID "$MINIO_ROOT_USER" \
     S3_SECRET_ACCESS_KEY "$MINIO_ROOT_PASSWORD" \
     S3_REGION "$LSE_S3_REGION"
+  # Services replicate LSE_WORK and LSE_EVENTS on every node of the cluster.
+  [[ "$LSE_NATS_CLUSTER" == 1 ]] || printf 'export %s=%q\n' LSE_STREAM_REPLICAS "${LSE_STREAM_REPLICAS:-$LSE_NATS_CLUSTER}"
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then

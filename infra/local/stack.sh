@@ -22,6 +22,8 @@ Usage: infra/local/stack.sh up|down|status|env|logs [SERVICE]|--help
 
 Replicas (defaults in brackets): LSE_RESOLVER_REPLICAS [1] LSE_FETCHER_REPLICAS [2]
   LSE_VERIFIER_REPLICAS [1] LSE_ASSEMBLER_REPLICAS [2] (one gateway).
+NATS: LSE_NATS_CLUSTER=3 runs a three-node nats-server cluster (servers.sh --help); the services
+  then get all three in NATS_URL and LSE_STREAM_REPLICAS=3. LSE_NATS_SYNC [always] or default.
 Gateway: LSE_GATEWAY_PORT [8080]. Every other service setting (docs/CONFIGURATION.md) is passed
 through from the environment. State, logs and pid files: $LSE_STATE_DIR [~/.local/state/lse-local].
 EOF2

@@ -37,6 +37,8 @@ export function makeCtx(config: CliConfig, g: GlobalOpts): Ctx {
       cache: store.fragmentBlobs,
       layers: store.layerBlobs,
       debian: new DebianMirror(config.debianMirror),
+      layerRecords: store.layerRecords,
+      verdicts: store.verdicts,
     },
     out: makeOut(Boolean(g.json), Boolean(g.quiet)),
     ...remoteOf(g.server ?? config.server, g.token ?? config.token),

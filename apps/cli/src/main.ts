@@ -4,23 +4,17 @@
  * filesystem store and the in-process bus run the same pipeline stages the services run.
  */
 import { Command, CommanderError, Option } from 'commander';
-import pino from 'pino';
-import { LseError } from '@lse/core';
-import { silentLog, type Log } from '@lse/engine';
-import { baseImport, baseList } from './commands/base';
-import { baseBuild } from './commands/base-build';
-import { importApt, importDeb } from './commands/import';
-import { importDebianIndex } from './commands/import-index';
-import { fragmentList, fragmentPack, fragmentShow } from './commands/fragment';
-import { keysGenerate } from './commands/keys';
-import { resolveCmd, synth } from './commands/synth';
-import { trustAdd, trustList, trustRevoke } from './commands/trust';
-import { verifyStore } from './commands/verify';
-import { loadConfig } from './config';
-import { makeCtx, type GlobalOpts } from './context';
-import { EXIT, exitCodeFor, reportError } from './output';
+import type { LseError } from '@lse/core';
+import type { Log } from '@lse/engine';
+import type { loadConfig } from './config';
+import type { Ctx, GlobalOpts } from './context';
+import { EXIT } from './exit';
 
 export const VERSION = '0.1.0';
+
+/** Loads a module when a command first needs it (CommonJS require, typed by the module). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const load = <T>(id: string): T => require(id) as T;
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function buildProgram(): Command {
@@ -36,27 +30,31 @@ export function buildProgram(): Command {
     .exitOverride();
 
   let config: ReturnType<typeof loadConfig> | undefined;
-  const ctxOf = (cmd: Command) => {
-    config ??= loadConfig(process.env, Boolean(process.stderr.isTTY));
-    return makeCtx(config, cmd.optsWithGlobals<GlobalOpts>());
+  // Commands, the store and the logger are loaded when a command runs, not to print help or parse
+  // flags: `lse --help` starts about as fast as node itself (bench/cli-start.js).
+  const ctxOf = (cmd: Command): Ctx => {
+    config ??= load<typeof import('./config')>('./config').loadConfig(process.env, Boolean(process.stderr.isTTY));
+    return load<typeof import('./context')>('./context').makeCtx(config, cmd.optsWithGlobals<GlobalOpts>());
   };
   const logOf = (): Log => {
-    config ??= loadConfig(process.env, Boolean(process.stderr.isTTY));
-    return config.logLevel ? (pino({ level: config.logLevel, base: { svc: 'cli' } }, pino.destination(2)) as unknown as Log) : silentLog;
+    config ??= load<typeof import('./config')>('./config').loadConfig(process.env, Boolean(process.stderr.isTTY));
+    if (!config.logLevel) return load<typeof import('@lse/engine')>('@lse/engine').silentLog;
+    const pino = load<typeof import('pino')>('pino');
+    return pino({ level: config.logLevel, base: { svc: 'cli' } }, pino.destination(2)) as unknown as Log;
   };
 
   const keys = program.command('keys').description('Ed25519 signing keys (NAME.key secret, NAME.pub public)');
   keys.command('generate').description('generate a key pair: NAME.key (mode 0600) and NAME.pub, never overwriting')
     .requiredOption('--name <name>', 'key name, e.g. acme-1').option('--out <dir>', 'directory to write to', '.')
-    .action((o, cmd) => keysGenerate(ctxOf(cmd), o));
+    .action((o, cmd) => load<typeof import('./commands/keys')>('./commands/keys').keysGenerate(ctxOf(cmd), o));
 
   const trust = program.command('trust').description('the trust store: which publisher keys may sign which fragments');
   trust.command('add').argument('<file.pub>', 'public key file (NAME:base64)').description('trust a public key, optionally only for some fragment names')
     .option('--scope <pattern>', "fragment name pattern this key may sign, e.g. 'lib*' (repeatable; default '*')", collect)
-    .action((file, o, cmd) => trustAdd(ctxOf(cmd), file, o));
+    .action((file, o, cmd) => load<typeof import('./commands/trust')>('./commands/trust').trustAdd(ctxOf(cmd), file, o));
   trust.command('revoke').argument('<name>', 'key name').description('revoke a key: its signatures no longer verify')
-    .action((name, _o, cmd) => trustRevoke(ctxOf(cmd), name));
-  trust.command('list').description('list trusted and revoked keys').action((_o, cmd) => trustList(ctxOf(cmd)));
+    .action((name, _o, cmd) => load<typeof import('./commands/trust')>('./commands/trust').trustRevoke(ctxOf(cmd), name));
+  trust.command('list').description('list trusted and revoked keys').action((_o, cmd) => load<typeof import('./commands/trust')>('./commands/trust').trustList(ctxOf(cmd)));
 
   const fragment = program.command('fragment').description('pack, list and show signed fragments');
   fragment.command('pack').argument('<path>', 'directory or tar(.gz) with the content, laid out as in the image').description('normalize content into a deterministic tar, sign it, store it; prints the fragment id')
@@ -72,50 +70,50 @@ export function buildProgram(): Command {
     .requiredOption('--key <file.key>', 'secret key to sign with')
     .option('--allow-setuid', 'keep setuid/setgid bits (refused otherwise)')
     .option('--owner <uid:gid>', 'numeric owner of every entry (default 0:0)')
-    .action((path, o, cmd) => fragmentPack(ctxOf(cmd), path, o));
-  fragment.command('list').description('list every fragment: name, version, variant, id').action((_o, cmd) => fragmentList(ctxOf(cmd)));
-  fragment.command('show').argument('<name[@version]>').description('show descriptors of a fragment').action((ref, _o, cmd) => fragmentShow(ctxOf(cmd), ref));
+    .action((path, o, cmd) => load<typeof import('./commands/fragment')>('./commands/fragment').fragmentPack(ctxOf(cmd), path, o));
+  fragment.command('list').description('list every fragment: name, version, variant, id').action((_o, cmd) => load<typeof import('./commands/fragment')>('./commands/fragment').fragmentList(ctxOf(cmd)));
+  fragment.command('show').argument('<name[@version]>').description('show descriptors of a fragment').action((ref, _o, cmd) => load<typeof import('./commands/fragment')>('./commands/fragment').fragmentShow(ctxOf(cmd), ref));
 
   const base = program.command('base').description('immutable base images');
   base.command('import').argument('<oci_layout_dir[:ref] | rootfs.tar>', "an OCI image layout (e.g. from 'skopeo copy ... oci:DIR:TAG') or a rootfs tarball")
     .description('import a base image; prints its digest').requiredOption('--name <name>', 'base name').option('--tag <tag>', 'tag to point at it', 'latest')
     .option('--arch <arch>', 'architecture of a rootfs tarball', 'amd64')
-    .action((arg, o, cmd) => baseImport(ctxOf(cmd), arg, o));
-  base.command('list').description('list base name:tag pointers').action((_o, cmd) => baseList(ctxOf(cmd)));
+    .action((arg, o, cmd) => load<typeof import('./commands/base')>('./commands/base').baseImport(ctxOf(cmd), arg, o));
+  base.command('list').description('list base name:tag pointers').action((_o, cmd) => load<typeof import('./commands/base')>('./commands/base').baseList(ctxOf(cmd)));
   base.command('build').argument('<package...>', "Debian packages (NAME or NAME=VERSION) from the host's apt lists").description('build a base from Debian packages and their dependencies (imported as signed fragments); prints the base digest')
     .requiredOption('--name <name>', 'base name').option('--tag <tag>', 'tag to point at it', 'latest').requiredOption('--key <file.key>', 'secret key to sign the imported packages with')
     .option('--essential', "also include every 'Essential: yes' package of the index").option('--cache <dir>', 'where downloaded .debs are kept (default: STORE/apt-cache)')
     .option('--no-merged-usr', 'keep /bin, /lib... paths as shipped (default: move them under /usr, merged-/usr)')
-    .action((pkgs, o, cmd) => baseBuild(ctxOf(cmd), pkgs, o));
+    .action((pkgs, o, cmd) => load<typeof import('./commands/base-build')>('./commands/base-build').baseBuild(ctxOf(cmd), pkgs, o));
 
   const imp = program.command('import').description('import Debian packages as signed fragments');
   imp.command('deb').argument('<file.deb...>', 'Debian binary packages').description('import .deb files; prints NAME VERSION FRAGMENT_ID per package')
     .requiredOption('--key <file.key>', 'secret key to sign with').option('--no-merged-usr', 'keep /bin, /lib... paths as shipped (default: move them under /usr)')
-    .action((files, o, cmd) => importDeb(ctxOf(cmd), files, o));
+    .action((files, o, cmd) => load<typeof import('./commands/import')>('./commands/import').importDeb(ctxOf(cmd), files, o));
   imp.command('apt').argument('<package...>', 'package names (NAME or NAME=VERSION)').description("resolve the packages' closure against the host's apt lists, apt-get download it, import it")
     .requiredOption('--key <file.key>', 'secret key to sign with').option('--cache <dir>', 'where downloaded .debs are kept (default: STORE/apt-cache)')
     .option('--no-merged-usr', 'keep /bin, /lib... paths as shipped (default: move them under /usr)')
-    .action((pkgs, o, cmd) => importApt(ctxOf(cmd), pkgs, o));
+    .action((pkgs, o, cmd) => load<typeof import('./commands/import')>('./commands/import').importApt(ctxOf(cmd), pkgs, o));
   imp.command('debian-index').argument('<packages_file...>', "Packages indexes, plain or compressed (apt's lists in /var/lib/apt/lists work as they are)")
     .description('import the metadata of every package of a Debian Packages index as signed fragments; each .deb is fetched (and checked against the index SHA256) when a synthesis first uses it. Re-running is a no-op')
     .requiredOption('--key <file.key>', 'secret key to sign with')
     .option('--mirror <url>', `Debian archive the .debs are fetched from (default: the archive apt fetched the list from, else ${'http://deb.debian.org/debian'}; LSE_DEBIAN_MIRROR overrides at fetch time)`)
     .option('--arch <list>', "architectures to import, comma-separated, or 'any' (default: the host's and all)")
     .option('--no-merged-usr', 'keep /bin, /lib... paths as shipped when the .debs are unpacked (default: move them under /usr)')
-    .action((files, o, cmd) => importDebianIndex(ctxOf(cmd), files, o));
+    .action((files, o, cmd) => load<typeof import('./commands/import-index')>('./commands/import-index').importDebianIndex(ctxOf(cmd), files, o));
 
   program.command('resolve').argument('<manifest>', 'dependency manifest (YAML or JSON)')
     .description('print the lock (NAME VERSION FRAGMENT_ID per line, install order) without fetching or assembling')
     .option('--platform <os/arch[/variant]>', 'runtime platform, e.g. linux/amd64/v3 (overrides the manifest)')
-    .action((file, o, cmd) => resolveCmd(ctxOf(cmd), file, o));
+    .action((file, o, cmd) => load<typeof import('./commands/synth')>('./commands/synth').resolveCmd(ctxOf(cmd), file, o));
   program.command('synth').argument('<manifest>', 'dependency manifest (YAML or JSON)')
     .description('resolve, fetch, verify and assemble an OCI image; prints the image manifest digest')
     .requiredOption('--out <dir>', 'OCI image layout directory to write (must not exist, or be empty)')
     .option('--platform <os/arch[/variant]>', 'runtime platform, e.g. linux/amd64/v3 (overrides the manifest)')
     .option('--rootfs <dir>', 'also materialize the root filesystem here').option('--force', 'replace existing output directories')
-    .action((file, o, cmd) => synth(ctxOf(cmd), file, o, logOf()));
+    .action((file, o, cmd) => load<typeof import('./commands/synth')>('./commands/synth').synth(ctxOf(cmd), file, o, logOf()));
   program.command('verify').description('re-verify every fragment and base in the store (exit 4 if anything fails)')
-    .action((_o, cmd) => verifyStore(ctxOf(cmd)));
+    .action((_o, cmd) => load<typeof import('./commands/verify')>('./commands/verify').verifyStore(ctxOf(cmd)));
   return program;
 }
 
@@ -136,8 +134,9 @@ export async function main(argv: string[]): Promise<number> {
       if (json) process.stdout.write(JSON.stringify({ error: { code: 'USAGE', message: e.message.replace(/^error: /, '') }, exitCode: EXIT.usage }, null, 2) + '\n');
       return EXIT.usage;
     }
+    const { LseError } = load<typeof import('@lse/core')>('@lse/core');
     if (e instanceof LseError && e.details['reported']) return reportErrorQuiet(e);
-    return reportError(e, json);
+    return load<typeof import('./output')>('./output').reportError(e, json);
   }
 }
 
@@ -154,7 +153,7 @@ function versionRequested(argv: string[]): boolean {
 
 function reportErrorQuiet(e: LseError): number {
   process.stderr.write(`lse: ${e.message}\n`);
-  return exitCodeFor(e);
+  return load<typeof import('./output')>('./output').exitCodeFor(e);
 }
 
 if (require.main === module) {

@@ -15,6 +15,31 @@ export interface AuthConfig {
  * sent, with a `WWW-Authenticate` challenge; 403 when the token lacks the scope. The token is
  * never logged; the caller's name is.
  */
+/** Who made a request: the token's name (the tenant), and whether it may see everyone's work. */
+export interface Caller {
+  name?: string;
+  admin: boolean;
+}
+
+const callers = new WeakMap<FastifyRequest, Caller>();
+
+/** The caller requireScope let through (with authentication off: an admin without a name). */
+export function callerOf(req: FastifyRequest): Caller {
+  return callers.get(req) ?? { admin: true };
+}
+
+/**
+ * Whether a caller may see and act on a synthesis of `tenant`: its own, or any with admin.
+ * Syntheses published straight to NATS belong to no tenant: admin only.
+ */
+export function mayAccess(caller: Caller, tenant: string | undefined): boolean {
+  return caller.admin || (tenant !== undefined && tenant === caller.name);
+}
+
+/**
+ * Runs as an `onRequest` hook, before the body is read: an unauthenticated upload is refused
+ * without a byte of it being parsed.
+ */
 export function requireScope(auth: AuthConfig, scope: Scope) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (auth.disabled) return;
@@ -32,6 +57,7 @@ export function requireScope(auth: AuthConfig, scope: Scope) {
     if (!who.scopes.has(scope) && !who.scopes.has('admin')) {
       throw httpError('DENIED', `token '${who.name}' lacks scope '${scope}' (it has ${[...who.scopes].join(', ')}); ask an admin for a token with '${scope}'`, { scope, token: who.name });
     }
+    callers.set(req, { name: who.name, admin: who.scopes.has('admin') });
     req.log = req.log.child({ caller: who.name });
   };
 }

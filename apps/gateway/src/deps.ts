@@ -2,6 +2,8 @@ import type { Bus, LeaseRepository, Platform, SynthesisRepository } from '@lse/c
 import type { EnginePorts } from '@lse/engine';
 import type { AuthConfig } from './auth';
 import type { Metrics } from './metrics';
+import type { RepeatCache } from './repeat-cache';
+import type { SynthesisWatch } from './watch';
 
 /** What the HTTP layer needs; main.ts wires real adapters, tests wire memory ones. */
 export interface GatewayDeps {
@@ -16,6 +18,12 @@ export interface GatewayDeps {
   now: () => Date;
   metrics: Metrics;
   ready: () => Promise<boolean>;
+  /** What the gateway knows of syntheses from their events (waits, SSE, fresh answers). */
+  watch: SynthesisWatch;
+  /** Recent results of manifests this gateway saw complete (repeats answered from memory). */
+  repeats: RepeatCache;
+  /** How long reading an uploaded rootfs may take (worker thread) before it is refused. */
+  uploadParseBudgetMs?: number;
   /** The OCI Distribution API (/v2); defaults when absent: see routes/registry.ts. */
   registry?: RegistrySettings;
 }

@@ -3,19 +3,23 @@
  * (the same stages the services run; the distributed run is covered by the e2e int test).
  */
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { generateKeyPair, formatKey, publicKeyOf, type SecretKey } from '@lse/core';
+import { generateKeyPair, formatKey, publicKeyOf, writeTar, type SecretKey } from '@lse/core';
 import {
   InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLeaseRepository, MemorySynthesisRepository, MemoryTrustStore,
 } from '@lse/adapter-memory';
-import { buildFragment, makeEventRecorder, makeRecorder, makeResultCache, silentLog, startPipeline, type EnginePorts } from '@lse/engine';
-import { Metrics } from './metrics';
-import { buildServer } from './server';
+import { buildFragment, makeResultCache, silentLog, startPipeline, type EnginePorts } from '@lse/engine';
+import { startGateway } from './compose';
+import { WORK_STAGES, gatewayDefaults } from './testing';
 
 const TOKENS = new Map([
   ['synth-token-0123456789', { name: 'runner', scopes: new Set(['synth']) }],
   ['admin-token-0123456789', { name: 'ops', scopes: new Set(['admin']) }],
+  ['other-token-0123456789', { name: 'other-team', scopes: new Set(['synth']) }],
 ]);
+const OTHER = { authorization: 'Bearer other-token-0123456789' };
 const SYNTH = { authorization: 'Bearer synth-token-0123456789' };
 const ADMIN = { authorization: 'Bearer admin-token-0123456789' };
 
@@ -37,24 +41,28 @@ describe('gateway HTTP API (in-process pipeline)', () => {
   };
   const manifest = (require: object[]) => ({ apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: 'svc' }, base: 'scratch', require });
 
+  const work: string[] = []; // synthesis ids of the work messages the stages received
+
+  let bus: InProcessBus;
+
   beforeAll(async () => {
-    const bus = new InProcessBus();
+    bus = new InProcessBus();
+    await bus.subscribe('lse.synth.requested', async (m) => { work.push((m.data as { synthesisId: string }).synthesisId); });
     const origin = new MemoryBlobStore();
     ports = { fragments: new MemoryFragmentRepository(), bases: new MemoryBaseRepository(), trust: new MemoryTrustStore(), origin, cache: new MemoryBlobStore(), layers: new MemoryBlobStore() };
-    const now = () => new Date();
-    const deps = { bus, syntheses, leases, layers: ports.layers, leaseTtlSeconds: 600, now, log: silentLog };
-    const stopStages = await startPipeline({ bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false, record: makeRecorder(deps), completedByKey: makeResultCache(deps) });
-    const recordEvent = makeEventRecorder(deps);
-    const stopEvents = await bus.subscribe('lse.events.synthesis.>', async (m) => recordEvent(m.subject, m.data), { durable: 'events' });
-    stop = async () => { await stopStages(); await stopEvents(); };
-    app = buildServer({ bus, ports, syntheses, leases, auth: { tokens: TOKENS, disabled: false }, leaseTtlSeconds: 600, waitMaxSeconds: 30, epoch: 0, now, metrics: new Metrics(), ready: async () => true }, { bodyLimit: 1 << 24 });
+    const stopStages = await startPipeline({
+      bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false, leases, completedByKey: makeResultCache({ syntheses, layers: ports.layers }),
+    }, WORK_STAGES);
+    const gw = await startGateway({ ...gatewayDefaults, bus, ports, syntheses, leases, auth: { tokens: TOKENS, disabled: false }, uploadParseBudgetMs: 5_000, bodyLimitBytes: 1 << 26 });
+    stop = async () => { await stopStages(); await gw.stop(); };
+    app = gw.app;
     key = generateKeyPair('pub-1').secretKey;
     const trusted = await app.inject({ method: 'POST', url: '/v1/keys', headers: ADMIN, payload: { publicKey: formatKey(publicKeyOf(key)), scopes: ['lib*', 'app*'] } });
     expect(trusted.statusCode).toBe(201);
     expect((await publish('libdata', '1.0.0')).statusCode).toBe(201);
     expect((await publish('app', '2.0.0', ['libdata ^1.0.0'])).statusCode).toBe(201);
   });
-  afterAll(async () => { await stop(); await app.close(); });
+  afterAll(async () => { await stop(); });
 
   it('asks for a token (401 with a challenge) and for the right scope (403)', async () => {
     const none = await app.inject({ method: 'POST', url: '/v1/syntheses', payload: { manifest: manifest([]) } });
@@ -137,6 +145,94 @@ describe('gateway HTTP API (in-process pipeline)', () => {
     expect(await leases.get(id)).toBeUndefined();
     expect((await app.inject({ method: 'POST', url: `/v1/syntheses/${id}/lease`, headers: SYNTH, payload: {} })).statusCode).toBe(410);
     expect((await app.inject({ method: 'GET', url: '/v1/syntheses/nope', headers: SYNTH })).statusCode).toBe(404);
+  });
+
+  it('keeps tenants apart: another tenant gets 404 for a synthesis and cannot release or renew its lease; admin can see it', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/syntheses', headers: { ...SYNTH, prefer: 'wait=20' }, payload: { manifest: manifest([{ name: 'libdata' }]) } });
+    const { id } = res.json();
+    expect(res.statusCode).toBe(200);
+    for (const [method, url] of [['GET', `/v1/syntheses/${id}`], ['GET', `/v1/syntheses/${id}/events`], ['DELETE', `/v1/syntheses/${id}`], ['POST', `/v1/syntheses/${id}/lease`]] as const) {
+      const other = await app.inject({ method, url, headers: OTHER, ...(method === 'POST' ? { payload: {} } : {}) });
+      expect([method, url, other.statusCode, other.json().error.code]).toEqual([method, url, 404, 'SYNTHESIS_UNKNOWN']);
+    }
+    expect(await leases.get(id)).toBeDefined();
+    expect((await app.inject({ method: 'GET', url: `/v1/syntheses/${id}`, headers: ADMIN })).json().status).toBe('completed');
+    // The same manifest from the other tenant: its own synthesis and lease on the same image.
+    const theirs = (await app.inject({ method: 'POST', url: '/v1/syntheses', headers: { ...OTHER, prefer: 'wait=20' }, payload: { manifest: manifest([{ name: 'libdata' }]) } })).json();
+    expect(theirs.result.manifestDigest).toBe(res.json().result.manifestDigest);
+    expect((await app.inject({ method: 'DELETE', url: `/v1/syntheses/${theirs.id}`, headers: OTHER })).statusCode).toBe(204);
+    expect(await leases.get(id)).toBeDefined();
+  });
+
+  it('answers a repeat from memory (no work message) with its own record and lease, until a publish changes the catalog', async () => {
+    const body = { manifest: { ...manifest([{ name: 'app' }]), metadata: { name: 'repeat-svc' } } };
+    const first = (await app.inject({ method: 'POST', url: '/v1/syntheses', headers: { ...SYNTH, prefer: 'wait=20' }, payload: body })).json();
+    expect(first.status).toBe('completed');
+    const before = work.length;
+    const again = await app.inject({ method: 'POST', url: '/v1/syntheses', headers: { ...SYNTH, prefer: 'wait=20' }, payload: body });
+    expect(again.statusCode).toBe(200);
+    const r = again.json();
+    expect(work.length).toBe(before);
+    expect(r).toMatchObject({ status: 'completed', key: first.key, result: { manifestDigest: first.result.manifestDigest } });
+    expect(r.id).not.toBe(first.id);
+    expect(r.lease.expiresAt).toBeTruthy();
+    await new Promise((res) => setTimeout(res, 50));
+    expect((await leases.get(r.id))?.blobs).toContain(first.result.manifestDigest); // written by the projection
+    expect(await syntheses.get(r.id)).toMatchObject({ status: 'completed', tenant: 'runner' });
+    // A publish may change what the manifest resolves to: the next request goes through the stages.
+    expect((await publish('libdata', '1.5.0')).statusCode).toBe(201);
+    const after = (await app.inject({ method: 'POST', url: '/v1/syntheses', headers: { ...SYNTH, prefer: 'wait=20' }, payload: body })).json();
+    expect(work.length).toBe(before + 1);
+    expect(after.status).toBe('completed');
+    expect(after.key).not.toBe(first.key);
+  });
+
+  it('refuses an unauthenticated upload before reading it, and a manifest body over the route limit with 413', async () => {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    const answer = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
+      let sent = 0;
+      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/syntheses', headers: { 'content-type': 'application/json', 'content-length': String(100 * 1024 * 1024) } }, (res) => {
+        resolve({ status: res.statusCode ?? 0, sent });
+        res.resume();
+        req.destroy();
+      });
+      req.on('error', (e) => { if (!sent) reject(e); });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const pump = () => { while (sent < 100 * 1024 * 1024 && req.write(chunk)) sent += chunk.length; };
+      req.on('drain', pump);
+      pump();
+    });
+    expect(answer.status).toBe(401);
+    expect(answer.sent).toBeLessThan(100 * 1024 * 1024);
+    const before = work.length;
+    const big = await app.inject({ method: 'POST', url: '/v1/syntheses', headers: SYNTH, payload: { manifest: manifest([]), pad: 'x'.repeat(2 * 1024 * 1024) } });
+    expect(big.statusCode).toBe(413);
+    expect(big.json().error.code).toBe('TOO_LARGE');
+    expect(work.length).toBe(before);
+  });
+
+  it('gives a request published straight to NATS a record from the request on; it belongs to no tenant (admin only)', async () => {
+    const id = `nats-client-${Date.now()}`;
+    await bus.publish('lse.synth.requested', { v: 1, synthesisId: id, manifest: 'apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: from-nats }\nbase: scratch\nrequire: [{ name: libdata }]\n', requestedAt: new Date().toISOString() },
+      { 'Nats-Msg-Id': `requested:${id}` });
+    const got = await app.inject({ method: 'GET', url: `/v1/syntheses/${id}`, headers: { ...ADMIN, prefer: 'wait=20' } });
+    expect(got.json()).toMatchObject({ id, status: 'completed', manifestName: 'from-nats' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await syntheses.get(id)).toMatchObject({ status: 'completed', manifestName: 'from-nats' });
+    expect((await app.inject({ method: 'GET', url: `/v1/syntheses/${id}`, headers: SYNTH })).statusCode).toBe(404);
+  });
+
+  it('reads uploaded bases off the event loop: /healthz answers while a large one is read', async () => {
+    const entries = Array.from({ length: 400 }, (_, i) => file(`usr/share/big/f${i}`, `${i}`.padEnd(50_000, 'x')));
+    const big = writeTar(entries).toString('base64');
+    let uploadDone = false;
+    const upload = app.inject({ method: 'POST', url: '/v1/bases', headers: ADMIN, payload: { name: 'big', tag: 'latest', rootfsTar: big } }).then((r) => { uploadDone = true; return r; });
+    await new Promise((r) => setTimeout(r, 20));
+    const health = await app.inject({ method: 'GET', url: '/healthz' });
+    expect(health.statusCode).toBe(200);
+    expect(uploadDone).toBe(false); // answered while the upload was still being read
+    expect((await upload).statusCode).toBe(201);
   });
 
   it('serves health, metrics and the OpenAPI document without a token', async () => {

@@ -1,15 +1,14 @@
 /**
- * lse-gateway: the REST API, the recorder stage (lse.synth.assembled → result, lease, completed
- * event), the event recorder (progress and failures into the syntheses collection) and the
- * lease collector. Composition root: adapters are wired here and nowhere else.
+ * lse-gateway: the REST API, the recorder stage (lse.synth.assembled → lease, completed event),
+ * the record projection (events → the syntheses collection) and the lease collector, composed by
+ * compose.ts. Adapters are wired here and nowhere else.
  */
-import { Collector, makeEventRecorder, makeRecorder, startPipeline } from '@lse/engine';
 import { connectAll, describeConfig, loadServiceConfig, rootLogger, type Connected } from '@lse/service';
 import { LseError } from '@lse/core';
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Metrics } from './metrics';
-import { buildServer } from './server';
+import { startGateway } from './compose';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -31,15 +30,12 @@ async function main(): Promise<void> {
   let conn: Connected | undefined;
   let app: FastifyInstance | undefined;
   const stops: (() => Promise<void>)[] = [];
-  let timer: NodeJS.Timeout | undefined;
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'draining');
     const t = setTimeout(() => process.exit(1), 30_000);
-    if (timer) clearInterval(timer);
-    await app?.close();
     for (const s of stops) await s();
     await conn?.close();
     clearTimeout(t);
@@ -52,33 +48,19 @@ async function main(): Promise<void> {
   try {
     conn = await connectAll(config, 'lse-gateway', log);
     const { bus, ports, mongo } = conn;
-    const recorderDeps = { bus, syntheses: mongo.syntheses, leases: mongo.leases, layers: conn.layers, leaseTtlSeconds: config.gateway.leaseTtlSeconds, now, log };
-    const record = makeRecorder(recorderDeps);
-    stops.push(await startPipeline({
-      bus, ports, opts: { epoch: config.epoch }, log, concurrency: config.concurrency,
-      record: async (m) => { await record(m); metrics.inc('lse_syntheses_finished_total', { status: 'completed' }); },
-    }, ['recorder']));
-    const recordEvent = makeEventRecorder(recorderDeps);
-    stops.push(await bus.subscribe('lse.events.synthesis.>', async (m) => {
-      await recordEvent(m.subject, m.data);
-      if (m.subject.includes('.failed.')) metrics.inc('lse_syntheses_finished_total', { status: 'failed' });
-    }, { durable: 'lse-gateway-events', concurrency: config.concurrency }));
-    const collector = new Collector({ leases: mongo.leases, bases: ports.bases, layers: conn.layers, graceMs: config.gateway.collectGraceSeconds * 1000, now, log });
-    if (config.gateway.collectIntervalSeconds > 0) {
-      timer = setInterval(() => {
-        collector.collect().then((r) => metrics.inc('lse_collector_deleted_total', {}, r.deleted.length), (e) => log.error({ err: (e as Error).message }, 'collector failed'));
-      }, config.gateway.collectIntervalSeconds * 1000);
-    }
-    app = buildServer({
-      bus, ports, syntheses: mongo.syntheses, leases: mongo.leases,
+    const gw = await startGateway({
+      bus, ports, syntheses: mongo.syntheses, leases: mongo.leases, log, metrics, now,
       auth: { tokens: config.gateway.tokens, disabled: env['LSE_AUTH'] === 'off' },
-      leaseTtlSeconds: config.gateway.leaseTtlSeconds, waitMaxSeconds: config.gateway.waitMaxSeconds, epoch: config.epoch,
-      now, metrics, ready: () => conn!.ready(),
+      leaseTtlSeconds: config.gateway.leaseTtlSeconds, waitMaxSeconds: config.gateway.waitMaxSeconds, epoch: config.epoch, concurrency: config.concurrency,
+      collectIntervalSeconds: config.gateway.collectIntervalSeconds, collectGraceSeconds: config.gateway.collectGraceSeconds, bodyLimitBytes: config.gateway.bodyLimitBytes,
+      ready: () => conn!.ready(), httpLogger: log as unknown as FastifyBaseLogger,
       registry: {
         secret: config.gateway.registrySecret ? Buffer.from(config.gateway.registrySecret) : randomBytes(32), anonymousPull: config.gateway.anonymousPull,
         ...(config.gateway.publicUrl ? { publicUrl: config.gateway.publicUrl } : {}), pkgsBase: config.gateway.pkgsBase, pkgsPlatforms: config.gateway.pkgsPlatforms, tokenTtlSeconds: 300,
       },
-    }, { logger: log as unknown as FastifyBaseLogger, bodyLimit: config.gateway.bodyLimitBytes });
+    });
+    app = gw.app;
+    stops.push(() => gw.stop());
     await app.listen({ host: config.gateway.host, port: config.gateway.port });
     log.info({ url: `http://${config.gateway.host}:${config.gateway.port}` }, 'lse-gateway ready');
   } catch (e) {

@@ -1,7 +1,11 @@
 /** The gateway's OpenAPI 3.1 description, served at /openapi.json. */
 const err = { $ref: '#/components/schemas/Error' };
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
-const errors = { '400': { description: 'invalid input', ...json(err) }, '401': { description: 'no or unknown bearer token', ...json(err) }, '403': { description: 'token lacks the scope', ...json(err) } };
+const errors = {
+  '400': { description: 'invalid input', ...json(err) }, '401': { description: 'no or unknown bearer token (answered before the body is read)', ...json(err) },
+  '403': { description: 'token lacks the scope', ...json(err) }, '413': { description: 'body over the route limit (1 MiB for manifests) or request too large for the bus', ...json(err) },
+  '503': { description: 'a server did not answer (NATS, MongoDB, S3); nothing was stored; retry (Retry-After)', ...json(err) },
+};
 const manifestBody = {
   required: true,
   content: {
@@ -23,7 +27,7 @@ export const OPENAPI = {
   },
   security: [{ bearer: [] }],
   paths: {
-    '/v1/syntheses': { post: { summary: 'request a synthesis (scope synth); Prefer: wait=N blocks up to N s', requestBody: manifestBody, responses: { '202': { description: 'accepted', ...json({ $ref: '#/components/schemas/Synthesis' }) }, '200': { description: 'finished (with Prefer: wait)' }, '422': { description: 'failed (with Prefer: wait)' }, ...errors } } },
+    '/v1/syntheses': { post: { summary: 'request a synthesis (scope synth); answered with an id once the request is durable; a repeat of a recent manifest is answered from memory; Prefer: wait=N blocks up to N s. A synthesis belongs to the token that asked for it: other tenants get 404', requestBody: manifestBody, responses: { '202': { description: 'accepted', ...json({ $ref: '#/components/schemas/Synthesis' }) }, '200': { description: 'finished (with Prefer: wait)' }, '422': { description: 'failed (with Prefer: wait)' }, ...errors } } },
     '/v1/syntheses/{id}': {
       get: { summary: 'status and result (Prefer: wait=N supported)', responses: { '200': { description: 'the synthesis', ...json({ $ref: '#/components/schemas/Synthesis' }) }, '404': { description: 'unknown id' } } },
       delete: { summary: 'release the lease (its blobs become collectable)', responses: { '204': { description: 'released' } } },

@@ -12,12 +12,13 @@
  * is remembered for a short while (RECENT_MS) so a client's HEAD, GET and re-GET of one tag do not
  * each run the resolver. Every pull takes or extends the lease of the image(s) it serves.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import {
-  LseError, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, buildImageIndex, isLseError, ociPlatform, sha256Digest, type Platform, type SynthesisRecord,
+  LseError, lseErrorFrom, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, buildImageIndex, isLseError, ociPlatform, sha256Digest, type Platform, type SynthesisRecord,
 } from '@lse/core';
-import { isValidSynthesisId, type ImageRef, type SynthRequested } from '@lse/contracts';
-import { imageBlobs, runSynthesis } from '@lse/engine';
+import { isValidSynthesisId, type ImageRef } from '@lse/contracts';
+import { imageBlobs } from '@lse/engine';
+import { admit, newSynthesisId } from './admit';
+import { recordOf } from './watch';
 import type { GatewayDeps, RegistrySettings } from './deps';
 
 const RECENT_MS = 30_000;
@@ -86,7 +87,8 @@ export class Puller {
   /** The completed synthesis `synth/<ref>` names. */
   async synthRecord(ref: string): Promise<SynthesisRecord> {
     const hex = /^(?:sha256-)?([0-9a-f]{64})$/.exec(ref)?.[1];
-    const rec = hex ? await this.d.syntheses.completedByKey(`sha256:${hex}`) : isValidSynthesisId(ref) ? await this.d.syntheses.get(ref) : undefined;
+    const fresh = !hex && isValidSynthesisId(ref) ? this.d.watch.state(ref) : undefined; // the projection may lag its events
+    const rec = fresh && fresh.status !== 'pending' ? recordOf(fresh) : hex ? await this.d.syntheses.completedByKey(`sha256:${hex}`) : isValidSynthesisId(ref) ? await this.d.syntheses.get(ref) : undefined;
     if (!rec) throw new RegistryError(404, 'NAME_UNKNOWN', `no ${hex ? 'completed synthesis with key sha256:' + hex : `synthesis '${ref}'`}; register one with POST /v1/syntheses`, { name: SYNTH_PREFIX + ref });
     if (rec.status !== 'completed' || !rec.result) {
       const why = rec.status === 'failed' ? `failed at the ${rec.error?.stage}: ${rec.error?.message}` : `is still ${rec.stage}; pull again when it has completed`;
@@ -148,23 +150,16 @@ export class Puller {
   }
 
   private async synthesizeOne(ref: PkgsRef, platform: Platform): Promise<{ id: string; image: ImageRef }> {
-    const id = `reg-${createHash('sha256').update(randomBytes(16)).digest('base64url').slice(0, 16).replace(/[^A-Za-z0-9]/g, 'x')}`;
     const manifest = manifestFor(ref);
-    const at = this.d.now().toISOString();
-    await this.d.syntheses.create({ id, status: 'pending', stage: 'requested', manifestName: manifest.metadata.name, platform, createdAt: at, updatedAt: at });
-    const req: SynthRequested = { v: 1, synthesisId: id, manifest, platform, requestedAt: at };
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RegistryError(503, 'UNAVAILABLE', `synthesis ${id} of ${ref.packages.join(', ')} on ${ref.base} did not finish within ${this.d.waitMaxSeconds} s; pull again later (it keeps running)`, { synthesis: id })), this.d.waitMaxSeconds * 1000);
-    });
     try {
-      const done = await Promise.race([runSynthesis(this.d.bus, req), timeout]);
-      this.d.metrics.inc('lse_syntheses_requested_total');
-      return { id, image: done.image };
+      const id = await admit(this.d, { manifest, platform, id: newSynthesisId('reg') });
+      this.d.metrics.inc('lse_syntheses_requested_total', { answered: 'pipeline' });
+      const st = await this.d.watch.waitFinished(id, this.d.waitMaxSeconds);
+      if (st?.completed) return { id, image: st.completed.image };
+      if (st?.failed) throw lseErrorFrom({ ...st.failed, details: { ...st.failed.details, stage: st.failed.stage } });
+      throw new RegistryError(503, 'UNAVAILABLE', `synthesis ${id} of ${ref.packages.join(', ')} on ${ref.base} did not finish within ${this.d.waitMaxSeconds} s; pull again later (it keeps running)`, { synthesis: id });
     } catch (e) {
       throw pullError(e, ref, platform);
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

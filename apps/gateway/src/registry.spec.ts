@@ -14,11 +14,11 @@ import {
 import {
   InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLeaseRepository, MemorySynthesisRepository, MemoryTrustStore,
 } from '@lse/adapter-memory';
-import { buildFragment, makeEventRecorder, makeRecorder, makeResultCache, silentLog, startPipeline, type EnginePorts } from '@lse/engine';
-import type { GatewayDeps, RegistrySettings } from './deps';
-import { Metrics } from './metrics';
+import { buildFragment, makeResultCache, silentLog, startPipeline, type EnginePorts } from '@lse/engine';
+import { startGateway } from './compose';
+import type { RegistrySettings } from './deps';
 import { signRegistryToken } from './registry-auth';
-import { buildServer } from './server';
+import { WORK_STAGES, gatewayDefaults } from './testing';
 
 /** Layer store keeping raw bytes (so a test can alter them) and streaming like S3BlobStore.getStream. */
 class StreamingStore implements BlobStore {
@@ -85,17 +85,17 @@ describe('OCI Distribution API (/v2)', () => {
     bus = new InProcessBus();
     layers = new StreamingStore();
     ports = { fragments: new MemoryFragmentRepository(), bases: new MemoryBaseRepository(), trust: new MemoryTrustStore(), origin: new MemoryBlobStore(), cache: new MemoryBlobStore(), layers };
-    const now = () => new Date();
-    const deps = { bus, syntheses, leases, layers, leaseTtlSeconds: 600, now, log: silentLog };
-    const stopStages = await startPipeline({ bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false, record: makeRecorder(deps), completedByKey: makeResultCache(deps) });
-    const recordEvent = makeEventRecorder(deps);
-    const stopEvents = await bus.subscribe('lse.events.synthesis.>', async (m) => recordEvent(m.subject, m.data), { durable: 'events' });
-    stop = async () => { await stopStages(); await stopEvents(); };
+    const stopStages = await startPipeline({
+      bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false, leases, completedByKey: makeResultCache({ syntheses, layers }),
+    }, WORK_STAGES);
     const registry: RegistrySettings = { secret: SECRET, anonymousPull: false, pkgsBase: 'scratch', pkgsPlatforms: [{ os: 'linux', arch: 'amd64' }], tokenTtlSeconds: 300 };
-    const d: GatewayDeps = { bus, ports, syntheses, leases, auth: { tokens: TOKENS, disabled: false }, leaseTtlSeconds: 600, waitMaxSeconds: 30, epoch: 0, now, metrics: new Metrics(), ready: async () => true, registry };
+    const parts = { ...gatewayDefaults, bus, ports, syntheses, leases, auth: { tokens: TOKENS, disabled: false } };
     const sink = new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } });
-    app = buildServer(d, { bodyLimit: 1 << 24, logger: pino({ level: 'warn' }, sink) as unknown as FastifyBaseLogger });
-    multi = buildServer({ ...d, registry: { ...registry, anonymousPull: true, pkgsPlatforms: [{ os: 'linux', arch: 'amd64' }, { os: 'linux', arch: 'amd64', variant: 'v3' }] } }, { bodyLimit: 1 << 24 });
+    const gw = await startGateway({ ...parts, registry, httpLogger: pino({ level: 'warn' }, sink) as unknown as FastifyBaseLogger });
+    const gwMulti = await startGateway({ ...parts, registry: { ...registry, anonymousPull: true, pkgsPlatforms: [{ os: 'linux', arch: 'amd64' }, { os: 'linux', arch: 'amd64', variant: 'v3' }] } });
+    stop = async () => { await stopStages(); await gw.stop(); await gwMulti.stop(); };
+    app = gw.app;
+    multi = gwMulti.app;
     const key: SecretKey = generateKeyPair('pub-1').secretKey;
     expect((await app.inject({ method: 'POST', url: '/v1/keys', headers: ADMIN, payload: { publicKey: formatKey(publicKeyOf(key)), scopes: ['*'] } })).statusCode).toBe(201);
     const publish = async (name: string, content: string, depends: string[] = []) => {
@@ -107,7 +107,7 @@ describe('OCI Distribution API (/v2)', () => {
     await publish('tool', 'tool\n');
     await publish('extra', 'extra\n');
   });
-  afterAll(async () => { await stop(); await app.close(); await multi.close(); });
+  afterAll(async () => { await stop(); });
 
   it('answers /v2/ with 401 and a Bearer challenge, 200 {} with credentials', async () => {
     const none = await app.inject({ method: 'GET', url: '/v2/' });

@@ -1,5 +1,8 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { CATALOG_SUBJECTS } from '@lse/contracts';
 import type { GatewayDeps } from './deps';
+
+const CATALOG_ROUTES = /^\/v1\/(fragments(\/batch)?|bases|keys(\/:name\/revoke)?)$/;
 import { sendError } from './errors';
 import { OPENAPI } from './openapi';
 import { catalogRoutes } from './routes/catalog';
@@ -24,7 +27,14 @@ export function buildServer(d: GatewayDeps, opts: { logger?: FastifyBaseLogger; 
   d.metrics.define('lse_up', 'the gateway is up', 'gauge');
   d.metrics.set('lse_up', 1);
   app.addHook('onResponse', async (req, reply) => {
-    d.metrics.inc('lse_http_requests_total', { route: req.routeOptions.url ?? 'unknown', code: String(reply.statusCode) });
+    const route = req.routeOptions.url ?? 'unknown';
+    d.metrics.inc('lse_http_requests_total', { route, code: String(reply.statusCode) });
+    // Fragments, bases or trust changed: what a manifest resolves to may have changed, here and
+    // on every other gateway.
+    if (req.method !== 'GET' && reply.statusCode < 300 && CATALOG_ROUTES.test(route)) {
+      d.repeats.invalidate();
+      await d.bus.publish(CATALOG_SUBJECTS.changed, { route, at: d.now().toISOString() }).catch(() => undefined);
+    }
   });
   app.setErrorHandler((e, _req, reply) => sendError(reply, e));
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}; see /openapi.json`, details: {} } }));

@@ -13,6 +13,18 @@ export interface SynthRequested {
   manifest: Manifest | string;
   platform?: Platform;
   requestedAt: string;
+  /** The tenant (gateway token name) that asked for it; absent for requests published straight to NATS. */
+  tenant?: string;
+}
+
+/** lse.events.synthesis.requested.<id>: the synthesis exists; what its record starts with. */
+export interface SynthAccepted {
+  v: 1;
+  synthesisId: string;
+  manifestName: string;
+  platform?: Platform;
+  tenant?: string;
+  requestedAt: string;
 }
 
 /** lse.synth.resolved / fetched: the lock and its digest (the synthesis key). */
@@ -47,7 +59,15 @@ export interface SynthAssembled {
   /** Fragments per layer, for the summary. */
   layerPlan: { digest: string; fragments: string[] }[];
 }
-export type SynthCompleted = SynthAssembled & { completedAt: string };
+export type SynthCompleted = SynthAssembled & {
+  completedAt: string;
+  /**
+   * The lease of the synthesis: written by the recorder before it published this event, or, for a
+   * repeat answered from a gateway's memory (`leaseBy: 'projection'`), by the record projection
+   * when it applies this event (the image's earlier lease holds its blobs until then).
+   */
+  lease?: { expiresAt: string; leaseBy?: 'recorder' | 'projection' };
+};
 
 export interface SynthFailed {
   v: 1;
@@ -66,8 +86,10 @@ export interface SynthProgress {
   stage: Stage;
   at: string;
   detail?: string;
-  /** Set on the `resolved` progress event, so recorders learn about requests published straight to NATS. */
+  /** Set on the `resolved` progress event. */
   manifestName?: string;
+  /** The synthesis key, on the `resolved` progress event. */
+  key?: string;
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;

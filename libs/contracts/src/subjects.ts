@@ -22,12 +22,34 @@ export const WORK_STREAM = { name: 'LSE_WORK', subjects: ['lse.synth.>'] } as co
 export const EVENTS_STREAM = { name: 'LSE_EVENTS', subjects: ['lse.events.>'] } as const;
 
 export const eventSubjects = {
+  /**
+   * A synthesis was accepted: published by whoever admitted it (the gateway for REST, the
+   * resolver for requests published straight to NATS; the same `Nats-Msg-Id` makes it one event).
+   * The synthesis record starts here.
+   */
+  requested: (id: string) => `lse.events.synthesis.requested.${id}`,
   completed: (id: string) => `lse.events.synthesis.completed.${id}`,
   failed: (id: string) => `lse.events.synthesis.failed.${id}`,
   /** Progress: one event per finished stage. */
   progress: (id: string) => `lse.events.synthesis.progress.${id}`,
   all: (id: string) => `lse.events.synthesis.*.${id}`,
+  /** Every synthesis event (the record projection and the gateways' watchers subscribe here). */
+  any: 'lse.events.synthesis.>',
 } as const;
+
+/** The kind of a synthesis event subject (`lse.events.synthesis.<kind>.<id>`), or undefined. */
+export function eventKindOf(subject: string): 'requested' | 'progress' | 'completed' | 'failed' | undefined {
+  const k = subject.split('.')[3];
+  return k === 'requested' || k === 'progress' || k === 'completed' || k === 'failed' ? k : undefined;
+}
+
+/**
+ * `Nats-Msg-Id` of the terminal event: completed and failed share it, so within the stream's
+ * duplicate window a synthesis gets one terminal event whatever races (a late failure after a
+ * completion, a redelivered assembled message) happen.
+ */
+export const terminalMsgId = (id: string) => `terminal:${id}`;
+export const acceptedMsgId = (id: string) => `accepted:${id}`;
 
 export const HEADERS = {
   synthesisId: 'Lse-Synthesis-Id',
@@ -57,3 +79,13 @@ export function subjectMatches(pattern: string, subject: string): boolean {
   }
   return p.length === s.length;
 }
+
+/**
+ * Catalog changes a gateway's repeat cache must hear of: `changed` is a core NATS message a
+ * gateway sends after it stored fragments, bases or trust changes; `any` covers the catalog event
+ * streams (fragments published, trust changed) as well.
+ */
+export const CATALOG_SUBJECTS = {
+  changed: 'lse.gateway.catalog-changed',
+  any: 'lse.catalog.>',
+} as const;

@@ -3,7 +3,7 @@
  * implementation (libs/adapters/fs, libs/adapters/memory) and a server one (MongoDB, S3, NATS),
  * and every implementation passes the same conformance suite (libs/testing).
  */
-import type { Fragment, Platform } from './model';
+import type { FileEntry, Fragment, Platform } from './model';
 import type { TrustedKey } from './sign/trust';
 
 /**
@@ -54,6 +54,68 @@ export interface FragmentRepository {
    * re-import skips the batches it stored before. False means "not known", not "missing".
    */
   storedSets(digests: string[]): Promise<boolean[]>;
+}
+
+/**
+ * What building one fragment layer produced (a fragment's, or a budget group's), recorded under a
+ * digest of its inputs: the layer format, the epoch and the fragment ids in order (engine
+ * layer-cache.ts, `layerInputKey`). Deterministic assembly makes the same inputs give the same
+ * layer, so a later synthesis whose layer blob is still present builds nothing.
+ */
+export interface LayerRecord {
+  /** Digest of the inputs: the record's natural key. */
+  key: string;
+  /** The gzip layer blob's digest (in the `layers` BlobStore), its uncompressed digest and size. */
+  digest: string;
+  diffId: string;
+  size: number;
+  /** The fragment ids the layer holds, in order. */
+  fragments: string[];
+}
+
+/**
+ * Layer records: insert-once documents looked up only by key (a point lookup). Written only by a
+ * stage that verified the fragments it built the layer from.
+ */
+export interface LayerRecordRepository {
+  get(key: string): Promise<LayerRecord | undefined>;
+  /** Insert-once: an existing key is left as it is ('exists'); records never change. */
+  put(r: LayerRecord): Promise<'created' | 'exists'>;
+}
+
+/**
+ * A fragment verified against one state of the trust store (a trust generation: core
+ * `trustGeneration`): its blob had the signed digest and size, the content passed the tar policy
+ * and matched the signed (or derived) file index, and `keyName` vouched for it. A later synthesis
+ * under the same generation does not read the blob again; any change to the trust store changes
+ * the generation, and nothing recorded under an earlier one is consulted.
+ */
+export interface FragmentVerdict {
+  /** `<fragment id>@<trust generation>` (`verdictId`). */
+  id: string;
+  fragment: string;
+  trustGeneration: string;
+  keyName: string;
+  verifiedAt: string;
+  /**
+   * For a fragment whose content is derived from its blob (a package from a Debian index: the
+   * blob is the .deb), the derived file index and metadata assembly uses instead of the stored
+   * descriptor's (core deriveFromDeb).
+   */
+  derived?: { files: FileEntry[]; metadata: Record<string, unknown> };
+  /** Small files assembly reads from the content (path → base64), e.g. base-passwd's masters. */
+  files?: Record<string, string>;
+}
+
+export function verdictId(fragmentId: string, generation: string): string {
+  return `${fragmentId}@${generation}`;
+}
+
+/** Verdicts: insert-once documents looked up only by `id` (a point lookup). */
+export interface VerdictRepository {
+  get(id: string): Promise<FragmentVerdict | undefined>;
+  /** Insert-once: an existing id is left as it is ('exists'). */
+  put(v: FragmentVerdict): Promise<'created' | 'exists'>;
 }
 
 /** The trust store: publisher keys, their name scopes, revocations. */
@@ -150,6 +212,14 @@ export interface Bus {
    * scheduled for redelivery). Messages it had not started stay with the durable consumer.
    */
   subscribe<T>(subject: string, handler: (msg: BusMessage<T>) => Promise<void>, opts?: SubscribeOptions): Promise<() => Promise<void>>;
+  /** Largest payload (bytes of the JSON body) one publish may carry; larger ones are refused. */
+  readonly maxPayload?: number;
+  /**
+   * The stored messages on subjects matching `subject`, oldest first (a late subscriber's
+   * replay: JetStream reads its stream with an ordered consumer). Optional: a bus without
+   * storage has no history to give.
+   */
+  history?(subject: string): Promise<BusMessage[]>;
 }
 
 export type SynthesisStatus = 'pending' | 'completed' | 'failed';
@@ -167,6 +237,8 @@ export interface SynthesisRecord {
   /** The image, once completed (contracts' ImageRef shape). */
   result?: Record<string, unknown>;
   error?: { code: string; message: string; stage: string; details?: Record<string, unknown> };
+  /** The tenant (token name) that asked for it; absent for requests published straight to NATS. */
+  tenant?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -176,7 +248,11 @@ export interface SynthesisRepository {
   /** Creates the record; an existing id is left alone ('exists'). */
   create(rec: SynthesisRecord): Promise<'created' | 'exists'>;
   get(id: string): Promise<SynthesisRecord | undefined>;
-  /** Records progress of a pending synthesis (stage, key); ignored once finished. */
+  /**
+   * Records progress (stage, key) with a write by id alone (no filtered update: FerretDB scans
+   * those); a stage earlier than the recorded one, or progress after the finish, changes nothing
+   * that `get` shows.
+   */
   progress(id: string, fields: { stage: string; key?: string; at: string }): Promise<void>;
   /**
    * Moves a pending record to completed or failed. Returns true for the one call that did it;
@@ -198,6 +274,13 @@ export interface Lease {
   expiresAt: string;
   /** Digests in the `layers` blob store this synthesis' image needs. */
   blobs: string[];
+  /**
+   * Taken by the assembler before it writes any blob, until the synthesis is recorded (then the
+   * recorder replaces it) or fails (then it is released): while it lives, blobs the collector
+   * first saw unreferenced after `createdAt` are not collected.
+   */
+  provisional?: boolean;
+  createdAt?: string;
 }
 
 export interface LeaseRepository {

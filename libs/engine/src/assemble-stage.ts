@@ -1,10 +1,14 @@
 import {
   DEB_MEDIA_TYPE, LseError, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST, assertNoConflicts, buildFilesLayer, buildImageConfig, buildImageManifest,
-  buildLayer, defaultLayerBudget, fragmentLabel, inlineFileEntries, planLayers, sha256Digest, type Fragment, type Lock, type TarEntry,
+  buildLayer, debianMetaOf, defaultLayerBudget, fragmentLabel, inlineFileEntries, planLayers, sha256Digest, trustGeneration, verdictId,
+  type Fragment, type FragmentVerdict, type LayerRecord, type Lock, type TarEntry,
 } from '@lse/core';
 import type { ImageRef } from '@lse/contracts';
 import type { EngineOptions, EnginePorts } from './ports';
 import { debianTopLayer, hasDebianFragments, DPKG_LAYER_LABEL } from './debian-assembly';
+import { layerInputKey } from './layer-cache';
+import { IO_CONCURRENCY, fragmentsOfLock, mapLimited } from './parallel';
+import { verdictFile, viewOf } from './verdicts';
 import { readVerifiedContent, readVerifiedEntries } from './verify-stage';
 
 export interface AssembledImage {
@@ -16,27 +20,61 @@ export interface AssembledImage {
  * Stage 4: lock → OCI image in the layer store.
  *  1. path conflicts between fragments (and the inline files) are found from the signed file
  *     indexes before any byte is copied (for packages from a Debian index, which have no signed
- *     index, from the index derived from their verified .deb, which is read first);
+ *     index, from the index derived from their verified .deb: kept in the verifier's verdict for
+ *     the current trust generation, else derived again from the blob here);
  *  2. the layer budget groups fragments (see libs/core/src/oci/budget.ts);
- *  3. each group becomes a deterministic gzip layer; blobs are re-read from the cache and
- *     re-checked (digest, size, policy, index) as they are used;
- *  4. inline files go into a top layer; config and manifest are written last.
+ *  3. each group's layer is looked up by its inputs (layer-cache.ts): a recorded layer whose blob
+ *     is still in the layer store is used as it is, with no fragment blob read. Otherwise the
+ *     blobs are read from the cache and re-checked (digest, size, policy, index) as they are used,
+ *     the deterministic gzip layer is built, stored, and recorded;
+ *  4. the layers the synthesis itself generates (the dpkg database for Debian fragments, the
+ *     inline files) are built every time; config and manifest are written last.
  * Everything written is content-addressed, so running this twice is harmless and gives the same
- * digests.
+ * digests, with or without the layer records.
  */
 export async function assembleImage(ports: EnginePorts, lock: Lock, opts: EngineOptions): Promise<AssembledImage> {
-  const fragments: Fragment[] = [];
-  const derived = new Map<string, TarEntry[]>();
-  for (const lf of lock.fragments) {
-    const f = await ports.fragments.get(lf.id);
-    if (!f) throw new LseError('FRAGMENT_UNKNOWN', `fragment ${lf.name}@${lf.version} (${lf.id}) is not in the fragment database`, { fragment: lf.id });
-    if (f.descriptor.blob.mediaType === DEB_MEDIA_TYPE) {
-      const c = await readVerifiedContent(ports, f);
-      derived.set(f.id, c.entries);
-      fragments.push(c.fragment);
-    } else fragments.push(f);
-  }
-  const entriesOf = async (f: Fragment) => derived.get(f.id) ?? readVerifiedEntries(ports, f);
+  const stored = await fragmentsOfLock(ports, lock);
+  const storedById = new Map(stored.map((f) => [f.id, f]));
+
+  // Verdicts of the current trust generation hold what Debian work needs from verified content.
+  let generation: Promise<string> | undefined;
+  const verdicts = new Map<string, Promise<FragmentVerdict | undefined>>();
+  const verdictOf = (f: Fragment): Promise<FragmentVerdict | undefined> => {
+    const repo = ports.verdicts;
+    if (!repo) return Promise.resolve(undefined);
+    let v = verdicts.get(f.id);
+    if (!v) {
+      generation ??= ports.trust.list().then(trustGeneration);
+      v = generation.then((g) => repo.get(verdictId(f.id, g)));
+      verdicts.set(f.id, v);
+    }
+    return v;
+  };
+  // Verified content, read at most once per fragment while it is needed.
+  const entries = new Map<string, Promise<TarEntry[]>>();
+  const entriesOf = (f: Fragment): Promise<TarEntry[]> => {
+    let e = entries.get(f.id);
+    if (!e) {
+      e = readVerifiedEntries(ports, storedById.get(f.id) ?? f);
+      entries.set(f.id, e);
+    }
+    return e;
+  };
+  const fileOf = async (f: Fragment, path: string): Promise<Buffer | undefined> => {
+    const known = verdictFile(await verdictOf(f), path);
+    if (known !== undefined) return known ?? undefined;
+    const data = (await entriesOf(f)).find((e) => e.path.replace(/^\.\//, '') === path)?.data;
+    return data && Buffer.from(data);
+  };
+
+  const fragments = await mapLimited(stored, IO_CONCURRENCY, async (f) => {
+    if (f.descriptor.blob.mediaType !== DEB_MEDIA_TYPE) return f;
+    const view = viewOf(f, await verdictOf(f));
+    if (view) return view;
+    const c = await readVerifiedContent(ports, f);
+    entries.set(f.id, Promise.resolve(c.entries));
+    return c.fragment;
+  });
   const owner = (f: Fragment) => `${f.descriptor.name}@${f.descriptor.version}`;
   assertNoConflicts([
     ...fragments.map((f) => ({ owner: owner(f), files: f.descriptor.files })),
@@ -52,17 +90,43 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
   const byId = new Map(fragments.map((f) => [f.id, f]));
 
   const ours: { diffId: string; digest: string; size: number; fragments: string[] }[] = [];
-  for (const group of groups) {
-    const parts = [];
-    for (const id of group) {
-      const f = byId.get(id)!;
-      parts.push({ entries: await entriesOf(f), label: fragmentLabel(f) });
+  const records = ports.layerRecords;
+  const keys = groups.map((group) => layerInputKey(group, opts.epoch));
+  const found = await mapLimited(keys, IO_CONCURRENCY, async (key): Promise<LayerRecord | undefined> => {
+    const rec = records ? await records.get(key) : undefined;
+    return rec && (await ports.layers.has(rec.digest)) ? rec : undefined;
+  });
+  // The blobs of the next group to build are read while this one is compressed.
+  const missing = groups.map((_, i) => i).filter((i) => !found[i]);
+  const prefetch = (i: number | undefined) => {
+    for (const id of i === undefined ? [] : groups[i]!) entriesOf(byId.get(id)!).catch(() => undefined); // awaited (and reported) when built
+  };
+  prefetch(missing[0]);
+  const recording: Promise<unknown>[] = [];
+  for (const [i, group] of groups.entries()) {
+    let layer: Omit<LayerRecord, 'key' | 'fragments'> | undefined = found[i];
+    if (!layer) {
+      const parts = await mapLimited(group, IO_CONCURRENCY, async (id) => {
+        const f = byId.get(id)!;
+        return { entries: await entriesOf(f), label: fragmentLabel(f) };
+      });
+      prefetch(missing[missing.indexOf(i) + 1]);
+      const built = buildLayer(parts, { mtime: opts.epoch });
+      await ports.layers.put(built.digest, built.blob, built.size);
+      // Recorded only now that the blob is stored: it was built from content this stage has just
+      // verified. (The writes overlap the next builds; all are awaited before the image is done.)
+      if (records) {
+        const put = records.put({ key: keys[i]!, digest: built.digest, diffId: built.diffId, size: built.size, fragments: group });
+        put.catch(() => undefined); // reported by the Promise.all below, unless an earlier build failed first
+        recording.push(put);
+      }
+      layer = built;
+      for (const id of group) if (debianMetaOf(byId.get(id)!.descriptor)?.control['Package'] !== 'base-passwd') entries.delete(id);
     }
-    const layer = buildLayer(parts, { mtime: opts.epoch });
-    await ports.layers.put(layer.digest, layer.blob, layer.size);
     ours.push({ diffId: layer.diffId, digest: layer.digest, size: layer.size, fragments: group.map((id) => owner(byId.get(id)!)) });
   }
-  const debian = await debianTopLayer(ports, fragments, base, opts.epoch, entriesOf); // dpkg database, alternatives (Debian fragments only)
+  await Promise.all(recording);
+  const debian = await debianTopLayer(ports, fragments, base, opts.epoch, { entriesOf, fileOf }); // dpkg database, alternatives (Debian fragments only)
   if (debian) {
     await ports.layers.put(debian.digest, debian.blob, debian.size);
     ours.push({ diffId: debian.diffId, digest: debian.digest, size: debian.size, fragments: [DPKG_LAYER_LABEL] });

@@ -70,6 +70,16 @@ export async function importBaseImage(ports: Pick<EnginePorts, 'layers' | 'bases
  */
 export async function importRootfsTar(ports: Pick<EnginePorts, 'layers' | 'bases'>, data: Buffer, opts: { name: string; tag: string; epoch: number; arch: string; source: Record<string, unknown> }): Promise<{ base: BaseImage; dropped: string[] }> {
   checkBaseName(opts.name, opts.tag);
+  const { layer, dropped } = rootfsLayer(data, opts);
+  const base = await storeOneLayerBase(ports, layer, { ...opts, history: `rootfs ${opts.name}` });
+  return { base, dropped };
+}
+
+/**
+ * The CPU part of importing a rootfs tarball (no I/O, so it can run on a worker thread): the tar
+ * read and checked, device nodes and FIFOs dropped, entries normalized, one deterministic layer.
+ */
+export function rootfsLayer(data: Buffer, opts: { name: string; epoch: number }): { layer: Layer; dropped: string[] } {
   const all = readTar(data);
   const dropped: string[] = [];
   const kept: TarEntry[] = [];
@@ -79,8 +89,7 @@ export async function importRootfsTar(ports: Pick<EnginePorts, 'layers' | 'bases
   }
   const { tar } = normalizeEntries(kept, { mtime: opts.epoch, allowSetuid: true });
   const layer = buildLayer([{ entries: readTar(tar), label: `rootfs of ${opts.name}` }], { mtime: opts.epoch });
-  const base = await storeOneLayerBase(ports, layer, { ...opts, history: `rootfs ${opts.name}` });
-  return { base, dropped };
+  return { layer, dropped };
 }
 
 /**

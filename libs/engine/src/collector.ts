@@ -24,9 +24,13 @@ export interface CollectReport {
  *  - expired leases are removed (expiry is done here, in code: no TTL indexes);
  *  - a blob is live if a live lease names it or a tagged base uses it (fragments live in another
  *    namespace and are never collected);
- *  - an unreferenced blob is deleted once it has been seen unreferenced for `graceMs`, so blobs
- *    an assembler has just written, before the recorder leased them, are not lost. With
- *    graceMs = 0 it is deleted at once.
+ *  - an unreferenced blob is deleted once it has been seen unreferenced for `graceMs`. With
+ *    graceMs = 0 it is deleted at once;
+ *  - while a provisional lease lives (an assembler is writing an image that is not recorded
+ *    yet), a blob first seen unreferenced after that lease was taken is kept whatever the grace:
+ *    it may be one the assembler has just written. So an image is never collected between its
+ *    assembly and its recording, however far the recorder lags; garbage older than the oldest
+ *    live provisional lease is still collected.
  */
 export class Collector {
   private readonly unreferencedSince = new Map<string, number>();
@@ -36,17 +40,21 @@ export class Collector {
     const now = this.d.now().getTime();
     const expired: string[] = [];
     const live = new Set<string>();
+    let oldestProvisional = Infinity;
     for (const lease of await this.d.leases.list()) {
       if (Date.parse(lease.expiresAt) <= now) {
         await this.d.leases.release(lease.synthesisId);
         expired.push(lease.synthesisId);
-      } else for (const b of lease.blobs) live.add(b);
+        continue;
+      }
+      for (const b of lease.blobs) live.add(b);
+      if (lease.provisional) oldestProvisional = Math.min(oldestProvisional, Date.parse(lease.createdAt ?? '') || now);
     }
     for (const t of await this.d.bases.tags()) {
       const base = await this.d.bases.get(t.digest);
       for (const l of base?.layers ?? []) live.add(l.digest);
     }
-    const deleted: string[] = [];
+    const candidates: string[] = [];
     const seen = new Set<string>();
     for await (const digest of this.d.layers.list()) {
       seen.add(digest);
@@ -56,11 +64,20 @@ export class Collector {
       }
       const since = this.unreferencedSince.get(digest) ?? now;
       this.unreferencedSince.set(digest, since);
-      if (now - since >= this.d.graceMs) {
-        await this.d.layers.delete(digest);
-        this.unreferencedSince.delete(digest);
-        deleted.push(digest);
-      }
+      if (since >= oldestProvisional) continue; // may belong to an image being assembled
+      if (now - since >= this.d.graceMs) candidates.push(digest);
+    }
+    // Listing the store takes a while: read the leases again just before deleting, so a lease
+    // taken meanwhile (an assembler reusing a layer, a repeat) keeps what it names.
+    const fresh = candidates.length ? await this.d.leases.list() : [];
+    const nowNamed = new Set(fresh.filter((l) => Date.parse(l.expiresAt) > now).flatMap((l) => l.blobs));
+    const freshProvisional = Math.min(oldestProvisional, ...fresh.filter((l) => l.provisional).map((l) => Date.parse(l.createdAt ?? '') || now));
+    const deleted: string[] = [];
+    for (const digest of candidates) {
+      if (nowNamed.has(digest) || (this.unreferencedSince.get(digest) ?? now) >= freshProvisional) continue;
+      await this.d.layers.delete(digest);
+      this.unreferencedSince.delete(digest);
+      deleted.push(digest);
     }
     for (const d of [...this.unreferencedSince.keys()]) if (!seen.has(d)) this.unreferencedSince.delete(d);
     const report = { expired, deleted: deleted.sort(), pending: this.unreferencedSince.size, live: live.size };

@@ -46,6 +46,11 @@ export interface DebianLayerInput {
   fragments: readonly Fragment[];
   /** Entries of fragments already read (by fragment id), to avoid reading them twice. */
   entriesOf?: (f: Fragment) => Promise<TarEntry[]>;
+  /**
+   * One file of a fragment's verified content (undefined: no such file). Default: looked up in
+   * `entriesOf`. The assembler answers from verification verdicts (verdicts.ts ASSEMBLY_READS).
+   */
+  fileOf?: (f: Fragment, path: string) => Promise<Buffer | undefined>;
   base?: { top: Map<string, TarEntry['type']>; files: Map<string, Buffer> };
   mtime: number;
 }
@@ -63,10 +68,13 @@ export async function debianLayerEntries(ports: EnginePorts, input: DebianLayerI
   let passwdMasters: { passwd: Buffer; group: Buffer } | undefined;
   const bp = pkgs.find((p) => p.meta.control['Package'] === 'base-passwd');
   if (bp && !baseFiles.has('etc/passwd')) {
-    const entries = await (input.entriesOf ?? ((f: Fragment) => readVerifiedEntries(ports, f)))(bp.f);
-    const get = (n: string) => entries.find((e) => e.path.replace(/^\.\//, '') === `usr/share/base-passwd/${n}.master`)?.data;
-    const passwd = get('passwd');
-    const group = get('group');
+    const entriesOf = input.entriesOf ?? ((f: Fragment) => readVerifiedEntries(ports, f));
+    const fileOf = input.fileOf ?? (async (f: Fragment, path: string) => {
+      const data = (await entriesOf(f)).find((e) => e.path.replace(/^\.\//, '') === path)?.data;
+      return data && Buffer.from(data);
+    });
+    const passwd = await fileOf(bp.f, 'usr/share/base-passwd/passwd.master');
+    const group = await fileOf(bp.f, 'usr/share/base-passwd/group.master');
     if (passwd && group) passwdMasters = { passwd: Buffer.from(passwd), group: Buffer.from(group) };
   }
   const status = baseFiles.get('var/lib/dpkg/status');
@@ -83,9 +91,9 @@ export async function debianLayerEntries(ports: EnginePorts, input: DebianLayerI
 }
 
 /** The generated layer for a lock's fragments over a base (undefined without Debian fragments). */
-export async function debianTopLayer(ports: EnginePorts, fragments: readonly Fragment[], base: BaseImage | undefined, mtime: number, entriesOf?: (f: Fragment) => Promise<TarEntry[]>): Promise<Layer | undefined> {
+export async function debianTopLayer(ports: EnginePorts, fragments: readonly Fragment[], base: BaseImage | undefined, mtime: number, reads: Pick<DebianLayerInput, 'entriesOf' | 'fileOf'> = {}): Promise<Layer | undefined> {
   if (!hasDebianFragments(fragments)) return undefined;
   const scanned = await scanBase(ports, base, ['var/lib/dpkg/status', 'etc/passwd']);
-  const entries = await debianLayerEntries(ports, { fragments, base: scanned, mtime, ...(entriesOf ? { entriesOf } : {}) });
+  const entries = await debianLayerEntries(ports, { fragments, base: scanned, mtime, ...reads });
   return entries ? buildLayer([{ entries, label: DPKG_LAYER_LABEL }], { mtime }) : undefined;
 }

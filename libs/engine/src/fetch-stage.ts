@@ -1,4 +1,5 @@
 import { DEB_MEDIA_TYPE, LseError, type Lock } from '@lse/core';
+import { IO_CONCURRENCY, fragmentsOfLock, mapLimited } from './parallel';
 import type { EnginePorts } from './ports';
 
 /**
@@ -11,26 +12,28 @@ import type { EnginePorts } from './ports';
  * Fragments imported from a Packages index have a .deb as their blob and no copy in the origin:
  * their .deb is downloaded from the Debian archive on first use (checked against the signed
  * digest and size before it enters the cache) and is then served from the cache like any blob.
+ * Records are looked up and blobs HEADed and copied a few at a time (IO_CONCURRENCY).
  */
 export async function fetchFragments(ports: EnginePorts, lock: Lock, onProgress?: (done: number, total: number) => void): Promise<{ copied: number; bytes: number; refused: string[] }> {
   let copied = 0;
   const refused: string[] = [];
   let bytes = 0;
   let done = 0;
-  for (const lf of lock.fragments) {
-    const f = await ports.fragments.get(lf.id);
-    if (!f) throw new LseError('FRAGMENT_UNKNOWN', `fragment ${lf.name}@${lf.version} (${lf.id}) is in the lock but not in the fragment database`, { fragment: lf.id });
+  const fragments = await fragmentsOfLock(ports, lock);
+  // HEADs and copies overlap, a few at a time (IO_CONCURRENCY).
+  await mapLimited(fragments, IO_CONCURRENCY, async (f) => {
+    const label = `${f.descriptor.name}@${f.descriptor.version}`;
     const { digest, size, mediaType } = f.descriptor.blob;
     const inCache = await ports.cache.has(digest);
     let source: (() => Promise<Buffer>) | undefined;
     if (!inCache && mediaType === DEB_MEDIA_TYPE && !(await ports.origin.has(digest))) {
       const archive = ports.debian;
-      if (!archive) throw new LseError('BLOB_UNKNOWN', `${lf.name}@${lf.version} is a package from a Debian index, and this service has no Debian archive configured to fetch it from`, { fragment: lf.id, digest });
+      if (!archive) throw new LseError('BLOB_UNKNOWN', `${label} is a package from a Debian index, and this service has no Debian archive configured to fetch it from`, { fragment: f.id, digest });
       source = () => archive.download(f);
     } else if (!inCache && ports.cache !== ports.origin) {
       source = () => ports.origin.get(digest);
     } else if (!inCache) {
-      throw new LseError('BLOB_UNKNOWN', `blob of fragment ${lf.name}@${lf.version} (${digest}) is missing from the store; re-pack or re-import the fragment`, { fragment: lf.id, digest });
+      throw new LseError('BLOB_UNKNOWN', `blob of fragment ${label} (${digest}) is missing from the store; re-pack or re-import the fragment`, { fragment: f.id, digest });
     }
     if (source) {
       try {
@@ -40,10 +43,10 @@ export async function fetchFragments(ports: EnginePorts, lock: Lock, onProgress?
         bytes += data.length;
       } catch (e) {
         if (!(e instanceof LseError) || !['DIGEST_MISMATCH', 'SIZE_MISMATCH', 'BLOB_UNKNOWN'].includes(e.code)) throw e;
-        refused.push(`${lf.name}@${lf.version}: ${e.message}`);
+        refused.push(`${label}: ${e.message}`);
       }
     }
-    onProgress?.(++done, lock.fragments.length);
-  }
+    onProgress?.(++done, fragments.length);
+  });
   return { copied, bytes, refused };
 }

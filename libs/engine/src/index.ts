@@ -13,3 +13,6 @@ export * from './collector';
 export * from './debian-import';
 export * from './debian-assembly';
 export * from './debian-base';
+export * from './layer-cache';
+export * from './verdicts';
+export * from './parallel';

@@ -1,9 +1,12 @@
 import { LseError, isLseError, isRetryable, lseErrorFrom, parseManifest, type Bus, type BusMessage } from '@lse/core';
 import {
-  HEADERS, SUBJECTS, eventSubjects, validateAssembled, validateFailed, validateRequested, validateResolved, validateVerified,
-  type Stage, type SynthAssembled, type SynthCompleted, type SynthFailed, type SynthProgress, type SynthRequested, type SynthResolved,
+  HEADERS, SUBJECTS, acceptedMsgId, eventSubjects, terminalMsgId, validateAssembled, validateFailed, validateRequested, validateResolved, validateVerified,
+  type Stage, type SynthAccepted, type SynthAssembled, type SynthCompleted, type SynthFailed, type SynthProgress, type SynthRequested, type SynthResolved,
   type SynthVerified,
 } from '@lse/contracts';
+import type { LeaseRepository, Manifest } from '@lse/core';
+import { imageBlobs } from './image-blobs';
+import { missingBlobs } from './recorder';
 import { assembleImage } from './assemble-stage';
 import { fetchFragments } from './fetch-stage';
 import type { Log } from './log';
@@ -36,6 +39,14 @@ export interface PipelineDeps {
    * everything as permanent.
    */
   isTransient?: (err: unknown) => boolean;
+  /**
+   * Provisional leases (the assembler takes one before it writes a blob, the resolver before it
+   * hands on a cached image), so the collector keeps what is not recorded yet. Without it (the
+   * embedded CLI, which runs no collector) none are taken.
+   */
+  leases?: LeaseRepository;
+  /** How long a provisional lease lives if nobody replaces or releases it (default 3600 s). */
+  provisionalLeaseSeconds?: number;
 }
 
 const headersFor = (id: string, stage: Stage, trace?: string) => ({
@@ -56,13 +67,28 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
   const isTransient = deps.isTransient ?? isRetryable;
   const stops: (() => Promise<void>)[] = [];
 
-  const progress = (id: string, stage: Stage, detail?: string, manifestName?: string) =>
-    bus.publish<SynthProgress>(eventSubjects.progress(id), { v: 1, synthesisId: id, stage, at: now(), ...(detail ? { detail } : {}), ...(manifestName ? { manifestName } : {}) }, { [HEADERS.synthesisId]: id, [HEADERS.msgId]: `progress-${stage}:${id}` });
+  const progress = (id: string, stage: Stage, detail?: string, manifestName?: string, key?: string) =>
+    bus.publish<SynthProgress>(eventSubjects.progress(id), {
+      v: 1, synthesisId: id, stage, at: now(), ...(detail ? { detail } : {}), ...(manifestName ? { manifestName } : {}), ...(key ? { key } : {}),
+    }, { [HEADERS.synthesisId]: id, [HEADERS.msgId]: `progress-${stage}:${id}` });
 
   const publishFailed = (id: string, name: StageName, stage: Stage, err: LseError) =>
     bus.publish<SynthFailed>(eventSubjects.failed(id), {
       v: 1, synthesisId: id, stage: name, code: err.code, message: err.message, details: { ...err.details, subject: stage }, failedAt: now(),
-    }, { ...headersFor(id, stage), [HEADERS.msgId]: `failed:${id}` });
+    }, { ...headersFor(id, stage), [HEADERS.msgId]: terminalMsgId(id) });
+
+  /** The requested event (deduplicated with the gateway's own by its message id): the record starts here. */
+  const accepted = (m: SynthRequested, manifest: Manifest | undefined) =>
+    bus.publish<SynthAccepted>(eventSubjects.requested(m.synthesisId), acceptedOf(m, manifest, now()), { [HEADERS.synthesisId]: m.synthesisId, [HEADERS.msgId]: acceptedMsgId(m.synthesisId) });
+
+  const provisional = async (id: string, key: string, blobs: string[]) => {
+    if (!deps.leases) return;
+    const at = Date.now();
+    await deps.leases.put({
+      synthesisId: id, key, blobs, provisional: true, createdAt: new Date(at).toISOString(),
+      expiresAt: new Date(at + (deps.provisionalLeaseSeconds ?? 3600) * 1000).toISOString(),
+    });
+  };
 
   function handle<T extends { synthesisId: string }>(name: StageName, stage: Stage, validate: (v: unknown) => T, step: (m: T, log: Log) => Promise<void>) {
     return async (msg: BusMessage<unknown>) => {
@@ -102,17 +128,23 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
   const trace = (m: { synthesisId: string }) => m.synthesisId;
   const table: Record<StageName, [string, (msg: BusMessage<unknown>) => Promise<void>]> = {
     resolver: [SUBJECTS.requested, handle('resolver', 'requested', validateRequested, async (m: SynthRequested) => {
-      const manifest = parseManifest(typeof m.manifest === 'string' ? m.manifest : JSON.stringify(m.manifest, null, 2), `manifest of ${m.synthesisId}`);
+      let manifest: Manifest | undefined;
+      try {
+        manifest = parseManifest(typeof m.manifest === 'string' ? m.manifest : JSON.stringify(m.manifest, null, 2), `manifest of ${m.synthesisId}`);
+      } finally {
+        await accepted(m, manifest);
+      }
       const { lock, key } = await resolveManifest(ports, manifest, m.platform);
       const cached = deps.completedByKey ? await deps.completedByKey(key) : undefined;
       if (cached) {
         // Same key, same image: the earlier result is reused and the work stages are skipped.
+        await provisional(m.synthesisId, key, imageBlobs(cached));
+        await progress(m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key} (cached result)`, manifest.metadata.name, key);
         await bus.publish<SynthAssembled>(SUBJECTS.assembled, { v: 1, synthesisId: m.synthesisId, key, image: cached, layerPlan: [] }, headersFor(m.synthesisId, 'assembled', trace(m)));
-        await progress(m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key} (cached result)`, manifest.metadata.name);
         return;
       }
       await bus.publish<SynthResolved>(SUBJECTS.resolved, { v: 1, synthesisId: m.synthesisId, key, lock }, headersFor(m.synthesisId, 'resolved', trace(m)));
-      await progress(m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key}`, manifest.metadata.name);
+      await progress(m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key}`, manifest.metadata.name, key);
     })],
     fetcher: [SUBJECTS.resolved, handle('fetcher', 'resolved', validateResolved, async (m: SynthResolved, log) => {
       const r = await fetchFragments(ports, m.lock);
@@ -126,13 +158,23 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
       await progress(m.synthesisId, 'verified', `${Object.keys(verifiedBy).length} fragments verified`);
     })],
     assembler: [SUBJECTS.verified, handle('assembler', 'verified', validateVerified, async (m: SynthVerified) => {
-      const { image, layerPlan } = await assembleImage(ports, m.lock, opts);
+      // Before any blob is written, a provisional lease keeps the collector off what this
+      // synthesis writes; once the image is known, it names the blobs (reused ones included).
+      await provisional(m.synthesisId, m.key, []);
+      let { image, layerPlan } = await assembleImage(ports, m.lock, opts);
+      await provisional(m.synthesisId, m.key, imageBlobs(image));
+      // A reused layer (layer record) may have been collected between the check and the lease
+      // that now names it: assemble again, which rebuilds exactly what is missing.
+      if (deps.leases && (await missingBlobs(ports.layers, imageBlobs(image))).length) {
+        ({ image, layerPlan } = await assembleImage(ports, m.lock, opts));
+        await provisional(m.synthesisId, m.key, imageBlobs(image));
+      }
       await bus.publish<SynthAssembled>(SUBJECTS.assembled, { v: 1, synthesisId: m.synthesisId, key: m.key, image, layerPlan }, headersFor(m.synthesisId, 'assembled', trace(m)));
       await progress(m.synthesisId, 'assembled', image.manifestDigest);
     })],
     recorder: [SUBJECTS.assembled, handle('recorder', 'assembled', validateAssembled, async (m: SynthAssembled) => {
       if (deps.record) await deps.record(m);
-      else await bus.publish<SynthCompleted>(eventSubjects.completed(m.synthesisId), { ...m, completedAt: now() }, { ...headersFor(m.synthesisId, 'assembled', trace(m)), [HEADERS.msgId]: `completed:${m.synthesisId}` });
+      else await bus.publish<SynthCompleted>(eventSubjects.completed(m.synthesisId), { ...m, completedAt: now() }, { ...headersFor(m.synthesisId, 'assembled', trace(m)), [HEADERS.msgId]: terminalMsgId(m.synthesisId) });
     })],
   };
   const STAGE_OF: Record<StageName, Stage> = { resolver: 'requested', fetcher: 'resolved', verifier: 'fetched', assembler: 'verified', recorder: 'assembled' };
@@ -142,6 +184,26 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
   }
   return async () => {
     for (const stop of stops) await stop();
+  };
+}
+
+/**
+ * The requested event of a request: its manifest's name (parsed here unless given; an invalid
+ * manifest is named so, and fails at the resolver), platform and tenant.
+ */
+export function acceptedOf(m: SynthRequested, manifest?: Manifest, at = new Date().toISOString()): SynthAccepted {
+  let name = manifest?.metadata.name;
+  if (!name && typeof m.manifest === 'object' && m.manifest && typeof m.manifest.metadata?.name === 'string') name = m.manifest.metadata.name;
+  if (!name && typeof m.manifest === 'string') {
+    try {
+      name = parseManifest(m.manifest, 'request').metadata.name;
+    } catch {
+      // named below
+    }
+  }
+  return {
+    v: 1, synthesisId: m.synthesisId, manifestName: name ?? '(invalid manifest)', requestedAt: m.requestedAt ?? at,
+    ...(m.platform ? { platform: m.platform } : {}), ...(m.tenant ? { tenant: m.tenant } : {}),
   };
 }
 
@@ -158,7 +220,7 @@ export async function runSynthesis(bus: Bus, req: SynthRequested, onProgress?: (
       const f = validateFailed(msg.data);
       const e = lseErrorFrom(f);
       settle.reject(new LseError(e.code, e.message, { ...e.details, stage: f.stage }));
-    } else onProgress?.(msg.data as SynthProgress);
+    } else if (msg.subject === eventSubjects.progress(req.synthesisId)) onProgress?.(msg.data as SynthProgress);
   });
   try {
     await bus.publish(SUBJECTS.requested, req, headersFor(req.synthesisId, 'requested', req.synthesisId));

@@ -1,4 +1,4 @@
-import type { BaseRepository, BlobStore, DebContents, Fragment, FragmentRepository, TrustStore } from '@lse/core';
+import type { BaseRepository, BlobStore, DebContents, Fragment, FragmentRepository, LayerRecordRepository, TrustStore, VerdictRepository } from '@lse/core';
 
 /**
  * What the pipeline stages need. In the embedded store `origin` and `cache` are the same
@@ -20,6 +20,16 @@ export interface EnginePorts {
    * clear error; with it they are fetched on first use (see fetch-stage.ts, verify-stage.ts).
    */
   debian?: DebianArchive;
+  /**
+   * Fragment layers already built, by their inputs (layer-cache.ts). Without it every synthesis
+   * builds every fragment layer again (same bytes, more work).
+   */
+  layerRecords?: LayerRecordRepository;
+  /**
+   * Verification verdicts per fragment and trust generation (verdicts.ts). Without it every
+   * synthesis reads and checks every fragment blob again.
+   */
+  verdicts?: VerdictRepository;
 }
 
 export interface DebianArchive {

@@ -1,34 +1,47 @@
 import {
-  DEB_MEDIA_TYPE, LseError, checkPolicy, deriveFromDeb, fragmentLabel, readTar, sha256Digest, verifyFragment,
+  DEB_MEDIA_TYPE, LseError, checkPolicy, isLseError, deriveFromDeb, fragmentLabel, readTar, sha256Digest, trustGeneration, verdictId, verifyFragment,
   type Fragment, type Lock, type TarEntry, type TrustedKey,
 } from '@lse/core';
 import { fileIndexOf, indexDifference } from './file-index';
+import { IO_CONCURRENCY, fragmentsOfLock, mapLimited } from './parallel';
 import type { EnginePorts } from './ports';
+import { verdictFor } from './verdicts';
 
 /**
  * Stage 3: nothing unverified goes further. For every fragment of the lock:
  *  1. the record's id is the hash of its descriptor, and a trusted, unrevoked key whose scope
- *     covers the name signed it;
+ *     covers the name signed it (checked every time: in memory, well under a millisecond);
  *  2. the cached blob has the signed digest (checked on read) and size;
  *  3. the tar passes the safety policy (setuid only where the signed descriptor allows it);
  *  4. the tar's contents are exactly the signed file index (so conflict checks made from indexes
  *     at assembly are truthful).
  * For a fragment from a Packages index (blob = .deb, no signed file index), 2 holds for the .deb,
- * and 3 for the content derived from it (core debian/derive.ts); its file index is that derived
- * content's, computed again wherever it is used.
+ * and 3 for the content derived from it (core debian/derive.ts).
+ *
+ * 2–4 are done once per fragment and trust generation (the digest of the trust store's state,
+ * core trustGeneration): with `ports.verdicts`, a fragment that has a verdict for the current
+ * generation is not read again; one that has none is read, checked, and its verdict recorded
+ * (with the derived file index and metadata of a Debian index package, see verdicts.ts). Any
+ * change to the trust store (a key added, scoped or revoked) changes the generation, so every
+ * fragment is read again once. Records and blobs are read a few at a time (IO_CONCURRENCY).
  * Returns the key that vouched for each fragment id.
  */
 export async function verifyFragments(ports: EnginePorts, lock: Lock, onProgress?: (done: number, total: number) => void): Promise<Record<string, string>> {
-  const keys = new Map<string, TrustedKey>((await ports.trust.list()).map((k) => [k.name, k]));
+  const trusted = await ports.trust.list();
+  const keys = new Map<string, TrustedKey>(trusted.map((k) => [k.name, k]));
+  const generation = trustGeneration(trusted);
+  const fragments = await fragmentsOfLock(ports, lock);
   const verifiedBy: Record<string, string> = {};
+  for (const f of fragments) verifiedBy[f.id] = verifyFragment(f, keys);
   let done = 0;
-  for (const lf of lock.fragments) {
-    const f = await ports.fragments.get(lf.id);
-    if (!f) throw new LseError('FRAGMENT_UNKNOWN', `fragment ${lf.name}@${lf.version} (${lf.id}) is not in the fragment database`, { fragment: lf.id });
-    verifiedBy[f.id] = verifyFragment(f, keys);
-    await readVerifiedEntries(ports, f);
-    onProgress?.(++done, lock.fragments.length);
-  }
+  await mapLimited(fragments, IO_CONCURRENCY, async (f) => {
+    const keyName = verifiedBy[f.id]!;
+    if (!ports.verdicts || !(await ports.verdicts.get(verdictId(f.id, generation)))) {
+      const content = await readVerifiedContent(ports, f);
+      await ports.verdicts?.put(verdictFor(f, content, generation, keyName, new Date().toISOString()));
+    }
+    onProgress?.(++done, fragments.length);
+  });
   return verifiedBy;
 }
 
@@ -57,8 +70,13 @@ async function readBlob(ports: EnginePorts, f: Fragment): Promise<Buffer> {
   const { digest } = f.descriptor.blob;
   try {
     // A blob the fetcher refused is not in the cache: read the origin (or, for a package from a
-    // Debian index, the archive), whose verifying read names what is wrong with it.
-    if (await ports.cache.has(digest)) return await ports.cache.get(digest);
+    // Debian index, the archive), whose verifying read names what is wrong with it. (One GET, no
+    // HEAD first: a missing blob is the exception.)
+    try {
+      return await ports.cache.get(digest);
+    } catch (e) {
+      if (!isLseError(e, 'BLOB_UNKNOWN')) throw e;
+    }
     if (f.descriptor.blob.mediaType === DEB_MEDIA_TYPE && ports.debian && !(await ports.origin.has(digest))) return await ports.debian.download(f);
     return await ports.origin.get(digest);
   } catch (e) {

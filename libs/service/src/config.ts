@@ -6,7 +6,13 @@ import { LseError, parsePlatform, type Platform } from '@lse/core';
  * (S3 secret key, tokens) are kept out of `describe()` so they never reach a log.
  */
 export interface ServiceConfig {
+  /** NATS_URL: one server, or a cluster's servers comma-separated. */
   natsUrl: string;
+  /**
+   * LSE_STREAM_REPLICAS: replicas of LSE_WORK and LSE_EVENTS (3 in a three-node cluster). Unset:
+   * new streams get 1 and an existing stream keeps its count.
+   */
+  streamReplicas?: number;
   mongoUrl: string;
   mongoDb: string;
   s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string };
@@ -61,6 +67,15 @@ function url(env: Env, name: string, def: string, schemes: string[], what: strin
   return raw;
 }
 
+/** A comma-separated list of URLs (a NATS cluster), each checked like `url`. */
+function urls(env: Env, name: string, def: string, schemes: string[], what: string): string {
+  const raw = env[name] || def;
+  const parts = raw.split(',').map((p) => p.trim());
+  if (parts.some((p) => !p)) throw new LseError('CONFIG_INVALID', `${name} has an empty entry (${what}; comma-separated for a cluster), got '${raw}'`, { variable: name });
+  for (const p of parts) url({ [name]: p }, name, def, schemes, what);
+  return parts.join(',');
+}
+
 function required(env: Env, name: string, what: string): string {
   const v = env[name];
   if (!v) throw new LseError('CONFIG_INVALID', `${name} is not set: it is ${what} (local servers: eval "$(bash infra/local/stack.sh env)")`, { variable: name });
@@ -82,6 +97,12 @@ function platforms(env: Env, name: string, def: string): Platform[] {
   }
 }
 
+function replicas(env: Env, name: string): number {
+  const n = int(env, name, 1, 'replicas of the LSE streams: 1 for one server, 3 for a three-node cluster', 1);
+  if (n > 5) throw new LseError('CONFIG_INVALID', `${name} must be 1 to 5 (JetStream keeps at most 5 replicas of a stream), got '${n}'`, { variable: name });
+  return n;
+}
+
 /** `LSE_TOKENS="ci=tok1:synth,publish;ops=tok2:admin"`: name=token:scope[,scope]... */
 export function parseTokens(raw: string | undefined): ServiceConfig['gateway']['tokens'] {
   const out = new Map<string, { name: string; scopes: Set<string> }>();
@@ -99,7 +120,8 @@ export function parseTokens(raw: string | undefined): ServiceConfig['gateway']['
 export function loadServiceConfig(env: Env): ServiceConfig {
   const publicUrl = env['LSE_PUBLIC_URL'] || undefined;
   return {
-    natsUrl: url(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats', 'tls'], 'where NATS JetStream listens'),
+    natsUrl: urls(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats', 'tls'], 'where NATS JetStream listens'),
+    ...(env['LSE_STREAM_REPLICAS'] ? { streamReplicas: replicas(env, 'LSE_STREAM_REPLICAS') } : {}),
     mongoUrl: url(env, 'MONGO_URL', 'mongodb://127.0.0.1:27017/', ['mongodb', 'mongodb+srv'], 'the fragment database'),
     mongoDb: env['MONGO_DB'] || 'lse',
     s3: {
@@ -136,7 +158,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
 /** The configuration without secrets, for the startup log line. */
 export function describeConfig(c: ServiceConfig): Record<string, unknown> {
   return {
-    natsUrl: c.natsUrl, mongoUrl: c.mongoUrl.replace(/\/\/[^@/]*@/, '//***@'), mongoDb: c.mongoDb, s3: { endpoint: c.s3.endpoint, bucket: c.s3.bucket, region: c.s3.region },
+    natsUrl: c.natsUrl, ...(c.streamReplicas ? { streamReplicas: c.streamReplicas } : {}), mongoUrl: c.mongoUrl.replace(/\/\/[^@/]*@/, '//***@'), mongoDb: c.mongoDb, s3: { endpoint: c.s3.endpoint, bucket: c.s3.bucket, region: c.s3.region },
     ...(c.debianMirror ? { debianMirror: c.debianMirror } : {}), concurrency: c.concurrency, healthPort: c.healthPort, gateway: { host: c.gateway.host, port: c.gateway.port, tokens: [...c.gateway.tokens.values()].map((t) => t.name), anonymousPull: c.gateway.anonymousPull, leaseTtlSeconds: c.gateway.leaseTtlSeconds, pkgsBase: c.gateway.pkgsBase, pkgsPlatforms: c.gateway.pkgsPlatforms },
   };
 }

@@ -20,14 +20,17 @@ export interface Connected {
 
 export async function connectAll(config: ServiceConfig, name: string, log: Log): Promise<Connected> {
   const bus = await NatsBus.connect(config.natsUrl, { name, log, ...(config.ackWaitMs ? { ackWaitMs: config.ackWaitMs } : {}) });
-  await ensureStreams(await jetstreamManager(bus.nc));
+  await ensureStreams(await jetstreamManager(bus.nc), config.streamReplicas ? { replicas: config.streamReplicas } : {});
   const mongo = await MongoStore.connect(config.mongoUrl, config.mongoDb);
   await mongo.ensureIndexes();
   const s3 = makeS3Client(config.s3);
   await ensureBucket(s3, config.s3.bucket);
   const cache = new S3BlobStore(s3, config.s3.bucket, 'fragments/');
   const layers = new S3BlobStore(s3, config.s3.bucket, 'layers/');
-  const ports: EnginePorts = { fragments: mongo.fragments, bases: mongo.bases, trust: mongo.trust, origin: mongo.blobs, cache, layers, debian: new DebianMirror(config.debianMirror) };
+  const ports: EnginePorts = {
+    fragments: mongo.fragments, bases: mongo.bases, trust: mongo.trust, origin: mongo.blobs, cache, layers, debian: new DebianMirror(config.debianMirror),
+    layerRecords: mongo.layerRecords, verdicts: mongo.verdicts,
+  };
   return {
     bus, mongo, ports, layers, s3,
     async ready() {

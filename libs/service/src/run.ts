@@ -44,7 +44,7 @@ export async function runStageService(svc: StageName, env: Record<string, string
   try {
     conn = await connectAll(config, `lse-${svc}`, log);
     stop = await startPipeline({
-      bus: conn.bus, ports: conn.ports, opts: { epoch: config.epoch }, log, concurrency: config.concurrency,
+      bus: conn.bus, ports: conn.ports, opts: { epoch: config.epoch }, log, concurrency: config.concurrency, leases: conn.mongo.leases,
       completedByKey: makeResultCache({ syntheses: conn.mongo.syntheses, layers: conn.layers }),
     }, [svc]);
     health = await startHealthServer(config.healthPort, '127.0.0.1', () => conn!.ready());

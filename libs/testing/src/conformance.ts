@@ -5,8 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  fragmentSetDigest, isLseError, sha256Digest, type BaseImage, type BaseRepository, type BlobStore, type Fragment,
-  type FragmentRepository, type LeaseRepository, type SynthesisRecord, type SynthesisRepository, type TrustStore,
+  fragmentSetDigest, isLseError, sha256Digest, verdictId, type BaseImage, type BaseRepository, type BlobStore, type Fragment,
+  type FragmentRepository, type FragmentVerdict, type LayerRecord, type LayerRecordRepository, type LeaseRepository, type SynthesisRecord,
+  type SynthesisRepository, type TrustStore, type VerdictRepository,
 } from '@lse/core';
 
 async function errorOf(p: Promise<unknown>): Promise<unknown> {
@@ -239,6 +240,78 @@ export function leaseRepositoryConformance(name: string, make: () => Promise<Lea
       expect(await repo.get('s1')).toBeUndefined();
       expect(await repo.renew('s1', '2026-01-01T02:00:00.000Z')).toBe(false);
       expect((await repo.list()).map((l) => l.synthesisId)).toEqual(['s2']);
+    });
+  });
+}
+
+export function layerRecordRepositoryConformance(name: string, make: () => Promise<LayerRecordRepository>): void {
+  const rec = (n: number): LayerRecord => ({
+    key: sha256Digest(`inputs-${n}`), digest: sha256Digest(`layer-${n}`), diffId: sha256Digest(`diff-${n}`), size: 1000 + n,
+    fragments: [sha256Digest(`f-${n}-a`), sha256Digest(`f-${n}-b`)],
+  });
+  describe(`LayerRecordRepository conformance: ${name}`, () => {
+    let repo: LayerRecordRepository;
+    beforeEach(async () => { repo = await make(); });
+
+    it('stores a record once under its key and hands out copies', async () => {
+      expect(await repo.get(rec(1).key)).toBeUndefined();
+      expect(await repo.put(rec(1))).toBe('created');
+      expect(await repo.get(rec(1).key)).toEqual(rec(1));
+      // insert-once: a second record under the key changes nothing
+      expect(await repo.put({ ...rec(2), key: rec(1).key })).toBe('exists');
+      expect(await repo.get(rec(1).key)).toEqual(rec(1));
+      const copy = (await repo.get(rec(1).key))!;
+      copy.fragments.push('changed');
+      expect(await repo.get(rec(1).key)).toEqual(rec(1));
+      expect(await repo.get(rec(2).key)).toBeUndefined();
+    });
+    it('lets exactly one of concurrent puts of a key create it', async () => {
+      const outcomes = await Promise.all([1, 2, 3, 4].map((n) => repo.put({ ...rec(n), key: rec(9).key })));
+      expect(outcomes.filter((o) => o === 'created')).toHaveLength(1);
+      const stored = await repo.get(rec(9).key);
+      expect([1, 2, 3, 4].map((n) => ({ ...rec(n), key: rec(9).key }))).toContainEqual(stored);
+    });
+  });
+}
+
+export function verdictRepositoryConformance(name: string, make: () => Promise<VerdictRepository>): void {
+  const verdict = (n: number, gen = sha256Digest('generation-1')): FragmentVerdict => {
+    const fragment = sha256Digest(`fragment-${n}`);
+    return {
+      id: verdictId(fragment, gen), fragment, trustGeneration: gen, keyName: 'acme-1', verifiedAt: '2026-01-01T00:00:00.000Z',
+      // derived Debian metadata: dotted keys and arrays of arrays must survive (FerretDB 1.x stores neither as such)
+      derived: {
+        files: [{ path: 'usr/bin/x', type: 'file', mode: 0o755, uid: 0, gid: 0, size: 3, digest: sha256Digest('abc') }],
+        metadata: { debian: { control: { 'Package': 'x', 'Multi-Arch': 'same' }, 'conf.d': [[1, 2], [3]] }, allowSetuid: true },
+      },
+      files: { 'usr/share/base-passwd/passwd.master': Buffer.from('root:x:0:0::/root:/bin/sh\n').toString('base64') },
+    };
+  };
+  describe(`VerdictRepository conformance: ${name}`, () => {
+    let repo: VerdictRepository;
+    beforeEach(async () => { repo = await make(); });
+
+    it('stores a verdict once per fragment and trust generation', async () => {
+      const v = verdict(1);
+      expect(await repo.get(v.id)).toBeUndefined();
+      expect(await repo.put(v)).toBe('created');
+      expect(await repo.get(v.id)).toEqual(v);
+      expect(await repo.put({ ...v, keyName: 'other' })).toBe('exists');
+      expect((await repo.get(v.id))?.keyName).toBe('acme-1');
+      // another generation is another verdict
+      const next = verdict(1, sha256Digest('generation-2'));
+      expect(await repo.get(next.id)).toBeUndefined();
+      expect(await repo.put({ ...next, derived: undefined, files: undefined } as FragmentVerdict)).toBe('created');
+      expect(await repo.get(next.id)).toEqual({ id: next.id, fragment: next.fragment, trustGeneration: next.trustGeneration, keyName: 'acme-1', verifiedAt: next.verifiedAt });
+      const copy = (await repo.get(v.id))!;
+      copy.derived!.files.pop();
+      expect(await repo.get(v.id)).toEqual(v);
+    });
+    it('lets exactly one of concurrent puts of an id create it', async () => {
+      const v = verdict(7);
+      const outcomes = await Promise.all(['a', 'b', 'c'].map((k) => repo.put({ ...v, keyName: k })));
+      expect(outcomes.filter((o) => o === 'created')).toHaveLength(1);
+      expect(['a', 'b', 'c']).toContain((await repo.get(v.id))?.keyName);
     });
   });
 }

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import {
   DEB_MEDIA_TYPE, LseError, compareVersions, fragmentId, isDigest, parsePublicKey, verifyFragment, type Fragment, type TrustedKey,
 } from '@lse/core';
-import { checkFragmentBlob, importBaseImage, importRootfsTar } from '@lse/engine';
+import { checkBaseName, checkFragmentBlob, importBaseImage, storeOneLayerBase } from '@lse/engine';
+import { rootfsLayerOffThread } from '../offload';
 import { requireScope } from '../auth';
 import type { GatewayDeps } from '../deps';
 import { httpError } from '../errors';
@@ -26,7 +27,7 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
   const admin = requireScope(d.auth, 'admin');
   const synth = requireScope(d.auth, 'synth');
 
-  app.post('/v1/fragments', { preHandler: publish }, async (req, reply) => {
+  app.post('/v1/fragments', { onRequest: publish }, async (req, reply) => {
     const body = (req.body ?? {}) as { fragment?: Fragment; blob?: string };
     const f = body.fragment;
     if (!f || typeof f !== 'object' || !f.descriptor || !Array.isArray(f.signatures)) {
@@ -46,7 +47,7 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
   // Many fragments at once (`lse import debian-index --server`): verified one by one, stored in
   // one putMany. Only fragments whose blob needs no upload: a .deb named by a Debian index
   // (fetched and checked against the signed digest on first use) or a blob already stored.
-  app.post('/v1/fragments/batch', { preHandler: publish }, async (req) => {
+  app.post('/v1/fragments/batch', { onRequest: publish }, async (req) => {
     const list = ((req.body ?? {}) as { fragments?: unknown }).fragments;
     if (!Array.isArray(list) || list.length > BATCH_MAX) throw httpError('USAGE', `body must be { fragments: [...] } with at most ${BATCH_MAX} fragments`);
     const keys = new Map<string, TrustedKey>((await d.ports.trust.list()).map((k) => [k.name, k]));
@@ -73,19 +74,19 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
     return { created, existing, rejected };
   });
 
-  app.post('/v1/fragments/sets', { preHandler: publish }, async (req) => {
+  app.post('/v1/fragments/sets', { onRequest: publish }, async (req) => {
     const sets = ((req.body ?? {}) as { sets?: unknown }).sets;
     if (!Array.isArray(sets) || sets.length > BATCH_MAX || !sets.every((i) => typeof i === 'string' && isDigest(i))) throw httpError('USAGE', `body must be { sets: ["sha256:…"] } (set digests of fragment ids) with at most ${BATCH_MAX} entries`);
     return { stored: await d.ports.fragments.storedSets(sets as string[]) };
   });
 
-  app.get('/v1/fragments', { preHandler: synth }, async () => {
+  app.get('/v1/fragments', { onRequest: synth }, async () => {
     const all = await d.ports.fragments.list();
     all.sort((a, b) => a.descriptor.name.localeCompare(b.descriptor.name) || compareVersions(a.descriptor.scheme, a.descriptor.version, b.descriptor.version) || a.id.localeCompare(b.id));
     return all.map(summary);
   });
 
-  app.get('/v1/fragments/:name', { preHandler: synth }, async (req) => {
+  app.get('/v1/fragments/:name', { onRequest: synth }, async (req) => {
     const { name } = req.params as { name: string };
     const [n, version] = name.split('@') as [string, string | undefined];
     let found = await d.ports.fragments.byName(n);
@@ -94,7 +95,7 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
     return found.sort((a, b) => compareVersions(b.descriptor.scheme, b.descriptor.version, a.descriptor.version));
   });
 
-  app.post('/v1/bases', { preHandler: publish }, async (req, reply) => {
+  app.post('/v1/bases', { onRequest: publish }, async (req, reply) => {
     const body = (req.body ?? {}) as {
       name?: string; tag?: string; arch?: string; rootfsTar?: string;
       image?: { manifestDigest: string; config: Record<string, unknown>; layers: { digest: string; size: number; mediaType: string; data: string }[] };
@@ -102,7 +103,10 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
     const name = String(body.name ?? '');
     const tag = String(body.tag ?? 'latest');
     if (body.rootfsTar !== undefined) {
-      const { base, dropped } = await importRootfsTar(d.ports, b64(body.rootfsTar, 'rootfsTar'), { name, tag, epoch: d.epoch, arch: body.arch ?? 'amd64', source: { type: 'rootfs-tar', via: 'gateway' } });
+      checkBaseName(name, tag);
+      // Read and normalized on a worker thread, within a time budget: the event loop keeps serving.
+      const { layer, dropped } = await rootfsLayerOffThread(b64(body.rootfsTar, 'rootfsTar'), { name, epoch: d.epoch }, d.uploadParseBudgetMs);
+      const base = await storeOneLayerBase(d.ports, layer, { name, tag, epoch: d.epoch, arch: body.arch ?? 'amd64', history: `rootfs ${name}`, source: { type: 'rootfs-tar', via: 'gateway' } });
       return reply.code(201).send({ name, tag, digest: base.digest, layers: base.layers.length, platform: base.platform, dropped: dropped.length });
     }
     const img = body.image;
@@ -117,11 +121,11 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
     return reply.code(201).send({ name, tag, digest: base.digest, layers: base.layers.length, platform: base.platform });
   });
 
-  app.get('/v1/bases', { preHandler: synth }, async () => d.ports.bases.tags());
+  app.get('/v1/bases', { onRequest: synth }, async () => d.ports.bases.tags());
 
-  app.get('/v1/keys', { preHandler: admin }, async () => d.ports.trust.list());
+  app.get('/v1/keys', { onRequest: admin }, async () => d.ports.trust.list());
 
-  app.post('/v1/keys', { preHandler: admin }, async (req, reply) => {
+  app.post('/v1/keys', { onRequest: admin }, async (req, reply) => {
     const body = (req.body ?? {}) as { publicKey?: string; scopes?: string[] };
     const pk = parsePublicKey(String(body.publicKey ?? ''));
     const scopes = Array.isArray(body.scopes) && body.scopes.length ? body.scopes.map(String) : ['*'];
@@ -130,13 +134,13 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
     return reply.code(201).send(await d.ports.trust.get(pk.name));
   });
 
-  app.post('/v1/keys/:name/revoke', { preHandler: admin }, async (req) => {
+  app.post('/v1/keys/:name/revoke', { onRequest: admin }, async (req) => {
     const { name } = req.params as { name: string };
     await d.ports.trust.revoke(name, d.now().toISOString());
     return d.ports.trust.get(name);
   });
 
-  app.get('/v1/blobs/:digest', { preHandler: synth }, async (req, reply) => {
+  app.get('/v1/blobs/:digest', { onRequest: synth }, async (req, reply) => {
     const { digest } = req.params as { digest: string };
     if (!isDigest(digest)) throw httpError('DIGEST_INVALID', `'${digest}' is not a sha256 digest`);
     const data = await d.ports.layers.get(digest);

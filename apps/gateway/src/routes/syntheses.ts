@@ -1,11 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LseError, parseManifest, parsePlatform, type Manifest, type Platform, type SynthesisRecord } from '@lse/core';
 import { resolveManifest } from '@lse/engine';
-import { HEADERS, SUBJECTS, eventSubjects, isValidSynthesisId, type SynthRequested } from '@lse/contracts';
-import { requireScope } from '../auth';
+import { eventKindOf, isValidSynthesisId } from '@lse/contracts';
+import { admit, admitRepeat } from '../admit';
+import { callerOf, mayAccess, requireScope, type Caller } from '../auth';
 import type { GatewayDeps } from '../deps';
 import { httpError } from '../errors';
+import { RepeatCache } from '../repeat-cache';
+import { recordOf } from '../watch';
 
 /** A manifest from a request body: YAML/JSON text, or JSON `{ manifest, platform }`. */
 export function manifestFromBody(req: FastifyRequest): { manifest: Manifest; platform?: Platform } {
@@ -46,133 +48,113 @@ function preferWait(req: FastifyRequest, max: number): number {
   return m ? Math.min(Number(m[1]), max) : 0;
 }
 
-async function getRecord(d: GatewayDeps, id: string): Promise<SynthesisRecord> {
-  const r = isValidSynthesisId(id) ? await d.syntheses.get(id) : undefined;
-  if (!r) throw httpError('SYNTHESIS_UNKNOWN', `no synthesis '${id}'`, { id });
-  return r;
+/**
+ * What is known of a synthesis: the record (the durable projection) or, fresher or before the
+ * projection has it, the state this gateway's watch holds (replayed from the bus if need be).
+ * Another tenant's synthesis is answered exactly like one that does not exist.
+ */
+export async function findSynthesis(d: GatewayDeps, id: string, caller: Caller): Promise<SynthesisRecord> {
+  let found: SynthesisRecord | undefined;
+  if (isValidSynthesisId(id)) {
+    const rec = await d.syntheses.get(id);
+    const st = rec && rec.status !== 'pending' ? undefined : await d.watch.load(id);
+    found = st && (!rec || st.status !== 'pending' || stageAfter(st.stage, rec.stage)) ? { ...recordOf(st), ...(rec?.tenant ? { tenant: rec.tenant } : {}) } : rec;
+  }
+  if (!found || !mayAccess(caller, found.tenant)) throw httpError('SYNTHESIS_UNKNOWN', `no synthesis '${id}'`, { id });
+  return found;
 }
 
-/** Resolves when the synthesis is finished (or after `seconds`); subscribe happens before `start`. */
-async function waitFinished(d: GatewayDeps, id: string, seconds: number, start: () => Promise<void>): Promise<void> {
-  let done!: () => void;
-  const finished = new Promise<void>((r) => { done = r; });
-  let seenFinal = false;
-  const unsubscribe = await d.bus.subscribe(eventSubjects.all(id), async (m) => {
-    if (!m.subject.includes('.progress.')) {
-      seenFinal = true;
-      done();
-    }
-  });
-  const timer = setTimeout(done, seconds * 1000);
-  try {
-    await start();
-    const r = await d.syntheses.get(id);
-    if (r && r.status !== 'pending') done();
-    await finished;
-    // A failed event is recorded by the event recorder, which may run a moment after this
-    // subscriber saw it: give the record a short while to catch up.
-    const until = Date.now() + 5000;
-    while (Date.now() < until && (await d.syntheses.get(id))?.status === 'pending' && seenFinal) await new Promise((res) => setTimeout(res, 50));
-  } finally {
-    clearTimeout(timer);
-    void unsubscribe();
-  }
-}
+const STAGES = ['requested', 'resolved', 'fetched', 'verified', 'assembled'];
+const stageAfter = (a: string, b: string) => STAGES.indexOf(a) > STAGES.indexOf(b);
+
+/** Manifests are small: this is the body limit of the routes that take one (bases and fragments have their own). */
+export const MANIFEST_BODY_LIMIT = 1024 * 1024;
 
 export function synthesisRoutes(app: FastifyInstance, d: GatewayDeps): void {
   const synth = requireScope(d.auth, 'synth');
+  const small = { onRequest: synth, bodyLimit: MANIFEST_BODY_LIMIT };
 
-  app.post('/v1/syntheses', { preHandler: synth }, async (req, reply) => {
+  app.post('/v1/syntheses', small, async (req, reply) => {
     const { manifest, platform } = manifestFromBody(req);
-    const id = `syn-${randomBytes(9).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x')}`;
-    const at = d.now().toISOString();
-    await d.syntheses.create({ id, status: 'pending', stage: 'requested', manifestName: manifest.metadata.name, ...(platform ? { platform } : {}), createdAt: at, updatedAt: at });
-    const msg: SynthRequested = { v: 1, synthesisId: id, manifest, ...(platform ? { platform } : {}), requestedAt: at };
-    const publish = () => d.bus.publish(SUBJECTS.requested, msg, { [HEADERS.synthesisId]: id, [HEADERS.msgId]: `requested:${id}`, [HEADERS.traceId]: String(req.id) });
-    const wait = preferWait(req, d.waitMaxSeconds);
-    if (wait > 0) await waitFinished(d, id, wait, publish);
-    else await publish();
-    d.metrics.inc('lse_syntheses_requested_total');
-    req.log.info({ synthesisId: id, manifest: manifest.metadata.name }, 'synthesis requested');
-    const r = await getRecord(d, id);
+    const caller = callerOf(req);
+    const admission = { manifest, ...(platform ? { platform } : {}), ...(caller.name ? { tenant: caller.name } : {}), traceId: String(req.id) };
+    const cacheKey = RepeatCache.keyOf(manifest, platform);
+    const hit = d.repeats.get(cacheKey);
+    const id = hit ? await admitRepeat(d, admission, hit) : await admit(d, admission);
+    if (!hit) d.repeats.admitted(id, cacheKey);
+    d.metrics.inc('lse_syntheses_requested_total', { answered: hit ? 'memory' : 'pipeline' });
+    req.log.info({ synthesisId: id, manifest: manifest.metadata.name, repeat: !!hit }, 'synthesis requested');
     reply.header('Location', `/v1/syntheses/${id}`);
-    if (r.status === 'pending') return reply.code(202).send(view(r));
-    return reply.code(r.status === 'completed' ? 200 : 422).header('Preference-Applied', `wait=${wait}`).send(view(r, await d.leases.get(id)));
-  });
-
-  app.get('/v1/syntheses/:id', { preHandler: synth }, async (req) => {
-    const { id } = req.params as { id: string };
     const wait = preferWait(req, d.waitMaxSeconds);
-    if (wait > 0) await waitFinished(d, id, wait, async () => { await getRecord(d, id); });
-    return view(await getRecord(d, id), await d.leases.get(id));
+    const st = wait > 0 && !hit ? await d.watch.waitFinished(id, wait) : d.watch.state(id);
+    const r = st ? recordOf(st) : await findSynthesis(d, id, caller);
+    if (r.status === 'pending') return reply.code(202).send(view(r));
+    const lease = st?.completed?.lease ?? (r.status === 'completed' ? await d.leases.get(id) : undefined);
+    return reply.code(r.status === 'completed' ? 200 : 422).header('Preference-Applied', `wait=${wait}`).send(view(r, lease));
   });
 
-  app.get('/v1/syntheses/:id/events', { preHandler: synth }, async (req, reply: FastifyReply) => {
+  app.get('/v1/syntheses/:id', { onRequest: synth }, async (req) => {
     const { id } = req.params as { id: string };
-    await getRecord(d, id);
+    const caller = callerOf(req);
+    const wait = preferWait(req, d.waitMaxSeconds);
+    let r = await findSynthesis(d, id, caller);
+    if (wait > 0 && r.status === 'pending') {
+      await d.watch.waitFinished(id, wait);
+      r = await findSynthesis(d, id, caller);
+    }
+    return view(r, r.status === 'completed' ? await d.leases.get(id) : undefined);
+  });
+
+  app.get('/v1/syntheses/:id/events', { onRequest: synth }, async (req, reply: FastifyReply) => {
+    const { id } = req.params as { id: string };
+    const r = await findSynthesis(d, id, callerOf(req));
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     let closed = false;
-    // assigned below, after end() exists: the client may hang up before the subscription is made
-    // eslint-disable-next-line prefer-const
-    let unsubscribe: (() => Promise<void>) | undefined;
+    const stopFollowing: (() => void)[] = [];
     const end = () => {
       if (closed) return;
       closed = true;
-      void unsubscribe?.();
+      for (const f of stopFollowing) f();
       res.end();
     };
     req.raw.on('close', end);
-    // One progress event per stage, in order, even for stages that finished before this stream
-    // opened or before the record caught up with them: a later stage fills in the earlier ones.
-    const order = ['resolved', 'fetched', 'verified', 'assembled'];
-    const sentStages = new Set<string>();
-    const progress = (stage: string, data: unknown, at: string) => {
-      for (const s of order.slice(0, order.indexOf(stage))) {
-        if (sentStages.has(s)) continue;
-        sentStages.add(s);
-        send('progress', { v: 1, synthesisId: id, stage: s, at, detail: 'done before this event stream saw it' });
-      }
-      if (sentStages.has(stage)) return;
-      sentStages.add(stage);
-      send('progress', data);
-    };
-    unsubscribe = await d.bus.subscribe(eventSubjects.all(id), async (m) => {
-      if (closed) return;
-      const kind = m.subject.split('.')[3] ?? 'event';
-      if (kind === 'progress') {
-        const p = m.data as { stage?: string; at?: string };
-        progress(p.stage ?? '', m.data, p.at ?? '');
-        return;
-      }
-      if (kind === 'completed') progress('assembled', { v: 1, synthesisId: id, stage: 'assembled', at: '' }, '');
-      send(kind, m.data);
-      end();
-    });
-    const r = await getRecord(d, id);
-    if (closed) return;
     send('state', view(r));
-    if (order.includes(r.stage)) progress(r.stage, { v: 1, synthesisId: id, stage: r.stage, at: r.updatedAt, detail: 'done before this event stream opened' }, r.updatedAt);
-    if (r.status !== 'pending') {
-      if (r.status === 'completed') progress('assembled', { v: 1, synthesisId: id, stage: 'assembled', at: r.updatedAt }, r.updatedAt);
+    // Every event of the synthesis, earlier ones replayed first, each once; the stream ends with
+    // its terminal event. A synthesis only the record remembers (its events are gone from the
+    // bus) ends with its outcome as the record has it.
+    const unfollow = await d.watch.follow(id, (m) => {
+      if (closed) return;
+      const kind = eventKindOf(m.subject);
+      if (kind === 'progress') send('progress', m.data);
+      if (kind === 'completed' || kind === 'failed') {
+        send(kind, m.data);
+        end();
+      }
+    });
+    if (closed) unfollow();
+    else stopFollowing.push(unfollow);
+    if (!closed && r.status !== 'pending' && !d.watch.state(id)) {
       send(r.status, r.status === 'completed' ? { synthesisId: id, key: r.key, image: r.result } : { synthesisId: id, ...r.error });
       end();
     }
   });
 
-  app.delete('/v1/syntheses/:id', { preHandler: synth }, async (req, reply) => {
+  app.delete('/v1/syntheses/:id', { onRequest: synth }, async (req, reply) => {
     const { id } = req.params as { id: string };
-    await getRecord(d, id);
+    const r = await findSynthesis(d, id, callerOf(req));
     await d.leases.release(id);
+    const digest = (r.result as { manifestDigest?: string } | undefined)?.manifestDigest;
+    if (digest) d.repeats.released(digest);
     req.log.info({ synthesisId: id }, 'lease released');
     return reply.code(204).send();
   });
 
-  app.post('/v1/syntheses/:id/lease', { preHandler: synth }, async (req) => {
+  app.post('/v1/syntheses/:id/lease', { onRequest: synth }, async (req) => {
     const { id } = req.params as { id: string };
-    await getRecord(d, id);
+    await findSynthesis(d, id, callerOf(req));
     const body = (req.body ?? {}) as { ttlSeconds?: unknown };
     const ttl = body.ttlSeconds === undefined ? d.leaseTtlSeconds : Number(body.ttlSeconds);
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > 30 * 86400) throw httpError('USAGE', 'ttlSeconds must be a whole number of seconds between 1 and 2592000');
@@ -183,7 +165,7 @@ export function synthesisRoutes(app: FastifyInstance, d: GatewayDeps): void {
     return { id, expiresAt };
   });
 
-  app.post('/v1/negotiate', { preHandler: synth }, async (req, reply) => {
+  app.post('/v1/negotiate', small, async (req, reply) => {
     const { manifest, platform } = manifestFromBody(req);
     try {
       const { lock, key } = await resolveManifest(d.ports, manifest, platform);

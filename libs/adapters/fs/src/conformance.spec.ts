@@ -1,14 +1,19 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { baseRepositoryConformance, blobStoreConformance, fragmentRepositoryConformance, sampleFragment, trustStoreConformance } from '@lse/testing';
-import { FsBaseRepository, FsBlobStore, FsFragmentRepository, FsTrustStore } from './index';
+import {
+  baseRepositoryConformance, blobStoreConformance, fragmentRepositoryConformance, layerRecordRepositoryConformance, sampleFragment, trustStoreConformance,
+  verdictRepositoryConformance,
+} from '@lse/testing';
+import { FsBaseRepository, FsBlobStore, FsFragmentRepository, FsLayerRecordRepository, FsTrustStore, FsVerdictRepository } from './index';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'lse-fs-'));
 blobStoreConformance('fs', async () => new FsBlobStore(tmp()));
 fragmentRepositoryConformance('fs', async () => new FsFragmentRepository(tmp()), sampleFragment);
 trustStoreConformance('fs', async () => new FsTrustStore(tmp()));
 baseRepositoryConformance('fs', async () => new FsBaseRepository(tmp()));
+layerRecordRepositoryConformance('fs', async () => new FsLayerRecordRepository(tmp()));
+verdictRepositoryConformance('fs', async () => new FsVerdictRepository(tmp()));
 
 describe('FsFragmentRepository: stores written before by-provide markers', () => {
   it('indexes provided names once, on first use, so providers are found', async () => {

@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  LseError, fragmentSetDigest, isDigest, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type TrustStore, type TrustedKey,
+  LseError, fragmentSetDigest, isDigest, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type FragmentVerdict, type LayerRecord,
+  type LayerRecordRepository, type TrustStore, type TrustedKey, type VerdictRepository,
 } from '@lse/core';
 import { isNotFound, writeFileAtomic } from './atomic';
+import { randomBytes } from 'node:crypto';
 
 const NAME_RE = /^[a-z0-9][a-z0-9+._-]*$/;
 
@@ -213,5 +215,57 @@ export class FsBaseRepository implements BaseRepository {
     return Object.entries(await this.pointers())
       .map(([k, digest]) => { const i = k.lastIndexOf(':'); return { name: k.slice(0, i), tag: k.slice(i + 1), digest }; })
       .sort((a, b) => (a.name + ':' + a.tag).localeCompare(b.name + ':' + b.tag));
+  }
+}
+
+/**
+ * Writes `data` at `path` only if nothing is there: the whole file is written beside it and then
+ * hard-linked into place (`link` fails with EEXIST when the name exists, atomically), so readers
+ * see nothing or all of it and the first writer wins. False when the file existed.
+ */
+async function insertOnceFile(path: string, data: string): Promise<boolean> {
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await writeFileAtomic(tmp, data);
+  try {
+    await link(tmp, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** Layer records on disk: `<hex of the input key>.json`, insert-once. */
+export class FsLayerRecordRepository implements LayerRecordRepository {
+  constructor(private readonly root: string) {}
+  private path(key: string): string {
+    if (!isDigest(key)) throw new LseError('INTERNAL', `'${key}' is not a layer input key (sha256:<64 hex>)`, { key });
+    return join(this.root, `${key.slice(7)}.json`);
+  }
+  async get(key: string): Promise<LayerRecord | undefined> {
+    return readJson<LayerRecord>(this.path(key));
+  }
+  async put(r: LayerRecord): Promise<'created' | 'exists'> {
+    return (await insertOnceFile(this.path(r.key), JSON.stringify(r))) ? 'created' : 'exists';
+  }
+}
+
+const VERDICT_ID_RE = /^sha256:([0-9a-f]{64})@sha256:([0-9a-f]{64})$/;
+
+/** Verdicts on disk: `<fragment hex>@<generation hex>.json`, insert-once. */
+export class FsVerdictRepository implements VerdictRepository {
+  constructor(private readonly root: string) {}
+  private path(id: string): string {
+    const m = VERDICT_ID_RE.exec(id);
+    if (!m) throw new LseError('INTERNAL', `'${id}' is not a verdict id (<fragment id>@<trust generation>)`, { id });
+    return join(this.root, `${m[1]}@${m[2]}.json`);
+  }
+  async get(id: string): Promise<FragmentVerdict | undefined> {
+    return readJson<FragmentVerdict>(this.path(id));
+  }
+  async put(v: FragmentVerdict): Promise<'created' | 'exists'> {
+    return (await insertOnceFile(this.path(v.id), JSON.stringify(v))) ? 'created' : 'exists';
   }
 }

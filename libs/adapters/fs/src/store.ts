@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FsBlobStore } from './blob-store';
-import { FsBaseRepository, FsFragmentRepository, FsTrustStore } from './repositories';
+import { FsBaseRepository, FsFragmentRepository, FsLayerRecordRepository, FsTrustStore, FsVerdictRepository } from './repositories';
 
 /**
  * The embedded store: everything one machine needs to synthesize with no servers.
@@ -11,6 +11,8 @@ import { FsBaseRepository, FsFragmentRepository, FsTrustStore } from './reposito
  * <root>/fragments/by-id/<hex>.json     fragment records; by-name/<name>/<hex> markers
  * <root>/bases/<hex>.json, tags.json    base images and name:tag pointers
  * <root>/trust/keys.json                trusted publisher keys
+ * <root>/layer-records/<hex>.json       built fragment layers by input key (insert-once)
+ * <root>/verdicts/<hex>@<hex>.json      verification verdicts by fragment and trust generation
  * ```
  */
 export interface FsStore {
@@ -20,6 +22,8 @@ export interface FsStore {
   fragments: FsFragmentRepository;
   bases: FsBaseRepository;
   trust: FsTrustStore;
+  layerRecords: FsLayerRecordRepository;
+  verdicts: FsVerdictRepository;
 }
 
 /** `--store DIR`, else `$LSE_HOME`, else `~/.local/share/lse`. */
@@ -36,5 +40,7 @@ export function openFsStore(dir: string): FsStore {
     fragments: new FsFragmentRepository(join(root, 'fragments')),
     bases: new FsBaseRepository(join(root, 'bases')),
     trust: new FsTrustStore(join(root, 'trust')),
+    layerRecords: new FsLayerRecordRepository(join(root, 'layer-records')),
+    verdicts: new FsVerdictRepository(join(root, 'verdicts')),
   };
 }

@@ -1,9 +1,10 @@
 import {
-  baseRepositoryConformance, blobStoreConformance, busConformance, fragmentRepositoryConformance, leaseRepositoryConformance,
-  sampleFragment, synthesisRepositoryConformance, trustStoreConformance,
+  baseRepositoryConformance, blobStoreConformance, busConformance, fragmentRepositoryConformance, layerRecordRepositoryConformance,
+  leaseRepositoryConformance, sampleFragment, synthesisRepositoryConformance, trustStoreConformance, verdictRepositoryConformance,
 } from '@lse/testing';
 import {
-  InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLeaseRepository, MemorySynthesisRepository, MemoryTrustStore,
+  InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLayerRecordRepository, MemoryLeaseRepository, MemorySynthesisRepository,
+  MemoryTrustStore, MemoryVerdictRepository,
 } from './index';
 import { DUPLICATE_WINDOW_MS, subjectMatches } from '@lse/contracts';
 
@@ -13,6 +14,8 @@ trustStoreConformance('memory', async () => new MemoryTrustStore());
 baseRepositoryConformance('memory', async () => new MemoryBaseRepository());
 synthesisRepositoryConformance('memory', async () => new MemorySynthesisRepository());
 leaseRepositoryConformance('memory', async () => new MemoryLeaseRepository());
+layerRecordRepositoryConformance('memory', async () => new MemoryLayerRecordRepository());
+verdictRepositoryConformance('memory', async () => new MemoryVerdictRepository());
 
 /** The in-process bus on a clock the suite moves: its duplicate window can pass at once. */
 let clock = 0;

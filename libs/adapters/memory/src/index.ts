@@ -1,3 +1,3 @@
 export { MemoryBlobStore } from './blob-store';
-export { MemoryFragmentRepository, MemoryTrustStore, MemoryBaseRepository, MemorySynthesisRepository, MemoryLeaseRepository } from './repositories';
+export { MemoryFragmentRepository, MemoryTrustStore, MemoryBaseRepository, MemorySynthesisRepository, MemoryLeaseRepository, MemoryLayerRecordRepository, MemoryVerdictRepository } from './repositories';
 export { InProcessBus } from './bus';

@@ -1,6 +1,7 @@
 import {
-  LseError, fragmentSetDigest, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type Lease, type LeaseRepository,
-  type SynthesisRecord, type SynthesisRepository, type TrustStore, type TrustedKey,
+  LseError, fragmentSetDigest, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type FragmentVerdict, type LayerRecord,
+  type LayerRecordRepository, type Lease, type LeaseRepository, type SynthesisRecord, type SynthesisRepository, type TrustStore, type TrustedKey,
+  type VerdictRepository,
 } from '@lse/core';
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -99,6 +100,7 @@ export class MemorySynthesisRepository implements SynthesisRepository {
   async progress(id: string, fields: { stage: string; key?: string; at: string }): Promise<void> {
     const r = this.recs.get(id);
     if (!r || r.status !== 'pending') return;
+    if (stageIndex(fields.stage) < stageIndex(r.stage)) return;
     Object.assign(r, { stage: fields.stage, updatedAt: fields.at, ...(fields.key ? { key: fields.key } : {}) });
   }
   async finish(id: string, f: { status: 'completed' | 'failed'; at: string; result?: Record<string, unknown>; error?: SynthesisRecord['error'] }): Promise<boolean> {
@@ -133,5 +135,44 @@ export class MemoryLeaseRepository implements LeaseRepository {
   }
   async list(): Promise<Lease[]> {
     return [...this.leases.values()].map(clone);
+  }
+}
+
+const STAGE_ORDER = ['requested', 'resolved', 'fetched', 'verified', 'assembled'];
+function stageIndex(stage: string): number {
+  return STAGE_ORDER.indexOf(stage);
+}
+
+/** Insert-once records by key, handed out as copies. */
+class InsertOnce<T> {
+  private readonly m = new Map<string, T>();
+  get(k: string): T | undefined {
+    const v = this.m.get(k);
+    return v && clone(v);
+  }
+  put(k: string, v: T): 'created' | 'exists' {
+    if (this.m.has(k)) return 'exists';
+    this.m.set(k, clone(v));
+    return 'created';
+  }
+}
+
+export class MemoryLayerRecordRepository implements LayerRecordRepository {
+  private readonly recs = new InsertOnce<LayerRecord>();
+  async get(key: string): Promise<LayerRecord | undefined> {
+    return this.recs.get(key);
+  }
+  async put(r: LayerRecord): Promise<'created' | 'exists'> {
+    return this.recs.put(r.key, r);
+  }
+}
+
+export class MemoryVerdictRepository implements VerdictRepository {
+  private readonly recs = new InsertOnce<FragmentVerdict>();
+  async get(id: string): Promise<FragmentVerdict | undefined> {
+    return this.recs.get(id);
+  }
+  async put(v: FragmentVerdict): Promise<'created' | 'exists'> {
+    return this.recs.put(v.id, v);
   }
 }

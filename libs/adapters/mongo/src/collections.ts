@@ -18,6 +18,10 @@ export const COLLECTIONS = {
   /** key → the synthesis that last completed with it (the result cache's index). */
   completedKeys: 'completed_keys',
   leases: 'leases',
+  /** Layer input key → built fragment layer (insert-once; record-repositories.ts). */
+  layerRecords: 'layer_records',
+  /** `<fragment id>@<trust generation>` → verification verdict (insert-once). */
+  verdicts: 'fragment_verdicts',
   fragmentBlobs: 'fragment_blobs',
 } as const;
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { isLseError, sha256Digest, type BaseImage, type SynthesisRecord } from '@lse/core';
 import {
-  baseRepositoryConformance, blobStoreConformance, fragmentRepositoryConformance, leaseRepositoryConformance, sampleFragment,
-  synthesisRepositoryConformance, trustStoreConformance, uniqueName,
+  baseRepositoryConformance, blobStoreConformance, fragmentRepositoryConformance, layerRecordRepositoryConformance, leaseRepositoryConformance, sampleFragment,
+  synthesisRepositoryConformance, trustStoreConformance, uniqueName, verdictRepositoryConformance,
 } from '@lse/testing';
 import { GridFSBucket, MongoClient, type Db } from 'mongodb';
 import { COLLECTIONS, GridFsBlobStore, MongoStore, tamperGridFsBlob } from './index';
@@ -44,6 +44,8 @@ trustStoreConformance('mongo', async () => (await fresh()).trust);
 baseRepositoryConformance('mongo', async () => (await fresh()).bases);
 synthesisRepositoryConformance('mongo', async () => (await fresh()).syntheses);
 leaseRepositoryConformance('mongo', async () => (await fresh()).leases);
+layerRecordRepositoryConformance('mongo', async () => (await fresh()).layerRecords);
+verdictRepositoryConformance('mongo', async () => (await fresh()).verdicts);
 
 describe('MongoStore', () => {
   it('connects, ensures indexes (twice is fine) and closes', async () => {

@@ -3,6 +3,7 @@ import { COLLECTIONS } from './collections';
 import { GridFsBlobStore } from './gridfs-blob-store';
 import { MongoBaseRepository, MongoFragmentRepository, MongoLeaseRepository, MongoTrustStore } from './repositories';
 import { MongoSynthesisRepository } from './synthesis-repository';
+import { MongoLayerRecordRepository, MongoVerdictRepository } from './record-repositories';
 
 /**
  * Indexes per collection. The unique ones carry correctness (idempotent creates, finishing a
@@ -30,6 +31,8 @@ export class MongoStore {
   readonly bases: MongoBaseRepository;
   readonly syntheses: MongoSynthesisRepository;
   readonly leases: MongoLeaseRepository;
+  readonly layerRecords: MongoLayerRecordRepository;
+  readonly verdicts: MongoVerdictRepository;
   /** The origin of fragment blobs (GridFS bucket `fragment_blobs`). */
   readonly blobs: GridFsBlobStore;
 
@@ -40,6 +43,8 @@ export class MongoStore {
     this.bases = new MongoBaseRepository(db);
     this.syntheses = new MongoSynthesisRepository(db);
     this.leases = new MongoLeaseRepository(db);
+    this.layerRecords = new MongoLayerRecordRepository(db);
+    this.verdicts = new MongoVerdictRepository(db);
     this.blobs = new GridFsBlobStore(db);
   }
 

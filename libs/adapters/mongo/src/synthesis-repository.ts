@@ -24,6 +24,7 @@ import { decodeDoc, encodeDoc, type StrIdDoc } from './codec';
 import { COLLECTIONS, insertIfAbsent, upsertReplace } from './collections';
 
 type FinishFields = Parameters<SynthesisRepository['finish']>[1];
+const STAGES = ['requested', 'resolved', 'fetched', 'verified', 'assembled'];
 
 interface Outcome {
   id: string;
@@ -58,8 +59,11 @@ export class MongoSynthesisRepository implements SynthesisRepository {
   }
 
   async progress(id: string, fields: { stage: string; key?: string; at: string }): Promise<void> {
-    if (await this.outcomes.findOne({ _id: id }, { projection: { _id: 1 } })) return;
-    await this.records.updateOne({ _id: id, status: 'pending' }, { $set: { stage: fields.stage, updatedAt: fields.at, ...(fields.key ? { key: fields.key } : {}) } });
+    // Point lookup + write by _id alone: a filter on status would make FerretDB scan the
+    // collection. A finish racing this write is not undone for readers: `get` overlays the outcome.
+    const d = await this.records.findOne({ _id: id });
+    if (!d || d['status'] !== 'pending' || STAGES.indexOf(fields.stage) < STAGES.indexOf(String(d['stage']))) return;
+    await this.records.updateOne({ _id: id }, { $set: { stage: fields.stage, updatedAt: fields.at, ...(fields.key ? { key: fields.key } : {}) } });
   }
 
   async finish(id: string, f: FinishFields): Promise<boolean> {
@@ -68,7 +72,7 @@ export class MongoSynthesisRepository implements SynthesisRepository {
     const key = typeof d['key'] === 'string' ? d['key'] : typeof f.result?.['key'] === 'string' ? f.result['key'] : undefined;
     const outcome: Outcome = { id, status: f.status, at: f.at, ...(key ? { key } : {}), ...(f.result ? { result: f.result } : {}), ...(f.error ? { error: f.error } : {}) };
     if (!(await insertIfAbsent(this.db, COLLECTIONS.synthesisOutcomes, { ...encodeDoc(outcome), _id: id }))) return false;
-    await this.records.updateOne({ _id: id, status: 'pending' }, { $set: encodeDoc(outcomeFields(outcome)) });
+    await this.records.updateOne({ _id: id }, { $set: encodeDoc(outcomeFields(outcome)) });
     if (outcome.status === 'completed' && key) {
       await upsertReplace(this.db, COLLECTIONS.completedKeys, { _id: key }, { _id: key, id, at: f.at });
     }

@@ -21,11 +21,20 @@
  *
  * Plain subscriptions are core NATS subscriptions (JetStream-stored messages reach them too);
  * their handler runs one message at a time and its errors are logged.
+ *
+ * A cluster: `connect` takes every server (comma-separated), waits a bounded time for the first
+ * connection, then reconnects for ever, to whichever node answers; pings detect a dead peer that
+ * did not close its socket. A JetStream publish that gets no PubAck because the stream is between
+ * leaders (a node died: timeout, no responders, 503) is retried with backoff for up to
+ * `publishTimeoutMs`; a retry of a publish that timed out could store it twice, so only a publish
+ * with a `Nats-Msg-Id` (which JetStream de-duplicates) is retried after a timeout.
  */
-import { connect, headers as natsHeaders, nanos, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import {
+  connect, headers as natsHeaders, nanos, NoRespondersError, RequestError, TimeoutError, type ConnectionOptions, type MsgHdrs, type NatsConnection,
+} from '@nats-io/transport-node';
 import {
   AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, type Consumer, type ConsumerConfig, type ConsumerMessages,
-  type JetStreamClient, type JetStreamManager, type JsMsg,
+  type JetStreamClient, type JetStreamManager, type JsMsg, type PubAck,
 } from '@nats-io/jetstream';
 import { LseError, type Bus, type BusMessage, type Headers, type SubscribeOptions } from '@lse/core';
 import {
@@ -33,6 +42,10 @@ import {
 } from '@lse/contracts';
 
 export { ACK_WAIT_MS, MAX_DELIVER, BACKOFF_MS, DEAD_LETTER_HEADERS } from '@lse/contracts';
+/** How long a JetStream publish keeps retrying while its stream has no leader (a node failed). */
+export const PUBLISH_TIMEOUT_MS = 20_000;
+/** How long `connect` keeps trying the servers before it gives up (services start beside NATS). */
+export const CONNECT_WAIT_MS = 30_000;
 
 /** The slice of pino this adapter uses. */
 export interface NatsBusLog {
@@ -52,6 +65,20 @@ export interface NatsBusOptions {
   durablePrefix?: string;
   /** Streams and the subjects they hold (default LSE_WORK and LSE_EVENTS from the contracts). */
   streams?: readonly { name: string; subjects: readonly string[] }[];
+  /** Total time a JetStream publish retries while no PubAck comes (default PUBLISH_TIMEOUT_MS). */
+  publishTimeoutMs?: number;
+}
+
+/** Connection settings for a single server or a cluster (exported for tools that connect themselves). */
+export function connectionOptions(url: string, name: string): ConnectionOptions {
+  return {
+    servers: url.split(',').map((s) => s.trim()).filter(Boolean),
+    name,
+    maxReconnectAttempts: -1, // a node restart or a rolling upgrade must not end the process' connection
+    reconnectTimeWait: 1_000,
+    pingInterval: 10_000, // a machine that died without closing its sockets is noticed in ~30 s
+    maxPingOut: 3,
+  };
 }
 
 type Handler = (msg: BusMessage) => Promise<void>;
@@ -59,7 +86,12 @@ interface Running { stopped: boolean; fetches: Set<ConsumerMessages> }
 
 const silent: NatsBusLog = { debug: () => undefined, warn: () => undefined, error: () => undefined };
 const FETCH_EXPIRES_MS = 30_000;
+/** Two missed heartbeats end a pull whose consumer leader went away, and the worker pulls again. */
+const FETCH_HEARTBEAT_MS = 5_000;
 const RETRY_MS = 1_000;
+/** One PubAck wait within a publish's retries. */
+const PUBACK_WAIT_MS = 5_000;
+const PUBLISH_BACKOFF_MS = [100, 250, 500, 1_000, 2_000];
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -73,6 +105,7 @@ export class NatsBus implements Bus {
   private readonly deadSubject: string;
   private readonly prefix: string;
   private readonly streams: readonly { name: string; subjects: readonly string[] }[];
+  private readonly publishTimeoutMs: number;
   private readonly stops = new Set<() => Promise<void>>();
   private ownsConnection = false;
 
@@ -86,16 +119,29 @@ export class NatsBus implements Bus {
     this.deadSubject = opts.deadLetterSubject ?? SUBJECTS.dead;
     this.prefix = opts.durablePrefix ?? '';
     this.streams = opts.streams ?? [WORK_STREAM, EVENTS_STREAM];
+    this.publishTimeoutMs = opts.publishTimeoutMs ?? PUBLISH_TIMEOUT_MS;
     if (this.maxDeliver < 1 || this.ackWaitMs < 1) throw new LseError('CONFIG_INVALID', `NatsBus: maxDeliver (${this.maxDeliver}) and ackWaitMs (${this.ackWaitMs}) must be positive`);
   }
 
-  /** Connects to `url` (comma-separated for a cluster); `close()` drains this connection. */
-  static async connect(url: string, opts: NatsBusOptions & { name: string }): Promise<NatsBus> {
-    let nc: NatsConnection;
-    try {
-      nc = await connect({ servers: url.split(','), name: opts.name, maxReconnectAttempts: -1 });
-    } catch (err) {
-      throw new LseError('CONFIG_INVALID', `cannot connect to NATS at ${url}: ${(err as Error).message}; check NATS_URL and that the server is up`, { url }, { cause: err });
+  /**
+   * Connects to `url` (comma-separated for a cluster), trying every server in turn for up to
+   * `connectWaitMs` (default CONNECT_WAIT_MS); `close()` drains this connection.
+   */
+  static async connect(url: string, opts: NatsBusOptions & { name: string; connectWaitMs?: number }): Promise<NatsBus> {
+    const started = Date.now();
+    const deadline = started + (opts.connectWaitMs ?? CONNECT_WAIT_MS);
+    let nc: NatsConnection | undefined;
+    for (let attempt = 0; !nc; attempt++) {
+      try {
+        nc = await connect(connectionOptions(url, opts.name));
+      } catch (err) {
+        if (Date.now() + RETRY_MS >= deadline) {
+          throw new LseError('UNAVAILABLE', `cannot connect to NATS at ${url}: ${(err as Error).message} (${attempt + 1} attempts in ${Date.now() - started} ms); check NATS_URL and that the servers are up`,
+            { url, attempts: attempt + 1 }, { cause: err });
+        }
+        if (attempt === 0) (opts.log ?? silent).warn({ url, err }, 'NATS not reachable yet; retrying');
+        await new Promise((r) => setTimeout(r, RETRY_MS));
+      }
     }
     const bus = new NatsBus(nc, opts);
     bus.ownsConnection = true;
@@ -114,11 +160,37 @@ export class NatsBus implements Bus {
       }
       const rest = { ...headers };
       if (idKey) delete rest[idKey];
-      const ack = await this.js.publish(subject, payload, { headers: toNats(rest), ...(idKey ? { msgID: headers[idKey]! } : {}) });
+      const ack = await this.publishWithRetries(subject, payload, rest, idKey ? headers[idKey] : undefined);
       if (ack.duplicate) this.log.debug({ subject, msgId: idKey && headers[idKey] }, 'duplicate publish ignored by JetStream');
     } catch (err) {
+      if (err instanceof LseError) throw err;
       throw new LseError('UNAVAILABLE', `publish to ${subject} failed: ${(err as Error).message}; ` +
         (stream ? `check that stream ${stream} exists (ensureStreams) and NATS is reachable` : 'check that NATS is reachable'), { subject }, { cause: err });
+    }
+  }
+
+  /**
+   * A JetStream publish, retried while the stream cannot answer (no leader, node down): errors
+   * that mean "not stored" always, a timeout (stored or not, unknown) only with a msg id.
+   */
+  private async publishWithRetries(subject: string, payload: Uint8Array, headers: Headers, msgID: string | undefined): Promise<PubAck> {
+    const started = Date.now();
+    const deadline = started + this.publishTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      const timeout = Math.max(Math.min(PUBACK_WAIT_MS, deadline - Date.now()), 100);
+      try {
+        return await this.js.publish(subject, payload, { headers: toNats(headers), timeout, ...(msgID ? { msgID } : {}) });
+      } catch (err) {
+        const why = retryablePublishError(err, msgID !== undefined);
+        if (!why || this.nc.isClosed()) throw err;
+        const delay = PUBLISH_BACKOFF_MS[Math.min(attempt - 1, PUBLISH_BACKOFF_MS.length - 1)]!;
+        if (Date.now() + delay >= deadline) {
+          throw new LseError('UNAVAILABLE', `publish to ${subject} failed: no PubAck after ${attempt} attempts in ${Date.now() - started} ms (${why}: ${(err as Error).message}); ` +
+            'the stream has no leader or NATS is unreachable: check the NATS servers (a cluster needs a majority of its nodes)', { subject, attempts: attempt }, { cause: err });
+        }
+        this.log.warn({ subject, msgId: msgID, attempt, err: (err as Error).message, retryInMs: delay }, `no PubAck (${why}); retrying`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
     }
   }
 
@@ -130,6 +202,48 @@ export class NatsBus implements Bus {
     };
     this.stops.add(once);
     return once;
+  }
+
+  /** The server's max_payload (what one message may carry). */
+  get maxPayload(): number | undefined {
+    return this.nc.info?.max_payload;
+  }
+
+  /**
+   * The stored messages on subjects matching `subject` (a stream must hold them), oldest first:
+   * an ephemeral consumer with no acks reads exactly the messages pending at its creation.
+   */
+  async history(subject: string): Promise<BusMessage[]> {
+    const stream = this.streamOf(subject.replace(/\*/g, 'x'));
+    if (!stream) return [];
+    const jsm = await (this.jsm ??= this.js.jetstreamManager());
+    const ci = await jsm.consumers.add(stream, {
+      filter_subject: subject, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: nanos(30_000), mem_storage: true,
+    });
+    const out: BusMessage[] = [];
+    try {
+      let pending = ci.num_pending;
+      if (!pending) return out;
+      const consumer = await this.js.consumers.get(stream, ci.name);
+      while (pending > 0) {
+        const batch = await consumer.fetch({ max_messages: Math.min(pending, 256), expires: 5_000 });
+        let got = 0;
+        for await (const m of batch) {
+          got++;
+          pending--;
+          try {
+            out.push(decode(m.subject, m.data, m.headers));
+          } catch {
+            // not JSON: not ours to replay
+          }
+          if (pending <= 0) break;
+        }
+        if (!got) break;
+      }
+      return out;
+    } finally {
+      await jsm.consumers.delete(stream, ci.name).catch(() => undefined);
+    }
   }
 
   /** Stops every subscription (waiting for running handlers), then drains the connection if this bus opened it. */
@@ -226,20 +340,25 @@ export class NatsBus implements Bus {
 
   /** One message at a time: pull, handle, settle, repeat until stopped or the connection closes. */
   private async worker(consumer: Consumer, run: Running, handler: Handler, opts: SubscribeOptions, log: object): Promise<void> {
+    let failures = 0;
     while (!run.stopped && !this.nc.isClosed()) {
       let batch: ConsumerMessages | undefined;
       try {
-        batch = await consumer.fetch({ max_messages: 1, expires: FETCH_EXPIRES_MS });
+        batch = await consumer.fetch({ max_messages: 1, expires: FETCH_EXPIRES_MS, idle_heartbeat: FETCH_HEARTBEAT_MS });
         run.fetches.add(batch);
         if (run.stopped) batch.stop();
         for await (const m of batch) {
+          failures = 0;
           if (run.stopped) m.nak(); // arrived while stopping: let another process have it now
           else await this.handle(m, handler, opts, log);
         }
       } catch (err) {
         if (run.stopped || this.nc.isClosed()) break;
-        this.log.warn({ ...log, err }, 'pull from consumer failed; retrying');
-        await new Promise((r) => setTimeout(r, RETRY_MS));
+        // Short at first: a consumer just created (or just moved to a new leader) in a cluster
+        // answers "no responders" for a moment; then up to RETRY_MS while a node is down.
+        const delay = Math.min(50 * 2 ** failures++, RETRY_MS);
+        this.log.warn({ ...log, err, retryInMs: delay }, 'pull from consumer failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
       } finally {
         if (batch) run.fetches.delete(batch);
       }
@@ -330,6 +449,15 @@ function decode(subject: string, data: Uint8Array, h: MsgHdrs | undefined): BusM
   const headers: Headers = {};
   if (h) for (const [k, vs] of h) if (vs.length) headers[k] = vs[0]!;
   return { subject, data: JSON.parse(dec.decode(data)) as unknown, headers };
+}
+
+/** Why a failed JetStream publish is worth another attempt, or undefined when it is not. */
+function retryablePublishError(err: unknown, hasMsgId: boolean): string | undefined {
+  // JetStreamNotEnabled (not exported by @nats-io/jetstream) is how a publish reports no responders.
+  if ((err instanceof Error && err.name === 'JetStreamNotEnabled') || err instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders())) return 'no responders';
+  if (err instanceof JetStreamApiError && err.status === 503) return 'stream unavailable';
+  if (err instanceof TimeoutError) return hasMsgId ? 'timeout' : undefined;
+  return undefined;
 }
 
 function errorText(err: unknown): string {

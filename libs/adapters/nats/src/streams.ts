@@ -2,6 +2,12 @@
  * The two JetStream streams LSE needs, created or brought up to date idempotently: services call
  * `ensureStreams` at start-up, so whichever starts first creates them and the rest find them as
  * they are. A stream whose config already matches is left alone; one that differs is updated.
+ *
+ * Replicas: in a NATS cluster the streams are replicated (R3: a PubAck means a majority of the
+ * nodes stored the message, so losing one node loses nothing acknowledged). The replica count is
+ * changed on an existing stream only when it is asked for (`replicas` given); without it a new
+ * stream gets 1 and an existing one keeps what it has, so a client that does not know the
+ * deployment (a test, a tool) never shrinks a replicated stream.
  */
 import { RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig, JetStreamApiError, JetStreamApiCodes } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
@@ -14,29 +20,35 @@ export { DUPLICATE_WINDOW_MS } from '@lse/contracts';
 export const EVENTS_MAX_AGE_MS = 24 * 3_600_000;
 
 export interface StreamOptions {
-  /** Replicas per stream (1 for a single server, 3 for a cluster). Default 1. */
+  /** Replicas per stream (1 for a single server, 3 for a cluster). Default: 1 on create, an existing stream's count kept. */
   replicas?: number;
   duplicateWindowMs?: number;
   eventsMaxAgeMs?: number;
 }
 
 /** The fields LSE sets on a stream; everything else keeps the server's default. */
-export type StreamSpec = Pick<StreamConfig, 'name' | 'subjects' | 'retention' | 'storage' | 'num_replicas' | 'duplicate_window' | 'max_age'>;
+export type StreamSpec = Pick<StreamConfig, 'name' | 'subjects' | 'retention' | 'storage' | 'duplicate_window' | 'max_age'> & {
+  /** Absent: 1 when the stream is created, otherwise left as it is. */
+  num_replicas?: number;
+};
 
 export type EnsureResult = 'created' | 'updated' | 'unchanged';
 
 /** LSE_WORK (work queue: each message removed once acknowledged) and LSE_EVENTS (kept for max age). */
 export function streamSpecs(opts: StreamOptions = {}): StreamSpec[] {
-  const replicas = opts.replicas ?? 1;
+  if (opts.replicas !== undefined && !(Number.isInteger(opts.replicas) && opts.replicas >= 1 && opts.replicas <= 5)) {
+    throw new LseError('CONFIG_INVALID', `stream replicas must be a whole number from 1 to 5, got ${opts.replicas}`, { replicas: opts.replicas });
+  }
+  const replicas = opts.replicas !== undefined ? { num_replicas: opts.replicas } : {};
   const dup = nanos(opts.duplicateWindowMs ?? DUPLICATE_WINDOW_MS);
   return [
     {
       name: WORK_STREAM.name, subjects: [...WORK_STREAM.subjects], retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File, num_replicas: replicas, duplicate_window: dup, max_age: 0,
+      storage: StorageType.File, ...replicas, duplicate_window: dup, max_age: 0,
     },
     {
       name: EVENTS_STREAM.name, subjects: [...EVENTS_STREAM.subjects], retention: RetentionPolicy.Limits,
-      storage: StorageType.File, num_replicas: replicas, duplicate_window: dup, max_age: nanos(opts.eventsMaxAgeMs ?? EVENTS_MAX_AGE_MS),
+      storage: StorageType.File, ...replicas, duplicate_window: dup, max_age: nanos(opts.eventsMaxAgeMs ?? EVENTS_MAX_AGE_MS),
     },
   ];
 }
@@ -63,7 +75,7 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
   }
   if (!current) {
     try {
-      await jsm.streams.add(spec);
+      await jsm.streams.add({ num_replicas: 1, ...spec });
       return 'created';
     } catch (err) {
       // Another process may have created it a moment ago: compare with what it made.
@@ -86,5 +98,5 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
 
 function sameSpec(c: StreamConfig, s: StreamSpec): boolean {
   return [...c.subjects].sort().join(' ') === [...s.subjects].sort().join(' ') && c.retention === s.retention &&
-    c.storage === s.storage && c.num_replicas === s.num_replicas && c.duplicate_window === s.duplicate_window && c.max_age === s.max_age;
+    c.storage === s.storage && (s.num_replicas === undefined || c.num_replicas === s.num_replicas) && c.duplicate_window === s.duplicate_window && c.max_age === s.max_age;
 }

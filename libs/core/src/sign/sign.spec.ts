@@ -3,7 +3,7 @@ import type { FragmentDescriptor } from '../model';
 import { isLseError } from '../errors';
 import {
   canonicalJson, formatKey, fragmentId, generateKeyPair, parsePublicKey, parseSecretKey, publicKeyOf,
-  reference, scopeMatches, signBytes, signDescriptor, verifyBytes, verifyFragment, type TrustedKey,
+  reference, scopeMatches, signBytes, signDescriptor, trustGeneration, verifyBytes, verifyFragment, type TrustedKey,
 } from './index';
 
 function descriptor(name = 'libpng', version = '1.6.43'): FragmentDescriptor {
@@ -113,5 +113,24 @@ describe('fragment verification against the trust store', () => {
     expect(scopeMatches('lib*', 'zlib')).toBe(false);
     expect(scopeMatches('a.b', 'axb')).toBe(false);
     expect(scopeMatches('*', 'anything')).toBe(true);
+  });
+});
+
+describe('trustGeneration', () => {
+  const k = (name: string, over: Partial<TrustedKey> = {}): TrustedKey => ({ name, publicKey: Buffer.alloc(32, name.length).toString('base64'), scopes: ['lib*'], revoked: false, ...over });
+  it('changes with every key, scope and revocation, and with nothing else', () => {
+    const g = trustGeneration([k('a'), k('bb')]);
+    expect(trustGeneration([k('bb'), k('a')])).toBe(g); // order of listing
+    expect(trustGeneration([k('a', { addedAt: '2026-01-01T00:00:00Z' }), k('bb')])).toBe(g); // bookkeeping
+    expect(trustGeneration([k('a', { scopes: ['lib*', 'lib*'] }), k('bb')])).toBe(g);
+    const changed = [
+      trustGeneration([k('a')]),
+      trustGeneration([k('a'), k('bb'), k('ccc')]),
+      trustGeneration([k('a', { scopes: ['lib*', 'app*'] }), k('bb')]),
+      trustGeneration([k('a', { revoked: true, revokedAt: '2026-02-01T00:00:00Z' }), k('bb')]),
+      trustGeneration([k('a', { publicKey: Buffer.alloc(32, 9).toString('base64') }), k('bb')]),
+      trustGeneration([]),
+    ];
+    expect(new Set([g, ...changed]).size).toBe(changed.length + 1);
   });
 });

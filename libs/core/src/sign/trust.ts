@@ -1,6 +1,6 @@
 import type { Fragment, FragmentDescriptor, Signature } from '../model';
 import { LseError } from '../errors';
-import { canonicalBytes, sha256Digest, shortDigest } from './canonical';
+import { canonicalBytes, digestOfValue, sha256Digest, shortDigest } from './canonical';
 import { signBytes, verifyBytes, type SecretKey } from './keys';
 
 /**
@@ -29,6 +29,20 @@ export function fragmentId(d: FragmentDescriptor): string {
  */
 export function fragmentSetDigest(ids: readonly string[]): string {
   return sha256Digest(Buffer.from([...new Set(ids)].sort().join('\n'), 'utf8'));
+}
+
+/**
+ * The trust generation: a digest of everything in the trust store that decides a verdict (every
+ * key's name, public key, scopes and whether it is revoked). Adding a key, changing its scopes or
+ * revoking it changes the generation, with no counter to keep; verification verdicts are recorded
+ * per fragment and generation (FragmentVerdict), so a change makes every fragment be verified
+ * again against the new state.
+ */
+export function trustGeneration(keys: readonly TrustedKey[]): string {
+  const state = [...keys]
+    .map((k) => ({ name: k.name, publicKey: k.publicKey, scopes: [...new Set(k.scopes)].sort(), revoked: k.revoked }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return digestOfValue({ trustGeneration: 1, keys: state });
 }
 
 export function signDescriptor(d: FragmentDescriptor, sk: SecretKey): Fragment {
