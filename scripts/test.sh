@@ -4,10 +4,14 @@
 # outside the repo) and the integration tests against it.
 # If a stack is already up (a developer's), the integration tests use it. Otherwise this script
 # starts one with its own fresh state directory and ports-as-configured, and removes it at the end.
+# First, scripts/ensure-tools.sh installs the Debian tools the tests need (as root with apt-get)
+# or stops at once saying what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NX_DAEMON=false NX_NO_CLOUD=true
 stack=infra/local/stack.sh
+
+bash scripts/ensure-tools.sh
 
 npm run build --silent
 npx jest --selectProjects unit "$@"

@@ -178,28 +178,51 @@ export interface BusMessage<T = unknown> {
   headers: Headers;
 }
 
+/**
+ * How a subscription consumes. Delivery limits (max deliveries, backoff schedule, ack wait,
+ * dead-letter subject) are the adapter's options, the same for every durable subscription of it.
+ */
 export interface SubscribeOptions {
   /**
-   * Durable work consumer (one name per stage). Subscribers sharing a name share the messages
-   * (each goes to one of them); a message is acknowledged only after the handler resolves, and
-   * redelivered with backoff when it throws. Without it: a plain ephemeral subscription that sees
-   * every message published from now on (events).
+   * Durable work consumer (one name per stage), on a subject held by a stream (else the
+   * subscribe is refused with CONFIG_INVALID). Messages published before the consumer first
+   * subscribed, or while none of its subscribers ran, are kept for it. Subscribers sharing a name
+   * share the messages: each is handled by one of them at a time. A message is acknowledged only
+   * after the handler resolves; when the handler throws it is delivered again (possibly to
+   * another subscriber) after the backoff delay for that delivery, up to the adapter's max
+   * deliveries, then dead-lettered (see onDeadLetter). Delivery is at least once: a handler must
+   * be idempotent. Without `durable`: a plain ephemeral subscription that sees every message
+   * published from now on, in order, one at a time; its handler's errors are logged, not retried.
    */
   durable?: string;
-  /** Messages this subscriber handles at once (default 1). */
+  /** Messages this subscriber handles at once, a positive integer (default 1); never more run at once. */
   concurrency?: number;
-  /** Called once when a message failed its last allowed delivery; it then goes to the dead letters. */
+  /**
+   * Called once, after the message failed its last allowed delivery and was published to the
+   * dead-letter subject (payload as published, original headers plus `Lse-Dead-Subject`,
+   * `Lse-Error`, `Lse-Deliveries`); the message is then never delivered again. Receives the
+   * message and the last delivery's error.
+   */
   onDeadLetter?: (msg: BusMessage, err: unknown) => Promise<void>;
 }
 
 /** Publish/subscribe between pipeline stages: in-process for the CLI, NATS JetStream for services. */
 export interface Bus {
   /**
-   * Publishes and returns once the message is durable (JetStream: stored, PubAck received).
-   * A `Nats-Msg-Id` header de-duplicates: the same id published twice is stored once.
+   * Publishes and returns once the message is durable (JetStream: stored, PubAck received), so a
+   * durable consumer that subscribes later still gets it. On a subject held by a stream, a
+   * `Nats-Msg-Id` header de-duplicates: a message whose id was first stored less than the
+   * stream's duplicate window ago (2 minutes for LSE_WORK and LSE_EVENTS) is dropped, even when
+   * the first one was already handled; the publish still resolves. Rejects when the message
+   * could not be stored.
    */
   publish<T>(subject: string, data: T, headers?: Headers): Promise<void>;
-  /** Subscribes a handler (see SubscribeOptions); returns a function that stops and drains it. */
+  /**
+   * Subscribes a handler (see SubscribeOptions). Resolves once the subscription receives
+   * messages; returns a stop function: the subscriber takes no new messages, and the stop's
+   * promise resolves once its running handlers have finished and been settled (acknowledged, or
+   * scheduled for redelivery). Messages it had not started stay with the durable consumer.
+   */
   subscribe<T>(subject: string, handler: (msg: BusMessage<T>) => Promise<void>, opts?: SubscribeOptions): Promise<() => Promise<void>>;
   /** Largest payload (bytes of the JSON body) one publish may carry; larger ones are refused. */
   readonly maxPayload?: number;

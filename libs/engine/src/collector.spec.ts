@@ -91,7 +91,7 @@ describe('Collector', () => {
 
 describe('recorder', () => {
   it('leases the blobs, publishes one terminal event per delivery (deduped by id), and refuses an image whose blobs are gone', async () => {
-    const bus = new InProcessBus();
+    const bus = new InProcessBus({ duplicateWindowMs: 0 }); // every publish reaches the subscriber: the bus's de-duplication is off
     const syntheses = new MemorySynthesisRepository();
     const leases = new MemoryLeaseRepository();
     const layers = new MemoryBlobStore();

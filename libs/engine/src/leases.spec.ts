@@ -47,12 +47,9 @@ describe('provisional leases in the pipeline', () => {
       // The assembler's message delivered again (its ack was lost): the real lease stays.
       await bus.publish(SUBJECTS.verified, verified!.data);
       await new Promise((r) => setTimeout(r, 100));
-      expect(seen).toHaveLength(2);
-      expect(seen[1]!.lease).toMatchObject({ blobs: real!.blobs, expiresAt: real!.expiresAt }); // untouched by the second assembly
-      expect((seen[1]!.lease as { provisional?: boolean }).provisional).toBeUndefined();
-      const after = await leases.get('s1');
-      expect(after?.provisional).toBeUndefined();
-      expect(after?.blobs).toEqual(real?.blobs);
+      // As on JetStream, its assembled message is a duplicate (same Nats-Msg-Id): the recorder does
+      // not run again, so the lease must be exactly the real one still.
+      expect(await leases.get('s1')).toEqual(real);
     } finally {
       await stop();
     }

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  fragmentSetDigest, isLseError, sha256Digest, verdictId, type BaseImage, type BaseRepository, type BlobStore, type Bus, type BusMessage, type Fragment,
+  fragmentSetDigest, isLseError, sha256Digest, verdictId, type BaseImage, type BaseRepository, type BlobStore, type Fragment,
   type FragmentRepository, type FragmentVerdict, type LayerRecord, type LayerRecordRepository, type LeaseRepository, type SynthesisRecord,
   type SynthesisRepository, type TrustStore, type VerdictRepository,
 } from '@lse/core';
@@ -190,23 +190,6 @@ export function baseRepositoryConformance(name: string, make: () => Promise<Base
   });
 }
 
-export function busConformance(name: string, make: () => Promise<Bus>): void {
-  describe(`Bus conformance: ${name}`, () => {
-    it('delivers published messages with their headers to a subscriber, in order', async () => {
-      const bus = await make();
-      const got: BusMessage<{ n: number }>[] = [];
-      const done = new Promise<void>((resolve) => {
-        void bus.subscribe<{ n: number }>('lse.test.a', async (m) => { got.push(m); if (got.length === 3) resolve(); });
-      });
-      await new Promise((r) => setTimeout(r, 50));
-      for (let n = 0; n < 3; n++) await bus.publish('lse.test.a', { n }, { 'lse-synthesis-id': `s${n}` });
-      await done;
-      expect(got.map((m) => m.data.n)).toEqual([0, 1, 2]);
-      expect(got.map((m) => m.headers['lse-synthesis-id'])).toEqual(['s0', 's1', 's2']);
-    });
-  });
-}
-
 export function synthesisRepositoryConformance(name: string, make: () => Promise<SynthesisRepository>): void {
   const rec = (id: string): SynthesisRecord => ({
     id, status: 'pending', stage: 'requested', manifestName: 'web-api', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z',
@@ -266,34 +249,6 @@ export function leaseRepositoryConformance(name: string, make: () => Promise<Lea
       expect(await repo.get('s1')).toBeUndefined();
       expect(await repo.renew('s1', '2026-01-01T02:00:00.000Z')).toBe(false);
       expect((await repo.list()).map((l) => l.synthesisId)).toEqual(['s2']);
-    });
-  });
-}
-
-/** Durable work consumers: subscribers sharing a name share the messages; each is handled once. */
-export function durableBusConformance(name: string, make: () => Promise<Bus>, subject: string): void {
-  describe(`Bus durable consumers: ${name}`, () => {
-    it('shares messages among subscribers with one durable name, each handled once', async () => {
-      const bus = await make();
-      const seen: Record<string, number[]> = { a: [], b: [] };
-      let total = 0;
-      const done = new Promise<void>((resolve) => {
-        for (const who of ['a', 'b'] as const) {
-          void bus.subscribe<{ n: number }>(subject, async (m) => {
-            seen[who]!.push(m.data.n);
-            await new Promise((r) => setTimeout(r, 5));
-            if (++total === 20) resolve();
-          }, { durable: 'conformance-workers' });
-        }
-      });
-      await new Promise((r) => setTimeout(r, 100));
-      for (let n = 0; n < 20; n++) await bus.publish(subject, { n }, { 'Nats-Msg-Id': `conf-${n}-${Date.now()}` });
-      await done;
-      await new Promise((r) => setTimeout(r, 100));
-      const all = [...seen['a']!, ...seen['b']!].sort((x, y) => x - y);
-      expect(all).toEqual([...Array(20).keys()]);
-      expect(seen['a']!.length).toBeGreaterThan(0);
-      expect(seen['b']!.length).toBeGreaterThan(0);
     });
   });
 }

@@ -1,4 +1,5 @@
 export * from './conformance';
 export * from './fixtures';
 export * from './servers';
+export * from './bus-conformance';
 export * from './nats-cluster';

@@ -1,12 +1,12 @@
 import {
-  baseRepositoryConformance, blobStoreConformance, busConformance, durableBusConformance, fragmentRepositoryConformance, layerRecordRepositoryConformance,
+  baseRepositoryConformance, blobStoreConformance, busConformance, fragmentRepositoryConformance, layerRecordRepositoryConformance,
   leaseRepositoryConformance, sampleFragment, synthesisRepositoryConformance, trustStoreConformance, verdictRepositoryConformance,
 } from '@lse/testing';
 import {
   InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLayerRecordRepository, MemoryLeaseRepository, MemorySynthesisRepository,
   MemoryTrustStore, MemoryVerdictRepository,
 } from './index';
-import { subjectMatches } from '@lse/contracts';
+import { DUPLICATE_WINDOW_MS, subjectMatches } from '@lse/contracts';
 
 blobStoreConformance('memory', async () => new MemoryBlobStore());
 fragmentRepositoryConformance('memory', async () => new MemoryFragmentRepository(), sampleFragment);
@@ -16,8 +16,15 @@ synthesisRepositoryConformance('memory', async () => new MemorySynthesisReposito
 leaseRepositoryConformance('memory', async () => new MemoryLeaseRepository());
 layerRecordRepositoryConformance('memory', async () => new MemoryLayerRecordRepository());
 verdictRepositoryConformance('memory', async () => new MemoryVerdictRepository());
-busConformance('in-process', async () => new InProcessBus());
-durableBusConformance('in-process', async () => new InProcessBus(), 'lse.test.work');
+
+/** The in-process bus on a clock the suite moves: its duplicate window can pass at once. */
+let clock = 0;
+busConformance('in-process', {
+  bus: async (opts = {}) => new InProcessBus({ ...opts, now: () => clock }),
+  subject: (name) => `lse.synth.test.${name}`,
+  msgId: (name) => `test:${name}`,
+  passDuplicateWindow: () => { clock += DUPLICATE_WINDOW_MS; },
+});
 
 describe('subject matching', () => {
   it('follows NATS wildcards', () => {

@@ -37,23 +37,15 @@ import {
   type JetStreamClient, type JetStreamManager, type JsMsg, type PubAck,
 } from '@nats-io/jetstream';
 import { LseError, type Bus, type BusMessage, type Headers, type SubscribeOptions } from '@lse/core';
-import { CATALOG_STREAM, EVENTS_STREAM, SUBJECTS, WORK_STREAM, subjectMatches } from '@lse/contracts';
+import {
+  ACK_WAIT_MS, BACKOFF_MS, DEAD_LETTER_HEADERS, CATALOG_STREAM, EVENTS_STREAM, MAX_DELIVER, SUBJECTS, WORK_STREAM, backoffDelay, subjectMatches,
+} from '@lse/contracts';
 
-/** Unacknowledged for this long (no ack, nak or working) -> redelivered. */
-export const ACK_WAIT_MS = 30_000;
-/**
- * Deliveries of one message before it goes to the dead letters: with BACKOFF_MS, a stage keeps
- * retrying a retryable failure (a server that does not answer) for about six minutes.
- */
-export const MAX_DELIVER = 12;
-/** Delay before the n-th redelivery after a handler error (the last value repeats). */
-export const BACKOFF_MS: readonly number[] = [1_000, 2_000, 5_000, 10_000, 20_000, 30_000, 45_000, 60_000];
+export { ACK_WAIT_MS, MAX_DELIVER, BACKOFF_MS, DEAD_LETTER_HEADERS } from '@lse/contracts';
 /** How long a JetStream publish keeps retrying while its stream has no leader (a node failed). */
 export const PUBLISH_TIMEOUT_MS = 20_000;
 /** How long `connect` keeps trying the servers before it gives up (services start beside NATS). */
 export const CONNECT_WAIT_MS = 30_000;
-/** Headers a dead letter carries besides the original ones. */
-export const DEAD_LETTER_HEADERS = { subject: 'Lse-Dead-Subject', error: 'Lse-Error', deliveries: 'Lse-Deliveries' } as const;
 
 /** The slice of pino this adapter uses. */
 export interface NatsBusLog {
@@ -410,7 +402,7 @@ export class NatsBus implements Bus {
     }
     const { err } = failure;
     if (deliveries < this.maxDeliver) {
-      const delay = this.backoffMs[Math.min(deliveries - 1, this.backoffMs.length - 1)]!;
+      const delay = backoffDelay(this.backoffMs, deliveries);
       this.log.warn({ ...ctx, err, retryInMs: delay }, 'handler failed; will be redelivered');
       m.nak(delay);
       return;
