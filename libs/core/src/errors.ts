@@ -28,6 +28,12 @@ export type ErrorCode =
   | 'USAGE'
   | 'CONFIG_INVALID'
   | 'OUTPUT_EXISTS'
+  | 'SNAPSHOT_NOT_FOUND'
+  | 'SNAPSHOT_EXISTS'
+  | 'SNAPSHOT_IN_USE'
+  | 'SNAPSHOT_INVALID'
+  | 'IMAGE_INVALID'
+  | 'LAYER_MISMATCH'
   | 'INTERNAL';
 
 export class LseError extends Error {
