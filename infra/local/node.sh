@@ -74,8 +74,9 @@ _nwait() { # _nwait WHAT CMD...: up to 30 s
 node_up() {
   [[ $(id -u) -eq 0 ]] || _ndie "the node stack (containerd, overlay mounts) needs root"
   node_install
-  local repo=${1:?repo}
+  local repo=${1:?repo} pid
   mkdir -p "$LSE_CONTAINERD_DIR" "$LSE_NODE_ROOT" "$LSE_STATE_DIR/run" "$LSE_STATE_DIR/logs"
+  if pid=$(_npid agent) && ! [[ -S "$LSE_NODE_ROOT/control.sock" ]]; then _nstop agent; fi # stopping, or wedged
   if ! _npid agent >/dev/null; then
     [[ -f "$repo/apps/node/dist/main.js" ]] || _ndie "apps/node/dist/main.js is missing: run 'npm run build' first"
     (
@@ -84,7 +85,8 @@ node_up() {
       source <(servers_env | sed 's/^export //')
       set +a
       export LSE_NODE_ROOT CONTAINERD_ADDRESS="$(_ctrd_sock)" CONTAINERD_NAMESPACE
-      [[ -n "${LSE_NODE_SERVER:-}" ]] && export LSE_SERVER="$LSE_NODE_SERVER" LSE_TOKEN="$LSE_NODE_TOKEN"
+      # The gateway, for renewing and releasing synthesis leases (stack.sh passes its own).
+      if [[ -n "${LSE_NODE_SERVER:-}" ]]; then export LSE_SERVER="$LSE_NODE_SERVER" LSE_TOKEN="${LSE_NODE_TOKEN:-}"; else unset LSE_SERVER LSE_TOKEN; fi
       cd "$repo"
       exec setsid node apps/node/dist/main.js >>"$LSE_STATE_DIR/logs/node-agent.log" 2>&1 </dev/null
     ) &
@@ -99,7 +101,9 @@ node_up() {
     _nlog "containerd: started (pid $!, config $LSE_CONTAINERD_DIR/config.toml)"
   fi
   _nwait "containerd" ctr --address "$(_ctrd_sock)" version
-  ctr --address "$(_ctrd_sock)" plugins ls 2>/dev/null | grep -q 'io.containerd.snapshotter.v1 *lse *- *ok' \
+  local plugins
+  plugins=$(ctr --address "$(_ctrd_sock)" plugins ls 2>/dev/null || true)
+  grep -Eq 'io\.containerd\.snapshotter\.v1 +lse +- +ok' <<<"$plugins" \
     || _ndie "containerd does not list the lse snapshotter as ok (ctr plugins ls; log $LSE_STATE_DIR/logs/node-containerd.log)"
 }
 
@@ -130,7 +134,7 @@ node_down() {
   _nstop containerd
   _nstop agent
   # Mounts containerd left under its own root (none in normal operation).
-  grep -o " $LSE_CONTAINERD_DIR/[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  grep -o " $LSE_CONTAINERD_DIR/[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done || true
 }
 
 node_status() {

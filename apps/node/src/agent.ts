@@ -21,13 +21,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { LseError } from '@lse/core';
-import type { Log } from '@lse/engine';
+import { ANNOTATION_LAYER_FRAGMENTS as ANNOTATION_FRAGMENTS, type Log } from '@lse/engine';
 import type { FragmentCache, CacheSources } from './cache';
 import { Containerd, grpc, isGrpcCode } from './grpc';
 import { chainId } from './snapshotter';
 import type { StateFile } from './state';
 
-export const ANNOTATION_FRAGMENTS = 'containerd.io/snapshot/lse.fragments';
 
 interface Descriptor { mediaType: string; digest: string; size: number; annotations?: Record<string, string> }
 interface ImageManifest { mediaType?: string; config: Descriptor; layers: Descriptor[] }

@@ -41,7 +41,8 @@ export async function startNodeAgent(env: Record<string, string | undefined>, lo
       if (timer) clearInterval(timer);
       agent?.close();
       ctrd?.close();
-      await new Promise<void>((r) => grpcServer.tryShutdown(() => r()));
+      // containerd keeps its connection open: give calls in flight a moment, then close it.
+      await new Promise<void>((r) => { const t = setTimeout(() => { grpcServer.forceShutdown(); r(); }, 2000); grpcServer.tryShutdown(() => { clearTimeout(t); r(); }); });
       await new Promise<void>((r) => control.close(() => r()));
       await mongo.close();
       s3.destroy();
