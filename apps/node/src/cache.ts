@@ -37,6 +37,7 @@ export interface CacheSources {
 
 export class FragmentCache {
   private inflight = new Map<string, Promise<void>>();
+  private keys: { at: number; keys: Promise<Map<string, TrustedKey>> } | undefined;
   constructor(private readonly root: string, private readonly st: StateFile, private readonly src: CacheSources, private readonly log: Log) {}
 
   private get s() { return this.st.state; }
@@ -86,7 +87,7 @@ export class FragmentCache {
    */
   async ensureFragmentLayer(diffId: string, ids: string[], epoch: number): Promise<void> {
     if (this.has(diffId)) return;
-    const keys = new Map<string, TrustedKey>((await this.src.ports.trust.list()).map((k) => [k.name, k]));
+    const keys = await this.trustedKeys();
     const parts: { entries: TarEntry[]; label: string }[] = [];
     for (const id of ids) {
       const f = await this.src.ports.fragments.get(id);
@@ -102,7 +103,8 @@ export class FragmentCache {
         throw e;
       }
       parts.push({ entries, label: fragmentLabel(f) });
-      await this.materialize(id, fragmentLabel(f), async () => entries);
+      if (!this.s.fragments[id]) await this.st.change(() => this.st.count('bytesFetched', f.descriptor.blob.size));
+      await this.materialize(id, `${f.descriptor.name}@${f.descriptor.version}`, async () => entries);
     }
     const rebuilt = buildLayer(parts, { mtime: epoch }).diffId;
     if (rebuilt !== diffId) {
@@ -111,12 +113,23 @@ export class FragmentCache {
     await this.st.change((s) => { s.layers[diffId] = [...ids].reverse(); });
   }
 
+  /** The trust store's keys, read at most once a second (one image asks for every layer). */
+  private trustedKeys(): Promise<Map<string, TrustedKey>> {
+    if (!this.keys || Date.now() - this.keys.at > 1000) {
+      const keys = this.src.ports.trust.list().then((list) => new Map(list.map((k) => [k.name, k] as const)));
+      keys.catch(() => { this.keys = undefined; });
+      this.keys = { at: Date.now(), keys };
+    }
+    return this.keys.keys;
+  }
+
   /** Makes a layer that is not made of fragments servable: its blob from the layer store, checked against `diffId`. */
   async ensureBlobLayer(diffId: string, digest: string): Promise<void> {
     if (this.has(diffId)) return;
     const id = `layer:${diffId}`;
     await this.materialize(id, `layer ${digest}`, async () => {
       const blob = await this.src.layers.get(digest);
+      await this.st.change(() => this.st.count('bytesFetched', blob.length));
       const tar = gunzipSync(blob);
       const actual = sha256Digest(tar);
       if (actual !== diffId) throw new LseError('DIGEST_MISMATCH', `layer ${digest} uncompresses to ${actual}, the image config says ${diffId}`, { digest, diffId, actual });

@@ -49,7 +49,11 @@ export interface AgentState {
   fragments: Record<string, FragmentDir>;
   /** Layer diffID → fragment ids whose directories make that layer, top first. */
   layers: Record<string, string[]>;
-  /** Counters (metrics): fragments materialized, layers containerd extracted, layers served from the cache, directories collected, fragments refused. */
+  /**
+   * Counters (metrics): fragmentsMaterialized, fragmentsRefused, bytesFetched (blobs read to
+   * materialize), layersExtracted (through containerd's extract path), layersExtractedThenShared,
+   * layersFromCache (remote-snapshot path), dirsCollected.
+   */
   counters: Record<string, number>;
 }
 
