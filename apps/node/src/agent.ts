@@ -7,10 +7,11 @@
  *  2. every layer is made servable from the fragment cache: layers whose descriptor names its
  *     fragments (annotation `containerd.io/snapshot/lse.fragments`) from verified fragments,
  *     other layers (base, generated top layer) from their blob, checked against the diffID;
- *  3. under a containerd lease, for each layer in order, Prepare with label
- *     `containerd.io/snapshot.ref=<chainID>` through containerd's Snapshots service: containerd
- *     asks this agent, which makes the committed snapshot from the cache and answers
- *     ALREADY_EXISTS, so containerd records it without fetching or unpacking anything;
+ *  3. under a containerd lease, one Prepare with label `containerd.io/snapshot.ref=<top chainID>`
+ *     (no parent) through containerd's Snapshots service: containerd asks this agent, which makes
+ *     that committed snapshot from the cache, its layer being the image's whole stack of fragment
+ *     directories, and answers ALREADY_EXISTS, so containerd records it without fetching or
+ *     unpacking anything (containerd needs only the top chain ID to run a container);
  *  4. config and manifest go into containerd's content store with the GC labels that keep the
  *     snapshots (`containerd.io/gc.ref.snapshot.<snapshotter>`) and the config alive, the image
  *     record is created (or updated), and the lease is deleted.
@@ -24,7 +25,7 @@ import { LseError } from '@lse/core';
 import { ANNOTATION_LAYER_FRAGMENTS as ANNOTATION_FRAGMENTS, type Log } from '@lse/engine';
 import type { FragmentCache, CacheSources } from './cache';
 import { Containerd, grpc, isGrpcCode } from './grpc';
-import { chainId } from './snapshotter';
+import { chainId, type Snapshotter } from './snapshotter';
 import type { StateFile } from './state';
 
 
@@ -34,7 +35,11 @@ interface ImageConfig { created?: string; rootfs?: { diff_ids?: string[] } }
 
 export interface GatewayClient { url: string; token: string; leaseTtlSeconds: number }
 
-export interface SeedResult { ref: string; manifestDigest: string; chainId: string; layers: number; fromCache: number; materialized: number }
+export interface SeedResult {
+  ref: string; manifestDigest: string; chainId: string; layers: number; fromCache: number; materialized: number;
+  /** Milliseconds: layers checked/made in the cache, snapshots created through containerd, content and image record (with the lease). */
+  ms: { cache: number; snapshots: number; register: number };
+}
 
 export class NodeAgent {
   /** Images seeded through the agent → the synthesis they hold. */
@@ -44,6 +49,7 @@ export class NodeAgent {
   constructor(
     private readonly st: StateFile,
     private readonly cache: FragmentCache,
+    private readonly sn: Snapshotter,
     private readonly src: CacheSources,
     private readonly ctrd: Containerd,
     private readonly snapshotter: string,
@@ -61,6 +67,7 @@ export class NodeAgent {
     if (diffIds.length !== manifest.layers.length) throw new LseError('IMAGE_INVALID', `image ${manifestDigest} has ${manifest.layers.length} layers but ${diffIds.length} diff_ids`, { digest: manifestDigest });
     const epoch = config.created ? Math.floor(Date.parse(config.created) / 1000) : 0;
     const before = this.cacheCounter('fragmentsMaterialized');
+    const t0 = Date.now();
 
     for (const [i, layer] of manifest.layers.entries()) {
       const named = layer.annotations?.[ANNOTATION_FRAGMENTS];
@@ -68,29 +75,38 @@ export class NodeAgent {
       else await this.cache.ensureBlobLayer(diffIds[i]!, layer.digest);
     }
 
+    const t1 = Date.now();
+    let t2 = t1;
     const lease = `lse-seed-${randomBytes(6).toString('hex')}`;
     const expire = new Date(Date.now() + 3600_000).toISOString();
     await this.ctrd.call(this.ctrd.leases, 'Create', { id: lease, labels: { 'containerd.io/gc.expire': expire } });
-    let chain = '';
-    let fromCache = 0;
+    const chains: string[] = [];
+    for (const d of diffIds) chains.push(chainId(chains[chains.length - 1] ?? '', d));
+    const chain = chains[chains.length - 1] ?? '';
+    const fromCacheBefore = this.cacheCounter('layersFromCache');
     try {
-      for (const diffId of diffIds) {
-        const parent = chain;
-        chain = chainId(parent, diffId);
-        try {
-          await this.ctrd.call(this.ctrd.snapshots, 'Stat', { snapshotter: this.snapshotter, key: chain });
-          continue; // containerd has it already
-        } catch (e) {
-          if (!isGrpcCode(e, grpc.status.NOT_FOUND)) throw e;
-        }
-        try {
-          await this.ctrd.call(this.ctrd.snapshots, 'Prepare', { snapshotter: this.snapshotter, key: `${lease}-${chain}`, parent, labels: { 'containerd.io/snapshot.ref': chain } }, lease);
-          throw new LseError('INTERNAL', `the snapshotter '${this.snapshotter}' prepared an active snapshot for ${chain} instead of serving it from the fragment cache: is containerd's proxy plugin '${this.snapshotter}' this agent?`, { chain });
-        } catch (e) {
-          if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
-        }
-        fromCache++;
+      // containerd needs the top chain ID only: one snapshot whose layer is the whole stack of
+      // fragment directories (top first), made from the cache with one Prepare.
+      let present = false;
+      try {
+        await this.ctrd.call(this.ctrd.snapshots, 'Stat', { snapshotter: this.snapshotter, key: chain });
+        present = true;
+      } catch (e) {
+        if (!isGrpcCode(e, grpc.status.NOT_FOUND)) throw e;
       }
+      if (!present && chain) {
+        const stack = [...diffIds].reverse().flatMap((d) => this.st.state.layers[d] ?? []);
+        await this.sn.withFlatChain(chain, stack, async () => {
+          try {
+            await this.ctrd.call(this.ctrd.snapshots, 'Prepare', { snapshotter: this.snapshotter, key: `${lease}-${chain}`, parent: '', labels: { 'containerd.io/snapshot.ref': chain } }, lease);
+            throw new LseError('INTERNAL', `the snapshotter '${this.snapshotter}' prepared an active snapshot for ${chain} instead of serving it from the fragment cache: is containerd's proxy plugin '${this.snapshotter}' this agent?`, { chain });
+          } catch (e) {
+            // ALREADY_EXISTS: made from the cache now (or by a concurrent seeding)
+            if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
+          }
+        });
+      }
+      t2 = Date.now();
       const labels = { [`containerd.io/gc.ref.snapshot.${this.snapshotter}`]: chain };
       await this.ctrd.writeContent(manifest.config.digest, configBytes, labels, lease);
       await this.ctrd.writeContent(manifestDigest, manifestBytes, { 'containerd.io/gc.ref.content.config': manifest.config.digest }, lease);
@@ -105,7 +121,8 @@ export class NodeAgent {
       await this.ctrd.call(this.ctrd.leases, 'Delete', { id: lease }).catch((e: Error) => this.log.warn({ lease, err: e.message }, 'could not delete the seeding lease; it expires in an hour'));
     }
     if (synthesisId) this.hold(ref, synthesisId);
-    const result = { ref, manifestDigest, chainId: chain, layers: diffIds.length, fromCache, materialized: this.cacheCounter('fragmentsMaterialized') - before };
+    const result = { ref, manifestDigest, chainId: chain, layers: diffIds.length, fromCache: this.cacheCounter('layersFromCache') - fromCacheBefore, materialized: this.cacheCounter('fragmentsMaterialized') - before,
+      ms: { cache: t1 - t0, snapshots: t2 - t1, register: Date.now() - t2 } };
     this.log.info(result, 'image seeded into containerd');
     return result;
   }

@@ -104,6 +104,13 @@ describe('lse-node snapshotter and fragment cache', () => {
     const dirB = join(root, 'f', String(st.state.fragments[frags['libb']!.id]!.n));
     expect(m[0]!.options).toContain(`lowerdir=${dirB}:${dirA}`); // top first
     await sn.remove('ns/10/ctr');
+    // The agent's seeding: the top chain ID as one committed snapshot whose layer is the whole stack.
+    const top = chainId(chainId('', a), b);
+    await sn.withFlatChain(top, [frags['libb']!.id, frags['liba']!.id], () => expect(sn.prepare('ns/11/seed', '', { 'containerd.io/snapshot.ref': `ns/12/${top}` })).rejects.toMatchObject({ code: 'SNAPSHOT_EXISTS' }));
+    expect(sn.info(`ns/12/${top}`)).toMatchObject({ kind: 'committed', parent: '' });
+    expect((await sn.prepare('ns/13/ctr', `ns/12/${top}`, {}))[0]!.options).toContain(`lowerdir=${dirB}:${dirA}`);
+    await sn.remove('ns/13/ctr');
+    await sn.remove(`ns/12/${top}`);
     for (const k of [made[1]!, made[0]!, made[3]!]) await sn.remove(k);
     expect(existsSync(dirA) && existsSync(dirB)).toBe(true);
     expect(cache.refCounts()).toEqual({ [frags['liba']!.id]: 0, [frags['libb']!.id]: 1 }); // chain(b) is left

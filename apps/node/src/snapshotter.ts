@@ -43,6 +43,9 @@ export function chainOfKey(key: string): string | undefined {
 }
 
 export class Snapshotter {
+  /** Chain IDs the agent is seeding as one flat snapshot → fragment dirs of the whole stack, top first. */
+  private readonly flat = new Map<string, string[]>();
+
   constructor(private readonly root: string, private readonly st: StateFile, private readonly hooks: { onRemoved?: () => void } = {}) {}
 
   private get s() { return this.st.state; }
@@ -101,11 +104,27 @@ export class Snapshotter {
     return undefined;
   }
 
+  /**
+   * While `fn` runs, a remote-snapshot Prepare of `chain` without parent makes one committed
+   * snapshot whose layer is the whole stack `ids` (top first): the agent's seeding creates an
+   * image's top snapshot in one call instead of one per layer (containerd needs only the top
+   * chain ID to run a container; the directories are the same either way).
+   */
+  async withFlatChain<T>(chain: string, ids: string[], fn: () => Promise<T>): Promise<T> {
+    this.flat.set(chain, ids);
+    try {
+      return await fn();
+    } finally {
+      this.flat.delete(chain);
+    }
+  }
+
   async prepare(key: string, parent: string, labels: Record<string, string>, kind: 'active' | 'view' = 'active'): Promise<Mount[]> {
     const target = labels[LABEL_SNAPSHOT_REF];
     if (kind === 'active' && target) {
       const chain = chainOfKey(target);
-      const ids = chain ? this.cachedLayer(parent, chain) : undefined;
+      const flat = chain && !parent ? this.flat.get(chain) : undefined;
+      const ids = flat?.every((id) => this.s.fragments[id]) ? flat : chain ? this.cachedLayer(parent, chain) : undefined;
       if (ids) {
         const made = await this.st.change((s) => {
           if (s.snapshots[target]) return false;
