@@ -145,6 +145,7 @@ async function main() {
   out.disk = {
     images: IMAGES,
     agentFragmentDirBytes: after.cache.bytes - before.cache.bytes,
+    agentCacheTotalBytes: after.cache.bytes, // every fragment directory these images use, shared closure included
     agentBytesFetched: (after.counters.bytesFetched || 0) - (before.counters.bytesFetched || 0),
     overlayfsSnapshotBytes: du(overlayDir()) - overlayBefore,
     overlayfsBytesTransferred: du(contentDir) - contentBefore, // content store growth: blobs are kept once by digest
@@ -165,7 +166,7 @@ async function main() {
     console.log(`  ratio                                       ${f.ratio}×`);
     const d = out.disk;
     console.log(`${d.images} images over shared fragments`);
-    console.log(`  disk: agent ${(d.agentFragmentDirBytes / 1e6).toFixed(1)} MB, overlayfs ${(d.overlayfsSnapshotBytes / 1e6).toFixed(1)} MB (${d.ratioDisk}×)`);
+    console.log(`  disk added: agent ${(d.agentFragmentDirBytes / 1e6).toFixed(1)} MB, overlayfs ${(d.overlayfsSnapshotBytes / 1e6).toFixed(1)} MB (${d.ratioDisk}×); the agent's whole cache ${(d.agentCacheTotalBytes / 1e6).toFixed(1)} MB`);
     console.log(`  transferred: agent ${(d.agentBytesFetched / 1e6).toFixed(1)} MB, containerd ${(d.overlayfsBytesTransferred / 1e6).toFixed(1)} MB`);
   }
 }
