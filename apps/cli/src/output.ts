@@ -17,6 +17,7 @@ const BY_CODE: Partial<Record<ErrorCode, number>> = {
   SIGNATURE_INVALID: EXIT.verification, KEY_UNTRUSTED: EXIT.verification, KEY_REVOKED: EXIT.verification, KEY_OUT_OF_SCOPE: EXIT.verification,
   DIGEST_MISMATCH: EXIT.verification, SIZE_MISMATCH: EXIT.verification, TAR_UNSAFE: EXIT.verification, TAR_INVALID: EXIT.verification,
   FRAGMENT_INVALID: EXIT.verification, PATH_CONFLICT: EXIT.verification, BLOB_UNKNOWN: EXIT.verification,
+  LAYER_MISMATCH: EXIT.verification, IMAGE_INVALID: EXIT.verification,
 };
 
 export function exitCodeFor(e: unknown): number {
