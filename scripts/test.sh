@@ -25,6 +25,8 @@ else
   trap cleanup EXIT
   echo "[test] starting a fresh stack in $LSE_STATE_DIR"
 fi
+# The node agent and its containerd (node.int.spec.ts) when root: containerd and overlay mounts need it.
+if [[ -z "${LSE_NODE:-}" && $(id -u) -eq 0 ]]; then export LSE_NODE=1; fi
 bash "$stack" up
 eval "$(bash "$stack" env)"
 npx jest --selectProjects int --runInBand "$@"

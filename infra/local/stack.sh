@@ -8,6 +8,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source=servers.sh
 source "$here/servers.sh"
+# shellcheck source=node.sh
+source "$here/node.sh"
 
 usage() {
   cat <<'EOF2'
@@ -26,6 +28,8 @@ NATS: LSE_NATS_CLUSTER=3 runs a three-node nats-server cluster (servers.sh --hel
   then get all three in NATS_URL and LSE_STREAM_REPLICAS=3. LSE_NATS_SYNC [always] or default.
 Gateway: LSE_GATEWAY_PORT [8080]. Every other service setting (docs/CONFIGURATION.md) is passed
 through from the environment. State, logs and pid files: $LSE_STATE_DIR [~/.local/state/lse-local].
+LSE_NODE=1 (root only): also lse-node and a containerd of its own (infra/local/node.sh, docs/NODE.md);
+`env` then prints CONTAINERD_ADDRESS and the rest `ctr` and `lse node` need.
 EOF2
 }
 
@@ -106,6 +110,9 @@ stack_up() {
       _svc_running "$svc-$i" >/dev/null || { tail -n 20 "$LSE_STATE_DIR/logs/svc-$svc-$i.log" >&2; _die "$svc-$i exited during startup"; }
     done
   done
+  if [[ "${LSE_NODE:-0}" == 1 ]]; then
+    LSE_NODE_SERVER="http://$LSE_HOST:$LSE_GATEWAY_PORT" LSE_NODE_TOKEN="$(<"$(_tokenfile)")" node_up "$repo"
+  fi
   _slog "stack up: gateway http://$LSE_HOST:$LSE_GATEWAY_PORT; clients: eval \"\$(bash $here/stack.sh env)\""
 }
 
@@ -124,12 +131,14 @@ stack_down() {
     done
   done
   rm -f "$LSE_STATE_DIR"/run/svc-*.pid
+  node_down
   servers_down
 }
 
 stack_status() {
   local rc=0 f id pid
   servers_status || rc=1
+  if [[ "${LSE_NODE:-0}" == 1 ]]; then node_status || rc=1; fi
   for f in "$LSE_STATE_DIR"/run/svc-*.pid; do
     [[ -e "$f" ]] || continue
     id=$(basename "$f" .pid); id=${id#svc-}
@@ -142,6 +151,7 @@ stack_env() {
   _ensure_token
   servers_env
   printf 'export %s=%q\n' LSE_SERVER "http://$LSE_HOST:$LSE_GATEWAY_PORT" LSE_TOKEN "$(<"$(_tokenfile)")"
+  if [[ "${LSE_NODE:-0}" == 1 ]]; then node_env; fi
 }
 
 case "${1:-}" in

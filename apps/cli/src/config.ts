@@ -20,6 +20,14 @@ export interface CliConfig {
   token?: string;
   /** LSE_DEBIAN_MIRROR: archive for .deb files of indexed packages (default: the one each index came from). */
   debianMirror?: string;
+  /** LSE_NODE_CONTROL_SOCKET: the lse-node agent's control socket (`lse node`), default /var/lib/lse-node/control.sock. */
+  nodeControlSocket: string;
+  /** CONTAINERD_ADDRESS: containerd's socket for `lse node run` (default /run/containerd/containerd.sock). */
+  containerdAddress: string;
+  /** CONTAINERD_NAMESPACE: containerd namespace of `lse node` images and containers (default `default`). */
+  containerdNamespace: string;
+  /** LSE_NODE_SNAPSHOTTER: the agent's proxy plugin name in containerd (default `lse`). */
+  snapshotter: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv, isTty: boolean): CliConfig {
@@ -44,5 +52,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty: boolean): CliConfig {
     ...(mirror ? { debianMirror: mirror } : {}),
     storeDir: defaultStoreDir(env), epoch, ...(logLevel ? { logLevel } : {}), color: isTty && !env['NO_COLOR'],
     ...(env['LSE_SERVER'] ? { server: env['LSE_SERVER'] } : {}), ...(env['LSE_TOKEN'] ? { token: env['LSE_TOKEN'] } : {}),
+    nodeControlSocket: env['LSE_NODE_CONTROL_SOCKET'] || '/var/lib/lse-node/control.sock',
+    containerdAddress: env['CONTAINERD_ADDRESS'] || '/run/containerd/containerd.sock',
+    containerdNamespace: env['CONTAINERD_NAMESPACE'] || 'default',
+    snapshotter: env['LSE_NODE_SNAPSHOTTER'] || 'lse',
   };
 }

@@ -7,3 +7,6 @@
  *   4 verification failed: signature, trust, digest, size, unsafe tar, path conflict
  */
 export const EXIT = { ok: 0, failed: 1, usage: 2, resolution: 3, verification: 4 } as const;
+
+/** The exit code a command chose itself (`lse node run` passes the container's through). */
+export const nodeExit: { code?: number } = {};

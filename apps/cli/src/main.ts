@@ -8,7 +8,7 @@ import type { LseError } from '@lse/core';
 import type { Log } from '@lse/engine';
 import type { loadConfig } from './config';
 import type { Ctx, GlobalOpts } from './context';
-import { EXIT } from './exit';
+import { EXIT, nodeExit } from './exit';
 
 export const VERSION = '0.1.0';
 
@@ -114,6 +114,16 @@ export function buildProgram(): Command {
     .action((file, o, cmd) => load<typeof import('./commands/synth')>('./commands/synth').synth(ctxOf(cmd), file, o, logOf()));
   program.command('verify').description('re-verify every fragment and base in the store (exit 4 if anything fails)')
     .action((_o, cmd) => load<typeof import('./commands/verify')>('./commands/verify').verifyStore(ctxOf(cmd)));
+
+  const node = program.command('node').description('run images on this node through lse-node and containerd, from the node fragment cache (docs/NODE.md)');
+  node.command('pull').argument('<image>', 'pkgs/<package>[/<package>...][:tag], synth/<synthesis id>, or NAME@sha256:<digest>')
+    .description('put an LSE image into containerd from the node fragment cache (missing fragments fetched and verified); prints the containerd image name')
+    .action((image, _o, cmd) => load<typeof import('./commands/node')>('./commands/node').nodePull(ctxOf(cmd), image));
+  node.command('run').argument('<manifest>', 'dependency manifest (YAML or JSON)').argument('[cmd...]', 'command to run (after --); default: the image\'s')
+    .description("synthesize the manifest, put the image on the node, run the command in a container (runc) and wait; exits with the container's exit code and leaves no container, snapshot or lease behind")
+    .option('--platform <os/arch[/variant]>', 'runtime platform (overrides the manifest)')
+    .option('--keep', 'keep the image in containerd afterwards (the synthesis lease stays held by the agent)')
+    .action((file, cmdArgs, o, cmd) => load<typeof import('./commands/node')>('./commands/node').nodeRun(ctxOf(cmd), file, cmdArgs, o));
   return program;
 }
 
@@ -126,7 +136,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return EXIT.ok;
+    return nodeExit.code ?? EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;

@@ -7,6 +7,10 @@
  *  2. The client asks `GET /v2/token?service=lse&scope=...` with HTTP Basic (any username, the
  *     password is an LSE token with scope pull, synth or admin) or `Authorization: Bearer <LSE token>`,
  *     or with nothing when anonymous pull is on, and gets a short-lived registry token.
+ *     containerd (and the distribution spec's OAuth2 token docs) first POST the same request as
+ *     an OAuth2 form (`application/x-www-form-urlencoded`): `grant_type=password` with `username`
+ *     (any) and `password` (the LSE token), or `grant_type=refresh_token` with the LSE token as
+ *     `refresh_token`, plus `service` and `scope`; the answer is the same JSON (`access_token`).
  *  3. It repeats the request with `Authorization: Bearer <registry token>`.
  *
  * A registry token is `lsr1.<payload>.<mac>`: payload = base64url JSON `{ sub, access, iat, exp }`
@@ -126,4 +130,33 @@ export function tokenRequester(auth: AuthConfig, req: FastifyRequest, anonymousP
   const c = credential(req);
   if (!c) return anonymousPull ? { kind: 'ok', who: 'anonymous', access: ['*'] } : { kind: 'none' };
   return lseToken(auth, c.value);
+}
+
+/** An OAuth2 token request (`POST /v2/token`, form-encoded), as containerd sends it. */
+export interface TokenForm {
+  grant_type?: string;
+  username?: string;
+  password?: string;
+  refresh_token?: string;
+  service?: string;
+  scope?: string | string[];
+}
+
+/** Why a form token request is malformed (OAuth2 error code and text), or undefined when it is well-formed. */
+export function tokenFormProblem(form: TokenForm): { error: 'invalid_request' | 'unsupported_grant_type'; why: string } | undefined {
+  const grant = form.grant_type;
+  if (grant === undefined || grant === '') return { error: 'invalid_request', why: "grant_type is missing: send grant_type=password with username and password (an LSE token), or grant_type=refresh_token" };
+  if (grant !== 'password' && grant !== 'refresh_token') {
+    return { error: 'unsupported_grant_type', why: `grant_type '${grant}' is not supported: use 'password' (any username, an LSE token as password) or 'refresh_token' (an LSE token)` };
+  }
+  if (form.service !== undefined && form.service !== REGISTRY_SERVICE) return { error: 'invalid_request', why: `service '${form.service}' is not this registry's; it is '${REGISTRY_SERVICE}'` };
+  return undefined;
+}
+
+/** Who asks for a registry token with an OAuth2 form (password or refresh_token grant), or anonymous. */
+export function formTokenRequester(auth: AuthConfig, form: TokenForm, anonymousPull: boolean): Caller {
+  if (auth.disabled) return { kind: 'ok', who: 'anyone (LSE_AUTH=off)', access: ['*'] };
+  const secret = form.grant_type === 'refresh_token' ? form.refresh_token : form.password;
+  if (!secret) return anonymousPull ? { kind: 'ok', who: 'anonymous', access: ['*'] } : { kind: 'none' };
+  return lseToken(auth, secret);
 }

@@ -150,6 +150,37 @@ describe('OCI Distribution API (/v2)', () => {
     expect((await app.inject({ method: 'GET', url: '/v2/pkgs/app/tags/list', headers: basic('lse', 'pull-token-01234567890') })).statusCode).toBe(200);
   });
 
+  it('issues registry tokens for the OAuth2 form POST containerd sends (password and refresh_token grants)', async () => {
+    const form = (fields: Record<string, string>) => ({ 'content-type': 'application/x-www-form-urlencoded', payload: new URLSearchParams(fields).toString() });
+    const post = (fields: Record<string, string>) => { const f = form(fields); return app.inject({ method: 'POST', url: '/v2/token', headers: { 'content-type': f['content-type'] }, payload: f.payload }); };
+    const res = await post({ grant_type: 'password', service: 'lse', scope: 'repository:pkgs/app:pull repository:pkgs/tool:pull', client_id: 'containerd-client', username: 'lse', password: 'pull-token-01234567890' });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body).toMatchObject({ expires_in: 300, token_type: 'Bearer' });
+    expect(body.access_token).toBe(body.token);
+    const bearer = { authorization: `Bearer ${body.access_token}` };
+    expect((await app.inject({ method: 'GET', url: '/v2/pkgs/app/tags/list', headers: bearer })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/v2/pkgs/tool/tags/list', headers: bearer })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/v2/pkgs/extra/tags/list', headers: bearer })).statusCode).toBe(401);
+    const refresh = await post({ grant_type: 'refresh_token', service: 'lse', scope: 'repository:pkgs/extra:pull', refresh_token: 'synth-token-0123456789' });
+    expect(refresh.statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/v2/pkgs/extra/tags/list', headers: { authorization: `Bearer ${refresh.json().access_token}` } })).statusCode).toBe(200);
+
+    const wrong = await post({ grant_type: 'password', service: 'lse', username: 'lse', password: 'wrong-token-000000000' });
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.json()).toMatchObject({ error: 'invalid_grant', errors: [{ code: 'UNAUTHORIZED' }] });
+    expect((await post({ grant_type: 'password', service: 'lse', username: 'lse' })).statusCode).toBe(401);
+    const denied = await post({ grant_type: 'password', service: 'lse', username: 'lse', password: 'publish-token-01234567' });
+    expect([denied.statusCode, denied.json().error]).toEqual([403, 'unauthorized_client']);
+    const grant = await post({ grant_type: 'client_credentials', service: 'lse' });
+    expect([grant.statusCode, grant.json().error]).toEqual([400, 'unsupported_grant_type']);
+    expect((await post({ service: 'lse', password: 'pull-token-01234567890' })).json().error).toBe('invalid_request');
+    expect((await post({ grant_type: 'password', service: 'other', password: 'pull-token-01234567890' })).json().error).toBe('invalid_request');
+    // GET keeps working beside it, and other POSTs under /v2 are still refused.
+    expect((await app.inject({ method: 'GET', url: '/v2/token?service=lse&scope=repository:pkgs/app:pull', headers: basic('lse', 'pull-token-01234567890') })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'POST', url: '/v2/pkgs/app/blobs/uploads/', headers: PULL })).statusCode).toBe(405);
+  });
+
   it('synthesizes pkgs/... on pull; HEAD and GET agree on digest, length and type; blobs stream with Range', async () => {
     const head = await app.inject({ method: 'HEAD', url: '/v2/pkgs/app/tool/manifests/latest', headers: PULL });
     expect(head.statusCode).toBe(200);

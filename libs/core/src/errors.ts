@@ -36,6 +36,12 @@ export type ErrorCode =
   | 'TOO_LARGE'
   | 'NOT_FOUND'
   | 'UNAVAILABLE'
+  | 'SNAPSHOT_NOT_FOUND'
+  | 'SNAPSHOT_EXISTS'
+  | 'SNAPSHOT_IN_USE'
+  | 'SNAPSHOT_INVALID'
+  | 'IMAGE_INVALID'
+  | 'LAYER_MISMATCH'
   | 'INTERNAL';
 
 /**
@@ -101,6 +107,12 @@ export const KIND_OF: Readonly<Record<ErrorCode, ErrorKind>> = {
   DENIED: 'denied',
   TOO_LARGE: 'too_large',
   UNAVAILABLE: 'unavailable',
+  SNAPSHOT_NOT_FOUND: 'not_found',
+  SNAPSHOT_EXISTS: 'conflict',
+  SNAPSHOT_IN_USE: 'conflict',
+  SNAPSHOT_INVALID: 'invalid',
+  IMAGE_INVALID: 'invalid',
+  LAYER_MISMATCH: 'untrusted',
   INTERNAL: 'internal',
 };
 

@@ -89,7 +89,7 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
   const groups = fragments.length ? planLayers(fragments.map((f) => ({ id: f.id, size: f.descriptor.blob.size })), budget) : [];
   const byId = new Map(fragments.map((f) => [f.id, f]));
 
-  const ours: { diffId: string; digest: string; size: number; fragments: string[] }[] = [];
+  const ours: { diffId: string; digest: string; size: number; fragments: string[]; ids?: string[] }[] = [];
   const records = ports.layerRecords;
   const keys = groups.map((group) => layerInputKey(group, opts.epoch));
   const found = await mapLimited(keys, IO_CONCURRENCY, async (key): Promise<LayerRecord | undefined> => {
@@ -123,7 +123,7 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
       layer = built;
       for (const id of group) if (debianMetaOf(byId.get(id)!.descriptor)?.control['Package'] !== 'base-passwd') entries.delete(id);
     }
-    ours.push({ diffId: layer.diffId, digest: layer.digest, size: layer.size, fragments: group.map((id) => owner(byId.get(id)!)) });
+    ours.push({ diffId: layer.diffId, digest: layer.digest, size: layer.size, fragments: group.map((id) => owner(byId.get(id)!)), ids: group });
   }
   await Promise.all(recording);
   const debian = await debianTopLayer(ports, fragments, base, opts.epoch, { entriesOf, fileOf }); // dpkg database, alternatives (Debian fragments only)
@@ -149,7 +149,8 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
   await ports.layers.put(configDigest, config, config.length);
   const layerRefs = [
     ...baseLayers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
-    ...ours.map((l) => ({ digest: l.digest, size: l.size, mediaType: MEDIA_TYPE_OCI_LAYER_GZIP })),
+    // A fragment layer names its fragments (ids in layer order) for node snapshotters (docs/REGISTRY.md).
+    ...ours.map((l) => ({ digest: l.digest, size: l.size, mediaType: MEDIA_TYPE_OCI_LAYER_GZIP, ...(l.ids ? { annotations: { [ANNOTATION_LAYER_FRAGMENTS]: l.ids.join(',') } } : {}) })),
   ];
   const manifest = buildImageManifest(config, layerRefs);
   const manifestDigest = sha256Digest(manifest);
@@ -166,5 +167,8 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
     layerPlan: ours.map((l) => ({ digest: l.digest, fragments: l.fragments })),
   };
 }
+
+/** Layer annotation naming the fragments a layer is made of; `containerd.io/snapshot/` so unpackers pass it to snapshotters as a label. */
+export const ANNOTATION_LAYER_FRAGMENTS = 'containerd.io/snapshot/lse.fragments';
 
 export const IMAGE_MEDIA_TYPES = { manifest: MEDIA_TYPE_OCI_MANIFEST, config: MEDIA_TYPE_OCI_CONFIG };

@@ -2,6 +2,7 @@
  * The pull side of the OCI Distribution Spec v1.1 under /v2 (docs/REGISTRY.md):
  *   GET /v2/                                  200 {} when authorized (401 + challenge otherwise)
  *   GET /v2/token?service=lse&scope=...       registry token (registry-auth.ts)
+ *   POST /v2/token (OAuth2 form: grant_type=password|refresh_token, service, scope, ...), as containerd asks
  *   GET|HEAD /v2/<name>/manifests/<tag|digest>
  *   GET|HEAD /v2/<name>/blobs/<digest>        streamed from the layer store, `Range` → 206
  *   GET /v2/<name>/tags/list
@@ -18,7 +19,9 @@ import { Readable, Transform, pipeline, type TransformCallback } from 'node:stre
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isIndexMediaType, isLseError, isManifestMediaType } from '@lse/core';
 import type { GatewayDeps, RegistrySettings } from '../deps';
-import { challenge, mayPull, registryCaller, requestedNames, signRegistryToken, tokenRequester } from '../registry-auth';
+import {
+  challenge, formTokenRequester, mayPull, registryCaller, requestedNames, signRegistryToken, tokenFormProblem, tokenRequester, type Caller, type TokenForm,
+} from '../registry-auth';
 import { PKGS_PREFIX, Puller, RegistryError, SYNTH_PREFIX } from '../registry-pull';
 
 const NAME_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
@@ -197,6 +200,15 @@ export function registryRoutes(app: FastifyInstance, d: GatewayDeps): void {
       return reply.header('docker-distribution-api-version', 'registry/2.0').send({});
     });
 
+    /** A registry token for the names asked for in `scopes` (only valid repository names). */
+    const issue = (req: FastifyRequest, who: Extract<Caller, { kind: 'ok' }>, scopes: string | string[] | undefined) => {
+      const names = requestedNames(scopes === undefined ? [] : Array.isArray(scopes) ? scopes : [scopes]).filter((n) => NAME_RE.test(n));
+      const iat = nowSeconds();
+      const token = signRegistryToken(s.secret, { sub: who.who, access: names, iat, exp: iat + s.tokenTtlSeconds });
+      req.log.info({ caller: who.who, names }, 'registry token issued');
+      return { token, access_token: token, token_type: 'Bearer', expires_in: s.tokenTtlSeconds, issued_at: new Date(iat * 1000).toISOString() };
+    };
+
     v2.get('/token', async (req, reply) => {
       const q = req.query as { scope?: string | string[]; service?: string };
       const who = tokenRequester(d.auth, req, s.anonymousPull);
@@ -205,11 +217,36 @@ export function registryRoutes(app: FastifyInstance, d: GatewayDeps): void {
         reply.header('WWW-Authenticate', 'Basic realm="lse"');
         throw new RegistryError(401, 'UNAUTHORIZED', who.kind === 'invalid' ? who.why : 'send HTTP Basic credentials: any username, an LSE token (scope pull, synth or admin) as the password');
       }
-      const names = requestedNames(q.scope === undefined ? [] : Array.isArray(q.scope) ? q.scope : [q.scope]).filter((n) => NAME_RE.test(n));
-      const iat = nowSeconds();
-      const token = signRegistryToken(s.secret, { sub: who.who, access: names, iat, exp: iat + s.tokenTtlSeconds });
-      req.log.info({ caller: who.who, names }, 'registry token issued');
-      return { token, access_token: token, expires_in: s.tokenTtlSeconds, issued_at: new Date(iat * 1000).toISOString() };
+      return issue(req, who, q.scope);
+    });
+
+    // The OAuth2 form POST (containerd, and the spec's OAuth2 token docs). Errors carry both the
+    // OAuth2 fields (`error`, `error_description`) and the registry's `errors` list.
+    v2.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+      const form: Record<string, string | string[]> = {};
+      for (const [k, v] of new URLSearchParams(body as string)) {
+        const prev = form[k];
+        form[k] = prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), v];
+      }
+      done(null, form);
+    });
+    v2.post('/token', async (req, reply) => {
+      const raw = (req.body ?? {}) as Record<string, unknown>;
+      const one = (k: string) => { const v = raw[k]; return typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined; };
+      const scope = raw['scope'];
+      const form: TokenForm = {
+        grant_type: one('grant_type'), username: one('username'), password: one('password'), refresh_token: one('refresh_token'), service: one('service'),
+        scope: typeof scope === 'string' || (Array.isArray(scope) && scope.every((x) => typeof x === 'string')) ? (scope as string | string[]) : undefined,
+      };
+      const fail = (status: number, error: string, code: string, why: string) => reply.code(status).send({ error, error_description: why, errors: [{ code, message: why, detail: {} }] });
+      const problem = tokenFormProblem(form);
+      if (problem) return fail(400, problem.error, 'UNSUPPORTED', problem.why);
+      const who = formTokenRequester(d.auth, form, s.anonymousPull);
+      if (who.kind === 'denied') return fail(403, 'unauthorized_client', 'DENIED', who.why);
+      if (who.kind !== 'ok') {
+        return fail(401, 'invalid_grant', 'UNAUTHORIZED', who.kind === 'invalid' ? who.why : 'send grant_type=password with any username and an LSE token (scope pull, synth or admin) as the password');
+      }
+      return issue(req, who, form.scope);
     });
 
     v2.route({

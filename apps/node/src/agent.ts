@@ -1,0 +1,190 @@
+/**
+ * The node agent's own work beside the Snapshots API: put an LSE image into containerd without a
+ * pull or an unpack, and hold the synthesis lease while the node uses it.
+ *
+ * seedImage(ref, manifestDigest):
+ *  1. manifest and config are read from the layer store by digest (verified on read);
+ *  2. every layer is made servable from the fragment cache: layers whose descriptor names its
+ *     fragments (annotation `containerd.io/snapshot/lse.fragments`) from verified fragments,
+ *     other layers (base, generated top layer) from their blob, checked against the diffID;
+ *  3. under a containerd lease, one Prepare with label `containerd.io/snapshot.ref=<top chainID>`
+ *     (no parent) through containerd's Snapshots service: containerd asks this agent, which makes
+ *     that committed snapshot from the cache, its layer being the image's whole stack of fragment
+ *     directories, and answers ALREADY_EXISTS, so containerd records it without fetching or
+ *     unpacking anything (containerd needs only the top chain ID to run a container);
+ *  4. config and manifest go into containerd's content store with the GC labels that keep the
+ *     snapshots (`containerd.io/gc.ref.snapshot.<snapshotter>`) and the config alive, the image
+ *     record is created (or updated), and the lease is deleted.
+ *
+ * Leases: with a gateway configured, each synthesis an image was seeded for is held; the agent
+ * renews its lease every third of its TTL while held and releases it when the last image of it is
+ * removed through the agent.
+ */
+import { randomBytes } from 'node:crypto';
+import { LseError } from '@lse/core';
+import { ANNOTATION_LAYER_FRAGMENTS as ANNOTATION_FRAGMENTS, type Log } from '@lse/engine';
+import type { FragmentCache, CacheSources } from './cache';
+import { Containerd, grpc, isGrpcCode } from './grpc';
+import { chainId, type Snapshotter } from './snapshotter';
+import type { StateFile } from './state';
+
+
+interface Descriptor { mediaType: string; digest: string; size: number; annotations?: Record<string, string> }
+interface ImageManifest { mediaType?: string; config: Descriptor; layers: Descriptor[] }
+interface ImageConfig { created?: string; rootfs?: { diff_ids?: string[] } }
+
+export interface GatewayClient { url: string; token: string; leaseTtlSeconds: number }
+
+export interface SeedResult {
+  ref: string; manifestDigest: string; chainId: string; layers: number; fromCache: number; materialized: number;
+  /** Milliseconds: layers checked/made in the cache, snapshots created through containerd, content and image record (with the lease). */
+  ms: { cache: number; snapshots: number; register: number };
+}
+
+export class NodeAgent {
+  /** Images seeded through the agent → the synthesis they hold. */
+  private holds = new Map<string, string>();
+  private renewTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly st: StateFile,
+    private readonly cache: FragmentCache,
+    private readonly sn: Snapshotter,
+    private readonly src: CacheSources,
+    private readonly ctrd: Containerd,
+    private readonly snapshotter: string,
+    private readonly log: Log,
+    private readonly gateway?: GatewayClient,
+  ) {}
+
+  async seedImage(ref: string, manifestDigest: string, synthesisId?: string): Promise<SeedResult> {
+    const manifestBytes = await this.src.layers.get(manifestDigest);
+    const manifest = JSON.parse(manifestBytes.toString('utf8')) as ImageManifest;
+    if (!Array.isArray(manifest.layers) || !manifest.config) throw new LseError('IMAGE_INVALID', `${manifestDigest} is not an image manifest (an index? seed one of its manifests)`, { digest: manifestDigest });
+    const configBytes = await this.src.layers.get(manifest.config.digest);
+    const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
+    const diffIds = config.rootfs?.diff_ids ?? [];
+    if (diffIds.length !== manifest.layers.length) throw new LseError('IMAGE_INVALID', `image ${manifestDigest} has ${manifest.layers.length} layers but ${diffIds.length} diff_ids`, { digest: manifestDigest });
+    const epoch = config.created ? Math.floor(Date.parse(config.created) / 1000) : 0;
+    const before = this.cacheCounter('fragmentsMaterialized');
+    const t0 = Date.now();
+
+    for (const [i, layer] of manifest.layers.entries()) {
+      const named = layer.annotations?.[ANNOTATION_FRAGMENTS];
+      if (named) await this.cache.ensureFragmentLayer(diffIds[i]!, named.split(','), epoch);
+      else await this.cache.ensureBlobLayer(diffIds[i]!, layer.digest);
+    }
+
+    const t1 = Date.now();
+    let t2 = t1;
+    const lease = `lse-seed-${randomBytes(6).toString('hex')}`;
+    const expire = new Date(Date.now() + 3600_000).toISOString();
+    await this.ctrd.call(this.ctrd.leases, 'Create', { id: lease, labels: { 'containerd.io/gc.expire': expire } });
+    const chains: string[] = [];
+    for (const d of diffIds) chains.push(chainId(chains[chains.length - 1] ?? '', d));
+    const chain = chains[chains.length - 1] ?? '';
+    const fromCacheBefore = this.cacheCounter('layersFromCache');
+    try {
+      // containerd needs the top chain ID only: one snapshot whose layer is the whole stack of
+      // fragment directories (top first), made from the cache with one Prepare.
+      let present = false;
+      try {
+        await this.ctrd.call(this.ctrd.snapshots, 'Stat', { snapshotter: this.snapshotter, key: chain });
+        present = true;
+      } catch (e) {
+        if (!isGrpcCode(e, grpc.status.NOT_FOUND)) throw e;
+      }
+      if (!present && chain) {
+        const stack = [...diffIds].reverse().flatMap((d) => this.st.state.layers[d] ?? []);
+        await this.sn.withFlatChain(chain, stack, async () => {
+          try {
+            await this.ctrd.call(this.ctrd.snapshots, 'Prepare', { snapshotter: this.snapshotter, key: `${lease}-${chain}`, parent: '', labels: { 'containerd.io/snapshot.ref': chain } }, lease);
+            throw new LseError('INTERNAL', `the snapshotter '${this.snapshotter}' prepared an active snapshot for ${chain} instead of serving it from the fragment cache: is containerd's proxy plugin '${this.snapshotter}' this agent?`, { chain });
+          } catch (e) {
+            // ALREADY_EXISTS: made from the cache now (or by a concurrent seeding)
+            if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
+          }
+        });
+      }
+      t2 = Date.now();
+      const labels = { [`containerd.io/gc.ref.snapshot.${this.snapshotter}`]: chain };
+      await this.ctrd.writeContent(manifest.config.digest, configBytes, labels, lease);
+      await this.ctrd.writeContent(manifestDigest, manifestBytes, { 'containerd.io/gc.ref.content.config': manifest.config.digest }, lease);
+      const image = { name: ref, labels: {}, target: { mediaType: manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json', digest: manifestDigest, size: manifestBytes.length, annotations: {} } };
+      try {
+        await this.ctrd.call(this.ctrd.images, 'Create', { image }, lease);
+      } catch (e) {
+        if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
+        await this.ctrd.call(this.ctrd.images, 'Update', { image, updateMask: { paths: ['target'] } }, lease);
+      }
+    } finally {
+      await this.ctrd.call(this.ctrd.leases, 'Delete', { id: lease }).catch((e: Error) => this.log.warn({ lease, err: e.message }, 'could not delete the seeding lease; it expires in an hour'));
+    }
+    if (synthesisId) this.hold(ref, synthesisId);
+    const result = { ref, manifestDigest, chainId: chain, layers: diffIds.length, fromCache: this.cacheCounter('layersFromCache') - fromCacheBefore, materialized: this.cacheCounter('fragmentsMaterialized') - before,
+      ms: { cache: t1 - t0, snapshots: t2 - t1, register: Date.now() - t2 } };
+    this.log.info(result, 'image seeded into containerd');
+    return result;
+  }
+
+  /** Removes an image from containerd (its snapshots go with containerd's GC) and drops its hold on the synthesis. */
+  async removeImage(ref: string): Promise<void> {
+    try {
+      await this.ctrd.call(this.ctrd.images, 'Delete', { name: ref, sync: true });
+    } catch (e) {
+      if (!isGrpcCode(e, grpc.status.NOT_FOUND)) throw e;
+    }
+    const syn = this.holds.get(ref);
+    this.holds.delete(ref);
+    if (syn && ![...this.holds.values()].includes(syn)) await this.release(syn);
+  }
+
+  private cacheCounter(name: string): number {
+    return this.st.state.counters[name] ?? 0;
+  }
+
+  held(): Record<string, string> {
+    return Object.fromEntries(this.holds);
+  }
+
+  private hold(ref: string, synthesisId: string): void {
+    this.holds.set(ref, synthesisId);
+    if (!this.gateway || this.renewTimer) return;
+    const every = Math.max(1, Math.floor(this.gateway.leaseTtlSeconds / 3)) * 1000;
+    this.renewTimer = setInterval(() => void this.renewAll(), every);
+    this.renewTimer.unref();
+    void this.renewAll();
+  }
+
+  async renewAll(): Promise<void> {
+    if (!this.gateway) return;
+    for (const syn of new Set(this.holds.values())) {
+      const res = await this.gatewayCall('POST', `/v1/syntheses/${encodeURIComponent(syn)}/lease`, { ttlSeconds: this.gateway.leaseTtlSeconds }).catch((e: Error) => ({ status: 0, text: e.message }));
+      if (res.status !== 200) this.log.warn({ synthesisId: syn, status: res.status, answer: res.text.slice(0, 200) }, 'lease renewal failed');
+    }
+  }
+
+  private async release(synthesisId: string): Promise<void> {
+    if (!this.gateway) return;
+    const res = await this.gatewayCall('DELETE', `/v1/syntheses/${encodeURIComponent(synthesisId)}`).catch((e: Error) => ({ status: 0, text: e.message }));
+    if (res.status !== 204) this.log.warn({ synthesisId, status: res.status }, 'lease release failed');
+    else this.log.info({ synthesisId }, 'synthesis lease released: no image of it is left on this node');
+    if (this.holds.size === 0 && this.renewTimer) {
+      clearInterval(this.renewTimer);
+      this.renewTimer = undefined;
+    }
+  }
+
+  private async gatewayCall(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
+    const g = this.gateway!;
+    const res = await fetch(new URL(path, g.url), {
+      method, headers: { authorization: `Bearer ${g.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: res.status, text: await res.text() };
+  }
+
+  close(): void {
+    if (this.renewTimer) clearInterval(this.renewTimer);
+  }
+}
