@@ -110,7 +110,7 @@ function manifest(dir: string, name: string, require: string[], file: string): s
     expect(r.stdout).toMatch(/^curl \d+\.\d+/);
     const rootMount = r.stdout.split('\n').find((l) => l.startsWith('overlay / overlay')) ?? '';
     const lowers = /lowerdir=([^,]+)/.exec(rootMount)?.[1]?.split(':') ?? [];
-    expect(lowers.length).toBeGreaterThan(30);
+    expect(lowers.length).toBeGreaterThan(20); // curl's closure less what the Debian base already holds (base-aware resolution), the base, the inline files
     expect(lowers.filter((l) => !l.startsWith(`${ROOT}/f/`))).toEqual([]); // every layer is a fragment-cache directory
     firstSynthesis = /synthesized (syn-\S+)/.exec(r.stderr)?.[1] ?? '';
     expect(firstSynthesis).not.toBe('');
@@ -207,7 +207,7 @@ function manifest(dir: string, name: string, require: string[], file: string): s
     const unreferenced = Object.keys(s.refs).filter((id) => s.refs[id] === 0);
     const referenced = Object.keys(s.refs).filter((id) => s.refs[id]! > 0);
     expect(unreferenced.length).toBeGreaterThan(0); // jq's fragments: their image is gone
-    expect(referenced.length).toBeGreaterThan(30); // curl's closure, held by the image above
+    expect(referenced.length).toBeGreaterThan(20); // curl's closure (less the base's packages), held by the image above
     const removed = (await control<{ removed: string[] }>('POST', '/collect', { budgetBytes: 0 })).body.removed;
     expect(removed.sort()).toEqual(unreferenced.sort());
     for (const id of referenced) expect(existsSync(join(ROOT, s.fragments[id]!.dir))).toBe(true);

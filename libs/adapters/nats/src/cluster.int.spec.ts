@@ -79,9 +79,9 @@ beforeAll(async () => {
   admin = await connect(connectionOptions(cluster.urls, 'cluster-test-admin'));
   jsm = await jetstreamManager(admin);
   // Created as a client that does not know the deployment would (R1), then scaled up in place.
-  expect(Object.values(await ensureStreams(jsm))).toEqual(['created', 'created']);
-  expect(Object.values(await ensureStreams(jsm, { replicas: 3 }))).toEqual(['updated', 'updated']);
-  for (const s of ['LSE_WORK', 'LSE_EVENTS']) expect(await allCurrent(s)).toHaveLength(3);
+  expect(Object.values(await ensureStreams(jsm))).toEqual(['created', 'created', 'created']);
+  expect(Object.values(await ensureStreams(jsm, { replicas: 3 }))).toEqual(['updated', 'updated', 'updated']);
+  for (const s of ['LSE_WORK', 'LSE_EVENTS', 'LSE_CATALOG']) expect(await allCurrent(s)).toHaveLength(3);
 });
 
 afterAll(async () => {
