@@ -19,7 +19,7 @@ import { writeOciLayout } from '@lse/adapter-fs';
 import { MongoStore, tamperGridFsBlob } from '@lse/adapter-mongo';
 import { NatsBus } from '@lse/adapter-nats';
 import { S3BlobStore, makeS3Client } from '@lse/adapter-s3';
-import { testServers } from '@lse/testing';
+import { fileEntry, gatewayApi, testServers } from '@lse/testing';
 import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 
 jest.setTimeout(240_000);
@@ -31,16 +31,9 @@ const STATE = env['LSE_STATE_DIR'] ?? join(env['HOME'] ?? '/root', '.local/state
 const run = Date.now().toString(36);
 const n = (s: string) => `e2e${run}-${s}`;
 
-async function api<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
-  const res = await fetch(new URL(path, SERVER), {
-    method, headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
-}
 
-const file = (path: string, content: string, mode = 0o644): TarEntry => ({ path, type: 'file', mode, uid: 0, gid: 0, mtime: 0, size: Buffer.byteLength(content), data: Buffer.from(content) });
+const api = gatewayApi(SERVER, TOKEN);
+const file = fileEntry;
 
 function manifest(name: string, require: string[], motd?: string) {
   return {

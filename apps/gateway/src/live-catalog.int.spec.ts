@@ -8,8 +8,9 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatKey, generateKeyPair, publicKeyOf, writeTar, type SecretKey, type TarEntry } from '@lse/core';
+import { formatKey, generateKeyPair, publicKeyOf, writeTar, type SecretKey } from '@lse/core';
 import { buildFragment } from '@lse/engine';
+import { fileEntry, gatewayApi } from '@lse/testing';
 
 jest.setTimeout(180_000);
 
@@ -21,16 +22,9 @@ const REPO = join(__dirname, '../../..');
 const run = Date.now().toString(36);
 const n = (s: string) => `live${run}-${s}`;
 
-async function api<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
-  const res = await fetch(new URL(path, SERVER), {
-    method, headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
-}
 
-const file = (path: string, content: string): TarEntry => ({ path, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: Buffer.byteLength(content), data: Buffer.from(content) });
+const api = gatewayApi(SERVER, TOKEN);
+const file = (path: string, content: string) => fileEntry(path, content);
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
 describe('resolver catalog in memory, kept current by catalog events', () => {

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { formatKey, generateKeyPair, publicKeyOf } from '@lse/core';
 import { buildFragment } from '@lse/engine';
 import { makeS3Client, tamperS3Object } from '@lse/adapter-s3';
-import { testServers } from '@lse/testing';
+import { gatewayApi, testServers } from '@lse/testing';
 
 jest.setTimeout(600_000);
 
@@ -52,27 +52,8 @@ function control<T>(method: string, path: string, body?: unknown): Promise<{ sta
 const state = async () => (await control<NodeState>('GET', '/state')).body;
 const counter = (s: NodeState, name: string) => s.counters[name] ?? 0;
 
-/**
- * fetch, retried once when a kept-alive socket turns out closed: the tests block the event loop in
- * spawnSync (lse, ctr) for longer than the gateway's keep-alive timeout, so undici reuses a dead socket.
- */
-async function fetchFresh(url: URL, init: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch (e) {
-    if (!/other side closed|socket/i.test(String((e as { cause?: Error }).cause?.message ?? ''))) throw e;
-    return fetch(url, init);
-  }
-}
+const api = gatewayApi(SERVER, TOKEN);
 
-async function api<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
-  const res = await fetchFresh(new URL(path, SERVER), {
-    method, headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
-}
 
 const lse = (...args: string[]) => spawnSync('node', [join(repo, 'apps/cli/bin/lse.js'), '--server', SERVER, ...args], { cwd: repo, env: process.env, encoding: 'utf8', timeout: 900_000 });
 const ctr = (...args: string[]) => spawnSync('ctr', ['--address', CTRD, ...args], { encoding: 'utf8', timeout: 600_000 });
