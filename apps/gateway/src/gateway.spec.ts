@@ -3,7 +3,9 @@
  * (the same stages the services run; the distributed run is covered by the e2e int test).
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { generateKeyPair, formatKey, publicKeyOf, writeTar, type SecretKey } from '@lse/core';
@@ -223,7 +225,7 @@ describe('gateway HTTP API (in-process pipeline)', () => {
     expect((await app.inject({ method: 'GET', url: `/v1/syntheses/${id}`, headers: SYNTH })).statusCode).toBe(404);
   });
 
-  it('reads uploaded bases off the event loop: /healthz answers while a large one is read', async () => {
+  it('reads uploaded bases off the event loop: /healthz answers while a large one is read and while a tar that used to hang is refused', async () => {
     const entries = Array.from({ length: 400 }, (_, i) => file(`usr/share/big/f${i}`, `${i}`.padEnd(50_000, 'x')));
     const big = writeTar(entries).toString('base64');
     let uploadDone = false;
@@ -233,6 +235,15 @@ describe('gateway HTTP API (in-process pipeline)', () => {
     expect(health.statusCode).toBe(200);
     expect(uploadDone).toBe(false); // answered while the upload was still being read
     expect((await upload).statusCode).toBe(201);
+    // The 1.5 KB tar whose pax header has a negative base-256 size (readTar used to loop on it
+    // for ever, freezing the gateway): refused, and the gateway keeps answering meanwhile.
+    const hanging = readFileSync(join(__dirname, '../../../libs/core/fuzz/regressions/tar/negative-size-pax.tar'));
+    const refused = app.inject({ method: 'POST', url: '/v1/bases', headers: ADMIN, payload: { name: 'hostile', tag: 'latest', rootfsTar: hanging.toString('base64') } });
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    const r = await refused;
+    expect(r.statusCode).toBe(422);
+    expect(r.json().error.code).toBe('TAR_INVALID');
+    expect(await ports.bases.resolveTag('hostile', 'latest')).toBeUndefined();
   });
 
   it('serves health, metrics and the OpenAPI document without a token', async () => {
