@@ -22,19 +22,21 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { now, stats, machine, fmtMs, fmtRatio, table, progress } = require('./lib');
 
-const USAGE = `usage: node bench/hotpath.js [--rounds N] [--fill N] [--json]
+const USAGE = `usage: node bench/hotpath.js [--rounds N] [--fill N] [--debian] [--json]
   needs the stack's client env: eval "$(bash infra/local/stack.sh env)" (and the LSE_STATE_DIR that started it)
   --rounds N  timed rounds per measurement (default 100 for P1, N/4 for P2)
   --fill N    stored syntheses for the flatness check (default 10000; 0 skips it)
+  --debian    also P2 for curl's closure of real Debian packages (root, the host's apt lists; imports them over the gateway)
   --json      one JSON document on stdout`;
 
 function parseArgs(argv) {
-  const o = { rounds: 100, fill: 10000, json: false };
+  const o = { rounds: 100, fill: 10000, json: false, debian: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--rounds') o.rounds = Number(argv[++i]);
     else if (a === '--fill') o.fill = Number(argv[++i]);
     else if (a === '--json') o.json = true;
+    else if (a === '--debian') o.debian = true;
     else if (a === '--help' || a === '-h') { process.stdout.write(`${USAGE}\n`); process.exit(0); }
     else { process.stderr.write(`unknown option '${a}'\n${USAGE}\n`); process.exit(2); }
   }
@@ -143,6 +145,7 @@ async function main() {
   };
 
   const results = {};
+  if (o.debian) results.debian = await debianP2(o, work, synth);
   results.small = await measure('start');
   if (o.fill > 0) {
     progress(`filling to ${o.fill} stored syntheses (repeats: a record, a lease and events each)`);
@@ -179,6 +182,13 @@ async function main() {
   fs.rmSync(work, { recursive: true, force: true });
 
   if (o.json) { process.stdout.write(JSON.stringify(results, null, 2) + '\n'); return; }
+  if (results.debian) {
+    const d = results.debian;
+    table(`P2 for curl's closure of Debian packages (${d.packages} packages shipped above a base of base-files, base-passwd, dash, coreutils; ${d.debs} .debs in the conventional build)`,
+      ['measurement', 'p50', 'p99', 'ratio'],
+      [['LSE: new combination of cached fragments', fmtMs(d.lse.p50), fmtMs(d.lse.p99), `${fmtRatio(d.conventional.p50 / d.lse.p50)} faster than the conventional build`],
+        ['conventional: dpkg-deb -x each .deb + umoci repack', fmtMs(d.conventional.p50), fmtMs(d.conventional.p99), '']]);
+  }
   const row = (label, r) => [
     [`P1 repeat, ${label}`, fmtMs(r.p1.p50), fmtMs(r.p1.p99), `readyz p99 ${fmtMs(r.readyz.p99)}`, `p99/readyz p99 ${fmtRatio(r.p1.p99 / r.readyz.p99)}`],
     [`P2 new combination, ${label}`, fmtMs(r.p2.p50), fmtMs(r.p2.p99), `conventional p50 ${fmtMs(r.conventional.p50)}`, `${fmtRatio(r.conventional.p50 / r.p2.p50)} faster`],
@@ -192,6 +202,60 @@ async function main() {
   }
   table('Stage timings of this run (ms logged per message)', ['stage', 'n', 'p50', 'p99'], Object.entries(results.stages).map(([k, s]) => [k, String(s.n), fmtMs(s.p50), fmtMs(s.p99)]));
   process.stdout.write(`machine: ${JSON.stringify(results.machine)}\n`);
+}
+
+/**
+ * P2 with real Debian packages: a base of base-files, base-passwd, dash and coreutils and curl's
+ * closure imported over the gateway (`lse base build` / `lse import apt --server`), then new
+ * combinations (curl + a new inline file) through the gateway, next to the conventional build of
+ * the same closure in the same rounds: `dpkg-deb -x` of each .deb apt downloaded for curl into one
+ * rootfs, then `umoci repack` into an OCI layout (umoci computes and gzips the layer).
+ */
+async function debianP2(o, work, synth) {
+  const LSE = path.join(__dirname, '..', 'apps/cli/bin/lse.js');
+  const keyFile = path.join(work, 'deb.key');
+  const run = (args) => {
+    const r = spawnSync('node', [LSE, '--server', env.LSE_SERVER, '--token', env.LSE_TOKEN, '-q', ...args], { encoding: 'utf8', env, timeout: 900_000 });
+    if (r.status !== 0) throw new Error(`lse ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const gen = spawnSync('node', [LSE, 'keys', 'generate', '--name', `${P}deb`, '--out', work], { encoding: 'utf8' });
+  if (gen.status !== 0) throw new Error(gen.stderr);
+  fs.renameSync(path.join(work, `${P}deb.key`), keyFile);
+  const pub = fs.readFileSync(path.join(work, `${P}deb.pub`), 'utf8').trim();
+  const ok = await api('POST', '/v1/keys', { publicKey: pub, scopes: ['*'] });
+  if (ok.status >= 300) throw new Error(`trust: ${JSON.stringify(ok.body)}`);
+  const cacheBase = path.join(work, 'apt-base');
+  const cacheCurl = path.join(work, 'apt-curl');
+  progress('Debian P2: building the base and importing curl over the gateway (apt-get download)');
+  run(['base', 'build', '--name', `${P}debian`, 'base-files', 'base-passwd', 'dash', 'coreutils', '--key', keyFile, '--cache', cacheBase]);
+  run(['import', 'apt', 'curl', 'ca-certificates', '--key', keyFile, '--cache', cacheCurl]);
+  const debs = fs.readdirSync(cacheCurl).filter((f) => f.endsWith('.deb')).map((f) => path.join(cacheCurl, f));
+  const manifest = (i) => ({
+    apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: `${P}curl` }, base: `${P}debian:latest`,
+    require: [{ name: 'curl' }, { name: 'ca-certificates' }], files: [{ path: '/etc/motd', content: `curl ${i} ${Math.random()}\n`, mode: '0644' }],
+  });
+  const neg = await api('POST', '/v1/negotiate', { manifest: manifest(0) });
+  const packages = neg.body?.fragments?.length ?? 0;
+  await synth(manifest('warm')); // fragments fetched, verified and their layers built once
+  const conventional = () => {
+    const dir = fs.mkdtempSync(path.join(work, 'conv-'));
+    const t = now();
+    const r = spawnSync('bash', ['-c', `set -e; cd "$1"; shift; umoci init --layout oci >/dev/null; umoci new --image oci:img >/dev/null; umoci unpack --rootless --image oci:img bundle >/dev/null 2>&1; for d in "$@"; do dpkg-deb -x "$d" bundle/rootfs; done; umoci repack --image oci:img bundle >/dev/null`, '_', dir, ...debs]);
+    const ms = now() - t;
+    if (r.status !== 0) throw new Error(`conventional build failed: ${r.stderr}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    return ms;
+  };
+  const rounds = Math.max(5, Math.round(o.rounds / 10));
+  progress(`Debian P2: ${rounds} rounds, each next to a conventional build`);
+  const l = [];
+  const c = [];
+  for (let i = 0; i < rounds; i++) {
+    l.push((await synth(manifest(i))).ms);
+    c.push(conventional());
+  }
+  return { packages, debs: debs.length, lse: stats(l), conventional: stats(c) };
 }
 
 main().catch((e) => { process.stderr.write(`${e.stack ?? e}\n`); process.exit(1); });

@@ -76,4 +76,17 @@ describe('resolver catalog in memory, kept current by catalog events', () => {
     const log = readFileSync(join(STATE, 'logs', 'svc-resolver-1.log'), 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { pid: number; msg: string; fragments?: number });
     expect(log.find((l) => l.pid === restarted && l.msg.startsWith('catalog loaded'))?.fragments).toBeGreaterThanOrEqual(4);
   });
+
+  it('keeps following the catalog across a kill -9 of nats-server: a fragment published after the restart is resolved by the same resolver', async () => {
+    const resolver = Number(readFileSync(join(STATE, 'run', 'svc-resolver-1.pid'), 'utf8'));
+    const natsPid = Number(readFileSync(join(STATE, 'run', 'nats.pid'), 'utf8'));
+    process.kill(natsPid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 1000));
+    execFileSync('bash', ['infra/local/stack.sh', 'up'], { cwd: REPO, stdio: 'pipe', env: process.env });
+    await publish(n('after-lib'));
+    await publish(n('after-app'), [`${n('after-lib')} ^1.0.0`]);
+    const r = await synth([n('after-app')]);
+    expect(r.body).toMatchObject({ status: 'completed' });
+    expect(alive(resolver)).toBe(true); // not restarted: its catalog followed the stream through the outage
+  });
 });

@@ -19,7 +19,7 @@
  * Priority the solver orders providers by): the lock needs ids, names, versions and relations.
  */
 import {
-  fragmentId, type BaseImage, type BaseRepository, type CatalogEvent, type CatalogFeed, type Fragment, type FragmentRepository,
+  LseError, fragmentId, type BaseImage, type BaseRepository, type CatalogEvent, type CatalogFeed, type Fragment, type FragmentRepository,
 } from '@lse/core';
 import { CATALOG_SUBJECTS, validateBaseTagged, validateFragmentsPublished } from '@lse/contracts';
 import type { Log } from './log';
@@ -97,11 +97,16 @@ export class LiveCatalog implements ResolveView {
    * catalog changed meanwhile. Resolution calls it only after a failure, so that a fragment
    * acknowledged before the request was made is always seen (its event may still be on its way).
    */
-  async catchUp(timeoutMs = 2000): Promise<boolean> {
+  async catchUp(timeoutMs = 15_000): Promise<boolean> {
     const before = this.applied;
     const target = await this.deps.feed.position();
     const deadline = Date.now() + timeoutMs;
     while (this.applied < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    if (this.applied < target) {
+      // The feed is behind (NATS restarting, the consumer being recreated): an answer now could
+      // wrongly say "no such fragment". Retryable, so the stage tries again later.
+      throw new LseError('UNAVAILABLE', `the in-memory catalog is ${target - this.applied} event(s) behind the catalog stream after ${timeoutMs / 1000} s; retrying`, { applied: this.applied, target });
+    }
     return this.applied !== before;
   }
 

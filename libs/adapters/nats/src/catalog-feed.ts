@@ -26,26 +26,49 @@ export class NatsCatalogFeed implements CatalogFeed {
     if (after > 0 && messages > 0 && first > after + 1) {
       throw new LseError('INTERNAL', `catalog stream ${this.stream} starts at ${first}, after the position ${after} to follow from: events have aged out; load a new snapshot`, { stream: this.stream, after, first, retryable: true });
     }
-    const consumer = await jetstream(this.nc).consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after + 1 });
-    const msgs = await consumer.consume();
+    // The ordered consumer recreates itself after a gap or a reconnect, but its iterator can end
+    // (the stream unavailable while nats-server restarts): then follow again from the last event
+    // handled, until stopped. Nothing stored after `after` is skipped, nothing is handled twice.
+    let last = after;
+    let stopped = false;
+    let current: { stop(): void } | undefined;
+    let wake: (() => void) | undefined;
+    const js = jetstream(this.nc);
     const loop = (async () => {
-      for await (const m of msgs) {
-        let data: unknown;
+      for (let attempt = 0; !stopped && !this.nc.isClosed(); attempt++) {
         try {
-          data = JSON.parse(dec.decode(m.data));
+          const consumer = await js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: last + 1 });
+          const msgs = await consumer.consume();
+          current = msgs;
+          if (stopped) msgs.stop();
+          for await (const m of msgs) {
+            attempt = 0;
+            if (m.seq <= last) continue;
+            last = m.seq;
+            let data: unknown;
+            try {
+              data = JSON.parse(dec.decode(m.data));
+            } catch (err) {
+              this.log?.error({ stream: this.stream, seq: m.seq, err }, 'catalog event is not JSON; skipped');
+              continue;
+            }
+            try {
+              await handler({ seq: m.seq, subject: m.subject, data });
+            } catch (err) {
+              this.log?.error({ stream: this.stream, seq: m.seq, subject: m.subject, err }, 'catalog event handler failed');
+            }
+          }
         } catch (err) {
-          this.log?.error({ stream: this.stream, seq: m.seq, err }, 'catalog event is not JSON; skipped');
-          continue;
+          if (!stopped) this.log?.warn({ stream: this.stream, after: last, err }, 'catalog feed interrupted; following again');
         }
-        try {
-          await handler({ seq: m.seq, subject: m.subject, data });
-        } catch (err) {
-          this.log?.error({ stream: this.stream, seq: m.seq, subject: m.subject, err }, 'catalog event handler failed');
-        }
+        if (stopped) break;
+        await new Promise<void>((r) => { wake = r; setTimeout(r, Math.min(200 * 2 ** Math.min(attempt, 4), 3000)); });
       }
     })();
     return async () => {
-      msgs.stop();
+      stopped = true;
+      current?.stop();
+      wake?.();
       await loop;
     };
   }
