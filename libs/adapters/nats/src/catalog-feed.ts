@@ -34,6 +34,17 @@ export class NatsCatalogFeed implements CatalogFeed {
     let current: { stop(): void } | undefined;
     let wake: (() => void) | undefined;
     const js = jetstream(this.nc);
+    // After a reconnect (nats-server restarted) the ordered consumer would notice only after
+    // missed heartbeats, tens of seconds later: start it again from the last event at once.
+    const status = (async () => {
+      for await (const st of this.nc.status()) {
+        if (stopped) break;
+        if (st.type === 'reconnect') {
+          this.log?.warn({ stream: this.stream, after: last }, 'NATS reconnected; following the catalog again from the last event');
+          current?.stop();
+        }
+      }
+    })().catch(() => undefined);
     const loop = (async () => {
       for (let attempt = 0; !stopped && !this.nc.isClosed(); attempt++) {
         try {
@@ -70,6 +81,7 @@ export class NatsCatalogFeed implements CatalogFeed {
       current?.stop();
       wake?.();
       await loop;
+      void status;
     };
   }
 }
