@@ -171,7 +171,7 @@ export const tarMutators: Mutator[] = [
     const names = ['', '/', '..', '../x', './', 'a/../../b', '.wh.x', 'a\0b', 'x'.repeat(100), 'ü/€', 'dir/'];
     out.fill(0, at, at + 100);
     out.write(rng.pick(names), at, 100, 'utf8');
-    if (rng.chance(0.3)) out.write(rng.pick(['ustar\x0000', 'ustar  \0', 'xxxxxx']), at + 257, 8, 'latin1');
+    if (rng.chance(0.3)) out.write(rng.pick(['ustar\x0000', 'ustar  \0', 'yyyyyy']), at + 257, 8, 'latin1');
     fixChecksum(out, at);
     return out;
   },

@@ -84,17 +84,17 @@ function usedFromBase(base: BaseCatalog, shipped: readonly Fragment[], reqs: rea
     for (const n of new Set([g.descriptor.name, ...g.descriptor.provides.map((p) => p.name)])) byName.set(n, [...(byName.get(n) ?? []), g]);
   }
   const used = new Set<Fragment>();
-  const todo: Fragment[] = [];
+  const pending: Fragment[] = [];
   const mark = (atom: RelationAtom) => {
     for (const g of byName.get(atom.name) ?? []) {
       if (used.has(g) || !safeMatch(atom, g)) continue;
       used.add(g);
-      todo.push(g);
+      pending.push(g);
     }
   };
   for (const r of reqs) mark(r.version ? { name: r.name, constraint: r.version } : { name: r.name });
   for (const f of shipped) for (const rel of [...f.descriptor.preDepends, ...f.descriptor.depends]) rel.forEach(mark);
-  for (let g = todo.pop(); g; g = todo.pop()) for (const rel of base.dependsOf(g.descriptor.name)) rel.forEach(mark);
+  for (let g = pending.pop(); g; g = pending.pop()) for (const rel of base.dependsOf(g.descriptor.name)) rel.forEach(mark);
   return [...used].map((g) => ({ name: g.descriptor.name, version: g.descriptor.version })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
