@@ -59,15 +59,32 @@ async function memoryPorts(key: SecretKey): Promise<EnginePorts> {
 
 /** Subject -> message count in a stream, for subjects matching `filter`. */
 async function subjectCounts(stream: string, filter: string): Promise<Record<string, number>> {
-  const info = await jsm.streams.info(stream, { subjects_filter: filter });
+  const info = await jsApi(() => jsm.streams.info(stream, { subjects_filter: filter }));
   return info.state.subjects ?? {};
+}
+
+/**
+ * A JetStream API request, tried again for up to 30 s while it times out or finds no responder:
+ * right after nodes come back the admin connection may still be reconnecting and the stream may
+ * still be electing its leader, and this test asserts what the stream holds, not how soon the API
+ * answers.
+ */
+async function jsApi<T>(call: () => Promise<T>): Promise<T> {
+  for (let end = Date.now() + 30_000; ; await sleep(500)) {
+    try {
+      return await call();
+    } catch (e) {
+      const transient = /timeout|no responders|503|connection|disconnect/i.test(`${(e as Error).name} ${(e as Error).message}`);
+      if (!transient || Date.now() > end) throw e;
+    }
+  }
 }
 
 /** The stream's leader and current replicas, once all nodes are (or after 15 s, whatever they are). */
 async function allCurrent(stream: string): Promise<string[]> {
   const all = cluster.nodes.map((n) => n.name).sort().join();
   const members = async () => {
-    const c = (await jsm.streams.info(stream)).cluster;
+    const c = (await jsApi(() => jsm.streams.info(stream))).cluster;
     return [c?.leader ?? '(no leader)', ...(c?.replicas ?? []).filter((r) => r.current).map((r) => r.name)].sort();
   };
   for (let end = Date.now() + 15_000; Date.now() < end && (await members()).join() !== all;) await sleep(250);
@@ -172,7 +189,7 @@ it('runs syntheses through a kill -9 of the LSE_WORK leader and its restart: eve
   // ...and the work queue drains: every message acknowledged, nothing dead-lettered.
   let workLeft = -1;
   while (Date.now() < deadline) {
-    workLeft = (await jsm.streams.info('LSE_WORK')).state.messages;
+    workLeft = (await jsApi(() => jsm.streams.info('LSE_WORK'))).state.messages;
     if (workLeft === 0) break;
     await sleep(500);
   }
