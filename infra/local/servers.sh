@@ -9,7 +9,7 @@
 
 usage() {
   cat <<'EOF'
-Usage: infra/local/servers.sh up|down|status|env|--help
+Usage: infra/local/servers.sh up|down|status|env|id-indexes|--help
 
   up      start NATS, FerretDB and MinIO (those not already running), wait until
           each is ready, create the S3 bucket; safe to run twice
@@ -17,6 +17,10 @@ Usage: infra/local/servers.sh up|down|status|env|--help
   status  print each server and whether it is up (exit 1 if any is not)
   env     print `export NAME=value` lines for clients (incl. the S3 credentials):
           eval "$(infra/local/servers.sh env)"
+  id-indexes  add to every FerretDB collection the SQLite index its `_id` lookups can
+          use (FerretDB 1.24 indexes a different expression than it queries, so every
+          `_id` find, update and delete scans the table); run after the services have
+          created their collections (stack.sh up does); safe to run twice
 
 Environment (defaults in brackets):
   LSE_BIN_DIR               [$HOME/.cache/lse/bin]  where build-servers.sh put the binaries
@@ -318,6 +322,28 @@ servers_up() {
   _log "all up; clients: eval \"\$(${BASH_SOURCE[0]} env)\""
 }
 
+# FerretDB 1.24 (SQLite) creates its unique `_id` index on `_ferretdb_sjson->"_id"` but queries
+# `WHERE _ferretdb_sjson->'$._id' = ?`; SQLite only uses an expression index whose expression
+# matches the query's, so every `_id` lookup scans the table (an update at 3,000 documents of 4 KB:
+# 30 ms; with the index: 1.7 ms, flat). This adds, for each collection FerretDB lists, an index on
+# exactly the expression it queries. FerretDB does not know of it (it is not in its metadata) and
+# needs no restart: SQLite's planner sees it at the next statement; dropping the collection drops it.
+servers_id_indexes() {
+  command -v sqlite3 >/dev/null 2>&1 || _die "sqlite3 is required (Debian package sqlite3; scripts/ensure-tools.sh installs it)"
+  local dir="$LSE_STATE_DIR/data/ferretdb" file table n=0
+  for file in "$dir"/*.sqlite; do
+    [[ -e "$file" ]] || continue
+    while IFS= read -r table; do
+      [[ "$table" =~ ^[A-Za-z0-9_.]+$ ]] || { _log "id-indexes: skipping table name '$table'"; continue; }
+      sqlite3 -cmd '.timeout 20000' "$file" \
+        "CREATE INDEX IF NOT EXISTS \"${table}_lse_id\" ON \"$table\" (_ferretdb_sjson->'\$._id');" >/dev/null \
+        || _die "id-indexes: could not index $table in $file"
+      n=$((n + 1))
+    done < <(sqlite3 -cmd '.timeout 20000' "$file" 'SELECT table_name FROM _ferretdb_collections;')
+  done
+  _log "ferretdb: _id lookups indexed in $n collection(s)"
+}
+
 servers_down() {
   local name pid pids=() names=() all=()
   # nats nodes of the other mode too, if they run (started with another LSE_NATS_CLUSTER)
@@ -384,6 +410,7 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     down) servers_down ;;
     status) servers_status ;;
     env) servers_env ;;
+    id-indexes) servers_id_indexes ;;
     -h|--help|help) usage ;;
     *) usage >&2; exit 2 ;;
   esac

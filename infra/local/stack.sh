@@ -110,6 +110,7 @@ stack_up() {
       _svc_running "$svc-$i" >/dev/null || { tail -n 20 "$LSE_STATE_DIR/logs/svc-$svc-$i.log" >&2; _die "$svc-$i exited during startup"; }
     done
   done
+  servers_id_indexes # the services have created their collections by now
   if [[ "${LSE_NODE:-0}" == 1 ]]; then
     LSE_NODE_SERVER="http://$LSE_HOST:$LSE_GATEWAY_PORT" LSE_NODE_TOKEN="$(<"$(_tokenfile)")" node_up "$repo"
   fi

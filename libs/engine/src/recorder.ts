@@ -77,15 +77,20 @@ export function makeRecordProjection(d: Pick<RecorderDeps, 'syntheses' | 'leases
     const ev = data as { synthesisId?: unknown };
     if (!kind || typeof ev?.synthesisId !== 'string') return;
     const id = ev.synthesisId;
+    const create = (a: SynthAccepted) => d.syntheses.create({
+      id, status: 'pending', stage: 'requested', manifestName: a.manifestName ?? '(unnamed)', ...(a.platform ? { platform: a.platform } : {}),
+      ...(a.tenant ? { tenant: a.tenant } : {}), createdAt: a.requestedAt ?? d.now().toISOString(), updatedAt: a.requestedAt ?? d.now().toISOString(),
+    });
     if (kind === 'requested') {
-      const a = data as SynthAccepted;
-      await d.syntheses.create({
-        id, status: 'pending', stage: 'requested', manifestName: a.manifestName ?? '(unnamed)', ...(a.platform ? { platform: a.platform } : {}),
-        ...(a.tenant ? { tenant: a.tenant } : {}), createdAt: a.requestedAt ?? d.now().toISOString(), updatedAt: a.requestedAt ?? d.now().toISOString(),
-      });
+      await create(data as SynthAccepted);
       return;
     }
-    if (!(await d.syntheses.get(id))) {
+    const accepted = kind === 'completed' ? (data as SynthCompleted).accepted : undefined;
+    if (accepted?.synthesisId === id) {
+      // A repeat's completed event carries its requested event's fields: create (insert-once; a
+      // no-op when the requested event came first) and finish without waiting for the other event.
+      await create(accepted);
+    } else if (!(await d.syntheses.get(id))) {
       throw new LseError('UNAVAILABLE', `synthesis ${id}: ${kind} event before its requested event was recorded; retrying`, { id });
     }
     if (kind === 'progress') {
@@ -96,7 +101,7 @@ export function makeRecordProjection(d: Pick<RecorderDeps, 'syntheses' | 'leases
       if (c.lease?.leaseBy === 'projection' && !(await d.leases.get(id))) {
         await d.leases.put({ synthesisId: id, key: c.key, expiresAt: c.lease.expiresAt, blobs: imageBlobs(c.image) });
       }
-      await d.syntheses.progress(id, { stage: 'assembled', key: c.key, at: c.completedAt });
+      // finish sets stage 'assembled' and the key (SynthesisRepository.finish): no progress write first.
       await d.syntheses.finish(id, { status: 'completed', at: c.completedAt, result: { ...c.image, key: c.key, layerPlan: c.layerPlan } });
     } else {
       const f = data as SynthFailed;
