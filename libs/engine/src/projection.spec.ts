@@ -33,7 +33,10 @@ describe('makeRecordProjection', () => {
     await project(eventSubjects.completed('rep-1'), completed);
     expect(await syntheses.get('rep-1')).toMatchObject({ status: 'completed', stage: 'assembled', key: completed.key, tenant: 'team-a', manifestName: 'svc' });
     expect((await leases.get('rep-1'))?.blobs).toEqual(expect.arrayContaining([image.manifestDigest, image.configDigest, image.layers[0]!.digest]));
-    expect((await syntheses.completedByKey(completed.key))?.id).toBe('rep-1');
+    expect(await syntheses.completedByKey(completed.key)).toMatchObject({ status: 'completed' });
+    // Applied again (a redelivery), it changes nothing either.
+    await project(eventSubjects.completed('rep-1'), completed);
+    expect(await syntheses.get('rep-1')).toMatchObject({ status: 'completed', updatedAt: at });
     // The requested event, applied late, changes nothing.
     await project(eventSubjects.requested('rep-1'), accepted);
     expect(await syntheses.get('rep-1')).toMatchObject({ status: 'completed', stage: 'assembled' });

@@ -1,5 +1,5 @@
 import type { BlobStore } from '@lse/core';
-import { LiveCatalog, type EnginePorts, type Log } from '@lse/engine';
+import { LiveCatalog, memoizeImmutableRecords, type EnginePorts, type Log } from '@lse/engine';
 import { MongoStore } from '@lse/adapter-mongo';
 import { NatsBus, NatsCatalogFeed, ensureStreams } from '@lse/adapter-nats';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -27,10 +27,12 @@ export async function connectAll(config: ServiceConfig, name: string, log: Log):
   await ensureBucket(s3, config.s3.bucket);
   const cache = new S3BlobStore(s3, config.s3.bucket, 'fragments/');
   const layers = new S3BlobStore(s3, config.s3.bucket, 'layers/');
-  const ports: EnginePorts = {
+  // Fragment records, layer records and verdicts never change once written: each service keeps
+  // the ones it has read (engine memo.ts), so syntheses sharing fragments skip those round trips.
+  const { ports } = memoizeImmutableRecords({
     fragments: mongo.fragments, bases: mongo.bases, trust: mongo.trust, origin: mongo.blobs, cache, layers, debian: new DebianMirror(config.debianMirror),
     layerRecords: mongo.layerRecords, verdicts: mongo.verdicts,
-  };
+  } satisfies EnginePorts);
   return {
     bus, mongo, ports, layers, s3,
     async ready() {
