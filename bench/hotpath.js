@@ -198,7 +198,7 @@ async function main() {
         const r = await api('POST', '/v1/syntheses', { manifest: fillM });
         if (r.status >= 300) throw new Error(`fill: HTTP ${r.status}`);
         filled.push(r.body.id);
-        if (n % 2000 === 0) progress(`  ${done} posted (${((now() - t) / 1000).toFixed(0)} s)`);
+        if (n % 2000 === 0) progress(`  ${n} posted (${((now() - t) / 1000).toFixed(0)} s)`);
       }
     }));
     results.fillSeconds = (now() - t) / 1000;

@@ -58,8 +58,8 @@ describe('memoizeImmutableRecords', () => {
       expect((await ports.verdicts!.get(`${f.id}@g1`))?.keyName).toBe('memo-test');
     }
     expect(await ports.verdicts!.get(`${f.id}@g2`)).toBeUndefined(); // another trust generation: its own id
-    expect(stats.hits).toEqual({ fragments: 1, verdicts: 2, layerRecords: 2 });
-    expect(stats.misses).toEqual({ fragments: 2, verdicts: 2, layerRecords: 1 });
+    expect(stats.hits).toMatchObject({ fragments: 1, verdicts: 2, layerRecords: 2 });
+    expect(stats.misses).toMatchObject({ fragments: 2, verdicts: 2, layerRecords: 1 });
   });
 
   it('shares one repository read between concurrent lookups of one id, and keeps at most max per kind', async () => {
@@ -74,6 +74,24 @@ describe('memoizeImmutableRecords', () => {
     await ports.fragments.get(fs[0]!.id);
     await ports.fragments.get(fs[2]!.id);
     expect(calls).toEqual(['get']);
+  });
+
+  it("remembers the fragment cache's blobs found present or stored, not absent ones, and forgets a deleted one", async () => {
+    const { raw, ports, stats } = setup();
+    const blob = Buffer.from('fragment bytes');
+    const digest = sha256Digest(blob);
+    expect(await ports.cache.has(digest)).toBe(false);
+    await raw.cache.put(digest, blob, blob.length); // stored by another process
+    expect(await ports.cache.has(digest)).toBe(true); // a miss was not remembered
+    expect(await ports.cache.has(digest)).toBe(true);
+    expect(stats.hits.cachePresence).toBe(1);
+    await ports.cache.delete(digest);
+    expect(await ports.cache.has(digest)).toBe(false);
+    const other = Buffer.from('other bytes');
+    await ports.cache.put(sha256Digest(other), other, other.length);
+    expect(await ports.cache.has(sha256Digest(other))).toBe(true);
+    expect(stats.hits.cachePresence).toBe(2);
+    expect((await ports.cache.get(sha256Digest(other))).toString()).toBe('other bytes');
   });
 
   it('passes every other call through to the repositories', async () => {

@@ -10,8 +10,15 @@
  *
  * A revoked key does not need forgetting: revocation changes the trust generation, and verdicts of
  * the new generation have other ids (verify-stage.ts).
+ *
+ * The fragment cache's `has` is remembered too, for digests found present (or just stored): the
+ * fetcher then makes no HEAD for a blob it has seen in the cache. Nothing in LSE deletes from the
+ * fragment cache (the collector works on the layer store), and a blob removed from it behind LSE's
+ * back costs nothing but a fallback: the verifier and the assembler read the origin when the
+ * cache does not have a blob (verify-stage.ts readBlob), and only bytes with the signed digest are
+ * used.
  */
-import type { Fragment, FragmentRepository, FragmentVerdict, LayerRecord, LayerRecordRepository, VerdictRepository } from '@lse/core';
+import type { BlobStore, Fragment, FragmentRepository, FragmentVerdict, LayerRecord, LayerRecordRepository, VerdictRepository } from '@lse/core';
 import type { EnginePorts } from './ports';
 
 /** A bounded map: get refreshes an entry, set evicts the least recently used one beyond `max`. */
@@ -24,6 +31,9 @@ export class LruMap<K, V> {
     if (v !== undefined) { this.m.delete(k); this.m.set(k, v); }
     return v;
   }
+  delete(k: K): void {
+    this.m.delete(k);
+  }
   set(k: K, v: V): void {
     this.m.delete(k);
     this.m.set(k, v);
@@ -31,8 +41,9 @@ export class LruMap<K, V> {
   }
 }
 
+type Kind = 'fragments' | 'verdicts' | 'layerRecords' | 'cachePresence';
 /** Counts of answers from memory and from the repository, per kind (for metrics and tests). */
-export interface MemoStats { hits: Record<'fragments' | 'verdicts' | 'layerRecords', number>; misses: Record<'fragments' | 'verdicts' | 'layerRecords', number> }
+export interface MemoStats { hits: Record<Kind, number>; misses: Record<Kind, number> }
 
 function remembering<T>(load: (k: string) => Promise<T | undefined>, lru: LruMap<string, T>, count: (hit: boolean) => void): (k: string) => Promise<T | undefined> {
   const inflight = new Map<string, Promise<T | undefined>>();
@@ -57,7 +68,7 @@ function remembering<T>(load: (k: string) => Promise<T | undefined>, lru: LruMap
  */
 export function memoizeImmutableRecords(ports: EnginePorts, opts: { max?: number } = {}): { ports: EnginePorts; stats: MemoStats } {
   const max = opts.max ?? 20_000;
-  const stats: MemoStats = { hits: { fragments: 0, verdicts: 0, layerRecords: 0 }, misses: { fragments: 0, verdicts: 0, layerRecords: 0 } };
+  const stats: MemoStats = { hits: { fragments: 0, verdicts: 0, layerRecords: 0, cachePresence: 0 }, misses: { fragments: 0, verdicts: 0, layerRecords: 0, cachePresence: 0 } };
   const counter = (kind: keyof MemoStats['hits']) => (hit: boolean) => { (hit ? stats.hits : stats.misses)[kind]++; };
 
   const f = ports.fragments;
@@ -67,6 +78,7 @@ export function memoizeImmutableRecords(ports: EnginePorts, opts: { max?: number
     putMany: (xs) => f.putMany(xs), storedSets: (d) => f.storedSets(d),
   };
   const out: EnginePorts = { ...ports, fragments };
+  if (ports.cache !== ports.origin) out.cache = rememberingPresence(ports.cache, max, counter('cachePresence'));
   if (ports.verdicts) {
     const v = ports.verdicts;
     const get = remembering<FragmentVerdict>((id) => v.get(id), new LruMap(max), counter('verdicts'));
@@ -78,4 +90,23 @@ export function memoizeImmutableRecords(ports: EnginePorts, opts: { max?: number
     out.layerRecords = { get, put: (x) => l.put(x) } satisfies LayerRecordRepository;
   }
   return { ports: out, stats };
+}
+
+/** `store` whose `has` is answered from memory for digests found present or stored here. */
+function rememberingPresence(store: BlobStore, max: number, count: (hit: boolean) => void): BlobStore {
+  const present = new LruMap<string, true>(max);
+  return {
+    async put(digest, data, size) { await store.put(digest, data, size); present.set(digest, true); },
+    get: (digest) => store.get(digest),
+    async has(digest) {
+      if (present.get(digest)) { count(true); return true; }
+      count(false);
+      const yes = await store.has(digest);
+      if (yes) present.set(digest, true);
+      return yes;
+    },
+    stat: (digest) => store.stat(digest),
+    async delete(digest) { present.delete(digest); await store.delete(digest); },
+    list: () => store.list(),
+  };
 }
