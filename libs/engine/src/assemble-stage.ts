@@ -126,14 +126,18 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
     ours.push({ diffId: layer.diffId, digest: layer.digest, size: layer.size, fragments: group.map((id) => owner(byId.get(id)!)), ids: group });
   }
   await Promise.all(recording);
+  // The generated layers, the config and the manifest are stored together at the end (one round
+  // of PUTs, not one after another): nothing names them before the image is recorded, and the
+  // assembler's provisional lease keeps the collector off blobs written after it was taken.
+  const writes: { digest: string; blob: Buffer; size: number }[] = [];
   const debian = await debianTopLayer(ports, fragments, base, opts.epoch, { entriesOf, fileOf }); // dpkg database, alternatives (Debian fragments only)
   if (debian) {
-    await ports.layers.put(debian.digest, debian.blob, debian.size);
+    writes.push(debian);
     ours.push({ diffId: debian.diffId, digest: debian.digest, size: debian.size, fragments: [DPKG_LAYER_LABEL] });
   }
   if (lock.files.length) {
     const layer = buildFilesLayer(lock.files, opts.epoch);
-    await ports.layers.put(layer.digest, layer.blob, layer.size);
+    writes.push(layer);
     ours.push({ diffId: layer.diffId, digest: layer.digest, size: layer.size, fragments: ['inline files'] });
   }
 
@@ -146,7 +150,7 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
     created: opts.epoch,
   });
   const configDigest = sha256Digest(config);
-  await ports.layers.put(configDigest, config, config.length);
+  writes.push({ digest: configDigest, blob: config, size: config.length });
   const layerRefs = [
     ...baseLayers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
     // A fragment layer names its fragments (ids in layer order) for node snapshotters (docs/REGISTRY.md).
@@ -154,7 +158,8 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
   ];
   const manifest = buildImageManifest(config, layerRefs);
   const manifestDigest = sha256Digest(manifest);
-  await ports.layers.put(manifestDigest, manifest, manifest.length);
+  writes.push({ digest: manifestDigest, blob: manifest, size: manifest.length });
+  await Promise.all(writes.map((w) => ports.layers.put(w.digest, w.blob, w.size)));
 
   return {
     image: {
