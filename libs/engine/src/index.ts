@@ -18,3 +18,4 @@ export * from './verdicts';
 export * from './parallel';
 export * from './catalog-events';
 export * from './live-catalog';
+export * from './tiered-store';

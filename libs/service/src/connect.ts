@@ -1,5 +1,5 @@
 import type { BlobStore } from '@lse/core';
-import { LiveCatalog, type EnginePorts, type Log } from '@lse/engine';
+import { LiveCatalog, TieredBlobStore, type EnginePorts, type Log } from '@lse/engine';
 import { MongoStore } from '@lse/adapter-mongo';
 import { NatsBus, NatsCatalogFeed, ensureStreams } from '@lse/adapter-nats';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -14,6 +14,8 @@ export interface Connected {
   ports: EnginePorts;
   layers: BlobStore;
   s3: ReturnType<typeof makeS3Client>;
+  /** With LSE_REGION: this region's fragment and layer caches over their peer tiers (counters). */
+  tiers: TieredBlobStore[];
   ready(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -25,14 +27,31 @@ export async function connectAll(config: ServiceConfig, name: string, log: Log):
   await mongo.ensureIndexes();
   const s3 = makeS3Client(config.s3);
   await ensureBucket(s3, config.s3.bucket);
-  const cache = new S3BlobStore(s3, config.s3.bucket, 'fragments/');
-  const layers = new S3BlobStore(s3, config.s3.bucket, 'layers/');
+  let cache: BlobStore = new S3BlobStore(s3, config.s3.bucket, 'fragments/');
+  let layers: BlobStore = new S3BlobStore(s3, config.s3.bucket, 'layers/');
+  const peerClients: ReturnType<typeof makeS3Client>[] = [];
+  const tiers: TieredBlobStore[] = [];
+  if (config.region) {
+    // Peers are read with this service's credentials; their buckets are not created from here.
+    const peers = config.region.peers.map((p) => {
+      const client = makeS3Client({ ...config.s3, endpoint: p.endpoint });
+      peerClients.push(client);
+      return { name: p.name, fragments: new S3BlobStore(client, p.bucket, 'fragments/'), layers: new S3BlobStore(client, p.bucket, 'layers/') };
+    });
+    const region = config.region.name;
+    cache = new TieredBlobStore({
+      region, name: 'fragments', local: cache, log,
+      tiers: [...peers.map((p) => ({ kind: 'peer' as const, name: p.name, store: p.fragments })), { kind: 'origin', name: 'origin', store: mongo.blobs }],
+    });
+    layers = new TieredBlobStore({ region, name: 'layers', local: layers, log, tiers: peers.map((p) => ({ kind: 'peer' as const, name: p.name, store: p.layers })) });
+    tiers.push(cache as TieredBlobStore, layers as TieredBlobStore);
+  }
   const ports: EnginePorts = {
     fragments: mongo.fragments, bases: mongo.bases, trust: mongo.trust, origin: mongo.blobs, cache, layers, debian: new DebianMirror(config.debianMirror),
     layerRecords: mongo.layerRecords, verdicts: mongo.verdicts,
   };
   return {
-    bus, mongo, ports, layers, s3,
+    bus, mongo, ports, layers, s3, tiers,
     async ready() {
       if (bus.nc.isClosed()) return false;
       return (await mongo.db.command({ ping: 1 }))['ok'] === 1;
@@ -41,6 +60,7 @@ export async function connectAll(config: ServiceConfig, name: string, log: Log):
       await bus.close();
       await mongo.close();
       s3.destroy();
+      for (const c of peerClients) c.destroy();
     },
   };
 }
@@ -51,4 +71,25 @@ export async function connectAll(config: ServiceConfig, name: string, log: Log):
  */
 export function startLiveCatalog(conn: Connected, log: Log): Promise<LiveCatalog> {
   return LiveCatalog.start({ fragments: conn.ports.fragments, bases: conn.ports.bases, feed: new NatsCatalogFeed(conn.bus.nc, log), log: log.child({ component: 'catalog' }) });
+}
+
+/**
+ * Prometheus text for the regional cache tiers: lookups and bytes per store and tier
+ * (`region` = served here, `peer` = copied from another region, `origin`, `miss`, `refused`).
+ */
+export function tierMetricsText(tiers: readonly TieredBlobStore[]): string {
+  if (!tiers.length) return '';
+  const lines = [
+    '# HELP lse_cache_tier_lookups_total blob lookups by the tier that answered (region = this region\'s cache; peer/origin = copied in from there)',
+    '# TYPE lse_cache_tier_lookups_total counter',
+  ];
+  const bytes = ['# HELP lse_cache_tier_bytes_total bytes served from this region\'s cache (tier region) or copied into it from a peer region or the origin', '# TYPE lse_cache_tier_bytes_total counter'];
+  for (const t of tiers) {
+    for (const c of t.stats()) {
+      const labels = `{store="${t.name}",region="${t.region}",tier="${c.tier}",source="${c.source}"}`;
+      lines.push(`lse_cache_tier_lookups_total${labels} ${c.lookups}`);
+      bytes.push(`lse_cache_tier_bytes_total${labels} ${c.bytes}`);
+    }
+  }
+  return [...lines, ...bytes].join('\n') + '\n';
 }
