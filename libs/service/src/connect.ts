@@ -27,25 +27,7 @@ export async function connectAll(config: ServiceConfig, name: string, log: Log):
   await mongo.ensureIndexes();
   const s3 = makeS3Client(config.s3);
   await ensureBucket(s3, config.s3.bucket);
-  let cache: BlobStore = new S3BlobStore(s3, config.s3.bucket, 'fragments/');
-  let layers: BlobStore = new S3BlobStore(s3, config.s3.bucket, 'layers/');
-  const peerClients: ReturnType<typeof makeS3Client>[] = [];
-  const tiers: TieredBlobStore[] = [];
-  if (config.region) {
-    // Peers are read with this service's credentials; their buckets are not created from here.
-    const peers = config.region.peers.map((p) => {
-      const client = makeS3Client({ ...config.s3, endpoint: p.endpoint });
-      peerClients.push(client);
-      return { name: p.name, fragments: new S3BlobStore(client, p.bucket, 'fragments/'), layers: new S3BlobStore(client, p.bucket, 'layers/') };
-    });
-    const region = config.region.name;
-    cache = new TieredBlobStore({
-      region, name: 'fragments', local: cache, log,
-      tiers: [...peers.map((p) => ({ kind: 'peer' as const, name: p.name, store: p.fragments })), { kind: 'origin', name: 'origin', store: mongo.blobs }],
-    });
-    layers = new TieredBlobStore({ region, name: 'layers', local: layers, log, tiers: peers.map((p) => ({ kind: 'peer' as const, name: p.name, store: p.layers })) });
-    tiers.push(cache as TieredBlobStore, layers as TieredBlobStore);
-  }
+  const { cache, layers, tiers, close: closePeers } = regionalCaches(config, s3, mongo.blobs, log);
   const ports: EnginePorts = {
     fragments: mongo.fragments, bases: mongo.bases, trust: mongo.trust, origin: mongo.blobs, cache, layers, debian: new DebianMirror(config.debianMirror),
     layerRecords: mongo.layerRecords, verdicts: mongo.verdicts,
@@ -60,9 +42,34 @@ export async function connectAll(config: ServiceConfig, name: string, log: Log):
       await bus.close();
       await mongo.close();
       s3.destroy();
-      for (const c of peerClients) c.destroy();
+      closePeers();
     },
   };
+}
+
+/**
+ * This service's fragment cache and layer store: its own bucket's `fragments/` and `layers/`, and
+ * with LSE_REGION those over the peer regions' (in LSE_REGION_PEERS order; the fragment cache
+ * then the origin). The node agent builds its stores with this too. `close` ends the peer clients.
+ */
+export function regionalCaches(config: Pick<ServiceConfig, 's3' | 'region'>, s3: ReturnType<typeof makeS3Client>, origin: BlobStore, log: Log): { cache: BlobStore; layers: BlobStore; tiers: TieredBlobStore[]; close(): void } {
+  const localCache = new S3BlobStore(s3, config.s3.bucket, 'fragments/');
+  const localLayers = new S3BlobStore(s3, config.s3.bucket, 'layers/');
+  if (!config.region) return { cache: localCache, layers: localLayers, tiers: [], close() {} };
+  // Peers are read with this service's credentials; their buckets are not created from here.
+  const clients: ReturnType<typeof makeS3Client>[] = [];
+  const peers = config.region.peers.map((p) => {
+    const client = makeS3Client({ ...config.s3, endpoint: p.endpoint });
+    clients.push(client);
+    return { name: p.name, fragments: new S3BlobStore(client, p.bucket, 'fragments/'), layers: new S3BlobStore(client, p.bucket, 'layers/') };
+  });
+  const region = config.region.name;
+  const cache = new TieredBlobStore({
+    region, name: 'fragments', local: localCache, log,
+    tiers: [...peers.map((p) => ({ kind: 'peer' as const, name: p.name, store: p.fragments })), { kind: 'origin', name: 'origin', store: origin }],
+  });
+  const layers = new TieredBlobStore({ region, name: 'layers', local: localLayers, log, tiers: peers.map((p) => ({ kind: 'peer' as const, name: p.name, store: p.layers })) });
+  return { cache, layers, tiers: [cache, layers], close: () => clients.forEach((c) => c.destroy()) };
 }
 
 /**
