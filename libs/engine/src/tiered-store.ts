@@ -78,6 +78,11 @@ export class TieredBlobStore implements BlobStore {
     return [...this.counts.values()].map((c) => ({ ...c })).sort((a, b) => (a.tier + a.source < b.tier + b.source ? -1 : 1));
   }
 
+  /** The tiers after the local store, in the order they are asked: `peer:<region>`, `origin:origin`. */
+  order(): string[] {
+    return this.tiers.map((t) => `${t.kind}:${t.name}`);
+  }
+
   /** Bytes copied into this region from other tiers (peers and origin), in total. */
   copiedBytes(): number {
     return this.stats().filter((c) => c.tier === 'peer' || c.tier === 'origin').reduce((n, c) => n + c.bytes, 0);
