@@ -36,6 +36,9 @@ Environment (defaults in brackets):
   LSE_FERRETDB_PORT         [27017]  LSE_FERRETDB_DEBUG_PORT [8088]
   LSE_MINIO_PORT            [9000]   (MinIO console is off)
   LSE_S3_BUCKET             [lse]
+  LSE_EXTERNAL_MONGO_URL    []       a MongoDB-compatible server already running elsewhere (the
+                                     shared database of a second region, infra/local/regions.sh):
+                                     no FerretDB is started and `env` prints this MONGO_URL
   LSE_READY_TIMEOUT         [60]     seconds to wait for each server in `up`
 All servers listen on 127.0.0.1 only.
 EOF
@@ -68,7 +71,12 @@ case "$LSE_NATS_CLUSTER" in
   3) LSE_NATS_NODES=(nats-1 nats-2 nats-3) ;;
   *) _die "LSE_NATS_CLUSTER must be 1 (one nats-server) or 3 (a three-node cluster), got '$LSE_NATS_CLUSTER'" ;;
 esac
-LSE_SERVERS=("${LSE_NATS_NODES[@]}" ferretdb minio)
+LSE_EXTERNAL_MONGO_URL="${LSE_EXTERNAL_MONGO_URL:-}"
+if [[ -n "$LSE_EXTERNAL_MONGO_URL" ]]; then
+  LSE_SERVERS=("${LSE_NATS_NODES[@]}" minio)
+else
+  LSE_SERVERS=("${LSE_NATS_NODES[@]}" ferretdb minio)
+fi
 # Every name a nats-server may have been started under (down/status also find the other mode's).
 _ALL_NATS=(nats nats-1 nats-2 nats-3)
 
@@ -393,7 +401,7 @@ servers_env() {
   _load_credentials
   printf 'export %s=%q\n' \
     NATS_URL "$(_nats_urls)" \
-    MONGO_URL "mongodb://$LSE_HOST:$LSE_FERRETDB_PORT" \
+    MONGO_URL "${LSE_EXTERNAL_MONGO_URL:-mongodb://$LSE_HOST:$LSE_FERRETDB_PORT}" \
     S3_ENDPOINT "http://$LSE_HOST:$LSE_MINIO_PORT" \
     S3_BUCKET "$LSE_S3_BUCKET" \
     S3_ACCESS_KEY_ID "$MINIO_ROOT_USER" \

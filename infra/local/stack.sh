@@ -26,7 +26,9 @@ Replicas (defaults in brackets): LSE_RESOLVER_REPLICAS [1] LSE_FETCHER_REPLICAS 
   LSE_VERIFIER_REPLICAS [1] LSE_ASSEMBLER_REPLICAS [2] (one gateway).
 NATS: LSE_NATS_CLUSTER=3 runs a three-node nats-server cluster (servers.sh --help); the services
   then get all three in NATS_URL and LSE_STREAM_REPLICAS=3. LSE_NATS_SYNC [always] or default.
-Gateway: LSE_GATEWAY_PORT [8080]. Every other service setting (docs/CONFIGURATION.md) is passed
+Gateway: LSE_GATEWAY_PORT [8080]. LSE_HEALTH_PORT_BASE [unset]: give each worker process a
+  /healthz, /readyz and /metrics port, BASE, BASE+1, ... in the order resolver, fetcher, verifier,
+  assembler (replicas in turn). Two regions: infra/local/regions.sh. Every other service setting (docs/CONFIGURATION.md) is passed
 through from the environment. State, logs and pid files: $LSE_STATE_DIR [~/.local/state/lse-local].
 LSE_NODE=1 (root only): also lse-node and a containerd of its own (infra/local/node.sh, docs/NODE.md);
 `env` then prints CONTAINERD_ADDRESS and the rest `ctr` and `lse node` need.
@@ -66,10 +68,24 @@ _svc_running() {
   rm -f "$pidfile"; return 1
 }
 
+# _health_port SVC I -> LSE_HEALTH_PORT_BASE + the position of worker SVC-I (gateway: none).
+_health_port() {
+  local svc n=0 i
+  [[ -n "${LSE_HEALTH_PORT_BASE:-}" && "$1" != gateway ]] || return 0
+  for svc in resolver fetcher verifier assembler; do
+    for ((i = 1; i <= $(_replicas "$svc"); i++)); do
+      [[ "$svc" == "$1" && "$i" == "$2" ]] && { echo $((LSE_HEALTH_PORT_BASE + n)); return 0; }
+      n=$((n + 1))
+    done
+  done
+}
+
 _svc_env() {
   servers_env | sed 's/^export //'
   printf 'LSE_TOKENS=admin=%s:admin\n' "$(<"$(_tokenfile)")"
   printf 'LSE_GATEWAY_PORT=%s\n' "$LSE_GATEWAY_PORT"
+  local hp; hp=$(_health_port "$1" "$2")
+  [[ -z "$hp" ]] || printf 'LSE_HEALTH_PORT=%s\n' "$hp"
 }
 
 _start_service() {
@@ -79,7 +95,7 @@ _start_service() {
   (
     set -a
     # shellcheck disable=SC1090
-    source <(_svc_env)
+    source <(_svc_env "$svc" "$i")
     set +a
     cd "$repo"
     exec setsid node "$main" >>"$LSE_STATE_DIR/logs/svc-$id.log" 2>&1 </dev/null

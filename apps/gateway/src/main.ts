@@ -3,7 +3,7 @@
  * the record projection (events → the syntheses collection) and the lease collector, composed by
  * compose.ts. Adapters are wired here and nowhere else.
  */
-import { connectAll, describeConfig, loadServiceConfig, rootLogger, startLiveCatalog, type Connected } from '@lse/service';
+import { connectAll, describeConfig, loadServiceConfig, rootLogger, startLiveCatalog, tierMetricsText, type Connected } from '@lse/service';
 import { LseError } from '@lse/core';
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -47,7 +47,8 @@ async function main(): Promise<void> {
 
   try {
     conn = await connectAll(config, 'lse-gateway', log);
-    const { bus, mongo } = conn;
+    const { bus, mongo, tiers } = conn;
+    metrics.addSource(() => tierMetricsText(tiers));
     // /v1/negotiate resolves from memory too (it waits for the catalog's first load); if the
     // catalog cannot be loaded, resolution reads the database as before.
     const live = startLiveCatalog(conn, log).catch((e: Error) => {

@@ -21,7 +21,7 @@ export const OPENAPI = {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     schemas: {
       Error: { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, details: { type: 'object' } } } } },
-      Platform: { type: 'object', properties: { os: { type: 'string' }, arch: { type: 'string' }, variant: { type: 'string' }, features: { type: 'array', items: { type: 'string' } }, libc: { type: 'string' } } },
+      Platform: { type: 'object', properties: { os: { type: 'string' }, arch: { type: 'string' }, variant: { type: 'string' }, features: { type: 'array', items: { type: 'string' } }, libc: { type: 'string' }, region: { type: 'string' }, regionFallback: { type: 'array', items: { type: 'string' } } } },
       Synthesis: { type: 'object', properties: { id: { type: 'string' }, status: { enum: ['pending', 'completed', 'failed'] }, stage: { type: 'string' }, key: { type: ['string', 'null'] }, result: { type: ['object', 'null'] }, error: { type: ['object', 'null'] }, lease: { type: ['object', 'null'] }, links: { type: 'object' } } },
     },
   },

@@ -3,7 +3,7 @@
  *
  *  - `synth/<synthesis id | key hex>`: the image of a completed synthesis; a key names the newest
  *    completed synthesis with that key. Tag `latest` (or the manifest digest).
- *  - `pkgs/<pkg>[/<pkg>...]`, tag `<base>[--<arch>[-<variant>]]` (`latest` = the default base):
+ *  - `pkgs/<pkg>[/<pkg>...]`, tag `<base>[--<arch>[-<variant>]][--in-<region>]` (`latest` = the default base):
  *    the packages synthesized on the base on first pull, through the same pipeline as
  *    `POST /v1/syntheses` (the resolver reuses a completed result with the same key, so a repeat
  *    pull costs a resolve, not an assembly). Several configured platforms give an image index.
@@ -50,10 +50,11 @@ export interface PkgsRef {
 /** `pkgs/curl/jq` + tag → packages, base and platforms. TAG_INVALID when the tag does not parse. */
 export function parsePkgsRef(name: string, tag: string, s: RegistrySettings): PkgsRef {
   const packages = [...new Set(name.slice(PKGS_PREFIX.length).split('/'))];
-  const m = /^(.+?)(?:--(amd64|arm64|arm|386|ppc64le|s390x|riscv64)(?:-(v\d))?)?$/.exec(tag);
-  if (!m) throw new RegistryError(400, 'TAG_INVALID', `tag '${tag}' must be <base>[--<arch>[-<variant>]], e.g. latest, minimal or minimal--amd64-v3`);
+  const m = /^(.+?)(?:--(amd64|arm64|arm|386|ppc64le|s390x|riscv64)(?:-(v\d))?)?(?:--in-([a-z][a-z0-9-]{0,62}))?$/.exec(tag);
+  if (!m) throw new RegistryError(400, 'TAG_INVALID', `tag '${tag}' must be <base>[--<arch>[-<variant>]][--in-<region>], e.g. latest, minimal, minimal--amd64-v3 or minimal--in-eu-west`);
   const base = m[1] === 'latest' ? s.pkgsBase : m[1]!;
-  const platforms = m[2] ? [{ os: 'linux', arch: m[2], ...(m[3] ? { variant: m[3] } : {}) }] : s.pkgsPlatforms;
+  const region = m[4] ? { region: m[4] } : {};
+  const platforms = (m[2] ? [{ os: 'linux', arch: m[2], ...(m[3] ? { variant: m[3] } : {}) }] : s.pkgsPlatforms).map((p) => ({ ...p, ...region }));
   return { packages, base, platforms };
 }
 
@@ -107,7 +108,7 @@ export class Puller {
       return { digest: image.manifestDigest, mediaType: MEDIA_TYPE_OCI_MANIFEST, synthesisIds: [rec.id] };
     }
     const ref = parsePkgsRef(name, tag, this.s);
-    const key = `${[...ref.packages].sort().join('/')}:${ref.base}:${ref.platforms.map((p) => [p.os, p.arch, p.variant ?? ''].join('/')).join(',')}`;
+    const key = `${[...ref.packages].sort().join('/')}:${ref.base}:${ref.platforms.map((p) => [p.os, p.arch, p.variant ?? '', p.region ?? ''].join('/')).join(',')}`;
     const hit = this.recent.get(key);
     if (hit && Date.now() - hit.at < RECENT_MS) {
       await this.renew(hit.value);

@@ -19,3 +19,4 @@ export * from './parallel';
 export * from './catalog-events';
 export * from './live-catalog';
 export * from './memo';
+export * from './tiered-store';
