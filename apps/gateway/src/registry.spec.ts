@@ -137,7 +137,7 @@ describe('OCI Distribution API (/v2)', () => {
     expect(body.access_token).toBe(body.token);
     expect(Date.parse(body.issued_at)).toBeGreaterThan(0);
     const bearer = { authorization: `Bearer ${body.token}` };
-    expect((await app.inject({ method: 'GET', url: '/v2/pkgs/app/tags/list', headers: bearer })).json()).toEqual({ name: 'pkgs/app', tags: ['latest'] });
+    expect((await app.inject({ method: 'GET', url: '/v2/pkgs/app/tags/list', headers: bearer })).json()).toEqual({ name: 'pkgs/app', tags: ['latest', 'scratch'] });
     const other = await app.inject({ method: 'GET', url: '/v2/pkgs/tool/tags/list', headers: bearer });
     expect(other.statusCode).toBe(401);
     expect(other.headers['www-authenticate']).toContain('error="insufficient_scope"');

@@ -381,7 +381,7 @@ export function registryRoutes(app: FastifyInstance, d: GatewayDeps): void {
       tags = ['latest'];
     } else {
       await puller.checkPackages(name);
-      tags = [...new Set(['latest', ...(await d.ports.bases.tags()).map((t) => t.name).filter((n) => TAG_RE.test(n))])].sort();
+      tags = [...new Set(['latest', 'scratch', ...(await d.ports.bases.tags()).map((t) => t.name).filter((n) => TAG_RE.test(n))])].sort();
     }
     const q = req.query as { n?: string; last?: string };
     if (q.last) tags = tags.filter((t) => t > q.last!);
