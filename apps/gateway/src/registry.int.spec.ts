@@ -113,7 +113,7 @@ describe('OCI Distribution API against the stack', () => {
     expect(index.manifests[0]!.digest).toBe(JSON.parse(inspect.stdout).Digest);
   });
 
-  it('oras discover lists the SBOM and signature; cosign verify --key accepts the signature; the SBOM lists every package of the image with its version', async () => {
+  it('oras discover lists the SBOM and signature; cosign verify and verify-attestation --key accept the signature and provenance; the SBOM lists every package of the image with its version', async () => {
     const get = await v2('pkgs/curl/manifests/latest', { headers: basicAuth });
     expect(get.status).toBe(200);
     const digest = get.headers.get('docker-content-digest')!;
@@ -141,6 +141,12 @@ describe('OCI Distribution API against the stack', () => {
     const verified = JSON.parse(ok.stdout) as { critical: { image: { 'docker-manifest-digest': string } } }[];
     expect(verified.map((v) => v.critical.image['docker-manifest-digest'])).toEqual([digest]);
     expect(verify('other.pub').status).not.toBe(0);
+    const att = spawnSync(tool('cosign'), ['verify-attestation', '--key', join(keys, 'image.pub'), '--type', 'slsaprovenance1', '--insecure-ignore-tlog=true', '--allow-insecure-registry', '--allow-http-registry', ref], {
+      encoding: 'utf8', timeout: 120_000, env: { ...env, DOCKER_CONFIG: join(keys, 'docker') },
+    });
+    expect([att.status, att.status === 0 ? '' : att.stderr]).toEqual([0, '']);
+    const statement = JSON.parse(Buffer.from((JSON.parse(att.stdout.trim().split('\n')[0]!) as { payload: string }).payload, 'base64').toString()) as { subject: { digest: { sha256: string } }[]; predicateType: string };
+    expect([statement.predicateType, statement.subject[0]!.digest.sha256]).toEqual(['https://slsa.dev/provenance/v1', digest.slice(7)]);
 
     // The SBOM against the dpkg database of the image (the topmost layer that has one).
     const sbomRef = found.find((a) => a.artifactType === 'application/spdx+json')!;

@@ -255,7 +255,7 @@ export function buildAttachments(input: AttachInput, key: ImageSigningKey | unde
   const tagBase = `sha256-${hexOf(input.subject.digest)}`;
   const payload = cosignPayload(input.subject.digest);
   const sig = artifact(input.subject, ARTIFACT_TYPE_COSIGN_SIGNATURE, MEDIA_TYPE_COSIGN_SIMPLESIGNING, payload, { [ANNOTATION_COSIGN_SIGNATURE]: key.sign(payload).toString('base64') }, created);
-  const att = artifact(input.subject, MEDIA_TYPE_DSSE, MEDIA_TYPE_DSSE, dsseEnvelope(PAYLOAD_TYPE_IN_TOTO, buildProvenance(input), key), { predicateType: SLSA_PROVENANCE_V1 }, created);
+  const att = artifact(input.subject, MEDIA_TYPE_DSSE, MEDIA_TYPE_DSSE, dsseEnvelope(PAYLOAD_TYPE_IN_TOTO, buildProvenance(input), key), { [ANNOTATION_COSIGN_SIGNATURE]: '', predicateType: SLSA_PROVENANCE_V1 }, created);
   out.push({ ...sig, cosignTag: `${tagBase}.sig` }, { ...att, cosignTag: `${tagBase}.att` });
   return out;
 }
