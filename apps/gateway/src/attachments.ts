@@ -9,7 +9,8 @@
  * store content-addressed (conditional writes: a second writer changes nothing) and are held by a
  * lease of their own (`reg-ref-<hex>`, renewed on every request like an index's), so the
  * collector keeps them as long as they are asked for. A gateway remembers the answer per subject
- * for a while (MEMO) so repeat referrers requests cost no store reads.
+ * for MEMO_MS, so repeat referrers requests cost no store reads or writes; after that the next
+ * request renews the lease (or makes them again if the lease is gone).
  */
 import { buildAttachments, epochToRfc3339, imageFacts, isLseError, type Attachment, type Fragment, type ImageSigningKey } from '@lse/core';
 import type { GatewayDeps } from './deps';
@@ -25,12 +26,11 @@ export class Attachments {
   /** The attachments of the image manifest `digest`; none for an unknown digest or anything that is not an image. */
   async of(digest: string): Promise<Attachment[]> {
     const hit = this.memo.get(digest);
-    if (hit && Date.now() - hit.at < MEMO_MS) {
-      const value = await hit.value;
-      if (value.length) await this.d.leases.renew(leaseId(digest), this.ttlIso());
-      return value;
-    }
-    const value = this.make(digest);
+    if (hit && Date.now() - hit.at < MEMO_MS) return hit.value; // the lease was written or renewed when the entry was made
+    // After MEMO_MS: renew the lease, or make them again when it is gone (released, or collected with the blobs).
+    const value = hit
+      ? hit.value.then(async (v) => (v.length && !(await this.d.leases.renew(leaseId(digest), this.ttlIso())) ? this.make(digest) : v))
+      : this.make(digest);
     this.memo.set(digest, { at: Date.now(), value });
     value.catch(() => this.memo.delete(digest));
     if (this.memo.size > MEMO) this.memo.delete(this.memo.keys().next().value!);

@@ -154,7 +154,7 @@ export function registryRoutes(app: FastifyInstance, d: GatewayDeps): void {
       const rec = await puller.synthRecord(name.slice(SYNTH_PREFIX.length));
       const image = (rec.result as { manifestDigest?: string }).manifestDigest ?? '';
       const subject = (JSON.parse(bytes.toString('utf8')) as { subject?: { digest?: string } }).subject?.digest;
-      if (image !== digest && !(subject === image && (await attachments.of(image)).some((a) => a.manifest.digest === digest)) && dockerForms.get(image) !== digest) {
+      if (image !== digest && !(subject === image && (await attachments.of(image)).some((a) => a.manifest.digest === digest)) && dockerForms.get(image)?.digest !== digest) {
         throw new RegistryError(404, 'MANIFEST_UNKNOWN', `${name} has no manifest ${digest}`, { name, digest });
       }
       await puller.lease(rec);
@@ -165,8 +165,12 @@ export function registryRoutes(app: FastifyInstance, d: GatewayDeps): void {
     }
   };
 
-  /** Docker schema 2 forms made for clients that accept only those: OCI digest → Docker digest (stored, leased). */
-  const dockerForms = new Map<string, string>();
+  /**
+   * Docker schema 2 forms made for clients that accept only those: OCI digest → Docker digest
+   * (stored, leased; the lease is renewed at most every RENEW_MS, as a tag's result is remembered).
+   */
+  const dockerForms = new Map<string, { digest: string; renewedAt: number }>();
+  const RENEW_MS = 30_000;
   const dockerForm = async (digest: string, bytes: Buffer, mediaType: string): Promise<{ digest: string; bytes: Buffer; mediaType: string } | undefined> => {
     let out: Buffer | undefined;
     const extra: Buffer[] = [];
@@ -184,13 +188,15 @@ export function registryRoutes(app: FastifyInstance, d: GatewayDeps): void {
     }
     if (!out) return undefined;
     const dockerDigest = sha256Digest(out);
-    if (dockerForms.get(digest) !== dockerDigest) {
+    const known = dockerForms.get(digest);
+    if (known?.digest !== dockerDigest) {
       const blobs = [out, ...extra];
       await d.leases.put({ synthesisId: `reg-docker-${digest.slice(7, 39)}`, key: digest, expiresAt: new Date(d.now().getTime() + d.leaseTtlSeconds * 1000).toISOString(), blobs: blobs.map((b) => sha256Digest(b)) });
       for (const b of blobs) await d.ports.layers.put(sha256Digest(b), b, b.length);
-      dockerForms.set(digest, dockerDigest);
+      dockerForms.set(digest, { digest: dockerDigest, renewedAt: Date.now() });
       if (dockerForms.size > 4096) dockerForms.delete(dockerForms.keys().next().value!);
-    } else {
+    } else if (Date.now() - known.renewedAt > RENEW_MS) {
+      known.renewedAt = Date.now();
       await d.leases.renew(`reg-docker-${digest.slice(7, 39)}`, new Date(d.now().getTime() + d.leaseTtlSeconds * 1000).toISOString());
     }
     return { digest: dockerDigest, bytes: out, mediaType: mediaType === MEDIA_TYPE_OCI_INDEX ? MEDIA_TYPE_DOCKER_MANIFEST_LIST : MEDIA_TYPE_DOCKER_MANIFEST };
