@@ -47,7 +47,7 @@ export interface PkgsRef {
   platforms: Platform[];
 }
 
-/** `pkgs/curl/jq` + tag → packages, base and platforms. TAG_INVALID when the tag does not parse. */
+/** `pkgs/curl/jq` + tag → packages, base and platforms. MANIFEST_UNKNOWN (404) when the tag does not parse. */
 const packagesOf = (name: string) => [...new Set(name.slice(PKGS_PREFIX.length).split('/'))];
 
 export function parsePkgsRef(name: string, tag: string, s: RegistrySettings): PkgsRef {
