@@ -261,6 +261,11 @@ describe('OCI Distribution API (/v2)', () => {
     expect((await leases.get(r.id))?.blobs).toContain(r.result.manifestDigest); // the pull took a new lease
     expect((await app.inject({ method: 'GET', url: `/v2/synth/${r.key.slice(7)}/tags/list`, headers: PULL })).json().tags).toEqual(['latest']);
     expect((await app.inject({ method: 'GET', url: `/v2/synth/${r.key.slice(7)}/manifests/${r.result.configDigest}`, headers: PULL })).json().errors[0].code).toBe('MANIFEST_UNKNOWN');
+    // Its attachments under the synth/ name: listed, and served by digest there.
+    const refs = (await app.inject({ method: 'GET', url: `/v2/synth/${r.key.slice(7)}/referrers/${r.result.manifestDigest}`, headers: PULL })).json() as { manifests: { digest: string }[] };
+    expect(refs.manifests).toHaveLength(3);
+    expect((await app.inject({ method: 'GET', url: `/v2/synth/${r.key.slice(7)}/manifests/${refs.manifests[0]!.digest}`, headers: PULL })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: `/v2/pkgs/app/manifests/${refs.manifests[0]!.digest}`, headers: PULL })).statusCode).toBe(404); // not an image of pkgs/app
   });
 
   it('synthesizes once for concurrent first pulls of one name', async () => {
