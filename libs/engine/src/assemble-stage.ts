@@ -1,6 +1,6 @@
 import {
-  DEB_MEDIA_TYPE, LseError, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST, assertNoConflicts, buildFilesLayer, buildImageConfig, buildImageManifest,
-  buildLayer, debianMetaOf, defaultLayerBudget, fragmentLabel, inlineFileEntries, planLayers, sha256Digest, trustGeneration, verdictId,
+  ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, ANNOTATION_SYNTHESIS_KEY, DEB_MEDIA_TYPE, LseError, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST, assertNoConflicts, buildFilesLayer, buildImageConfig, buildImageManifest,
+  buildLayer, debianMetaOf, digestOfValue, defaultLayerBudget, fragmentLabel, inlineFileEntries, planLayers, sha256Digest, trustGeneration, verdictId,
   type Fragment, type FragmentVerdict, type LayerRecord, type Lock, type TarEntry,
 } from '@lse/core';
 import type { ImageRef } from '@lse/contracts';
@@ -156,7 +156,12 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
     // A fragment layer names its fragments (ids in layer order) for node snapshotters (docs/REGISTRY.md).
     ...ours.map((l) => ({ digest: l.digest, size: l.size, mediaType: MEDIA_TYPE_OCI_LAYER_GZIP, ...(l.ids ? { annotations: { [ANNOTATION_LAYER_FRAGMENTS]: l.ids.join(',') } } : {}) })),
   ];
-  const manifest = buildImageManifest(config, layerRefs);
+  // The base and the synthesis key (a function of the lock), read back by the gateway for the SBOM and provenance.
+  const manifest = buildImageManifest(config, layerRefs, {
+    [ANNOTATION_SYNTHESIS_KEY]: digestOfValue(lock),
+    ...(lock.base.ref ? { [ANNOTATION_BASE_NAME]: lock.base.ref } : {}),
+    ...(lock.base.digest ? { [ANNOTATION_BASE_DIGEST]: lock.base.digest } : {}),
+  });
   const manifestDigest = sha256Digest(manifest);
   writes.push({ digest: manifestDigest, blob: manifest, size: manifest.length });
   await Promise.all(writes.map((w) => ports.layers.put(w.digest, w.blob, w.size)));

@@ -48,6 +48,8 @@ export interface ServiceConfig {
     pkgsBase: string;
     /** LSE_PKGS_PLATFORMS: platforms of `pkgs/...` pulls; several → an image index. */
     pkgsPlatforms: Platform[];
+    /** LSE_IMAGE_SIGNING_KEY: path of the PEM ECDSA P-256 key images are signed with; absent = unsigned (SBOMs only). */
+    imageSigningKeyPath?: string;
   };
 }
 
@@ -207,6 +209,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
       ...(env['LSE_REGISTRY_SECRET'] ? { registrySecret: secret(env, 'LSE_REGISTRY_SECRET') } : {}),
       pkgsBase: env['LSE_PKGS_BASE'] || 'minimal',
       pkgsPlatforms: platforms(env, 'LSE_PKGS_PLATFORMS', 'linux/amd64'),
+      ...(env['LSE_IMAGE_SIGNING_KEY'] ? { imageSigningKeyPath: env['LSE_IMAGE_SIGNING_KEY'] } : {}),
     },
   };
 }
