@@ -32,7 +32,20 @@ export interface AssembledImage {
  * Everything written is content-addressed, so running this twice is harmless and gives the same
  * digests, with or without the layer records.
  */
-export async function assembleImage(ports: EnginePorts, lock: Lock, opts: EngineOptions): Promise<AssembledImage> {
+export interface AssemblyHooks {
+  /**
+   * Called once, before any blob is checked or written, with the layer blobs the image will reuse
+   * if they are still there (recorded layers, base layers). The pipeline takes the provisional
+   * lease here: a blob checked after a lease names it cannot be collected afterwards, so one
+   * check is enough; blobs written afterwards are newer than the lease (collector.ts).
+   */
+  holding?(digests: string[]): Promise<void>;
+}
+
+/** S3 HEADs of reused layers in flight at once: cheap requests, so many overlap. */
+const HEADS_IN_FLIGHT = 32;
+
+export async function assembleImage(ports: EnginePorts, lock: Lock, opts: EngineOptions, hooks: AssemblyHooks = {}): Promise<AssembledImage> {
   const stored = await fragmentsOfLock(ports, lock);
   const storedById = new Map(stored.map((f) => [f.id, f]));
 
@@ -92,10 +105,9 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
   const ours: { diffId: string; digest: string; size: number; fragments: string[]; ids?: string[] }[] = [];
   const records = ports.layerRecords;
   const keys = groups.map((group) => layerInputKey(group, opts.epoch));
-  const found = await mapLimited(keys, IO_CONCURRENCY, async (key): Promise<LayerRecord | undefined> => {
-    const rec = records ? await records.get(key) : undefined;
-    return rec && (await ports.layers.has(rec.digest)) ? rec : undefined;
-  });
+  const recorded = await mapLimited(keys, IO_CONCURRENCY, async (key) => (records ? records.get(key) : undefined));
+  await hooks.holding?.([...baseLayers.map((l) => l.digest), ...recorded.flatMap((r) => (r ? [r.digest] : []))]);
+  const found = await mapLimited(recorded, HEADS_IN_FLIGHT, async (rec): Promise<LayerRecord | undefined> => (rec && (await ports.layers.has(rec.digest)) ? rec : undefined));
   // The blobs of the next group to build are read while this one is compressed.
   const missing = groups.map((_, i) => i).filter((i) => !found[i]);
   const prefetch = (i: number | undefined) => {

@@ -6,7 +6,6 @@ import {
 } from '@lse/contracts';
 import type { LeaseRepository, Manifest } from '@lse/core';
 import { imageBlobs } from './image-blobs';
-import { missingBlobs } from './recorder';
 import { assembleImage } from './assemble-stage';
 import { fetchFragments } from './fetch-stage';
 import type { Log } from './log';
@@ -170,15 +169,11 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
     assembler: [SUBJECTS.verified, handle('assembler', 'verified', validateVerified, async (m: SynthVerified) => {
       // Before any blob is written, a provisional lease keeps the collector off what this
       // synthesis writes; once the image is known, it names the blobs (reused ones included).
-      await provisional(m.synthesisId, m.key, []);
-      let { image, layerPlan } = await assembleImage(ports, m.lock, opts);
+      // The provisional lease names the layers the image will reuse before they are checked
+      // (AssemblyHooks.holding), so a layer found present stays present; once the image is known,
+      // the lease names all its blobs. The recorder checks them all once more.
+      const { image, layerPlan } = await assembleImage(ports, m.lock, opts, { holding: (reused) => provisional(m.synthesisId, m.key, reused) });
       await provisional(m.synthesisId, m.key, imageBlobs(image));
-      // A reused layer (layer record) may have been collected between the check and the lease
-      // that now names it: assemble again, which rebuilds exactly what is missing.
-      if (deps.leases && (await missingBlobs(ports.layers, imageBlobs(image))).length) {
-        ({ image, layerPlan } = await assembleImage(ports, m.lock, opts));
-        await provisional(m.synthesisId, m.key, imageBlobs(image));
-      }
       await bus.publish<SynthAssembled>(SUBJECTS.assembled, { v: 1, synthesisId: m.synthesisId, key: m.key, image, layerPlan }, headersFor(m.synthesisId, 'assembled', trace(m)));
       await progress(m.synthesisId, 'assembled', image.manifestDigest);
     })],

@@ -19,7 +19,7 @@ export interface RecorderDeps {
 }
 
 /** Blob existence checks in flight at once (S3 HEADs). */
-const HEAD_PARALLEL = 16;
+const HEAD_PARALLEL = 32;
 
 /** The digests among `digests` that the store does not have, checked a few at a time. */
 export async function missingBlobs(store: BlobStore, digests: string[]): Promise<string[]> {
