@@ -50,7 +50,9 @@ export class MongoStore {
 
   /** Connects and ensures the indexes (the unique ones are needed for correct writes). */
   static async connect(url: string, dbName: string): Promise<MongoStore> {
-    const client = await MongoClient.connect(url, { ignoreUndefined: true });
+    // socketTimeoutMS: no operation waits forever on a server that stopped answering (the longest
+    // legitimate one, a full read of a big collection on FerretDB, takes seconds).
+    const client = await MongoClient.connect(url, { ignoreUndefined: true, socketTimeoutMS: 120_000 });
     const store = new MongoStore(client, client.db(dbName));
     try {
       await store.ensureIndexes();

@@ -67,6 +67,12 @@ export interface NatsBusOptions {
   streams?: readonly { name: string; subjects: readonly string[] }[];
   /** Total time a JetStream publish retries while no PubAck comes (default PUBLISH_TIMEOUT_MS). */
   publishTimeoutMs?: number;
+  /**
+   * How long a handler may keep its message in progress (default MAX_HANDLER_MS). A handler that
+   * runs longer (a call that never returns) stops extending the ack deadline, so JetStream gives
+   * the message to another worker instead of leaving it stuck behind this one.
+   */
+  maxHandlerMs?: number;
 }
 
 /** Connection settings for a single server or a cluster (exported for tools that connect themselves). */
@@ -92,6 +98,8 @@ const RETRY_MS = 1_000;
 /** One PubAck wait within a publish's retries. */
 const PUBACK_WAIT_MS = 5_000;
 const PUBLISH_BACKOFF_MS = [100, 250, 500, 1_000, 2_000];
+/** A handler in progress this long is presumed stuck (the longest stage work measured: minutes). */
+const MAX_HANDLER_MS = 10 * 60_000;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -100,6 +108,7 @@ export class NatsBus implements Bus {
   private jsm?: Promise<JetStreamManager>;
   private readonly log: NatsBusLog;
   private readonly ackWaitMs: number;
+  private readonly maxHandlerMs: number;
   private readonly maxDeliver: number;
   private readonly backoffMs: readonly number[];
   private readonly deadSubject: string;
@@ -114,6 +123,7 @@ export class NatsBus implements Bus {
     this.js = jetstream(nc);
     this.log = opts.log ?? silent;
     this.ackWaitMs = opts.ackWaitMs ?? ACK_WAIT_MS;
+    this.maxHandlerMs = opts.maxHandlerMs ?? MAX_HANDLER_MS;
     this.maxDeliver = opts.maxDeliver ?? MAX_DELIVER;
     this.backoffMs = opts.backoffMs?.length ? opts.backoffMs : BACKOFF_MS;
     this.deadSubject = opts.deadLetterSubject ?? SUBJECTS.dead;
@@ -376,7 +386,13 @@ export class NatsBus implements Bus {
       return;
     }
     const ctx = { ...log, seq: m.seq, deliveries, headers: msg.headers };
+    const started = Date.now();
     const beat = setInterval(() => {
+      if (Date.now() - started > this.maxHandlerMs) {
+        clearInterval(beat);
+        this.log.error({ ...ctx, maxHandlerMs: this.maxHandlerMs }, 'handler still running after maxHandlerMs; no longer extending the ack deadline, so the message is redelivered to another worker');
+        return;
+      }
       try {
         if (!this.nc.isClosed()) m.working();
       } catch (err) {

@@ -217,4 +217,22 @@ describe('NatsBus', () => {
     await until(() => gotB.length === 1, 'redelivery to B', 5 * ackWaitMs);
     expect(gotB).toEqual([{ job: 1 }]);
   });
+
+  it('stops extending the deadline of a handler stuck past maxHandlerMs, so another worker gets its message', async () => {
+    const subject = `${base}.stuck`;
+    const ackWaitMs = 600;
+    const a = await bus({ ackWaitMs, maxHandlerMs: 1_500 });
+    const { wait: never } = gate();
+    const gotA: unknown[] = [];
+    await a.subscribe(subject, async (m) => { gotA.push(m.data); await never; }, { durable: 'stuck' });
+    await a.publish(subject, { job: 'stuck' });
+    await until(() => gotA.length === 1, 'consumer A to take the message');
+    const b = await bus({ ackWaitMs });
+    const gotB: unknown[] = [];
+    await b.subscribe(subject, async (m) => { gotB.push(m.data); }, { durable: 'stuck' });
+    await sleep(1_000);
+    expect(gotB).toEqual([]); // still within maxHandlerMs: A's beats hold the message
+    await until(() => gotB.length === 1, 'redelivery to B after A stopped beating', 10_000);
+    expect(gotB).toEqual([{ job: 'stuck' }]);
+  });
 });

@@ -22,6 +22,9 @@ export function makeS3Client(settings: S3Settings): S3Client {
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // A server that accepts a connection and then says nothing must not hold a stage forever: a
+    // connection is given 5 s, a socket 60 s without a byte (a timeout is an UNAVAILABLE, retried).
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
   });
 }
 
