@@ -67,11 +67,20 @@ function lse(...argv) {
   return r.stdout;
 }
 
-async function negotiate(name) {
-  const res = await fetch(new URL('/v1/negotiate', process.env.LSE_SERVER), {
-    method: 'POST', headers: { authorization: `Bearer ${process.env.LSE_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ manifest: { apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: `p5-${name}` }, base: 'scratch', platform: PLATFORM, require: [{ name }] } }),
-  });
+async function negotiate(name, attempt = 1) {
+  let res;
+  try {
+    res = await fetch(new URL('/v1/negotiate', process.env.LSE_SERVER), {
+      method: 'POST', headers: { authorization: `Bearer ${process.env.LSE_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ manifest: { apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: `p5-${name}` }, base: 'scratch', platform: PLATFORM, require: [{ name }] } }),
+    });
+  } catch (e) {
+    // A kept-alive connection the server closed during a long import stage fails the first
+    // request after it ("fetch failed"); one new connection is tried, and a second failure stops the run.
+    if (attempt > 1) throw e;
+    process.stderr.write(`  .. negotiate ${name}: ${e.message} (${e.cause?.code ?? e.cause?.message ?? 'no cause'}); trying once more\n`);
+    return negotiate(name, attempt + 1);
+  }
   const body = await res.json();
   if (res.status !== 200) throw new Error(`negotiate ${name}: ${res.status} ${JSON.stringify(body).slice(0, 400)}`);
   return body.fragments.map((f) => f.name);
