@@ -90,8 +90,14 @@ export async function serveSnapshots(sn: Snapshotter, socket: string, log: Log):
     }),
     Usage: unary<KeyReq, unknown>('Usage', log, async (r) => sn.usage(r.key)),
     Cleanup: unary<unknown, unknown>('Cleanup', log, async () => { await sn.cleanup(); return empty; }),
-    List: (call: grpc.ServerWritableStream<unknown, unknown>) => {
-      const all = sn.list().map(wireInfo);
+    List: (call: grpc.ServerWritableStream<{ filters?: string[] }, unknown>) => {
+      let all;
+      try {
+        all = sn.list(call.request.filters ?? []).map(wireInfo);
+      } catch (e) {
+        call.destroy(Object.assign(new Error((e as Error).message), statusOf(e)));
+        return;
+      }
       for (let i = 0; i < all.length; i += 100) call.write({ info: all.slice(i, i + 100) });
       call.end();
     },

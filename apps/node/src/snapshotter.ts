@@ -20,6 +20,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LseError } from '@lse/core';
+import { parseFilters, snapshotFields } from './filters';
 import { diskUsage } from './fsutil';
 import type { SnapshotKind, SnapshotRecord, StateFile } from './state';
 
@@ -218,8 +219,10 @@ export class Snapshotter {
     return this.info(name);
   }
 
-  list(): SnapshotInfo[] {
-    return Object.keys(this.s.snapshots).sort().map((k) => this.info(k));
+  /** Snapshots matching any of containerd's `filters` (filters.ts; none = all), by name. */
+  list(filters: string[] = []): SnapshotInfo[] {
+    const match = parseFilters(filters);
+    return Object.keys(this.s.snapshots).sort().map((k) => this.info(k)).filter((i) => match(snapshotFields(i)));
   }
 
   /** Bytes and inodes of the snapshot's own directory (fragment directories are shared: counted by the cache). */
