@@ -25,7 +25,7 @@ import { LseError } from '@lse/core';
 import { ANNOTATION_LAYER_FRAGMENTS as ANNOTATION_FRAGMENTS, type Log } from '@lse/engine';
 import type { FragmentCache, CacheSources } from './cache';
 import { Containerd, grpc, isGrpcCode } from './grpc';
-import { chainId, type Snapshotter } from './snapshotter';
+import { LABEL_SNAPSHOT_REF, chainId, chainOfKey, type Snapshotter } from './snapshotter';
 import type { StateFile } from './state';
 
 
@@ -125,6 +125,81 @@ export class NodeAgent {
       ms: { cache: t1 - t0, snapshots: t2 - t1, register: Date.now() - t2 } };
     this.log.info(result, 'image seeded into containerd');
     return result;
+  }
+
+  /** Manifest digest → the image's layers (diffID, descriptor, chain ID), or null when the layer store has no such image. */
+  private imageLayers = new Map<string, Promise<{ manifests?: string[]; layers: { diffId: string; layer: Descriptor; chain: string }[]; epoch: number } | null>>();
+
+  private layersOf(manifestDigest: string) {
+    let p = this.imageLayers.get(manifestDigest);
+    if (!p) {
+      p = (async () => {
+        const manifest = JSON.parse((await this.src.layers.get(manifestDigest)).toString('utf8')) as ImageManifest & { manifests?: Descriptor[] };
+        if (Array.isArray(manifest.manifests)) return { manifests: manifest.manifests.map((m) => m.digest).slice(0, 16), layers: [], epoch: 0 };
+        if (!Array.isArray(manifest.layers) || !manifest.config) return null;
+        const config = JSON.parse((await this.src.layers.get(manifest.config.digest)).toString('utf8')) as ImageConfig;
+        const diffIds = config.rootfs?.diff_ids ?? [];
+        if (diffIds.length !== manifest.layers.length) return null;
+        let chain = '';
+        const layers = diffIds.map((diffId, i) => ({ diffId, layer: manifest.layers[i]!, chain: (chain = chainId(chain, diffId)) }));
+        return { layers, epoch: config.created ? Math.floor(Date.parse(config.created) / 1000) : 0 };
+      })().catch(() => null); // not an image of this layer store (any other image containerd pulls)
+      this.imageLayers.set(manifestDigest, p);
+      if (this.imageLayers.size > 1000) this.imageLayers.delete(this.imageLayers.keys().next().value!);
+    }
+    return p;
+  }
+
+  /**
+   * containerd (`ctr images pull`, which sends no snapshot labels) prepares `key`, an extract
+   * snapshot for `chain` on `parent`: it applies layers one by one and skips a layer whose chain
+   * ID it already has a record of. So, before this Prepare answers, the agent finds the images in
+   * that namespace whose chain holds `chain` right above `parent`'s, makes their layers from here
+   * up servable from the cache (verified, as for seeding) and creates containerd's records of those
+   * chain IDs through the remote-snapshot path (Prepare with `containerd.io/snapshot.ref`, under a
+   * lease that expires in ten minutes, by when the unpack has labelled the image's config). containerd still applies this one layer (its Commit then finds
+   * the record and the copy is removed), and unpacks none above it. Best effort: any failure
+   * leaves containerd's normal extract path.
+   */
+  async prepareAhead(key: string, parent: string, chain: string): Promise<void> {
+    const namespace = key.split('/')[0] ?? this.ctrd.namespace;
+    const parentChain = parent ? chainOfKey(parent) ?? '' : '';
+    const timeoutMs = 20_000; // containerd holds a metadata read lock while it waits for this Prepare
+    try {
+      const listed = await this.ctrd.call<{ images?: { target?: { digest?: string }; updatedAt?: { seconds?: number } }[] }>(this.ctrd.images, 'List', { filters: [] }, undefined, { namespace, timeoutMs });
+      const digests: string[] = [...new Set((listed.images ?? []).sort((a, b) => (b.updatedAt?.seconds ?? 0) - (a.updatedAt?.seconds ?? 0)).map((i) => i.target?.digest ?? '').filter((d) => /^sha256:[0-9a-f]{64}$/.test(d)))].slice(0, 20);
+      let lease = '';
+      for (let d = 0; d < digests.length && d < 64; d++) {
+        const img = await this.layersOf(digests[d]!);
+        if (img?.manifests) digests.push(...img.manifests.filter((m) => !digests.includes(m))); // an index: its platforms' manifests
+        const at = img?.layers.findIndex((l) => l.chain === chain) ?? -1;
+        if (!img || at < 0 || (at > 0 ? img.layers[at - 1]!.chain : '') !== parentChain) continue;
+        for (let j = at; j < img.layers.length; j++) {
+          const { diffId, layer, chain: c } = img.layers[j]!;
+          const named = layer.annotations?.[ANNOTATION_FRAGMENTS];
+          if (named) await this.cache.ensureFragmentLayer(diffId, named.split(','), img.epoch);
+          else await this.cache.ensureBlobLayer(diffId, layer.digest);
+          const below = j > 0 ? img.layers[j - 1]!.chain : '';
+          if (!this.sn.cachedLayer(j === at ? parent : below, c)) break;
+          if (!lease) {
+            lease = `lse-unpack-${randomBytes(6).toString('hex')}`;
+            await this.ctrd.call(this.ctrd.leases, 'Create', { id: lease, labels: { 'containerd.io/gc.expire': new Date(Date.now() + 600_000).toISOString() } }, undefined, { namespace, timeoutMs });
+          }
+          const tmp = `${lease}-${j}`;
+          try {
+            await this.ctrd.call(this.ctrd.snapshots, 'Prepare', { snapshotter: this.snapshotter, key: tmp, parent: below, labels: { [LABEL_SNAPSHOT_REF]: c } }, lease, { namespace, timeoutMs });
+            // An active snapshot instead of the cache's: not this agent behind the plugin name; undo and stop.
+            await this.ctrd.call(this.ctrd.snapshots, 'Remove', { snapshotter: this.snapshotter, key: tmp }, lease, { namespace, timeoutMs });
+            break;
+          } catch (e) {
+            if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
+          }
+        }
+      }
+      if (lease) this.log.info({ key, chain }, 'containerd is unpacking an image the cache can serve: its chain was made from the cache');
+    } catch (e) {
+      this.log.warn({ key, chain, err: (e as Error).message }, 'could not make the rest of the chain from the cache; containerd unpacks it');
+    }
   }
 
   /** Removes an image from containerd (its snapshots go with containerd's GC) and drops its hold on the synthesis. */

@@ -124,16 +124,18 @@ export class Containerd {
     this.images = new p.Images(target, creds);
   }
 
-  meta(lease?: string): grpc.Metadata {
+  meta(lease?: string, namespace = this.namespace): grpc.Metadata {
     const m = new grpc.Metadata();
-    m.set('containerd-namespace', this.namespace);
+    m.set('containerd-namespace', namespace);
     if (lease) m.set('containerd-lease', lease);
     return m;
   }
 
-  call<Res = Record<string, unknown>>(client: grpc.Client, method: string, req: unknown, lease?: string): Promise<Res> {
+  /** A unary call in this client's namespace (or `opts.namespace`), under `lease`, with an optional deadline. */
+  call<Res = Record<string, unknown>>(client: grpc.Client, method: string, req: unknown, lease?: string, opts: { namespace?: string; timeoutMs?: number } = {}): Promise<Res> {
+    const callOpts: grpc.CallOptions = opts.timeoutMs ? { deadline: Date.now() + opts.timeoutMs } : {};
     return new Promise((resolve, reject) => {
-      (client as unknown as Record<string, (r: unknown, m: grpc.Metadata, cb: (e: grpc.ServiceError | null, res: Res) => void) => void>)[method]!(req, this.meta(lease), (e, res) => (e ? reject(e) : resolve(res)));
+      (client as unknown as Record<string, (r: unknown, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, res: Res) => void) => void>)[method]!(req, this.meta(lease, opts.namespace), callOpts, (e, res) => (e ? reject(e) : resolve(res)));
     });
   }
 

@@ -43,11 +43,19 @@ export function chainOfKey(key: string): string | undefined {
   return m?.[1];
 }
 
+/** containerd's unpack key (`<ns>/<n>/extract-<unique> <chainID>`, snapshots.UnpackKeyFormat); group 1 = the chain ID. */
+export const EXTRACT_KEY = /\/extract-[^/ ]* (sha256:[0-9a-f]{64})$/;
+
 export class Snapshotter {
   /** Chain IDs the agent is seeding as one flat snapshot → fragment dirs of the whole stack, top first. */
   private readonly flat = new Map<string, string[]>();
 
-  constructor(private readonly root: string, private readonly st: StateFile, private readonly hooks: { onRemoved?: () => void } = {}) {}
+  /**
+   * `onExtract`: called (and awaited) when containerd prepares an `extract-` snapshot, before its
+   * mounts are returned: the agent makes containerd's records of the rest of that image's chain
+   * from the cache when it can (agent.ts), so containerd unpacks no further layer of it.
+   */
+  constructor(private readonly root: string, private readonly st: StateFile, readonly hooks: { onRemoved?: () => void; onExtract?: (key: string, parent: string, chain: string) => Promise<void> } = {}) {}
 
   private get s() { return this.st.state; }
   private own(r: SnapshotRecord) { return join(this.root, 's', String(r.n)); }
@@ -95,7 +103,7 @@ export class Snapshotter {
    * The fragment-cache layer that makes `chain` on top of `parent`: the diffID whose chain ID on
    * the parent's is `chain`, when all its directories are present.
    */
-  private cachedLayer(parent: string, chain: string): string[] | undefined {
+  cachedLayer(parent: string, chain: string): string[] | undefined {
     const parentChain = parent ? chainOfKey(parent) ?? '' : '';
     if (parent && !parentChain) return undefined;
     for (const [diffId, ids] of Object.entries(this.s.layers)) {
@@ -139,6 +147,12 @@ export class Snapshotter {
         await mkdir(join(this.own(this.s.snapshots[target]!), 'fs'), { recursive: true });
         throw new LseError('SNAPSHOT_EXISTS', `target snapshot '${target}' ${made ? 'was made from the fragment cache' : 'already exists'}`, { key: target });
       }
+    }
+    const extract = kind === 'active' && !target ? EXTRACT_KEY.exec(key)?.[1] : undefined;
+    if (extract) {
+      // containerd is about to apply a layer tar into this snapshot (its extract path).
+      await this.st.change(() => this.st.count('extractPrepares'));
+      if (this.hooks.onExtract) await this.hooks.onExtract(key, parent, extract);
     }
     const r = await this.st.change((s) => {
       if (s.snapshots[key]) throw exists(key);
