@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { LseError } from '@lse/core';
 import { parseFilters, snapshotFields } from './filters';
 import { diskUsage } from './fsutil';
+import { mountGroup, mountsUnder, planLowers, unmountGroup } from './mounts';
 import type { SnapshotKind, SnapshotRecord, StateFile } from './state';
 
 export const LABEL_SNAPSHOT_REF = 'containerd.io/snapshot.ref';
@@ -79,18 +80,44 @@ export class Snapshotter {
     return out;
   }
 
-  private mountsOf(key: string): Mount[] {
+  /** The mounts of an active snapshot or view; a stack too large for one overlay gets its bottom grouped (mounts.ts). */
+  private async mountsOf(key: string): Promise<Mount[]> {
     const r = this.s.snapshots[key];
     if (!r) throw notFound(key);
     const own = this.own(r);
-    const lowers = this.lowers(r.parent);
+    const stack = this.lowers(r.parent);
     if (r.kind === 'view') {
-      if (lowers.length === 0) return [{ type: 'bind', source: join(own, 'fs'), options: ['rbind', 'ro'] }];
-      if (lowers.length === 1) return [{ type: 'bind', source: lowers[0]!, options: ['rbind', 'ro'] }];
-      return [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${lowers.join(':')}`] }];
+      if (stack.length === 0) return [{ type: 'bind', source: join(own, 'fs'), options: ['rbind', 'ro'] }];
+      if (stack.length === 1) return [{ type: 'bind', source: stack[0]!, options: ['rbind', 'ro'] }];
+      return [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${(await this.planned(key, stack, [])).join(':')}`] }];
     }
-    if (lowers.length === 0) return [{ type: 'bind', source: join(own, 'fs'), options: ['rbind', 'rw'] }];
-    return [{ type: 'overlay', source: 'overlay', options: ['index=off', `workdir=${join(own, 'work')}`, `upperdir=${join(own, 'fs')}`, `lowerdir=${lowers.join(':')}`] }];
+    if (stack.length === 0) return [{ type: 'bind', source: join(own, 'fs'), options: ['rbind', 'rw'] }];
+    const others = ['index=off', `workdir=${join(own, 'work')}`, `upperdir=${join(own, 'fs')}`];
+    return [{ type: 'overlay', source: 'overlay', options: [...others, `lowerdir=${(await this.planned(key, stack, others)).join(':')}`] }];
+  }
+
+  /** Group mounts in use → the snapshot keys using them. */
+  private readonly groupUsers = new Map<string, Set<string>>();
+
+  /** `stack` as the overlay's lowerdir list, the group mounts it needs mounted and recorded as used by `key`. */
+  private async planned(key: string, stack: string[], others: string[]): Promise<string[]> {
+    const plan = planLowers(this.root, stack, others);
+    for (const g of plan.groups) {
+      await mountGroup(g);
+      const users = this.groupUsers.get(g.dir) ?? new Set<string>();
+      users.add(key);
+      this.groupUsers.set(g.dir, users);
+    }
+    return plan.lowers;
+  }
+
+  /** Unmounts the group mounts no snapshot but `key` used. */
+  private async releaseGroups(key: string): Promise<void> {
+    for (const [dir, users] of this.groupUsers) {
+      if (!users.delete(key) || users.size > 0) continue;
+      this.groupUsers.delete(dir);
+      await unmountGroup(dir);
+    }
   }
 
   info(key: string): SnapshotInfo {
@@ -211,6 +238,7 @@ export class Snapshotter {
     });
     // The snapshot's own directory (upper/work: the ephemeral layer); fragment directories stay.
     await rm(this.own(r), { recursive: true, force: true });
+    await this.releaseGroups(key);
     this.hooks.onRemoved?.();
   }
 
@@ -256,6 +284,8 @@ export class Snapshotter {
       removed++;
     }
     await rm(join(this.root, 'tmp'), { recursive: true, force: true });
+    // Group mounts left by an agent that stopped, which no snapshot of this run has asked for.
+    for (const dir of await mountsUnder(join(this.root, 'g') + '/')) if (!this.groupUsers.has(dir)) await unmountGroup(dir);
     return removed;
   }
 }
