@@ -37,8 +37,8 @@ export interface GatewayClient { url: string; token: string; leaseTtlSeconds: nu
 
 export interface SeedResult {
   ref: string; manifestDigest: string; chainId: string; layers: number; fromCache: number; materialized: number;
-  /** Milliseconds: layers checked/made in the cache, snapshots created through containerd, content and image record (with the lease). */
-  ms: { cache: number; snapshots: number; register: number };
+  /** Milliseconds: manifest and config read (lease created meanwhile), layers checked/made in the cache, snapshot + content through containerd, image record. */
+  ms: { read: number; cache: number; snapshots: number; register: number };
 }
 
 export class NodeAgent {
@@ -58,58 +58,55 @@ export class NodeAgent {
   ) {}
 
   async seedImage(ref: string, manifestDigest: string, synthesisId?: string): Promise<SeedResult> {
+    const t0 = performance.now();
     const manifestBytes = await this.src.layers.get(manifestDigest);
     const manifest = JSON.parse(manifestBytes.toString('utf8')) as ImageManifest;
     if (!Array.isArray(manifest.layers) || !manifest.config) throw new LseError('IMAGE_INVALID', `${manifestDigest} is not an image manifest (an index? seed one of its manifests)`, { digest: manifestDigest });
-    const configBytes = await this.src.layers.get(manifest.config.digest);
-    const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
-    const diffIds = config.rootfs?.diff_ids ?? [];
-    if (diffIds.length !== manifest.layers.length) throw new LseError('IMAGE_INVALID', `image ${manifestDigest} has ${manifest.layers.length} layers but ${diffIds.length} diff_ids`, { digest: manifestDigest });
-    const epoch = config.created ? Math.floor(Date.parse(config.created) / 1000) : 0;
-    const before = this.cacheCounter('fragmentsMaterialized');
-    const t0 = Date.now();
-
-    for (const [i, layer] of manifest.layers.entries()) {
-      const named = layer.annotations?.[ANNOTATION_FRAGMENTS];
-      if (named) await this.cache.ensureFragmentLayer(diffIds[i]!, named.split(','), epoch);
-      else await this.cache.ensureBlobLayer(diffIds[i]!, layer.digest);
-    }
-
-    const t1 = Date.now();
-    let t2 = t1;
+    // The lease is created while the config is read (independent round trips).
     const lease = `lse-seed-${randomBytes(6).toString('hex')}`;
-    const expire = new Date(Date.now() + 3600_000).toISOString();
-    await this.ctrd.call(this.ctrd.leases, 'Create', { id: lease, labels: { 'containerd.io/gc.expire': expire } });
-    const chains: string[] = [];
-    for (const d of diffIds) chains.push(chainId(chains[chains.length - 1] ?? '', d));
-    const chain = chains[chains.length - 1] ?? '';
-    const fromCacheBefore = this.cacheCounter('layersFromCache');
+    const leaseMade = this.ctrd.call(this.ctrd.leases, 'Create', { id: lease, labels: { 'containerd.io/gc.expire': new Date(Date.now() + 3600_000).toISOString() } }).then(() => true);
+    leaseMade.catch(() => undefined); // awaited below
     try {
-      // containerd needs the top chain ID only: one snapshot whose layer is the whole stack of
-      // fragment directories (top first), made from the cache with one Prepare.
-      let present = false;
-      try {
-        await this.ctrd.call(this.ctrd.snapshots, 'Stat', { snapshotter: this.snapshotter, key: chain });
-        present = true;
-      } catch (e) {
-        if (!isGrpcCode(e, grpc.status.NOT_FOUND)) throw e;
+      const configBytes = await this.src.layers.get(manifest.config.digest);
+      const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
+      const diffIds = config.rootfs?.diff_ids ?? [];
+      if (diffIds.length !== manifest.layers.length) throw new LseError('IMAGE_INVALID', `image ${manifestDigest} has ${manifest.layers.length} layers but ${diffIds.length} diff_ids`, { digest: manifestDigest });
+      const epoch = config.created ? Math.floor(Date.parse(config.created) / 1000) : 0;
+      const before = this.cacheCounter('fragmentsMaterialized');
+      const t1 = performance.now();
+
+      for (const [i, layer] of manifest.layers.entries()) {
+        const named = layer.annotations?.[ANNOTATION_FRAGMENTS];
+        if (named) await this.cache.ensureFragmentLayer(diffIds[i]!, named.split(','), epoch);
+        else await this.cache.ensureBlobLayer(diffIds[i]!, layer.digest);
       }
-      if (!present && chain) {
-        const stack = [...diffIds].reverse().flatMap((d) => this.st.state.layers[d] ?? []);
-        await this.sn.withFlatChain(chain, stack, async () => {
+
+      const t2 = performance.now();
+      await leaseMade;
+      const chains: string[] = [];
+      for (const d of diffIds) chains.push(chainId(chains[chains.length - 1] ?? '', d));
+      const chain = chains[chains.length - 1] ?? '';
+      const fromCacheBefore = this.cacheCounter('layersFromCache');
+      // containerd needs the top chain ID only: one snapshot whose layer is the whole stack of
+      // fragment directories (top first), made from the cache with one Prepare (when containerd
+      // has it already, its metadata store answers ALREADY_EXISTS without asking the agent).
+      // Config and manifest go into the content store at the same time, under the same lease.
+      const stack = [...diffIds].reverse().flatMap((d) => this.st.state.layers[d] ?? []);
+      const labels = { [`containerd.io/gc.ref.snapshot.${this.snapshotter}`]: chain };
+      await Promise.all([
+        chain ? this.sn.withFlatChain(chain, stack, async () => {
           try {
-            await this.ctrd.call(this.ctrd.snapshots, 'Prepare', { snapshotter: this.snapshotter, key: `${lease}-${chain}`, parent: '', labels: { 'containerd.io/snapshot.ref': chain } }, lease);
+            await this.ctrd.call(this.ctrd.snapshots, 'Prepare', { snapshotter: this.snapshotter, key: `${lease}-${chain}`, parent: '', labels: { [LABEL_SNAPSHOT_REF]: chain } }, lease);
             throw new LseError('INTERNAL', `the snapshotter '${this.snapshotter}' prepared an active snapshot for ${chain} instead of serving it from the fragment cache: is containerd's proxy plugin '${this.snapshotter}' this agent?`, { chain });
           } catch (e) {
-            // ALREADY_EXISTS: made from the cache now (or by a concurrent seeding)
+            // ALREADY_EXISTS: made from the cache now, or containerd had it
             if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
           }
-        });
-      }
-      t2 = Date.now();
-      const labels = { [`containerd.io/gc.ref.snapshot.${this.snapshotter}`]: chain };
-      await this.ctrd.writeContent(manifest.config.digest, configBytes, labels, lease);
-      await this.ctrd.writeContent(manifestDigest, manifestBytes, { 'containerd.io/gc.ref.content.config': manifest.config.digest }, lease);
+        }) : Promise.resolve(),
+        this.ctrd.writeContent(manifest.config.digest, configBytes, labels, lease),
+        this.ctrd.writeContent(manifestDigest, manifestBytes, { 'containerd.io/gc.ref.content.config': manifest.config.digest }, lease),
+      ]);
+      const t3 = performance.now();
       const image = { name: ref, labels: {}, target: { mediaType: manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json', digest: manifestDigest, size: manifestBytes.length, annotations: {} } };
       try {
         await this.ctrd.call(this.ctrd.images, 'Create', { image }, lease);
@@ -117,14 +114,16 @@ export class NodeAgent {
         if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
         await this.ctrd.call(this.ctrd.images, 'Update', { image, updateMask: { paths: ['target'] } }, lease);
       }
+      if (synthesisId) this.hold(ref, synthesisId);
+      const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
+      const result = { ref, manifestDigest, chainId: chain, layers: diffIds.length, fromCache: this.cacheCounter('layersFromCache') - fromCacheBefore, materialized: this.cacheCounter('fragmentsMaterialized') - before,
+        ms: { read: ms(t0, t1), cache: ms(t1, t2), snapshots: ms(t2, t3), register: ms(t3, performance.now()) } };
+      this.log.info(result, 'image seeded into containerd');
+      return result;
     } finally {
-      await this.ctrd.call(this.ctrd.leases, 'Delete', { id: lease }).catch((e: Error) => this.log.warn({ lease, err: e.message }, 'could not delete the seeding lease; it expires in an hour'));
+      // The image record holds what the lease protected: deleting it need not delay the answer.
+      void leaseMade.then(() => this.ctrd.call(this.ctrd.leases, 'Delete', { id: lease })).catch((e: Error) => this.log.warn({ lease, err: e.message }, 'could not delete the seeding lease; it expires in an hour'));
     }
-    if (synthesisId) this.hold(ref, synthesisId);
-    const result = { ref, manifestDigest, chainId: chain, layers: diffIds.length, fromCache: this.cacheCounter('layersFromCache') - fromCacheBefore, materialized: this.cacheCounter('fragmentsMaterialized') - before,
-      ms: { cache: t1 - t0, snapshots: t2 - t1, register: Date.now() - t2 } };
-    this.log.info(result, 'image seeded into containerd');
-    return result;
   }
 
   /** Manifest digest → the image's layers (diffID, descriptor, chain ID), or null when the layer store has no such image. */
