@@ -75,11 +75,18 @@ export class NodeAgent {
       const before = this.cacheCounter('fragmentsMaterialized');
       const t1 = performance.now();
 
-      for (const [i, layer] of manifest.layers.entries()) {
-        const named = layer.annotations?.[ANNOTATION_FRAGMENTS];
-        if (named) await this.cache.ensureFragmentLayer(diffIds[i]!, named.split(','), epoch);
-        else await this.cache.ensureBlobLayer(diffIds[i]!, layer.digest);
-      }
+      // Layers are checked (and made) 8 at a time: each is a few round trips to the fragment
+      // database and the layer cache, so they overlap.
+      let next = 0;
+      await Promise.all(Array.from({ length: Math.min(8, manifest.layers.length) }, async () => {
+        while (next < manifest.layers.length) {
+          const i = next++;
+          const layer = manifest.layers[i]!;
+          const named = layer.annotations?.[ANNOTATION_FRAGMENTS];
+          if (named) await this.cache.ensureFragmentLayer(diffIds[i]!, named.split(','), epoch);
+          else await this.cache.ensureBlobLayer(diffIds[i]!, layer.digest);
+        }
+      }));
 
       const t2 = performance.now();
       await leaseMade;
