@@ -57,8 +57,11 @@ export class NodeAgent {
     private readonly gateway?: GatewayClient,
   ) {}
 
-  async seedImage(ref: string, manifestDigest: string, synthesisId?: string): Promise<SeedResult> {
+  /** `configDigest`, when the caller knows it (a synthesis result names it), lets the config be read beside the manifest. */
+  async seedImage(ref: string, manifestDigest: string, synthesisId?: string, configDigest?: string): Promise<SeedResult> {
     const t0 = performance.now();
+    const configRead = configDigest ? this.src.layers.get(configDigest) : undefined;
+    configRead?.catch(() => undefined); // awaited below
     const manifestBytes = await this.src.layers.get(manifestDigest);
     const manifest = JSON.parse(manifestBytes.toString('utf8')) as ImageManifest;
     if (!Array.isArray(manifest.layers) || !manifest.config) throw new LseError('IMAGE_INVALID', `${manifestDigest} is not an image manifest (an index? seed one of its manifests)`, { digest: manifestDigest });
@@ -67,7 +70,8 @@ export class NodeAgent {
     const leaseMade = this.ctrd.call(this.ctrd.leases, 'Create', { id: lease, labels: { 'containerd.io/gc.expire': new Date(Date.now() + 3600_000).toISOString() } }).then(() => true);
     leaseMade.catch(() => undefined); // awaited below
     try {
-      const configBytes = await this.src.layers.get(manifest.config.digest);
+      if (configDigest && manifest.config.digest !== configDigest) throw new LseError('IMAGE_INVALID', `image ${manifestDigest} has config ${manifest.config.digest}, not ${configDigest} as the request said`, { digest: manifestDigest, configDigest });
+      const configBytes = await (configRead ?? this.src.layers.get(manifest.config.digest));
       const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
       const diffIds = config.rootfs?.diff_ids ?? [];
       if (diffIds.length !== manifest.layers.length) throw new LseError('IMAGE_INVALID', `image ${manifestDigest} has ${manifest.layers.length} layers but ${diffIds.length} diff_ids`, { digest: manifestDigest });
