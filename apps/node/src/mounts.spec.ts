@@ -8,6 +8,8 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAX_LOWERS, PAGE, compactBase, mountDataBytes, mountGroup, mountsUnder, planLowers, unmountGroup, type LowerPlan } from './mounts';
+import { Snapshotter } from './snapshotter';
+import { StateFile } from './state';
 
 const expand = (plan: LowerPlan) => plan.lowers.flatMap((l) => plan.groups.find((g) => g.dir === l)?.members ?? [l]);
 
@@ -41,6 +43,35 @@ describe('overlay stacks over 500 lower directories', () => {
   });
 
   const asRoot = process.getuid?.() === 0 && readFileSync('/proc/filesystems', 'utf8').includes('overlay');
+
+  (asRoot ? it : it.skip)('as root: the snapshotter mounts the groups an active snapshot of 700 fragments needs, and unmounts them when it is removed', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'lse-mounts-sn-'));
+    try {
+      const st = await StateFile.open(base);
+      const ids = Array.from({ length: 700 }, (_, i) => `frag-${i}`);
+      await st.change((s) => {
+        ids.forEach((id, i) => {
+          mkdirSync(join(base, 'f', String(1000 + i)), { recursive: true });
+          s.fragments[id] = { n: 1000 + i, bytes: 0, label: id, usedAt: new Date(0).toISOString() };
+        });
+        s.snapshots['default/1/sha256:top'] = { kind: 'committed', parent: '', labels: {}, createdAt: '', updatedAt: '', n: 1, fragments: ids };
+        s.next = 2;
+      });
+      const sn = new Snapshotter(base, st);
+      const [m] = await sn.prepare('default/2/container', 'default/1/sha256:top', {});
+      const lowers = /lowerdir=(.*)$/.exec(m!.options.find((o) => o.startsWith('lowerdir='))!)![1]!.split(':');
+      expect(lowers.length).toBeLessThanOrEqual(MAX_LOWERS);
+      expect(mountDataBytes(m!.options)).toBeLessThanOrEqual(PAGE);
+      const groups = lowers.filter((l) => l.startsWith(join(base, 'g') + '/'));
+      expect(groups.length).toBeGreaterThan(0);
+      expect((await mountsUnder(join(base, 'g') + '/')).sort()).toEqual([...groups].sort());
+      await sn.remove('default/2/container');
+      expect(await mountsUnder(base)).toEqual([]);
+    } finally {
+      for (const dir of await mountsUnder(base)) await unmountGroup(dir);
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
   (asRoot ? it : it.skip)('as root: the mounted stack of 1,200 directories shows every file, the top one winning', async () => {
     const base = mkdtempSync(join(tmpdir(), 'lse-mounts-'));
     const target = join(base, 'merged');
