@@ -25,7 +25,7 @@ import { LseError } from '@lse/core';
 import { ANNOTATION_LAYER_FRAGMENTS as ANNOTATION_FRAGMENTS, type Log } from '@lse/engine';
 import type { FragmentCache, CacheSources } from './cache';
 import { Containerd, grpc, isGrpcCode } from './grpc';
-import { chainId, type Snapshotter } from './snapshotter';
+import { LABEL_SNAPSHOT_REF, chainId, chainOfKey, type Snapshotter } from './snapshotter';
 import type { StateFile } from './state';
 
 
@@ -37,8 +37,8 @@ export interface GatewayClient { url: string; token: string; leaseTtlSeconds: nu
 
 export interface SeedResult {
   ref: string; manifestDigest: string; chainId: string; layers: number; fromCache: number; materialized: number;
-  /** Milliseconds: layers checked/made in the cache, snapshots created through containerd, content and image record (with the lease). */
-  ms: { cache: number; snapshots: number; register: number };
+  /** Milliseconds: manifest and config read (lease created meanwhile), layers checked/made in the cache, snapshot + content through containerd, image record. */
+  ms: { read: number; cache: number; snapshots: number; register: number };
 }
 
 export class NodeAgent {
@@ -57,59 +57,67 @@ export class NodeAgent {
     private readonly gateway?: GatewayClient,
   ) {}
 
-  async seedImage(ref: string, manifestDigest: string, synthesisId?: string): Promise<SeedResult> {
+  /** `configDigest`, when the caller knows it (a synthesis result names it), lets the config be read beside the manifest. */
+  async seedImage(ref: string, manifestDigest: string, synthesisId?: string, configDigest?: string): Promise<SeedResult> {
+    const t0 = performance.now();
+    const configRead = configDigest ? this.src.layers.get(configDigest) : undefined;
+    configRead?.catch(() => undefined); // awaited below
     const manifestBytes = await this.src.layers.get(manifestDigest);
     const manifest = JSON.parse(manifestBytes.toString('utf8')) as ImageManifest;
     if (!Array.isArray(manifest.layers) || !manifest.config) throw new LseError('IMAGE_INVALID', `${manifestDigest} is not an image manifest (an index? seed one of its manifests)`, { digest: manifestDigest });
-    const configBytes = await this.src.layers.get(manifest.config.digest);
-    const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
-    const diffIds = config.rootfs?.diff_ids ?? [];
-    if (diffIds.length !== manifest.layers.length) throw new LseError('IMAGE_INVALID', `image ${manifestDigest} has ${manifest.layers.length} layers but ${diffIds.length} diff_ids`, { digest: manifestDigest });
-    const epoch = config.created ? Math.floor(Date.parse(config.created) / 1000) : 0;
-    const before = this.cacheCounter('fragmentsMaterialized');
-    const t0 = Date.now();
-
-    for (const [i, layer] of manifest.layers.entries()) {
-      const named = layer.annotations?.[ANNOTATION_FRAGMENTS];
-      if (named) await this.cache.ensureFragmentLayer(diffIds[i]!, named.split(','), epoch);
-      else await this.cache.ensureBlobLayer(diffIds[i]!, layer.digest);
-    }
-
-    const t1 = Date.now();
-    let t2 = t1;
+    // The lease is created while the config is read (independent round trips).
     const lease = `lse-seed-${randomBytes(6).toString('hex')}`;
-    const expire = new Date(Date.now() + 3600_000).toISOString();
-    await this.ctrd.call(this.ctrd.leases, 'Create', { id: lease, labels: { 'containerd.io/gc.expire': expire } });
-    const chains: string[] = [];
-    for (const d of diffIds) chains.push(chainId(chains[chains.length - 1] ?? '', d));
-    const chain = chains[chains.length - 1] ?? '';
-    const fromCacheBefore = this.cacheCounter('layersFromCache');
+    const leaseMade = this.ctrd.call(this.ctrd.leases, 'Create', { id: lease, labels: { 'containerd.io/gc.expire': new Date(Date.now() + 3600_000).toISOString() } }).then(() => true);
+    leaseMade.catch(() => undefined); // awaited below
     try {
+      if (configDigest && manifest.config.digest !== configDigest) throw new LseError('IMAGE_INVALID', `image ${manifestDigest} has config ${manifest.config.digest}, not ${configDigest} as the request said`, { digest: manifestDigest, configDigest });
+      const configBytes = await (configRead ?? this.src.layers.get(manifest.config.digest));
+      const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
+      const diffIds = config.rootfs?.diff_ids ?? [];
+      if (diffIds.length !== manifest.layers.length) throw new LseError('IMAGE_INVALID', `image ${manifestDigest} has ${manifest.layers.length} layers but ${diffIds.length} diff_ids`, { digest: manifestDigest });
+      const epoch = config.created ? Math.floor(Date.parse(config.created) / 1000) : 0;
+      const before = this.cacheCounter('fragmentsMaterialized');
+      const t1 = performance.now();
+
+      // Layers are checked (and made) 8 at a time: each is a few round trips to the fragment
+      // database and the layer cache, so they overlap.
+      let next = 0;
+      await Promise.all(Array.from({ length: Math.min(8, manifest.layers.length) }, async () => {
+        while (next < manifest.layers.length) {
+          const i = next++;
+          const layer = manifest.layers[i]!;
+          const named = layer.annotations?.[ANNOTATION_FRAGMENTS];
+          if (named) await this.cache.ensureFragmentLayer(diffIds[i]!, named.split(','), epoch);
+          else await this.cache.ensureBlobLayer(diffIds[i]!, layer.digest);
+        }
+      }));
+
+      const t2 = performance.now();
+      await leaseMade;
+      const chains: string[] = [];
+      for (const d of diffIds) chains.push(chainId(chains[chains.length - 1] ?? '', d));
+      const chain = chains[chains.length - 1] ?? '';
+      const fromCacheBefore = this.cacheCounter('layersFromCache');
       // containerd needs the top chain ID only: one snapshot whose layer is the whole stack of
-      // fragment directories (top first), made from the cache with one Prepare.
-      let present = false;
-      try {
-        await this.ctrd.call(this.ctrd.snapshots, 'Stat', { snapshotter: this.snapshotter, key: chain });
-        present = true;
-      } catch (e) {
-        if (!isGrpcCode(e, grpc.status.NOT_FOUND)) throw e;
-      }
-      if (!present && chain) {
-        const stack = [...diffIds].reverse().flatMap((d) => this.st.state.layers[d] ?? []);
-        await this.sn.withFlatChain(chain, stack, async () => {
+      // fragment directories (top first), made from the cache with one Prepare (when containerd
+      // has it already, its metadata store answers ALREADY_EXISTS without asking the agent).
+      // Config and manifest go into the content store at the same time, under the same lease.
+      const stack = [...diffIds].reverse().flatMap((d) => this.st.state.layers[d] ?? []);
+      const labels = { [`containerd.io/gc.ref.snapshot.${this.snapshotter}`]: chain };
+      await Promise.all([
+        chain ? this.sn.withFlatChain(chain, stack, async () => {
           try {
-            await this.ctrd.call(this.ctrd.snapshots, 'Prepare', { snapshotter: this.snapshotter, key: `${lease}-${chain}`, parent: '', labels: { 'containerd.io/snapshot.ref': chain } }, lease);
+            await this.ctrd.call(this.ctrd.snapshots, 'Prepare', { snapshotter: this.snapshotter, key: `${lease}-${chain}`, parent: '', labels: { [LABEL_SNAPSHOT_REF]: chain } }, lease);
             throw new LseError('INTERNAL', `the snapshotter '${this.snapshotter}' prepared an active snapshot for ${chain} instead of serving it from the fragment cache: is containerd's proxy plugin '${this.snapshotter}' this agent?`, { chain });
           } catch (e) {
-            // ALREADY_EXISTS: made from the cache now (or by a concurrent seeding)
+            // ALREADY_EXISTS: made from the cache now, or containerd had it
             if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
           }
-        });
-      }
-      t2 = Date.now();
-      const labels = { [`containerd.io/gc.ref.snapshot.${this.snapshotter}`]: chain };
-      await this.ctrd.writeContent(manifest.config.digest, configBytes, labels, lease);
-      await this.ctrd.writeContent(manifestDigest, manifestBytes, { 'containerd.io/gc.ref.content.config': manifest.config.digest }, lease);
+        }) : Promise.resolve(),
+        this.ctrd.writeContent(manifest.config.digest, configBytes, labels, lease),
+        this.ctrd.writeContent(manifestDigest, manifestBytes, { 'containerd.io/gc.ref.content.config': manifest.config.digest }, lease),
+      ]);
+      const t3 = performance.now();
       const image = { name: ref, labels: {}, target: { mediaType: manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json', digest: manifestDigest, size: manifestBytes.length, annotations: {} } };
       try {
         await this.ctrd.call(this.ctrd.images, 'Create', { image }, lease);
@@ -117,14 +125,91 @@ export class NodeAgent {
         if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
         await this.ctrd.call(this.ctrd.images, 'Update', { image, updateMask: { paths: ['target'] } }, lease);
       }
+      if (synthesisId) this.hold(ref, synthesisId);
+      const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
+      const result = { ref, manifestDigest, chainId: chain, layers: diffIds.length, fromCache: this.cacheCounter('layersFromCache') - fromCacheBefore, materialized: this.cacheCounter('fragmentsMaterialized') - before,
+        ms: { read: ms(t0, t1), cache: ms(t1, t2), snapshots: ms(t2, t3), register: ms(t3, performance.now()) } };
+      this.log.info(result, 'image seeded into containerd');
+      return result;
     } finally {
-      await this.ctrd.call(this.ctrd.leases, 'Delete', { id: lease }).catch((e: Error) => this.log.warn({ lease, err: e.message }, 'could not delete the seeding lease; it expires in an hour'));
+      // The image record holds what the lease protected: deleting it need not delay the answer.
+      void leaseMade.then(() => this.ctrd.call(this.ctrd.leases, 'Delete', { id: lease })).catch((e: Error) => this.log.warn({ lease, err: e.message }, 'could not delete the seeding lease; it expires in an hour'));
     }
-    if (synthesisId) this.hold(ref, synthesisId);
-    const result = { ref, manifestDigest, chainId: chain, layers: diffIds.length, fromCache: this.cacheCounter('layersFromCache') - fromCacheBefore, materialized: this.cacheCounter('fragmentsMaterialized') - before,
-      ms: { cache: t1 - t0, snapshots: t2 - t1, register: Date.now() - t2 } };
-    this.log.info(result, 'image seeded into containerd');
-    return result;
+  }
+
+  /** Manifest digest → the image's layers (diffID, descriptor, chain ID), or null when the layer store has no such image. */
+  private imageLayers = new Map<string, Promise<{ manifests?: string[]; layers: { diffId: string; layer: Descriptor; chain: string }[]; epoch: number } | null>>();
+
+  private layersOf(manifestDigest: string) {
+    let p = this.imageLayers.get(manifestDigest);
+    if (!p) {
+      p = (async () => {
+        const manifest = JSON.parse((await this.src.layers.get(manifestDigest)).toString('utf8')) as ImageManifest & { manifests?: Descriptor[] };
+        if (Array.isArray(manifest.manifests)) return { manifests: manifest.manifests.map((m) => m.digest).slice(0, 16), layers: [], epoch: 0 };
+        if (!Array.isArray(manifest.layers) || !manifest.config) return null;
+        const config = JSON.parse((await this.src.layers.get(manifest.config.digest)).toString('utf8')) as ImageConfig;
+        const diffIds = config.rootfs?.diff_ids ?? [];
+        if (diffIds.length !== manifest.layers.length) return null;
+        let chain = '';
+        const layers = diffIds.map((diffId, i) => ({ diffId, layer: manifest.layers[i]!, chain: (chain = chainId(chain, diffId)) }));
+        return { layers, epoch: config.created ? Math.floor(Date.parse(config.created) / 1000) : 0 };
+      })().catch(() => null); // not an image of this layer store (any other image containerd pulls)
+      this.imageLayers.set(manifestDigest, p);
+      if (this.imageLayers.size > 1000) this.imageLayers.delete(this.imageLayers.keys().next().value!);
+    }
+    return p;
+  }
+
+  /**
+   * containerd (`ctr images pull`, which sends no snapshot labels) prepares `key`, an extract
+   * snapshot for `chain` on `parent`: it applies layers one by one and skips a layer whose chain
+   * ID it already has a record of. So, before this Prepare answers, the agent finds the images in
+   * that namespace whose chain holds `chain` right above `parent`'s, makes their layers from here
+   * up servable from the cache (verified, as for seeding) and creates containerd's records of those
+   * chain IDs through the remote-snapshot path (Prepare with `containerd.io/snapshot.ref`, under a
+   * lease that expires in ten minutes, by when the unpack has labelled the image's config). containerd still applies this one layer (its Commit then finds
+   * the record and the copy is removed), and unpacks none above it. Best effort: any failure
+   * leaves containerd's normal extract path.
+   */
+  async prepareAhead(key: string, parent: string, chain: string): Promise<void> {
+    const namespace = key.split('/')[0] ?? this.ctrd.namespace;
+    const parentChain = parent ? chainOfKey(parent) ?? '' : '';
+    const timeoutMs = 20_000; // containerd holds a metadata read lock while it waits for this Prepare
+    try {
+      const listed = await this.ctrd.call<{ images?: { target?: { digest?: string }; updatedAt?: { seconds?: number } }[] }>(this.ctrd.images, 'List', { filters: [] }, undefined, { namespace, timeoutMs });
+      const digests: string[] = [...new Set((listed.images ?? []).sort((a, b) => (b.updatedAt?.seconds ?? 0) - (a.updatedAt?.seconds ?? 0)).map((i) => i.target?.digest ?? '').filter((d) => /^sha256:[0-9a-f]{64}$/.test(d)))].slice(0, 20);
+      let lease = '';
+      for (let d = 0; d < digests.length && d < 64; d++) {
+        const img = await this.layersOf(digests[d]!);
+        if (img?.manifests) digests.push(...img.manifests.filter((m) => !digests.includes(m))); // an index: its platforms' manifests
+        const at = img?.layers.findIndex((l) => l.chain === chain) ?? -1;
+        if (!img || at < 0 || (at > 0 ? img.layers[at - 1]!.chain : '') !== parentChain) continue;
+        for (let j = at; j < img.layers.length; j++) {
+          const { diffId, layer, chain: c } = img.layers[j]!;
+          const named = layer.annotations?.[ANNOTATION_FRAGMENTS];
+          if (named) await this.cache.ensureFragmentLayer(diffId, named.split(','), img.epoch);
+          else await this.cache.ensureBlobLayer(diffId, layer.digest);
+          const below = j > 0 ? img.layers[j - 1]!.chain : '';
+          if (!this.sn.cachedLayer(j === at ? parent : below, c)) break;
+          if (!lease) {
+            lease = `lse-unpack-${randomBytes(6).toString('hex')}`;
+            await this.ctrd.call(this.ctrd.leases, 'Create', { id: lease, labels: { 'containerd.io/gc.expire': new Date(Date.now() + 600_000).toISOString() } }, undefined, { namespace, timeoutMs });
+          }
+          const tmp = `${lease}-${j}`;
+          try {
+            await this.ctrd.call(this.ctrd.snapshots, 'Prepare', { snapshotter: this.snapshotter, key: tmp, parent: below, labels: { [LABEL_SNAPSHOT_REF]: c } }, lease, { namespace, timeoutMs });
+            // An active snapshot instead of the cache's: not this agent behind the plugin name; undo and stop.
+            await this.ctrd.call(this.ctrd.snapshots, 'Remove', { snapshotter: this.snapshotter, key: tmp }, lease, { namespace, timeoutMs });
+            break;
+          } catch (e) {
+            if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
+          }
+        }
+      }
+      if (lease) this.log.info({ key, chain }, 'containerd is unpacking an image the cache can serve: its chain was made from the cache');
+    } catch (e) {
+      this.log.warn({ key, chain, err: (e as Error).message }, 'could not make the rest of the chain from the cache; containerd unpacks it');
+    }
   }
 
   /** Removes an image from containerd (its snapshots go with containerd's GC) and drops its hold on the synthesis. */

@@ -103,7 +103,8 @@ export class FragmentCache {
         throw e;
       }
       parts.push({ entries, label: fragmentLabel(f) });
-      if (!this.s.fragments[id]) await this.st.change(() => this.st.count('bytesFetched', f.descriptor.blob.size));
+      // Counted in memory: written with the directory's own state change that follows (no write of its own).
+      if (!this.s.fragments[id]) this.st.count('bytesFetched', f.descriptor.blob.size);
       await this.materialize(id, `${f.descriptor.name}@${f.descriptor.version}`, async () => entries);
     }
     const rebuilt = buildLayer(parts, { mtime: epoch }).diffId;
@@ -129,7 +130,7 @@ export class FragmentCache {
     const id = `layer:${diffId}`;
     await this.materialize(id, `layer ${digest}`, async () => {
       const blob = await this.src.layers.get(digest);
-      await this.st.change(() => this.st.count('bytesFetched', blob.length));
+      this.st.count('bytesFetched', blob.length); // written with the directory's state change
       const tar = gunzipSync(blob);
       const actual = sha256Digest(tar);
       if (actual !== diffId) throw new LseError('DIGEST_MISMATCH', `layer ${digest} uncompresses to ${actual}, the image config says ${diffId}`, { digest, diffId, actual });

@@ -2,7 +2,7 @@
  * The agent's control API: JSON over HTTP on a unix socket (root only, mode 0600), for the
  * `lse node` commands and for tests.
  *   GET  /state                     counters, cache usage, reference counts, snapshots, held syntheses
- *   POST /images        { ref, manifestDigest, synthesisId? }   seed an image (agent.ts)
+ *   POST /images        { ref, manifestDigest, synthesisId?, configDigest? }   seed an image (agent.ts)
  *   POST /images/remove { ref }     remove an image, release its synthesis when no image holds it
  *   POST /collect       { budgetBytes? }   run the collector now (default: the configured budget)
  */
@@ -61,7 +61,8 @@ export async function serveControl(d: ControlDeps, socket: string): Promise<Serv
         }
         const digest = String(b['manifestDigest'] ?? '');
         if (!/^sha256:[0-9a-f]{64}$/.test(digest)) return send(400, { error: { code: 'USAGE', message: 'body needs { ref, manifestDigest: sha256:<64 hex> }', details: {} } });
-        return send(200, await d.agent.seedImage(ref, digest, typeof b['synthesisId'] === 'string' ? b['synthesisId'] : undefined));
+        const config = typeof b['configDigest'] === 'string' && /^sha256:[0-9a-f]{64}$/.test(b['configDigest']) ? b['configDigest'] : undefined;
+        return send(200, await d.agent.seedImage(ref, digest, typeof b['synthesisId'] === 'string' ? b['synthesisId'] : undefined, config));
       }
       return send(404, { error: { code: 'NOT_FOUND', message: `no control endpoint ${req.method} ${url}`, details: {} } });
     })().catch((e: unknown) => {

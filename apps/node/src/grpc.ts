@@ -90,8 +90,14 @@ export async function serveSnapshots(sn: Snapshotter, socket: string, log: Log):
     }),
     Usage: unary<KeyReq, unknown>('Usage', log, async (r) => sn.usage(r.key)),
     Cleanup: unary<unknown, unknown>('Cleanup', log, async () => { await sn.cleanup(); return empty; }),
-    List: (call: grpc.ServerWritableStream<unknown, unknown>) => {
-      const all = sn.list().map(wireInfo);
+    List: (call: grpc.ServerWritableStream<{ filters?: string[] }, unknown>) => {
+      let all;
+      try {
+        all = sn.list(call.request.filters ?? []).map(wireInfo);
+      } catch (e) {
+        call.destroy(Object.assign(new Error((e as Error).message), statusOf(e)));
+        return;
+      }
       for (let i = 0; i < all.length; i += 100) call.write({ info: all.slice(i, i + 100) });
       call.end();
     },
@@ -118,16 +124,18 @@ export class Containerd {
     this.images = new p.Images(target, creds);
   }
 
-  meta(lease?: string): grpc.Metadata {
+  meta(lease?: string, namespace = this.namespace): grpc.Metadata {
     const m = new grpc.Metadata();
-    m.set('containerd-namespace', this.namespace);
+    m.set('containerd-namespace', namespace);
     if (lease) m.set('containerd-lease', lease);
     return m;
   }
 
-  call<Res = Record<string, unknown>>(client: grpc.Client, method: string, req: unknown, lease?: string): Promise<Res> {
+  /** A unary call in this client's namespace (or `opts.namespace`), under `lease`, with an optional deadline. */
+  call<Res = Record<string, unknown>>(client: grpc.Client, method: string, req: unknown, lease?: string, opts: { namespace?: string; timeoutMs?: number } = {}): Promise<Res> {
+    const callOpts: grpc.CallOptions = opts.timeoutMs ? { deadline: Date.now() + opts.timeoutMs } : {};
     return new Promise((resolve, reject) => {
-      (client as unknown as Record<string, (r: unknown, m: grpc.Metadata, cb: (e: grpc.ServiceError | null, res: Res) => void) => void>)[method]!(req, this.meta(lease), (e, res) => (e ? reject(e) : resolve(res)));
+      (client as unknown as Record<string, (r: unknown, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, res: Res) => void) => void>)[method]!(req, this.meta(lease, opts.namespace), callOpts, (e, res) => (e ? reject(e) : resolve(res)));
     });
   }
 

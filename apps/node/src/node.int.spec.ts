@@ -157,6 +157,33 @@ function manifest(dir: string, name: string, require: string[], file: string): s
     expect(ctr('images', 'rm', '--sync', image).status).toBe(0);
   });
 
+  it('plain ctr images pull --snapshotter lse: a second image sharing fragments materializes only its own, and containerd unpacks at most the first layer it has no record of', async () => {
+    const pull = (image: string) => ctr('images', 'pull', '--plain-http', '--user', `lse:${TOKEN}`, '--snapshotter', 'lse', image);
+    const first = `${HOST}/pkgs/curl:minimal`;
+    const second = `${HOST}/pkgs/curl/jq:minimal`;
+    const s0 = await state();
+    const a = pull(first);
+    expect([a.status, a.status === 0 ? '' : a.stderr]).toEqual([0, '']);
+    const s1 = await state();
+    // ctr 1.6 applies layers in order and skips those containerd has a record of: it prepares an
+    // extract snapshot for the first one only; the agent then made the rest of the chain from the cache.
+    expect(counter(s1, 'extractPrepares') - counter(s0, 'extractPrepares')).toBeLessThanOrEqual(1);
+    expect(counter(s1, 'layersExtracted')).toBe(counter(s0, 'layersExtracted'));
+    const known = new Set(Object.keys(s1.fragments));
+    const b = pull(second);
+    expect([b.status, b.status === 0 ? '' : b.stderr]).toEqual([0, '']);
+    const s2 = await state();
+    expect(counter(s2, 'extractPrepares') - counter(s1, 'extractPrepares')).toBeLessThanOrEqual(1);
+    expect(counter(s2, 'layersExtracted')).toBe(counter(s1, 'layersExtracted')); // no layer was committed from containerd's extraction
+    expect(counter(s2, 'layersFromCache') - counter(s1, 'layersFromCache')).toBeGreaterThan(0);
+    const added = Object.keys(s2.fragments).filter((id) => !known.has(id));
+    expect(counter(s2, 'fragmentsMaterialized') - counter(s1, 'fragmentsMaterialized')).toBe(added.length); // counted: only what was missing
+    expect(added.map((id) => s2.fragments[id]!.label).filter((l) => /^(curl|libcurl4)@/.test(l))).toEqual([]);
+    const out = ctr('run', '--rm', '--snapshotter', 'lse', second, `lse-pulljq-${run}`, 'sh', '-c', 'jq --version && curl --version >/dev/null');
+    expect([out.status, out.stdout, out.stderr]).toEqual([0, expect.stringMatching(/^jq-1\./), '']);
+    for (const image of [second, first]) expect(ctr('images', 'rm', '--sync', image).status).toBe(0);
+  });
+
   it('never extracts a fragment whose cached blob was altered: the run fails with the verification error', async () => {
     const name = `nodetamper${run}`;
     const key = generateKeyPair(`node-tamper-${run}`).secretKey;

@@ -32,6 +32,7 @@ export async function startNodeAgent(env: Record<string, string | undefined>, lo
   const grpcServer = await serveSnapshots(snapshotter, config.socket, log);
   const ctrd = config.containerdAddress ? new Containerd(config.containerdAddress, config.namespace) : undefined;
   const agent = ctrd ? new NodeAgent(st, cache, snapshotter, { ports, layers }, ctrd, config.snapshotter, log, config.gateway) : undefined;
+  if (agent) snapshotter.hooks.onExtract = (key, parent, chain) => agent.prepareAhead(key, parent, chain);
   const control = await serveControl({ st, cache, ...(agent ? { agent } : {}), budgetBytes: config.budgetBytes, log }, config.controlSocket);
   const timer = config.collectSeconds > 0 ? setInterval(() => void cache.collect(config.budgetBytes).catch((e: Error) => log.warn({ err: e.message }, 'collector run failed')), config.collectSeconds * 1000) : undefined;
   timer?.unref();

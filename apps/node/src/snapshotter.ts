@@ -20,7 +20,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LseError } from '@lse/core';
+import { parseFilters, snapshotFields } from './filters';
 import { diskUsage } from './fsutil';
+import { mountGroup, mountsUnder, planLowers, unmountGroup } from './mounts';
 import type { SnapshotKind, SnapshotRecord, StateFile } from './state';
 
 export const LABEL_SNAPSHOT_REF = 'containerd.io/snapshot.ref';
@@ -42,11 +44,19 @@ export function chainOfKey(key: string): string | undefined {
   return m?.[1];
 }
 
+/** containerd's unpack key (`<ns>/<n>/extract-<unique> <chainID>`, snapshots.UnpackKeyFormat); group 1 = the chain ID. */
+export const EXTRACT_KEY = /\/extract-[^/ ]* (sha256:[0-9a-f]{64})$/;
+
 export class Snapshotter {
   /** Chain IDs the agent is seeding as one flat snapshot → fragment dirs of the whole stack, top first. */
   private readonly flat = new Map<string, string[]>();
 
-  constructor(private readonly root: string, private readonly st: StateFile, private readonly hooks: { onRemoved?: () => void } = {}) {}
+  /**
+   * `onExtract`: called (and awaited) when containerd prepares an `extract-` snapshot, before its
+   * mounts are returned: the agent makes containerd's records of the rest of that image's chain
+   * from the cache when it can (agent.ts), so containerd unpacks no further layer of it.
+   */
+  constructor(private readonly root: string, private readonly st: StateFile, readonly hooks: { onRemoved?: () => void; onExtract?: (key: string, parent: string, chain: string) => Promise<void> } = {}) {}
 
   private get s() { return this.st.state; }
   private own(r: SnapshotRecord) { return join(this.root, 's', String(r.n)); }
@@ -70,18 +80,44 @@ export class Snapshotter {
     return out;
   }
 
-  private mountsOf(key: string): Mount[] {
+  /** The mounts of an active snapshot or view; a stack too large for one overlay gets its bottom grouped (mounts.ts). */
+  private async mountsOf(key: string): Promise<Mount[]> {
     const r = this.s.snapshots[key];
     if (!r) throw notFound(key);
     const own = this.own(r);
-    const lowers = this.lowers(r.parent);
+    const stack = this.lowers(r.parent);
     if (r.kind === 'view') {
-      if (lowers.length === 0) return [{ type: 'bind', source: join(own, 'fs'), options: ['rbind', 'ro'] }];
-      if (lowers.length === 1) return [{ type: 'bind', source: lowers[0]!, options: ['rbind', 'ro'] }];
-      return [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${lowers.join(':')}`] }];
+      if (stack.length === 0) return [{ type: 'bind', source: join(own, 'fs'), options: ['rbind', 'ro'] }];
+      if (stack.length === 1) return [{ type: 'bind', source: stack[0]!, options: ['rbind', 'ro'] }];
+      return [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${(await this.planned(key, stack, [])).join(':')}`] }];
     }
-    if (lowers.length === 0) return [{ type: 'bind', source: join(own, 'fs'), options: ['rbind', 'rw'] }];
-    return [{ type: 'overlay', source: 'overlay', options: ['index=off', `workdir=${join(own, 'work')}`, `upperdir=${join(own, 'fs')}`, `lowerdir=${lowers.join(':')}`] }];
+    if (stack.length === 0) return [{ type: 'bind', source: join(own, 'fs'), options: ['rbind', 'rw'] }];
+    const others = ['index=off', `workdir=${join(own, 'work')}`, `upperdir=${join(own, 'fs')}`];
+    return [{ type: 'overlay', source: 'overlay', options: [...others, `lowerdir=${(await this.planned(key, stack, others)).join(':')}`] }];
+  }
+
+  /** Group mounts in use → the snapshot keys using them. */
+  private readonly groupUsers = new Map<string, Set<string>>();
+
+  /** `stack` as the overlay's lowerdir list, the group mounts it needs mounted and recorded as used by `key`. */
+  private async planned(key: string, stack: string[], others: string[]): Promise<string[]> {
+    const plan = planLowers(this.root, stack, others);
+    for (const g of plan.groups) {
+      await mountGroup(g);
+      const users = this.groupUsers.get(g.dir) ?? new Set<string>();
+      users.add(key);
+      this.groupUsers.set(g.dir, users);
+    }
+    return plan.lowers;
+  }
+
+  /** Unmounts the group mounts no snapshot but `key` used. */
+  private async releaseGroups(key: string): Promise<void> {
+    for (const [dir, users] of this.groupUsers) {
+      if (!users.delete(key) || users.size > 0) continue;
+      this.groupUsers.delete(dir);
+      await unmountGroup(dir);
+    }
   }
 
   info(key: string): SnapshotInfo {
@@ -94,7 +130,7 @@ export class Snapshotter {
    * The fragment-cache layer that makes `chain` on top of `parent`: the diffID whose chain ID on
    * the parent's is `chain`, when all its directories are present.
    */
-  private cachedLayer(parent: string, chain: string): string[] | undefined {
+  cachedLayer(parent: string, chain: string): string[] | undefined {
     const parentChain = parent ? chainOfKey(parent) ?? '' : '';
     if (parent && !parentChain) return undefined;
     for (const [diffId, ids] of Object.entries(this.s.layers)) {
@@ -138,6 +174,12 @@ export class Snapshotter {
         await mkdir(join(this.own(this.s.snapshots[target]!), 'fs'), { recursive: true });
         throw new LseError('SNAPSHOT_EXISTS', `target snapshot '${target}' ${made ? 'was made from the fragment cache' : 'already exists'}`, { key: target });
       }
+    }
+    const extract = kind === 'active' && !target ? EXTRACT_KEY.exec(key)?.[1] : undefined;
+    if (extract) {
+      // containerd is about to apply a layer tar into this snapshot (its extract path).
+      await this.st.change(() => this.st.count('extractPrepares'));
+      if (this.hooks.onExtract) await this.hooks.onExtract(key, parent, extract);
     }
     const r = await this.st.change((s) => {
       if (s.snapshots[key]) throw exists(key);
@@ -196,6 +238,7 @@ export class Snapshotter {
     });
     // The snapshot's own directory (upper/work: the ephemeral layer); fragment directories stay.
     await rm(this.own(r), { recursive: true, force: true });
+    await this.releaseGroups(key);
     this.hooks.onRemoved?.();
   }
 
@@ -218,8 +261,10 @@ export class Snapshotter {
     return this.info(name);
   }
 
-  list(): SnapshotInfo[] {
-    return Object.keys(this.s.snapshots).sort().map((k) => this.info(k));
+  /** Snapshots matching any of containerd's `filters` (filters.ts; none = all), by name. */
+  list(filters: string[] = []): SnapshotInfo[] {
+    const match = parseFilters(filters);
+    return Object.keys(this.s.snapshots).sort().map((k) => this.info(k)).filter((i) => match(snapshotFields(i)));
   }
 
   /** Bytes and inodes of the snapshot's own directory (fragment directories are shared: counted by the cache). */
@@ -239,6 +284,8 @@ export class Snapshotter {
       removed++;
     }
     await rm(join(this.root, 'tmp'), { recursive: true, force: true });
+    // Group mounts left by an agent that stopped, which no snapshot of this run has asked for.
+    for (const dir of await mountsUnder(join(this.root, 'g') + '/')) if (!this.groupUsers.has(dir)) await unmountGroup(dir);
     return removed;
   }
 }

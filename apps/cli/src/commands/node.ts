@@ -97,13 +97,13 @@ export async function nodeRun(ctx: Ctx, manifestFile: string, cmd: string[], o: 
   const manifest = parseManifest(await readFile(manifestFile, 'utf8'), manifestFile);
   const platform = o.platform ? parsePlatform(o.platform) : undefined;
   const t0 = Date.now();
-  const rec = await remote.request<{ id: string; status: string; error?: { message?: string }; result?: { manifestDigest: string } }>(
+  const rec = await remote.request<{ id: string; status: string; error?: { message?: string }; result?: { manifestDigest: string; configDigest?: string } }>(
     'POST', '/v1/syntheses', { manifest, ...(platform ? { platform } : {}) }, { prefer: 'wait=600' },
   );
   if (rec.status !== 'completed' || !rec.result) throw new LseError('INTERNAL', `synthesis ${rec.id} ${rec.status}: ${rec.error?.message ?? 'no result'}`, { synthesisId: rec.id });
   const ref = refFor(ctx, `synth/${rec.id.toLowerCase()}`, 'latest');
   const t1 = Date.now();
-  const seeded = await agentCall<SeedResult>(ctx.config.nodeControlSocket, 'POST', '/images', { ref, manifestDigest: rec.result.manifestDigest, synthesisId: rec.id });
+  const seeded = await agentCall<SeedResult>(ctx.config.nodeControlSocket, 'POST', '/images', { ref, manifestDigest: rec.result.manifestDigest, configDigest: rec.result.configDigest, synthesisId: rec.id });
   ctx.out.progress(`  synthesized ${rec.id} (${t1 - t0} ms); ${seeded.layers} layers on the node, ${seeded.materialized} fragments materialized (${Date.now() - t1} ms)`);
   const id = `lse-run-${randomBytes(5).toString('hex')}`;
   try {
