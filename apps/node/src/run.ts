@@ -2,7 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MongoStore } from '@lse/adapter-mongo';
 import { DebianMirror } from '@lse/adapter-deb';
-import { S3BlobStore, makeS3Client } from '@lse/adapter-s3';
+import { makeS3Client } from '@lse/adapter-s3';
+import { regionalCaches } from '@lse/service';
 import type { Log } from '@lse/engine';
 import { NodeAgent } from './agent';
 import { FragmentCache } from './cache';
@@ -20,10 +21,12 @@ export async function startNodeAgent(env: Record<string, string | undefined>, lo
   for (const d of ['s', 'f', 'tmp']) await mkdir(join(config.root, d), { recursive: true, mode: 0o700 });
   const mongo = await MongoStore.connect(config.service.mongoUrl, config.service.mongoDb);
   const s3 = makeS3Client(config.service.s3);
-  const layers = new S3BlobStore(s3, config.service.s3.bucket, 'layers/');
+  // The node reads its region's layer cache (and, with LSE_REGION_PEERS, copies a missing blob
+  // once from a peer region, verified), as the services do (docs/REGIONS.md).
+  const { cache: fragmentCache, layers, close: closePeers } = regionalCaches(config.service, s3, mongo.blobs, log);
   const ports = {
     fragments: mongo.fragments, bases: mongo.bases, trust: mongo.trust, origin: mongo.blobs,
-    cache: new S3BlobStore(s3, config.service.s3.bucket, 'fragments/'), layers, debian: new DebianMirror(config.service.debianMirror),
+    cache: fragmentCache, layers, debian: new DebianMirror(config.service.debianMirror),
   };
   const st = await StateFile.open(config.root);
   const cache = new FragmentCache(config.root, st, { ports, layers }, log);
@@ -46,6 +49,7 @@ export async function startNodeAgent(env: Record<string, string | undefined>, lo
       await new Promise<void>((r) => { const t = setTimeout(() => { grpcServer.forceShutdown(); r(); }, 2000); grpcServer.tryShutdown(() => { clearTimeout(t); r(); }); });
       await new Promise<void>((r) => control.close(() => r()));
       await mongo.close();
+      closePeers();
       s3.destroy();
     },
   };
