@@ -7,7 +7,10 @@ import {
 } from '@lse/testing';
 import { FsBaseRepository, FsBlobStore, FsFragmentRepository, FsLayerRecordRepository, FsTrustStore, FsVerdictRepository } from './index';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'lse-fs-'));
+/** A fresh directory per store; all are removed after the file's tests. */
+const made: string[] = [];
+const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'lse-fs-')); made.push(d); return d; };
+afterAll(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 blobStoreConformance('fs', async () => new FsBlobStore(tmp()));
 fragmentRepositoryConformance('fs', async () => new FsFragmentRepository(tmp()), sampleFragment);
 trustStoreConformance('fs', async () => new FsTrustStore(tmp()));
