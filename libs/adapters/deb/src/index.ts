@@ -3,3 +3,4 @@ export { hostArch, ensureAptLists, readAptIndex, readIndexText, aptDownload, deb
 export { fetchVerified } from './fetch';
 export { DebianMirror } from './archive';
 export { run, runOk } from './run';
+export { DEFAULT_DEBIAN_KEYRING, DebianChainVerifier, readDebianKeyring, verifyInRelease, type ChainLink, type DebianKeyring, type SignedRelease } from './release-signature';
