@@ -100,6 +100,10 @@ export function buildProgram(): Command {
     .option('--mirror <url>', `Debian archive the .debs are fetched from (default: the archive apt fetched the list from, else ${'http://deb.debian.org/debian'}; LSE_DEBIAN_MIRROR overrides at fetch time)`)
     .option('--arch <list>', "architectures to import, comma-separated, or 'any' (default: the host's and all)")
     .option('--no-merged-usr', 'keep /bin, /lib... paths as shipped when the .debs are unpacked (default: move them under /usr)')
+    .option('--release <InRelease>', "the archive's signed InRelease listing the Packages files (or a Release with Release.gpg beside it); repeatable", collect)
+    .option('--keyring <file>', 'OpenPGP keyring the release must be signed with (default: LSE_DEBIAN_KEYRING, else /usr/share/keyrings/debian-archive-keyring.gpg)')
+    .option('--allow-unsigned', 'import without --release: nothing checks the metadata; the fragments are marked unsigned')
+    .option('--allow-older', 'accept a release dated before the newest already imported for its suite (a deliberate downgrade)')
     .action((files, o, cmd) => load<typeof import('./commands/import-index')>('./commands/import-index').importDebianIndex(ctxOf(cmd), files, o));
 
   program.command('resolve').argument('<manifest>', 'dependency manifest (YAML or JSON)')
@@ -112,8 +116,10 @@ export function buildProgram(): Command {
     .option('--platform <os/arch[/variant]>', 'runtime platform, e.g. linux/amd64/v3 (overrides the manifest)')
     .option('--rootfs <dir>', 'also materialize the root filesystem here').option('--force', 'replace existing output directories')
     .action((file, o, cmd) => load<typeof import('./commands/synth')>('./commands/synth').synth(ctxOf(cmd), file, o, logOf()));
-  program.command('verify').description('re-verify every fragment and base in the store (exit 4 if anything fails)')
-    .action((_o, cmd) => load<typeof import('./commands/verify')>('./commands/verify').verifyStore(ctxOf(cmd)));
+  program.command('verify').description("re-verify every fragment and base in the store (exit 4 if anything fails); fragments from a signed Debian index are checked along Debian's chain of trust")
+    .option('--chain', 'show the chain of trust (archive key, InRelease, Packages, paragraph, descriptor) of each fragment from a signed Debian index')
+    .option('--keyring <file>', 'OpenPGP keyring for Debian releases (default: LSE_DEBIAN_KEYRING, else /usr/share/keyrings/debian-archive-keyring.gpg)')
+    .action((o, cmd) => load<typeof import('./commands/verify')>('./commands/verify').verifyStore(ctxOf(cmd), o));
 
   const node = program.command('node').description('run images on this node through lse-node and containerd, from the node fragment cache (docs/NODE.md)');
   node.command('pull').argument('<image>', 'pkgs/<package>[/<package>...][:tag], synth/<synthesis id>, or NAME@sha256:<digest>')

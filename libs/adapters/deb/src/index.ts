@@ -1,5 +1,5 @@
 export { readDebFile, readDebBuffer } from './deb-file';
-export { hostArch, ensureAptLists, readAptIndex, readIndexText, aptDownload, debFileName, aptRepoOf, type AptIndex } from './apt';
+export { hostArch, ensureAptLists, readAptIndex, readIndexText, readIndexBytes, releaseBeside, aptDownload, debFileName, aptRepoOf, type AptIndex } from './apt';
 export { fetchVerified } from './fetch';
 export { DebianMirror } from './archive';
 export { run, runOk } from './run';

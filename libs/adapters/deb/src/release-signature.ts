@@ -154,10 +154,11 @@ export class DebianChainVerifier {
   private release(proof: DebianProof): Promise<SignedRelease> {
     let r = this.releases.get(proof.inRelease);
     if (!r) {
-      r = this.blobs.get(proof.inRelease).then((b) => {
-        if (sha256Digest(b) !== proof.inRelease) throw new LseError('DIGEST_MISMATCH', `the stored InRelease ${proof.inRelease} was altered`, { digest: proof.inRelease });
-        return verifyInRelease(b, this.keyring, `InRelease ${proof.suite} (${proof.inRelease.slice(0, 19)}…)`);
-      });
+      r = (async () => {
+        const b = await this.verifiedBlob(proof.inRelease, 'InRelease');
+        const gpg = proof.releaseGpg ? await this.verifiedBlob(proof.releaseGpg, 'Release.gpg') : undefined;
+        return verifyInRelease(b, this.keyring, `${gpg ? 'Release' : 'InRelease'} ${proof.suite} (${proof.inRelease.slice(0, 19)}…)`, gpg);
+      })();
       this.releases.set(proof.inRelease, r);
     }
     return r;
@@ -166,12 +167,16 @@ export class DebianChainVerifier {
   private packagesOf(proof: DebianProof): Promise<Buffer> {
     let r = this.packages.get(proof.packages);
     if (!r) {
-      r = this.blobs.get(proof.packages).then((b) => {
-        if (sha256Digest(b) !== proof.packages) throw new LseError('DIGEST_MISMATCH', `the stored Packages file ${proof.packages} was altered`, { digest: proof.packages });
-        return b;
-      });
+      r = this.verifiedBlob(proof.packages, 'Packages file');
       this.packages.set(proof.packages, r);
     }
     return r;
+  }
+
+  /** The blob, re-hashed here too (the chain does not rely on the store's own check). */
+  private async verifiedBlob(digest: string, what: string): Promise<Buffer> {
+    const b = await this.blobs.get(digest);
+    if (sha256Digest(b) !== digest) throw new LseError('DIGEST_MISMATCH', `the stored ${what} ${digest} was altered`, { digest });
+    return b;
   }
 }

@@ -35,8 +35,13 @@ export interface DebianRelease {
  * Part of the descriptor, so of the fragment id.
  */
 export interface DebianProof {
-  /** `sha256:` of the InRelease exactly as the archive published it (signature included). */
+  /**
+   * `sha256:` of the InRelease exactly as the archive published it (signature included), or of
+   * the plain Release file when the archive signed it detached (`releaseGpg`).
+   */
   inRelease: string;
+  /** `sha256:` of the detached `Release.gpg`, when `inRelease` is a plain Release file. */
+  releaseGpg?: string;
   /** `sha256:` of the uncompressed Packages file the InRelease lists. */
   packages: string;
   /** The Packages file's path in the Release's SHA256 list, e.g. `main/binary-amd64/Packages`. */
