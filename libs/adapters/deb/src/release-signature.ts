@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import type * as OpenPgp from 'openpgp' with { 'resolution-mode': 'import' };
 import {
   LseError, debDerivationOf, debianProofOf, fragmentId, fragmentLabel, indexDescriptor, paragraphAt, parseRelease, sha256Digest,
-  type BlobStore, type DebianProof, type DebianRelease, type Fragment,
+  type BlobStore, type ControlParagraph, type DebianProof, type DebianRelease, type Fragment,
 } from '@lse/core';
 
 // openpgp ships ESM types with a CommonJS build; this package compiles to CommonJS
@@ -134,11 +134,16 @@ export class DebianChainVerifier {
     if (!entry || entry.sha256 !== hex || entry.size !== packages.length) {
       throw new LseError('DEBIAN_INDEX_MISMATCH', `${fragmentLabel(f)}: the InRelease does not list ${proof.path} with sha256 ${hex.slice(0, 12)}… and ${packages.length} bytes; the proof or the stored Packages file was altered`, { fragment: f.id, path: proof.path });
     }
-    const p = paragraphAt(packages, proof.paragraph, `${proof.path} of ${proof.suite}`);
     const derive = debDerivationOf(d);
     const repo = typeof d.source['repo'] === 'string' ? d.source['repo'] : undefined;
-    const expected = indexDescriptor(p, { ...(repo ? { repo } : {}), ...(derive ? { derive } : {}), proof });
-    const id = fragmentId(expected);
+    let p: ControlParagraph;
+    let id: string;
+    try {
+      p = paragraphAt(packages, proof.paragraph, `${proof.path} of ${proof.suite}`);
+      id = fragmentId(indexDescriptor(p, { ...(repo ? { repo } : {}), ...(derive ? { derive } : {}), proof }));
+    } catch (e) {
+      throw new LseError('DEBIAN_INDEX_MISMATCH', `${fragmentLabel(f)}: bytes ${proof.paragraph.offset}+${proof.paragraph.length} of ${proof.path} are not a package paragraph (${(e as Error).message}); the proof was altered`, { fragment: f.id }, { cause: e });
+    }
     if (id !== f.id || fragmentId(d) !== f.id) {
       throw new LseError('DEBIAN_INDEX_MISMATCH', `${fragmentLabel(f)}: the descriptor is not the one Debian's paragraph for ${p['Package'] ?? '?'} ${p['Version'] ?? ''} gives (it hashes to ${id.slice(0, 19)}…); the descriptor or its proof was altered`, { fragment: f.id, expected: id });
     }
