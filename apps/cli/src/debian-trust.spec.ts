@@ -10,7 +10,8 @@
  */
 import { cpSync, existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type * as OpenPgp from 'openpgp' with { 'resolution-mode': 'import' };
 import { fragmentId, sha256Digest, type Fragment } from '@lse/core';
@@ -30,6 +31,9 @@ if (!present) console.warn('debian-trust.spec.ts skipped: no bookworm-updates ap
 const suite = present ? describe : describe.skip;
 
 jest.setTimeout(120_000);
+
+const CACHE = process.env['LSE_APT_CACHE'] || join(homedir(), '.cache', 'lse', 'apt');
+const aptReady = present && process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v apt-get && command -v dpkg-deb']).status === 0;
 
 async function lse(store: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -205,5 +209,30 @@ suite('Debian chain of trust through the CLI (host bookworm-updates metadata)', 
     }, 'DEBIAN_INDEX_MISMATCH');
     // the archive key: a keyring without Debian's keys
     await failsWith('archive-key', async () => {}, 'DEBIAN_KEY_UNKNOWN', ['--keyring', testKeyring]);
+  });
+
+  (aptReady ? it : it.skip)('import apt keeps the chain of each package: archive key to the .deb; the derived content still needs the importer key', async () => {
+    const store = await newStore('apt');
+    await lseOk(store, 'import', 'apt', 'jq', '--key', key, '--cache', CACHE);
+    const fragments = await openFsStore(store).fragments.list();
+    const jq = fragments.find((f) => f.descriptor.name === 'jq')!;
+    expect(jq.descriptor.source).toMatchObject({ type: 'deb', debian: { path: 'main/binary-amd64/Packages' } });
+    const v = JSON.parse(await lseOk(store, '--json', 'verify', '--chain'));
+    expect(v).toMatchObject({ ok: true, chained: fragments.length });
+    const chain = v.chains.find((c: { name: string }) => c.name === 'jq');
+    expect(chain.links.map((l: { link: string }) => l.link)).toEqual(['archive-key', 'in-release', 'packages', 'paragraph', 'deb']);
+    // a proof naming another package's paragraph fails; so does the importer key revoked
+    const other = fragments.find((f) => f.descriptor.name !== 'jq')!;
+    const d = { ...jq.descriptor, source: { ...jq.descriptor.source, debian: other.descriptor.source['debian'] } };
+    const copy = join(work, 'apt-altered');
+    cpSync(store, copy, { recursive: true });
+    await openFsStore(copy).fragments.put({ id: fragmentId(d), descriptor: d, signatures: jq.signatures });
+    const bad = await lse(copy, '--json', 'verify');
+    expect(bad.code).toBe(4);
+    expect(JSON.parse(bad.stdout).problems[0]).toMatchObject({ code: 'DEBIAN_INDEX_MISMATCH' });
+    await lseOk(store, 'trust', 'revoke', 'importer');
+    const revoked = await lse(store, '--json', 'verify');
+    expect(revoked.code).toBe(4);
+    expect(JSON.parse(revoked.stdout).problems[0]).toMatchObject({ code: 'KEY_REVOKED' });
   });
 });

@@ -84,6 +84,9 @@ export function buildProgram(): Command {
     .requiredOption('--name <name>', 'base name').option('--tag <tag>', 'tag to point at it', 'latest').requiredOption('--key <file.key>', 'secret key to sign the imported packages with')
     .option('--essential', "also include every 'Essential: yes' package of the index").option('--cache <dir>', 'where downloaded .debs are kept (default: STORE/apt-cache)')
     .option('--no-merged-usr', 'keep /bin, /lib... paths as shipped (default: move them under /usr, merged-/usr)')
+    .option('--keyring <file>', "OpenPGP keyring the apt lists' InRelease must be signed with (default: LSE_DEBIAN_KEYRING, else /usr/share/keyrings/debian-archive-keyring.gpg)")
+    .option('--allow-unsigned', 'do not check the apt lists against their InRelease; the fragments are marked unsigned')
+    .option('--allow-older', 'accept a release dated before the newest already imported for its suite')
     .action((pkgs, o, cmd) => load<typeof import('./commands/base-build')>('./commands/base-build').baseBuild(ctxOf(cmd), pkgs, o));
 
   const imp = program.command('import').description('import Debian packages as signed fragments');
@@ -93,6 +96,9 @@ export function buildProgram(): Command {
   imp.command('apt').argument('<package...>', 'package names (NAME or NAME=VERSION)').description("resolve the packages' closure against the host's apt lists, apt-get download it, import it")
     .requiredOption('--key <file.key>', 'secret key to sign with').option('--cache <dir>', 'where downloaded .debs are kept (default: STORE/apt-cache)')
     .option('--no-merged-usr', 'keep /bin, /lib... paths as shipped (default: move them under /usr)')
+    .option('--keyring <file>', "OpenPGP keyring the apt lists' InRelease must be signed with (default: LSE_DEBIAN_KEYRING, else /usr/share/keyrings/debian-archive-keyring.gpg)")
+    .option('--allow-unsigned', 'do not check the apt lists against their InRelease; the fragments are marked unsigned')
+    .option('--allow-older', 'accept a release dated before the newest already imported for its suite')
     .action((pkgs, o, cmd) => load<typeof import('./commands/import')>('./commands/import').importApt(ctxOf(cmd), pkgs, o));
   imp.command('debian-index').argument('<packages_file...>', "Packages indexes, plain or compressed (apt's lists in /var/lib/apt/lists work as they are)")
     .description('import the metadata of every package of a Debian Packages index as signed fragments; each .deb is fetched (and checked against the index SHA256) when a synthesis first uses it. Re-running is a no-op')

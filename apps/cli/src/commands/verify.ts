@@ -59,13 +59,16 @@ export async function verifyStore(ctx: Ctx, o: VerifyOpts = {}): Promise<void> {
   for (const f of fragments) {
     try {
       if (debianProofOf(f.descriptor.source)) {
-        const links = await chainOf(f);
+        const { links, lseKeyNeeded } = await chainOf(f);
         chained++;
         let lseSignature: string;
-        try {
-          lseSignature = `derivation also signed by trusted key '${verifyFragment(f, keys)}'`;
-        } catch (e) {
-          lseSignature = `not relied on: ${(e as Error).message.replace(`${fragmentLabel(f)}: `, '')}`;
+        if (lseKeyNeeded) lseSignature = `content derived from the .deb signed by trusted key '${verifyFragment(f, keys)}'`;
+        else {
+          try {
+            lseSignature = `derivation also signed by trusted key '${verifyFragment(f, keys)}'`;
+          } catch (e) {
+            lseSignature = `not relied on: ${(e as Error).message.replace(`${fragmentLabel(f)}: `, '')}`;
+          }
         }
         if (o.chain) chains.push({ fragment: f.id, name: f.descriptor.name, version: f.descriptor.version, links, lseSignature });
       } else {

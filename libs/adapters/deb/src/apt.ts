@@ -16,6 +16,8 @@ export interface AptIndex {
   files: string[];
   /** The bytes of each list (uncompressed), in the order of `files`. */
   bytes: Buffer[];
+  /** How many of `paragraphs` (in order) came from each list. */
+  counts: number[];
   paragraphs: ControlParagraph[];
   /** Base URI of the repository each paragraph came from (for fetching by Filename). */
   repoOf: Map<ControlParagraph, string>;
@@ -85,15 +87,18 @@ export async function readAptIndex(): Promise<AptIndex> {
   const paragraphs: ControlParagraph[] = [];
   const repoOf = new Map<ControlParagraph, string>();
   const bytes: Buffer[] = [];
+  const counts: number[] = [];
   for (const t of targets) {
     const b = await readIndexBytes(t.file);
     bytes.push(b);
-    for (const p of parseControlFile(b.toString('utf8'), t.file)) {
+    const ps = parseControlFile(b.toString('utf8'), t.file);
+    counts.push(ps.length);
+    for (const p of ps) {
       paragraphs.push(p);
       repoOf.set(p, t.repo);
     }
   }
-  return { files: targets.map((t) => t.file), bytes, paragraphs, repoOf };
+  return { files: targets.map((t) => t.file), bytes, counts, paragraphs, repoOf };
 }
 
 /** apt's file name for a package: `name_version_arch.deb`, ':' in the version as `%3a`. */

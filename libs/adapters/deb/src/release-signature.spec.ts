@@ -132,7 +132,8 @@ suite('Debian chain of trust (host metadata)', () => {
     const proof: DebianProof = { inRelease: inDigest, packages: pkgDigest, path: 'main/binary-amd64/Packages', paragraph: span, suite: 'Debian/Debian/bookworm', date: '2026-01-01T00:00:00.000Z' };
     const d = indexDescriptor(paragraphAt(packages, span), { repo: 'http://deb.debian.org/debian', derive: { from: 'deb', mergedUsr: true, epoch: 0 }, proof });
     const f: Fragment = { id: fragmentId(d), descriptor: d, signatures: [] };
-    const links = await new DebianChainVerifier(store, keyring).verify(f);
+    const { links, lseKeyNeeded } = await new DebianChainVerifier(store, keyring).verify(f);
+    expect(lseKeyNeeded).toBe(false);
     expect(links.map((l) => l.link)).toEqual(['archive-key', 'in-release', 'packages', 'paragraph', 'descriptor']);
     expect(links[3]!.detail).toContain('jq');
 

@@ -103,7 +103,7 @@ function judgedAt(packets: Iterable<{ created: Date | null }>): Date {
 
 /** One link of a checked chain, for `lse verify` to show. */
 export interface ChainLink {
-  link: 'archive-key' | 'in-release' | 'packages' | 'paragraph' | 'descriptor';
+  link: 'archive-key' | 'in-release' | 'packages' | 'paragraph' | 'descriptor' | 'deb';
   detail: string;
 }
 
@@ -118,12 +118,17 @@ export class DebianChainVerifier {
 
   /**
    * Verifies a fragment's chain: archive key → InRelease signature → Packages SHA256 in it → the
-   * paragraph at the proof's offset → the descriptor recomputed from that paragraph (so its .deb
-   * SHA256, relations and derivation) hashes to the fragment id. No LSE key is involved. Throws
-   * the first broken link; returns the links. The .deb and the derivation are checked where the
-   * .deb is read (readVerifiedEntries / the verifier stage).
+   * paragraph at the proof's offset → then
+   *  - a fragment imported from an index (`source.type` debian-index, blob = the .deb): the
+   *    descriptor recomputed from that paragraph (so its .deb SHA256, relations and derivation)
+   *    hashes to the fragment id. No LSE key is involved (`lseKeyNeeded` false). The .deb and the
+   *    derivation are checked where the .deb is read (readVerifiedEntries / the verifier stage).
+   *  - a fragment imported from a .deb (`import apt`, `source.type` deb): the paragraph names
+   *    this package and the SHA256 and size of the .deb it was made from. Its content (the tar
+   *    LSE derived) is vouched for by the LSE signature, still required (`lseKeyNeeded` true).
+   * Throws the first broken link.
    */
-  async verify(f: Fragment): Promise<ChainLink[]> {
+  async verify(f: Fragment): Promise<{ links: ChainLink[]; lseKeyNeeded: boolean }> {
     const d = f.descriptor;
     const proof = debianProofOf(d.source);
     if (!proof) throw new LseError('DEBIAN_UNSIGNED', `${fragmentLabel(f)} carries no Debian proof (source.debian): it was not imported from a signed index`, { fragment: f.id });
@@ -134,26 +139,36 @@ export class DebianChainVerifier {
     if (!entry || entry.sha256 !== hex || entry.size !== packages.length) {
       throw new LseError('DEBIAN_INDEX_MISMATCH', `${fragmentLabel(f)}: the InRelease does not list ${proof.path} with sha256 ${hex.slice(0, 12)}… and ${packages.length} bytes; the proof or the stored Packages file was altered`, { fragment: f.id, path: proof.path });
     }
-    const derive = debDerivationOf(d);
-    const repo = typeof d.source['repo'] === 'string' ? d.source['repo'] : undefined;
-    let p: ControlParagraph;
-    let id: string;
-    try {
-      p = paragraphAt(packages, proof.paragraph, `${proof.path} of ${proof.suite}`);
-      id = fragmentId(indexDescriptor(p, { ...(repo ? { repo } : {}), ...(derive ? { derive } : {}), proof }));
-    } catch (e) {
-      throw new LseError('DEBIAN_INDEX_MISMATCH', `${fragmentLabel(f)}: bytes ${proof.paragraph.offset}+${proof.paragraph.length} of ${proof.path} are not a package paragraph (${(e as Error).message}); the proof was altered`, { fragment: f.id }, { cause: e });
-    }
-    if (id !== f.id || fragmentId(d) !== f.id) {
-      throw new LseError('DEBIAN_INDEX_MISMATCH', `${fragmentLabel(f)}: the descriptor is not the one Debian's paragraph for ${p['Package'] ?? '?'} ${p['Version'] ?? ''} gives (it hashes to ${id.slice(0, 19)}…); the descriptor or its proof was altered`, { fragment: f.id, expected: id });
-    }
-    return [
+    const links: ChainLink[] = [
       { link: 'archive-key', detail: `${signed.signedBy.join(', ')} (keyring ${this.keyring.file})` },
       { link: 'in-release', detail: `${proof.inRelease} ${proof.suite} dated ${signed.release.date}${signed.release.validUntil ? `, valid until ${signed.release.validUntil}` : ''}` },
       { link: 'packages', detail: `${proof.packages} ${proof.path} (${packages.length} bytes)` },
-      { link: 'paragraph', detail: `bytes ${proof.paragraph.offset}+${proof.paragraph.length}: ${p['Package']} ${p['Version']} ${p['Architecture']}` },
-      { link: 'descriptor', detail: `${f.id}: .deb ${d.blob.digest} (${d.blob.size} bytes), derivation merged-/usr ${derive?.mergedUsr ?? true}, epoch ${derive?.epoch ?? 0}` },
     ];
+    const derive = debDerivationOf(d);
+    const repo = typeof d.source['repo'] === 'string' ? d.source['repo'] : undefined;
+    let p: ControlParagraph;
+    let id: string | undefined;
+    try {
+      p = paragraphAt(packages, proof.paragraph, `${proof.path} of ${proof.suite}`);
+      if (d.source['type'] === 'debian-index') id = fragmentId(indexDescriptor(p, { ...(repo ? { repo } : {}), ...(derive ? { derive } : {}), proof }));
+    } catch (e) {
+      throw new LseError('DEBIAN_INDEX_MISMATCH', `${fragmentLabel(f)}: bytes ${proof.paragraph.offset}+${proof.paragraph.length} of ${proof.path} are not a package paragraph (${(e as Error).message}); the proof was altered`, { fragment: f.id }, { cause: e });
+    }
+    links.push({ link: 'paragraph', detail: `bytes ${proof.paragraph.offset}+${proof.paragraph.length}: ${p['Package']} ${p['Version']} ${p['Architecture']}` });
+    if (d.source['type'] === 'debian-index') {
+      if (id !== f.id || fragmentId(d) !== f.id) {
+        throw new LseError('DEBIAN_INDEX_MISMATCH', `${fragmentLabel(f)}: the descriptor is not the one Debian's paragraph for ${p['Package'] ?? '?'} ${p['Version'] ?? ''} gives (it hashes to ${String(id).slice(0, 19)}…); the descriptor or its proof was altered`, { fragment: f.id, expected: id });
+      }
+      links.push({ link: 'descriptor', detail: `${f.id}: .deb ${d.blob.digest} (${d.blob.size} bytes), derivation merged-/usr ${derive?.mergedUsr ?? true}, epoch ${derive?.epoch ?? 0}` });
+      return { links, lseKeyNeeded: false };
+    }
+    const same = p['Package'] === d.name && p['Version'] === d.version && (p['SHA256'] ?? '').toLowerCase() === d.source['sha256'] && Number(p['Size']) === d.source['size']
+      && (p['Architecture'] === 'all' || p['Architecture'] === d.attributes.arch || d.attributes.arch === undefined);
+    if (!same || fragmentId(d) !== f.id) {
+      throw new LseError('DEBIAN_INDEX_MISMATCH', `${fragmentLabel(f)}: Debian's paragraph (${p['Package'] ?? '?'} ${p['Version'] ?? ''}, .deb sha256 ${(p['SHA256'] ?? '?').slice(0, 12)}…) does not name the .deb this fragment was made from; the proof or the descriptor was altered`, { fragment: f.id });
+    }
+    links.push({ link: 'deb', detail: `${String(d.source['file'])} sha256:${String(d.source['sha256'])} (${String(d.source['size'])} bytes); its derived content is signed by the importer` });
+    return { links, lseKeyNeeded: true };
   }
 
   private release(proof: DebianProof): Promise<SignedRelease> {
