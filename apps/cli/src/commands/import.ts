@@ -99,6 +99,13 @@ async function importOne(ctx: Ctx, file: string, key: SecretKey, mergedUsr: bool
     throw new LseError('DEBIAN_INDEX_MISMATCH', `${file} (sha256 ${deb.sha256.slice(0, 12)}…, ${deb.size} bytes) is not the .deb the signed index names for ${from.paragraph['Package']} ${from.paragraph['Version']} (sha256 ${(from.paragraph['SHA256'] ?? '?').slice(0, 12)}…); delete it from the cache and import again`, { file });
   }
   const input = debianPackInput(deb, { key, epoch: ctx.config.epoch, mergedUsr, file, sha256: deb.sha256, size: deb.size, ...(from ? { debian: from.proof } : {}) });
+  if (!from && !ctx.remote) {
+    // the same .deb imported before (perhaps by import apt, with Debian's proof): that fragment
+    const had = (await ctx.ports.fragments.byName(input.name)).find((g) => g.descriptor.version === input.version && g.descriptor.source['type'] === 'deb'
+      && g.descriptor.source['sha256'] === deb.sha256 && g.descriptor.attributes.arch === input.attributes?.arch
+      && (debianMetaOf(g.descriptor)?.mergedUsr !== undefined) === mergedUsr);
+    if (had) return { fragment: had, created: false };
+  }
   if (ctx.remote) {
     // also kept in the local store, which `base build` reads the blobs from
     const built = buildFragment(input);
