@@ -100,6 +100,18 @@ suite('Debian chain of trust (host metadata)', () => {
     expect(own.signedBy).toEqual([publicKey.getFingerprint()]);
   });
 
+  it('verifies a plain Release with a detached Release.gpg, and refuses it altered', async () => {
+    const { privateKey, publicKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'detached' }], format: 'object' });
+    const body = (await openpgp.readCleartextMessage({ cleartextMessage: inRelease.toString('utf8') })).getText();
+    const gpg = await openpgp.sign({ message: await openpgp.createMessage({ text: body }), signingKeys: privateKey, detached: true, format: 'binary' });
+    const own: DebianKeyring = { file: 'test', keys: [publicKey] };
+    const ok = await verifyInRelease(Buffer.from(body), own, 'Release', Buffer.from(gpg as Uint8Array));
+    expect(ok.release.codename).toBe('bookworm');
+    const altered = Buffer.from(body.replace('Codename: bookworm', 'Codename: bookwork'));
+    expect((await refusal(verifyInRelease(altered, own, 'Release', Buffer.from(gpg as Uint8Array)))).code).toBe('DEBIAN_SIGNATURE_INVALID');
+    expect((await refusal(verifyInRelease(Buffer.from(body), keyring, 'Release', Buffer.from(gpg as Uint8Array)))).code).toBe('DEBIAN_KEY_UNKNOWN');
+  });
+
   it('refuses a Packages file whose SHA256 the InRelease does not list', async () => {
     const { release } = await verifyInRelease(inRelease, keyring);
     const altered = Buffer.from(packages);
