@@ -19,6 +19,11 @@
  * loading the catalog from the store (`loadCatalog` over FsFragmentRepository.candidates) — each
  * closure checked for consistency and compared with the in-memory one. Ratios are store vs
  * in-memory catalog, same process, same packages.
+ *
+ * An apt list is imported with the InRelease apt keeps beside it (`--release`: signature, Packages
+ * SHA256 and the per-paragraph proof checked and stored); any other file with --allow-unsigned.
+ * With --compare-unsigned the same index is also imported unsigned into a second fresh store and
+ * the signed/unsigned ratio of wall time and of the CLI process's CPU time is printed.
  */
 const { spawnSync } = require('node:child_process');
 const { readFileSync } = require('node:fs');
@@ -86,7 +91,7 @@ async function main() {
     const diff = apt && ours ? [...apt].filter((n) => !ours.has(n)).length + [...ours].filter((n) => !apt.has(n)).length : null;
     rows.push({ key: fragments ? fragments.map((f) => `${f.descriptor.name}=${f.descriptor.version}`).sort().join(' ') : null, name, ms: Math.round(ms * 10) / 10, closure: fragments ? fragments.length : null, consistent: fragments ? problems.length === 0 : false, apt: apt ? apt.size : null, diff, error, problems: problems.slice(0, 3) });
   }
-  const store = args.includes('--no-store') ? undefined : await storeBench(file, rows, json);
+  const store = args.includes('--no-store') ? undefined : await storeBench(file, rows, json, args.includes('--compare-unsigned'));
   for (const r of rows) delete r.key;
   const result = { paragraphs: paragraphs.length, readMs: Math.round(readMs), importMs: Math.round(importMs), resolutions: rows, ...(store ? { store } : {}) };
   if (json) return void process.stdout.write(JSON.stringify(result, null, 2) + '\n');
@@ -94,7 +99,8 @@ async function main() {
   process.stdout.write('package            closure  apt  diff  ms      consistent\n');
   for (const r of rows) process.stdout.write(`${r.name.padEnd(18)} ${String(r.closure ?? '-').padStart(7)} ${String(r.apt ?? '-').padStart(4)} ${String(r.diff ?? '-').padStart(5)}  ${String(r.ms).padEnd(7)} ${r.consistent ? 'yes' : `NO ${r.error || r.problems.join('; ')}`}\n`);
   if (store) {
-    process.stdout.write(`\nstore: lse import debian-index of the whole index into a fresh embedded store: ${store.importSeconds} s (${store.created} fragments); again: ${store.reimportSeconds} s (${store.recreated} new)\n`);
+    process.stdout.write(`\nstore: lse import debian-index${store.signed ? ' --release (signed chain checked, proof stored)' : ' --allow-unsigned'} of the whole index into a fresh embedded store: ${store.importSeconds} s, ${store.importCpuSeconds} s CPU (${store.created} fragments); again: ${store.reimportSeconds} s (${store.recreated} new)\n`);
+    if (store.unsigned) process.stdout.write(`the same import --allow-unsigned into another fresh store: ${store.unsigned.seconds} s, ${store.unsigned.cpuSeconds} s CPU; signed/unsigned: wall ${store.ratio.wall}, CPU ${store.ratio.cpu}\n`);
     process.stdout.write('package            closure  load+resolve ms  in-memory ms  ratio  same closure  consistent\n');
     for (const r of store.resolutions) process.stdout.write(`${r.name.padEnd(18)} ${String(r.closure ?? '-').padStart(7)}  ${String(r.ms).padStart(15)}  ${String(r.memoryMs).padStart(12)}  ${String(r.ratio).padStart(5)}  ${r.same ? 'yes' : 'NO'}          ${r.consistent ? 'yes' : `NO ${r.error || ''}`}\n`);
     process.stdout.write(`store p50 ${store.p50Ms} ms, max ${store.maxMs} ms (catalog loading from ${store.created} stored fragments included)\n`);
@@ -103,26 +109,43 @@ async function main() {
 }
 
 /** Imports the index into a fresh fs store with the built CLI, then resolves from the store. */
-async function storeBench(file, memoryRows, json) {
+async function storeBench(file, memoryRows, json, compareUnsigned) {
   const { openFsStore } = require('../libs/adapters/fs/dist');
   const { loadCatalog } = require('../libs/engine/dist');
+  const { releaseBeside } = require('../libs/adapters/deb/dist');
   const dir = mkdtempSync(join(tmpdir(), 'lse-bench-debian-'));
-  const lse = (...a) => {
-    const r = spawnSync(process.execPath, [join(__dirname, '../apps/cli/bin/lse.js'), '--store', join(dir, 'store'), ...a], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const lseIn = (storeDir, ...a) => {
+    const r = spawnSync(process.execPath, [join(__dirname, '../apps/cli/bin/lse.js'), '--store', join(dir, storeDir), ...a], { encoding: 'utf8', maxBuffer: 1 << 28 });
     if (r.status !== 0) throw new Error(`lse ${a.join(' ')} exited ${r.status}: ${r.stderr}`);
     return r.stdout;
   };
+  const lse = (...a) => lseIn('store', ...a);
   try {
     const listFile = file || aptList();
-    if (!json) process.stderr.write(`importing ${listFile} into ${dir}/store ...\n`);
+    const beside = releaseBeside(listFile);
+    const trustArgs = beside && beside.inRelease ? ['--release', beside.inRelease] : beside ? ['--release', beside.release] : ['--allow-unsigned'];
+    if (!json) process.stderr.write(`importing ${listFile} (${trustArgs.join(' ')}) into ${dir}/store ...\n`);
     lse('keys', 'generate', '--name', 'bench', '--out', dir);
     lse('trust', 'add', join(dir, 'bench.pub'));
+    const c0 = childCpuSeconds();
     let t = process.hrtime.bigint();
-    const first = JSON.parse(lse('--json', 'import', 'debian-index', listFile, '--key', join(dir, 'bench.key'), '--arch', 'amd64,all'));
+    const first = JSON.parse(lse('--json', 'import', 'debian-index', listFile, ...trustArgs, '--key', join(dir, 'bench.key'), '--arch', 'amd64,all'));
     const importSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+    const importCpuSeconds = childCpuSeconds() - c0;
     t = process.hrtime.bigint();
-    const again = JSON.parse(lse('--json', 'import', 'debian-index', listFile, '--key', join(dir, 'bench.key'), '--arch', 'amd64,all'));
+    const again = JSON.parse(lse('--json', 'import', 'debian-index', listFile, ...trustArgs, '--key', join(dir, 'bench.key'), '--arch', 'amd64,all'));
     const reimportSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+    let unsigned;
+    if (compareUnsigned && trustArgs[0] === '--release') {
+      lseIn('unsigned', 'trust', 'add', join(dir, 'bench.pub'));
+      const c0 = childCpuSeconds();
+      t = process.hrtime.bigint();
+      lseIn('unsigned', '--json', 'import', 'debian-index', listFile, '--allow-unsigned', '--key', join(dir, 'bench.key'), '--arch', 'amd64,all');
+      const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+      const cpu = childCpuSeconds() - c0;
+      rmSync(join(dir, 'unsigned'), { recursive: true, force: true });
+      unsigned = { seconds: Math.round(seconds * 10) / 10, cpuSeconds: Math.round(cpu * 10) / 10 };
+    }
     const store = openFsStore(join(dir, 'store'));
     const resolutions = [];
     for (const m of memoryRows) {
@@ -144,12 +167,21 @@ async function storeBench(file, memoryRows, json) {
     }
     const sorted = resolutions.map((r) => r.ms).sort((a, b) => a - b);
     return {
-      importSeconds: Math.round(importSeconds * 10) / 10, created: first.created, reimportSeconds: Math.round(reimportSeconds * 10) / 10, recreated: again.created,
+      importSeconds: Math.round(importSeconds * 10) / 10, importCpuSeconds: Math.round(importCpuSeconds * 10) / 10, signed: trustArgs[0] === '--release',
+      ...(unsigned ? { unsigned, ratio: { wall: Math.round((importSeconds / unsigned.seconds) * 100) / 100, cpu: Math.round((importCpuSeconds / unsigned.cpuSeconds) * 100) / 100 } } : {}),
+      created: first.created, reimportSeconds: Math.round(reimportSeconds * 10) / 10, recreated: again.created,
       p50Ms: sorted[Math.floor(sorted.length / 2)], maxMs: sorted[sorted.length - 1], resolutions,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** CPU seconds (user + system) of the children this process has waited for (Linux /proc). */
+function childCpuSeconds() {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) / 100; // cutime, cstime (fields 16, 17) in clock ticks (USER_HZ = 100)
 }
 
 function aptList() {

@@ -20,6 +20,11 @@ export interface CliConfig {
   token?: string;
   /** LSE_DEBIAN_MIRROR: archive for .deb files of indexed packages (default: the one each index came from). */
   debianMirror?: string;
+  /**
+   * LSE_DEBIAN_KEYRING: the OpenPGP keyring Debian archives' InRelease files are checked against
+   * (`import debian-index --release`, `import apt`, `verify`); `--keyring` overrides.
+   */
+  debianKeyring: string;
   /** LSE_NODE_CONTROL_SOCKET: the lse-node agent's control socket (`lse node`), default /var/lib/lse-node/control.sock. */
   nodeControlSocket: string;
   /** CONTAINERD_ADDRESS: containerd's socket for `lse node run` (default /run/containerd/containerd.sock). */
@@ -50,6 +55,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty: boolean): CliConfig {
   }
   return {
     ...(mirror ? { debianMirror: mirror } : {}),
+    debianKeyring: env['LSE_DEBIAN_KEYRING'] || '/usr/share/keyrings/debian-archive-keyring.gpg',
     storeDir: defaultStoreDir(env), epoch, ...(logLevel ? { logLevel } : {}), color: isTty && !env['NO_COLOR'],
     ...(env['LSE_SERVER'] ? { server: env['LSE_SERVER'] } : {}), ...(env['LSE_TOKEN'] ? { token: env['LSE_TOKEN'] } : {}),
     nodeControlSocket: env['LSE_NODE_CONTROL_SOCKET'] || '/var/lib/lse-node/control.sock',

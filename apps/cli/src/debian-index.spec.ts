@@ -110,14 +110,14 @@ suite('lse import debian-index (embedded CLI, local mirror)', () => {
   it('imports every package of the index as a metadata-only fragment, skipping a broken entry; re-running stores nothing', async () => {
     const store = join(work, 'store');
     await lseOk(store, 'trust', 'add', join(work, 'index.pub'));
-    const first = JSON.parse(await lseOk(store, '--json', 'import', 'debian-index', packagesFile, '--mirror', mirrorUrl, '--key', key));
+    const first = JSON.parse(await lseOk(store, '--json', 'import', 'debian-index', packagesFile, '--allow-unsigned', '--mirror', mirrorUrl, '--key', key));
     expect(first).toMatchObject({ packages: closure.length, created: closure.length, existing: 0, skipped: 1 });
-    const again = JSON.parse(await lseOk(store, '--json', 'import', 'debian-index', packagesFile, '--mirror', mirrorUrl, '--key', key));
+    const again = JSON.parse(await lseOk(store, '--json', 'import', 'debian-index', packagesFile, '--allow-unsigned', '--mirror', mirrorUrl, '--key', key));
     expect(again).toMatchObject({ packages: closure.length, created: 0, existing: closure.length, skipped: 1 });
     const shown = JSON.parse(await lseOk(store, '--json', 'fragment', 'show', 'jq')) as { descriptor: { files: unknown[]; blob: { mediaType: string; size: number }; source: Record<string, string> } }[];
     expect(shown[0]!.descriptor.files).toEqual([]);
     expect(shown[0]!.descriptor.blob.mediaType).toBe('application/vnd.debian.binary-package');
-    expect(shown[0]!.descriptor.source).toMatchObject({ type: 'debian-index', repo: mirrorUrl });
+    expect(shown[0]!.descriptor.source).toMatchObject({ type: 'debian-index', repo: mirrorUrl, debian: { unsigned: true } });
     expect(served).toEqual([]); // nothing downloaded at import
     const v = JSON.parse(await lseOk(store, '--json', 'verify'));
     expect(v).toMatchObject({ ok: true, fragments: closure.length, unfetched: closure.length });
@@ -149,7 +149,7 @@ suite('lse import debian-index (embedded CLI, local mirror)', () => {
   it('refuses a .deb the mirror altered: the synthesis fails at verification naming the package, nothing is written', async () => {
     const store = join(work, 'store-tampered');
     await lseOk(store, 'trust', 'add', join(work, 'index.pub'));
-    await lseOk(store, 'import', 'debian-index', packagesFile, '--mirror', mirrorUrl, '--key', key);
+    await lseOk(store, 'import', 'debian-index', packagesFile, '--allow-unsigned', '--mirror', mirrorUrl, '--key', key);
     tamper = 'libonig5';
     try {
       const out = join(work, 'img-bad');
@@ -166,14 +166,17 @@ suite('lse import debian-index (embedded CLI, local mirror)', () => {
 
   it('says what is wrong with bad input', async () => {
     const store = join(work, 'store');
-    const missing = await lse(store, 'import', 'debian-index', join(work, 'nope'), '--key', key);
+    const unsigned = await lse(store, 'import', 'debian-index', packagesFile, '--key', key);
+    expect(unsigned.code).toBe(2);
+    expect(unsigned.stderr).toMatch(/without Debian's signature: give the InRelease .*--allow-unsigned/);
+    const missing = await lse(store, 'import', 'debian-index', join(work, 'nope'), '--allow-unsigned', '--key', key);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/does not exist; give a Packages file/);
     await writeFile(join(work, 'empty'), 'Package: x\nVersion: 1\nArchitecture: s390x\n');
-    const wrongArch = await lse(store, 'import', 'debian-index', join(work, 'empty'), '--key', key);
+    const wrongArch = await lse(store, 'import', 'debian-index', join(work, 'empty'), '--allow-unsigned', '--key', key);
     expect(wrongArch.code).toBe(2);
     expect(wrongArch.stderr).toMatch(/has no package for .*--arch/);
-    const badMirror = await lse(store, 'import', 'debian-index', packagesFile, '--mirror', 'ftp://x', '--key', key);
+    const badMirror = await lse(store, 'import', 'debian-index', packagesFile, '--allow-unsigned', '--mirror', 'ftp://x', '--key', key);
     expect(badMirror.code).toBe(2);
     expect(badMirror.stderr).toMatch(/--mirror must be an http\(s\) URL/);
   });

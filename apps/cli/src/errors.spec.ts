@@ -155,7 +155,7 @@ describe('--json output parses as JSON', () => {
     const index = parseJson<{ manifests: { digest: string }[] }>(await readFile(join(out, 'index.json'), 'utf8'));
     expect(index.manifests[0]!.digest).toBe(syn.manifestDigest);
     const ver = parseJson<{ ok: boolean; fragments: number; bases: number; problems: unknown[] }>((await lseOk(p.store, ['--json', 'verify'])).stdout);
-    expect(ver).toEqual({ ok: true, fragments: 8, unfetched: 0, bases: 1, problems: [] });
+    expect(ver).toEqual({ ok: true, fragments: 8, unfetched: 0, chained: 0, unsigned: 0, bases: 1, problems: [] });
   });
 
   it('errors: { error: { code, message }, exitCode }', async () => {

@@ -85,6 +85,9 @@ export function buildProgram(): Command {
     .requiredOption('--name <name>', 'base name').option('--tag <tag>', 'tag to point at it', 'latest').requiredOption('--key <file.key>', 'secret key to sign the imported packages with')
     .option('--essential', "also include every 'Essential: yes' package of the index").option('--cache <dir>', 'where downloaded .debs are kept (default: STORE/apt-cache)')
     .option('--no-merged-usr', 'keep /bin, /lib... paths as shipped (default: move them under /usr, merged-/usr)')
+    .option('--keyring <file>', "OpenPGP keyring the apt lists' InRelease must be signed with (default: LSE_DEBIAN_KEYRING, else /usr/share/keyrings/debian-archive-keyring.gpg)")
+    .option('--allow-unsigned', 'do not check the apt lists against their InRelease; the fragments are marked unsigned')
+    .option('--allow-older', 'accept a release dated before the newest already imported for its suite')
     .action((pkgs, o, cmd) => load<typeof import('./commands/base-build')>('./commands/base-build').baseBuild(ctxOf(cmd), pkgs, o));
 
   const imp = program.command('import').description('import Debian packages as signed fragments');
@@ -94,6 +97,9 @@ export function buildProgram(): Command {
   imp.command('apt').argument('<package...>', 'package names (NAME or NAME=VERSION)').description("resolve the packages' closure against the host's apt lists, apt-get download it, import it")
     .requiredOption('--key <file.key>', 'secret key to sign with').option('--cache <dir>', 'where downloaded .debs are kept (default: STORE/apt-cache)')
     .option('--no-merged-usr', 'keep /bin, /lib... paths as shipped (default: move them under /usr)')
+    .option('--keyring <file>', "OpenPGP keyring the apt lists' InRelease must be signed with (default: LSE_DEBIAN_KEYRING, else /usr/share/keyrings/debian-archive-keyring.gpg)")
+    .option('--allow-unsigned', 'do not check the apt lists against their InRelease; the fragments are marked unsigned')
+    .option('--allow-older', 'accept a release dated before the newest already imported for its suite')
     .action((pkgs, o, cmd) => load<typeof import('./commands/import')>('./commands/import').importApt(ctxOf(cmd), pkgs, o));
   imp.command('debian-index').argument('<packages_file...>', "Packages indexes, plain or compressed (apt's lists in /var/lib/apt/lists work as they are)")
     .description('import the metadata of every package of a Debian Packages index as signed fragments; each .deb is fetched (and checked against the index SHA256) when a synthesis first uses it. Re-running is a no-op')
@@ -101,6 +107,10 @@ export function buildProgram(): Command {
     .option('--mirror <url>', `Debian archive the .debs are fetched from (default: the archive apt fetched the list from, else ${'http://deb.debian.org/debian'}; LSE_DEBIAN_MIRROR overrides at fetch time)`)
     .option('--arch <list>', "architectures to import, comma-separated, or 'any' (default: the host's and all)")
     .option('--no-merged-usr', 'keep /bin, /lib... paths as shipped when the .debs are unpacked (default: move them under /usr)')
+    .option('--release <InRelease>', "the archive's signed InRelease listing the Packages files (or a Release with Release.gpg beside it); repeatable", collect)
+    .option('--keyring <file>', 'OpenPGP keyring the release must be signed with (default: LSE_DEBIAN_KEYRING, else /usr/share/keyrings/debian-archive-keyring.gpg)')
+    .option('--allow-unsigned', 'import without --release: nothing checks the metadata; the fragments are marked unsigned')
+    .option('--allow-older', 'accept a release dated before the newest already imported for its suite (a deliberate downgrade)')
     .action((files, o, cmd) => load<typeof import('./commands/import-index')>('./commands/import-index').importDebianIndex(ctxOf(cmd), files, o));
 
   program.command('resolve').argument('<manifest>', 'dependency manifest (YAML or JSON)')
@@ -117,8 +127,10 @@ export function buildProgram(): Command {
     .option('--region-fallback <list>', 'regions whose variants are acceptable next, in order, comma-separated (overrides platform.regionFallback)')
     .option('--rootfs <dir>', 'also materialize the root filesystem here').option('--force', 'replace existing output directories')
     .action((file, o, cmd) => load<typeof import('./commands/synth')>('./commands/synth').synth(ctxOf(cmd), file, o, logOf()));
-  program.command('verify').description('re-verify every fragment and base in the store (exit 4 if anything fails)')
-    .action((_o, cmd) => load<typeof import('./commands/verify')>('./commands/verify').verifyStore(ctxOf(cmd)));
+  program.command('verify').description("re-verify every fragment and base in the store (exit 4 if anything fails); fragments from a signed Debian index are checked along Debian's chain of trust")
+    .option('--chain', 'show the chain of trust (archive key, InRelease, Packages, paragraph, descriptor) of each fragment from a signed Debian index')
+    .option('--keyring <file>', 'OpenPGP keyring for Debian releases (default: LSE_DEBIAN_KEYRING, else /usr/share/keyrings/debian-archive-keyring.gpg)')
+    .action((o, cmd) => load<typeof import('./commands/verify')>('./commands/verify').verifyStore(ctxOf(cmd), o));
 
   const node = program.command('node').description('run images on this node through lse-node and containerd, from the node fragment cache (docs/NODE.md)');
   node.command('pull').argument('<image>', 'pkgs/<package>[/<package>...][:tag], synth/<synthesis id>, or NAME@sha256:<digest>')

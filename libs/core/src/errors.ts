@@ -42,6 +42,12 @@ export type ErrorCode =
   | 'SNAPSHOT_INVALID'
   | 'IMAGE_INVALID'
   | 'LAYER_MISMATCH'
+  | 'DEBIAN_UNSIGNED'
+  | 'DEBIAN_SIGNATURE_INVALID'
+  | 'DEBIAN_KEY_UNKNOWN'
+  | 'DEBIAN_RELEASE_EXPIRED'
+  | 'DEBIAN_RELEASE_ROLLBACK'
+  | 'DEBIAN_INDEX_MISMATCH'
   | 'INTERNAL';
 
 /**
@@ -113,6 +119,12 @@ export const KIND_OF: Readonly<Record<ErrorCode, ErrorKind>> = {
   SNAPSHOT_INVALID: 'invalid',
   IMAGE_INVALID: 'invalid',
   LAYER_MISMATCH: 'untrusted',
+  DEBIAN_UNSIGNED: 'invalid',
+  DEBIAN_SIGNATURE_INVALID: 'untrusted',
+  DEBIAN_KEY_UNKNOWN: 'untrusted',
+  DEBIAN_RELEASE_EXPIRED: 'untrusted',
+  DEBIAN_RELEASE_ROLLBACK: 'untrusted',
+  DEBIAN_INDEX_MISMATCH: 'untrusted',
   INTERNAL: 'internal',
 };
 

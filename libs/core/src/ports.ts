@@ -119,6 +119,27 @@ export interface VerdictRepository {
   put(v: FragmentVerdict): Promise<'created' | 'exists'>;
 }
 
+/** One imported Debian release: which suite, its `Date`, and the InRelease blob. */
+export interface DebianReleaseRecord {
+  /** releaseSuiteKey (core debian/release.ts), e.g. `Debian/Debian/bookworm`. */
+  suite: string;
+  /** The release's `Date`, ISO 8601. */
+  date: string;
+  /** `sha256:` of the InRelease blob. */
+  inRelease: string;
+}
+
+/**
+ * The newest Debian release imported per suite: what the rollback rule compares a new import's
+ * `Date` with (an older one is refused unless asked for).
+ */
+export interface DebianReleaseLog {
+  /** The record with the newest date for `suite`, if any release of it was imported. */
+  newest(suite: string): Promise<DebianReleaseRecord | undefined>;
+  /** Records an import; the newest date per suite is kept (an older record changes nothing). */
+  record(r: DebianReleaseRecord): Promise<void>;
+}
+
 /** The trust store: publisher keys, their name scopes, revocations. */
 export interface TrustStore {
   list(): Promise<TrustedKey[]>;

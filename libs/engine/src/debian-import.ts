@@ -1,4 +1,4 @@
-import { debianPackInfo, type DebContents, type SecretKey } from '@lse/core';
+import { debianPackInfo, type DebContents, type DebianProof, type DebianUnsigned, type SecretKey } from '@lse/core';
 import type { PackInput } from './pack';
 
 export interface DebianImportOptions {
@@ -10,6 +10,11 @@ export interface DebianImportOptions {
   file: string;
   sha256: string;
   size: number;
+  /**
+   * Debian's chain for the .deb when it came from an archive (`import apt`): where its paragraph
+   * is in which signed index (source.debian), or that the index was unsigned.
+   */
+  debian?: DebianProof | DebianUnsigned;
 }
 
 /**
@@ -34,7 +39,7 @@ export function debianPackInput(deb: DebContents, o: DebianImportOptions): PackI
     key: o.key,
     epoch: o.epoch,
     allowSetuid: true,
-    source: { type: 'deb', file: o.file.replace(/^.*\//, ''), sha256: o.sha256, size: o.size },
+    source: { type: 'deb', file: o.file.replace(/^.*\//, ''), sha256: o.sha256, size: o.size, ...(o.debian ? { debian: o.debian } : {}) },
     metadata: info.metadata as unknown as Record<string, unknown>,
   };
 }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import {
   fragmentSetDigest, isLseError, sha256Digest, verdictId, type BaseImage, type BaseRepository, type BlobStore, type Fragment,
   type FragmentRepository, type FragmentVerdict, type LayerRecord, type LayerRecordRepository, type LeaseRepository, type SynthesisRecord,
-  type SynthesisRepository, type TrustStore, type VerdictRepository,
+  type SynthesisRepository, type TrustStore, type VerdictRepository, type DebianReleaseLog, type DebianReleaseRecord,
 } from '@lse/core';
 
 async function errorOf(p: Promise<unknown>): Promise<unknown> {
@@ -329,6 +329,24 @@ export function verdictRepositoryConformance(name: string, make: () => Promise<V
       const outcomes = await Promise.all(['a', 'b', 'c'].map((k) => repo.put({ ...v, keyName: k })));
       expect(outcomes.filter((o) => o === 'created')).toHaveLength(1);
       expect(['a', 'b', 'c']).toContain((await repo.get(v.id))?.keyName);
+    });
+  });
+}
+
+export function debianReleaseLogConformance(name: string, make: () => Promise<DebianReleaseLog>): void {
+  describe(`DebianReleaseLog conformance: ${name}`, () => {
+    it('keeps the newest release per suite; an older record changes nothing', async () => {
+      const log = await make();
+      const r = (suite: string, date: string, n: number): DebianReleaseRecord => ({ suite, date, inRelease: sha256Digest(`in-release-${n}`) });
+      expect(await log.newest('Debian/Debian/bookworm')).toBeUndefined();
+      await log.record(r('Debian/Debian/bookworm', '2026-07-11T10:16:37.000Z', 1));
+      await log.record(r('Debian/Debian/bookworm-updates', '2026-11-30T02:21:41.000Z', 2));
+      expect(await log.newest('Debian/Debian/bookworm')).toEqual(r('Debian/Debian/bookworm', '2026-07-11T10:16:37.000Z', 1));
+      await log.record(r('Debian/Debian/bookworm', '2026-01-01T00:00:00.000Z', 3));
+      expect((await log.newest('Debian/Debian/bookworm'))?.inRelease).toBe(sha256Digest('in-release-1'));
+      await log.record(r('Debian/Debian/bookworm', '2026-08-01T00:00:00.000Z', 4));
+      expect(await log.newest('Debian/Debian/bookworm')).toEqual(r('Debian/Debian/bookworm', '2026-08-01T00:00:00.000Z', 4));
+      expect((await log.newest('Debian/Debian/bookworm-updates'))?.inRelease).toBe(sha256Digest('in-release-2'));
     });
   });
 }

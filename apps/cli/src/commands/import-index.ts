@@ -5,6 +5,15 @@
  * downloaded now; the fetcher downloads a .deb the first time a synthesis uses it and the
  * verifier checks it against the signed digest (engine fetch-stage.ts, verify-stage.ts).
  *
+ * Debian's chain of trust is checked first and kept as proof (core debian/release.ts): each
+ * Packages file must be listed by SHA256 in an InRelease given with --release whose signature
+ * verifies against the Debian keyring (--keyring, LSE_DEBIAN_KEYRING), that has not expired
+ * (Valid-Until) and is not older than the newest release already imported for its suite. Only
+ * when every file passes is anything stored: the InRelease and the Packages file as blobs, then
+ * the fragments, each naming both by digest and its paragraph by offset and length
+ * (`source.debian`). `--allow-unsigned` imports an index without that proof, marked
+ * `source.debian.unsigned`.
+ *
  * Fast and idempotent: a descriptor is a pure function of its paragraph and the options, so ids
  * are computed first and grouped by their first two hex digits (256 groups, stable when a few
  * packages change); the store (or gateway) says which groups it stored completely before
@@ -12,11 +21,14 @@
  * others are signed and stored. Re-running on the same index stores nothing.
  */
 import { performance } from 'node:perf_hooks';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import {
-  LseError, fragmentId, fragmentSetDigest, indexDescriptor, parseControlFile, signDescriptor,
-  type ControlParagraph, type Fragment, type FragmentDescriptor,
+  LseError, checkReleaseFresh, fragmentId, fragmentSetDigest, indexDescriptor, packagesPathIn, paragraphAt, paragraphSpans, parseControlFile,
+  releaseSuiteKey, sha256Digest, signDescriptor,
+  type ControlParagraph, type DebianProof, type DebianUnsigned, type Fragment, type FragmentDescriptor,
 } from '@lse/core';
-import { aptRepoOf, hostArch, readIndexText } from '@lse/adapter-deb';
+import { aptRepoOf, hostArch, readDebianKeyring, readIndexBytes, verifyInRelease, type DebianKeyring, type SignedRelease } from '@lse/adapter-deb';
 import type { Ctx } from '../context';
 import { readSecretKeyFile } from './fragment';
 
@@ -26,6 +38,33 @@ export interface IndexImportOpts {
   arch?: string;
   /** commander's --no-merged-usr gives false. */
   mergedUsr?: boolean;
+  /** InRelease files (or Release files with Release.gpg beside them) the indexes are listed in. */
+  release?: string[];
+  /** OpenPGP keyring to check them against (default: config.debianKeyring). */
+  keyring?: string;
+  /** Import without a signed release; the fragments are marked unsigned. */
+  allowUnsigned?: boolean;
+  /** Accept a release older than the newest imported for its suite. */
+  allowOlder?: boolean;
+}
+
+/** A release given with --release, its signature checked. */
+export interface CheckedRelease extends SignedRelease {
+  file: string;
+  bytes: Buffer;
+  digest: string;
+  /** Release.gpg, when `bytes` is a plain Release file signed detached. */
+  detached?: Buffer;
+  detachedDigest?: string;
+  suite: string;
+}
+
+/** A Packages file ready to import: its bytes and, when signed, where its release lists it. */
+interface CheckedIndex {
+  file: string;
+  bytes: Buffer;
+  digest: string;
+  signed?: { release: CheckedRelease; path: string };
 }
 
 const DEFAULT_ARCHIVE = 'http://deb.debian.org/debian';
@@ -40,18 +79,38 @@ export async function importDebianIndex(ctx: Ctx, files: string[], o: IndexImpor
   const archs = o.arch ? o.arch.split(',').map((a) => a.trim()).filter(Boolean) : [await hostArch().catch(() => 'amd64'), 'all'];
   const mirror = o.mirror?.replace(/\/+$/, '');
   if (mirror && !/^https?:\/\/[^/]+/.test(mirror)) throw new LseError('USAGE', `--mirror must be an http(s) URL of a Debian archive like ${DEFAULT_ARCHIVE}, got '${o.mirror}'`);
+  if (o.allowUnsigned && o.release?.length) throw new LseError('USAGE', 'give either --release INRELEASE (verified) or --allow-unsigned, not both');
+  if (!o.allowUnsigned && !o.release?.length) {
+    throw new LseError('DEBIAN_UNSIGNED', `refusing to import ${files.join(', ')} without Debian's signature: give the InRelease the index is listed in (--release /var/lib/apt/lists/…_dists_SUITE_InRelease), or --allow-unsigned to import unverified metadata, marked so`, { files });
+  }
+  if (ctx.remote && o.release?.length) {
+    throw new LseError('USAGE', "a gateway does not take Debian proofs yet: import the signed index into an embedded store (without --server), or use --allow-unsigned with --server");
+  }
+  // Every check before anything is stored: a refused release or index leaves the store as it was.
+  const releases = o.release?.length ? await checkReleases(ctx, o.release, await readDebianKeyring(o.keyring ?? ctx.config.debianKeyring), Boolean(o.allowOlder)) : [];
+  const indexes: CheckedIndex[] = [];
+  for (const file of files) indexes.push(await checkIndex(file, releases));
   const t0 = performance.now();
   const total: Counts = { packages: 0, created: 0, existing: 0, skipped: 0, rejected: 0 };
   const perFile: (Counts & { file: string; repo: string; seconds: number })[] = [];
-  for (const file of files) {
+  for (const index of indexes) {
+    const file = index.file;
     const t1 = performance.now();
     const repo = mirror ?? (await aptRepoOf(file)) ?? DEFAULT_ARCHIVE;
-    const counts = await importOneIndex(ctx, file, repo, archs, key, o.mergedUsr !== false);
+    if (index.signed) {
+      // the proof's blobs before the fragments that name them
+      const r = index.signed.release;
+      await ctx.ports.origin.put(r.digest, r.bytes, r.bytes.length);
+      if (r.detached && r.detachedDigest) await ctx.ports.origin.put(r.detachedDigest, r.detached, r.detached.length);
+      await ctx.ports.origin.put(index.digest, index.bytes, index.bytes.length);
+    }
+    const counts = await importOneIndex(ctx, index, repo, archs, key, o.mergedUsr !== false);
     const seconds = (performance.now() - t1) / 1000;
     perFile.push({ file, repo, seconds, ...counts });
     for (const k of Object.keys(total) as (keyof Counts)[]) total[k] += counts[k];
     ctx.out.progress(`${file}: ${counts.packages} packages (${archs.join(', ')}) from ${repo}: ${counts.created} new, ${counts.existing} already stored, ${counts.skipped} skipped in ${seconds.toFixed(1)} s`);
   }
+  for (const r of releases) await ctx.store.debianReleases.record({ suite: r.suite, date: r.release.date, inRelease: r.digest });
   const seconds = (performance.now() - t0) / 1000;
   if (total.rejected) {
     throw new LseError('FRAGMENT_INVALID', `${total.rejected} package(s) were refused by the gateway (see above); check that the key is trusted for their names (lse trust add KEY.pub --scope '*')`, { rejected: total.rejected });
@@ -62,22 +121,65 @@ export async function importDebianIndex(ctx: Ctx, files: string[], o: IndexImpor
   );
 }
 
-async function importOneIndex(ctx: Ctx, file: string, repo: string, archs: string[], key: Awaited<ReturnType<typeof readSecretKeyFile>>, mergedUsr: boolean): Promise<Counts> {
+/**
+ * Reads and checks the releases given with --release: signature by a key of the keyring, not
+ * expired, not older than the newest imported for the suite (unless allowOlder).
+ */
+export async function checkReleases(ctx: Ctx, files: string[], keyring: DebianKeyring, allowOlder: boolean): Promise<CheckedRelease[]> {
+  const out: CheckedRelease[] = [];
+  for (const file of files) {
+    const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
+      throw new LseError('USAGE', `cannot read the release file ${file} (${e.code ?? e.message}); give the InRelease apt fetched (/var/lib/apt/lists/…_InRelease)`, { file });
+    });
+    const detached = !bytes.subarray(0, 40).toString('latin1').startsWith('-----BEGIN PGP SIGNED') && existsSync(`${file}.gpg`) ? await readFile(`${file}.gpg`) : undefined;
+    const signed = await verifyInRelease(bytes, keyring, file, detached);
+    const suite = releaseSuiteKey(signed.release);
+    const newest = await ctx.store.debianReleases.newest(suite);
+    checkReleaseFresh(signed.release, { now: new Date(), ...(newest ? { newest: newest.date } : {}), allowOlder }, file);
+    out.push({ ...signed, file, bytes, digest: sha256Digest(bytes), ...(detached ? { detached, detachedDigest: sha256Digest(detached) } : {}), suite });
+    ctx.out.progress(`${file}: ${suite} dated ${signed.release.date}, signed by ${signed.signedBy.join(', ')}`);
+  }
+  return out;
+}
+
+async function checkIndex(file: string, releases: CheckedRelease[]): Promise<CheckedIndex> {
+  const bytes = await readIndexBytes(file);
+  const digest = sha256Digest(bytes);
+  if (!releases.length) return { file, bytes, digest };
+  let firstError: unknown;
+  for (const release of releases) {
+    try {
+      return { file, bytes, digest, signed: { release, path: packagesPathIn(release.release, digest.slice(7), bytes.length, file) } };
+    } catch (e) {
+      firstError ??= e;
+    }
+  }
+  throw firstError;
+}
+
+async function importOneIndex(ctx: Ctx, index: CheckedIndex, repo: string, archs: string[], key: Awaited<ReturnType<typeof readSecretKeyFile>>, mergedUsr: boolean): Promise<Counts> {
   const t = performance.now();
-  const paragraphs = parseControlFile(await readIndexText(file), file);
-  ctx.out.progress(`${file}: read ${paragraphs.length} paragraphs in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const file = index.file;
+  const signed = index.signed;
+  const spans = signed ? paragraphSpans(index.bytes) : undefined;
+  const paragraphs = spans ? spans.map((s) => paragraphAt(index.bytes, s, file)) : parseControlFile(index.bytes.toString('utf8'), file);
+  ctx.out.progress(`${file}: read ${paragraphs.length} paragraphs in ${((performance.now() - t) / 1000).toFixed(1)} s${signed ? ` (${signed.path} of ${signed.release.suite}, verified)` : ' (unsigned)'}`);
+  const unsigned: DebianUnsigned = { unsigned: true };
+  const proofOf = (i: number): DebianProof | DebianUnsigned => signed
+    ? { inRelease: signed.release.digest, ...(signed.release.detachedDigest ? { releaseGpg: signed.release.detachedDigest } : {}), packages: index.digest, path: signed.path, paragraph: spans![i]!, suite: signed.release.suite, date: signed.release.release.date }
+    : unsigned;
   const seen = new Set<string>();
   const descriptors: FragmentDescriptor[] = [];
   const problems: string[] = [];
   let skipped = 0;
   const derive = { from: 'deb' as const, mergedUsr, epoch: ctx.config.epoch };
-  for (const p of paragraphs) {
+  for (const [i, p] of paragraphs.entries()) {
     if (!archs.includes(p['Architecture'] ?? '') && !archs.includes('any')) continue;
     const k = `${p['Package']}=${p['Version']}:${p['Architecture']}`;
     if (seen.has(k)) continue;
     seen.add(k);
     try {
-      descriptors.push(indexDescriptor(p, { repo, derive }));
+      descriptors.push(indexDescriptor(p, { repo, derive, proof: proofOf(i) }));
     } catch (e) {
       skipped++;
       if (problems.length < 5) problems.push(describeSkip(p, e));

@@ -9,16 +9,24 @@
  * `apt-get download` fetches the exact versions into a cache directory that survives runs, and
  * each is imported. A package already in the store with the same name, version, architecture and
  * .deb digest is not re-imported, so re-running is cheap.
+ *
+ * Debian's chain of trust is checked before anything is imported: each apt list must be listed by
+ * SHA256 in the InRelease (or Release + Release.gpg) apt keeps beside it, signed by a key of the
+ * Debian keyring (--keyring, LSE_DEBIAN_KEYRING), not expired and not older than the newest
+ * imported for its suite; each downloaded .deb must have the SHA256 and size its paragraph names.
+ * The fragments carry the proof (`source.debian`, as `import debian-index` does) and the store
+ * keeps the InRelease and Packages blobs. `--allow-unsigned` skips this and marks the fragments.
  */
 import { join } from 'node:path';
 import {
-  DebianIndexCatalog, LseError, debianMetaOf, parseRelation, resolve as resolveClosure,
-  type Fragment, type Requirement, type SecretKey,
+  DebianIndexCatalog, LseError, debianMetaOf, packagesPathIn, paragraphSpans, parseRelation, resolve as resolveClosure, sha256Digest,
+  type ControlParagraph, type DebianProof, type DebianUnsigned, type Fragment, type Requirement, type SecretKey,
 } from '@lse/core';
-import { aptDownload, ensureAptLists, hostArch, readAptIndex, readDebFile } from '@lse/adapter-deb';
+import { aptDownload, ensureAptLists, hostArch, readAptIndex, readDebFile, readDebianKeyring, releaseBeside, type AptIndex } from '@lse/adapter-deb';
 import { buildFragment, debianPackInput, packFragment } from '@lse/engine';
 import type { Ctx } from '../context';
 import { readSecretKeyFile } from './fragment';
+import { checkReleases, type CheckedRelease } from './import-index';
 
 export interface DebImportOpts {
   key: string;
@@ -28,12 +36,76 @@ export interface DebImportOpts {
 
 export interface AptImportOpts extends DebImportOpts {
   cache?: string;
+  /** OpenPGP keyring the apt lists' InRelease files must be signed with (default: config.debianKeyring). */
+  keyring?: string;
+  /** Import from apt lists without checking their signature; the fragments are marked unsigned. */
+  allowUnsigned?: boolean;
+  /** Accept a release older than the newest imported for its suite. */
+  allowOlder?: boolean;
+}
+
+/** The chain of one apt list: its checked release, where the release lists it, its blob. */
+interface ListChain {
+  release: CheckedRelease;
+  path: string;
+  digest: string;
+  bytes: Buffer;
+}
+
+/**
+ * Checks Debian's chain for every apt list (before anything is stored) and returns the proof of
+ * each paragraph, by paragraph, with the blobs to store.
+ */
+async function aptChain(ctx: Ctx, index: AptIndex, o: AptImportOpts): Promise<{ proofOf: Map<ControlParagraph, DebianProof | DebianUnsigned>; lists: ListChain[] }> {
+  const proofOf = new Map<ControlParagraph, DebianProof | DebianUnsigned>();
+  if (o.allowUnsigned) {
+    for (const p of index.paragraphs) proofOf.set(p, { unsigned: true });
+    return { proofOf, lists: [] };
+  }
+  const keyring = await readDebianKeyring(o.keyring ?? ctx.config.debianKeyring);
+  const releases = new Map<string, CheckedRelease>();
+  const lists: ListChain[] = [];
+  let first = 0;
+  for (const [i, file] of index.files.entries()) {
+    const beside = releaseBeside(file);
+    if (!beside) {
+      throw new LseError('DEBIAN_UNSIGNED', `apt list ${file} has no InRelease (or Release and Release.gpg) beside it, so nothing vouches for it; run apt-get update, or pass --allow-unsigned to import unverified packages, marked so`, { file });
+    }
+    const releaseFile = 'inRelease' in beside ? beside.inRelease : beside.release;
+    let release = releases.get(releaseFile);
+    if (!release) {
+      release = (await checkReleases(ctx, [releaseFile], keyring, Boolean(o.allowOlder)))[0]!;
+      releases.set(releaseFile, release);
+    }
+    const bytes = index.bytes[i]!;
+    const digest = sha256Digest(bytes);
+    const path = packagesPathIn(release.release, digest.slice(7), bytes.length, file);
+    const spans = paragraphSpans(bytes);
+    const count = index.counts[i]!;
+    if (spans.length !== count) throw new LseError('DEBIAN_INDEX_MISMATCH', `apt list ${file}: ${count} paragraphs parsed but ${spans.length} blank-line separated spans; is it a Packages file?`, { file });
+    for (let k = 0; k < count; k++) {
+      proofOf.set(index.paragraphs[first + k]!, { inRelease: release.digest, ...(release.detachedDigest ? { releaseGpg: release.detachedDigest } : {}), packages: digest, path, paragraph: spans[k]!, suite: release.suite, date: release.release.date });
+    }
+    first += count;
+    lists.push({ release, path, digest, bytes });
+  }
+  return { proofOf, lists };
 }
 
 /** Imports one read .deb; returns the fragment and whether it was new. */
-async function importOne(ctx: Ctx, file: string, key: SecretKey, mergedUsr: boolean): Promise<{ fragment: Fragment; created: boolean }> {
+async function importOne(ctx: Ctx, file: string, key: SecretKey, mergedUsr: boolean, from?: { paragraph: ControlParagraph; proof: DebianProof | DebianUnsigned }): Promise<{ fragment: Fragment; created: boolean }> {
   const deb = await readDebFile(file);
-  const input = debianPackInput(deb, { key, epoch: ctx.config.epoch, mergedUsr, file, sha256: deb.sha256, size: deb.size });
+  if (from && !('unsigned' in from.proof) && ((from.paragraph['SHA256'] ?? '').toLowerCase() !== deb.sha256 || Number(from.paragraph['Size']) !== deb.size)) {
+    throw new LseError('DEBIAN_INDEX_MISMATCH', `${file} (sha256 ${deb.sha256.slice(0, 12)}…, ${deb.size} bytes) is not the .deb the signed index names for ${from.paragraph['Package']} ${from.paragraph['Version']} (sha256 ${(from.paragraph['SHA256'] ?? '?').slice(0, 12)}…); delete it from the cache and import again`, { file });
+  }
+  const input = debianPackInput(deb, { key, epoch: ctx.config.epoch, mergedUsr, file, sha256: deb.sha256, size: deb.size, ...(from ? { debian: from.proof } : {}) });
+  if (!from && !ctx.remote) {
+    // the same .deb imported before (perhaps by import apt, with Debian's proof): that fragment
+    const had = (await ctx.ports.fragments.byName(input.name)).find((g) => g.descriptor.version === input.version && g.descriptor.source['type'] === 'deb'
+      && g.descriptor.source['sha256'] === deb.sha256 && g.descriptor.attributes.arch === input.attributes?.arch
+      && (debianMetaOf(g.descriptor)?.mergedUsr !== undefined) === mergedUsr);
+    if (had) return { fragment: had, created: false };
+  }
   if (ctx.remote) {
     // also kept in the local store, which `base build` reads the blobs from
     const built = buildFragment(input);
@@ -128,6 +200,7 @@ export async function importAptClosure(ctx: Ctx, packages: string[], o: AptImpor
     }
   }
   ctx.out.progress(`read ${index.paragraphs.length} package entries from ${index.files.length} apt list(s) in ${Date.now() - t0} ms`);
+  const chain = await aptChain(ctx, index, o);
   const t1 = Date.now();
   const { fragments: closure } = resolveClosure({ requirements: names.map(requirementOf), platform: { os: 'linux', arch }, catalog, rootLabel: 'the requested packages' });
   ctx.out.progress(`resolved ${names.length} package(s) to a closure of ${closure.length} in ${Date.now() - t1} ms`);
@@ -138,6 +211,14 @@ export async function importAptClosure(ctx: Ctx, packages: string[], o: AptImpor
   const pkgs = missing.map((f) => ({ name: f.descriptor.name, version: f.descriptor.version, arch: f.descriptor.attributes.arch ?? arch }));
   const files = pkgs.length ? await aptDownload(pkgs, cacheDir, (l) => ctx.out.progress(l)) : [];
   const fileOf = new Map(missing.map((f, i) => [f, files[i]!]));
+  if (missing.length) {
+    // the proof's blobs before the fragments that name them
+    for (const l of chain.lists) {
+      await ctx.ports.origin.put(l.release.digest, l.release.bytes, l.release.bytes.length);
+      if (l.release.detached && l.release.detachedDigest) await ctx.ports.origin.put(l.release.detachedDigest, l.release.detached, l.release.detached.length);
+      await ctx.ports.origin.put(l.digest, l.bytes, l.bytes.length);
+    }
+  }
 
   const out: { fragment: Fragment; created: boolean }[] = [];
   for (const [i, f] of closure.entries()) {
@@ -148,10 +229,12 @@ export async function importAptClosure(ctx: Ctx, packages: string[], o: AptImpor
       out.push({ fragment: had, created: false });
       continue;
     }
-    const r = await importOne(ctx, fileOf.get(f)!, key, mergedUsr);
+    const paragraph = catalog.paragraphOf(f)!;
+    const r = await importOne(ctx, fileOf.get(f)!, key, mergedUsr, { paragraph, proof: chain.proofOf.get(paragraph)! });
     ctx.out.progress(`[${i + 1}/${closure.length}] ${describe(r.fragment, r.created)}`);
     out.push(r);
   }
+  for (const r of new Set(chain.lists.map((l) => l.release))) await ctx.store.debianReleases.record({ suite: r.suite, date: r.release.date, inRelease: r.digest });
   return out;
 }
 

@@ -1,4 +1,7 @@
-import { DEB_MEDIA_TYPE, LseError, type ErrorCode, fragmentLabel, gunzip, isGzip, isLseError, sha256Digest, verifyFragment, type TrustedKey } from '@lse/core';
+import {
+  DEB_MEDIA_TYPE, LseError, type ErrorCode, type Fragment, debianProofOf, fragmentLabel, gunzip, isGzip, isLseError, sha256Digest, verifyFragment, type TrustedKey,
+} from '@lse/core';
+import { DebianChainVerifier, readDebianKeyring, type ChainLink } from '@lse/adapter-deb';
 import { readVerifiedEntries } from '@lse/engine';
 import type { Ctx } from '../context';
 
@@ -8,13 +11,35 @@ interface Problem {
   message: string;
 }
 
+interface Chain {
+  fragment: string;
+  name: string;
+  version: string;
+  links: ChainLink[];
+  /** What the LSE signature says: not needed for a fragment Debian's chain vouches for. */
+  lseSignature: string;
+}
+
+export interface VerifyOpts {
+  /** Print the chain of trust of every fragment imported from a signed Debian index. */
+  chain?: boolean;
+  /** OpenPGP keyring for Debian releases (default: config.debianKeyring). */
+  keyring?: string;
+}
+
 /**
  * `lse verify`: every fragment (id, signature, trust, blob digest and size, tar policy, file
  * index) and every base layer (digest, diff id) in the store. Exit 4 when anything fails.
  * Packages imported from a Debian index whose .deb has not been fetched yet are checked as far as
  * they exist (id, signature, trust): verifying them would mean downloading the whole archive.
+ *
+ * A fragment imported from a signed Debian index (`source.debian`) is checked along Debian's
+ * chain instead of by the importer's key: archive keyring → InRelease signature → Packages
+ * SHA256 → its paragraph → the descriptor recomputed from it (DebianChainVerifier), offline,
+ * with only the Debian keyring trusted; the LSE signature is reported, not required. Its .deb
+ * and the derivation are checked as for any indexed package once the .deb is in the cache.
  */
-export async function verifyStore(ctx: Ctx): Promise<void> {
+export async function verifyStore(ctx: Ctx, o: VerifyOpts = {}): Promise<void> {
   if (ctx.remote) {
     throw new LseError('USAGE', "'lse verify' checks the embedded store; a gateway verifies every fragment when it is published and again at every synthesis. Drop --server / LSE_SERVER.");
   }
@@ -23,9 +48,33 @@ export async function verifyStore(ctx: Ctx): Promise<void> {
   const fragments = await ctx.ports.fragments.list();
   let n = 0;
   let unfetched = 0;
+  let chained = 0;
+  let unsigned = 0;
+  const chains: Chain[] = [];
+  let chainVerifier: Promise<DebianChainVerifier> | undefined;
+  const chainOf = (f: Fragment) => {
+    chainVerifier ??= readDebianKeyring(o.keyring ?? ctx.config.debianKeyring).then((k) => new DebianChainVerifier(ctx.ports.origin, k));
+    return chainVerifier.then((v) => v.verify(f));
+  };
   for (const f of fragments) {
     try {
-      verifyFragment(f, keys);
+      if (debianProofOf(f.descriptor.source)) {
+        const { links, lseKeyNeeded } = await chainOf(f);
+        chained++;
+        let lseSignature: string;
+        if (lseKeyNeeded) lseSignature = `content derived from the .deb signed by trusted key '${verifyFragment(f, keys)}'`;
+        else {
+          try {
+            lseSignature = `derivation also signed by trusted key '${verifyFragment(f, keys)}'`;
+          } catch (e) {
+            lseSignature = `not relied on: ${(e as Error).message.replace(`${fragmentLabel(f)}: `, '')}`;
+          }
+        }
+        if (o.chain) chains.push({ fragment: f.id, name: f.descriptor.name, version: f.descriptor.version, links, lseSignature });
+      } else {
+        verifyFragment(f, keys);
+        if ((f.descriptor.source['debian'] as { unsigned?: boolean } | undefined)?.unsigned) unsigned++;
+      }
       if (f.descriptor.blob.mediaType === DEB_MEDIA_TYPE && !(await ctx.ports.cache.has(f.descriptor.blob.digest))) unfetched++;
       else await readVerifiedEntries(ctx.ports, f);
     } catch (e) {
@@ -52,9 +101,13 @@ export async function verifyStore(ctx: Ctx): Promise<void> {
     }
   }
   const pending = unfetched ? ` (${unfetched} package(s) from a Debian index not fetched yet: signatures checked, their .deb is checked when first used)` : '';
-  const summary = `${fragments.length} fragment(s), ${digests.length} base(s) checked: ${problems.length ? `${problems.length} problem(s)` : 'all verified'}${pending}`;
+  const debian = chained || unsigned ? `; ${chained} by Debian's chain of trust${unsigned ? `, ${unsigned} from unsigned Debian indexes (importer's signature only)` : ''}` : '';
+  const summary = `${fragments.length} fragment(s), ${digests.length} base(s) checked: ${problems.length ? `${problems.length} problem(s)` : 'all verified'}${debian}${pending}`;
   ctx.out.progress(summary);
-  ctx.out.result(problems.map((p) => `${p.code}\t${p.message}`).join('\n'), { ok: problems.length === 0, fragments: fragments.length, unfetched, bases: digests.length, problems });
+  const chainLines = chains.flatMap((c) => [`${c.name} ${c.version} ${c.fragment}`, ...c.links.map((l) => `  ${l.link}\t${l.detail}`), `  lse-key\t${c.lseSignature}`]);
+  ctx.out.result([...chainLines, ...problems.map((p) => `${p.code}\t${p.message}`)].join('\n'), {
+    ok: problems.length === 0, fragments: fragments.length, unfetched, chained, unsigned, bases: digests.length, problems, ...(o.chain ? { chains } : {}),
+  });
   if (problems.length) {
     throw new LseError(problems[0]!.code, `verification found ${problems.length} problem(s); the first: ${problems[0]!.message}`, { problems: problems.length, reported: true });
   }

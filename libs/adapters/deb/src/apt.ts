@@ -14,6 +14,10 @@ import { run, runOk } from './run';
 
 export interface AptIndex {
   files: string[];
+  /** The bytes of each list (uncompressed), in the order of `files`. */
+  bytes: Buffer[];
+  /** How many of `paragraphs` (in order) came from each list. */
+  counts: number[];
   paragraphs: ControlParagraph[];
   /** Base URI of the repository each paragraph came from (for fetching by Filename). */
   repoOf: Map<ControlParagraph, string>;
@@ -45,10 +49,30 @@ export async function ensureAptLists(progress: (line: string) => void = () => {}
  * xz, zst); without apt, plain and gzip files are read directly.
  */
 export async function readIndexText(file: string): Promise<string> {
+  return (await readIndexBytes(file)).toString('utf8');
+}
+
+/** {@link readIndexText} as bytes: what the Release's SHA256 of the uncompressed file covers. */
+export async function readIndexBytes(file: string): Promise<Buffer> {
   if (!existsSync(file)) throw new LseError('USAGE', `${file} does not exist; give a Packages file (plain or compressed), e.g. one of /var/lib/apt/lists/*_Packages*`, { file });
-  if (existsSync('/usr/lib/apt/apt-helper')) return (await runOk('/usr/lib/apt/apt-helper', ['cat-file', file], `reading ${file}`)).toString('utf8');
+  if (existsSync('/usr/lib/apt/apt-helper')) return runOk('/usr/lib/apt/apt-helper', ['cat-file', file], `reading ${file}`);
   const raw = await readFile(file);
-  return (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('utf8');
+  return raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw;
+}
+
+/**
+ * The signed release file apt keeps beside one of its lists: for
+ * `…_dists_bookworm_main_binary-amd64_Packages.lz4` that is `…_dists_bookworm_InRelease` (or
+ * `…_Release` with `…_Release.gpg`). Undefined when there is none (not an apt list).
+ */
+export function releaseBeside(list: string): { inRelease: string } | { release: string; gpg: string } | undefined {
+  const parts = list.split('_');
+  for (let n = parts.length - 1; n > 0; n--) {
+    const prefix = parts.slice(0, n).join('_');
+    if (existsSync(`${prefix}_InRelease`)) return { inRelease: `${prefix}_InRelease` };
+    if (existsSync(`${prefix}_Release`) && existsSync(`${prefix}_Release.gpg`)) return { release: `${prefix}_Release`, gpg: `${prefix}_Release.gpg` };
+  }
+  return undefined;
 }
 
 /** The archive base URI apt fetched `file` from, when it is one of apt's lists. */
@@ -62,13 +86,19 @@ export async function readAptIndex(): Promise<AptIndex> {
   const targets = await indexTargets();
   const paragraphs: ControlParagraph[] = [];
   const repoOf = new Map<ControlParagraph, string>();
+  const bytes: Buffer[] = [];
+  const counts: number[] = [];
   for (const t of targets) {
-    for (const p of parseControlFile(await readIndexText(t.file), t.file)) {
+    const b = await readIndexBytes(t.file);
+    bytes.push(b);
+    const ps = parseControlFile(b.toString('utf8'), t.file);
+    counts.push(ps.length);
+    for (const p of ps) {
       paragraphs.push(p);
       repoOf.set(p, t.repo);
     }
   }
-  return { files: targets.map((t) => t.file), paragraphs, repoOf };
+  return { files: targets.map((t) => t.file), bytes, counts, paragraphs, repoOf };
 }
 
 /** apt's file name for a package: `name_version_arch.deb`, ':' in the version as `%3a`. */

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   baseRepositoryConformance, blobStoreConformance, fragmentRepositoryConformance, layerRecordRepositoryConformance, sampleFragment, trustStoreConformance,
-  verdictRepositoryConformance,
+  verdictRepositoryConformance, debianReleaseLogConformance,
 } from '@lse/testing';
-import { FsBaseRepository, FsBlobStore, FsFragmentRepository, FsLayerRecordRepository, FsTrustStore, FsVerdictRepository } from './index';
+import { FsBaseRepository, FsBlobStore, FsFragmentRepository, FsLayerRecordRepository, FsTrustStore, FsVerdictRepository, FsDebianReleaseLog } from './index';
 
 /** A fresh directory per store; all are removed after the file's tests. */
 const made: string[] = [];
@@ -16,6 +16,7 @@ fragmentRepositoryConformance('fs', async () => new FsFragmentRepository(tmp()),
 trustStoreConformance('fs', async () => new FsTrustStore(tmp()));
 baseRepositoryConformance('fs', async () => new FsBaseRepository(tmp()));
 layerRecordRepositoryConformance('fs', async () => new FsLayerRecordRepository(tmp()));
+debianReleaseLogConformance('fs', async () => new FsDebianReleaseLog(tmp()));
 verdictRepositoryConformance('fs', async () => new FsVerdictRepository(tmp()));
 
 describe('FsFragmentRepository: stores written before by-provide markers', () => {

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { link, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  LseError, fragmentSetDigest, isDigest, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type FragmentVerdict, type LayerRecord,
-  type LayerRecordRepository, type TrustStore, type TrustedKey, type VerdictRepository,
+  LseError, fragmentSetDigest, isDigest, sha256Digest, type BaseImage, type BaseRepository, type DebianReleaseLog, type DebianReleaseRecord, type Fragment,
+  type FragmentRepository, type FragmentVerdict, type LayerRecord, type LayerRecordRepository, type TrustStore, type TrustedKey, type VerdictRepository,
 } from '@lse/core';
 import { isNotFound, writeFileAtomic } from './atomic';
 import { randomBytes } from 'node:crypto';
@@ -268,5 +268,25 @@ export class FsVerdictRepository implements VerdictRepository {
   }
   async put(v: FragmentVerdict): Promise<'created' | 'exists'> {
     return (await insertOnceFile(this.path(v.id), JSON.stringify(v))) ? 'created' : 'exists';
+  }
+}
+
+/**
+ * `<root>/<sha256 of the suite>.json`: the newest Debian release imported per suite. Read, compare
+ * and replace atomically; two imports of one suite at the same moment may both pass the rollback
+ * check, which the check tolerates (both are at least as new as what was there).
+ */
+export class FsDebianReleaseLog implements DebianReleaseLog {
+  constructor(private readonly root: string) {}
+  private path(suite: string): string {
+    return join(this.root, `${sha256Digest(Buffer.from(suite, 'utf8')).slice(7)}.json`);
+  }
+  async newest(suite: string): Promise<DebianReleaseRecord | undefined> {
+    return readJson<DebianReleaseRecord>(this.path(suite));
+  }
+  async record(r: DebianReleaseRecord): Promise<void> {
+    const had = await this.newest(r.suite);
+    if (had && Date.parse(had.date) >= Date.parse(r.date)) return;
+    await writeFileAtomic(this.path(r.suite), JSON.stringify(r));
   }
 }

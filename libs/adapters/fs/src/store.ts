@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FsBlobStore } from './blob-store';
-import { FsBaseRepository, FsFragmentRepository, FsLayerRecordRepository, FsTrustStore, FsVerdictRepository } from './repositories';
+import { FsBaseRepository, FsDebianReleaseLog, FsFragmentRepository, FsLayerRecordRepository, FsTrustStore, FsVerdictRepository } from './repositories';
 
 /**
  * The embedded store: everything one machine needs to synthesize with no servers.
@@ -13,6 +13,7 @@ import { FsBaseRepository, FsFragmentRepository, FsLayerRecordRepository, FsTrus
  * <root>/trust/keys.json                trusted publisher keys
  * <root>/layer-records/<hex>.json       built fragment layers by input key (insert-once)
  * <root>/verdicts/<hex>@<hex>.json      verification verdicts by fragment and trust generation
+ * <root>/debian-releases/<hex>.json      newest Debian release imported per suite (rollback rule)
  * ```
  */
 export interface FsStore {
@@ -24,6 +25,7 @@ export interface FsStore {
   trust: FsTrustStore;
   layerRecords: FsLayerRecordRepository;
   verdicts: FsVerdictRepository;
+  debianReleases: FsDebianReleaseLog;
 }
 
 /** `--store DIR`, else `$LSE_HOME`, else `~/.local/share/lse`. */
@@ -42,5 +44,6 @@ export function openFsStore(dir: string): FsStore {
     trust: new FsTrustStore(join(root, 'trust')),
     layerRecords: new FsLayerRecordRepository(join(root, 'layer-records')),
     verdicts: new FsVerdictRepository(join(root, 'verdicts')),
+    debianReleases: new FsDebianReleaseLog(join(root, 'debian-releases')),
   };
 }

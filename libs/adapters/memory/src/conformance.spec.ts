@@ -1,10 +1,11 @@
 import {
   baseRepositoryConformance, blobStoreConformance, busConformance, fragmentRepositoryConformance, layerRecordRepositoryConformance,
   leaseRepositoryConformance, sampleFragment, synthesisRepositoryConformance, trustStoreConformance, verdictRepositoryConformance,
+  debianReleaseLogConformance,
 } from '@lse/testing';
 import {
   InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLayerRecordRepository, MemoryLeaseRepository, MemorySynthesisRepository,
-  MemoryTrustStore, MemoryVerdictRepository,
+  MemoryTrustStore, MemoryVerdictRepository, MemoryDebianReleaseLog,
 } from './index';
 import { DUPLICATE_WINDOW_MS, subjectMatches } from '@lse/contracts';
 
@@ -15,6 +16,7 @@ baseRepositoryConformance('memory', async () => new MemoryBaseRepository());
 synthesisRepositoryConformance('memory', async () => new MemorySynthesisRepository());
 leaseRepositoryConformance('memory', async () => new MemoryLeaseRepository());
 layerRecordRepositoryConformance('memory', async () => new MemoryLayerRecordRepository());
+debianReleaseLogConformance('memory', async () => new MemoryDebianReleaseLog());
 verdictRepositoryConformance('memory', async () => new MemoryVerdictRepository());
 
 /** The in-process bus on a clock the suite moves: its duplicate window can pass at once. */

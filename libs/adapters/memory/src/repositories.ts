@@ -1,7 +1,7 @@
 import {
   LseError, fragmentSetDigest, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type FragmentVerdict, type LayerRecord,
   type LayerRecordRepository, type Lease, type LeaseRepository, type SynthesisRecord, type SynthesisRepository, type TrustStore, type TrustedKey,
-  type VerdictRepository,
+  type VerdictRepository, type DebianReleaseLog, type DebianReleaseRecord,
 } from '@lse/core';
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -176,5 +176,17 @@ export class MemoryVerdictRepository implements VerdictRepository {
   }
   async put(v: FragmentVerdict): Promise<'created' | 'exists'> {
     return this.recs.put(v.id, v);
+  }
+}
+
+export class MemoryDebianReleaseLog implements DebianReleaseLog {
+  private readonly bySuite = new Map<string, DebianReleaseRecord>();
+  async newest(suite: string): Promise<DebianReleaseRecord | undefined> {
+    const r = this.bySuite.get(suite);
+    return r && clone(r);
+  }
+  async record(r: DebianReleaseRecord): Promise<void> {
+    const had = this.bySuite.get(r.suite);
+    if (!had || Date.parse(had.date) < Date.parse(r.date)) this.bySuite.set(r.suite, clone(r));
   }
 }

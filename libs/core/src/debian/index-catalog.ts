@@ -17,6 +17,7 @@ import { debianAttributes, debianRelationSpecs, type DebianMeta } from './packag
 import { parseProvidesField } from './relations';
 import { parseRelation } from '../version';
 import { LseError } from '../errors';
+import type { DebianProof, DebianUnsigned } from './release';
 
 export const DEB_MEDIA_TYPE = 'application/vnd.debian.binary-package';
 
@@ -105,6 +106,11 @@ export interface IndexDescriptorOptions {
   repo?: string;
   /** How the payload is turned into a fragment tar once the .deb is fetched (see {@link DebDerivation}). */
   derive?: DebDerivation;
+  /**
+   * Debian's chain of trust for the paragraph (`source.debian`): where in which signed index it
+   * is, or that the index was imported unsigned (`--allow-unsigned`). See release.ts.
+   */
+  proof?: DebianProof | DebianUnsigned;
 }
 
 /**
@@ -178,7 +184,7 @@ function describeParagraph(p: ControlParagraph, opts: IndexDescriptorOptions, st
     breaks: rel(specs.breaks),
     files: [],
     blob: { mediaType: DEB_MEDIA_TYPE, digest: `sha256:${sha}`, size: Number.isSafeInteger(size) ? size : 0 },
-    source: { type: 'debian-index', filename, ...(opts.repo ? { repo: opts.repo.replace(/\/+$/, '') } : {}) },
+    source: { type: 'debian-index', filename, ...(opts.repo ? { repo: opts.repo.replace(/\/+$/, '') } : {}), ...(opts.proof ? { debian: opts.proof } : {}) },
     metadata: { debian: meta, derive: { from: 'deb', mergedUsr: derive.mergedUsr, epoch: derive.epoch }, allowSetuid: true },
   };
 }

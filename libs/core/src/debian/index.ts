@@ -10,3 +10,7 @@ export { dpkgStatus, statusParagraph, dpkgDatabaseEntries, type InstalledPackage
 export { DebianIndexCatalog, indexDescriptor, debDerivationOf, DEB_MEDIA_TYPE, type DebDerivation, type IndexDescriptorOptions } from './index-catalog';
 export { deriveFromDeb, type DerivedFragment } from './derive';
 export { basePackagesFromStatus, basePackagesFromFragments } from './base-packages';
+export {
+  parseRelease, releaseSuiteKey, checkReleaseFresh, packagesPathIn, paragraphSpans, paragraphAt, debianProofOf,
+  type DebianRelease, type DebianProof, type DebianUnsigned, type FreshnessOptions,
+} from './release';

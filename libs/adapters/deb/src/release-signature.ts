@@ -1,0 +1,202 @@
+/**
+ * The cryptographic links of Debian's chain of trust (openpgp.js): an `InRelease` (cleartext
+ * signed) or `Release` + detached `Release.gpg` checked against a binary OpenPGP keyring such as
+ * `/usr/share/keyrings/debian-archive-keyring.gpg`, and the whole chain of a fragment imported
+ * from a signed index (core debian/release.ts describes the chain and the proof it carries).
+ *
+ * Deterministic: a signature is judged at its own creation time (not "now"), so a proof that
+ * verified once verifies on any machine later with the same keyring, offline.
+ */
+import { readFile } from 'node:fs/promises';
+import type * as OpenPgp from 'openpgp' with { 'resolution-mode': 'import' };
+import {
+  LseError, debDerivationOf, debianProofOf, fragmentId, fragmentLabel, indexDescriptor, paragraphAt, parseRelease, sha256Digest,
+  type BlobStore, type ControlParagraph, type DebianProof, type DebianRelease, type Fragment,
+} from '@lse/core';
+
+// openpgp ships ESM types with a CommonJS build; this package compiles to CommonJS
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const openpgp = require('openpgp') as typeof OpenPgp;
+
+export const DEFAULT_DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
+
+/** An OpenPGP keyring, read once. */
+export interface DebianKeyring {
+  file: string;
+  keys: OpenPgp.PublicKey[];
+}
+
+export async function readDebianKeyring(file: string): Promise<DebianKeyring> {
+  const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
+    throw new LseError('CONFIG_INVALID', `cannot read the Debian archive keyring ${file} (${e.code ?? e.message}); install debian-archive-keyring or point LSE_DEBIAN_KEYRING / --keyring at a keyring file`, { file });
+  });
+  const keys = await (isArmored(bytes) ? openpgp.readKeys({ armoredKeys: bytes.toString('utf8') }) : openpgp.readKeys({ binaryKeys: new Uint8Array(bytes) })).catch((e: Error) => {
+    throw new LseError('CONFIG_INVALID', `${file} is not an OpenPGP keyring (${e.message}); give a .gpg (binary) or .asc (armored) keyring`, { file });
+  });
+  return { file, keys };
+}
+
+function isArmored(b: Buffer): boolean {
+  return b.subarray(0, 64).toString('latin1').includes('-----BEGIN PGP');
+}
+
+export interface SignedRelease {
+  release: DebianRelease;
+  /** Fingerprints (hex) of the keyring's primary keys whose (sub)keys made a valid signature. */
+  signedBy: string[];
+}
+
+/**
+ * Checks an InRelease's signature against the keyring and returns the fields of what was signed.
+ * DEBIAN_SIGNATURE_INVALID when it is not signed or a signature does not verify (altered text);
+ * DEBIAN_KEY_UNKNOWN when it is signed only by keys the keyring does not hold.
+ * With `detached` (the bytes of Release.gpg), `bytes` is a plain Release file.
+ */
+export async function verifyInRelease(bytes: Buffer, keyring: DebianKeyring, label = 'InRelease', detached?: Buffer): Promise<SignedRelease> {
+  let verified: OpenPgp.VerifyMessageResult<string>;
+  try {
+    if (detached) {
+      const message = await openpgp.createMessage({ text: bytes.toString('utf8') });
+      const signature = isArmored(detached) ? await openpgp.readSignature({ armoredSignature: detached.toString('utf8') }) : await openpgp.readSignature({ binarySignature: new Uint8Array(detached) });
+      verified = await openpgp.verify({ message, signature, verificationKeys: keyring.keys, date: judgedAt(signature.packets) });
+    } else {
+      const message = await openpgp.readCleartextMessage({ cleartextMessage: bytes.toString('utf8') });
+      // openpgp.js keeps the parsed signature on the message (not in its typings)
+      const signature = (message as unknown as { signature?: OpenPgp.Signature }).signature;
+      verified = await openpgp.verify({ message, verificationKeys: keyring.keys, date: judgedAt(signature?.packets ?? []) });
+    }
+  } catch (e) {
+    throw new LseError('DEBIAN_SIGNATURE_INVALID', `${label} is not an OpenPGP-signed Release (${(e as Error).message}); give the InRelease file (or Release with its Release.gpg), not the plain Release`, { label });
+  }
+  const result = verified;
+  const signedBy: string[] = [];
+  const unknown: string[] = [];
+  const invalid: string[] = [];
+  for (const s of result.signatures) {
+    const id = s.keyID.toHex();
+    const primary = keyring.keys.find((k) => k.getKeys(s.keyID).length > 0);
+    if (!primary) {
+      unknown.push(id);
+      continue;
+    }
+    try {
+      await s.verified;
+      signedBy.push(primary.getFingerprint());
+    } catch (e) {
+      invalid.push(`${id}: ${(e as Error).message}`);
+    }
+  }
+  if (invalid.length) {
+    throw new LseError('DEBIAN_SIGNATURE_INVALID', `${label}: signature by key ${invalid[0]} (the signed text was altered, or the signature is damaged); use the file exactly as the archive published it`, { label, invalid });
+  }
+  if (!signedBy.length) {
+    throw new LseError('DEBIAN_KEY_UNKNOWN', `${label} is signed by key(s) ${unknown.join(', ') || '(none)'}, none of which is in the keyring ${keyring.file}; give the keyring of this archive (--keyring / LSE_DEBIAN_KEYRING)`, { label, keys: unknown, keyring: keyring.file });
+  }
+  return { release: parseRelease(result.data, label), signedBy };
+}
+
+/** A signature is judged at its own creation time: deterministic, and a key that expired later still counts. */
+function judgedAt(packets: Iterable<{ created: Date | null }>): Date {
+  const created = [...packets].map((p) => p.created?.getTime() ?? 0);
+  return new Date(Math.max(0, ...created) + 1000);
+}
+
+/** One link of a checked chain, for `lse verify` to show. */
+export interface ChainLink {
+  link: 'archive-key' | 'in-release' | 'packages' | 'paragraph' | 'descriptor' | 'deb';
+  detail: string;
+}
+
+/**
+ * Caches what many fragments of one import share (the InRelease's verdict, the Packages bytes),
+ * so checking a whole index reads and verifies each once.
+ */
+export class DebianChainVerifier {
+  private readonly releases = new Map<string, Promise<SignedRelease>>();
+  private readonly packages = new Map<string, Promise<Buffer>>();
+  constructor(private readonly blobs: BlobStore, private readonly keyring: DebianKeyring) {}
+
+  /**
+   * Verifies a fragment's chain: archive key → InRelease signature → Packages SHA256 in it → the
+   * paragraph at the proof's offset → then
+   *  - a fragment imported from an index (`source.type` debian-index, blob = the .deb): the
+   *    descriptor recomputed from that paragraph (so its .deb SHA256, relations and derivation)
+   *    hashes to the fragment id. No LSE key is involved (`lseKeyNeeded` false). The .deb and the
+   *    derivation are checked where the .deb is read (readVerifiedEntries / the verifier stage).
+   *  - a fragment imported from a .deb (`import apt`, `source.type` deb): the paragraph names
+   *    this package and the SHA256 and size of the .deb it was made from. Its content (the tar
+   *    LSE derived) is vouched for by the LSE signature, still required (`lseKeyNeeded` true).
+   * Throws the first broken link.
+   */
+  async verify(f: Fragment): Promise<{ links: ChainLink[]; lseKeyNeeded: boolean }> {
+    const d = f.descriptor;
+    const proof = debianProofOf(d.source);
+    if (!proof) throw new LseError('DEBIAN_UNSIGNED', `${fragmentLabel(f)} carries no Debian proof (source.debian): it was not imported from a signed index`, { fragment: f.id });
+    const signed = await this.release(proof);
+    const entry = signed.release.sha256.get(proof.path);
+    const packages = await this.packagesOf(proof);
+    const hex = proof.packages.slice('sha256:'.length);
+    if (!entry || entry.sha256 !== hex || entry.size !== packages.length) {
+      throw new LseError('DEBIAN_INDEX_MISMATCH', `${fragmentLabel(f)}: the InRelease does not list ${proof.path} with sha256 ${hex.slice(0, 12)}… and ${packages.length} bytes; the proof or the stored Packages file was altered`, { fragment: f.id, path: proof.path });
+    }
+    const links: ChainLink[] = [
+      { link: 'archive-key', detail: `${signed.signedBy.join(', ')} (keyring ${this.keyring.file})` },
+      { link: 'in-release', detail: `${proof.inRelease} ${proof.suite} dated ${signed.release.date}${signed.release.validUntil ? `, valid until ${signed.release.validUntil}` : ''}` },
+      { link: 'packages', detail: `${proof.packages} ${proof.path} (${packages.length} bytes)` },
+    ];
+    const derive = debDerivationOf(d);
+    const repo = typeof d.source['repo'] === 'string' ? d.source['repo'] : undefined;
+    let p: ControlParagraph;
+    let id: string | undefined;
+    try {
+      p = paragraphAt(packages, proof.paragraph, `${proof.path} of ${proof.suite}`);
+      if (d.source['type'] === 'debian-index') id = fragmentId(indexDescriptor(p, { ...(repo ? { repo } : {}), ...(derive ? { derive } : {}), proof }));
+    } catch (e) {
+      throw new LseError('DEBIAN_INDEX_MISMATCH', `${fragmentLabel(f)}: bytes ${proof.paragraph.offset}+${proof.paragraph.length} of ${proof.path} are not a package paragraph (${(e as Error).message}); the proof was altered`, { fragment: f.id }, { cause: e });
+    }
+    links.push({ link: 'paragraph', detail: `bytes ${proof.paragraph.offset}+${proof.paragraph.length}: ${p['Package']} ${p['Version']} ${p['Architecture']}` });
+    if (d.source['type'] === 'debian-index') {
+      if (id !== f.id || fragmentId(d) !== f.id) {
+        throw new LseError('DEBIAN_INDEX_MISMATCH', `${fragmentLabel(f)}: the descriptor is not the one Debian's paragraph for ${p['Package'] ?? '?'} ${p['Version'] ?? ''} gives (it hashes to ${String(id).slice(0, 19)}…); the descriptor or its proof was altered`, { fragment: f.id, expected: id });
+      }
+      links.push({ link: 'descriptor', detail: `${f.id}: .deb ${d.blob.digest} (${d.blob.size} bytes), derivation merged-/usr ${derive?.mergedUsr ?? true}, epoch ${derive?.epoch ?? 0}` });
+      return { links, lseKeyNeeded: false };
+    }
+    const same = p['Package'] === d.name && p['Version'] === d.version && (p['SHA256'] ?? '').toLowerCase() === d.source['sha256'] && Number(p['Size']) === d.source['size']
+      && (p['Architecture'] === 'all' || p['Architecture'] === d.attributes.arch || d.attributes.arch === undefined);
+    if (!same || fragmentId(d) !== f.id) {
+      throw new LseError('DEBIAN_INDEX_MISMATCH', `${fragmentLabel(f)}: Debian's paragraph (${p['Package'] ?? '?'} ${p['Version'] ?? ''}, .deb sha256 ${(p['SHA256'] ?? '?').slice(0, 12)}…) does not name the .deb this fragment was made from; the proof or the descriptor was altered`, { fragment: f.id });
+    }
+    links.push({ link: 'deb', detail: `${String(d.source['file'])} sha256:${String(d.source['sha256'])} (${String(d.source['size'])} bytes); its derived content is signed by the importer` });
+    return { links, lseKeyNeeded: true };
+  }
+
+  private release(proof: DebianProof): Promise<SignedRelease> {
+    let r = this.releases.get(proof.inRelease);
+    if (!r) {
+      r = (async () => {
+        const b = await this.verifiedBlob(proof.inRelease, 'InRelease');
+        const gpg = proof.releaseGpg ? await this.verifiedBlob(proof.releaseGpg, 'Release.gpg') : undefined;
+        return verifyInRelease(b, this.keyring, `${gpg ? 'Release' : 'InRelease'} ${proof.suite} (${proof.inRelease.slice(0, 19)}…)`, gpg);
+      })();
+      this.releases.set(proof.inRelease, r);
+    }
+    return r;
+  }
+
+  private packagesOf(proof: DebianProof): Promise<Buffer> {
+    let r = this.packages.get(proof.packages);
+    if (!r) {
+      r = this.verifiedBlob(proof.packages, 'Packages file');
+      this.packages.set(proof.packages, r);
+    }
+    return r;
+  }
+
+  /** The blob, re-hashed here too (the chain does not rely on the store's own check). */
+  private async verifiedBlob(digest: string, what: string): Promise<Buffer> {
+    const b = await this.blobs.get(digest);
+    if (sha256Digest(b) !== digest) throw new LseError('DIGEST_MISMATCH', `the stored ${what} ${digest} was altered`, { digest });
+    return b;
+  }
+}
