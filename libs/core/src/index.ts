@@ -1,6 +1,8 @@
 export * from './errors';
 export * from './model';
 export * from './ports';
+export { canonicalJson, canonicalBytes } from './canonical-json';
+export { sha256Hex, sha256Digest, digestOfValue, isDigest, shortDigest } from './digest';
 export * from './sign';
 export * from './util/blob';
 export { excerpt, EXCERPT_MAX } from './util/excerpt';

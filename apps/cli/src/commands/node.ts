@@ -11,10 +11,10 @@
  *    writable snapshot go with `--rm`.
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { LseError, parseManifest, parsePlatform } from '@lse/core';
+import { LseError, parseManifest, parsePlatform, sha256Digest } from '@lse/core';
 import type { Ctx } from '../context';
 import type { GatewayClient } from '../remote';
 
@@ -72,7 +72,7 @@ async function manifestDigestOf(remote: GatewayClient, name: string, reference: 
     if (!one) throw new LseError('IMAGE_INVALID', `${name}:${reference} is an empty image index`, { name });
     return one.digest;
   }
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  return sha256Digest(bytes);
 }
 
 function refFor(ctx: Ctx, name: string, reference: string): string {

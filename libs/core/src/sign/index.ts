@@ -1,3 +1,2 @@
-export * from './canonical';
 export * from './keys';
 export * from './trust';
