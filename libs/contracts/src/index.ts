@@ -1,3 +1,4 @@
+export * from './stages';
 export * from './subjects';
 export * from './messages';
 export * from './delivery';

@@ -1,7 +1,7 @@
 import { LseError, isLseError, isRetryable, lseErrorFrom, parseManifest, type Bus, type BusMessage } from '@lse/core';
 import {
-  HEADERS, SUBJECTS, acceptedMsgId, eventSubjects, terminalMsgId, validateAssembled, validateFailed, validateRequested, validateResolved, validateVerified,
-  type Stage, type SynthAccepted, type SynthAssembled, type SynthCompleted, type SynthFailed, type SynthProgress, type SynthRequested, type SynthResolved,
+  HEADERS, STAGE_NAMES, STAGE_OF, SUBJECTS, acceptedMsgId, durableOf, eventSubjects, terminalMsgId, validateAssembled, validateFailed, validateRequested, validateResolved, validateVerified,
+  type Stage, type StageName, type SynthAccepted, type SynthAssembled, type SynthCompleted, type SynthFailed, type SynthProgress, type SynthRequested, type SynthResolved,
   type SynthVerified,
 } from '@lse/contracts';
 import type { LeaseRepository, Manifest } from '@lse/core';
@@ -14,14 +14,11 @@ import type { EngineOptions, EnginePorts } from './ports';
 import { resolveManifest } from './resolve-stage';
 import { verifyFragments } from './verify-stage';
 
-export type StageName = 'resolver' | 'fetcher' | 'verifier' | 'assembler' | 'recorder';
 /**
  * Lifetime of a provisional lease nobody replaced or released: longer than an assembly plus the
  * redeliveries of a stage (about six minutes), short enough that a lost one holds little back.
  */
 export const PROVISIONAL_LEASE_SECONDS = 900;
-
-export const ALL_STAGES: StageName[] = ['resolver', 'fetcher', 'verifier', 'assembler', 'recorder'];
 
 export interface PipelineDeps {
   bus: Bus;
@@ -67,7 +64,7 @@ const headersFor = (id: string, stage: Stage, trace?: string) => ({
  * message, then returns (which is when a NATS adapter acks). Returns a stop function that waits
  * for in-flight messages.
  */
-export async function startPipeline(deps: PipelineDeps, stages: StageName[] = ALL_STAGES): Promise<() => Promise<void>> {
+export async function startPipeline(deps: PipelineDeps, stages: readonly StageName[] = STAGE_NAMES): Promise<() => Promise<void>> {
   const { bus, ports, opts } = deps;
   const now = deps.now ?? (() => new Date().toISOString());
   const isTransient = deps.isTransient ?? isRetryable;
@@ -78,7 +75,7 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
       v: 1, synthesisId: id, stage, at: now(), ...(detail ? { detail } : {}), ...(manifestName ? { manifestName } : {}), ...(key ? { key } : {}),
     }, { [HEADERS.synthesisId]: id, [HEADERS.msgId]: `progress-${stage}:${id}` });
 
-  const publishFailed = (id: string, name: StageName, stage: Stage, err: LseError) =>
+  const publishFailed = (id: string, name: StageName, err: LseError, stage = STAGE_OF[name]) =>
     bus.publish<SynthFailed>(eventSubjects.failed(id), {
       v: 1, synthesisId: id, stage: name, code: err.code, message: err.message, details: { ...err.details, subject: stage }, failedAt: now(),
     }, { ...headersFor(id, stage), [HEADERS.msgId]: terminalMsgId(id) });
@@ -100,7 +97,8 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
     });
   };
 
-  function handle<T extends { synthesisId: string }>(name: StageName, stage: Stage, validate: (v: unknown) => T, step: (m: T, log: Log) => Promise<void>) {
+  function handle<T extends { synthesisId: string }>(name: StageName, validate: (v: unknown) => T, step: (m: T, log: Log) => Promise<void>) {
+    const stage = STAGE_OF[name];
     return async (msg: BusMessage<unknown>) => {
       const started = Date.now();
       let m: T;
@@ -121,23 +119,23 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
         }
         const err = isLseError(e) ? e : new LseError('INTERNAL', (e as Error).message ?? String(e), {}, { cause: e });
         log.error({ stage, code: err.code, err: err.message }, `${name} failed`);
-        await publishFailed(m.synthesisId, name, stage, err);
+        await publishFailed(m.synthesisId, name, err);
       }
     };
   }
 
   /** After the last redelivery of a transient failure: the synthesis fails at that stage. */
-  const deadLetter = (name: StageName, stage: Stage) => async (msg: BusMessage, err: unknown) => {
+  const deadLetter = (name: StageName) => async (msg: BusMessage, err: unknown) => {
     const id = (msg.data as { synthesisId?: string })?.synthesisId;
     if (typeof id !== 'string') return;
     const cause = isLseError(err) ? err : undefined;
     const e = new LseError(cause?.code ?? 'INTERNAL', `${name} gave up after retrying for several minutes: ${(err as Error)?.message ?? String(err)}; the message is in the dead letters (lse.synth.dead)`, { ...(cause?.details ?? {}), retried: true });
-    await publishFailed(id, name, stage, e);
+    await publishFailed(id, name, e);
   };
 
   const trace = (m: { synthesisId: string }) => m.synthesisId;
-  const table: Record<StageName, [string, (msg: BusMessage<unknown>) => Promise<void>]> = {
-    resolver: [SUBJECTS.requested, handle('resolver', 'requested', validateRequested, async (m: SynthRequested) => {
+  const table: Record<StageName, (msg: BusMessage<unknown>) => Promise<void>> = {
+    resolver: handle('resolver', validateRequested, async (m: SynthRequested) => {
       let manifest: Manifest | undefined;
       try {
         manifest = parseManifest(typeof m.manifest === 'string' ? m.manifest : JSON.stringify(m.manifest, null, 2), `manifest of ${m.synthesisId}`);
@@ -155,19 +153,19 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
       }
       await bus.publish<SynthResolved>(SUBJECTS.resolved, { v: 1, synthesisId: m.synthesisId, key, lock }, headersFor(m.synthesisId, 'resolved', trace(m)));
       await progress(m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key}`, manifest.metadata.name, key);
-    })],
-    fetcher: [SUBJECTS.resolved, handle('fetcher', 'resolved', validateResolved, async (m: SynthResolved, log) => {
+    }),
+    fetcher: handle('fetcher', validateResolved, async (m: SynthResolved, log) => {
       const r = await fetchFragments(ports, m.lock);
       for (const why of r.refused) log.warn({ stage: 'resolved' }, `not cached, left to the verifier: ${why}`);
       await bus.publish<SynthResolved>(SUBJECTS.fetched, { v: 1, synthesisId: m.synthesisId, key: m.key, lock: m.lock }, headersFor(m.synthesisId, 'fetched', trace(m)));
       await progress(m.synthesisId, 'fetched', `${r.copied} blobs copied to the cache${r.refused.length ? `, ${r.refused.length} refused` : ''}`);
-    })],
-    verifier: [SUBJECTS.fetched, handle('verifier', 'fetched', validateResolved, async (m: SynthResolved) => {
+    }),
+    verifier: handle('verifier', validateResolved, async (m: SynthResolved) => {
       const verifiedBy = await verifyFragments(ports, m.lock);
       await bus.publish<SynthVerified>(SUBJECTS.verified, { ...m, verifiedBy }, headersFor(m.synthesisId, 'verified', trace(m)));
       await progress(m.synthesisId, 'verified', `${Object.keys(verifiedBy).length} fragments verified`);
-    })],
-    assembler: [SUBJECTS.verified, handle('assembler', 'verified', validateVerified, async (m: SynthVerified) => {
+    }),
+    assembler: handle('assembler', validateVerified, async (m: SynthVerified) => {
       // Before any blob is written, a provisional lease keeps the collector off what this
       // synthesis writes; once the image is known, it names the blobs (reused ones included).
       await provisional(m.synthesisId, m.key, []);
@@ -181,16 +179,14 @@ export async function startPipeline(deps: PipelineDeps, stages: StageName[] = AL
       }
       await bus.publish<SynthAssembled>(SUBJECTS.assembled, { v: 1, synthesisId: m.synthesisId, key: m.key, image, layerPlan }, headersFor(m.synthesisId, 'assembled', trace(m)));
       await progress(m.synthesisId, 'assembled', image.manifestDigest);
-    })],
-    recorder: [SUBJECTS.assembled, handle('recorder', 'assembled', validateAssembled, async (m: SynthAssembled) => {
+    }),
+    recorder: handle('recorder', validateAssembled, async (m: SynthAssembled) => {
       if (deps.record) await deps.record(m);
       else await bus.publish<SynthCompleted>(eventSubjects.completed(m.synthesisId), { ...m, completedAt: now() }, { ...headersFor(m.synthesisId, 'assembled', trace(m)), [HEADERS.msgId]: terminalMsgId(m.synthesisId) });
-    })],
+    }),
   };
-  const STAGE_OF: Record<StageName, Stage> = { resolver: 'requested', fetcher: 'resolved', verifier: 'fetched', assembler: 'verified', recorder: 'assembled' };
   for (const s of stages) {
-    const [subject, handler] = table[s];
-    stops.push(await bus.subscribe(subject, handler, { durable: `lse-${s}`, concurrency: deps.concurrency ?? 1, onDeadLetter: deadLetter(s, STAGE_OF[s]) }));
+    stops.push(await bus.subscribe(SUBJECTS[STAGE_OF[s]], table[s], { durable: durableOf(s), concurrency: deps.concurrency ?? 1, onDeadLetter: deadLetter(s) }));
   }
   return async () => {
     for (const stop of stops) await stop();

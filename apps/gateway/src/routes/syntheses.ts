@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LseError, parseManifest, parsePlatform, type Manifest, type Platform, type SynthesisRecord } from '@lse/core';
 import { resolveManifest } from '@lse/engine';
-import { eventKindOf, isValidSynthesisId } from '@lse/contracts';
+import { eventKindOf, isValidSynthesisId, stageAfter } from '@lse/contracts';
 import { admit, admitRepeat } from '../admit';
 import { callerOf, mayAccess, requireScope, type Caller } from '../auth';
 import type { GatewayDeps } from '../deps';
@@ -63,9 +63,6 @@ export async function findSynthesis(d: GatewayDeps, id: string, caller: Caller):
   if (!found || !mayAccess(caller, found.tenant)) throw httpError('SYNTHESIS_UNKNOWN', `no synthesis '${id}'`, { id });
   return found;
 }
-
-const STAGES = ['requested', 'resolved', 'fetched', 'verified', 'assembled'];
-const stageAfter = (a: string, b: string) => STAGES.indexOf(a) > STAGES.indexOf(b);
 
 /** Manifests are small: this is the body limit of the routes that take one (bases and fragments have their own). */
 export const MANIFEST_BODY_LIMIT = 1024 * 1024;
