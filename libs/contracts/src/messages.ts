@@ -34,7 +34,6 @@ export interface SynthResolved {
   key: string;
   lock: Lock;
 }
-export type SynthFetched = SynthResolved;
 
 /** lse.synth.verified: the lock, and which key vouched for each fragment. */
 export interface SynthVerified extends SynthResolved {

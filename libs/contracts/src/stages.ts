@@ -24,8 +24,6 @@ export const STAGES: readonly Stage[] = STAGE_TABLE.map((r) => r.consumes);
 /** Stage services in pipeline order. */
 export const STAGE_NAMES: readonly StageName[] = STAGE_TABLE.map((r) => r.name);
 
-/** The service that consumes a stage's subject, for logs and failed events. */
-export const CONSUMER_OF = Object.fromEntries(STAGE_TABLE.map((r) => [r.consumes, r.name])) as Readonly<Record<Stage, StageName>>;
 /** The stage whose subject a service consumes. */
 export const STAGE_OF = Object.fromEntries(STAGE_TABLE.map((r) => [r.name, r.consumes])) as Readonly<Record<StageName, Stage>>;
 /** The stage a service publishes when it is done (undefined for the recorder, which ends the synthesis). */

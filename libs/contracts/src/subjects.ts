@@ -5,8 +5,6 @@
  */
 import { STAGES, type Stage } from './stages';
 
-export const CONTRACT_VERSION = 1;
-
 /** Work subjects, one a stage (`lse.synth.<stage>`, from the stage table), and the dead letters. */
 export const SUBJECTS = {
   ...(Object.fromEntries(STAGES.map((s) => [s, `lse.synth.${s}`])) as { readonly [S in Stage]: `lse.synth.${S}` }),

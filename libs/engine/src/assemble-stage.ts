@@ -1,5 +1,5 @@
 import {
-  DEB_MEDIA_TYPE, LseError, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST, assertNoConflicts, buildFilesLayer, buildImageConfig, buildImageManifest,
+  DEB_MEDIA_TYPE, LseError, MEDIA_TYPE_OCI_LAYER_GZIP, assertNoConflicts, buildFilesLayer, buildImageConfig, buildImageManifest,
   buildLayer, debianMetaOf, defaultLayerBudget, fragmentLabel, inlineFileEntries, planLayers, sha256Digest, trustGeneration, verdictId,
   type Fragment, type FragmentVerdict, type LayerRecord, type Lock, type TarEntry,
 } from '@lse/core';
@@ -170,5 +170,3 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
 
 /** Layer annotation naming the fragments a layer is made of; `containerd.io/snapshot/` so unpackers pass it to snapshotters as a label. */
 export const ANNOTATION_LAYER_FRAGMENTS = 'containerd.io/snapshot/lse.fragments';
-
-export const IMAGE_MEDIA_TYPES = { manifest: MEDIA_TYPE_OCI_MANIFEST, config: MEDIA_TYPE_OCI_CONFIG };

@@ -1,5 +1,4 @@
-export { readDebFile, readDebBuffer } from './deb-file';
-export { hostArch, ensureAptLists, readAptIndex, readIndexText, aptDownload, debFileName, aptRepoOf, type AptIndex } from './apt';
-export { fetchVerified } from './fetch';
+export { readDebFile } from './deb-file';
+export { hostArch, ensureAptLists, readAptIndex, readIndexText, aptDownload, aptRepoOf } from './apt';
 export { DebianMirror } from './archive';
-export { run, runOk } from './run';
+export { run } from './run';

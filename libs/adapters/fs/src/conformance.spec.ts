@@ -5,7 +5,8 @@ import {
   baseRepositoryConformance, blobStoreConformance, fragmentRepositoryConformance, layerRecordRepositoryConformance, sampleFragment, trustStoreConformance,
   verdictRepositoryConformance,
 } from '@lse/testing';
-import { FsBaseRepository, FsBlobStore, FsFragmentRepository, FsLayerRecordRepository, FsTrustStore, FsVerdictRepository } from './index';
+import { FsBlobStore } from './blob-store';
+import { FsBaseRepository, FsFragmentRepository, FsLayerRecordRepository, FsTrustStore, FsVerdictRepository } from './repositories';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'lse-fs-'));
 blobStoreConformance('fs', async () => new FsBlobStore(tmp()));

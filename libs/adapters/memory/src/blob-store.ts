@@ -27,8 +27,4 @@ export class MemoryBlobStore implements BlobStore {
   async *list(): AsyncIterable<string> {
     yield* [...this.blobs.keys()];
   }
-  /** Test hook: replaces stored bytes without checks (to simulate tampering). */
-  tamper(digest: string, data: Buffer): void {
-    this.blobs.set(digest, data);
-  }
 }

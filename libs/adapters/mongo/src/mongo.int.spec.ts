@@ -5,7 +5,10 @@ import {
   synthesisRepositoryConformance, trustStoreConformance, uniqueName, verdictRepositoryConformance,
 } from '@lse/testing';
 import { GridFSBucket, MongoClient, type Db } from 'mongodb';
-import { COLLECTIONS, GridFsBlobStore, MongoStore, tamperGridFsBlob } from './index';
+import { COLLECTIONS } from './collections';
+import { GridFsBlobStore } from './gridfs-blob-store';
+import { MongoStore } from './store';
+import { tamperGridFsBlob } from './testing';
 
 function mongoUrl(): string {
   const url = process.env['MONGO_URL'];

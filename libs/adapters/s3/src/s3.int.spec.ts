@@ -5,7 +5,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { isLseError, sha256Digest } from '@lse/core';
 import { blobStoreConformance, testServers, uniqueName } from '@lse/testing';
-import { S3BlobStore, ensureBucket, makeS3Client, s3Status, tamperS3Object } from './index';
+import { S3BlobStore } from './blob-store';
+import { ensureBucket, makeS3Client, s3Status } from './client';
+import { tamperS3Object } from './testing';
 
 jest.setTimeout(30_000);
 
