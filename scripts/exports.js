@@ -21,16 +21,29 @@ const SKIP = new Set(['node_modules', 'dist', '.git', '.nx', 'coverage']);
 function libs() {
   const dirs = ['libs', 'libs/adapters'].flatMap((d) => fs.readdirSync(path.join(REPO, d)).map((n) => path.join(d, n)));
   return dirs
-    .filter((d) => fs.existsSync(path.join(REPO, d, 'package.json')) && fs.existsSync(path.join(REPO, d, 'src/index.ts')))
+    .filter(
+      (d) => fs.existsSync(path.join(REPO, d, 'package.json')) && fs.existsSync(path.join(REPO, d, 'src/index.ts')),
+    )
     .map((dir) => ({ dir, name: require(path.join(REPO, dir, 'package.json')).name }));
 }
 
 function exportsOf(entries) {
-  const program = ts.createProgram(entries, { module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16, target: ts.ScriptTarget.ES2022, noEmit: true, skipLibCheck: true });
+  const program = ts.createProgram(entries, {
+    module: ts.ModuleKind.Node16,
+    moduleResolution: ts.ModuleResolutionKind.Node16,
+    target: ts.ScriptTarget.ES2022,
+    noEmit: true,
+    skipLibCheck: true,
+  });
   const checker = program.getTypeChecker();
   return entries.map((file) => {
     const sym = checker.getSymbolAtLocation(program.getSourceFile(file));
-    return sym ? checker.getExportsOfModule(sym).map((s) => s.name).sort() : [];
+    return sym
+      ? checker
+          .getExportsOfModule(sym)
+          .map((s) => s.name)
+          .sort()
+      : [];
   });
 }
 
@@ -56,7 +69,10 @@ function main() {
     .map((f) => ({ rel: path.relative(REPO, f), text: fs.readFileSync(f, 'utf8') }));
   let unused = 0;
   all.forEach((lib, i) => {
-    const users = files.filter((f) => !f.rel.startsWith(lib.dir + '/') && (f.text.includes(`'${lib.name}`) || f.text.includes(`${lib.dir}/dist`)));
+    const users = files.filter(
+      (f) =>
+        !f.rel.startsWith(lib.dir + '/') && (f.text.includes(`'${lib.name}`) || f.text.includes(`${lib.dir}/dist`)),
+    );
     for (const n of names[i]) {
       const word = new RegExp(`\\b${n.replace(/\$/g, '\\$')}\\b`);
       if (!users.some((f) => word.test(f.text))) {
@@ -66,7 +82,9 @@ function main() {
     }
   });
   if (unused) {
-    console.error(`${unused} exported name(s) nobody outside their lib uses: drop them from the lib's src/index.ts (and the code, if nothing inside uses it either)`);
+    console.error(
+      `${unused} exported name(s) nobody outside their lib uses: drop them from the lib's src/index.ts (and the code, if nothing inside uses it either)`,
+    );
     process.exitCode = 1;
   }
 }

@@ -25,9 +25,13 @@ export const STAGES: readonly Stage[] = STAGE_TABLE.map((r) => r.consumes);
 export const STAGE_NAMES: readonly StageName[] = STAGE_TABLE.map((r) => r.name);
 
 /** The stage whose subject a service consumes. */
-export const STAGE_OF = Object.fromEntries(STAGE_TABLE.map((r) => [r.name, r.consumes])) as Readonly<Record<StageName, Stage>>;
+export const STAGE_OF = Object.fromEntries(STAGE_TABLE.map((r) => [r.name, r.consumes])) as Readonly<
+  Record<StageName, Stage>
+>;
 /** The stage a service publishes when it is done (undefined for the recorder, which ends the synthesis). */
-export const NEXT_STAGE_OF = Object.fromEntries(STAGE_TABLE.map((r) => [r.name, r.next])) as Readonly<Record<StageName, Stage | undefined>>;
+export const NEXT_STAGE_OF = Object.fromEntries(STAGE_TABLE.map((r) => [r.name, r.next])) as Readonly<
+  Record<StageName, Stage | undefined>
+>;
 
 /** The durable consumer a service's copies share. */
 export const durableOf = (name: StageName): `lse-${StageName}` => `lse-${name}`;
@@ -40,4 +44,3 @@ export function stageAfter(a: string, b: string): boolean {
 function indexOfStage(s: string): number {
   return STAGE_TABLE.findIndex((r) => r.consumes === s);
 }
-

@@ -2,7 +2,9 @@ import { canonicalJson } from './canonical-json';
 
 describe('canonical JSON', () => {
   it('sorts keys at every depth, drops undefined and has no whitespace', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, 'x'], c: undefined, b: true } })).toBe('{"a":{"b":true,"d":[1,"x"]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [1, 'x'], c: undefined, b: true } })).toBe(
+      '{"a":{"b":true,"d":[1,"x"]},"b":1}',
+    );
   });
   it('refuses values JSON cannot represent exactly', () => {
     expect(() => canonicalJson({ a: NaN })).toThrow(/non-finite number at \$\.a/);

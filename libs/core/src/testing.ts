@@ -2,4 +2,10 @@
  * `@lse/core/testing`: generators for tests and benchmarks (bench/ requires it from dist); production
  * code never imports this entry.
  */
-export { syntheticCatalog, syntheticFragment, type FragmentInit, type SyntheticCatalog, type SyntheticOptions } from './resolve/synthetic';
+export {
+  syntheticCatalog,
+  syntheticFragment,
+  type FragmentInit,
+  type SyntheticCatalog,
+  type SyntheticOptions,
+} from './resolve/synthetic';

@@ -12,10 +12,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import {
-  generateKeyPair, indexDescriptor, isLseError, parseManifest, publicKeyOf, readTar, sha256Hex, signDescriptor,
-  type Fragment, type Lock, type SecretKey,
+  generateKeyPair,
+  indexDescriptor,
+  isLseError,
+  parseManifest,
+  publicKeyOf,
+  readTar,
+  sha256Hex,
+  signDescriptor,
+  type Fragment,
+  type Lock,
+  type SecretKey,
 } from '@lse/core';
-import { MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryTrustStore, MemoryVerdictRepository } from '@lse/adapter-memory';
+import {
+  MemoryBaseRepository,
+  MemoryBlobStore,
+  MemoryFragmentRepository,
+  MemoryTrustStore,
+  MemoryVerdictRepository,
+} from '@lse/adapter-memory';
 import { readDebBuffer } from '@lse/adapter-deb';
 import { assembleImage } from './assemble-stage';
 import { fetchFragments } from './fetch-stage';
@@ -27,7 +42,16 @@ import { verifyFragments } from './verify-stage';
 const hasDpkgDeb = spawnSync('dpkg-deb', ['--version'], { stdio: 'ignore' }).status === 0;
 
 function file(path: string, content: string, mode = 0o644) {
-  return { path, type: 'file' as const, mode, uid: 0, gid: 0, mtime: 0, size: Buffer.byteLength(content), data: Buffer.from(content) };
+  return {
+    path,
+    type: 'file' as const,
+    mode,
+    uid: 0,
+    gid: 0,
+    mtime: 0,
+    size: Buffer.byteLength(content),
+    data: Buffer.from(content),
+  };
 }
 
 /** An archive that serves the bytes it was given for a fragment id, and counts downloads. */
@@ -56,14 +80,29 @@ interface World {
 async function world(opts: { debian?: DebianArchive } = {}): Promise<World> {
   const key = generateKeyPair('stage-publisher').secretKey;
   const ports: EnginePorts = {
-    fragments: new MemoryFragmentRepository(), bases: new MemoryBaseRepository(), trust: new MemoryTrustStore(),
-    origin: new MemoryBlobStore(), cache: new MemoryBlobStore(), layers: new MemoryBlobStore(), verdicts: new MemoryVerdictRepository(),
+    fragments: new MemoryFragmentRepository(),
+    bases: new MemoryBaseRepository(),
+    trust: new MemoryTrustStore(),
+    origin: new MemoryBlobStore(),
+    cache: new MemoryBlobStore(),
+    layers: new MemoryBlobStore(),
+    verdicts: new MemoryVerdictRepository(),
     ...(opts.debian ? { debian: opts.debian } : {}),
   };
-  await ports.trust.add({ name: key.name, publicKey: publicKeyOf(key).key.toString('base64'), scopes: ['*'], revoked: false });
+  await ports.trust.add({
+    name: key.name,
+    publicKey: publicKeyOf(key).key.toString('base64'),
+    scopes: ['*'],
+    revoked: false,
+  });
   const { fragment: hello, blob: helloBlob } = buildFragment({
     entries: [file('usr/bin/hello', '#!/bin/sh\necho hello\n', 0o755), file('usr/share/doc/hello/README', 'hello')],
-    name: 'hello', version: '1.0.0', scheme: 'semver', key, epoch: 0, source: { type: 'test' },
+    name: 'hello',
+    version: '1.0.0',
+    scheme: 'semver',
+    key,
+    epoch: 0,
+    source: { type: 'test' },
   });
   await ports.origin.put(hello.descriptor.blob.digest, helloBlob, helloBlob.length);
   await ports.fragments.put(hello);
@@ -75,7 +114,10 @@ async function world(opts: { debian?: DebianArchive } = {}): Promise<World> {
 }
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   if (!isLseError(e)) throw new Error(`expected an LseError, got ${String(e)}`);
   return e.code;
 }
@@ -98,7 +140,10 @@ describe('fetchFragments', () => {
 
   it('refuses a blob that does not have the signed size, leaving it out of the cache for the verifier to fail', async () => {
     const w = await world();
-    const liar = signDescriptor({ ...w.hello.descriptor, name: 'hello-liar', blob: { ...w.hello.descriptor.blob, size: w.helloBlob.length + 1 } }, w.key);
+    const liar = signDescriptor(
+      { ...w.hello.descriptor, name: 'hello-liar', blob: { ...w.hello.descriptor.blob, size: w.helloBlob.length + 1 } },
+      w.key,
+    );
     await w.ports.fragments.put(liar);
     const r = await fetchFragments(w.ports, await w.lock(['hello-liar']));
     expect(r.copied).toBe(0);
@@ -111,7 +156,9 @@ describe('fetchFragments', () => {
     const lock = await w.lock(['hello']);
     await w.ports.origin.delete(w.hello.descriptor.blob.digest);
     const ports = { ...w.ports, cache: w.ports.origin };
-    await expect(fetchFragments(ports, lock)).rejects.toThrow(/blob of fragment hello@1\.0\.0 .* is missing from the store/);
+    await expect(fetchFragments(ports, lock)).rejects.toThrow(
+      /blob of fragment hello@1\.0\.0 .* is missing from the store/,
+    );
   });
 });
 
@@ -128,7 +175,10 @@ describe('verifyFragments', () => {
 
   it('fails a fragment whose key was revoked, and one whose blob does not have the signed size', async () => {
     const w = await world();
-    const liar = signDescriptor({ ...w.hello.descriptor, name: 'hello-liar', blob: { ...w.hello.descriptor.blob, size: w.helloBlob.length + 1 } }, w.key);
+    const liar = signDescriptor(
+      { ...w.hello.descriptor, name: 'hello-liar', blob: { ...w.hello.descriptor.blob, size: w.helloBlob.length + 1 } },
+      w.key,
+    );
     await w.ports.fragments.put(liar);
     expect(await codeOf(verifyFragments(w.ports, await w.lock(['hello-liar'])))).toBe('SIZE_MISMATCH');
     await w.ports.trust.revoke('stage-publisher');
@@ -140,7 +190,9 @@ describe('verifyFragments', () => {
     const files = w.hello.descriptor.files.map((f) => (f.path === 'usr/bin/hello' ? { ...f, mode: 0o4755 } : f));
     const lying = signDescriptor({ ...w.hello.descriptor, name: 'hello-index', files }, w.key);
     await w.ports.fragments.put(lying);
-    await expect(verifyFragments(w.ports, await w.lock(['hello-index']))).rejects.toThrow(/hello-index@1\.0\.0 .*: blob does not match its signed file index: 'usr\/bin\/hello' has mode/);
+    await expect(verifyFragments(w.ports, await w.lock(['hello-index']))).rejects.toThrow(
+      /hello-index@1\.0\.0 .*: blob does not match its signed file index: 'usr\/bin\/hello' has mode/,
+    );
   });
 });
 
@@ -152,7 +204,9 @@ describe('assembleImage', () => {
     const a = await assembleImage(w.ports, lock, { epoch: 0 });
     const b = await assembleImage(w.ports, lock, { epoch: 0 });
     expect(b.image.manifestDigest).toBe(a.image.manifestDigest);
-    expect((await imagePaths(w.ports, a.image)).flat()).toEqual(expect.arrayContaining(['usr/bin/hello', 'usr/share/doc/hello/README']));
+    expect((await imagePaths(w.ports, a.image)).flat()).toEqual(
+      expect.arrayContaining(['usr/bin/hello', 'usr/share/doc/hello/README']),
+    );
     expect(a.layerPlan.some((l) => l.fragments.some((f) => f.includes('hello')))).toBe(true);
   });
 });
@@ -167,7 +221,10 @@ describe('assembleImage', () => {
     const root = join(dir, `${name}-${version}`);
     mkdirSync(join(root, 'DEBIAN'), { recursive: true });
     mkdirSync(join(root, 'usr/bin'), { recursive: true });
-    writeFileSync(join(root, 'DEBIAN/control'), `Package: ${name}\nVersion: ${version}\nArchitecture: amd64\nMaintainer: LSE tests <tests@lse.invalid>\nDescription: stage test package\n`);
+    writeFileSync(
+      join(root, 'DEBIAN/control'),
+      `Package: ${name}\nVersion: ${version}\nArchitecture: amd64\nMaintainer: LSE tests <tests@lse.invalid>\nDescription: stage test package\n`,
+    );
     writeFileSync(join(root, `usr/bin/${name}`), `#!/bin/sh\necho ${name} ${version}\n`, { mode: 0o755 });
     const out = join(dir, `${name}_${version}_amd64.deb`);
     const r = spawnSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', root, out], { encoding: 'utf8' });
@@ -184,9 +241,17 @@ describe('assembleImage', () => {
 
   /** The signed index entry of the .deb (its SHA256 and Size are what the fetcher and verifier check). */
   async function indexed(w: World, bytes: Buffer): Promise<Fragment> {
-    const f = signDescriptor(indexDescriptor({
-      Package: 'jq', Version: '1.7.1-3', Architecture: 'amd64', Filename: 'pool/main/j/jq/jq_1.7.1-3_amd64.deb', Size: String(bytes.length), SHA256: sha256Hex(bytes),
-    }), w.key);
+    const f = signDescriptor(
+      indexDescriptor({
+        Package: 'jq',
+        Version: '1.7.1-3',
+        Architecture: 'amd64',
+        Filename: 'pool/main/j/jq/jq_1.7.1-3_amd64.deb',
+        Size: String(bytes.length),
+        SHA256: sha256Hex(bytes),
+      }),
+      w.key,
+    );
     await w.ports.fragments.put(f);
     return f;
   }
@@ -207,7 +272,10 @@ describe('assembleImage', () => {
     const archive = new ServedArchive();
     const w = await world({ debian: archive });
     const jq = await indexed(w, deb);
-    archive.served.set(jq.id, Buffer.concat([deb.subarray(0, deb.length - 1), Buffer.from([deb[deb.length - 1]! ^ 1])]));
+    archive.served.set(
+      jq.id,
+      Buffer.concat([deb.subarray(0, deb.length - 1), Buffer.from([deb[deb.length - 1]! ^ 1])]),
+    );
     const lock = await w.lock(['jq']);
     const r = await fetchFragments(w.ports, lock);
     expect(r).toMatchObject({ copied: 0, refused: [expect.stringMatching(/^jq@1\.7\.1-3: /)] });
@@ -228,7 +296,10 @@ describe('assembleImage', () => {
     archive.served.set(jq.id, deb);
     const lock = await w.lock(['jq', 'hello']);
     await fetchFragments(w.ports, lock);
-    expect(await verifyFragments(w.ports, lock)).toEqual({ [jq.id]: 'stage-publisher', [w.hello.id]: 'stage-publisher' });
+    expect(await verifyFragments(w.ports, lock)).toEqual({
+      [jq.id]: 'stage-publisher',
+      [w.hello.id]: 'stage-publisher',
+    });
     const { image } = await assembleImage(w.ports, lock, { epoch: 0 });
     expect((await imagePaths(w.ports, image)).flat()).toEqual(expect.arrayContaining(['usr/bin/jq', 'usr/bin/hello']));
   });
@@ -240,6 +311,8 @@ describe('assembleImage', () => {
     archive.served.set(jq.id, other);
     const lock = await w.lock(['jq']);
     await fetchFragments(w.ports, lock);
-    await expect(verifyFragments(w.ports, lock)).rejects.toThrow(/the \.deb is jq 1\.6-2 \(amd64\), but the signed index entry says jq 1\.7\.1-3/);
+    await expect(verifyFragments(w.ports, lock)).rejects.toThrow(
+      /the \.deb is jq 1\.6-2 \(amd64\), but the signed index entry says jq 1\.7\.1-3/,
+    );
   });
 });

@@ -11,7 +11,12 @@ import { upload } from './gridfs-blob-store';
  * bucket (every copy; a new file if there is none) WITHOUT any check, to simulate a tampered
  * origin. Never call it from product code.
  */
-export async function tamperGridFsBlob(db: Db, digest: string, bytes: Buffer, bucketName: string = COLLECTIONS.fragmentBlobs): Promise<void> {
+export async function tamperGridFsBlob(
+  db: Db,
+  digest: string,
+  bytes: Buffer,
+  bucketName: string = COLLECTIONS.fragmentBlobs,
+): Promise<void> {
   const bucket = new GridFSBucket(db, { bucketName });
   const files = await bucket.find({ filename: digest }).toArray();
   if (files.length === 0) return upload(bucket, digest, bytes);
@@ -20,7 +25,12 @@ export async function tamperGridFsBlob(db: Db, digest: string, bytes: Buffer, bu
     await chunks.deleteMany({ files_id: f._id });
     for (let n = 0, off = 0; off < bytes.length; n++, off += f.chunkSize) {
       const id = typeof f._id === 'string' ? { _id: `${f._id}#${n}` } : {};
-      await chunks.insertOne({ ...id, files_id: f._id, n, data: new Binary(bytes.subarray(off, off + f.chunkSize)) } as never);
+      await chunks.insertOne({
+        ...id,
+        files_id: f._id,
+        n,
+        data: new Binary(bytes.subarray(off, off + f.chunkSize)),
+      } as never);
     }
     await db.collection(`${bucketName}.files`).updateOne({ _id: f._id }, { $set: { length: bytes.length } });
   }
