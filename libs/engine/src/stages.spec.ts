@@ -181,7 +181,7 @@ describe('verifyFragments', () => {
     );
     await w.ports.fragments.put(liar);
     expect(await codeOf(verifyFragments(w.ports, await w.lock(['hello-liar'])))).toBe('SIZE_MISMATCH');
-    await w.ports.trust.revoke('stage-publisher');
+    await w.ports.trust.revoke('stage-publisher', '2026-01-01T00:00:00.000Z');
     expect(await codeOf(verifyFragments(w.ports, await w.lock(['hello'])))).toBe('KEY_REVOKED');
   });
 
