@@ -6,7 +6,7 @@
  */
 import {
   MEDIA_TYPE_OCI_LAYER_GZIP, generateKeyPair, isLseError, publicKeyOf, sha256Digest, signDescriptor, trustGeneration, verdictId, type BaseImage, type BlobStore,
-  type SecretKey,
+  type Manifest, type SecretKey,
 } from '@lse/core';
 import {
   InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLayerRecordRepository, MemoryTrustStore, MemoryVerdictRepository,
@@ -72,9 +72,9 @@ async function world(key: SecretKey, caches: boolean): Promise<World> {
     const bus = new InProcessBus();
     const stop = await startPipeline({ bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false });
     try {
-      const manifest = {
+      const manifest: Manifest = {
         apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: 'caches' }, base, platform: { os: 'linux', arch: 'amd64' },
-        require: require.map((name) => ({ name })), files: [{ path: '/etc/motd', content: motd }],
+        require: require.map((name) => ({ name })), files: [{ path: '/etc/motd', content: motd, mode: '0644' }], env: {}, labels: {},
       };
       return await runSynthesis(bus, { v: 1, synthesisId: `s${++n}`, manifest, requestedAt: '2026-01-01T00:00:00.000Z' });
     } finally {
