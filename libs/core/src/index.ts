@@ -1,4 +1,4 @@
-export { isLseError, errorKind, isRetryable, lseErrorFrom, type ErrorCode, type ErrorKind, KIND_OF, LseError } from './errors';
+export { isLseError, isErrorCode, errorKind, isRetryable, lseErrorFrom, type ErrorCode, type ErrorKind, KIND_OF, LseError } from './errors';
 export { type Platform, type VariantAttributes } from './model/platform';
 export {
   type VersionScheme, type Relation, type Provide, type FileEntry, type FragmentDescriptor, type Fragment,
@@ -39,7 +39,7 @@ export { buildLayer, buildFilesLayer, inlineFileEntries, type Layer } from './oc
 export { planLayers, defaultLayerBudget } from './oci/budget';
 export { assertNoConflicts } from './oci/conflicts';
 export {
-  buildImageConfig, buildImageManifest, buildImageIndex, buildLayoutIndex, descriptorOf, ociPlatform, type Descriptor,
+  buildImageConfig, buildImageManifest, buildImageIndex, buildLayoutIndex, descriptorOf, ociPlatform, type Descriptor, type BaseImageInfo,
   type OciPlatform,
 } from './oci/image';
 export { StreamingDigestVerifier } from './oci/verify-stream';

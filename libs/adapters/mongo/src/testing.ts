@@ -20,17 +20,14 @@ export async function tamperGridFsBlob(
   const bucket = new GridFSBucket(db, { bucketName });
   const files = await bucket.find({ filename: digest }).toArray();
   if (files.length === 0) return upload(bucket, digest, bytes);
-  const chunks = db.collection(`${bucketName}.chunks`);
+  const chunks = db.collection<{ _id?: string; files_id: unknown; n: number; data: Binary }>(`${bucketName}.chunks`);
   for (const f of files) {
     await chunks.deleteMany({ files_id: f._id });
     for (let n = 0, off = 0; off < bytes.length; n++, off += f.chunkSize) {
-      const id = typeof f._id === 'string' ? { _id: `${f._id}#${n}` } : {};
-      await chunks.insertOne({
-        ...id,
-        files_id: f._id,
-        n,
-        data: new Binary(bytes.subarray(off, off + f.chunkSize)),
-      } as never);
+      const data = new Binary(bytes.subarray(off, off + f.chunkSize));
+      // Files in the natural-key layout have string ids, and so do their chunks (`<digest>#<n>`).
+      const fileId: unknown = f._id;
+      await chunks.insertOne(typeof fileId === 'string' ? { _id: `${fileId}#${n}`, files_id: fileId, n, data } : { files_id: fileId, n, data });
     }
     await db.collection(`${bucketName}.files`).updateOne({ _id: f._id }, { $set: { length: bytes.length } });
   }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FragmentDescriptor } from '../model';
-import { isLseError } from '../errors';
+import { isLseError, type ErrorCode } from '../errors';
 import {
   formatKey, fragmentId, generateKeyPair, parsePublicKey, parseSecretKey, publicKeyOf,
   reference, scopeMatches, signBytes, signDescriptor, trustGeneration, verifyBytes, verifyFragment, type TrustedKey,
@@ -80,7 +80,7 @@ describe('fragment verification against the trust store', () => {
     expect(f.id).toBe(fragmentId(f.descriptor));
     expect(verifyFragment(f, trusted({ scopes: ['lib*'] }))).toBe('acme-1');
   });
-  it.each([
+  it.each<[ErrorCode, ReadonlyMap<string, TrustedKey>, RegExp]>([
     ['KEY_UNTRUSTED', new Map<string, TrustedKey>(), /not in the trust store/],
     ['KEY_REVOKED', trusted({ revoked: true }), /signature by key 'acme-1' is revoked/],
     ['KEY_OUT_OF_SCOPE', trusted({ scopes: ['zlib*'] }), /may only sign 'zlib\*', not 'libpng'/],
@@ -88,7 +88,7 @@ describe('fragment verification against the trust store', () => {
     const f = signDescriptor(descriptor(), secretKey);
     let err: unknown;
     try { verifyFragment(f, keys); } catch (e) { err = e; }
-    expect(isLseError(err, code as never)).toBe(true);
+    expect(isLseError(err, code)).toBe(true);
     expect((err as Error).message).toMatch(/^fragment libpng@1\.6\.43 \(sha256:[0-9a-f]{12}…\): /);
     expect((err as Error).message).toMatch(msg);
   });
