@@ -3,6 +3,7 @@
  * code never imports this entry.
  */
 export {
+  mulberry32,
   syntheticCatalog,
   syntheticFragment,
   type FragmentInit,

@@ -3,7 +3,7 @@ export {
   synthesisRepositoryConformance, leaseRepositoryConformance, layerRecordRepositoryConformance,
   verdictRepositoryConformance,
 } from './conformance';
-export { sampleFragment } from './fixtures';
+export { errorOf, sampleFragment } from './fixtures';
 export { testServers, uniqueName } from './servers';
 export { busConformance } from './bus-conformance';
 export { natsServerBinary, freePort, NatsCluster } from './nats-cluster';

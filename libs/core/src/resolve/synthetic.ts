@@ -102,7 +102,8 @@ export function syntheticCatalog(opts: SyntheticOptions = {}): SyntheticCatalog 
   return { fragments, top: name(0) };
 }
 
-function mulberry32(seed: number): () => number {
+/** mulberry32: a small deterministic PRNG, floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
