@@ -16,6 +16,7 @@ TOOLS=(
   umoci:umoci           # unpacks OCI images (CLI acceptance tests)
   dpkg-deb:dpkg         # Debian packages (import deb, dpkg database checks)
   curl:curl             # readiness checks of the local stack
+  sqlite3:sqlite3       # indexes FerretDB's _id lookups (infra/local/servers.sh id-indexes)
   containerd:containerd # runs synthesized images
   runc:runc             # containerd's runtime
 )

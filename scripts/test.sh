@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite (`npm test`): build, unit tests, then the local stack (NATS JetStream,
-# FerretDB, MinIO and the five services; the servers are built once with `go install` and cached
-# outside the repo) and the integration tests against it.
+# FerretDB, MinIO and the five services; the servers, and the registry clients the tests use
+# (infra/local/build-registry-tools.sh), are built once with `go install` and cached outside the
+# repo) and the integration tests against it.
 # If a stack is already up (a developer's), the integration tests use it. Otherwise this script
 # starts one with its own fresh state directory and ports-as-configured, and removes it at the end.
 # First, scripts/ensure-tools.sh installs the Debian tools the tests need (as root with apt-get)
@@ -27,6 +28,8 @@ else
 fi
 # The node agent and its containerd (node.int.spec.ts) when root: containerd and overlay mounts need it.
 if [[ -z "${LSE_NODE:-}" && $(id -u) -eq 0 ]]; then export LSE_NODE=1; fi
+# oras, cosign and the OCI conformance suite for the registry int tests (built once, cached like the servers).
+bash infra/local/build-registry-tools.sh
 bash "$stack" up
 eval "$(bash "$stack" env)"
 npx jest --selectProjects int --runInBand "$@"

@@ -26,8 +26,12 @@ Replicas (defaults in brackets): LSE_RESOLVER_REPLICAS [1] LSE_FETCHER_REPLICAS 
   LSE_VERIFIER_REPLICAS [1] LSE_ASSEMBLER_REPLICAS [2] (one gateway).
 NATS: LSE_NATS_CLUSTER=3 runs a three-node nats-server cluster (servers.sh --help); the services
   then get all three in NATS_URL and LSE_STREAM_REPLICAS=3. LSE_NATS_SYNC [always] or default.
-Gateway: LSE_GATEWAY_PORT [8080]. Every other service setting (docs/CONFIGURATION.md) is passed
+Gateway: LSE_GATEWAY_PORT [8080]. LSE_HEALTH_PORT_BASE [unset]: give each worker process a
+  /healthz, /readyz and /metrics port, BASE, BASE+1, ... in the order resolver, fetcher, verifier,
+  assembler (replicas in turn). Two regions: infra/local/regions.sh. Every other service setting (docs/CONFIGURATION.md) is passed
 through from the environment. State, logs and pid files: $LSE_STATE_DIR [~/.local/state/lse-local].
+Images are signed with LSE_IMAGE_SIGNING_KEY (a PEM P-256 key); unset, a dev key is made once in
+  $LSE_STATE_DIR/image-signing-key.pem.
 LSE_NODE=1 (root only): also lse-node and a containerd of its own (infra/local/node.sh, docs/NODE.md);
 `env` then prints CONTAINERD_ADDRESS and the rest `ctr` and `lse node` need.
 EOF2
@@ -66,10 +70,37 @@ _svc_running() {
   rm -f "$pidfile"; return 1
 }
 
+# _health_port SVC I -> LSE_HEALTH_PORT_BASE + the position of worker SVC-I (gateway: none).
+_health_port() {
+  local svc n=0 i
+  [[ -n "${LSE_HEALTH_PORT_BASE:-}" && "$1" != gateway ]] || return 0
+  for svc in resolver fetcher verifier assembler; do
+    for ((i = 1; i <= $(_replicas "$svc"); i++)); do
+      [[ "$svc" == "$1" && "$i" == "$2" ]] && { echo $((LSE_HEALTH_PORT_BASE + n)); return 0; }
+      n=$((n + 1))
+    done
+  done
+}
+
+# The image signing key (ECDSA P-256, PKCS#8 PEM) the gateway signs images with, unless
+# LSE_IMAGE_SIGNING_KEY names one: a dev key made once in the state dir (mode 600, never printed).
+_image_keyfile() { echo "${LSE_IMAGE_SIGNING_KEY:-$LSE_STATE_DIR/image-signing-key.pem}"; }
+_ensure_image_key() {
+  local f; f=$(_image_keyfile)
+  [[ -s "$f" || -n "${LSE_IMAGE_SIGNING_KEY:-}" ]] && return 0
+  mkdir -p "$LSE_STATE_DIR"
+  (umask 077; node -e "process.stdout.write(require('node:crypto').generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }))" >"$f.tmp")
+  mv -f "$f.tmp" "$f"
+  _slog "made a dev image signing key: $f (public key: GET /v1/image-key)"
+}
+
 _svc_env() {
   servers_env | sed 's/^export //'
   printf 'LSE_TOKENS=admin=%s:admin\n' "$(<"$(_tokenfile)")"
   printf 'LSE_GATEWAY_PORT=%s\n' "$LSE_GATEWAY_PORT"
+  local hp; hp=$(_health_port "$1" "$2")
+  [[ -z "$hp" ]] || printf 'LSE_HEALTH_PORT=%s\n' "$hp"
+  printf 'LSE_IMAGE_SIGNING_KEY=%s\n' "$(_image_keyfile)"
 }
 
 _start_service() {
@@ -79,7 +110,7 @@ _start_service() {
   (
     set -a
     # shellcheck disable=SC1090
-    source <(_svc_env)
+    source <(_svc_env "$svc" "$i")
     set +a
     cd "$repo"
     exec setsid node "$main" >>"$LSE_STATE_DIR/logs/svc-$id.log" 2>&1 </dev/null
@@ -92,6 +123,7 @@ stack_up() {
   bash "$here/build-servers.sh"
   servers_up
   _ensure_token
+  _ensure_image_key
   local svc i
   for svc in "${SERVICES[@]}"; do
     for ((i = 1; i <= $(_replicas "$svc"); i++)); do _start_service "$svc" "$i"; done
@@ -110,6 +142,7 @@ stack_up() {
       _svc_running "$svc-$i" >/dev/null || { tail -n 20 "$LSE_STATE_DIR/logs/svc-$svc-$i.log" >&2; _die "$svc-$i exited during startup"; }
     done
   done
+  servers_id_indexes # the services have created their collections by now
   if [[ "${LSE_NODE:-0}" == 1 ]]; then
     LSE_NODE_SERVER="http://$LSE_HOST:$LSE_GATEWAY_PORT" LSE_NODE_TOKEN="$(<"$(_tokenfile)")" node_up "$repo"
   fi

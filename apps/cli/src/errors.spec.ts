@@ -68,6 +68,26 @@ describe('resolution failures (exit 3) explain themselves', () => {
   });
 });
 
+describe('regions: fragment pack --region, resolve --region / --region-fallback', () => {
+  it('takes the variant of the runtime region or a fallback; none fitting is exit 3 naming the regions', async () => {
+    const store = await tempDir('lse-cli-regions-'); // its own store: the shared one's fragment counts stay as the other tests expect
+    await lseOk(store, ['trust', 'add', join(p.keysDir, 'publisher.pub')]);
+    await writeFileMode(join(p.work, 'src/mirrors/etc/apt/mirror'), 'near\n', 0o644);
+    const pack = async (region: string) => parseJson<{ id: string }>((await lseOk(store, ['--json', 'fragment', 'pack', join(p.work, 'src/mirrors'), '--name', 'mirrors', '--version', '1.0.0', '--region', region, '--key', p.publisherKey])).stdout).id;
+    const eu = await pack('eu-west');
+    const us = await pack('us-east');
+    expect(eu).not.toBe(us);
+    const m = await writeManifest('mirrors.yaml', 'apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: mirrors }\nbase: scratch\nrequire:\n  - name: mirrors\n');
+    expect((await lseOk(store, ['resolve', m, '--region', 'eu-west'])).stdout).toContain(eu);
+    expect((await lseOk(store, ['resolve', m, '--region', 'us-east'])).stdout).toContain(us);
+    expect((await lseOk(store, ['resolve', m, '--region', 'ap-south', '--region-fallback', 'eu-west'])).stdout).toContain(eu);
+    const r = await lse(store, ['--json', 'resolve', m, '--region', 'ap-south']);
+    expectExit(r, 3);
+    expect(parseJson<JsonError>(r.stdout).error).toMatchObject({ code: 'NO_VARIANT', details: expect.objectContaining({ regions: ['eu-west', 'us-east'] }) });
+    expectExit(await lse(store, ['resolve', m, '--region', 'Not A Region']), 2);
+  });
+});
+
 describe('invalid manifests (exit 2) list every problem with FILE:LINE:COL: path: message', () => {
   const text = manifest('requires:\n  - name: app\nenv:\n  PORT: 8080\n');
   // Line 5 col 1: the misspelt key; line 8 col 9: the number 8080.

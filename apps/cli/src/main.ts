@@ -63,6 +63,7 @@ export function buildProgram(): Command {
     .option('--arch <arch>', "architecture this variant needs (amd64, arm64, ...; 'all' or none = any)")
     .option('--variant <level>', 'minimum amd64 level (v1..v4)').option('--feature <name>', 'required CPU feature (repeatable)', collect)
     .option('--libc <libc>', 'glibc or musl')
+    .option('--region <region>', 'region this variant is for, e.g. eu-west (none = any region)')
     .option('--depends <spec>', "dependency: 'NAME' or 'NAME CONSTRAINT', alternatives joined by ' | ' (repeatable)", collect)
     .option('--pre-depends <spec>', 'pre-dependency (installed first; repeatable)', collect)
     .option('--provides <name>', "virtual name provided: 'NAME' or 'NAME (= VERSION)' (repeatable)", collect)
@@ -105,11 +106,15 @@ export function buildProgram(): Command {
   program.command('resolve').argument('<manifest>', 'dependency manifest (YAML or JSON)')
     .description('print the lock (NAME VERSION FRAGMENT_ID per line, install order) without fetching or assembling')
     .option('--platform <os/arch[/variant]>', 'runtime platform, e.g. linux/amd64/v3 (overrides the manifest)')
+    .option('--region <region>', "the runtime's region, e.g. eu-west (overrides the manifest's platform.region)")
+    .option('--region-fallback <list>', 'regions whose variants are acceptable next, in order, comma-separated (overrides platform.regionFallback)')
     .action((file, o, cmd) => load<typeof import('./commands/synth')>('./commands/synth').resolveCmd(ctxOf(cmd), file, o));
   program.command('synth').argument('<manifest>', 'dependency manifest (YAML or JSON)')
     .description('resolve, fetch, verify and assemble an OCI image; prints the image manifest digest')
     .requiredOption('--out <dir>', 'OCI image layout directory to write (must not exist, or be empty)')
     .option('--platform <os/arch[/variant]>', 'runtime platform, e.g. linux/amd64/v3 (overrides the manifest)')
+    .option('--region <region>', "the runtime's region, e.g. eu-west (overrides the manifest's platform.region)")
+    .option('--region-fallback <list>', 'regions whose variants are acceptable next, in order, comma-separated (overrides platform.regionFallback)')
     .option('--rootfs <dir>', 'also materialize the root filesystem here').option('--force', 'replace existing output directories')
     .action((file, o, cmd) => load<typeof import('./commands/synth')>('./commands/synth').synth(ctxOf(cmd), file, o, logOf()));
   program.command('verify').description('re-verify every fragment and base in the store (exit 4 if anything fails)')

@@ -63,7 +63,7 @@ export async function admitRepeat(d: GatewayDeps, a: Admission, hit: CachedResul
   const accepted: SynthAccepted = {
     v: 1, synthesisId: id, manifestName: a.manifest.metadata.name, requestedAt: at, ...(a.platform ? { platform: a.platform } : {}), ...(a.tenant ? { tenant: a.tenant } : {}),
   };
-  const completed: SynthCompleted = { v: 1, synthesisId: id, key: hit.key, image: hit.image, layerPlan: hit.layerPlan, completedAt: at, lease: { expiresAt, leaseBy: 'projection' } };
+  const completed: SynthCompleted = { v: 1, synthesisId: id, key: hit.key, image: hit.image, layerPlan: hit.layerPlan, completedAt: at, lease: { expiresAt, leaseBy: 'projection' }, accepted };
   const headers = { [HEADERS.synthesisId]: id, ...(a.traceId ? { [HEADERS.traceId]: a.traceId } : {}) };
   d.watch.apply({ subject: eventSubjects.requested(id), data: accepted, headers: {} });
   d.watch.apply({ subject: eventSubjects.completed(id), data: completed, headers: {} });

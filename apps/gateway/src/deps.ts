@@ -1,4 +1,4 @@
-import type { Bus, LeaseRepository, Platform, SynthesisRepository } from '@lse/core';
+import type { Bus, ImageSigningKey, LeaseRepository, Platform, SynthesisRepository } from '@lse/core';
 import type { EnginePorts } from '@lse/engine';
 import type { AuthConfig } from './auth';
 import type { Metrics } from './metrics';
@@ -39,4 +39,6 @@ export interface RegistrySettings {
   /** Platforms of `pkgs/...` images (LSE_PKGS_PLATFORMS); several → an image index. */
   pkgsPlatforms: Platform[];
   tokenTtlSeconds: number;
+  /** Signs images (cosign signature, provenance): LSE_IMAGE_SIGNING_KEY; absent = SBOMs only. */
+  signingKey?: ImageSigningKey;
 }

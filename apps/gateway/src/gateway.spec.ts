@@ -110,6 +110,26 @@ describe('gateway HTTP API (in-process pipeline)', () => {
     expect(kinds[kinds.length - 1]).toBe('completed');
   });
 
+  it('negotiates the region: exact, then a fallback; 406 naming the regions that exist; the key includes the region', async () => {
+    const ids: Record<string, string> = {};
+    for (const region of ['eu-west', 'us-east']) {
+      const { fragment, blob } = buildFragment({ entries: [file('etc/apt/mirror', region)], name: 'libmirror', version: '1.0.0', scheme: 'semver', attributes: { region }, key, epoch: 0, source: { type: 'test' } });
+      expect((await app.inject({ method: 'POST', url: '/v1/fragments', headers: ADMIN, payload: { fragment, blob: blob.toString('base64') } })).statusCode).toBe(201);
+      ids[region] = fragment.id;
+    }
+    const negotiate = (platform: object) => app.inject({ method: 'POST', url: '/v1/negotiate', headers: SYNTH, payload: { manifest: manifest([{ name: 'libmirror' }]), platform } });
+    const eu = await negotiate({ os: 'linux', arch: 'amd64', region: 'eu-west' });
+    expect(eu.statusCode).toBe(200);
+    expect(eu.json().fragments.map((f: { id: string }) => f.id)).toEqual([ids['eu-west']]);
+    const viaFallback = await negotiate({ region: 'ap-south', regionFallback: ['eu-west'] });
+    expect(viaFallback.json()).toMatchObject({ fragments: [{ id: ids['eu-west'] }], platform: { region: 'ap-south', regionFallback: ['eu-west'] } });
+    expect(viaFallback.json().key).not.toBe(eu.json().key);
+    const none = await negotiate({ region: 'ap-south' });
+    expect(none.statusCode).toBe(406);
+    expect(none.json().error).toMatchObject({ code: 'NO_VARIANT', details: { regions: ['eu-west', 'us-east'] } });
+    expect((await negotiate({ region: 'Not a region' })).statusCode).toBe(400);
+  });
+
   it('reports failures with the stage and reason, and 406 from negotiate when nothing fits', async () => {
     const res = await app.inject({ method: 'POST', url: '/v1/syntheses', headers: { ...SYNTH, prefer: 'wait=20' }, payload: { manifest: manifest([{ name: 'app', version: '^9' }]) } });
     expect(res.statusCode).toBe(422);

@@ -3,12 +3,25 @@
  * the record projection (events → the syntheses collection) and the lease collector, composed by
  * compose.ts. Adapters are wired here and nowhere else.
  */
-import { connectAll, describeConfig, loadServiceConfig, rootLogger, startLiveCatalog, type Connected } from '@lse/service';
-import { LseError } from '@lse/core';
+import { connectAll, describeConfig, loadServiceConfig, rootLogger, startLiveCatalog, tierMetricsText, type Connected } from '@lse/service';
+import { LseError, imageSigningKeyFromPem, type ImageSigningKey } from '@lse/core';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Metrics } from './metrics';
 import { startGateway } from './compose';
+
+/** The image key at LSE_IMAGE_SIGNING_KEY (a PEM file), or none; CONFIG_INVALID when it cannot be read. */
+function loadImageSigningKey(path: string | undefined): ImageSigningKey | undefined {
+  if (!path) return undefined;
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new LseError('CONFIG_INVALID', `LSE_IMAGE_SIGNING_KEY: cannot read '${path}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); point it at the PEM P-256 key images are signed with`, { variable: 'LSE_IMAGE_SIGNING_KEY' });
+  }
+  return imageSigningKeyFromPem(pem, `LSE_IMAGE_SIGNING_KEY ('${path}')`);
+}
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -46,8 +59,12 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   try {
+    const signingKey = loadImageSigningKey(config.gateway.imageSigningKeyPath);
+    if (signingKey) log.info({ keyId: signingKey.keyId }, 'images are signed (LSE_IMAGE_SIGNING_KEY)');
+    else log.warn({}, 'LSE_IMAGE_SIGNING_KEY is not set: images get SBOMs but no signature or provenance');
     conn = await connectAll(config, 'lse-gateway', log);
-    const { bus, mongo } = conn;
+    const { bus, mongo, tiers } = conn;
+    metrics.addSource(() => tierMetricsText(tiers));
     // /v1/negotiate resolves from memory too (it waits for the catalog's first load); if the
     // catalog cannot be loaded, resolution reads the database as before.
     const live = startLiveCatalog(conn, log).catch((e: Error) => {
@@ -65,6 +82,7 @@ async function main(): Promise<void> {
       registry: {
         secret: config.gateway.registrySecret ? Buffer.from(config.gateway.registrySecret) : randomBytes(32), anonymousPull: config.gateway.anonymousPull,
         ...(config.gateway.publicUrl ? { publicUrl: config.gateway.publicUrl } : {}), pkgsBase: config.gateway.pkgsBase, pkgsPlatforms: config.gateway.pkgsPlatforms, tokenTtlSeconds: 300,
+        ...(signingKey ? { signingKey } : {}),
       },
     });
     app = gw.app;

@@ -5,6 +5,12 @@
 export class Metrics {
   private readonly counters = new Map<string, number>();
   private readonly help = new Map<string, [string, 'counter' | 'gauge']>();
+  private readonly sources: (() => string)[] = [];
+
+  /** Adds text another component renders itself (the regional cache counters). */
+  addSource(render: () => string): void {
+    this.sources.push(render);
+  }
 
   define(name: string, help: string, type: 'counter' | 'gauge' = 'counter'): void {
     this.help.set(name, [help, type]);
@@ -22,7 +28,7 @@ export class Metrics {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
       for (const [key, v] of [...this.counters].sort()) if (key === name || key.startsWith(name + '{')) lines.push(`${key} ${v}`);
     }
-    return lines.join('\n') + '\n';
+    return lines.join('\n') + '\n' + this.sources.map((s) => s()).join('');
   }
 }
 

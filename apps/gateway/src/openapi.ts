@@ -21,7 +21,7 @@ export const OPENAPI = {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     schemas: {
       Error: { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, details: { type: 'object' } } } } },
-      Platform: { type: 'object', properties: { os: { type: 'string' }, arch: { type: 'string' }, variant: { type: 'string' }, features: { type: 'array', items: { type: 'string' } }, libc: { type: 'string' } } },
+      Platform: { type: 'object', properties: { os: { type: 'string' }, arch: { type: 'string' }, variant: { type: 'string' }, features: { type: 'array', items: { type: 'string' } }, libc: { type: 'string' }, region: { type: 'string' }, regionFallback: { type: 'array', items: { type: 'string' } } } },
       Synthesis: { type: 'object', properties: { id: { type: 'string' }, status: { enum: ['pending', 'completed', 'failed'] }, stage: { type: 'string' }, key: { type: ['string', 'null'] }, result: { type: ['object', 'null'] }, error: { type: ['object', 'null'] }, lease: { type: ['object', 'null'] }, links: { type: 'object' } } },
     },
   },
@@ -49,6 +49,7 @@ export const OPENAPI = {
     '/v1/keys': { get: { summary: 'trust store (scope admin)', responses: { '200': { description: 'keys' } } }, post: { summary: 'trust a key: { publicKey: "name:base64", scopes[] } (admin)', responses: { '201': { description: 'trusted' } } } },
     '/v1/keys/{name}/revoke': { post: { summary: 'revoke a key (admin)', responses: { '200': { description: 'revoked' } } } },
     '/v1/blobs/{digest}': { get: { summary: 'an image blob (manifest, config, layer) by digest', responses: { '200': { description: 'bytes' }, '404': { description: 'unknown' } } } },
+    '/v1/image-key': { get: { security: [], summary: 'the public key (PEM, ECDSA P-256) images are signed with, for cosign verify --key', responses: { '200': { description: 'application/x-pem-file' }, '404': { description: 'no LSE_IMAGE_SIGNING_KEY' } } } },
     '/healthz': { get: { security: [], summary: 'the process runs', responses: { '200': { description: 'ok' } } } },
     '/readyz': { get: { security: [], summary: 'NATS and MongoDB reachable', responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },
     '/metrics': { get: { security: [], summary: 'Prometheus metrics', responses: { '200': { description: 'text' } } } },

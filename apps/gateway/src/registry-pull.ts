@@ -3,7 +3,7 @@
  *
  *  - `synth/<synthesis id | key hex>`: the image of a completed synthesis; a key names the newest
  *    completed synthesis with that key. Tag `latest` (or the manifest digest).
- *  - `pkgs/<pkg>[/<pkg>...]`, tag `<base>[--<arch>[-<variant>]]` (`latest` = the default base):
+ *  - `pkgs/<pkg>[/<pkg>...]`, tag `<base>[--<arch>[-<variant>]][--in-<region>]` (`latest` = the default base):
  *    the packages synthesized on the base on first pull, through the same pipeline as
  *    `POST /v1/syntheses` (the resolver reuses a completed result with the same key, so a repeat
  *    pull costs a resolve, not an assembly). Several configured platforms give an image index.
@@ -13,7 +13,7 @@
  * each run the resolver. Every pull takes or extends the lease of the image(s) it serves.
  */
 import {
-  LseError, lseErrorFrom, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, buildImageIndex, isLseError, ociPlatform, sha256Digest, type Platform, type SynthesisRecord,
+  LseError, lseErrorFrom, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, buildImageIndex, imageFacts, isLseError, ociPlatform, sha256Digest, type Platform, type SynthesisRecord,
 } from '@lse/core';
 import { isValidSynthesisId, type ImageRef } from '@lse/contracts';
 import { imageBlobs } from '@lse/engine';
@@ -47,13 +47,16 @@ export interface PkgsRef {
   platforms: Platform[];
 }
 
-/** `pkgs/curl/jq` + tag → packages, base and platforms. TAG_INVALID when the tag does not parse. */
+/** `pkgs/curl/jq` + tag → packages, base and platforms. MANIFEST_UNKNOWN (404) when the tag does not parse. */
+const packagesOf = (name: string) => [...new Set(name.slice(PKGS_PREFIX.length).split('/'))];
+
 export function parsePkgsRef(name: string, tag: string, s: RegistrySettings): PkgsRef {
-  const packages = [...new Set(name.slice(PKGS_PREFIX.length).split('/'))];
-  const m = /^(.+?)(?:--(amd64|arm64|arm|386|ppc64le|s390x|riscv64)(?:-(v\d))?)?$/.exec(tag);
-  if (!m) throw new RegistryError(400, 'TAG_INVALID', `tag '${tag}' must be <base>[--<arch>[-<variant>]], e.g. latest, minimal or minimal--amd64-v3`);
+  const packages = packagesOf(name);
+  const m = /^(.+?)(?:--(amd64|arm64|arm|386|ppc64le|s390x|riscv64)(?:-(v\d))?)?(?:--in-([a-z][a-z0-9-]{0,62}))?$/.exec(tag);
+  if (!m) throw new RegistryError(404, 'MANIFEST_UNKNOWN', `tag '${tag}' must be <base>[--<arch>[-<variant>]][--in-<region>], e.g. latest, minimal, minimal--amd64-v3 or minimal--in-eu-west`);
   const base = m[1] === 'latest' ? s.pkgsBase : m[1]!;
-  const platforms = m[2] ? [{ os: 'linux', arch: m[2], ...(m[3] ? { variant: m[3] } : {}) }] : s.pkgsPlatforms;
+  const region = m[4] ? { region: m[4] } : {};
+  const platforms = (m[2] ? [{ os: 'linux', arch: m[2], ...(m[3] ? { variant: m[3] } : {}) }] : s.pkgsPlatforms).map((p) => ({ ...p, ...region }));
   return { packages, base, platforms };
 }
 
@@ -65,6 +68,7 @@ function manifestFor(ref: PkgsRef) {
 export class Puller {
   private readonly inFlight = new Map<string, Promise<Resolved>>();
   private readonly recent = new Map<string, { at: number; value: Resolved }>();
+  private readonly owned = new Map<string, boolean>();
 
   constructor(private readonly d: GatewayDeps, private readonly s: RegistrySettings) {}
 
@@ -107,7 +111,7 @@ export class Puller {
       return { digest: image.manifestDigest, mediaType: MEDIA_TYPE_OCI_MANIFEST, synthesisIds: [rec.id] };
     }
     const ref = parsePkgsRef(name, tag, this.s);
-    const key = `${[...ref.packages].sort().join('/')}:${ref.base}:${ref.platforms.map((p) => [p.os, p.arch, p.variant ?? ''].join('/')).join(',')}`;
+    const key = `${[...ref.packages].sort().join('/')}:${ref.base}:${ref.platforms.map((p) => [p.os, p.arch, p.variant ?? '', p.region ?? ''].join('/')).join(',')}`;
     const hit = this.recent.get(key);
     if (hit && Date.now() - hit.at < RECENT_MS) {
       await this.renew(hit.value);
@@ -129,11 +133,50 @@ export class Puller {
     if (r.indexLease) await this.d.leases.renew(r.indexLease, expiresAt);
   }
 
+  /** NAME_UNKNOWN unless a fragment names or provides each package of a `pkgs/` name. */
+  async checkPackages(name: string): Promise<void> {
+    const packages = packagesOf(name);
+    const known = await this.d.ports.fragments.candidates(packages);
+    const missing = packages.filter((p) => !known.some((f) => f.descriptor.name === p || f.descriptor.provides.some((x) => x.name === p)));
+    if (missing.length) throw new RegistryError(404, 'NAME_UNKNOWN', `no fragment named or providing ${missing.join(', ')}; publish or import it first (lse import apt ${missing.join(' ')})`, { name, packages: missing });
+  }
+
+  /**
+   * Whether the manifest `digest` (bytes given) is an image of the `pkgs/` name: an image with a
+   * fragment named or providing each package, an index of such images, or an artifact whose
+   * subject is one. Remembered per name and digest (manifests are immutable).
+   */
+  async pkgsOwns(name: string, digest: string, bytes: Buffer, depth = 0): Promise<boolean> {
+    const memoKey = `${name}@${digest}`;
+    const hit = this.owned.get(memoKey);
+    if (hit !== undefined) return hit;
+    const doc = JSON.parse(bytes.toString('utf8')) as { subject?: { digest?: string }; manifests?: { digest: string }[] };
+    let owns = false;
+    if (depth < 2 && doc.subject?.digest) {
+      const subject = await this.d.ports.layers.get(doc.subject.digest).catch(() => undefined);
+      owns = subject !== undefined && (await this.pkgsOwns(name, doc.subject.digest, subject, depth + 1));
+    } else if (depth < 2 && Array.isArray(doc.manifests)) {
+      owns = doc.manifests.length > 0;
+      for (const c of doc.manifests) {
+        const child = await this.d.ports.layers.get(c.digest).catch(() => undefined);
+        if (!child || !(await this.pkgsOwns(name, c.digest, child, depth + 1))) { owns = false; break; }
+      }
+    } else {
+      const facts = imageFacts(bytes);
+      if (facts) {
+        const frags = await Promise.all([...new Set(facts.fragmentIds)].map((id) => this.d.ports.fragments.get(id)));
+        const names = new Set(frags.flatMap((f) => (f ? [f.descriptor.name, ...f.descriptor.provides.map((p) => p.name)] : [])));
+        owns = packagesOf(name).every((p) => names.has(p));
+      }
+    }
+    this.owned.set(memoKey, owns);
+    if (this.owned.size > 4096) this.owned.delete(this.owned.keys().next().value!);
+    return owns;
+  }
+
   /** One synthesis per platform (in parallel); several platforms → an image index stored as a blob. */
   private async synthesize(ref: PkgsRef): Promise<Resolved> {
-    const known = await this.d.ports.fragments.candidates(ref.packages);
-    const missing = ref.packages.filter((p) => !known.some((f) => f.descriptor.name === p || f.descriptor.provides.some((x) => x.name === p)));
-    if (missing.length) throw new RegistryError(404, 'NAME_UNKNOWN', `no fragment named or providing ${missing.join(', ')}; publish or import it first (lse import apt ${missing.join(' ')})`, { packages: missing });
+    await this.checkPackages(PKGS_PREFIX + ref.packages.join('/'));
     const settled = await Promise.allSettled(ref.platforms.map((p) => this.synthesizeOne(ref, p)));
     const done = settled.flatMap((r, i) => (r.status === 'fulfilled' ? [{ image: r.value.image, id: r.value.id, platform: ref.platforms[i]! }] : []));
     if (!done.length) throw (settled[0] as PromiseRejectedResult).reason;

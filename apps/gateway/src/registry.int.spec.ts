@@ -4,13 +4,15 @@
  * they are there already), then `skopeo copy docker://.../pkgs/curl:latest` with the token flow,
  * `umoci unpack` and `chroot ROOTFS curl --version` (root only), `skopeo inspect`; HEAD and GET
  * agree; 401 + a challenge that works when followed by hand; spec error codes; a blob tampered
- * in S3 is cut short and logged by the gateway.
+ * in S3 is cut short and logged by the gateway. The image's referrers with `oras discover`, its
+ * signature with `cosign verify --key` (both built by infra/local/build-registry-tools.sh), and its
+ * SBOM against the dpkg database inside the image.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatKey, generateKeyPair, publicKeyOf } from '@lse/core';
+import { formatKey, generateImageSigningKeyPem, generateKeyPair, imageSigningKeyFromPem, publicKeyOf } from '@lse/core';
 import { buildFragment } from '@lse/engine';
 import { makeS3Client } from '@lse/adapter-s3';
 import { tamperS3Object } from '@lse/adapter-s3/testing';
@@ -27,6 +29,23 @@ const repo = join(__dirname, '../../..');
 const run = Date.now().toString(36);
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const basicAuth = { authorization: `Basic ${Buffer.from(`lse:${TOKEN}`).toString('base64')}` };
+const BIN = env['LSE_BIN_DIR'] ?? join(env['HOME'] ?? '/root', '.cache/lse/bin');
+function tool(name: string): string {
+  const p = join(BIN, name);
+  if (!existsSync(p)) throw new Error(`${p} is missing: run bash infra/local/build-registry-tools.sh (scripts/test.sh does)`);
+  return p;
+}
+
+/** Every `{ artifactType, digest }` in oras' JSON output, however deep. */
+function artifactsIn(v: unknown, out: { artifactType: string; digest: string }[] = []): { artifactType: string; digest: string }[] {
+  if (Array.isArray(v)) for (const x of v) artifactsIn(x, out);
+  else if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (typeof o['artifactType'] === 'string' && typeof o['digest'] === 'string') out.push({ artifactType: o['artifactType'], digest: o['digest'] });
+    for (const x of Object.values(o)) artifactsIn(x, out);
+  }
+  return out;
+}
 
 async function api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetchFresh(new URL(path, SERVER), {
@@ -95,6 +114,61 @@ describe('OCI Distribution API against the stack', () => {
     expect(index.manifests[0]!.digest).toBe(JSON.parse(inspect.stdout).Digest);
   });
 
+  it('oras discover lists the SBOM and signature; cosign verify and verify-attestation --key accept the signature and provenance; the SBOM lists every package of the image with its version', async () => {
+    const get = await v2('pkgs/curl/manifests/latest', { headers: basicAuth });
+    expect(get.status).toBe(200);
+    const digest = get.headers.get('docker-content-digest')!;
+    const manifest = JSON.parse(Buffer.from(await get.arrayBuffer()).toString()) as { layers: { digest: string }[] };
+    const ref = `${HOST}/pkgs/curl@${digest}`;
+
+    const disc = spawnSync(tool('oras'), ['discover', '--plain-http', '-u', 'lse', '--password-stdin', '--format', 'json', ref], { input: TOKEN, encoding: 'utf8', timeout: 120_000 });
+    expect([disc.status, disc.stderr]).toEqual([0, '']);
+    const found = artifactsIn(JSON.parse(disc.stdout));
+    expect(found.map((a) => a.artifactType)).toEqual(expect.arrayContaining(['application/spdx+json', 'application/vnd.dev.cosign.artifact.sig.v1+json', 'application/vnd.dsse.envelope.v1+json']));
+
+    // cosign with the gateway's public key; the same check with another key fails.
+    const keys = join(work, 'cosign');
+    mkdirSync(join(keys, 'docker'), { recursive: true });
+    const pub = await fetchFresh(new URL('/v1/image-key', SERVER));
+    expect(pub.status).toBe(200);
+    writeFileSync(join(keys, 'image.pub'), await pub.text());
+    writeFileSync(join(keys, 'other.pub'), imageSigningKeyFromPem(generateImageSigningKeyPem()).publicKeyPem);
+    writeFileSync(join(keys, 'docker/config.json'), JSON.stringify({ auths: { [HOST]: { auth: Buffer.from(`lse:${TOKEN}`).toString('base64') } } }));
+    const verify = (key: string) => spawnSync(tool('cosign'), ['verify', '--key', join(keys, key), '--insecure-ignore-tlog=true', '--allow-insecure-registry', '--allow-http-registry', '--output', 'json', ref], {
+      encoding: 'utf8', timeout: 120_000, env: { ...env, DOCKER_CONFIG: join(keys, 'docker') },
+    });
+    const ok = verify('image.pub');
+    expect([ok.status, ok.status === 0 ? '' : ok.stderr]).toEqual([0, '']);
+    const verified = JSON.parse(ok.stdout) as { critical: { image: { 'docker-manifest-digest': string } } }[];
+    expect(verified.map((v) => v.critical.image['docker-manifest-digest'])).toEqual([digest]);
+    expect(verify('other.pub').status).not.toBe(0);
+    const att = spawnSync(tool('cosign'), ['verify-attestation', '--key', join(keys, 'image.pub'), '--type', 'slsaprovenance1', '--insecure-ignore-tlog=true', '--allow-insecure-registry', '--allow-http-registry', ref], {
+      encoding: 'utf8', timeout: 120_000, env: { ...env, DOCKER_CONFIG: join(keys, 'docker') },
+    });
+    expect([att.status, att.status === 0 ? '' : att.stderr]).toEqual([0, '']);
+    const statement = JSON.parse(Buffer.from((JSON.parse(att.stdout.trim().split('\n')[0]!) as { payload: string }).payload, 'base64').toString()) as { subject: { digest: { sha256: string } }[]; predicateType: string };
+    expect([statement.predicateType, statement.subject[0]!.digest.sha256]).toEqual(['https://slsa.dev/provenance/v1', digest.slice(7)]);
+
+    // The SBOM against the dpkg database of the image (the topmost layer that has one).
+    const sbomRef = found.find((a) => a.artifactType === 'application/spdx+json')!;
+    const sbomManifest = (await (await v2(`pkgs/curl/manifests/${sbomRef.digest}`, { headers: basicAuth })).json()) as { subject: { digest: string }; layers: { digest: string }[] };
+    expect(sbomManifest.subject.digest).toBe(digest);
+    const sbom = (await (await v2(`pkgs/curl/blobs/${sbomManifest.layers[0]!.digest}`, { headers: basicAuth })).json()) as { packages: { name: string; versionInfo: string }[] };
+    let status = '';
+    for (const layer of [...manifest.layers].reverse()) {
+      const file = join(work, `layer-${layer.digest.slice(7, 19)}.tgz`);
+      writeFileSync(file, Buffer.from(await (await v2(`pkgs/curl/blobs/${layer.digest}`, { headers: basicAuth })).arrayBuffer()));
+      const entry = execFileSync('tar', ['-tzf', file], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n').find((p) => /^(\.\/)?var\/lib\/dpkg\/status$/.test(p));
+      if (entry) { status = execFileSync('tar', ['-xzOf', file, entry], { encoding: 'utf8', maxBuffer: 64 << 20 }); break; }
+    }
+    const installed = status.split(/\n\n+/).map((p) => ({ name: /^Package: (.+)$/m.exec(p)?.[1], version: /^Version: (.+)$/m.exec(p)?.[1], ok: /^Status: .* installed$/m.test(p) }))
+      .filter((p) => p.name && p.ok).map((p) => `${p.name}@${p.version}`);
+    expect(installed.length).toBeGreaterThan(5);
+    expect(installed).toContain(installed.find((p) => p.startsWith('curl@')));
+    const listed = new Set(sbom.packages.map((p) => `${p.name}@${p.versionInfo}`));
+    expect(installed.filter((p) => !listed.has(p))).toEqual([]);
+  });
+
   it('answers HEAD and GET of a manifest and a blob with the same digest and length', async () => {
     const head = await v2('pkgs/curl/manifests/latest', { method: 'HEAD', headers: basicAuth });
     const get = await v2('pkgs/curl/manifests/latest', { headers: basicAuth });
@@ -137,7 +211,8 @@ describe('OCI Distribution API against the stack', () => {
     expect(await code(`pkgs/curl/blobs/${zero}`)).toEqual([404, 'BLOB_UNKNOWN']);
     expect(await code('pkgs/curl/blobs/sha256:nothex')).toEqual([400, 'DIGEST_INVALID']);
     expect(await code('synth/syn-unknown/manifests/latest')).toEqual([404, 'NAME_UNKNOWN']);
-    expect(await code('pkgs/curl/manifests/-x')).toEqual([400, 'TAG_INVALID']);
+    expect(await code('pkgs/curl/manifests/-x')).toEqual([404, 'MANIFEST_UNKNOWN']);
+    expect(await code(`pkgs/nosuchpkg${run}/tags/list`)).toEqual([404, 'NAME_UNKNOWN']);
   });
 
   it('cuts a blob tampered in S3 short (the client sees a failed transfer) and logs it', async () => {

@@ -9,7 +9,8 @@ import { Readable, Writable } from 'node:stream';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import pino from 'pino';
 import {
-  LseError, StreamingDigestVerifier, checkBlob, generateKeyPair, formatKey, publicKeyOf, sha256Digest, type BlobStore, type SecretKey,
+  LseError, StreamingDigestVerifier, checkBlob, dssePae, generateImageSigningKeyPem, generateKeyPair, formatKey, imageSigningKeyFromPem, publicKeyOf, sha256Digest,
+  verifyImageSignature, type BlobStore, type SecretKey,
 } from '@lse/core';
 import {
   InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLeaseRepository, MemorySynthesisRepository, MemoryTrustStore,
@@ -65,6 +66,7 @@ const PULL = { authorization: 'Bearer pull-token-01234567890' };
 const ADMIN = { authorization: 'Bearer admin-token-0123456789' };
 const basic = (user: string, pass: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` });
 const SECRET = Buffer.from('registry-secret-for-tests-0123456789');
+const IMAGE_KEY = imageSigningKeyFromPem(generateImageSigningKeyPem());
 
 function file(path: string, content: string) {
   return { path, type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 0, size: content.length, data: Buffer.from(content) };
@@ -88,7 +90,7 @@ describe('OCI Distribution API (/v2)', () => {
     const stopStages = await startPipeline({
       bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false, leases, completedByKey: makeResultCache({ syntheses, layers }),
     }, WORK_STAGES);
-    const registry: RegistrySettings = { secret: SECRET, anonymousPull: false, pkgsBase: 'scratch', pkgsPlatforms: [{ os: 'linux', arch: 'amd64' }], tokenTtlSeconds: 300 };
+    const registry: RegistrySettings = { secret: SECRET, anonymousPull: false, pkgsBase: 'scratch', pkgsPlatforms: [{ os: 'linux', arch: 'amd64' }], tokenTtlSeconds: 300, signingKey: IMAGE_KEY };
     const parts = { ...gatewayDefaults, bus, ports, syntheses, leases, auth: { tokens: TOKENS, disabled: false } };
     const sink = new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } });
     const gw = await startGateway({ ...parts, registry, httpLogger: pino({ level: 'warn' }, sink) as unknown as FastifyBaseLogger });
@@ -135,7 +137,7 @@ describe('OCI Distribution API (/v2)', () => {
     expect(body.access_token).toBe(body.token);
     expect(Date.parse(body.issued_at)).toBeGreaterThan(0);
     const bearer = { authorization: `Bearer ${body.token}` };
-    expect((await app.inject({ method: 'GET', url: '/v2/pkgs/app/tags/list', headers: bearer })).json()).toEqual({ name: 'pkgs/app', tags: ['latest'] });
+    expect((await app.inject({ method: 'GET', url: '/v2/pkgs/app/tags/list', headers: bearer })).json()).toEqual({ name: 'pkgs/app', tags: ['latest', 'scratch'] });
     const other = await app.inject({ method: 'GET', url: '/v2/pkgs/tool/tags/list', headers: bearer });
     expect(other.statusCode).toBe(401);
     expect(other.headers['www-authenticate']).toContain('error="insufficient_scope"');
@@ -234,7 +236,11 @@ describe('OCI Distribution API (/v2)', () => {
     expect(await code('GET', '/v2/pkgs/app/blobs/sha256:xyz')).toEqual([400, 'DIGEST_INVALID']);
     expect(await code('GET', '/v2/pkgs/app/manifests/sha256:xyz')).toEqual([400, 'DIGEST_INVALID']);
     expect(await code('GET', '/v2/Pkgs/App/manifests/latest')).toEqual([400, 'NAME_INVALID']);
-    expect(await code('GET', '/v2/pkgs/app/manifests/-bad')).toEqual([400, 'TAG_INVALID']);
+    expect(await code('GET', '/v2/pkgs/app/manifests/-bad')).toEqual([404, 'MANIFEST_UNKNOWN']); // what clients and the conformance suite expect
+    expect(await code('GET', `/v2/pkgs/app/manifests/${'x'.repeat(129)}`)).toEqual([404, 'MANIFEST_UNKNOWN']);
+    expect(await code('GET', '/v2/pkgs/no-such-package/tags/list')).toEqual([404, 'NAME_UNKNOWN']);
+    expect(await code('GET', '/v2/pkgs/app/no-such-package/tags/list')).toEqual([404, 'NAME_UNKNOWN']);
+    expect(await code('GET', `/v2/pkgs/app/referrers/sha256:xyz`)).toEqual([400, 'DIGEST_INVALID']);
     expect(await code('GET', '/v2/synth/syn-nothere/manifests/latest')).toEqual([404, 'NAME_UNKNOWN']);
     expect((await app.inject({ method: 'PUT', url: '/v2/pkgs/app/manifests/latest', headers: PULL })).json().errors[0].code).toBe('UNSUPPORTED');
   });
@@ -255,6 +261,11 @@ describe('OCI Distribution API (/v2)', () => {
     expect((await leases.get(r.id))?.blobs).toContain(r.result.manifestDigest); // the pull took a new lease
     expect((await app.inject({ method: 'GET', url: `/v2/synth/${r.key.slice(7)}/tags/list`, headers: PULL })).json().tags).toEqual(['latest']);
     expect((await app.inject({ method: 'GET', url: `/v2/synth/${r.key.slice(7)}/manifests/${r.result.configDigest}`, headers: PULL })).json().errors[0].code).toBe('MANIFEST_UNKNOWN');
+    // Its attachments under the synth/ name: listed, and served by digest there.
+    const refs = (await app.inject({ method: 'GET', url: `/v2/synth/${r.key.slice(7)}/referrers/${r.result.manifestDigest}`, headers: PULL })).json() as { manifests: { digest: string }[] };
+    expect(refs.manifests).toHaveLength(3);
+    expect((await app.inject({ method: 'GET', url: `/v2/synth/${r.key.slice(7)}/manifests/${refs.manifests[0]!.digest}`, headers: PULL })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: `/v2/pkgs/app/manifests/${refs.manifests[0]!.digest}`, headers: PULL })).statusCode).toBe(404); // not an image of pkgs/app
   });
 
   it('synthesizes once for concurrent first pulls of one name', async () => {
@@ -318,5 +329,116 @@ describe('OCI Distribution API (/v2)', () => {
     }
     layers.raw.set(manifestDigest, mBytes);
     layers.raw.set(digest, good);
+  });
+
+  it('serves an image by digest only under a pkgs/ name whose packages it contains', async () => {
+    const get = await app.inject({ method: 'GET', url: '/v2/pkgs/app/manifests/latest', headers: PULL });
+    const digest = get.headers['docker-content-digest'] as string;
+    expect((await app.inject({ method: 'GET', url: `/v2/pkgs/app/manifests/${digest}`, headers: PULL })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: `/v2/pkgs/libdata/manifests/${digest}`, headers: PULL })).statusCode).toBe(200); // app depends on libdata: in the image
+    const other = await app.inject({ method: 'GET', url: `/v2/pkgs/tool/manifests/${digest}`, headers: PULL });
+    expect([other.statusCode, other.json().errors[0].code]).toEqual([404, 'MANIFEST_UNKNOWN']);
+    const config = (get.json() as { config: { digest: string } }).config.digest;
+    expect((await app.inject({ method: 'GET', url: `/v2/pkgs/app/manifests/${config}`, headers: PULL })).json().errors[0].code).toBe('MANIFEST_UNKNOWN');
+  });
+
+  it('ignores a Range with a unit other than bytes (whole blob, 200)', async () => {
+    const m = (await app.inject({ method: 'GET', url: '/v2/pkgs/tool/manifests/latest', headers: PULL })).json() as { layers: { digest: string; size: number }[] };
+    const layer = m.layers[0]!;
+    const r = await app.inject({ method: 'GET', url: `/v2/pkgs/tool/blobs/${layer.digest}`, headers: { ...PULL, range: 'items=0-1' } });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-range']).toBeUndefined();
+    expect(sha256Digest(r.rawPayload)).toBe(layer.digest);
+    expect((await app.inject({ method: 'GET', url: `/v2/pkgs/tool/blobs/${layer.digest}`, headers: { ...PULL, range: 'bytes=x-y' } })).statusCode).toBe(416);
+  });
+
+  it('answers a client accepting only Docker schema 2 with the Docker form, fetchable by its digest', async () => {
+    const docker = 'application/vnd.docker.distribution.manifest.v2+json';
+    const oci = await app.inject({ method: 'GET', url: '/v2/pkgs/app/tool/manifests/latest', headers: PULL });
+    const accept = { ...PULL, accept: `${docker}, application/vnd.docker.distribution.manifest.list.v2+json;q=0.9` };
+    const got = await app.inject({ method: 'GET', url: '/v2/pkgs/app/tool/manifests/latest', headers: accept });
+    expect(got.headers['content-type']).toBe(docker);
+    const digest = got.headers['docker-content-digest'] as string;
+    expect(sha256Digest(got.rawPayload)).toBe(digest);
+    const m = got.json() as { mediaType: string; config: { mediaType: string; digest: string }; layers: { mediaType: string; digest: string }[] };
+    const o = oci.json() as { config: { digest: string }; layers: { digest: string }[] };
+    expect(m.mediaType).toBe(docker);
+    expect(m.config).toMatchObject({ mediaType: 'application/vnd.docker.container.image.v1+json', digest: o.config.digest });
+    expect(m.layers.map((l) => [l.mediaType, l.digest])).toEqual(o.layers.map((l) => ['application/vnd.docker.image.rootfs.diff.tar.gzip', l.digest]));
+    const byDigest = await app.inject({ method: 'GET', url: `/v2/pkgs/app/tool/manifests/${digest}`, headers: accept });
+    expect([byDigest.statusCode, byDigest.headers['content-type']]).toEqual([200, docker]);
+    expect(byDigest.rawPayload.equals(got.rawPayload)).toBe(true);
+    // OCI (or anything) accepted besides: the OCI manifest, as before.
+    const both = await app.inject({ method: 'GET', url: '/v2/pkgs/app/tool/manifests/latest', headers: { ...PULL, accept: `${docker}, application/vnd.oci.image.manifest.v1+json` } });
+    expect(both.headers['docker-content-digest']).toBe(oci.headers['docker-content-digest']);
+    // An index becomes a manifest list of Docker manifests.
+    const list = await multi.inject({ method: 'GET', url: '/v2/pkgs/app/manifests/latest', headers: { accept: 'application/vnd.docker.distribution.manifest.list.v2+json' } });
+    expect(list.headers['content-type']).toBe('application/vnd.docker.distribution.manifest.list.v2+json');
+    const children = (list.json() as { manifests: { mediaType: string; digest: string; platform: { variant?: string } }[] }).manifests;
+    expect(children.map((c) => c.mediaType)).toEqual([docker, docker]);
+    const child = await multi.inject({ method: 'GET', url: `/v2/pkgs/app/manifests/${children[1]!.digest}`, headers: { accept: docker } });
+    expect([child.statusCode, child.headers['content-type']]).toEqual([200, docker]);
+  });
+
+  it('lists the SBOM, signature and provenance of an image through the referrers API and cosign tags', async () => {
+    const get = await app.inject({ method: 'GET', url: '/v2/pkgs/app/tool/manifests/latest', headers: PULL });
+    const digest = get.headers['docker-content-digest'] as string;
+    const res = await app.inject({ method: 'GET', url: `/v2/pkgs/app/tool/referrers/${digest}`, headers: PULL });
+    expect([res.statusCode, res.headers['content-type']]).toEqual([200, 'application/vnd.oci.image.index.v1+json']);
+    const index = res.json() as { manifests: { digest: string; artifactType: string; size: number }[] };
+    expect(index.manifests.map((m) => m.artifactType).sort()).toEqual(['application/spdx+json', 'application/vnd.dev.cosign.artifact.sig.v1+json', 'application/vnd.dsse.envelope.v1+json']);
+    const again = await app.inject({ method: 'GET', url: `/v2/pkgs/app/tool/referrers/${digest}`, headers: PULL });
+    expect(again.rawPayload.equals(res.rawPayload)).toBe(true);
+
+    const filtered = await app.inject({ method: 'GET', url: `/v2/pkgs/app/tool/referrers/${digest}?artifactType=application/spdx%2Bjson`, headers: PULL });
+    expect(filtered.headers['oci-filters-applied']).toBe('artifactType');
+    const sbomDesc = (filtered.json() as typeof index).manifests;
+    expect(sbomDesc).toHaveLength(1);
+    expect((await app.inject({ method: 'GET', url: `/v2/pkgs/app/tool/referrers/${digest}?artifactType=application/x-none`, headers: PULL })).json().manifests).toEqual([]);
+    // Unknown subject: an empty index, never 404 (distribution-spec 1.1).
+    const none = await app.inject({ method: 'GET', url: `/v2/pkgs/app/tool/referrers/sha256:${'1'.repeat(64)}`, headers: PULL });
+    expect([none.statusCode, none.json().manifests]).toEqual([200, []]);
+    // Another name's image: nothing listed under this name.
+    expect((await app.inject({ method: 'GET', url: `/v2/pkgs/extra/referrers/${digest}`, headers: PULL })).json().manifests).toEqual([]);
+
+    const fetchJson = async (url: string) => {
+      const r = await app.inject({ method: 'GET', url, headers: PULL });
+      expect([url, r.statusCode]).toEqual([url, 200]);
+      return r;
+    };
+    const artifact = async (d: string) => (await fetchJson(`/v2/pkgs/app/tool/manifests/${d}`)).json() as { subject: { digest: string }; layers: { digest: string; annotations?: Record<string, string> }[] };
+    const sbomManifest = await artifact(sbomDesc[0]!.digest);
+    expect(sbomManifest.subject.digest).toBe(digest);
+    const sbom = (await fetchJson(`/v2/pkgs/app/tool/blobs/${sbomManifest.layers[0]!.digest}`)).json() as { spdxVersion: string; packages: { name: string; versionInfo: string; checksums?: unknown[]; sourceInfo?: string }[] };
+    expect(sbom.spdxVersion).toBe('SPDX-2.3');
+    expect(sbom.packages.filter((p) => p.name !== 'lse-image').map((p) => `${p.name}@${p.versionInfo}`).sort()).toEqual(['app@1.0.0', 'libdata@1.0.0', 'tool@1.0.0']);
+    expect(sbom.packages.find((p) => p.name === 'app')?.sourceInfo).toContain('"type":"test"');
+
+    // cosign's tag convention points at the same signature the referrers list.
+    const sigTag = await fetchJson(`/v2/pkgs/app/tool/manifests/sha256-${digest.slice(7)}.sig`);
+    const sigDesc = index.manifests.find((m) => m.artifactType === 'application/vnd.dev.cosign.artifact.sig.v1+json')!;
+    expect(sigTag.headers['docker-content-digest']).toBe(sigDesc.digest);
+    const sigLayer = (sigTag.json() as { layers: { digest: string; annotations: Record<string, string> }[] }).layers[0]!;
+    const payload = (await fetchJson(`/v2/pkgs/app/tool/blobs/${sigLayer.digest}`)).rawPayload;
+    expect(JSON.parse(payload.toString()).critical.image['docker-manifest-digest']).toBe(digest);
+    const pub = await app.inject({ method: 'GET', url: '/v1/image-key' });
+    expect(pub.body).toContain('BEGIN PUBLIC KEY');
+    expect(verifyImageSignature(pub.body, payload, Buffer.from(sigLayer.annotations['dev.cosignproject.cosign/signature']!, 'base64'))).toBe(true);
+    expect(verifyImageSignature(pub.body, Buffer.concat([payload, Buffer.from(' ')]), Buffer.from(sigLayer.annotations['dev.cosignproject.cosign/signature']!, 'base64'))).toBe(false);
+
+    const att = await artifact(index.manifests.find((m) => m.artifactType === 'application/vnd.dsse.envelope.v1+json')!.digest);
+    const env = (await fetchJson(`/v2/pkgs/app/tool/blobs/${att.layers[0]!.digest}`)).json() as { payloadType: string; payload: string; signatures: { sig: string }[] };
+    const statement = Buffer.from(env.payload, 'base64');
+    expect(verifyImageSignature(pub.body, dssePae(env.payloadType, statement), Buffer.from(env.signatures[0]!.sig, 'base64'))).toBe(true);
+    const prov = JSON.parse(statement.toString()) as { subject: { digest: { sha256: string } }[]; predicate: { buildDefinition: { resolvedDependencies: { name: string; uri: string }[] } } };
+    expect(prov.subject[0]!.digest.sha256).toBe(digest.slice(7));
+    const deps = prov.predicate.buildDefinition.resolvedDependencies;
+    expect(deps.find((x) => x.name === 'lock')).toBeDefined();
+    expect(deps.filter((x) => x.uri.startsWith('lse:fragment/')).map((x) => x.name).sort()).toEqual(['app@1.0.0', 'libdata@1.0.0', 'tool@1.0.0']);
+
+    // The attachments' blobs are held by a lease of their own.
+    const lease = await leases.get(`reg-ref-${digest.slice(7, 39)}`);
+    expect(lease?.blobs).toEqual(expect.arrayContaining([sigDesc.digest, sbomDesc[0]!.digest, sigLayer.digest]));
+    expect((await app.inject({ method: 'GET', url: `/v2/pkgs/app/tool/manifests/sha256-${'2'.repeat(64)}.sig`, headers: PULL })).statusCode).toBe(404);
   });
 });

@@ -1,4 +1,4 @@
-export { type Stage, type StageName, STAGE_NAMES, STAGE_OF, NEXT_STAGE_OF, durableOf, stageAfter } from './stages';
+export { stageAfter, type Stage, type StageName, STAGE_NAMES, STAGE_OF, NEXT_STAGE_OF, durableOf } from './stages';
 export {
   eventKindOf, subjectMatches, SUBJECTS, WORK_STREAM, EVENTS_STREAM, CATALOG_STREAM, CATALOG_SUBJECTS, eventSubjects,
   terminalMsgId, acceptedMsgId, HEADERS, CATALOG_CHANGES,

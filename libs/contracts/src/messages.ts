@@ -66,6 +66,12 @@ export type SynthCompleted = SynthAssembled & {
    * when it applies this event (the image's earlier lease holds its blobs until then).
    */
   lease?: { expiresAt: string; leaseBy?: 'recorder' | 'projection' };
+  /**
+   * For a repeat answered from a gateway's memory: its requested event's fields, so the record
+   * projection can create the record from this event alone (the two events are published together
+   * and may be applied in either order).
+   */
+  accepted?: SynthAccepted;
 };
 
 export interface SynthFailed {

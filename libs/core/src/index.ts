@@ -1,4 +1,4 @@
-export { isLseError, isErrorCode, errorKind, isRetryable, lseErrorFrom, type ErrorCode, type ErrorKind, KIND_OF, LseError } from './errors';
+export { isLseError, errorKind, isRetryable, isErrorCode, lseErrorFrom, type ErrorCode, type ErrorKind, KIND_OF, LseError } from './errors';
 export { type Platform, type VariantAttributes } from './model/platform';
 export {
   type VersionScheme, type Relation, type Provide, type FileEntry, type FragmentDescriptor, type Fragment,
@@ -21,12 +21,13 @@ export {
 export {
   fragmentId, fragmentSetDigest, trustGeneration, signDescriptor, fragmentLabel, verifyFragment, type TrustedKey,
 } from './sign/trust';
+export { imageSigningKeyFromPem, generateImageSigningKeyPem, verifyImageSignature, type ImageSigningKey } from './sign/image-key';
 export { checkBlob } from './util/blob';
 export { excerpt } from './util/excerpt';
 export { compareVersions, assertValidVersion, satisfies } from './version';
 export { parseRelation, formatRelation } from './version/relation';
 export { parseManifest } from './manifest/parse';
-export { parsePlatform, mergePlatform, DEFAULT_PLATFORM } from './manifest/platform';
+export { parsePlatform, mergePlatform, regionProblem, parseRegion, DEFAULT_PLATFORM } from './manifest/platform';
 export { parseBaseRef } from './manifest/base-ref';
 export { type TarEntry } from './tar/types';
 export { readTar } from './tar/read';
@@ -39,15 +40,19 @@ export { buildLayer, buildFilesLayer, inlineFileEntries, type Layer } from './oc
 export { planLayers, defaultLayerBudget } from './oci/budget';
 export { assertNoConflicts } from './oci/conflicts';
 export {
-  buildImageConfig, buildImageManifest, buildImageIndex, buildLayoutIndex, descriptorOf, ociPlatform, type Descriptor, type BaseImageInfo,
-  type OciPlatform,
+  buildImageConfig, buildImageManifest, buildImageIndex, buildLayoutIndex, descriptorOf, ociPlatform, epochToRfc3339,
+  type Descriptor, type OciPlatform, type BaseImageInfo,
 } from './oci/image';
 export { StreamingDigestVerifier } from './oci/verify-stream';
 export {
-  isManifestMediaType, isIndexMediaType, MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_OCI_INDEX,
-  MEDIA_TYPE_OCI_LAYER_GZIP, ANNOTATION_REF_NAME, OCI_LAYOUT_VERSION,
+  isManifestMediaType, isIndexMediaType, MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_LAYER_GZIP,
+  MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST, ANNOTATION_REF_NAME, OCI_LAYOUT_VERSION,
 } from './oci/mediaTypes';
-export { fits } from './resolve/negotiate';
+export {
+  imageFacts, dssePae, buildAttachments, referrersIndex, toDockerManifest, toDockerManifestList, ANNOTATION_BASE_NAME,
+  ANNOTATION_BASE_DIGEST, ANNOTATION_SYNTHESIS_KEY, type Blob, type Attachment,
+} from './oci/attach';
+export { fits, rank } from './resolve/negotiate';
 export { MemoryCatalog, atomMatches, type Catalog } from './resolve/catalog';
 export { resolve } from './resolve/resolver';
 export { type BasePackage } from './resolve/base';

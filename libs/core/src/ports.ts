@@ -291,7 +291,8 @@ export interface SynthesisRepository {
   progress(id: string, fields: { stage: string; key?: string; at: string }): Promise<void>;
   /**
    * Moves a pending record to completed or failed. Returns true for the one call that did it;
-   * false if it was already finished (so a redelivered message changes nothing).
+   * false if it was already finished (so a redelivered message changes nothing). A result moves
+   * the record to stage 'assembled' and gives a record without a key the result's `key`.
    */
   finish(id: string, fields: { status: 'completed' | 'failed'; at: string; result?: Record<string, unknown>; error?: SynthesisRecord['error'] }): Promise<boolean>;
   /** The most recent completed synthesis with this key, if any (the result cache). */

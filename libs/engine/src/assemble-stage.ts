@@ -1,6 +1,6 @@
 import {
-  DEB_MEDIA_TYPE, LseError, MEDIA_TYPE_OCI_LAYER_GZIP, assertNoConflicts, buildFilesLayer, buildImageConfig, buildImageManifest,
-  buildLayer, debianMetaOf, defaultLayerBudget, fragmentLabel, inlineFileEntries, planLayers, sha256Digest, trustGeneration, verdictId,
+  ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, ANNOTATION_SYNTHESIS_KEY, DEB_MEDIA_TYPE, LseError, MEDIA_TYPE_OCI_LAYER_GZIP, assertNoConflicts, buildFilesLayer, buildImageConfig, buildImageManifest,
+  buildLayer, debianMetaOf, digestOfValue, defaultLayerBudget, fragmentLabel, inlineFileEntries, planLayers, sha256Digest, trustGeneration, verdictId,
   type BaseImageInfo, type Fragment, type FragmentVerdict, type LayerRecord, type Lock, type TarEntry,
 } from '@lse/core';
 import type { ImageRef } from '@lse/contracts';
@@ -32,7 +32,20 @@ export interface AssembledImage {
  * Everything written is content-addressed, so running this twice is harmless and gives the same
  * digests, with or without the layer records.
  */
-export async function assembleImage(ports: EnginePorts, lock: Lock, opts: EngineOptions): Promise<AssembledImage> {
+export interface AssemblyHooks {
+  /**
+   * Called once, before any blob is checked or written, with the layer blobs the image will reuse
+   * if they are still there (recorded layers, base layers). The pipeline takes the provisional
+   * lease here: a blob checked after a lease names it cannot be collected afterwards, so one
+   * check is enough; blobs written afterwards are newer than the lease (collector.ts).
+   */
+  holding?(digests: string[]): Promise<void>;
+}
+
+/** S3 HEADs of reused layers in flight at once: cheap requests, so many overlap. */
+const HEADS_IN_FLIGHT = 32;
+
+export async function assembleImage(ports: EnginePorts, lock: Lock, opts: EngineOptions, hooks: AssemblyHooks = {}): Promise<AssembledImage> {
   const stored = await fragmentsOfLock(ports, lock);
   const storedById = new Map(stored.map((f) => [f.id, f]));
 
@@ -92,10 +105,9 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
   const ours: { diffId: string; digest: string; size: number; fragments: string[]; ids?: string[] }[] = [];
   const records = ports.layerRecords;
   const keys = groups.map((group) => layerInputKey(group, opts.epoch));
-  const found = await mapLimited(keys, IO_CONCURRENCY, async (key): Promise<LayerRecord | undefined> => {
-    const rec = records ? await records.get(key) : undefined;
-    return rec && (await ports.layers.has(rec.digest)) ? rec : undefined;
-  });
+  const recorded = await mapLimited(keys, IO_CONCURRENCY, async (key) => (records ? records.get(key) : undefined));
+  await hooks.holding?.([...baseLayers.map((l) => l.digest), ...recorded.flatMap((r) => (r ? [r.digest] : []))]);
+  const found = await mapLimited(recorded, HEADS_IN_FLIGHT, async (rec): Promise<LayerRecord | undefined> => (rec && (await ports.layers.has(rec.digest)) ? rec : undefined));
   // The blobs of the next group to build are read while this one is compressed.
   const missing = groups.map((_, i) => i).filter((i) => !found[i]);
   const prefetch = (i: number | undefined) => {
@@ -126,14 +138,18 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
     ours.push({ diffId: layer.diffId, digest: layer.digest, size: layer.size, fragments: group.map((id) => owner(byId.get(id)!)), ids: group });
   }
   await Promise.all(recording);
+  // The generated layers, the config and the manifest are stored together at the end (one round
+  // of PUTs, not one after another): nothing names them before the image is recorded, and the
+  // assembler's provisional lease keeps the collector off blobs written after it was taken.
+  const writes: { digest: string; blob: Buffer; size: number }[] = [];
   const debian = await debianTopLayer(ports, fragments, base, opts.epoch, { entriesOf, fileOf }); // dpkg database, alternatives (Debian fragments only)
   if (debian) {
-    await ports.layers.put(debian.digest, debian.blob, debian.size);
+    writes.push(debian);
     ours.push({ diffId: debian.diffId, digest: debian.digest, size: debian.size, fragments: [DPKG_LAYER_LABEL] });
   }
   if (lock.files.length) {
     const layer = buildFilesLayer(lock.files, opts.epoch);
-    await ports.layers.put(layer.digest, layer.blob, layer.size);
+    writes.push(layer);
     ours.push({ diffId: layer.diffId, digest: layer.digest, size: layer.size, fragments: ['inline files'] });
   }
 
@@ -147,15 +163,21 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
     created: opts.epoch,
   });
   const configDigest = sha256Digest(config);
-  await ports.layers.put(configDigest, config, config.length);
+  writes.push({ digest: configDigest, blob: config, size: config.length });
   const layerRefs = [
     ...baseLayers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
     // A fragment layer names its fragments (ids in layer order) for node snapshotters (docs/REGISTRY.md).
     ...ours.map((l) => ({ digest: l.digest, size: l.size, mediaType: MEDIA_TYPE_OCI_LAYER_GZIP, ...(l.ids ? { annotations: { [ANNOTATION_LAYER_FRAGMENTS]: l.ids.join(',') } } : {}) })),
   ];
-  const manifest = buildImageManifest(config, layerRefs);
+  // The base and the synthesis key (a function of the lock), read back by the gateway for the SBOM and provenance.
+  const manifest = buildImageManifest(config, layerRefs, {
+    [ANNOTATION_SYNTHESIS_KEY]: digestOfValue(lock),
+    ...(lock.base.ref ? { [ANNOTATION_BASE_NAME]: lock.base.ref } : {}),
+    ...(lock.base.digest ? { [ANNOTATION_BASE_DIGEST]: lock.base.digest } : {}),
+  });
   const manifestDigest = sha256Digest(manifest);
-  await ports.layers.put(manifestDigest, manifest, manifest.length);
+  writes.push({ digest: manifestDigest, blob: manifest, size: manifest.length });
+  await Promise.all(writes.map((w) => ports.layers.put(w.digest, w.blob, w.size)));
 
   return {
     image: {

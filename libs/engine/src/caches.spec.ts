@@ -6,10 +6,10 @@
  */
 import {
   MEDIA_TYPE_OCI_LAYER_GZIP, generateKeyPair, isLseError, publicKeyOf, sha256Digest, signDescriptor, trustGeneration, verdictId, type BaseImage, type BlobStore,
-  type Manifest, type SecretKey,
+  type LeaseRepository, type Manifest, type SecretKey,
 } from '@lse/core';
 import {
-  InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLayerRecordRepository, MemoryTrustStore, MemoryVerdictRepository,
+  InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLayerRecordRepository, MemoryLeaseRepository, MemoryTrustStore, MemoryVerdictRepository,
 } from '@lse/adapter-memory';
 import type { SynthCompleted } from '@lse/contracts';
 import { errorOf } from '@lse/testing';
@@ -22,14 +22,17 @@ import type { EnginePorts } from './ports';
 class Counting implements BlobStore {
   gets: string[] = [];
   puts: string[] = [];
+  heads: string[] = [];
+  onHas?: (digest: string) => Promise<void>;
   constructor(private readonly inner: BlobStore) {}
   reset(): void {
     this.gets = [];
     this.puts = [];
+    this.heads = [];
   }
   put(digest: string, data: Buffer, size?: number) { this.puts.push(digest); return this.inner.put(digest, data, size); }
   get(digest: string) { this.gets.push(digest); return this.inner.get(digest); }
-  has(digest: string) { return this.inner.has(digest); }
+  async has(digest: string) { this.heads.push(digest); await this.onHas?.(digest); return this.inner.has(digest); }
   stat(digest: string) { return this.inner.stat(digest); }
   delete(digest: string) { return this.inner.delete(digest); }
   list() { return this.inner.list(); }
@@ -50,7 +53,7 @@ interface World {
 }
 
 /** Services-like ports (origin and cache apart) holding NAMES signed by `key`; caches optional. */
-async function world(key: SecretKey, caches: boolean): Promise<World> {
+async function world(key: SecretKey, caches: boolean, leases?: LeaseRepository): Promise<World> {
   const origin = new Counting(new MemoryBlobStore());
   const cache = new Counting(new MemoryBlobStore());
   const layers = new Counting(new MemoryBlobStore());
@@ -71,7 +74,7 @@ async function world(key: SecretKey, caches: boolean): Promise<World> {
   let n = 0;
   const synth = async (require: string[], motd: string, base = 'scratch') => {
     const bus = new InProcessBus();
-    const stop = await startPipeline({ bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false });
+    const stop = await startPipeline({ bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false, ...(leases ? { leases } : {}) });
     try {
       const manifest: Manifest = {
         apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: 'caches' }, base, platform: { os: 'linux', arch: 'amd64' },
@@ -144,6 +147,23 @@ describe('fragment layers and verification, once', () => {
       const bytes = async (w: World, d: string) => (await w.ports.layers.get(d)).toString('base64');
       for (const l of a.image.layers) expect(await bytes(cached, l.digest)).toBe(await bytes(plain, l.digest));
     }
+  });
+
+  it('names the layers it reuses in its provisional lease before checking them, and checks each once', async () => {
+    const leases = new MemoryLeaseRepository();
+    const w = await world(key, true, leases);
+    const reused = fragmentLayers(await w.synth(NAMES, 'first'));
+    w.layers.reset();
+    const unnamed: string[] = [];
+    w.layers.onHas = async (digest) => {
+      const lease = await leases.get('s2');
+      if (!lease?.provisional || !lease.blobs.includes(digest)) unnamed.push(digest);
+    };
+    const again = await w.synth(NAMES, 'again');
+    expect(fragmentLayers(again)).toEqual(reused);
+    expect(w.layers.heads.sort()).toEqual([...reused].sort()); // one check per reused layer, no second pass
+    expect(unnamed).toEqual([]); // each checked only once the provisional lease named it
+    expect(w.layers.puts.some((d) => reused.includes(d))).toBe(false);
   });
 
   it('rebuilds a recorded layer whose blob is gone (collected)', async () => {

@@ -13,3 +13,5 @@ export { debianPackInput } from './debian-import';
 export { debianBaseLayer, buildDebianBase } from './debian-base';
 export { publishFragments, publishBaseTagged, publishTrustChanged } from './catalog-events';
 export { LiveCatalog } from './live-catalog';
+export { memoizeImmutableRecords } from './memo';
+export { type TierCount, TieredBlobStore } from './tiered-store';

@@ -6,7 +6,6 @@ import {
 } from '@lse/contracts';
 import type { LeaseRepository, Manifest } from '@lse/core';
 import { imageBlobs } from './image-blobs';
-import { missingBlobs } from './recorder';
 import { assembleImage } from './assemble-stage';
 import { fetchFragments } from './fetch-stage';
 import type { Log } from './log';
@@ -217,18 +216,14 @@ async function verifyStep(ctx: StageContext, m: SynthResolved): Promise<void> {
 
 /** assembler: the image, under provisional leases that keep the collector off its blobs. */
 async function assembleStep(ctx: StageContext, m: SynthVerified): Promise<void> {
-  const { ports, opts, leases } = ctx.deps;
+  const { ports, opts } = ctx.deps;
   // Before any blob is written, a provisional lease keeps the collector off what this
   // synthesis writes; once the image is known, it names the blobs (reused ones included).
-  await provisional(ctx, m.synthesisId, m.key, []);
-  let { image, layerPlan } = await assembleImage(ports, m.lock, opts);
+  // The provisional lease names the layers the image will reuse before they are checked
+  // (AssemblyHooks.holding), so a layer found present stays present; once the image is known,
+  // the lease names all its blobs. The recorder checks them all once more.
+  const { image, layerPlan } = await assembleImage(ports, m.lock, opts, { holding: (reused) => provisional(ctx, m.synthesisId, m.key, reused) });
   await provisional(ctx, m.synthesisId, m.key, imageBlobs(image));
-  // A reused layer (layer record) may have been collected between the check and the lease
-  // that now names it: assemble again, which rebuilds exactly what is missing.
-  if (leases && (await missingBlobs(ports.layers, imageBlobs(image))).length) {
-    ({ image, layerPlan } = await assembleImage(ports, m.lock, opts));
-    await provisional(ctx, m.synthesisId, m.key, imageBlobs(image));
-  }
   await forward<SynthAssembled>(ctx, 'assembler', { v: 1, synthesisId: m.synthesisId, key: m.key, image, layerPlan });
   await progress(ctx, m.synthesisId, 'assembled', image.manifestDigest);
 }

@@ -19,7 +19,7 @@ export interface RecorderDeps {
 }
 
 /** Blob existence checks in flight at once (S3 HEADs). */
-const HEAD_PARALLEL = 16;
+const HEAD_PARALLEL = 32;
 
 /** The digests among `digests` that the store does not have, checked a few at a time. */
 export async function missingBlobs(store: BlobStore, digests: string[]): Promise<string[]> {
@@ -77,15 +77,16 @@ export function makeRecordProjection(d: Pick<RecorderDeps, 'syntheses' | 'leases
     const ev = data as { synthesisId?: unknown };
     if (!kind || typeof ev?.synthesisId !== 'string') return;
     const id = ev.synthesisId;
+    const create = (a: SynthAccepted, as: Partial<SynthesisRecord> = {}) => d.syntheses.create({
+      id, status: 'pending', stage: 'requested', manifestName: a.manifestName ?? '(unnamed)', ...(a.platform ? { platform: a.platform } : {}),
+      ...(a.tenant ? { tenant: a.tenant } : {}), createdAt: a.requestedAt ?? d.now().toISOString(), updatedAt: a.requestedAt ?? d.now().toISOString(), ...as,
+    });
     if (kind === 'requested') {
-      const a = data as SynthAccepted;
-      await d.syntheses.create({
-        id, status: 'pending', stage: 'requested', manifestName: a.manifestName ?? '(unnamed)', ...(a.platform ? { platform: a.platform } : {}),
-        ...(a.tenant ? { tenant: a.tenant } : {}), createdAt: a.requestedAt ?? d.now().toISOString(), updatedAt: a.requestedAt ?? d.now().toISOString(),
-      });
+      await create(data as SynthAccepted);
       return;
     }
-    if (!(await d.syntheses.get(id))) {
+    const accepted = kind === 'completed' ? (data as SynthCompleted).accepted : undefined;
+    if (accepted?.synthesisId !== id && !(await d.syntheses.get(id))) {
       throw new LseError('UNAVAILABLE', `synthesis ${id}: ${kind} event before its requested event was recorded; retrying`, { id });
     }
     if (kind === 'progress') {
@@ -96,8 +97,13 @@ export function makeRecordProjection(d: Pick<RecorderDeps, 'syntheses' | 'leases
       if (c.lease?.leaseBy === 'projection' && !(await d.leases.get(id))) {
         await d.leases.put({ synthesisId: id, key: c.key, expiresAt: c.lease.expiresAt, blobs: imageBlobs(c.image) });
       }
-      await d.syntheses.progress(id, { stage: 'assembled', key: c.key, at: c.completedAt });
-      await d.syntheses.finish(id, { status: 'completed', at: c.completedAt, result: { ...c.image, key: c.key, layerPlan: c.layerPlan } });
+      const result = { ...c.image, key: c.key, layerPlan: c.layerPlan };
+      // A repeat's completed event carries its requested event's fields: its record is created
+      // completed, in one insert (the result cache keeps pointing at the synthesis this result
+      // came from). If the requested event came first the record is pending and is finished.
+      if (accepted && (await create(accepted, { status: 'completed', stage: 'assembled', key: c.key, result, updatedAt: c.completedAt })) === 'created') return;
+      // finish sets stage 'assembled' and the key (SynthesisRepository.finish): no progress write first.
+      await d.syntheses.finish(id, { status: 'completed', at: c.completedAt, result });
     } else {
       const f = data as SynthFailed;
       const won = await d.syntheses.finish(id, { status: 'failed', at: f.failedAt, error: { code: f.code, message: f.message, stage: String(f.stage), details: f.details ?? {} } });

@@ -1,4 +1,4 @@
-import { LseError, parsePlatform, type Platform } from '@lse/core';
+import { LseError, parsePlatform, regionProblem, type Platform } from '@lse/core';
 
 /**
  * Configuration of the five services, parsed once from the environment (docs/CONFIGURATION.md
@@ -16,6 +16,11 @@ export interface ServiceConfig {
   mongoUrl: string;
   mongoDb: string;
   s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string };
+  /**
+   * LSE_REGION / LSE_REGION_PEERS: the region this service runs in (its S3 store is `s3`) and the
+   * other regions' stores, in the order a blob missing here is looked for. Absent: one region.
+   */
+  region?: RegionConfig;
   /** LSE_DEBIAN_MIRROR: where .deb files of packages imported from an index are fetched (default: the archive each index came from). */
   debianMirror?: string;
   concurrency: number;
@@ -43,10 +48,61 @@ export interface ServiceConfig {
     pkgsBase: string;
     /** LSE_PKGS_PLATFORMS: platforms of `pkgs/...` pulls; several → an image index. */
     pkgsPlatforms: Platform[];
+    /** LSE_IMAGE_SIGNING_KEY: path of the PEM ECDSA P-256 key images are signed with; absent = unsigned (SBOMs only). */
+    imageSigningKeyPath?: string;
   };
 }
 
+/** This service's region and its peers (each another region's S3 endpoint and bucket). */
+export interface RegionConfig {
+  name: string;
+  peers: { name: string; endpoint: string; bucket: string }[];
+}
+
 type Env = Record<string, string | undefined>;
+
+/**
+ * `LSE_REGION_PEERS="us-east=http://10.0.0.5:9000/lse,ap-south=https://s3.ap-south.example/lse-cache"`:
+ * region name = S3 endpoint URL whose path is the bucket; the order is the order peers are asked.
+ */
+export function parseRegionPeers(raw: string | undefined, self: string): RegionConfig['peers'] {
+  const peers: RegionConfig['peers'] = [];
+  const fail = (why: string): never => {
+    throw new LseError('CONFIG_INVALID', `LSE_REGION_PEERS: ${why} (write NAME=ENDPOINT/BUCKET,..., e.g. us-east=http://10.0.0.5:9000/lse)`, { variable: 'LSE_REGION_PEERS' });
+  };
+  for (const part of (raw ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq < 1) fail(`entry '${part}' has no NAME=`);
+    const name = part.slice(0, eq);
+    const problem = regionProblem(name);
+    if (problem) fail(problem);
+    if (name === self) fail(`region ${name} is this service's own region (LSE_REGION); list only the others`);
+    if (peers.some((p) => p.name === name)) fail(`region ${name} is listed twice`);
+    let u: URL;
+    try {
+      u = new URL(part.slice(eq + 1));
+    } catch {
+      return fail(`'${part.slice(eq + 1)}' (region ${name}) is not a URL`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') fail(`the endpoint of region ${name} must start with http:// or https://`);
+    if (u.username || u.password) fail(`the endpoint of region ${name} must not carry credentials (peers are read with S3_ACCESS_KEY_ID)`);
+    const bucket = u.pathname.replace(/^\/+|\/+$/g, '');
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) fail(`the endpoint of region ${name} must end in /BUCKET (an S3 bucket name), got '${u.pathname}'`);
+    peers.push({ name, endpoint: u.origin, bucket });
+  }
+  return peers;
+}
+
+function regionConfig(env: Env): RegionConfig | undefined {
+  const name = env['LSE_REGION'];
+  if (!name) {
+    if (env['LSE_REGION_PEERS']) throw new LseError('CONFIG_INVALID', 'LSE_REGION_PEERS is set but LSE_REGION is not: name the region this service runs in (e.g. LSE_REGION=eu-west)', { variable: 'LSE_REGION' });
+    return undefined;
+  }
+  const problem = regionProblem(name);
+  if (problem) throw new LseError('CONFIG_INVALID', `LSE_REGION: ${problem}`, { variable: 'LSE_REGION' });
+  return { name, peers: parseRegionPeers(env['LSE_REGION_PEERS'], name) };
+}
 
 function int(env: Env, name: string, def: number, what: string, min = 0): number {
   const raw = env[name];
@@ -119,6 +175,7 @@ export function parseTokens(raw: string | undefined): ServiceConfig['gateway']['
 
 export function loadServiceConfig(env: Env): ServiceConfig {
   const publicUrl = env['LSE_PUBLIC_URL'] || undefined;
+  const region = regionConfig(env);
   return {
     natsUrl: urls(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats', 'tls'], 'where NATS JetStream listens'),
     ...(env['LSE_STREAM_REPLICAS'] ? { streamReplicas: replicas(env, 'LSE_STREAM_REPLICAS') } : {}),
@@ -131,6 +188,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
       accessKeyId: required(env, 'S3_ACCESS_KEY_ID', 'the access key of the S3 layer cache'),
       secretAccessKey: required(env, 'S3_SECRET_ACCESS_KEY', 'the secret key of the S3 layer cache'),
     },
+    ...(region ? { region } : {}),
     ...(env['LSE_DEBIAN_MIRROR'] ? { debianMirror: url(env, 'LSE_DEBIAN_MIRROR', '', ['http', 'https'], 'the Debian archive .deb files of indexed packages are fetched from') } : {}),
     concurrency: int(env, 'LSE_CONCURRENCY', 2, 'messages a service handles at once', 1),
     ackWaitMs: int(env, 'LSE_ACK_WAIT_SECONDS', 0, 'seconds before an unacknowledged message is redelivered') * 1000,
@@ -151,6 +209,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
       ...(env['LSE_REGISTRY_SECRET'] ? { registrySecret: secret(env, 'LSE_REGISTRY_SECRET') } : {}),
       pkgsBase: env['LSE_PKGS_BASE'] || 'minimal',
       pkgsPlatforms: platforms(env, 'LSE_PKGS_PLATFORMS', 'linux/amd64'),
+      ...(env['LSE_IMAGE_SIGNING_KEY'] ? { imageSigningKeyPath: env['LSE_IMAGE_SIGNING_KEY'] } : {}),
     },
   };
 }
@@ -159,6 +218,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
 export function describeConfig(c: ServiceConfig): Record<string, unknown> {
   return {
     natsUrl: c.natsUrl, ...(c.streamReplicas ? { streamReplicas: c.streamReplicas } : {}), mongoUrl: c.mongoUrl.replace(/\/\/[^@/]*@/, '//***@'), mongoDb: c.mongoDb, s3: { endpoint: c.s3.endpoint, bucket: c.s3.bucket, region: c.s3.region },
+    ...(c.region ? { region: c.region.name, regionPeers: c.region.peers.map((p) => `${p.name}=${p.endpoint}/${p.bucket}`) } : {}),
     ...(c.debianMirror ? { debianMirror: c.debianMirror } : {}), concurrency: c.concurrency, healthPort: c.healthPort, gateway: { host: c.gateway.host, port: c.gateway.port, tokens: [...c.gateway.tokens.values()].map((t) => t.name), anonymousPull: c.gateway.anonymousPull, leaseTtlSeconds: c.gateway.leaseTtlSeconds, pkgsBase: c.gateway.pkgsBase, pkgsPlatforms: c.gateway.pkgsPlatforms },
   };
 }

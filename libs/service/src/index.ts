@@ -1,4 +1,4 @@
 export { loadServiceConfig, describeConfig, type ServiceConfig } from './config';
 export { rootLogger } from './logger';
-export { connectAll, startLiveCatalog, type Connected } from './connect';
+export { connectAll, startLiveCatalog, tierMetricsText, type Connected } from './connect';
 export { runStageService } from './run';

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { StageName } from '@lse/contracts';
 import { makeResultCache, startPipeline, type LiveCatalog } from '@lse/engine';
 import { describeConfig, loadServiceConfig, type ServiceConfig } from './config';
-import { connectAll, startLiveCatalog, type Connected } from './connect';
+import { connectAll, startLiveCatalog, tierMetricsText, type Connected } from './connect';
 import { startHealthServer } from './health';
 import { rootLogger } from './logger';
 
@@ -53,7 +53,8 @@ export async function runStageService(svc: StageName, env: Record<string, string
       bus: conn.bus, ports: catalog ? { ...conn.ports, catalog: async () => catalog } : conn.ports, opts: { epoch: config.epoch }, log, concurrency: config.concurrency, leases: conn.mongo.leases,
       completedByKey: makeResultCache({ syntheses: conn.mongo.syntheses, layers: conn.layers }),
     }, [svc]);
-    health = await startHealthServer(config.healthPort, '127.0.0.1', () => conn!.ready());
+    const tiers = conn.tiers;
+    health = await startHealthServer(config.healthPort, '127.0.0.1', () => conn!.ready(), () => tierMetricsText(tiers));
     log.info({ concurrency: config.concurrency, healthPort: config.healthPort || undefined }, `lse-${svc} ready`);
   } catch (e) {
     log.error({ err: (e as Error).message }, `lse-${svc} could not start`);

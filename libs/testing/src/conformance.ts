@@ -220,6 +220,14 @@ export function synthesisRepositoryConformance(name: string, make: () => Promise
       await repo.finish('b', { status: 'completed', at: '2026-01-01T00:00:03.000Z', result: { manifestDigest: sha256Digest('m') } });
       expect((await repo.completedByKey(key))?.id).toBe('b');
     });
+
+    it("finishing with a result gives a record without a key the result's key and stage 'assembled'", async () => {
+      const key = sha256Digest('lock-of-a-repeat');
+      await repo.create(rec('r'));
+      expect(await repo.finish('r', { status: 'completed', at: '2026-01-01T00:00:03.000Z', result: { manifestDigest: sha256Digest('m'), key } })).toBe(true);
+      expect(await repo.get('r')).toMatchObject({ status: 'completed', stage: 'assembled', key });
+      expect((await repo.completedByKey(key))?.id).toBe('r');
+    });
   });
 }
 

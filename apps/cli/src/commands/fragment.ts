@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { DEB_MEDIA_TYPE, LseError, compareVersions, debianShowLines, formatRelation, parseSecretKey, readTar, type Fragment, type TarEntry, type VersionScheme } from '@lse/core';
+import { DEB_MEDIA_TYPE, LseError, compareVersions, parseRegion, debianShowLines, formatRelation, parseSecretKey, readTar, type Fragment, type TarEntry, type VersionScheme } from '@lse/core';
 import { walkDirectory } from '@lse/adapter-fs';
 import { buildFragment, packFragment } from '@lse/engine';
 import type { Ctx } from '../context';
@@ -13,6 +13,7 @@ export interface PackOpts {
   variant?: string;
   feature?: string[];
   libc?: string;
+  region?: string;
   depends?: string[];
   preDepends?: string[];
   provides?: string[];
@@ -55,6 +56,7 @@ export async function fragmentPack(ctx: Ctx, path: string, o: PackOpts): Promise
     ...(o.variant ? { variant: o.variant } : {}),
     ...(o.feature?.length ? { features: [...o.feature].sort() } : {}),
     ...(o.libc ? { libc: o.libc } : {}),
+    ...(o.region !== undefined ? parseRegion(o.region) : {}),
   };
   const input = {
     entries, name: o.name, version: o.version, scheme: o.scheme as VersionScheme, attributes,
@@ -79,7 +81,7 @@ function summary(f: Fragment) {
 }
 
 function attrText(a: Fragment['descriptor']['attributes']): string {
-  return [a.arch, a.variant, ...(a.features ?? []), a.libc].filter(Boolean).join('/') || 'any';
+  return [a.arch, a.variant, ...(a.features ?? []), a.libc].filter(Boolean).join('/') + (a.region ? `@${a.region}` : '') || 'any';
 }
 
 export async function fragmentList(ctx: Ctx): Promise<void> {

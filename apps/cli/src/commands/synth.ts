@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { LseError, checkBlob, lseErrorFrom, parseManifest, parsePlatform, readTar, type Lock, type Manifest, type Platform } from '@lse/core';
+import { LseError, checkBlob, lseErrorFrom, parseManifest, parsePlatform, parseRegion, readTar, type Lock, type Manifest, type Platform } from '@lse/core';
 import { extractEntries, writeOciLayout } from '@lse/adapter-fs';
 import { InProcessBus } from '@lse/adapter-memory';
 import type { ImageRef, SynthCompleted, SynthProgress } from '@lse/contracts';
@@ -9,11 +9,19 @@ import { resolveManifest, runSynthesis, silentLog, startPipeline, type Log } fro
 import type { Ctx } from '../context';
 import type { GatewayClient } from '../remote';
 
-async function loadManifest(file: string): Promise<Manifest> {
+/** `--region R` / `--region-fallback a,b`: the runtime's region, folded into the manifest's platform. */
+export interface RegionOpts {
+  region?: string;
+  regionFallback?: string;
+}
+
+async function loadManifest(file: string, o: RegionOpts = {}): Promise<Manifest> {
   const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
     throw new LseError('USAGE', `cannot read manifest ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { file });
   });
-  return parseManifest(text, file);
+  const manifest = parseManifest(text, file);
+  if (o.region === undefined && o.regionFallback === undefined) return manifest;
+  return { ...manifest, platform: { ...manifest.platform, ...parseRegion(o.region, o.regionFallback) } };
 }
 
 /** Refuses an output path that exists and is not an empty directory (unless --force). */
@@ -40,7 +48,7 @@ async function intoPlace(path: string, build: (tmp: string) => Promise<void>): P
   }
 }
 
-export interface SynthOpts {
+export interface SynthOpts extends RegionOpts {
   out: string;
   platform?: string;
   rootfs?: string;
@@ -48,7 +56,7 @@ export interface SynthOpts {
 }
 
 export async function synth(ctx: Ctx, file: string, o: SynthOpts, log: Log = silentLog): Promise<void> {
-  const manifest = await loadManifest(file);
+  const manifest = await loadManifest(file, o);
   const platform: Platform | undefined = o.platform ? parsePlatform(o.platform) : undefined;
   const out = resolve(o.out);
   const rootfs = o.rootfs ? resolve(o.rootfs) : undefined;
@@ -121,13 +129,13 @@ async function synthRemote(remote: GatewayClient, manifest: Manifest, platform: 
   return { synthesisId: created.id, key: rec.key, image: rec.result, layerPlan: rec.result.layerPlan ?? [] };
 }
 
-export async function resolveCmd(ctx: Ctx, file: string, o: { platform?: string }): Promise<void> {
-  const manifest = await loadManifest(file);
+export async function resolveCmd(ctx: Ctx, file: string, o: { platform?: string } & RegionOpts): Promise<void> {
+  const manifest = await loadManifest(file, o);
   const platform = o.platform ? parsePlatform(o.platform) : undefined;
   const { lock, key } = ctx.remote
     ? await ctx.remote.request<{ key: string; platform: Platform; base: Lock['base']; fragments: Lock['fragments'] }>('POST', '/v1/negotiate', { manifest, ...(platform ? { platform } : {}) })
       .then((r) => ({ key: r.key, lock: { ...r, lockVersion: 1 as const, files: [], config: { env: {}, labels: {} } } as Lock }))
     : await resolveManifest(ctx.ports, manifest, platform);
-  ctx.out.progress(`synthesis key ${key}; base ${lock.base.ref}${lock.base.digest ? ` (${lock.base.digest})` : ''}; ${lock.platform.os}/${lock.platform.arch}${lock.platform.variant ? '/' + lock.platform.variant : ''}`);
+  ctx.out.progress(`synthesis key ${key}; base ${lock.base.ref}${lock.base.digest ? ` (${lock.base.digest})` : ''}; ${lock.platform.os}/${lock.platform.arch}${lock.platform.variant ? '/' + lock.platform.variant : ''}${lock.platform.region ? ` in region ${lock.platform.region}` : ''}`);
   ctx.out.result(lock.fragments.map((f) => `${f.name} ${f.version} ${f.id}`).join('\n'), { key, lock });
 }

@@ -6,6 +6,8 @@
  *   GET|HEAD /v2/<name>/manifests/<tag|digest>
  *   GET|HEAD /v2/<name>/blobs/<digest>        streamed from the layer store, `Range` → 206
  *   GET /v2/<name>/tags/list
+ *   GET /v2/<name>/referrers/<digest>[?artifactType=...]   the SBOM, signature, provenance (attachments.ts)
+ * A client that accepts only Docker schema 2 manifests gets the image in Docker media types.
  * Errors are OCI bodies `{ errors: [{ code, message, detail }] }`. Push is not supported.
  *
  * Integrity: manifests are small and read whole with the store's verifying `get` before a byte
@@ -17,7 +19,11 @@
 import { randomBytes } from 'node:crypto';
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isIndexMediaType, isLseError, isManifestMediaType } from '@lse/core';
+import {
+  LseError, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, isIndexMediaType, isLseError, isManifestMediaType, referrersIndex,
+  sha256Digest, toDockerManifest, toDockerManifestList, type Descriptor,
+} from '@lse/core';
+import { Attachments } from '../attachments';
 import type { GatewayDeps, RegistrySettings } from '../deps';
 import {
   challenge, formTokenRequester, mayPull, registryCaller, requestedNames, signRegistryToken, tokenFormProblem, tokenRequester, type Caller, type TokenForm,
@@ -48,18 +54,26 @@ class HoldLast extends Transform {
   }
 }
 
-type Target = { name: string; kind: 'manifests' | 'blobs'; ref: string } | { name: string; kind: 'tags' };
+type Target = { name: string; kind: 'manifests' | 'blobs' | 'referrers'; ref: string } | { name: string; kind: 'tags' };
 
 function parseTarget(rest: string): Target {
   const tags = /^(.+)\/tags\/list$/.exec(rest);
-  const m = tags ? undefined : /^(.+)\/(manifests|blobs)\/([^/]+)$/.exec(rest);
+  const m = tags ? undefined : /^(.+)\/(manifests|blobs|referrers)\/([^/]+)$/.exec(rest);
   const name = tags?.[1] ?? m?.[1];
-  if (!name) throw new RegistryError(404, 'UNSUPPORTED', `no /v2 endpoint '${rest}': use /v2/<name>/manifests/<ref>, /v2/<name>/blobs/<digest> or /v2/<name>/tags/list`);
+  if (!name) throw new RegistryError(404, 'UNSUPPORTED', `no /v2 endpoint '${rest}': use /v2/<name>/manifests/<ref>, /v2/<name>/blobs/<digest>, /v2/<name>/referrers/<digest> or /v2/<name>/tags/list`);
   if (!NAME_RE.test(name) || name.length > 255) throw new RegistryError(400, 'NAME_INVALID', `'${name}' is not a repository name: lowercase letters and digits separated by '.', '_', '-' or '/'`, { name });
   if (!name.startsWith(PKGS_PREFIX) && !name.startsWith(SYNTH_PREFIX)) {
     throw new RegistryError(404, 'NAME_UNKNOWN', `no repository '${name}': names are pkgs/<package>[/<package>...] or synth/<synthesis id or key> (docs/REGISTRY.md)`, { name });
   }
-  return tags ? { name, kind: 'tags' } : { name, kind: m![2] as 'manifests' | 'blobs', ref: m![3]! };
+  return tags ? { name, kind: 'tags' } : { name, kind: m![2] as 'manifests' | 'blobs' | 'referrers', ref: m![3]! };
+}
+
+const DOCKER_TYPES = new Set([MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST]);
+
+/** True when `Accept` names Docker schema 2 manifest types and no OCI (or wildcard) type. */
+export function acceptsOnlyDocker(accept: string | string[] | undefined): boolean {
+  const types = (Array.isArray(accept) ? accept.join(',') : accept ?? '').split(',').map((t) => t.split(';')[0]!.trim().toLowerCase()).filter(Boolean);
+  return types.some((t) => DOCKER_TYPES.has(t)) && !types.some((t) => !DOCKER_TYPES.has(t) && (t.startsWith('application/vnd.oci.') || t.includes('*')));
 }
 
 function checkDigest(ref: string): void {
@@ -68,10 +82,10 @@ function checkDigest(ref: string): void {
   throw new RegistryError(400, 'DIGEST_INVALID', `'${ref}' is not a digest (sha256:<64 hex>)`, { digest: ref });
 }
 
-/** `Range: bytes=a-b` (one range) → start/end, or undefined; RANGE_INVALID as 416. */
-function parseRange(h: string | undefined, size: number): { start: number; end: number } | undefined {
-  if (!h) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(h.trim());
+/** `Range: bytes=a-b` (one range) → start/end, or undefined (none, or a unit other than bytes: ignored, RFC 9110 14.2); RANGE_INVALID as 416. */
+export function parseRange(h: string | undefined, size: number): { start: number; end: number } | undefined {
+  if (!h || !/^\s*bytes=/i.test(h)) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/i.exec(h.trim());
   const bad = () => new RegistryError(416, 'RANGE_INVALID', `Range '${h}' is not satisfiable for a blob of ${size} bytes; send one range 'bytes=start-end' inside it`, { range: h, size });
   if (!m || (m[1] === '' && m[2] === '')) throw bad();
   let start: number;
@@ -109,20 +123,10 @@ export function registryRoutes(app: FastifyInstance, d: GatewayDeps): void {
     throw new RegistryError(401, 'UNAUTHORIZED', why, name ? { name } : {});
   };
 
-  const manifest = async (req: FastifyRequest, reply: FastifyReply, name: string, ref: string) => {
-    let digest: string;
-    if (ref.includes(':')) {
-      checkDigest(ref);
-      digest = ref;
-      if (name.startsWith(SYNTH_PREFIX)) {
-        const rec = await puller.synthRecord(name.slice(SYNTH_PREFIX.length));
-        if ((rec.result as { manifestDigest?: string }).manifestDigest !== digest) throw new RegistryError(404, 'MANIFEST_UNKNOWN', `${name} has no manifest ${digest}`, { name, digest });
-        await puller.lease(rec);
-      }
-    } else {
-      if (!TAG_RE.test(ref)) throw new RegistryError(400, 'TAG_INVALID', `'${ref}' is not a tag (letters, digits, '_', '.', '-'; at most 128)`, { tag: ref });
-      digest = (await puller.resolveTag(name, ref)).digest;
-    }
+  const attachments = new Attachments(d, s.signingKey);
+
+  /** The stored manifest or index `digest`, checked against its digest; MANIFEST_UNKNOWN when absent or not a manifest. */
+  const readManifest = async (req: FastifyRequest, name: string, digest: string): Promise<{ bytes: Buffer; mediaType: string }> => {
     let bytes: Buffer;
     try {
       bytes = await d.ports.layers.get(digest);
@@ -141,9 +145,112 @@ export function registryRoutes(app: FastifyInstance, d: GatewayDeps): void {
     if (!mediaType || !(isManifestMediaType(mediaType) || isIndexMediaType(mediaType))) {
       throw new RegistryError(404, 'MANIFEST_UNKNOWN', `${digest} is not a manifest or index (pull it as a blob)`, { name, digest });
     }
-    reply.header('content-type', mediaType).header('docker-content-digest', digest).header('content-length', String(bytes.length)).header('etag', `"${digest}"`);
+    return { bytes, mediaType };
+  };
+
+  /** A digest this name may serve: for `synth/`, the synthesis' manifest or an attachment of it; for `pkgs/`, an image of these packages. */
+  const checkOwned = async (name: string, digest: string, bytes: Buffer) => {
+    if (name.startsWith(SYNTH_PREFIX)) {
+      const rec = await puller.synthRecord(name.slice(SYNTH_PREFIX.length));
+      const image = (rec.result as { manifestDigest?: string }).manifestDigest ?? '';
+      const subject = (JSON.parse(bytes.toString('utf8')) as { subject?: { digest?: string } }).subject?.digest;
+      if (image !== digest && !(subject === image && (await attachments.of(image)).some((a) => a.manifest.digest === digest)) && dockerForms.get(image)?.digest !== digest) {
+        throw new RegistryError(404, 'MANIFEST_UNKNOWN', `${name} has no manifest ${digest}`, { name, digest });
+      }
+      await puller.lease(rec);
+      return;
+    }
+    if (!(await puller.pkgsOwns(name, digest, bytes))) {
+      throw new RegistryError(404, 'MANIFEST_UNKNOWN', `${digest} is not an image of ${name} (an image by digest is served under a name whose packages it contains)`, { name, digest });
+    }
+  };
+
+  /**
+   * Docker schema 2 forms made for clients that accept only those: OCI digest → Docker digest
+   * (stored, leased; the lease is renewed at most every RENEW_MS, as a tag's result is remembered).
+   */
+  const dockerForms = new Map<string, { digest: string; renewedAt: number }>();
+  const RENEW_MS = 30_000;
+  const dockerForm = async (digest: string, bytes: Buffer, mediaType: string): Promise<{ digest: string; bytes: Buffer; mediaType: string } | undefined> => {
+    let out: Buffer | undefined;
+    const extra: Buffer[] = [];
+    if (mediaType === MEDIA_TYPE_OCI_MANIFEST) {
+      out = toDockerManifest(bytes);
+    } else if (mediaType === MEDIA_TYPE_OCI_INDEX) {
+      const children = new Map<string, Descriptor>();
+      for (const c of (JSON.parse(bytes.toString('utf8')) as { manifests?: Descriptor[] }).manifests ?? []) {
+        const child = c.mediaType === MEDIA_TYPE_OCI_MANIFEST ? toDockerManifest(await d.ports.layers.get(c.digest)) : undefined;
+        if (!child) return undefined;
+        extra.push(child);
+        children.set(c.digest, { mediaType: MEDIA_TYPE_DOCKER_MANIFEST, digest: sha256Digest(child), size: child.length });
+      }
+      out = toDockerManifestList(bytes, children);
+    }
+    if (!out) return undefined;
+    const dockerDigest = sha256Digest(out);
+    const known = dockerForms.get(digest);
+    if (known?.digest !== dockerDigest) {
+      const blobs = [out, ...extra];
+      await d.leases.put({ synthesisId: `reg-docker-${digest.slice(7, 39)}`, key: digest, expiresAt: new Date(d.now().getTime() + d.leaseTtlSeconds * 1000).toISOString(), blobs: blobs.map((b) => sha256Digest(b)) });
+      for (const b of blobs) await d.ports.layers.put(sha256Digest(b), b, b.length);
+      dockerForms.set(digest, { digest: dockerDigest, renewedAt: Date.now() });
+      if (dockerForms.size > 4096) dockerForms.delete(dockerForms.keys().next().value!);
+    } else if (Date.now() - known.renewedAt > RENEW_MS) {
+      known.renewedAt = Date.now();
+      await d.leases.renew(`reg-docker-${digest.slice(7, 39)}`, new Date(d.now().getTime() + d.leaseTtlSeconds * 1000).toISOString());
+    }
+    return { digest: dockerDigest, bytes: out, mediaType: mediaType === MEDIA_TYPE_OCI_INDEX ? MEDIA_TYPE_DOCKER_MANIFEST_LIST : MEDIA_TYPE_DOCKER_MANIFEST };
+  };
+
+  const manifest = async (req: FastifyRequest, reply: FastifyReply, name: string, ref: string) => {
+    let found: { digest: string; bytes: Buffer; mediaType: string };
+    const cosign = /^sha256-([0-9a-f]{64})\.(sig|att)$/.exec(ref);
+    if (ref.includes(':')) {
+      checkDigest(ref);
+      const m = await readManifest(req, name, ref);
+      await checkOwned(name, ref, m.bytes);
+      found = { digest: ref, ...m };
+    } else if (!TAG_RE.test(ref)) {
+      throw new RegistryError(404, 'MANIFEST_UNKNOWN', `'${ref}' is not a tag (letters, digits, '_', '.', '-'; at most 128), so ${name} has no such manifest`, { name, tag: ref });
+    } else if (cosign) {
+      // cosign's tag convention: the signature (.sig) or attestation (.att) of sha256:<hex>.
+      const subject = `sha256:${cosign[1]}`;
+      const image = await readManifest(req, name, subject).catch(() => undefined);
+      if (image) await checkOwned(name, subject, image.bytes);
+      const att = image ? (await attachments.of(subject)).find((a) => a.cosignTag === ref) : undefined;
+      if (!att) throw new RegistryError(404, 'MANIFEST_UNKNOWN', `${name} has no ${cosign[2] === 'sig' ? 'signature' : 'attestation'} of ${subject}${s.signingKey ? '' : ' (the gateway has no image signing key: LSE_IMAGE_SIGNING_KEY)'}`, { name, tag: ref });
+      found = { digest: att.manifest.digest, bytes: att.manifest.bytes, mediaType: MEDIA_TYPE_OCI_MANIFEST };
+    } else {
+      const digest = (await puller.resolveTag(name, ref)).digest;
+      found = { digest, ...(await readManifest(req, name, digest)) };
+      if (acceptsOnlyDocker(req.headers.accept)) found = (await dockerForm(found.digest, found.bytes, found.mediaType)) ?? found;
+    }
+    reply.header('content-type', found.mediaType).header('docker-content-digest', found.digest).header('content-length', String(found.bytes.length)).header('etag', `"${found.digest}"`);
     if (req.method === 'HEAD') return reply.code(200).send();
-    return reply.code(200).send(bytes);
+    return reply.code(200).send(found.bytes);
+  };
+
+  /** GET /v2/<name>/referrers/<digest>: an image index of the artifacts whose subject is the digest (empty for an unknown one). */
+  const referrers = async (req: FastifyRequest, reply: FastifyReply, name: string, digest: string) => {
+    checkDigest(digest);
+    const image = await readManifest(req, name, digest).catch((e: unknown) => {
+      if (e instanceof RegistryError && e.status === 404) return undefined;
+      throw e;
+    });
+    let listed = image ? (await attachments.of(digest)).map((a) => a.descriptor) : [];
+    if (image && listed.length) {
+      try {
+        await checkOwned(name, digest, image.bytes);
+      } catch (e) {
+        if (!(e instanceof RegistryError && e.code === 'MANIFEST_UNKNOWN')) throw e;
+        listed = [];
+      }
+    }
+    const q = req.query as { artifactType?: string | string[] };
+    const filter = Array.isArray(q.artifactType) ? q.artifactType[0] : q.artifactType;
+    if (filter !== undefined) reply.header('oci-filters-applied', 'artifactType');
+    const body = referrersIndex(listed, filter);
+    return reply.code(200).header('content-type', MEDIA_TYPE_OCI_INDEX).header('content-length', String(body.length)).send(body);
   };
 
   const blob = async (req: FastifyRequest, reply: FastifyReply, name: string, digest: string) => {
@@ -183,6 +290,12 @@ export function registryRoutes(app: FastifyInstance, d: GatewayDeps): void {
     });
     return reply;
   };
+
+  /** The public half of the image key, for `cosign verify --key` (public: no credentials needed). */
+  app.get('/v1/image-key', async (_req, reply) => {
+    if (!s.signingKey) throw new LseError('NOT_FOUND', 'this gateway signs no images: set LSE_IMAGE_SIGNING_KEY to a PEM ECDSA P-256 key');
+    return reply.code(200).header('content-type', 'application/x-pem-file').header('x-lse-key-id', s.signingKey.keyId).send(s.signingKey.publicKeyPem);
+  });
 
   app.register(async (v2) => {
     v2.setErrorHandler((e, req, reply) => {
@@ -256,7 +369,8 @@ export function registryRoutes(app: FastifyInstance, d: GatewayDeps): void {
         authorize(req, reply, t.name);
         if (t.kind === 'manifests') return manifest(req, reply, t.name, t.ref);
         if (t.kind === 'blobs') return blob(req, reply, t.name, t.ref);
-        if (req.method === 'HEAD') throw new RegistryError(405, 'UNSUPPORTED', 'tags/list answers GET only');
+        if (req.method === 'HEAD') throw new RegistryError(405, 'UNSUPPORTED', `${t.kind === 'tags' ? 'tags/list' : 'referrers'} answers GET only`);
+        if (t.kind === 'referrers') return referrers(req, reply, t.name, t.ref);
         return tagsList(req, t.name);
       },
     });
@@ -272,7 +386,8 @@ export function registryRoutes(app: FastifyInstance, d: GatewayDeps): void {
       await puller.synthRecord(name.slice(SYNTH_PREFIX.length));
       tags = ['latest'];
     } else {
-      tags = [...new Set(['latest', ...(await d.ports.bases.tags()).map((t) => t.name).filter((n) => TAG_RE.test(n))])].sort();
+      await puller.checkPackages(name);
+      tags = [...new Set(['latest', 'scratch', ...(await d.ports.bases.tags()).map((t) => t.name).filter((n) => TAG_RE.test(n))])].sort();
     }
     const q = req.query as { n?: string; last?: string };
     if (q.last) tags = tags.filter((t) => t > q.last!);

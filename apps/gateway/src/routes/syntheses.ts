@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { LseError, parseManifest, parsePlatform, type Manifest, type Platform, type SynthesisRecord } from '@lse/core';
+import { LseError, parseManifest, parsePlatform, parseRegion, type Manifest, type Platform, type SynthesisRecord } from '@lse/core';
 import { resolveManifest } from '@lse/engine';
 import { eventKindOf, isValidSynthesisId, stageAfter } from '@lse/contracts';
 import { admit, admitRepeat } from '../admit';
@@ -29,6 +29,10 @@ export function manifestFromBody(req: FastifyRequest): { manifest: Manifest; pla
     platform = parsePlatform([o.os ?? 'linux', o.arch ?? 'amd64', ...(o.variant ? [o.variant] : [])].join('/'));
     if (o.features) platform.features = [...o.features].sort();
     if (o.libc) platform.libc = o.libc;
+    if (o.region !== undefined || o.regionFallback !== undefined) {
+      if (o.regionFallback !== undefined && !Array.isArray(o.regionFallback)) throw httpError('USAGE', 'platform.regionFallback must be a list of region names, e.g. ["eu-west"]');
+      Object.assign(platform, parseRegion(o.region, o.regionFallback?.join(',')));
+    }
   }
   return { manifest, ...(platform ? { platform } : {}) };
 }

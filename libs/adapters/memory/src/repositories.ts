@@ -108,7 +108,8 @@ export class MemorySynthesisRepository implements SynthesisRepository {
   async finish(id: string, f: { status: 'completed' | 'failed'; at: string; result?: Record<string, unknown>; error?: SynthesisRecord['error'] }): Promise<boolean> {
     const r = this.recs.get(id);
     if (!r || r.status !== 'pending') return false;
-    Object.assign(r, { status: f.status, updatedAt: f.at, ...(f.result ? { result: clone(f.result), stage: 'assembled' } : {}), ...(f.error ? { error: clone(f.error) } : {}) });
+    const key = !r.key && typeof f.result?.['key'] === 'string' ? { key: f.result['key'] } : {};
+    Object.assign(r, { status: f.status, updatedAt: f.at, ...key, ...(f.result ? { result: clone(f.result), stage: 'assembled' } : {}), ...(f.error ? { error: clone(f.error) } : {}) });
     return true;
   }
   async completedByKey(key: string): Promise<SynthesisRecord | undefined> {

@@ -67,6 +67,19 @@ export class MongoStore {
    * with several specs that all exist already.
    */
   async ensureIndexes(): Promise<void> {
+    // Every collection exists from the first start (not only once something is written to it), so
+    // whatever tunes the server's storage per collection finds them all: on FerretDB 1.24 the local
+    // stack adds an index that serves its `_id` lookups (infra/local/servers.sh `id-indexes`).
+    const have = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+    const all = [...Object.values(COLLECTIONS).filter((n) => n !== COLLECTIONS.fragmentBlobs), `${COLLECTIONS.fragmentBlobs}.files`, `${COLLECTIONS.fragmentBlobs}.chunks`];
+    for (const name of all) {
+      if (have.has(name)) continue;
+      try {
+        await this.db.createCollection(name);
+      } catch (e) {
+        if ((e as { code?: number }).code !== 48) throw e; // NamespaceExists: another process made it
+      }
+    }
     for (const [name, specs] of Object.entries(INDEXES)) {
       for (const spec of specs) await this.db.collection(name).createIndexes([spec]);
     }

@@ -35,9 +35,12 @@ interface Outcome {
   error?: SynthesisRecord['error'];
 }
 
-/** The record fields an outcome sets (as the memory adapter does: a result means stage 'assembled'). */
+/**
+ * The record fields an outcome sets (as the memory adapter does: a result means stage 'assembled',
+ * and the record gets the result's key if it had none).
+ */
 function outcomeFields(o: Outcome): Partial<SynthesisRecord> {
-  return { status: o.status, updatedAt: o.at, ...(o.result ? { result: o.result, stage: 'assembled' } : {}), ...(o.error ? { error: o.error } : {}) };
+  return { status: o.status, updatedAt: o.at, ...(o.key ? { key: o.key } : {}), ...(o.result ? { result: o.result, stage: 'assembled' } : {}), ...(o.error ? { error: o.error } : {}) };
 }
 
 export class MongoSynthesisRepository implements SynthesisRepository {

@@ -8,7 +8,7 @@ import type { Manifest } from '../model';
 import { excerpt } from '../util/excerpt';
 import { BASE_REF_FORMS, checkBaseRef } from './base-ref';
 import { MANIFEST_MAX_BYTES, MANIFEST_MAX_REPORTED, readBoundedYaml, sizeProblem } from './limits';
-import { ARCHES, FEATURE_RE, LIBCS, OSES, VARIANTS, variantProblem } from './platform';
+import { ARCHES, FEATURE_RE, LIBCS, MAX_REGION_FALLBACKS, OSES, VARIANTS, regionProblem, variantProblem } from './platform';
 import { Ctx, listOf, mapOf, mapped, object, oneOf, optional, pattern, required, str, valueNode, withDefault } from './schema';
 import type { ManifestProblem } from './schema';
 
@@ -35,6 +35,7 @@ const nonEmpty = str((s) => (s.trim() === '' ? 'must be a non-empty string' : un
 const stringMap = mapOf((k) => (k === '' ? 'keys must not be empty' : undefined), str());
 const features = listOf(pattern(FEATURE_RE, 'a lowercase CPU feature name like avx2'), { example: '[avx2, fma]' });
 const ALL_VARIANTS = [...new Set(Object.values(VARIANTS).flat())];
+const region = str(regionProblem);
 
 const platformSchema = object(
   {
@@ -43,8 +44,14 @@ const platformSchema = object(
     variant: optional(str()),
     features: optional(features),
     libc: optional(oneOf(LIBCS)),
+    region: optional(region),
+    regionFallback: optional(listOf(region, { example: '[eu-west, us-east]' })),
   },
   (p, node, path, ctx) => {
+    if (p.regionFallback && p.regionFallback.length > MAX_REGION_FALLBACKS) {
+      ctx.report(valueNode(node, 'regionFallback'), `${path}.regionFallback`, `lists ${p.regionFallback.length} regions; at most ${MAX_REGION_FALLBACKS}`);
+      return false;
+    }
     if (p.variant === undefined) return true;
     const problem = variantProblem(p.arch ?? 'amd64', p.variant);
     if (problem === undefined) return true;

@@ -11,6 +11,10 @@ export interface Platform {
   features?: string[];
   /** C library: 'glibc' | 'musl'. */
   libc?: string;
+  /** Where the runtime is, e.g. 'eu-west'. Absent: no region (only region-less variants fit). */
+  region?: string;
+  /** Regions whose variants are acceptable when `region` has none, most preferred first. */
+  regionFallback?: string[];
 }
 
 /** Attributes of one fragment variant. Absent attribute = fits any runtime. */
@@ -23,4 +27,6 @@ export interface VariantAttributes {
   /** CPU features this variant needs. */
   features?: string[];
   libc?: string;
+  /** The region this variant is for (mirrors, CA bundles, residency settings); absent = any. */
+  region?: string;
 }

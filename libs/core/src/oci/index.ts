@@ -28,3 +28,4 @@ export {
   type LayerRef,
 } from './image';
 export { StreamingDigestVerifier, type ExpectedBlob } from './verify-stream';
+export * from './attach';

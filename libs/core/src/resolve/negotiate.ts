@@ -24,7 +24,9 @@ function levelOf(variant: string): number | undefined {
 /**
  * Rules: os equal if set; arch equal, or 'all'/absent fits any; a numbered level (`v3`) fits a
  * runtime of that level or higher (a runtime without a variant is `v1`), any other variant must be
- * equal; every required CPU feature present; libc equal when both sides name one.
+ * equal; every required CPU feature present; libc equal when both sides name one; a variant for a
+ * region fits a runtime in that region or one that lists it among its fallbacks (a runtime without
+ * a region takes only region-less variants).
  */
 export function fits(attrs: VariantAttributes, p: Platform): Fit {
   if (attrs.os !== undefined && attrs.os !== p.os) return { ok: false, attribute: 'os', wanted: attrs.os, have: p.os };
@@ -48,6 +50,9 @@ export function fits(attrs: VariantAttributes, p: Platform): Fit {
   if (attrs.libc !== undefined && p.libc !== undefined && attrs.libc !== p.libc) {
     return { ok: false, attribute: 'libc', wanted: attrs.libc, have: p.libc };
   }
+  if (attrs.region !== undefined && regionTier(attrs.region, p) === undefined) {
+    return { ok: false, attribute: 'region', wanted: attrs.region, have: p.region ?? 'none' };
+  }
   return { ok: true };
 }
 
@@ -64,19 +69,39 @@ export function describeMisfit(fit: Exclude<Fit, { ok: true }>, p: Platform): st
       return `needs CPU feature${fit.wanted.includes(',') ? 's' : ''} ${fit.wanted}`;
     case 'libc':
       return `needs libc ${fit.wanted}, runtime has ${fit.have}`;
+    case 'region': {
+      const fallback = p.regionFallback?.length ? `fallbacks ${p.regionFallback.join(', ')}` : 'no fallback';
+      return p.region === undefined ? `is for region ${fit.wanted}, runtime has no region` : `is for region ${fit.wanted}, runtime is in ${p.region} (${fallback})`;
+    }
     default:
       return `needs ${fit.attribute} ${fit.wanted}, runtime has ${fit.have}`;
   }
 }
 
 /**
+ * How well a variant's region suits the runtime: 0 = the runtime's own region, 1.. = the position
+ * in its fallback list plus one; undefined = not acceptable.
+ */
+export function regionTier(region: string, p: Platform): number | undefined {
+  if (region === p.region) return 0;
+  const i = p.regionFallback?.indexOf(region) ?? -1;
+  return i < 0 ? undefined : i + 1;
+}
+
+/** Region tiers outrank every other preference; at most MAX_REGION_FALLBACKS (16) + 1 of them. */
+const REGION_WEIGHT = 1e10;
+const REGION_TIERS = 64;
+
+/**
  * Score of a fitting variant; higher is better, equal scores are broken by fragment id elsewhere.
- * Tiers, most important first: the variant the requirement explicitly prefers; the higher level;
+ * Tiers, most important first: the region (the runtime's own, then its fallbacks in order, then a
+ * region-less variant); the variant the requirement explicitly prefers; the higher level;
  * more of the preferred CPU features; exact libc match (preferred libc, else the runtime's);
  * a specific arch over 'all'/absent.
  */
 export function rank(attrs: VariantAttributes, p: Platform, prefer?: VariantPreference): number {
   let score = 0;
+  if (attrs.region !== undefined) score += (REGION_TIERS - Math.min(regionTier(attrs.region, p) ?? REGION_TIERS, REGION_TIERS - 1)) * REGION_WEIGHT;
   if (prefer?.variant !== undefined && (attrs.variant ?? 'v1') === prefer.variant) score += 1e9; // no variant = baseline v1
   const level = attrs.variant !== undefined ? levelOf(attrs.variant) ?? 0 : 0;
   score += Math.min(level, 99) * 1e6;

@@ -228,7 +228,9 @@ export class Problem {
       }))].sort();
       const head = `${newest.descriptor.name} ${newest.descriptor.version}`;
       const text = reasons.length === 1 ? `${head}: every variant ${reasons[0]}` : `${head}: no variant fits (one ${reasons.join('; one ')})`;
-      return { kind: 'variant', text };
+      const regionMisfit = same.some((f) => !fits(f.descriptor.attributes, this.platform).ok && fitsElsewhere(f, this.platform));
+      const regions = [...new Set(wanted.flatMap((f) => (f.descriptor.attributes.region !== undefined ? [f.descriptor.attributes.region] : [])))].sort();
+      return regionMisfit && regions.length > 0 ? { kind: 'variant', text, regions } : { kind: 'variant', text };
     }
     const inBase = named.length === 1 ? baseOf(named[0]!) : undefined;
     if (inBase !== undefined) {
@@ -245,6 +247,12 @@ export class Problem {
     const shown = versions.length > 8 ? [...versions.slice(0, 3), '...', ...versions.slice(-4)] : versions;
     return { kind: 'versions', text: `${atom.name} has only version${versions.length > 1 ? 's' : ''} ${shown.join(', ')}` };
   }
+}
+
+/** Whether the only thing that keeps `f` off this runtime is its region. */
+function fitsElsewhere(f: Fragment, p: Platform): boolean {
+  const region = f.descriptor.attributes.region;
+  return region !== undefined && fits(f.descriptor.attributes, { ...p, region }).ok;
 }
 
 /** Total order of versions of one name: by scheme, then the scheme's comparison. */

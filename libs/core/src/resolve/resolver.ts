@@ -55,14 +55,19 @@ export function resolve(input: ResolveInput): ResolveResult {
     );
     const variant = notes.some((n) => n.kind === 'variant');
     const unknown = notes.filter((n) => n.kind === 'unknown').map((n) => n.text);
-    const { os, arch, variant: level, libc } = input.platform;
-    const where = [os, arch, level, libc].filter(Boolean).join('/');
+    const regions = [...new Set(notes.flatMap((n) => n.regions ?? []))].sort();
+    const { os, arch, variant: level, libc, region } = input.platform;
+    const where = [os, arch, level, libc].filter(Boolean).join('/') + (region ? ` in region ${region}` : '');
     const head = variant
       ? `no fitting variant for runtime ${where}:`
       : `the requirements cannot be satisfied on ${where}:`;
-    throw new LseError(variant ? 'NO_VARIANT' : 'UNSATISFIABLE', [head, ...chain.map((l) => `  ${l}`)].join('\n'), {
+    const hint = regions.length
+      ? [`variants exist only for region${regions.length > 1 ? 's' : ''} ${regions.join(', ')}: run in one of them, or list one in regionFallback (--region-fallback)`]
+      : [];
+    throw new LseError(variant ? 'NO_VARIANT' : 'UNSATISFIABLE', [head, ...chain.map((l) => `  ${l}`), ...hint].join('\n'), {
       chain,
       platform: input.platform,
+      ...(regions.length ? { regions } : {}),
       requirements: input.requirements.map((r) => formatRelation([{ name: r.name, ...(r.version ? { constraint: r.version } : {}) }])),
       ...(unknown.length ? { unknown } : {}),
       ...(base ? { base: base.base.label } : {}),

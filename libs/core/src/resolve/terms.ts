@@ -20,6 +20,8 @@ export interface Term {
 export interface Note {
   kind: 'unknown' | 'versions' | 'variant';
   text: string;
+  /** For 'variant': the regions variants exist for when the misfit is the runtime's region. */
+  regions?: string[];
 }
 
 export type Cause =

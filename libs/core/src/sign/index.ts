@@ -1,2 +1,3 @@
 export * from './keys';
 export * from './trust';
+export * from './image-key';
