@@ -7,9 +7,12 @@
 //   type:runtime   libs/service    service runtime: config, connections, health; wires adapters
 //   type:app       apps/*          composition roots; anything but other apps
 // Spec files may import any lib (tests wire real adapters into engine and gateway code).
+// Test fixtures and tamper helpers live in @lse/testing and the libs' `/testing` entries
+// (e.g. @lse/adapter-s3/testing): only specs and test kits import them.
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
+const TEST_ONLY = { group: ['@lse/testing', '@lse/*/testing'], message: 'test fixtures and tamper helpers are for specs only.' };
 const IO_MODULES = ['fs', 'fs/promises', 'net', 'http', 'https', 'http2', 'child_process', 'dgram', 'dns', 'tls', 'cluster', 'worker_threads', 'os', 'readline'];
 
 export default [
@@ -20,6 +23,7 @@ export default [
     plugins: { '@nx': nx },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      'no-restricted-imports': ['error', { patterns: [TEST_ONLY] }],
       '@nx/enforce-module-boundaries': ['error', {
         enforceBuildableLibDependency: false,
         allow: [],
@@ -43,7 +47,13 @@ export default [
         depConstraints: [{ sourceTag: '*', onlyDependOnLibsWithTags: ['*'] }],
       }],
       '@typescript-eslint/no-explicit-any': 'off',
+      'no-restricted-imports': 'off',
     },
+  },
+  {
+    // The test-only entries themselves, and the testing lib, may use each other.
+    files: ['**/src/testing.ts', 'libs/testing/src/**/*.ts'],
+    rules: { 'no-restricted-imports': 'off' },
   },
   {
     // The domain does no I/O and uses no SDK: only node:crypto, node:zlib, node:stream and its own code.
@@ -52,7 +62,7 @@ export default [
     rules: {
       'no-restricted-imports': ['error', {
         paths: IO_MODULES.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: 'libs/core is pure domain code: do I/O in an adapter behind a port.' })),
-        patterns: [{ group: ['@aws-sdk/*', 'mongodb', '@nats-io/*', 'fastify', 'pino'], message: 'libs/core imports no SDK.' }],
+        patterns: [{ group: ['@aws-sdk/*', 'mongodb', '@nats-io/*', 'fastify', 'pino'], message: 'libs/core imports no SDK.' }, TEST_ONLY],
       }],
     },
   },

@@ -14,6 +14,8 @@ const moduleNameMapper = {};
 for (const d of roots) {
   const name = require(path.join(__dirname, d, 'package.json')).name;
   moduleNameMapper[`^${name.replace('/', '\\/')}$`] = path.join(__dirname, d, 'src/index.ts');
+  // A `/testing` entry (fixtures and tamper helpers that production code does not import).
+  if (fs.existsSync(path.join(__dirname, d, 'src/testing.ts'))) moduleNameMapper[`^${name.replace('/', '\\/')}\\/testing$`] = path.join(__dirname, d, 'src/testing.ts');
 }
 
 const common = {

@@ -76,16 +76,9 @@ function rate(fn, { seconds, batch = 1 }) {
   return { ops, seconds: ms / 1000, perSecond: ops / (ms / 1000) };
 }
 
-/** mulberry32: a small deterministic PRNG, floats in [0, 1). */
+/** A small deterministic PRNG, floats in [0, 1): the synthetic catalogs' mulberry32 (needs the build). */
 function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return require('@lse/core/testing').mulberry32(seed);
 }
 
 /** Runs a bash pipeline (with pipefail); throws with its stderr if it fails. Returns ms and output. */

@@ -12,7 +12,8 @@
  *    learning, no explanations (written below). It gives the same answer where no backtracking
  *    is needed and simply fails on the broken catalog.
  */
-const { MemoryCatalog, atomMatches, compareVersions, resolve, syntheticCatalog } = require('@lse/core');
+const { MemoryCatalog, atomMatches, compareVersions, resolve } = require('@lse/core');
+const { syntheticCatalog } = require('@lse/core/testing');
 const { now, prng, sample, stats, progress, table, fmt, fmtMs, fmtRatio } = require('./lib');
 
 const PLATFORM = { os: 'linux', arch: 'amd64' };

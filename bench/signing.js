@@ -4,7 +4,8 @@
  * `reference.verify` (tweetnacl, pure JS) over the same canonical descriptor, and against
  * `openssl speed ed25519` (OpenSSL's own loop, the native ceiling on this machine).
  */
-const { canonicalBytes, generateKeyPair, reference, signBytes, syntheticFragment, verifyBytes } = require('@lse/core');
+const { canonicalBytes, generateKeyPair, reference, signBytes, verifyBytes } = require('@lse/core');
+const { syntheticFragment } = require('@lse/core/testing');
 const { have, progress, rate, shell, table, fmt, fmtRatio } = require('./lib');
 
 /** A descriptor of realistic size: a library with dependencies and a file index of 14 entries. */

@@ -7,11 +7,11 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
+import { sha256Hex } from '@lse/core';
 import {
   APP_SCRIPT, GREETING, LIB, MANIFEST, OS_RELEASE, SECRET, listTree, lseOk, parseJson, prepareStore,
-  removeTempDirs, requireTools, runOk, setupPrepared, sha256Hex, tempDir, umociUnpackFlags, type PreparedStore, type TreeEntry,
+  removeTempDirs, requireTools, runOk, setupPrepared, tempDir, umociUnpackFlags, type PreparedStore, type TreeEntry,
 } from './testkit';
-
 jest.setTimeout(60_000);
 
 let p: PreparedStore & { work: string };

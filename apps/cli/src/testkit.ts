@@ -11,11 +11,11 @@
  * etc/os-release). `MANIFEST` requires `app ^2.0.0` on it and adds two inline files.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { sha256Hex } from '@lse/core';
 
 export const REPO = resolve(__dirname, '../../..');
 export const LSE_BIN = join(REPO, 'apps/cli/bin/lse.js');
@@ -140,10 +140,6 @@ export async function listAllPaths(dir: string): Promise<string[]> {
   };
   if (existsSync(dir)) await visit('');
   return out.sort();
-}
-
-export function sha256Hex(data: Buffer | string): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 /** Writes a file (creating parent dirs) and sets its mode exactly, whatever the umask. */

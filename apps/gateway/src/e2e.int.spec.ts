@@ -16,7 +16,8 @@ import { formatKey, generateKeyPair, publicKeyOf, writeTar, type SecretKey, type
 import { HEADERS, SUBJECTS, eventSubjects } from '@lse/contracts';
 import { buildFragment, Collector, silentLog } from '@lse/engine';
 import { writeOciLayout } from '@lse/adapter-fs';
-import { MongoStore, tamperGridFsBlob } from '@lse/adapter-mongo';
+import { MongoStore } from '@lse/adapter-mongo';
+import { tamperGridFsBlob } from '@lse/adapter-mongo/testing';
 import { NatsBus } from '@lse/adapter-nats';
 import { S3BlobStore, makeS3Client } from '@lse/adapter-s3';
 import { fileEntry, gatewayApi, testServers } from '@lse/testing';

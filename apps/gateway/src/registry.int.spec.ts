@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatKey, generateImageSigningKeyPem, generateKeyPair, imageSigningKeyFromPem, publicKeyOf } from '@lse/core';
 import { buildFragment } from '@lse/engine';
-import { makeS3Client, tamperS3Object } from '@lse/adapter-s3';
+import { makeS3Client } from '@lse/adapter-s3';
+import { tamperS3Object } from '@lse/adapter-s3/testing';
 import { testServers } from '@lse/testing';
 
 jest.setTimeout(600_000);

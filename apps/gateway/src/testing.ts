@@ -1,8 +1,9 @@
 /** Shared by the gateway's tests: the settings they run the composed gateway with. */
-import { silentLog, type StageName } from '@lse/engine';
+import { STAGE_NAMES, type StageName } from '@lse/contracts';
+import { silentLog } from '@lse/engine';
 
 /** The stages the services run (the gateway runs the recorder itself). */
-export const WORK_STAGES: StageName[] = ['resolver', 'fetcher', 'verifier', 'assembler'];
+export const WORK_STAGES: StageName[] = STAGE_NAMES.filter((s) => s !== 'recorder');
 
 export const gatewayDefaults = {
   log: silentLog,

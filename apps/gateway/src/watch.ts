@@ -13,10 +13,8 @@
  */
 import type { Bus, BusMessage, Platform, SynthesisRecord } from '@lse/core';
 import {
-  eventKindOf, eventSubjects, type SynthAccepted, type SynthCompleted, type SynthFailed, type SynthProgress,
+  eventKindOf, eventSubjects, stageAfter, type SynthAccepted, type SynthCompleted, type SynthFailed, type SynthProgress,
 } from '@lse/contracts';
-
-const STAGES = ['requested', 'resolved', 'fetched', 'verified', 'assembled'];
 
 export interface SynthesisState {
   id: string;
@@ -76,7 +74,7 @@ export class SynthesisWatch {
       s.updatedAt ??= a.requestedAt;
     } else if (kind === 'progress') {
       const p = m.data as SynthProgress;
-      if (STAGES.indexOf(p.stage) > STAGES.indexOf(s.stage)) s.stage = p.stage;
+      if (stageAfter(p.stage, s.stage)) s.stage = p.stage;
       if (p.key) s.key = p.key;
       if (p.manifestName) s.manifestName ??= p.manifestName;
       s.updatedAt = p.at;

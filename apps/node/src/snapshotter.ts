@@ -16,10 +16,9 @@
  * - Remove deletes the snapshot's own directory only, never a fragment directory; the collector
  *   (cache.ts) removes fragment directories no committed snapshot references.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LseError } from '@lse/core';
+import { LseError, sha256Digest } from '@lse/core';
 import { parseFilters, snapshotFields } from './filters';
 import { diskUsage } from './fsutil';
 import { mountGroup, mountsUnder, planLowers, unmountGroup } from './mounts';
@@ -35,7 +34,7 @@ const exists = (key: string) => new LseError('SNAPSHOT_EXISTS', `snapshot '${key
 
 /** chainID(n) = sha256(chainID(n-1) + ' ' + diffID(n)); chainID(1) = diffID(1) (OCI image spec). */
 export function chainId(parentChain: string, diffId: string): string {
-  return parentChain ? `sha256:${createHash('sha256').update(`${parentChain} ${diffId}`).digest('hex')}` : diffId;
+  return parentChain ? sha256Digest(`${parentChain} ${diffId}`) : diffId;
 }
 
 /** The chain ID a containerd snapshot key or name ends with (`ns/3/sha256:...`, `ns/4/extract-x sha256:...`). */

@@ -1,6 +1,6 @@
 import { isDigest, type Fragment, type Lock, type Manifest, type Platform } from '@lse/core';
 import { LseError } from '@lse/core';
-import type { Stage } from './subjects';
+import type { Stage, StageName } from './stages';
 
 /**
  * lse.synth.requested: a manifest and an optional runtime profile. The manifest is an object
@@ -34,7 +34,6 @@ export interface SynthResolved {
   key: string;
   lock: Lock;
 }
-export type SynthFetched = SynthResolved;
 
 /** lse.synth.verified: the lock, and which key vouched for each fragment. */
 export interface SynthVerified extends SynthResolved {
@@ -78,8 +77,8 @@ export type SynthCompleted = SynthAssembled & {
 export interface SynthFailed {
   v: 1;
   synthesisId: string;
-  /** The service that failed it: resolver, fetcher, verifier, assembler or recorder. */
-  stage: 'resolver' | 'fetcher' | 'verifier' | 'assembler' | 'recorder';
+  /** The service that failed it (a name from the stage table). */
+  stage: StageName;
   code: string;
   message: string;
   details: Record<string, unknown>;

@@ -3,20 +3,14 @@
  * retention); events in LSE_EVENTS (limits retention). Messages carry ids and digests only:
  * bytes live in the fragment database and the layer cache, never on the bus.
  */
-export const CONTRACT_VERSION = 1;
+import { STAGES, type Stage } from './stages';
 
-export const STAGES = ['requested', 'resolved', 'fetched', 'verified', 'assembled'] as const;
-export type Stage = (typeof STAGES)[number];
-
+/** Work subjects, one a stage (`lse.synth.<stage>`, from the stage table), and the dead letters. */
 export const SUBJECTS = {
-  requested: 'lse.synth.requested',
-  resolved: 'lse.synth.resolved',
-  fetched: 'lse.synth.fetched',
-  verified: 'lse.synth.verified',
-  assembled: 'lse.synth.assembled',
+  ...(Object.fromEntries(STAGES.map((s) => [s, `lse.synth.${s}`])) as { readonly [S in Stage]: `lse.synth.${S}` }),
   /** Dead letters: a message that exhausted its redeliveries. */
   dead: 'lse.synth.dead',
-} as const satisfies Record<Stage | 'dead', string>;
+} as const;
 
 export const WORK_STREAM = { name: 'LSE_WORK', subjects: ['lse.synth.>'] } as const;
 export const EVENTS_STREAM = { name: 'LSE_EVENTS', subjects: ['lse.events.>'] } as const;
@@ -74,15 +68,6 @@ export const HEADERS = {
   /** JetStream de-duplication: `<stage>:<synthesis id>`. */
   msgId: 'Nats-Msg-Id',
 } as const;
-
-/** The stage whose handler consumes a subject, for logs and failed events. */
-export const CONSUMER_OF: Record<Stage, string> = {
-  requested: 'resolver',
-  resolved: 'fetcher',
-  fetched: 'verifier',
-  verified: 'assembler',
-  assembled: 'recorder',
-};
 
 /** NATS subject matching: `*` one token, `>` one or more trailing tokens. */
 export function subjectMatches(pattern: string, subject: string): boolean {

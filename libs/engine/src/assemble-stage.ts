@@ -1,7 +1,7 @@
 import {
-  ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, ANNOTATION_SYNTHESIS_KEY, DEB_MEDIA_TYPE, LseError, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST, assertNoConflicts, buildFilesLayer, buildImageConfig, buildImageManifest,
+  ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, ANNOTATION_SYNTHESIS_KEY, DEB_MEDIA_TYPE, LseError, MEDIA_TYPE_OCI_LAYER_GZIP, assertNoConflicts, buildFilesLayer, buildImageConfig, buildImageManifest,
   buildLayer, debianMetaOf, digestOfValue, defaultLayerBudget, fragmentLabel, inlineFileEntries, planLayers, sha256Digest, trustGeneration, verdictId,
-  type Fragment, type FragmentVerdict, type LayerRecord, type Lock, type TarEntry,
+  type BaseImageInfo, type Fragment, type FragmentVerdict, type LayerRecord, type Lock, type TarEntry,
 } from '@lse/core';
 import type { ImageRef } from '@lse/contracts';
 import type { EngineOptions, EnginePorts } from './ports';
@@ -153,11 +153,12 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
     ours.push({ diffId: layer.diffId, digest: layer.digest, size: layer.size, fragments: ['inline files'] });
   }
 
-  const baseConfig = (base?.config ?? {}) as { config?: Record<string, unknown>; history?: unknown[] };
+  // A stored base's config document is the image's own JSON: its `config` and `history` members are read as OCI has them.
+  const baseConfig = (base?.config ?? {}) as Partial<Pick<BaseImageInfo, 'config' | 'history'>>;
   const config = buildImageConfig({
     platform: lock.platform,
     config: lock.config,
-    base: base ? { diffIds: base.layers.map((l) => l.diffId), history: baseConfig.history as never, config: baseConfig.config as never } : undefined,
+    base: base ? { diffIds: base.layers.map((l) => l.diffId), ...(baseConfig.history ? { history: baseConfig.history } : {}), ...(baseConfig.config ? { config: baseConfig.config } : {}) } : undefined,
     layers: ours.map((l) => ({ diffId: l.diffId, fragments: l.fragments })),
     created: opts.epoch,
   });
@@ -192,5 +193,3 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
 
 /** Layer annotation naming the fragments a layer is made of; `containerd.io/snapshot/` so unpackers pass it to snapshotters as a label. */
 export const ANNOTATION_LAYER_FRAGMENTS = 'containerd.io/snapshot/lse.fragments';
-
-export const IMAGE_MEDIA_TYPES = { manifest: MEDIA_TYPE_OCI_MANIFEST, config: MEDIA_TYPE_OCI_CONFIG };

@@ -6,12 +6,13 @@
  */
 import {
   MEDIA_TYPE_OCI_LAYER_GZIP, generateKeyPair, isLseError, publicKeyOf, sha256Digest, signDescriptor, trustGeneration, verdictId, type BaseImage, type BlobStore,
-  type LeaseRepository, type SecretKey,
+  type LeaseRepository, type Manifest, type SecretKey,
 } from '@lse/core';
 import {
   InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLayerRecordRepository, MemoryLeaseRepository, MemoryTrustStore, MemoryVerdictRepository,
 } from '@lse/adapter-memory';
 import type { SynthCompleted } from '@lse/contracts';
+import { errorOf } from '@lse/testing';
 import { silentLog } from './log';
 import { buildFragment } from './pack';
 import { runSynthesis, startPipeline } from './pipeline';
@@ -75,9 +76,9 @@ async function world(key: SecretKey, caches: boolean, leases?: LeaseRepository):
     const bus = new InProcessBus();
     const stop = await startPipeline({ bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false, ...(leases ? { leases } : {}) });
     try {
-      const manifest = {
+      const manifest: Manifest = {
         apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: 'caches' }, base, platform: { os: 'linux', arch: 'amd64' },
-        require: require.map((name) => ({ name })), files: [{ path: '/etc/motd', content: motd }],
+        require: require.map((name) => ({ name })), files: [{ path: '/etc/motd', content: motd, mode: '0644' }], env: {}, labels: {},
       };
       return await runSynthesis(bus, { v: 1, synthesisId: `s${++n}`, manifest, requestedAt: '2026-01-01T00:00:00.000Z' });
     } finally {
@@ -88,15 +89,6 @@ async function world(key: SecretKey, caches: boolean, leases?: LeaseRepository):
 }
 
 const fragmentLayers = (c: SynthCompleted) => c.layerPlan.filter((l) => !l.fragments.includes('inline files')).map((l) => l.digest);
-
-async function failureOf(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the synthesis to fail');
-}
 
 describe('fragment layers and verification, once', () => {
   const key = generateKeyPair('lib-publisher').secretKey;
@@ -137,7 +129,7 @@ describe('fragment layers and verification, once', () => {
     expect(w.layers.puts).toHaveLength(3);
 
     await w.ports.trust.revoke(key.name, '2026-02-01T00:00:00Z');
-    const err = await failureOf(w.synth(NAMES.slice(0, 2), 'after the revocation'));
+    const err = await errorOf(w.synth(NAMES.slice(0, 2), 'after the revocation'));
     expect(isLseError(err, 'KEY_REVOKED')).toBe(true);
     expect((err as { details: Record<string, unknown> }).details['stage']).toBe('verifier');
     expect((err as Error).message).toMatch(/signature by key 'lib-publisher' is revoked/);
@@ -193,7 +185,7 @@ describe('fragment layers and verification, once', () => {
     const bad = signDescriptor({ ...good.descriptor, name: 'libcc-bad', files: good.descriptor.files.slice(1) }, key);
     await w.ports.fragments.put(bad);
     for (let i = 0; i < 2; i++) {
-      const err = await failureOf(w.synth(['libcc-bad'], `attempt ${i}`));
+      const err = await errorOf(w.synth(['libcc-bad'], `attempt ${i}`));
       expect(isLseError(err, 'FRAGMENT_INVALID')).toBe(true);
       expect((err as Error).message).toMatch(/does not match its signed file index/);
     }

@@ -1,4 +1,4 @@
-import { canonicalPath, comparePaths, digestOf, type FileEntry, type TarEntry } from '@lse/core';
+import { canonicalPath, comparePaths, sha256Digest, type FileEntry, type TarEntry } from '@lse/core';
 
 /** The file index a tar's entries describe (the same shape packing records in the descriptor). */
 export function fileIndexOf(entries: TarEntry[]): FileEntry[] {
@@ -8,7 +8,7 @@ export function fileIndexOf(entries: TarEntry[]): FileEntry[] {
     if (path === '') continue;
     if (e.type !== 'file' && e.type !== 'dir' && e.type !== 'symlink' && e.type !== 'hardlink') continue;
     const f: FileEntry = { path, type: e.type, mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, size: e.type === 'file' ? e.size : 0 };
-    if (e.type === 'file') f.digest = digestOf(e.data ?? Buffer.alloc(0));
+    if (e.type === 'file') f.digest = sha256Digest(e.data ?? Buffer.alloc(0));
     if (e.type === 'symlink') f.linkname = e.linkname ?? '';
     if (e.type === 'hardlink') f.linkname = canonicalPath(e.linkname ?? '');
     out.push(f);

@@ -3,7 +3,7 @@
  * image's blobs before the synthesis is recorded, the recorder replaces it with the real lease,
  * and a redelivered assembler message for a recorded synthesis leaves the real lease alone.
  */
-import { generateKeyPair, publicKeyOf, type BusMessage } from '@lse/core';
+import { generateKeyPair, publicKeyOf, type BusMessage, type Manifest } from '@lse/core';
 import {
   InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLeaseRepository, MemorySynthesisRepository, MemoryTrustStore,
 } from '@lse/adapter-memory';
@@ -37,7 +37,9 @@ describe('provisional leases in the pipeline', () => {
     const record = makeRecorder({ bus, syntheses: new MemorySynthesisRepository(), leases, layers: ports.layers, leaseTtlSeconds: 600, now: () => new Date(), log: silentLog });
     const stop = await startPipeline({ bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false, leases, record });
     try {
-      const manifest = { apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: 'p' }, base: 'scratch', require: [{ name: 'x' }] };
+      const manifest: Manifest = {
+        apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: 'p' }, base: 'scratch', require: [{ name: 'x' }], files: [], env: {}, labels: {},
+      };
       const done = await runSynthesis(bus, { v: 1, synthesisId: 's1', manifest, requestedAt: new Date().toISOString() });
       // When the assembled message went out, the provisional lease already named every blob.
       expect(seen[0]!.lease).toMatchObject({ provisional: true, blobs: imageBlobs(done.image) });

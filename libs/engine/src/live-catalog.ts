@@ -19,7 +19,7 @@
  * Priority the solver orders providers by): the lock needs ids, names, versions and relations.
  */
 import {
-  LseError, fragmentId, type BaseImage, type BaseRepository, type CatalogEvent, type CatalogFeed, type Fragment, type FragmentRepository,
+  LseError, MemoryCatalog, fragmentId, type BaseImage, type BaseRepository, type CatalogEvent, type CatalogFeed, type Fragment, type FragmentRepository,
 } from '@lse/core';
 import { CATALOG_SUBJECTS, validateBaseTagged, validateFragmentsPublished } from '@lse/contracts';
 import type { Log } from './log';
@@ -35,9 +35,8 @@ export interface LiveCatalogDeps {
 }
 
 export class LiveCatalog implements ResolveView {
-  private readonly ids = new Set<string>();
-  private readonly named = new Map<string, Fragment[]>();
-  private readonly provided = new Map<string, Fragment[]>();
+  /** The fragments, slim (see the header), by name and provided name. */
+  private readonly fragments = new MemoryCatalog();
   private readonly tagged = new Map<string, string>();
   private readonly baseRecords = new Map<string, BaseImage>();
   private applied = 0;
@@ -57,13 +56,13 @@ export class LiveCatalog implements ResolveView {
     }
     c.applied = at;
     c.stopFeed = await deps.feed.follow(at, (e) => c.apply(e));
-    deps.log.info({ fragments: c.ids.size, tags: c.tagged.size, position: at, ms: Date.now() - started }, 'catalog loaded; following catalog events');
+    deps.log.info({ fragments: c.fragments.size, tags: c.tagged.size, position: at, ms: Date.now() - started }, 'catalog loaded; following catalog events');
     return c;
   }
 
   /** Fragments indexed. */
   get size(): number {
-    return this.ids.size;
+    return this.fragments.size;
   }
 
   /** Position of the last catalog event applied: changes whenever the catalog (or trust) changes. */
@@ -72,19 +71,19 @@ export class LiveCatalog implements ResolveView {
   }
 
   has(id: string): boolean {
-    return this.ids.has(id);
+    return this.fragments.has(id);
   }
 
   byName(name: string): readonly Fragment[] {
-    return this.named.get(name) ?? [];
+    return this.fragments.byName(name);
   }
 
   providersOf(name: string): readonly Fragment[] {
-    return this.provided.get(name) ?? [];
+    return this.fragments.providersOf(name);
   }
 
   names(): readonly string[] {
-    return [...this.named.keys()].sort();
+    return this.fragments.names();
   }
 
   readonly bases: ResolveView['bases'] = {
@@ -127,7 +126,7 @@ export class LiveCatalog implements ResolveView {
           carried.add(f.id);
           this.index(f);
         }
-        for (const id of m.ids) if (!carried.has(id) && !this.ids.has(id)) await this.fetch(id, e.seq);
+        for (const id of m.ids) if (!carried.has(id) && !this.fragments.has(id)) await this.fetch(id, e.seq);
       } else if (e.subject === CATALOG_SUBJECTS.baseTagged) {
         const t = validateBaseTagged(e.data);
         if (await this.loadBase(t.digest)) this.tagged.set(`${t.name}:${t.tag}`, t.digest);
@@ -167,11 +166,7 @@ export class LiveCatalog implements ResolveView {
   }
 
   private index(full: Fragment): void {
-    if (this.ids.has(full.id)) return;
-    const f = slim(full);
-    this.ids.add(f.id);
-    push(this.named, f.descriptor.name, f);
-    for (const p of new Set(f.descriptor.provides.map((x) => x.name))) push(this.provided, p, f);
+    if (!this.fragments.has(full.id)) this.fragments.add(slim(full));
   }
 }
 
@@ -182,10 +177,4 @@ function slim(f: Fragment): Fragment {
     id: f.id, signatures: [],
     descriptor: { ...d, files: [], source: {}, metadata: priority ? { debian: { control: { Priority: priority } } } : {} },
   };
-}
-
-function push(map: Map<string, Fragment[]>, key: string, f: Fragment): void {
-  const list = map.get(key);
-  if (list) list.push(f);
-  else map.set(key, [f]);
 }

@@ -1,7 +1,7 @@
 import { LseError, isLseError, isRetryable, lseErrorFrom, parseManifest, type Bus, type BusMessage } from '@lse/core';
 import {
-  HEADERS, SUBJECTS, acceptedMsgId, eventSubjects, terminalMsgId, validateAssembled, validateFailed, validateRequested, validateResolved, validateVerified,
-  type Stage, type SynthAccepted, type SynthAssembled, type SynthCompleted, type SynthFailed, type SynthProgress, type SynthRequested, type SynthResolved,
+  HEADERS, NEXT_STAGE_OF, STAGE_NAMES, STAGE_OF, SUBJECTS, acceptedMsgId, durableOf, eventSubjects, terminalMsgId, validateAssembled, validateFailed, validateRequested, validateResolved, validateVerified,
+  type Stage, type StageName, type SynthAccepted, type SynthAssembled, type SynthCompleted, type SynthFailed, type SynthProgress, type SynthRequested, type SynthResolved,
   type SynthVerified,
 } from '@lse/contracts';
 import type { LeaseRepository, Manifest } from '@lse/core';
@@ -13,14 +13,11 @@ import type { EngineOptions, EnginePorts } from './ports';
 import { resolveManifest } from './resolve-stage';
 import { verifyFragments } from './verify-stage';
 
-export type StageName = 'resolver' | 'fetcher' | 'verifier' | 'assembler' | 'recorder';
 /**
  * Lifetime of a provisional lease nobody replaced or released: longer than an assembly plus the
  * redeliveries of a stage (about six minutes), short enough that a lost one holds little back.
  */
 export const PROVISIONAL_LEASE_SECONDS = 900;
-
-export const ALL_STAGES: StageName[] = ['resolver', 'fetcher', 'verifier', 'assembler', 'recorder'];
 
 export interface PipelineDeps {
   bus: Bus;
@@ -66,130 +63,175 @@ const headersFor = (id: string, stage: Stage, trace?: string) => ({
  * message, then returns (which is when a NATS adapter acks). Returns a stop function that waits
  * for in-flight messages.
  */
-export async function startPipeline(deps: PipelineDeps, stages: StageName[] = ALL_STAGES): Promise<() => Promise<void>> {
-  const { bus, ports, opts } = deps;
-  const now = deps.now ?? (() => new Date().toISOString());
-  const isTransient = deps.isTransient ?? isRetryable;
+export async function startPipeline(deps: PipelineDeps, stages: readonly StageName[] = STAGE_NAMES): Promise<() => Promise<void>> {
+  const ctx = stageContext(deps);
+  const handlers: Record<StageName, (msg: BusMessage<unknown>) => Promise<void>> = {
+    resolver: handle(ctx, 'resolver', validateRequested, resolveStep),
+    fetcher: handle(ctx, 'fetcher', validateResolved, fetchStep),
+    verifier: handle(ctx, 'verifier', validateResolved, verifyStep),
+    assembler: handle(ctx, 'assembler', validateVerified, assembleStep),
+    recorder: handle(ctx, 'recorder', validateAssembled, recordStep),
+  };
   const stops: (() => Promise<void>)[] = [];
-
-  const progress = (id: string, stage: Stage, detail?: string, manifestName?: string, key?: string) =>
-    bus.publish<SynthProgress>(eventSubjects.progress(id), {
-      v: 1, synthesisId: id, stage, at: now(), ...(detail ? { detail } : {}), ...(manifestName ? { manifestName } : {}), ...(key ? { key } : {}),
-    }, { [HEADERS.synthesisId]: id, [HEADERS.msgId]: `progress-${stage}:${id}` });
-
-  const publishFailed = (id: string, name: StageName, stage: Stage, err: LseError) =>
-    bus.publish<SynthFailed>(eventSubjects.failed(id), {
-      v: 1, synthesisId: id, stage: name, code: err.code, message: err.message, details: { ...err.details, subject: stage }, failedAt: now(),
-    }, { ...headersFor(id, stage), [HEADERS.msgId]: terminalMsgId(id) });
-
-  /** The requested event (deduplicated with the gateway's own by its message id): the record starts here. */
-  const accepted = (m: SynthRequested, manifest: Manifest | undefined) =>
-    bus.publish<SynthAccepted>(eventSubjects.requested(m.synthesisId), acceptedOf(m, manifest, now()), { [HEADERS.synthesisId]: m.synthesisId, [HEADERS.msgId]: acceptedMsgId(m.synthesisId) });
-
-  const provisional = async (id: string, key: string, blobs: string[]) => {
-    if (!deps.leases) return;
-    // A redelivered message of a synthesis that was recorded meanwhile must not turn its real
-    // lease back into a provisional one.
-    const have = await deps.leases.get(id);
-    if (have && !have.provisional) return;
-    const at = Date.now();
-    await deps.leases.put({
-      synthesisId: id, key, blobs, provisional: true, createdAt: new Date(at).toISOString(),
-      expiresAt: new Date(at + (deps.provisionalLeaseSeconds ?? PROVISIONAL_LEASE_SECONDS) * 1000).toISOString(),
-    });
-  };
-
-  function handle<T extends { synthesisId: string }>(name: StageName, stage: Stage, validate: (v: unknown) => T, step: (m: T, log: Log) => Promise<void>) {
-    return async (msg: BusMessage<unknown>) => {
-      const started = Date.now();
-      let m: T;
-      try {
-        m = validate(msg.data);
-      } catch (e) {
-        deps.log.error({ handler: name, subject: msg.subject, err: (e as Error).message }, 'dropping invalid message');
-        return;
-      }
-      const log = deps.log.child({ handler: name, synthesisId: m.synthesisId, traceId: msg.headers[HEADERS.traceId] });
-      try {
-        await step(m, log);
-        log.info({ stage, ms: Date.now() - started }, `${name} done`);
-      } catch (e) {
-        if (isTransient(e)) {
-          log.warn({ stage, err: (e as Error).message }, `${name} failed transiently; the message will be redelivered`);
-          throw e;
-        }
-        const err = isLseError(e) ? e : new LseError('INTERNAL', (e as Error).message ?? String(e), {}, { cause: e });
-        log.error({ stage, code: err.code, err: err.message }, `${name} failed`);
-        await publishFailed(m.synthesisId, name, stage, err);
-      }
-    };
-  }
-
-  /** After the last redelivery of a transient failure: the synthesis fails at that stage. */
-  const deadLetter = (name: StageName, stage: Stage) => async (msg: BusMessage, err: unknown) => {
-    const id = (msg.data as { synthesisId?: string })?.synthesisId;
-    if (typeof id !== 'string') return;
-    const cause = isLseError(err) ? err : undefined;
-    const e = new LseError(cause?.code ?? 'INTERNAL', `${name} gave up after retrying for several minutes: ${(err as Error)?.message ?? String(err)}; the message is in the dead letters (lse.synth.dead)`, { ...(cause?.details ?? {}), retried: true });
-    await publishFailed(id, name, stage, e);
-  };
-
-  const trace = (m: { synthesisId: string }) => m.synthesisId;
-  const table: Record<StageName, [string, (msg: BusMessage<unknown>) => Promise<void>]> = {
-    resolver: [SUBJECTS.requested, handle('resolver', 'requested', validateRequested, async (m: SynthRequested) => {
-      let manifest: Manifest | undefined;
-      try {
-        manifest = parseManifest(typeof m.manifest === 'string' ? m.manifest : JSON.stringify(m.manifest, null, 2), `manifest of ${m.synthesisId}`);
-      } finally {
-        await accepted(m, manifest);
-      }
-      const { lock, key } = await resolveManifest(ports, manifest, m.platform);
-      const cached = deps.completedByKey ? await deps.completedByKey(key) : undefined;
-      if (cached) {
-        // Same key, same image: the earlier result is reused and the work stages are skipped.
-        await provisional(m.synthesisId, key, imageBlobs(cached));
-        await progress(m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key} (cached result)`, manifest.metadata.name, key);
-        await bus.publish<SynthAssembled>(SUBJECTS.assembled, { v: 1, synthesisId: m.synthesisId, key, image: cached, layerPlan: [] }, headersFor(m.synthesisId, 'assembled', trace(m)));
-        return;
-      }
-      await bus.publish<SynthResolved>(SUBJECTS.resolved, { v: 1, synthesisId: m.synthesisId, key, lock }, headersFor(m.synthesisId, 'resolved', trace(m)));
-      await progress(m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key}`, manifest.metadata.name, key);
-    })],
-    fetcher: [SUBJECTS.resolved, handle('fetcher', 'resolved', validateResolved, async (m: SynthResolved, log) => {
-      const r = await fetchFragments(ports, m.lock);
-      for (const why of r.refused) log.warn({ stage: 'resolved' }, `not cached, left to the verifier: ${why}`);
-      await bus.publish<SynthResolved>(SUBJECTS.fetched, { v: 1, synthesisId: m.synthesisId, key: m.key, lock: m.lock }, headersFor(m.synthesisId, 'fetched', trace(m)));
-      await progress(m.synthesisId, 'fetched', `${r.copied} blobs copied to the cache${r.refused.length ? `, ${r.refused.length} refused` : ''}`);
-    })],
-    verifier: [SUBJECTS.fetched, handle('verifier', 'fetched', validateResolved, async (m: SynthResolved) => {
-      const verifiedBy = await verifyFragments(ports, m.lock);
-      await bus.publish<SynthVerified>(SUBJECTS.verified, { ...m, verifiedBy }, headersFor(m.synthesisId, 'verified', trace(m)));
-      await progress(m.synthesisId, 'verified', `${Object.keys(verifiedBy).length} fragments verified`);
-    })],
-    assembler: [SUBJECTS.verified, handle('assembler', 'verified', validateVerified, async (m: SynthVerified) => {
-      // Before any blob is written, a provisional lease keeps the collector off what this
-      // synthesis writes; once the image is known, it names the blobs (reused ones included).
-      // The provisional lease names the layers the image will reuse before they are checked
-      // (AssemblyHooks.holding), so a layer found present stays present; once the image is known,
-      // the lease names all its blobs. The recorder checks them all once more.
-      const { image, layerPlan } = await assembleImage(ports, m.lock, opts, { holding: (reused) => provisional(m.synthesisId, m.key, reused) });
-      await provisional(m.synthesisId, m.key, imageBlobs(image));
-      await bus.publish<SynthAssembled>(SUBJECTS.assembled, { v: 1, synthesisId: m.synthesisId, key: m.key, image, layerPlan }, headersFor(m.synthesisId, 'assembled', trace(m)));
-      await progress(m.synthesisId, 'assembled', image.manifestDigest);
-    })],
-    recorder: [SUBJECTS.assembled, handle('recorder', 'assembled', validateAssembled, async (m: SynthAssembled) => {
-      if (deps.record) await deps.record(m);
-      else await bus.publish<SynthCompleted>(eventSubjects.completed(m.synthesisId), { ...m, completedAt: now() }, { ...headersFor(m.synthesisId, 'assembled', trace(m)), [HEADERS.msgId]: terminalMsgId(m.synthesisId) });
-    })],
-  };
-  const STAGE_OF: Record<StageName, Stage> = { resolver: 'requested', fetcher: 'resolved', verifier: 'fetched', assembler: 'verified', recorder: 'assembled' };
   for (const s of stages) {
-    const [subject, handler] = table[s];
-    stops.push(await bus.subscribe(subject, handler, { durable: `lse-${s}`, concurrency: deps.concurrency ?? 1, onDeadLetter: deadLetter(s, STAGE_OF[s]) }));
+    stops.push(await deps.bus.subscribe(SUBJECTS[STAGE_OF[s]], handlers[s], { durable: durableOf(s), concurrency: deps.concurrency ?? 1, onDeadLetter: deadLetter(ctx, s) }));
   }
   return async () => {
     for (const stop of stops) await stop();
   };
+}
+
+/** What every stage step shares: the dependencies and the events it publishes. */
+interface StageContext {
+  deps: PipelineDeps;
+  now: () => string;
+  isTransient: (err: unknown) => boolean;
+}
+
+type Step<T> = (ctx: StageContext, m: T, log: Log) => Promise<void>;
+
+function stageContext(deps: PipelineDeps): StageContext {
+  return { deps, now: deps.now ?? (() => new Date().toISOString()), isTransient: deps.isTransient ?? isRetryable };
+}
+
+function progress(ctx: StageContext, id: string, stage: Stage, detail?: string, manifestName?: string, key?: string) {
+  return ctx.deps.bus.publish<SynthProgress>(eventSubjects.progress(id), {
+    v: 1, synthesisId: id, stage, at: ctx.now(), ...(detail ? { detail } : {}), ...(manifestName ? { manifestName } : {}), ...(key ? { key } : {}),
+  }, { [HEADERS.synthesisId]: id, [HEADERS.msgId]: `progress-${stage}:${id}` });
+}
+
+function publishFailed(ctx: StageContext, id: string, name: StageName, err: LseError, stage = STAGE_OF[name]) {
+  return ctx.deps.bus.publish<SynthFailed>(eventSubjects.failed(id), {
+    v: 1, synthesisId: id, stage: name, code: err.code, message: err.message, details: { ...err.details, subject: stage }, failedAt: ctx.now(),
+  }, { ...headersFor(id, stage), [HEADERS.msgId]: terminalMsgId(id) });
+}
+
+/** Publishes a stage's work message for the stage after it (from the stage table). */
+function forward<T extends { synthesisId: string }>(ctx: StageContext, from: StageName, data: T) {
+  const next = NEXT_STAGE_OF[from];
+  if (!next) throw new LseError('INTERNAL', `${from} has no next stage to publish to`);
+  return ctx.deps.bus.publish<T>(SUBJECTS[next], data, headersFor(data.synthesisId, next, data.synthesisId));
+}
+
+/** The requested event (deduplicated with the gateway's own by its message id): the record starts here. */
+function accepted(ctx: StageContext, m: SynthRequested, manifest: Manifest | undefined) {
+  return ctx.deps.bus.publish<SynthAccepted>(eventSubjects.requested(m.synthesisId), acceptedOf(m, manifest, ctx.now()), {
+    [HEADERS.synthesisId]: m.synthesisId, [HEADERS.msgId]: acceptedMsgId(m.synthesisId),
+  });
+}
+
+async function provisional(ctx: StageContext, id: string, key: string, blobs: string[]): Promise<void> {
+  const { leases } = ctx.deps;
+  if (!leases) return;
+  // A redelivered message of a synthesis that was recorded meanwhile must not turn its real
+  // lease back into a provisional one.
+  const have = await leases.get(id);
+  if (have && !have.provisional) return;
+  const at = Date.now();
+  await leases.put({
+    synthesisId: id, key, blobs, provisional: true, createdAt: new Date(at).toISOString(),
+    expiresAt: new Date(at + (ctx.deps.provisionalLeaseSeconds ?? PROVISIONAL_LEASE_SECONDS) * 1000).toISOString(),
+  });
+}
+
+/**
+ * A stage's message handler: validates the message (an invalid one is dropped and logged), runs
+ * the step, and turns a permanent failure into the synthesis' failed event; a transient one is
+ * thrown so the bus redelivers the message.
+ */
+function handle<T extends { synthesisId: string }>(ctx: StageContext, name: StageName, validate: (v: unknown) => T, step: Step<T>) {
+  const stage = STAGE_OF[name];
+  return async (msg: BusMessage<unknown>) => {
+    const started = Date.now();
+    let m: T;
+    try {
+      m = validate(msg.data);
+    } catch (e) {
+      ctx.deps.log.error({ handler: name, subject: msg.subject, err: (e as Error).message }, 'dropping invalid message');
+      return;
+    }
+    const log = ctx.deps.log.child({ handler: name, synthesisId: m.synthesisId, traceId: msg.headers[HEADERS.traceId] });
+    try {
+      await step(ctx, m, log);
+      log.info({ stage, ms: Date.now() - started }, `${name} done`);
+    } catch (e) {
+      if (ctx.isTransient(e)) {
+        log.warn({ stage, err: (e as Error).message }, `${name} failed transiently; the message will be redelivered`);
+        throw e;
+      }
+      const err = isLseError(e) ? e : new LseError('INTERNAL', (e as Error).message ?? String(e), {}, { cause: e });
+      log.error({ stage, code: err.code, err: err.message }, `${name} failed`);
+      await publishFailed(ctx, m.synthesisId, name, err);
+    }
+  };
+}
+
+/** After the last redelivery of a transient failure: the synthesis fails at that stage. */
+function deadLetter(ctx: StageContext, name: StageName) {
+  return async (msg: BusMessage, err: unknown) => {
+    const id = (msg.data as { synthesisId?: string })?.synthesisId;
+    if (typeof id !== 'string') return;
+    const cause = isLseError(err) ? err : undefined;
+    const e = new LseError(cause?.code ?? 'INTERNAL', `${name} gave up after retrying for several minutes: ${(err as Error)?.message ?? String(err)}; the message is in the dead letters (lse.synth.dead)`, { ...(cause?.details ?? {}), retried: true });
+    await publishFailed(ctx, id, name, e);
+  };
+}
+
+/** resolver: manifest → lock and key; a key with a completed result skips the work stages. */
+async function resolveStep(ctx: StageContext, m: SynthRequested): Promise<void> {
+  const { deps } = ctx;
+  let manifest: Manifest | undefined;
+  try {
+    manifest = parseManifest(typeof m.manifest === 'string' ? m.manifest : JSON.stringify(m.manifest, null, 2), `manifest of ${m.synthesisId}`);
+  } finally {
+    await accepted(ctx, m, manifest);
+  }
+  const { lock, key } = await resolveManifest(deps.ports, manifest, m.platform);
+  const cached = deps.completedByKey ? await deps.completedByKey(key) : undefined;
+  if (cached) {
+    // Same key, same image: the earlier result is reused and the work stages are skipped.
+    await provisional(ctx, m.synthesisId, key, imageBlobs(cached));
+    await progress(ctx, m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key} (cached result)`, manifest.metadata.name, key);
+    await deps.bus.publish<SynthAssembled>(SUBJECTS.assembled, { v: 1, synthesisId: m.synthesisId, key, image: cached, layerPlan: [] }, headersFor(m.synthesisId, 'assembled', m.synthesisId));
+    return;
+  }
+  await forward<SynthResolved>(ctx, 'resolver', { v: 1, synthesisId: m.synthesisId, key, lock });
+  await progress(ctx, m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key}`, manifest.metadata.name, key);
+}
+
+/** fetcher: every blob of the lock into the cache (refused ones are left to the verifier). */
+async function fetchStep(ctx: StageContext, m: SynthResolved, log: Log): Promise<void> {
+  const r = await fetchFragments(ctx.deps.ports, m.lock);
+  for (const why of r.refused) log.warn({ stage: 'resolved' }, `not cached, left to the verifier: ${why}`);
+  await forward<SynthResolved>(ctx, 'fetcher', { v: 1, synthesisId: m.synthesisId, key: m.key, lock: m.lock });
+  await progress(ctx, m.synthesisId, 'fetched', `${r.copied} blobs copied to the cache${r.refused.length ? `, ${r.refused.length} refused` : ''}`);
+}
+
+/** verifier: signatures, digests, policy and file indexes of every fragment. */
+async function verifyStep(ctx: StageContext, m: SynthResolved): Promise<void> {
+  const verifiedBy = await verifyFragments(ctx.deps.ports, m.lock);
+  await forward<SynthVerified>(ctx, 'verifier', { ...m, verifiedBy });
+  await progress(ctx, m.synthesisId, 'verified', `${Object.keys(verifiedBy).length} fragments verified`);
+}
+
+/** assembler: the image, under provisional leases that keep the collector off its blobs. */
+async function assembleStep(ctx: StageContext, m: SynthVerified): Promise<void> {
+  const { ports, opts } = ctx.deps;
+  // Before any blob is written, a provisional lease keeps the collector off what this
+  // synthesis writes; once the image is known, it names the blobs (reused ones included).
+  // The provisional lease names the layers the image will reuse before they are checked
+  // (AssemblyHooks.holding), so a layer found present stays present; once the image is known,
+  // the lease names all its blobs. The recorder checks them all once more.
+  const { image, layerPlan } = await assembleImage(ports, m.lock, opts, { holding: (reused) => provisional(ctx, m.synthesisId, m.key, reused) });
+  await provisional(ctx, m.synthesisId, m.key, imageBlobs(image));
+  await forward<SynthAssembled>(ctx, 'assembler', { v: 1, synthesisId: m.synthesisId, key: m.key, image, layerPlan });
+  await progress(ctx, m.synthesisId, 'assembled', image.manifestDigest);
+}
+
+/** recorder: the deps' record function, or the completed event. */
+async function recordStep(ctx: StageContext, m: SynthAssembled): Promise<void> {
+  if (ctx.deps.record) await ctx.deps.record(m);
+  else await ctx.deps.bus.publish<SynthCompleted>(eventSubjects.completed(m.synthesisId), { ...m, completedAt: ctx.now() }, { ...headersFor(m.synthesisId, 'assembled', m.synthesisId), [HEADERS.msgId]: terminalMsgId(m.synthesisId) });
 }
 
 /**

@@ -1,11 +1,12 @@
 import { LseError, sha256Digest, type BlobStore } from '@lse/core';
 import { MemoryBlobStore } from '@lse/adapter-memory';
+import { TamperableMemoryBlobStore } from '@lse/adapter-memory/testing';
 import { TieredBlobStore } from './tiered-store';
 
 const blob = (s: string) => ({ data: Buffer.from(s), digest: sha256Digest(Buffer.from(s)) });
 
 /** A store that counts reads, to see which tier was asked. */
-class Counting extends MemoryBlobStore {
+class Counting extends TamperableMemoryBlobStore {
   gets = 0;
   override async get(digest: string): Promise<Buffer> {
     this.gets++;

@@ -1,5 +1,4 @@
-export * from './config';
-export * from './logger';
-export * from './health';
-export * from './connect';
-export * from './run';
+export { loadServiceConfig, describeConfig, type ServiceConfig } from './config';
+export { rootLogger } from './logger';
+export { connectAll, regionalCaches, startLiveCatalog, tierMetricsText, type Connected } from './connect';
+export { runStageService } from './run';

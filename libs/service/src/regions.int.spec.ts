@@ -15,11 +15,12 @@ import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { generateKeyPair, publicKeyOf, type BlobStore, type Fragment, type SecretKey } from '@lse/core';
+import { generateKeyPair, publicKeyOf, type BlobStore, type Fragment, type Manifest, type SecretKey } from '@lse/core';
 import {
   InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLayerRecordRepository, MemoryTrustStore, MemoryVerdictRepository,
 } from '@lse/adapter-memory';
-import { S3BlobStore, ensureBucket, makeS3Client, tamperS3Object } from '@lse/adapter-s3';
+import { S3BlobStore, ensureBucket, makeS3Client } from '@lse/adapter-s3';
+import { tamperS3Object } from '@lse/adapter-s3/testing';
 import { buildFragment, runSynthesis, silentLog, startPipeline, type EnginePorts, type TierCount } from '@lse/engine';
 import { testServers, uniqueName } from '@lse/testing';
 import { regionalCaches } from './connect';
@@ -141,9 +142,9 @@ async function synth(s: Shared, caches: { cache: BlobStore; layers: BlobStore },
   const bus = new InProcessBus();
   const stop = await startPipeline({ bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false });
   try {
-    const manifest = {
+    const manifest: Manifest = {
       apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: 'regions' }, base: 'scratch',
-      require: NAMES.map((name) => ({ name })), files: [{ path: '/etc/motd', content: motd }],
+      require: NAMES.map((name) => ({ name })), files: [{ path: '/etc/motd', content: motd, mode: '0644' }], env: {}, labels: {},
     };
     return await runSynthesis(bus, { v: 1, synthesisId: `region-${++n}`, manifest, requestedAt: '2026-01-01T00:00:00.000Z' });
   } finally {

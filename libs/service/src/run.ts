@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
-import { makeResultCache, startPipeline, type LiveCatalog, type StageName } from '@lse/engine';
+import type { StageName } from '@lse/contracts';
+import { makeResultCache, startPipeline, type LiveCatalog } from '@lse/engine';
 import { describeConfig, loadServiceConfig, type ServiceConfig } from './config';
 import { connectAll, startLiveCatalog, tierMetricsText, type Connected } from './connect';
 import { startHealthServer } from './health';

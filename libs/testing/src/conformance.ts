@@ -9,15 +9,7 @@ import {
   type FragmentRepository, type FragmentVerdict, type LayerRecord, type LayerRecordRepository, type LeaseRepository, type SynthesisRecord,
   type SynthesisRepository, type TrustStore, type VerdictRepository, type DebianReleaseLog, type DebianReleaseRecord,
 } from '@lse/core';
-
-async function errorOf(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the call to fail');
-}
+import { errorOf } from './fixtures';
 
 async function collect(it: AsyncIterable<string>): Promise<string[]> {
   const out: string[] = [];

@@ -13,3 +13,13 @@ export function sampleFragment(name: string, version: string, over: Partial<Frag
     source: { type: 'test' }, ...over,
   }, testKey);
 }
+
+/** The error a promise rejects with; throws if it resolves (for asserting on the error itself). */
+export async function errorOf(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected the call to fail');
+}

@@ -11,10 +11,10 @@
  *    writable snapshot go with `--rm`.
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { LseError, parseManifest, parsePlatform } from '@lse/core';
+import { LseError, lseErrorFrom, parseManifest, parsePlatform, sha256Digest } from '@lse/core';
 import type { Ctx } from '../context';
 import type { GatewayClient } from '../remote';
 
@@ -45,8 +45,8 @@ export function agentCall<T>(socket: string, method: string, path: string, body?
           return reject(new LseError('INTERNAL', `lse-node answered ${res.statusCode} with something that is not JSON`, { status: res.statusCode }));
         }
         if ((res.statusCode ?? 500) < 300) return resolve(data as T);
-        const e = data.error ?? {};
-        reject(new LseError((e.code ?? 'INTERNAL') as never, `lse-node: ${e.message ?? `HTTP ${res.statusCode}`}`, e.details ?? {}));
+        const e = lseErrorFrom({ code: 'INTERNAL', ...data.error });
+        reject(new LseError(e.code, `lse-node: ${data.error?.message ?? `HTTP ${res.statusCode}`}`, e.details));
       });
     });
     req.on('error', (e) => reject(new LseError('INTERNAL', `cannot reach lse-node at ${socket}: ${e.message}; is the agent running (infra/local/node.sh up, LSE_NODE_CONTROL_SOCKET)?`, { socket, retryable: true })));
@@ -72,7 +72,7 @@ async function manifestDigestOf(remote: GatewayClient, name: string, reference: 
     if (!one) throw new LseError('IMAGE_INVALID', `${name}:${reference} is an empty image index`, { name });
     return one.digest;
   }
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  return sha256Digest(bytes);
 }
 
 function refFor(ctx: Ctx, name: string, reference: string): string {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LseError, parseManifest, parsePlatform, parseRegion, type Manifest, type Platform, type SynthesisRecord } from '@lse/core';
 import { resolveManifest } from '@lse/engine';
-import { eventKindOf, isValidSynthesisId } from '@lse/contracts';
+import { eventKindOf, isValidSynthesisId, stageAfter } from '@lse/contracts';
 import { admit, admitRepeat } from '../admit';
 import { callerOf, mayAccess, requireScope, type Caller } from '../auth';
 import type { GatewayDeps } from '../deps';
@@ -68,9 +68,6 @@ export async function findSynthesis(d: GatewayDeps, id: string, caller: Caller):
   return found;
 }
 
-const STAGES = ['requested', 'resolved', 'fetched', 'verified', 'assembled'];
-const stageAfter = (a: string, b: string) => STAGES.indexOf(a) > STAGES.indexOf(b);
-
 /** Manifests are small: this is the body limit of the routes that take one (bases and fragments have their own). */
 export const MANIFEST_BODY_LIMIT = 1024 * 1024;
 
@@ -109,42 +106,7 @@ export function synthesisRoutes(app: FastifyInstance, d: GatewayDeps): void {
     return view(r, r.status === 'completed' ? await d.leases.get(id) : undefined);
   });
 
-  app.get('/v1/syntheses/:id/events', { onRequest: synth }, async (req, reply: FastifyReply) => {
-    const { id } = req.params as { id: string };
-    const r = await findSynthesis(d, id, callerOf(req));
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    let closed = false;
-    const stopFollowing: (() => void)[] = [];
-    const end = () => {
-      if (closed) return;
-      closed = true;
-      for (const f of stopFollowing) f();
-      res.end();
-    };
-    req.raw.on('close', end);
-    send('state', view(r));
-    // Every event of the synthesis, earlier ones replayed first, each once; the stream ends with
-    // its terminal event. A synthesis only the record remembers (its events are gone from the
-    // bus) ends with its outcome as the record has it.
-    const unfollow = await d.watch.follow(id, (m) => {
-      if (closed) return;
-      const kind = eventKindOf(m.subject);
-      if (kind === 'progress') send('progress', m.data);
-      if (kind === 'completed' || kind === 'failed') {
-        send(kind, m.data);
-        end();
-      }
-    });
-    if (closed) unfollow();
-    else stopFollowing.push(unfollow);
-    if (!closed && r.status !== 'pending' && !d.watch.state(id)) {
-      send(r.status, r.status === 'completed' ? { synthesisId: id, key: r.key, image: r.result } : { synthesisId: id, ...r.error });
-      end();
-    }
-  });
+  app.get('/v1/syntheses/:id/events', { onRequest: synth }, (req, reply) => streamEvents(d, req, reply));
 
   app.delete('/v1/syntheses/:id', { onRequest: synth }, async (req, reply) => {
     const { id } = req.params as { id: string };
@@ -181,4 +143,45 @@ export function synthesisRoutes(app: FastifyInstance, d: GatewayDeps): void {
       throw e;
     }
   });
+}
+
+/**
+ * GET /v1/syntheses/:id/events: server-sent events. The synthesis' state first, then every event
+ * of it (earlier ones replayed first, each once); the stream ends with its terminal event.
+ */
+async function streamEvents(d: GatewayDeps, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const { id } = req.params as { id: string };
+  const r = await findSynthesis(d, id, callerOf(req));
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  let closed = false;
+  const stopFollowing: (() => void)[] = [];
+  const end = () => {
+    if (closed) return;
+    closed = true;
+    for (const f of stopFollowing) f();
+    res.end();
+  };
+  req.raw.on('close', end);
+  send('state', view(r));
+  // Every event of the synthesis, earlier ones replayed first, each once; the stream ends with
+  // its terminal event. A synthesis only the record remembers (its events are gone from the
+  // bus) ends with its outcome as the record has it.
+  const unfollow = await d.watch.follow(id, (m) => {
+    if (closed) return;
+    const kind = eventKindOf(m.subject);
+    if (kind === 'progress') send('progress', m.data);
+    if (kind === 'completed' || kind === 'failed') {
+      send(kind, m.data);
+      end();
+    }
+  });
+  if (closed) unfollow();
+  else stopFollowing.push(unfollow);
+  if (!closed && r.status !== 'pending' && !d.watch.state(id)) {
+    send(r.status, r.status === 'completed' ? { synthesisId: id, key: r.key, image: r.result } : { synthesisId: id, ...r.error });
+    end();
+  }
 }

@@ -4,11 +4,10 @@
  * md5sums, conffiles, maintainer scripts), `--fsys-tarfile` the payload. Both are plain tars,
  * parsed with core's readTar.
  */
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LseError, readTar, type DebContents } from '@lse/core';
+import { LseError, readTar, sha256Hex, type DebContents } from '@lse/core';
 import { run } from './run';
 
 async function tarOf(file: string, flag: string): Promise<Buffer> {
@@ -24,7 +23,7 @@ export async function readDebFile(file: string): Promise<DebContents & { sha256:
   const raw = await readFile(file).catch(() => {
     throw new LseError('USAGE', `${file} does not exist or cannot be read; give a .deb file`, { file });
   });
-  return { ...(await contentsOf(file)), sha256: createHash('sha256').update(raw).digest('hex'), size: raw.length };
+  return { ...(await contentsOf(file)), sha256: sha256Hex(raw), size: raw.length };
 }
 
 /**

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { LseError } from '@lse/core';
+import { LseError, sha256Hex } from '@lse/core';
 
 /** How long one download of a .deb may take before it counts as a mirror that did not answer. */
 const FETCH_TIMEOUT_MS = 120_000;
@@ -21,7 +20,7 @@ export async function fetchVerified(url: string, sha256: string, size?: number):
     throw unreachable(e);
   }));
   if (size !== undefined && buf.length !== size) throw new LseError('SIZE_MISMATCH', `${url} has ${buf.length} bytes, the index says ${size}`, { url });
-  const hex = createHash('sha256').update(buf).digest('hex');
+  const hex = sha256Hex(buf);
   if (hex !== sha256.replace(/^sha256:/, '').toLowerCase()) throw new LseError('DIGEST_MISMATCH', `${url} hashes to sha256:${hex}, the index says ${sha256}`, { url });
   return buf;
 }

@@ -5,7 +5,8 @@ import {
   baseRepositoryConformance, blobStoreConformance, fragmentRepositoryConformance, layerRecordRepositoryConformance, sampleFragment, trustStoreConformance,
   verdictRepositoryConformance, debianReleaseLogConformance,
 } from '@lse/testing';
-import { FsBaseRepository, FsBlobStore, FsFragmentRepository, FsLayerRecordRepository, FsTrustStore, FsVerdictRepository, FsDebianReleaseLog } from './index';
+import { FsBlobStore } from './blob-store';
+import { FsBaseRepository, FsDebianReleaseLog, FsFragmentRepository, FsLayerRecordRepository, FsTrustStore, FsVerdictRepository } from './repositories';
 
 /** A fresh directory per store; all are removed after the file's tests. */
 const made: string[] = [];

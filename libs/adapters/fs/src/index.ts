@@ -1,6 +1,5 @@
 export { writeFileAtomic } from './atomic';
-export { FsBlobStore } from './blob-store';
-export { FsFragmentRepository, FsTrustStore, FsBaseRepository, FsLayerRecordRepository, FsVerdictRepository, FsDebianReleaseLog } from './repositories';
+export { FsFragmentRepository } from './repositories';
 export { openFsStore, defaultStoreDir, type FsStore } from './store';
 export { walkDirectory } from './walk';
 export { extractEntries } from './extract';

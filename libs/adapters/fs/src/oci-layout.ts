@@ -10,7 +10,7 @@ import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   ANNOTATION_REF_NAME,
   LseError,
@@ -21,6 +21,7 @@ import {
   descriptorOf,
   isIndexMediaType,
   isManifestMediaType,
+  sha256Digest,
   type Descriptor,
   type OciPlatform,
 } from '@lse/core';
@@ -54,7 +55,7 @@ export async function writeOciLayout(dir: string, image: OciImageBlobs, refName 
   const written = new Set<string>();
   const put = async (digest: string, data: Buffer, what: string): Promise<void> => {
     const hex = hexOf(digest, what, 'USAGE');
-    const actual = sha256(data);
+    const actual = sha256Digest(data);
     if (actual !== digest) {
       throw new LseError('DIGEST_MISMATCH', `${what}: bytes hash to ${actual}, not ${digest}; pass the blob under its real digest`, {
         expected: digest,
@@ -66,7 +67,7 @@ export async function writeOciLayout(dir: string, image: OciImageBlobs, refName 
   };
 
   for (const [digest, data] of image.blobs) await put(digest, data, `blob ${digest}`);
-  const configDigest = sha256(image.config);
+  const configDigest = sha256Digest(image.config);
   await put(configDigest, image.config, 'image config');
   const manifest = parseJson(image.manifest, 'image manifest') as { config?: Descriptor; layers?: Descriptor[] };
   for (const d of [manifest.config, ...(manifest.layers ?? [])]) {
@@ -204,10 +205,6 @@ function parseJson(bytes: Buffer, what: string): object {
 
 function layoutError(message: string): LseError {
   return new LseError('LAYOUT_INVALID', message);
-}
-
-function sha256(data: Buffer): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
 async function exists(path: string, size: number): Promise<boolean> {

@@ -3,7 +3,7 @@ import { LseError, checkBlob, sha256Digest, type BlobStore } from '@lse/core';
 
 /** BlobStore in memory: for tests and the in-process pipeline's scratch space. */
 export class MemoryBlobStore implements BlobStore {
-  private readonly blobs = new Map<string, Buffer>();
+  protected readonly blobs = new Map<string, Buffer>();
 
   async put(digest: string, data: Buffer, size?: number): Promise<void> {
     checkBlob(digest, data, size);
@@ -26,9 +26,5 @@ export class MemoryBlobStore implements BlobStore {
   }
   async *list(): AsyncIterable<string> {
     yield* [...this.blobs.keys()];
-  }
-  /** Test hook: replaces stored bytes without checks (to simulate tampering). */
-  tamper(digest: string, data: Buffer): void {
-    this.blobs.set(digest, data);
   }
 }

@@ -5,8 +5,9 @@ import {
 } from '@lse/testing';
 import {
   InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLayerRecordRepository, MemoryLeaseRepository, MemorySynthesisRepository,
-  MemoryTrustStore, MemoryVerdictRepository, MemoryDebianReleaseLog,
+  MemoryTrustStore, MemoryVerdictRepository,
 } from './index';
+import { MemoryDebianReleaseLog } from './repositories';
 import { DUPLICATE_WINDOW_MS, subjectMatches } from '@lse/contracts';
 
 blobStoreConformance('memory', async () => new MemoryBlobStore());

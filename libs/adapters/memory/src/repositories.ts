@@ -1,3 +1,4 @@
+import { stageAfter } from '@lse/contracts';
 import {
   LseError, fragmentSetDigest, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type FragmentVerdict, type LayerRecord,
   type LayerRecordRepository, type Lease, type LeaseRepository, type SynthesisRecord, type SynthesisRepository, type TrustStore, type TrustedKey,
@@ -101,7 +102,7 @@ export class MemorySynthesisRepository implements SynthesisRepository {
   async progress(id: string, fields: { stage: string; key?: string; at: string }): Promise<void> {
     const r = this.recs.get(id);
     if (!r || r.status !== 'pending') return;
-    if (stageIndex(fields.stage) < stageIndex(r.stage)) return;
+    if (stageAfter(r.stage, fields.stage)) return;
     Object.assign(r, { stage: fields.stage, updatedAt: fields.at, ...(fields.key ? { key: fields.key } : {}) });
   }
   async finish(id: string, f: { status: 'completed' | 'failed'; at: string; result?: Record<string, unknown>; error?: SynthesisRecord['error'] }): Promise<boolean> {
@@ -138,11 +139,6 @@ export class MemoryLeaseRepository implements LeaseRepository {
   async list(): Promise<Lease[]> {
     return [...this.leases.values()].map(clone);
   }
-}
-
-const STAGE_ORDER = ['requested', 'resolved', 'fetched', 'verified', 'assembled'];
-function stageIndex(stage: string): number {
-  return STAGE_ORDER.indexOf(stage);
 }
 
 /** Insert-once records by key, handed out as copies. */

@@ -24,7 +24,7 @@ async function readAll(bucket: GridFSBucket, id: ObjectId): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-async function upload(bucket: GridFSBucket, filename: string, data: Buffer): Promise<void> {
+export async function upload(bucket: GridFSBucket, filename: string, data: Buffer): Promise<void> {
   const w = bucket.openUploadStream(filename);
   await new Promise<void>((resolve, reject) => {
     w.once('finish', () => resolve());
@@ -137,25 +137,5 @@ export class GridFsBlobStore implements BlobStore {
       if (f.filename !== last && isDigest(f.filename)) yield f.filename;
       last = f.filename;
     }
-  }
-}
-
-/**
- * Test and operations helper: replaces the bytes stored under `digest` in the `fragment_blobs`
- * bucket (every copy; a new file if there is none) WITHOUT any check, to simulate a tampered
- * origin. Never call it from product code.
- */
-export async function tamperGridFsBlob(db: Db, digest: string, bytes: Buffer, bucketName: string = COLLECTIONS.fragmentBlobs): Promise<void> {
-  const bucket = new GridFSBucket(db, { bucketName });
-  const files = await bucket.find({ filename: digest }).toArray();
-  if (files.length === 0) return upload(bucket, digest, bytes);
-  const chunks = db.collection(`${bucketName}.chunks`);
-  for (const f of files) {
-    await chunks.deleteMany({ files_id: f._id });
-    for (let n = 0, off = 0; off < bytes.length; n++, off += f.chunkSize) {
-      const id = typeof f._id === 'string' ? { _id: `${f._id}#${n}` } : {};
-      await chunks.insertOne({ ...id, files_id: f._id, n, data: new Binary(bytes.subarray(off, off + f.chunkSize)) } as never);
-    }
-    await db.collection(`${bucketName}.files`).updateOne({ _id: f._id }, { $set: { length: bytes.length } });
   }
 }

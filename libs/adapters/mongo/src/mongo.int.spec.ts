@@ -5,7 +5,10 @@ import {
   synthesisRepositoryConformance, trustStoreConformance, uniqueName, verdictRepositoryConformance,
 } from '@lse/testing';
 import { GridFSBucket, MongoClient, type Db } from 'mongodb';
-import { COLLECTIONS, GridFsBlobStore, MongoStore, tamperGridFsBlob } from './index';
+import { COLLECTIONS } from './collections';
+import { GridFsBlobStore } from './gridfs-blob-store';
+import { MongoStore } from './store';
+import { tamperGridFsBlob } from './testing';
 
 function mongoUrl(): string {
   const url = process.env['MONGO_URL'];
@@ -119,7 +122,7 @@ describe('GridFsBlobStore (origin)', () => {
     const viaDriver: Buffer[] = [];
     for await (const c of bucket.openDownloadStreamByName(sha256Digest(ours))) viaDriver.push(c as Buffer);
     expect(Buffer.concat(viaDriver).equals(ours)).toBe(true);
-    expect(await store.db.collection(`${COLLECTIONS.fragmentBlobs}.chunks`).countDocuments({ _id: `${sha256Digest(ours)}#2` as never })).toBe(1);
+    expect(await store.db.collection<{ _id: string }>(`${COLLECTIONS.fragmentBlobs}.chunks`).countDocuments({ _id: `${sha256Digest(ours)}#2` })).toBe(1);
     const old = randomBytes(300_000);
     const d = sha256Digest(old);
     await new Promise<void>((resolve, reject) => bucket.openUploadStream(d).once('finish', () => resolve()).once('error', reject).end(old));

@@ -18,13 +18,13 @@
  *   - `completedByKey` looks in both collections (records created already completed have no
  *     outcome document; claimed outcomes may not have reached their record yet).
  */
+import { stageAfter } from '@lse/contracts';
 import type { SynthesisRecord, SynthesisRepository } from '@lse/core';
 import type { Db } from 'mongodb';
 import { decodeDoc, encodeDoc, type StrIdDoc } from './codec';
 import { COLLECTIONS, insertIfAbsent, upsertReplace } from './collections';
 
 type FinishFields = Parameters<SynthesisRepository['finish']>[1];
-const STAGES = ['requested', 'resolved', 'fetched', 'verified', 'assembled'];
 
 interface Outcome {
   id: string;
@@ -65,7 +65,7 @@ export class MongoSynthesisRepository implements SynthesisRepository {
     // Point lookup + write by _id alone: a filter on status would make FerretDB scan the
     // collection. A finish racing this write is not undone for readers: `get` overlays the outcome.
     const d = await this.records.findOne({ _id: id });
-    if (!d || d['status'] !== 'pending' || STAGES.indexOf(fields.stage) < STAGES.indexOf(String(d['stage']))) return;
+    if (!d || d['status'] !== 'pending' || stageAfter(String(d['stage']), fields.stage)) return;
     await this.records.updateOne({ _id: id }, { $set: { stage: fields.stage, updatedAt: fields.at, ...(fields.key ? { key: fields.key } : {}) } });
   }
 

@@ -1,6 +1,6 @@
 import { isLseError } from '@lse/core';
 import { freePort } from '@lse/testing';
-import { NatsBus, connectionOptions } from './index';
+import { NatsBus, connectionOptions } from './bus';
 
 describe('NatsBus.connect', () => {
   it('keeps trying every server for connectWaitMs, then fails with a retryable error naming NATS_URL', async () => {

@@ -41,7 +41,6 @@ import {
   ACK_WAIT_MS, BACKOFF_MS, DEAD_LETTER_HEADERS, CATALOG_STREAM, EVENTS_STREAM, MAX_DELIVER, SUBJECTS, WORK_STREAM, backoffDelay, subjectMatches,
 } from '@lse/contracts';
 
-export { ACK_WAIT_MS, MAX_DELIVER, BACKOFF_MS, DEAD_LETTER_HEADERS } from '@lse/contracts';
 /** How long a JetStream publish keeps retrying while its stream has no leader (a node failed). */
 export const PUBLISH_TIMEOUT_MS = 20_000;
 /** How long `connect` keeps trying the servers before it gives up (services start beside NATS). */

@@ -18,7 +18,8 @@ import { HEADERS, SUBJECTS, eventSubjects, type SynthAssembled, type SynthComple
 import { MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryTrustStore } from '@lse/adapter-memory';
 import { buildFragment, silentLog, startPipeline, type EnginePorts } from '@lse/engine';
 import { NatsCluster } from '@lse/testing';
-import { NatsBus, connectionOptions, ensureStreams } from './index';
+import { NatsBus, connectionOptions } from './bus';
+import { ensureStreams } from './streams';
 
 jest.setTimeout(120_000);
 

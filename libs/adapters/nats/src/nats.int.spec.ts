@@ -8,8 +8,9 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { busConformance, testServers, uniqueName } from '@lse/testing';
 import type { BusMessage } from '@lse/core';
-import { eventSubjects } from '@lse/contracts';
-import { DEAD_LETTER_HEADERS, NatsBus, ensureStream, ensureStreams, type NatsBusOptions } from './index';
+import { DEAD_LETTER_HEADERS, eventSubjects } from '@lse/contracts';
+import { NatsBus, type NatsBusOptions } from './bus';
+import { ensureStream, ensureStreams } from './streams';
 
 jest.setTimeout(20_000);
 

@@ -14,8 +14,6 @@ import { nanos } from '@nats-io/transport-node';
 import { LseError } from '@lse/core';
 import { CATALOG_STREAM, DUPLICATE_WINDOW_MS, EVENTS_STREAM, WORK_STREAM } from '@lse/contracts';
 
-/** JetStream drops a second message with the same `Nats-Msg-Id` seen within this window. */
-export { DUPLICATE_WINDOW_MS } from '@lse/contracts';
 /** Events are kept this long (clients that reconnect can still read the outcome). */
 export const EVENTS_MAX_AGE_MS = 24 * 3_600_000;
 /**

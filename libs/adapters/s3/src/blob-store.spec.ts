@@ -2,6 +2,7 @@
 // conflicts, checksum refusals, server errors), with a scripted stand-in for the S3 client.
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { isLseError, sha256Digest } from '@lse/core';
+import { errorOf } from '@lse/testing';
 import { S3BlobStore } from './blob-store';
 
 type Reply = 'ok' | { status: number; name: string };
@@ -18,15 +19,6 @@ function scripted(replies: Reply[]): { client: S3Client; calls: string[]; inputs
     throw Object.assign(new Error(`${r.name} from server`), { name: r.name, $metadata: { httpStatusCode: r.status } });
   };
   return { client: { send } as unknown as S3Client, calls, inputs };
-}
-
-async function errorOf(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the call to fail');
 }
 
 const data = Buffer.from('hello');

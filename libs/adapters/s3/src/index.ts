@@ -1,3 +1,2 @@
-export { makeS3Client, ensureBucket, s3Code, s3Status, type S3Settings } from './client';
-export { S3BlobStore, type BlobStream, type ByteRange } from './blob-store';
-export { tamperS3Object } from './tamper';
+export { makeS3Client, ensureBucket } from './client';
+export { S3BlobStore } from './blob-store';

@@ -4,8 +4,10 @@ import {
   DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { isLseError, sha256Digest } from '@lse/core';
-import { blobStoreConformance, testServers, uniqueName } from '@lse/testing';
-import { S3BlobStore, ensureBucket, makeS3Client, s3Status, tamperS3Object } from './index';
+import { blobStoreConformance, errorOf, testServers, uniqueName } from '@lse/testing';
+import { S3BlobStore } from './blob-store';
+import { ensureBucket, makeS3Client, s3Status } from './client';
+import { tamperS3Object } from './testing';
 
 jest.setTimeout(30_000);
 
@@ -19,15 +21,6 @@ function freshStore(): S3BlobStore {
   const store = new S3BlobStore(client, bucket, `${uniqueName('s3-int')}/`);
   stores.push(store);
   return store;
-}
-
-async function errorOf(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the call to fail');
 }
 
 async function drain(stream: Readable): Promise<Buffer> {

@@ -45,7 +45,7 @@ export interface BlobRef {
 }
 
 /**
- * The signed part of a fragment. Its canonical JSON (see sign/canonical.ts) is what is hashed into
+ * The signed part of a fragment. Its canonical JSON (see canonical-json.ts) is what is hashed into
  * the fragment id and what Ed25519 signatures cover, so name, version, relations, files and blob
  * digest are bound together.
  */

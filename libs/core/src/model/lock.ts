@@ -1,5 +1,5 @@
 import type { Platform } from './platform';
-import type { InlineFile } from './manifest';
+import type { InlineFile, Manifest } from './manifest';
 
 export interface LockedFragment {
   id: string;
@@ -25,12 +25,6 @@ export interface Lock {
    */
   satisfiedByBase?: { name: string; version: string }[];
   files: InlineFile[];
-  config: {
-    env: Record<string, string>;
-    entrypoint?: string[];
-    cmd?: string[];
-    workingDir?: string;
-    user?: string;
-    labels: Record<string, string>;
-  };
+  /** The image settings of the manifest, as it gave them. */
+  config: Pick<Manifest, 'env' | 'entrypoint' | 'cmd' | 'workingDir' | 'user' | 'labels'>;
 }

@@ -15,7 +15,7 @@
  * pure function of its inputs (canonical JSON, no clock, RFC 6979 signatures), so an image has one
  * set of attachments with fixed digests, wherever and however often they are made.
  */
-import { createHash } from 'node:crypto';
+import { sha256Digest } from '../digest';
 import type { Fragment } from '../model';
 import type { BasePackage } from '../resolve/base';
 import { debianMetaOf } from '../debian/package';
@@ -25,7 +25,7 @@ import {
   MEDIA_TYPE_DOCKER_CONFIG, MEDIA_TYPE_DOCKER_LAYER_GZIP, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST, MEDIA_TYPE_OCI_CONFIG,
   MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST,
 } from './mediaTypes';
-import { stableJsonBytes, stableStringify } from './stable-json';
+import { canonicalBytes, canonicalJson } from '../canonical-json';
 
 export const MEDIA_TYPE_OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
 export const MEDIA_TYPE_SPDX_JSON = 'application/spdx+json';
@@ -46,12 +46,9 @@ export const SIGNATURE_IDENTITY = 'lse.dev/synthesized';
 
 export const EMPTY_CONFIG: { descriptor: Descriptor; bytes: Buffer } = (() => {
   const bytes = Buffer.from('{}');
-  return { bytes, descriptor: { mediaType: MEDIA_TYPE_OCI_EMPTY, digest: sha256(bytes), size: 2 } };
+  return { bytes, descriptor: { mediaType: MEDIA_TYPE_OCI_EMPTY, digest: sha256Digest(bytes), size: 2 } };
 })();
 
-function sha256(b: Buffer): string {
-  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
-}
 const hexOf = (digest: string) => digest.replace(/^sha256:/, '');
 
 /** What an image manifest says about how it was made. */
@@ -142,7 +139,7 @@ export function buildSpdx(input: AttachInput): Buffer {
       checksums: [{ algorithm: 'SHA256', checksumValue: hexOf(d.blob.digest) }],
       licenseConcluded: 'NOASSERTION', licenseDeclared: licenseOf(f), copyrightText: 'NOASSERTION',
       ...(typeof maintainer === 'string' ? { supplier: `Person: ${maintainer}` } : {}),
-      sourceInfo: `lse fragment source ${stableStringify(d.source)}`,
+      sourceInfo: `lse fragment source ${canonicalJson(d.source)}`,
       comment: `lse fragment ${f.id}, blob ${d.blob.mediaType}`,
       externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: purl(d.name, d.version, Boolean(deb) || d.scheme === 'debian', arch) }],
     });
@@ -171,7 +168,7 @@ export function buildSpdx(input: AttachInput): Buffer {
 }
 
 function sortKeysDeep(v: unknown): unknown {
-  return JSON.parse(stableStringify(v));
+  return JSON.parse(canonicalJson(v));
 }
 
 /** cosign's simple-signing payload for a manifest digest (the bytes that are signed). */
@@ -193,7 +190,7 @@ export function buildProvenance(input: AttachInput): Buffer {
       annotations: { blob: f.descriptor.blob.digest, source: f.descriptor.source },
     });
   }
-  return stableJsonBytes({
+  return canonicalBytes({
     _type: 'https://in-toto.io/Statement/v1',
     subject: [{ name: 'lse-image', digest: { sha256: hexOf(input.subject.digest) } }],
     predicateType: SLSA_PROVENANCE_V1,
@@ -215,7 +212,7 @@ export function dssePae(payloadType: string, payload: Buffer): Buffer {
 
 export function dsseEnvelope(payloadType: string, payload: Buffer, key: ImageSigningKey): Buffer {
   const sig = key.sign(dssePae(payloadType, payload)).toString('base64');
-  return stableJsonBytes({ payloadType, payload: payload.toString('base64'), signatures: [{ keyid: '', sig }] });
+  return canonicalBytes({ payloadType, payload: payload.toString('base64'), signatures: [{ keyid: '', sig }] });
 }
 
 /** One stored blob of an attachment. */
@@ -233,12 +230,12 @@ export interface Attachment {
 }
 
 function artifact(subject: Descriptor, artifactType: string, layerType: string, layer: Buffer, layerAnnotations: Record<string, string> | undefined, manifestAnnotations: Record<string, string>): Attachment {
-  const layerDesc: Descriptor = { mediaType: layerType, digest: sha256(layer), size: layer.length, ...(layerAnnotations ? { annotations: layerAnnotations } : {}) };
-  const bytes = stableJsonBytes({
+  const layerDesc: Descriptor = { mediaType: layerType, digest: sha256Digest(layer), size: layer.length, ...(layerAnnotations ? { annotations: layerAnnotations } : {}) };
+  const bytes = canonicalBytes({
     schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_MANIFEST, artifactType, config: EMPTY_CONFIG.descriptor, layers: [layerDesc],
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size }, annotations: manifestAnnotations,
   });
-  const digest = sha256(bytes);
+  const digest = sha256Digest(bytes);
   return {
     artifactType,
     manifest: { digest, bytes },
@@ -278,12 +275,12 @@ export function toDockerManifest(manifest: Buffer): Buffer | undefined {
   if (doc.mediaType !== MEDIA_TYPE_OCI_MANIFEST || doc.config?.mediaType !== MEDIA_TYPE_OCI_CONFIG || doc.subject || doc.artifactType) return undefined;
   const layers = (doc.layers ?? []).map((l) => (DOCKER_LAYER[l.mediaType] ? { ...l, mediaType: DOCKER_LAYER[l.mediaType]! } : undefined));
   if (layers.some((l) => l === undefined)) return undefined;
-  return stableJsonBytes({ ...doc, mediaType: MEDIA_TYPE_DOCKER_MANIFEST, config: { ...doc.config, mediaType: MEDIA_TYPE_DOCKER_CONFIG }, layers });
+  return canonicalBytes({ ...doc, mediaType: MEDIA_TYPE_DOCKER_MANIFEST, config: { ...doc.config, mediaType: MEDIA_TYPE_DOCKER_CONFIG }, layers });
 }
 
 /** The Docker manifest list of an OCI index whose children have Docker forms (`children`: OCI digest → Docker descriptor). */
 export function toDockerManifestList(index: Buffer, children: Map<string, Descriptor>): Buffer | undefined {
   const doc = JSON.parse(index.toString('utf8')) as { mediaType?: string; manifests?: (Descriptor & { platform?: unknown })[]; annotations?: unknown };
   if (doc.mediaType !== MEDIA_TYPE_OCI_INDEX || !doc.manifests?.every((m) => children.has(m.digest))) return undefined;
-  return stableJsonBytes({ ...doc, mediaType: MEDIA_TYPE_DOCKER_MANIFEST_LIST, manifests: doc.manifests.map((m) => ({ ...children.get(m.digest)!, ...(m.platform ? { platform: m.platform } : {}) })) });
+  return canonicalBytes({ ...doc, mediaType: MEDIA_TYPE_DOCKER_MANIFEST_LIST, manifests: doc.manifests.map((m) => ({ ...children.get(m.digest)!, ...(m.platform ? { platform: m.platform } : {}) })) });
 }

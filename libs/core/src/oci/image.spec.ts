@@ -3,7 +3,7 @@ import { isLseError } from '../errors';
 import type { Lock } from '../model';
 import { buildImageConfig, buildImageIndex, buildImageManifest, buildLayoutIndex, descriptorOf, type ImageConfigInput } from './image';
 import { ANNOTATION_REF_NAME, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST } from './mediaTypes';
-import { stableStringify } from './stable-json';
+import { canonicalJson } from '../canonical-json';
 
 const d = (c: string): string => `sha256:${c.repeat(64)}`;
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -122,9 +122,9 @@ describe('buildImageManifest / buildImageIndex / buildLayoutIndex', () => {
   });
 });
 
-describe('stableStringify', () => {
+describe('canonicalJson of OCI documents', () => {
   it('sorts keys at every depth and drops undefined members', () => {
-    expect(stableStringify({ b: 1, a: { d: [3, { z: 1, y: undefined, x: 'é' }], c: null } })).toBe('{"a":{"c":null,"d":[3,{"x":"é","z":1}]},"b":1}');
-    expect(() => stableStringify({ a: NaN })).toThrow();
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: undefined, x: 'é' }], c: null } })).toBe('{"a":{"c":null,"d":[3,{"x":"é","z":1}]},"b":1}');
+    expect(() => canonicalJson({ a: NaN })).toThrow();
   });
 });

@@ -1,11 +1,11 @@
 /**
  * OCI image config, manifest and index documents. Every document is serialized with sorted keys
- * and no whitespace (stable-json.ts) and every timestamp is the caller's fixed epoch, so the same
+ * and no whitespace (canonical-json.ts) and every timestamp is the caller's fixed epoch, so the same
  * inputs always give the same bytes and therefore the same digests.
  */
 import { LseError } from '../errors';
 import type { Lock, Platform } from '../model';
-import { digestOf } from '../tar';
+import { sha256Digest } from '../digest';
 import {
   ANNOTATION_REF_NAME,
   MEDIA_TYPE_OCI_CONFIG,
@@ -13,7 +13,7 @@ import {
   MEDIA_TYPE_OCI_LAYER_GZIP,
   MEDIA_TYPE_OCI_MANIFEST,
 } from './mediaTypes';
-import { stableJsonBytes } from './stable-json';
+import { canonicalBytes } from '../canonical-json';
 
 export interface Descriptor {
   mediaType: string;
@@ -81,7 +81,7 @@ export function epochToRfc3339(seconds: number): string {
 
 /** Descriptor of a blob given its bytes. */
 export function descriptorOf(mediaType: string, bytes: Buffer, annotations?: Record<string, string>): Descriptor {
-  const d: Descriptor = { mediaType, digest: digestOf(bytes), size: bytes.length };
+  const d: Descriptor = { mediaType, digest: sha256Digest(bytes), size: bytes.length };
   if (annotations && Object.keys(annotations).length > 0) d.annotations = { ...annotations };
   return d;
 }
@@ -135,7 +135,7 @@ export function buildImageConfig(input: ImageConfigInput): Buffer {
     rootfs: { type: 'layers', diff_ids: [...base.diffIds, ...input.layers.map((l) => l.diffId)] },
     history: [...baseHistory, ...input.layers.map((l) => ({ created, created_by: `lse: ${l.fragments.join(', ')}` }))],
   };
-  return stableJsonBytes(doc);
+  return canonicalBytes(doc);
 }
 
 export interface LayerRef {
@@ -159,7 +159,7 @@ export function buildImageManifest(config: Buffer, layers: LayerRef[], annotatio
     }),
     annotations: annotations && Object.keys(annotations).length > 0 ? annotations : undefined,
   };
-  return stableJsonBytes(doc);
+  return canonicalBytes(doc);
 }
 
 /** Image index over manifests, in the order given (callers pass a stable order). */
@@ -173,7 +173,7 @@ export function buildImageIndex(
     manifests: manifests.map((m) => ({ ...m.descriptor, platform: m.platform })),
     annotations: annotations && Object.keys(annotations).length > 0 ? annotations : undefined,
   };
-  return stableJsonBytes(doc);
+  return canonicalBytes(doc);
 }
 
 /** The index.json of an OCI image layout holding one manifest tagged `refName`. */
@@ -186,5 +186,5 @@ export function buildLayoutIndex(manifest: Descriptor, refName: string): Buffer 
     mediaType: MEDIA_TYPE_OCI_INDEX,
     manifests: [{ ...manifest, annotations: { ...(manifest.annotations ?? {}), [ANNOTATION_REF_NAME]: refName } }],
   };
-  return stableJsonBytes(doc);
+  return canonicalBytes(doc);
 }

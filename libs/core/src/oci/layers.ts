@@ -12,7 +12,8 @@
  */
 import { LseError } from '../errors';
 import type { FileEntry, InlineFile } from '../model';
-import { canonicalPath, comparePaths, digestOf, writeTar, type TarEntry } from '../tar';
+import { sha256Digest } from '../digest';
+import { canonicalPath, comparePaths, writeTar, type TarEntry } from '../tar';
 import { gzipDeterministic } from './gzip';
 
 export interface Layer {
@@ -100,7 +101,7 @@ export function buildFilesLayer(files: InlineFile[], mtime: number): Layer {
 export function inlineFileEntries(files: InlineFile[]): FileEntry[] {
   const out = new Map<string, FileEntry>();
   for (const { path, mode, data } of inlineFiles(files)) {
-    out.set(path, { path, type: 'file', mode, uid: 0, gid: 0, size: data.length, digest: digestOf(data) });
+    out.set(path, { path, type: 'file', mode, uid: 0, gid: 0, size: data.length, digest: sha256Digest(data) });
     for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) {
       const parent = path.slice(0, i);
       if (!out.has(parent)) out.set(parent, { path: parent, type: 'dir', mode: DIR_MODE, uid: 0, gid: 0, size: 0 });
@@ -128,7 +129,7 @@ function inlineFiles(files: InlineFile[]): { path: string; mode: number; data: B
 
 function finishLayer(tar: Buffer): Layer {
   const blob = gzipDeterministic(tar);
-  return { tar, blob, diffId: digestOf(tar), digest: digestOf(blob), size: blob.length };
+  return { tar, blob, diffId: sha256Digest(tar), digest: sha256Digest(blob), size: blob.length };
 }
 
 function dirEntry(path: string, mtime: number): TarEntry {

@@ -3,9 +3,8 @@ export const MEDIA_TYPE_OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+js
 export const MEDIA_TYPE_OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const MEDIA_TYPE_OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const MEDIA_TYPE_OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
-export const MEDIA_TYPE_OCI_LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar';
 
-/** Docker schema 2 types, accepted when reading base images (skopeo may write them). */
+/** Docker schema 2 types: accepted when reading base images (skopeo may write them), served on Accept (oci/attach.ts). */
 export const MEDIA_TYPE_DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 export const MEDIA_TYPE_DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
 export const MEDIA_TYPE_DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';

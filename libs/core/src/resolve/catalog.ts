@@ -14,19 +14,33 @@ export interface Catalog {
   names?(): readonly string[];
 }
 
+/** Fragments indexed by name and by provided name; each id once. Grows with `add` (LiveCatalog). */
 export class MemoryCatalog implements Catalog {
+  private readonly ids = new Set<string>();
   private readonly named = new Map<string, Fragment[]>();
   private readonly provided = new Map<string, Fragment[]>();
 
-  constructor(fragments: Iterable<Fragment>) {
-    const seen = new Set<string>();
-    for (const f of fragments) {
-      if (seen.has(f.id)) continue;
-      seen.add(f.id);
-      push(this.named, f.descriptor.name, f);
-      const provides = new Set(f.descriptor.provides.map((p) => p.name));
-      for (const name of provides) push(this.provided, name, f);
-    }
+  constructor(fragments: Iterable<Fragment> = []) {
+    for (const f of fragments) this.add(f);
+  }
+
+  /** Indexes a fragment; false (and nothing changes) when its id is indexed already. */
+  add(f: Fragment): boolean {
+    if (this.ids.has(f.id)) return false;
+    this.ids.add(f.id);
+    push(this.named, f.descriptor.name, f);
+    const provides = new Set(f.descriptor.provides.map((p) => p.name));
+    for (const name of provides) push(this.provided, name, f);
+    return true;
+  }
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  /** Fragments indexed. */
+  get size(): number {
+    return this.ids.size;
   }
 
   byName(name: string): readonly Fragment[] {

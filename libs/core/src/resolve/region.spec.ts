@@ -1,7 +1,7 @@
 import { LseError } from '../errors';
 import { mergePlatform, parseRegion } from '../manifest/platform';
 import { parseManifest } from '../manifest/parse';
-import { digestOfValue } from '../sign';
+import { digestOfValue } from '../digest';
 import type { Fragment, Platform } from '../model';
 import { MemoryCatalog } from './catalog';
 import { fits, rank } from './negotiate';

@@ -128,16 +128,19 @@ describe('resolve', () => {
     expect(names(cat, ['curl'])).toEqual(['libc6@2.36-9', 'curl@7.88.1-10']);
   });
 
-  it('resolves the top of a 200-deep chain in a 10,000-fragment catalog quickly', () => {
+  // How fast: `node bench/run.js --only resolution` (bench/resolution.js, the same catalog shape,
+  // against a sort floor and a naive resolver measured in the same run).
+  it('resolves the top of a 200-deep chain in a 10,000-fragment catalog, the whole chain in install order', () => {
     const { fragments, top } = syntheticCatalog({ names: 1000, versions: 10, depth: 200, seed: 7 });
     expect(fragments).toHaveLength(10_000);
     const catalog = new MemoryCatalog(fragments);
-    const t0 = performance.now();
     const r = resolve({ requirements: [{ name: top }], platform: amd64, catalog });
-    const ms = performance.now() - t0;
     expect(r.fragments).toHaveLength(200);
     expect(r.fragments[r.fragments.length - 1]!.descriptor.name).toBe(top);
-    expect(ms).toBeLessThan(1000);
+    const at = new Map(r.fragments.map((x, i) => [x.descriptor.name, i]));
+    r.fragments.forEach((x, i) => {
+      for (const alternatives of x.descriptor.depends) expect(alternatives.some((a) => (at.get(a.name) ?? Infinity) < i)).toBe(true);
+    });
   });
 });
 

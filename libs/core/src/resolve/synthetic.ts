@@ -2,7 +2,7 @@
  * Synthetic fragments and catalogs for tests and benchmarks (no I/O; ids are hashes of the
  * descriptor fields that matter here, not real canonical-descriptor digests).
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../digest';
 import { FRAGMENT_TAR_MEDIA_TYPE, type Fragment, type FragmentDescriptor, type Provide, type Relation, type VariantAttributes } from '../model';
 import { parseRelation } from '../version';
 
@@ -41,16 +41,12 @@ export function syntheticFragment(init: FragmentInit): Fragment {
     conflicts: (init.conflicts ?? []).map(rel),
     breaks: (init.breaks ?? []).map(rel),
     files: [],
-    blob: { mediaType: FRAGMENT_TAR_MEDIA_TYPE, digest: `sha256:${sha256(`blob ${init.name} ${init.version}`)}`, size: 0 },
+    blob: { mediaType: FRAGMENT_TAR_MEDIA_TYPE, digest: `sha256:${sha256Hex(`blob ${init.name} ${init.version}`)}`, size: 0 },
     source: { type: 'synthetic' },
     metadata: {},
   };
-  const id = `sha256:${sha256(JSON.stringify(descriptor))}`;
+  const id = `sha256:${sha256Hex(JSON.stringify(descriptor))}`;
   return { id, descriptor, signatures: [] };
-}
-
-function sha256(s: string): string {
-  return createHash('sha256').update(s).digest('hex');
 }
 
 export interface SyntheticOptions {
@@ -106,7 +102,8 @@ export function syntheticCatalog(opts: SyntheticOptions = {}): SyntheticCatalog 
   return { fragments, top: name(0) };
 }
 
-function mulberry32(seed: number): () => number {
+/** mulberry32: a small deterministic PRNG, floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

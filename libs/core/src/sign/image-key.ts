@@ -8,6 +8,7 @@
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
 import { p256 } from '@noble/curves/p256';
+import { sha256Digest } from '../digest';
 import { LseError } from '../errors';
 
 export interface ImageSigningKey {
@@ -35,7 +36,7 @@ export function imageSigningKeyFromPem(pem: string, origin = 'the image signing 
   const publicKeyPem = createPublicKey({ key: spki, format: 'der', type: 'spki' }).export({ type: 'spki', format: 'pem' }).toString();
   return {
     publicKeyPem,
-    keyId: `sha256:${createHash('sha256').update(spki).digest('hex')}`,
+    keyId: sha256Digest(spki),
     sign: (data) => Buffer.from(p256.sign(createHash('sha256').update(data).digest(), d, { lowS: true }).toDERRawBytes()),
   };
 }

@@ -1,4 +1,3 @@
-export * from './canonical';
 export * from './keys';
 export * from './trust';
 export * from './image-key';

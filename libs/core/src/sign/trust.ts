@@ -1,6 +1,7 @@
 import type { Fragment, FragmentDescriptor, Signature } from '../model';
 import { LseError } from '../errors';
-import { canonicalBytes, digestOfValue, sha256Digest, shortDigest } from './canonical';
+import { canonicalBytes } from '../canonical-json';
+import { digestOfValue, sha256Digest, shortDigest } from '../digest';
 import { signBytes, verifyBytes, type SecretKey } from './keys';
 
 /**

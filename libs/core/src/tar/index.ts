@@ -4,5 +4,4 @@ export { readTar } from './read';
 export { writeTar } from './write';
 export { checkPolicy, type PolicyReason } from './policy';
 export { normalizeEntries, type NormalizeOptions } from './normalize';
-export { digestOf } from './digest';
 export { canonicalPath, comparePaths } from './path';

@@ -15,7 +15,7 @@
  */
 import { LseError } from '../errors';
 import type { FileEntry } from '../model';
-import { digestOf } from './digest';
+import { sha256Digest } from '../digest';
 import { canonicalPath, comparePaths, parentPaths } from './path';
 import { checkPolicy } from './policy';
 import type { TarEntry } from './types';
@@ -61,7 +61,7 @@ export function normalizeEntries(entries: TarEntry[], opts: NormalizeOptions): {
   rerootHardlinks(sorted, byPath);
   const files: FileEntry[] = sorted.map((e) => {
     const f: FileEntry = { path: e.path, type: e.type as FileEntry['type'], mode: e.mode, uid: e.uid, gid: e.gid, size: e.size };
-    if (e.type === 'file') f.digest = digestOf(e.data ?? Buffer.alloc(0));
+    if (e.type === 'file') f.digest = sha256Digest(e.data ?? Buffer.alloc(0));
     if (e.linkname !== undefined) f.linkname = e.linkname;
     return f;
   });

@@ -1,5 +1,5 @@
 import { LseError } from '../errors';
-import { isDigest, sha256Digest } from '../sign/canonical';
+import { isDigest, sha256Digest } from '../digest';
 
 /** Refuses bytes that do not match the digest (and size, when given) they are stored under. */
 export function checkBlob(digest: string, data: Buffer, size?: number): void {

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-
 /**
  * Canonical JSON: object keys sorted by UTF-16 code units, no whitespace, `undefined` properties
  * dropped, numbers must be finite. Two equal values always give the same bytes, which is what
@@ -53,24 +51,4 @@ function where(path: (string | number)[]): string {
 
 export function canonicalBytes(value: unknown): Buffer {
   return Buffer.from(canonicalJson(value), 'utf8');
-}
-
-/** `sha256:<hex>` of the bytes. */
-export function sha256Digest(data: Buffer | string): string {
-  return 'sha256:' + createHash('sha256').update(data).digest('hex');
-}
-
-/** `sha256:<hex>` of a value's canonical JSON. */
-export function digestOfValue(value: unknown): string {
-  return sha256Digest(canonicalBytes(value));
-}
-
-const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-export function isDigest(s: unknown): s is string {
-  return typeof s === 'string' && DIGEST_RE.test(s);
-}
-
-/** `sha256:ab12cd34ef56` — short form for messages. */
-export function shortDigest(d: string): string {
-  return d.startsWith('sha256:') ? d.slice(0, 19) : d.slice(0, 12);
 }
