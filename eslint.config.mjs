@@ -12,8 +12,26 @@
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
-const TEST_ONLY = { group: ['@lse/testing', '@lse/*/testing'], message: 'test fixtures and tamper helpers are for specs only.' };
-const IO_MODULES = ['fs', 'fs/promises', 'net', 'http', 'https', 'http2', 'child_process', 'dgram', 'dns', 'tls', 'cluster', 'worker_threads', 'os', 'readline'];
+const TEST_ONLY = {
+  group: ['@lse/testing', '@lse/*/testing'],
+  message: 'test fixtures and tamper helpers are for specs only.',
+};
+const IO_MODULES = [
+  'fs',
+  'fs/promises',
+  'net',
+  'http',
+  'https',
+  'http2',
+  'child_process',
+  'dgram',
+  'dns',
+  'tls',
+  'cluster',
+  'worker_threads',
+  'os',
+  'readline',
+];
 
 export default [
   { ignores: ['**/dist/**', '**/node_modules/**', '**/*.js', '**/*.mjs', '.nx/**'] },
@@ -24,28 +42,47 @@ export default [
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       'no-restricted-imports': ['error', { patterns: [TEST_ONLY] }],
-      '@nx/enforce-module-boundaries': ['error', {
-        enforceBuildableLibDependency: false,
-        allow: [],
-        depConstraints: [
-          { sourceTag: 'type:domain', onlyDependOnLibsWithTags: [] },
-          { sourceTag: 'type:contract', onlyDependOnLibsWithTags: ['type:domain'] },
-          { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:domain', 'type:contract', 'type:testing'] },
-          { sourceTag: 'type:engine', onlyDependOnLibsWithTags: ['type:domain', 'type:contract', 'type:testing'] },
-          { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:domain', 'type:contract'] },
-          { sourceTag: 'type:runtime', onlyDependOnLibsWithTags: ['type:domain', 'type:contract', 'type:adapter', 'type:engine'] },
-          { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:domain', 'type:contract', 'type:adapter', 'type:engine', 'type:testing', 'type:runtime'] },
-        ],
-      }],
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: [
+            { sourceTag: 'type:domain', onlyDependOnLibsWithTags: [] },
+            { sourceTag: 'type:contract', onlyDependOnLibsWithTags: ['type:domain'] },
+            { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:domain', 'type:contract', 'type:testing'] },
+            { sourceTag: 'type:engine', onlyDependOnLibsWithTags: ['type:domain', 'type:contract', 'type:testing'] },
+            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:domain', 'type:contract'] },
+            {
+              sourceTag: 'type:runtime',
+              onlyDependOnLibsWithTags: ['type:domain', 'type:contract', 'type:adapter', 'type:engine'],
+            },
+            {
+              sourceTag: 'type:app',
+              onlyDependOnLibsWithTags: [
+                'type:domain',
+                'type:contract',
+                'type:adapter',
+                'type:engine',
+                'type:testing',
+                'type:runtime',
+              ],
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['**/*.spec.ts', '**/testkit.ts'],
     rules: {
-      '@nx/enforce-module-boundaries': ['error', {
-        enforceBuildableLibDependency: false,
-        depConstraints: [{ sourceTag: '*', onlyDependOnLibsWithTags: ['*'] }],
-      }],
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          depConstraints: [{ sourceTag: '*', onlyDependOnLibsWithTags: ['*'] }],
+        },
+      ],
       '@typescript-eslint/no-explicit-any': 'off',
       'no-restricted-imports': 'off',
     },
@@ -60,10 +97,19 @@ export default [
     files: ['libs/core/src/**/*.ts'],
     ignores: ['libs/core/src/**/*.spec.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: IO_MODULES.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: 'libs/core is pure domain code: do I/O in an adapter behind a port.' })),
-        patterns: [{ group: ['@aws-sdk/*', 'mongodb', '@nats-io/*', 'fastify', 'pino'], message: 'libs/core imports no SDK.' }, TEST_ONLY],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: IO_MODULES.flatMap((m) => [m, `node:${m}`]).map((name) => ({
+            name,
+            message: 'libs/core is pure domain code: do I/O in an adapter behind a port.',
+          })),
+          patterns: [
+            { group: ['@aws-sdk/*', 'mongodb', '@nats-io/*', 'fastify', 'pino'], message: 'libs/core imports no SDK.' },
+            TEST_ONLY,
+          ],
+        },
+      ],
     },
   },
 ];

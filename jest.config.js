@@ -15,7 +15,8 @@ for (const d of roots) {
   const name = require(path.join(__dirname, d, 'package.json')).name;
   moduleNameMapper[`^${name.replace('/', '\\/')}$`] = path.join(__dirname, d, 'src/index.ts');
   // A `/testing` entry (fixtures and tamper helpers that production code does not import).
-  if (fs.existsSync(path.join(__dirname, d, 'src/testing.ts'))) moduleNameMapper[`^${name.replace('/', '\\/')}\\/testing$`] = path.join(__dirname, d, 'src/testing.ts');
+  if (fs.existsSync(path.join(__dirname, d, 'src/testing.ts')))
+    moduleNameMapper[`^${name.replace('/', '\\/')}\\/testing$`] = path.join(__dirname, d, 'src/testing.ts');
 }
 
 const common = {
@@ -27,7 +28,10 @@ const common = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }],
     // ESM-only dependencies (cookie 2, under fastify's inject) are compiled to CommonJS for Jest,
     // which cannot require() ESM on Node 20 although Node itself can.
-    '^.+/node_modules/cookie/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', isolatedModules: true } }],
+    '^.+/node_modules/cookie/.+\\.js$': [
+      'ts-jest',
+      { tsconfig: { allowJs: true, module: 'commonjs', isolatedModules: true } },
+    ],
   },
   transformIgnorePatterns: ['/node_modules/(?!cookie/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
@@ -35,9 +39,17 @@ const common = {
 
 module.exports = {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['**/*.spec.ts'], testPathIgnorePatterns: ['\\.int\\.spec\\.ts$', '/node_modules/', '/dist/'] },
     {
-      ...common, displayName: 'int', testMatch: ['**/*.int.spec.ts'], testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+      ...common,
+      displayName: 'unit',
+      testMatch: ['**/*.spec.ts'],
+      testPathIgnorePatterns: ['\\.int\\.spec\\.ts$', '/node_modules/', '/dist/'],
+    },
+    {
+      ...common,
+      displayName: 'int',
+      testMatch: ['**/*.int.spec.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '/dist/'],
       globalSetup: '<rootDir>/libs/testing/src/jest-int-setup.ts',
       globalTeardown: '<rootDir>/libs/testing/src/jest-int-teardown.ts',
     },

@@ -20,10 +20,12 @@ const { walkDirectory } = require('@lse/adapter-fs');
 const { have, median, now, prng, progress, sample, sampleAsync, shell, table, fmt, fmtMs, fmtRatio } = require('./lib');
 
 const PIECE = 64 * 1024;
-const WORDS = ('const let return if else for while function import export from struct impl fn pub use mod match ' +
+const WORDS = (
+  'const let return if else for while function import export from struct impl fn pub use mod match ' +
   'self this null true false int char void static inline size_t uint8_t buffer length offset value error result ' +
   'config layer fragment digest manifest resolve version depends provides path mode file directory symlink ' +
-  'the a of to and in is that it with as for on be by this are from or have an which').split(' ');
+  'the a of to and in is that it with as for on be by this are from or have an which'
+).split(' ');
 
 /** About 1 MiB of code-like text lines from a seeded PRNG. */
 function textCorpus(random) {
@@ -80,7 +82,10 @@ function generateContent(root, { totalBytes, fragments, seed }) {
       const sub = path.join(dir, 'usr', 'share', `bench-${tag}`, `d${String(Math.floor(i / 50)).padStart(2, '0')}`);
       if (i % 50 === 0) fs.mkdirSync(sub, { recursive: true });
       const size = Math.min(small, Math.round(128 * Math.pow(512, random()))); // log-uniform 128 B .. 64 KiB
-      fs.writeFileSync(path.join(sub, `file-${String(i).padStart(4, '0')}.${random() < 0.5 ? 'txt' : 'dat'}`), content(size));
+      fs.writeFileSync(
+        path.join(sub, `file-${String(i).padStart(4, '0')}.${random() < 0.5 ? 'txt' : 'dat'}`),
+        content(size),
+      );
       small -= size;
       files += 1;
       bytes += size;
@@ -93,24 +98,44 @@ function generateContent(root, { totalBytes, fragments, seed }) {
 /** `lse synth` through the CLI on an embedded store holding the same fragments. */
 function cliEndToEnd(work, dirs) {
   const cli = path.resolve(__dirname, '..', 'apps', 'cli', 'bin', 'lse.js');
-  if (!fs.existsSync(path.resolve(__dirname, '..', 'apps', 'cli', 'dist', 'main.js'))) return { skipped: 'apps/cli is not built (npm run build)' };
+  if (!fs.existsSync(path.resolve(__dirname, '..', 'apps', 'cli', 'dist', 'main.js')))
+    return { skipped: 'apps/cli is not built (npm run build)' };
   const store = path.join(work, 'store');
   const lse = (args) => shell(`node ${JSON.stringify(cli)} -q --store ${JSON.stringify(store)} ${args}`);
   const startup = median([0, 1, 2].map(() => shell(`node ${JSON.stringify(cli)} -V`).ms));
   lse(`keys generate --name bench --out ${JSON.stringify(path.join(work, 'keys'))}`);
   lse(`trust add ${JSON.stringify(path.join(work, 'keys', 'bench.pub'))} --scope 'bench-*'`);
   let t = now();
-  for (const d of dirs) lse(`fragment pack ${JSON.stringify(d.dir)} --name ${d.name} --version 1.0.0 --key ${JSON.stringify(path.join(work, 'keys', 'bench.key'))}`);
+  for (const d of dirs)
+    lse(
+      `fragment pack ${JSON.stringify(d.dir)} --name ${d.name} --version 1.0.0 --key ${JSON.stringify(path.join(work, 'keys', 'bench.key'))}`,
+    );
   const packMs = now() - t;
   const manifest = path.join(work, 'bench.yaml');
   fs.writeFileSync(
     manifest,
-    ['apiVersion: lse.dev/v1', 'kind: DependencyManifest', 'metadata: { name: bench }', 'base: scratch', 'platform: { os: linux, arch: amd64 }', 'require:',
-      ...dirs.map((d) => `  - name: ${d.name}`), ''].join('\n'),
+    [
+      'apiVersion: lse.dev/v1',
+      'kind: DependencyManifest',
+      'metadata: { name: bench }',
+      'base: scratch',
+      'platform: { os: linux, arch: amd64 }',
+      'require:',
+      ...dirs.map((d) => `  - name: ${d.name}`),
+      '',
+    ].join('\n'),
   );
   const synth = lse(`synth ${JSON.stringify(manifest)} --out ${JSON.stringify(path.join(work, 'image'))} --force`);
   const again = lse(`synth ${JSON.stringify(manifest)} --out ${JSON.stringify(path.join(work, 'image2'))} --force`);
-  return { startupMs: startup, packMs, packProcesses: dirs.length, synthMs: synth.ms, synthAgainMs: again.ms, digest: synth.stdout.trim(), sameDigest: synth.stdout.trim() === again.stdout.trim() };
+  return {
+    startupMs: startup,
+    packMs,
+    packProcesses: dirs.length,
+    synthMs: synth.ms,
+    synthAgainMs: again.ms,
+    digest: synth.stdout.trim(),
+    sameDigest: synth.stdout.trim() === again.stdout.trim(),
+  };
 }
 
 async function run({ quick, mb, e2e, keep }) {
@@ -128,14 +153,23 @@ async function run({ quick, mb, e2e, keep }) {
 
     progress('assembly: packing fragments (walkDirectory + normalizeEntries)');
     let blobs = [];
-    const packSamples = await sampleAsync(async () => {
-      blobs = [];
-      for (const d of shape.dirs) blobs.push({ label: `${d.name}@1.0.0`, tar: normalizeEntries(await walkDirectory(d.dir), { mtime: 0, label: d.name }).tar });
-    }, { runs });
+    const packSamples = await sampleAsync(
+      async () => {
+        blobs = [];
+        for (const d of shape.dirs)
+          blobs.push({
+            label: `${d.name}@1.0.0`,
+            tar: normalizeEntries(await walkDirectory(d.dir), { mtime: 0, label: d.name }).tar,
+          });
+      },
+      { runs },
+    );
 
     progress(`assembly: buildLayer over ${fragments} fragments (${runs} runs)`);
     let parts = [];
-    const readSamples = sample(() => (parts = blobs.map((b) => ({ entries: readTar(b.tar), label: b.label }))), { runs });
+    const readSamples = sample(() => (parts = blobs.map((b) => ({ entries: readTar(b.tar), label: b.label }))), {
+      runs,
+    });
     let layer;
     const buildSamples = sample(() => (layer = buildLayer(parts, { mtime: 0 })), { runs });
     const gzipMs = median(sample(() => gzipDeterministic(layer.tar), { runs: 1 }));
@@ -177,7 +211,12 @@ async function run({ quick, mb, e2e, keep }) {
       baselines,
       cli,
     };
-    result.ratios = Object.fromEntries(baselines.map((b) => [b.id, { buildLayer: result.buildLayer.mbps / b.mbps, assemble: result.assemble.mbps / b.mbps }]));
+    result.ratios = Object.fromEntries(
+      baselines.map((b) => [
+        b.id,
+        { buildLayer: result.buildLayer.mbps / b.mbps, assemble: result.assemble.mbps / b.mbps },
+      ]),
+    );
     return result;
   } finally {
     if (keep) process.stderr.write(`  .. kept ${work}\n`);
@@ -198,12 +237,24 @@ function print(r) {
       ['buildLayer', fmtMs(r.buildLayer.ms), fmt(r.buildLayer.mbps), 'merge, sort, writeTar, gzip -6, 2x sha256'],
       ['  of which gzip -6 (zlib)', fmtMs(r.buildLayer.gzipMs), '-', 'gzipDeterministic(layer tar), timed alone'],
       ['  of which sha256 of tar', fmtMs(r.buildLayer.sha256Ms), '-', 'sha256Digest(layer tar), timed alone'],
-      ['assemble = readTar + buildLayer', fmtMs(r.assemble.ms), fmt(r.assemble.mbps), 'what the assembler does per layer'],
-      ...r.baselines.map((b) => [b.id, fmtMs(b.ms), fmt(b.mbps), 'GNU tar --sort=name, from page cache; pipeline stages run in parallel']),
+      [
+        'assemble = readTar + buildLayer',
+        fmtMs(r.assemble.ms),
+        fmt(r.assemble.mbps),
+        'what the assembler does per layer',
+      ],
+      ...r.baselines.map((b) => [
+        b.id,
+        fmtMs(b.ms),
+        fmt(b.mbps),
+        'GNU tar --sort=name, from page cache; pipeline stages run in parallel',
+      ]),
     ],
   );
   for (const b of r.baselines) {
-    process.stdout.write(`  buildLayer / (${b.id}) = ${fmtRatio(r.ratios[b.id].buildLayer)}   assemble / (${b.id}) = ${fmtRatio(r.ratios[b.id].assemble)}\n`);
+    process.stdout.write(
+      `  buildLayer / (${b.id}) = ${fmtRatio(r.ratios[b.id].buildLayer)}   assemble / (${b.id}) = ${fmtRatio(r.ratios[b.id].assemble)}\n`,
+    );
   }
   if (r.cli) {
     if (r.cli.skipped) process.stdout.write(`  lse synth end to end: skipped (${r.cli.skipped})\n`);
@@ -213,9 +264,24 @@ function print(r) {
         ['step', 'time', 'MB/s', 'note'],
         [
           ['node startup (lse -V)', fmtMs(r.cli.startupMs), '-', 'per process'],
-          [`fragment pack x${r.cli.packProcesses}`, fmtMs(r.cli.packMs), fmt(c.bytes / 1e6 / (r.cli.packMs / 1000)), 'one process per fragment'],
-          ['lse synth', fmtMs(r.cli.synthMs), fmt(c.bytes / 1e6 / (r.cli.synthMs / 1000)), 'resolve, fetch, verify, assemble, write OCI layout'],
-          ['lse synth again', fmtMs(r.cli.synthAgainMs), fmt(c.bytes / 1e6 / (r.cli.synthAgainMs / 1000)), r.cli.sameDigest ? 'same image digest' : 'DIFFERENT digest'],
+          [
+            `fragment pack x${r.cli.packProcesses}`,
+            fmtMs(r.cli.packMs),
+            fmt(c.bytes / 1e6 / (r.cli.packMs / 1000)),
+            'one process per fragment',
+          ],
+          [
+            'lse synth',
+            fmtMs(r.cli.synthMs),
+            fmt(c.bytes / 1e6 / (r.cli.synthMs / 1000)),
+            'resolve, fetch, verify, assemble, write OCI layout',
+          ],
+          [
+            'lse synth again',
+            fmtMs(r.cli.synthAgainMs),
+            fmt(c.bytes / 1e6 / (r.cli.synthAgainMs / 1000)),
+            r.cli.sameDigest ? 'same image digest' : 'DIFFERENT digest',
+          ],
         ],
       );
     }

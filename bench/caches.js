@@ -27,7 +27,9 @@ function parseArgs(argv) {
     else if (flag === '--json') o.json = true;
     else if (flag === '--keep') o.keep = true;
     else {
-      process.stderr.write(`unknown option '${argv[i]}'\nusage: node bench/caches.js [--fragments N] [--kb K] [--runs R] [--json] [--keep]\n`);
+      process.stderr.write(
+        `unknown option '${argv[i]}'\nusage: node bench/caches.js [--fragments N] [--kb K] [--runs R] [--json] [--keep]\n`,
+      );
       process.exit(2);
     }
   }
@@ -41,7 +43,12 @@ async function seedStore(storeDir, n, kb) {
   const { buildFragment } = require('@lse/engine');
   const store = openFsStore(storeDir);
   const key = generateKeyPair('bench-caches').secretKey;
-  await store.trust.add({ name: key.name, publicKey: publicKeyOf(key).key.toString('base64'), scopes: ['cache-*'], revoked: false });
+  await store.trust.add({
+    name: key.name,
+    publicKey: publicKeyOf(key).key.toString('base64'),
+    scopes: ['cache-*'],
+    revoked: false,
+  });
   const rnd = prng(42);
   const names = [];
   for (let i = 0; i < n; i++) {
@@ -50,12 +57,34 @@ async function seedStore(storeDir, n, kb) {
     const files = 8;
     for (let j = 0; j < files; j++) {
       const size = Math.floor((kb * 1024) / files);
-      const data = rnd() < 0.6
-        ? Buffer.from(Array.from({ length: Math.ceil(size / 16) }, (_, k) => `line ${i}.${j}.${k} ${Math.floor(rnd() * 1e6)}\n`).join('').slice(0, size))
-        : crypto.randomBytes(size);
-      entries.push({ path: `usr/share/${name}/f${j}`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: data.length, data });
+      const data =
+        rnd() < 0.6
+          ? Buffer.from(
+              Array.from({ length: Math.ceil(size / 16) }, (_, k) => `line ${i}.${j}.${k} ${Math.floor(rnd() * 1e6)}\n`)
+                .join('')
+                .slice(0, size),
+            )
+          : crypto.randomBytes(size);
+      entries.push({
+        path: `usr/share/${name}/f${j}`,
+        type: 'file',
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        mtime: 0,
+        size: data.length,
+        data,
+      });
     }
-    const { fragment, blob } = buildFragment({ entries, name, version: '1.0.0', scheme: 'semver', key, epoch: 0, source: { type: 'bench' } });
+    const { fragment, blob } = buildFragment({
+      entries,
+      name,
+      version: '1.0.0',
+      scheme: 'semver',
+      key,
+      epoch: 0,
+      source: { type: 'bench' },
+    });
     await store.fragmentBlobs.put(fragment.descriptor.blob.digest, blob, blob.length);
     await store.fragments.put(fragment);
     names.push(name);
@@ -64,11 +93,22 @@ async function seedStore(storeDir, n, kb) {
 }
 
 function manifest(file, names, motd) {
-  fs.writeFileSync(file, [
-    'apiVersion: lse.dev/v1', 'kind: DependencyManifest', 'metadata: { name: bench-caches }', 'base: scratch', 'platform: { os: linux, arch: amd64 }',
-    'require:', ...names.map((n) => `  - name: ${n}`),
-    'files:', `  - path: /etc/motd`, `    content: ${JSON.stringify(motd)}`, '',
-  ].join('\n'));
+  fs.writeFileSync(
+    file,
+    [
+      'apiVersion: lse.dev/v1',
+      'kind: DependencyManifest',
+      'metadata: { name: bench-caches }',
+      'base: scratch',
+      'platform: { os: linux, arch: amd64 }',
+      'require:',
+      ...names.map((n) => `  - name: ${n}`),
+      'files:',
+      `  - path: /etc/motd`,
+      `    content: ${JSON.stringify(motd)}`,
+      '',
+    ].join('\n'),
+  );
 }
 
 const STAGES = ['resolved', 'fetched', 'verified', 'assembled'];
@@ -76,7 +116,9 @@ const STAGES = ['resolved', 'fetched', 'verified', 'assembled'];
 /** One `lse synth` process: wall clock, and each stage's share from the progress lines. */
 function synth(cli, store, file, out) {
   const t = now();
-  const r = shell(`node ${JSON.stringify(cli)} --store ${JSON.stringify(store)} synth ${JSON.stringify(file)} --out ${JSON.stringify(out)} --force`);
+  const r = shell(
+    `node ${JSON.stringify(cli)} --store ${JSON.stringify(store)} synth ${JSON.stringify(file)} --out ${JSON.stringify(out)} --force`,
+  );
   const wall = now() - t;
   const at = {};
   for (const line of r.stderr.split('\n')) {
@@ -123,7 +165,12 @@ async function main() {
     progress('the last combination again with the layer records and verdicts removed');
     const uncached = synth(cli, store, file, path.join(work, 'image-uncached'));
     const result = {
-      machine: machine(), fragments: o.fragments, kbPerFragment: o.kb, nodeStartupMs: startup, runs, uncached,
+      machine: machine(),
+      fragments: o.fragments,
+      kbPerFragment: o.kb,
+      nodeStartupMs: startup,
+      runs,
+      uncached,
       sameDigestWithoutCaches: uncached.digest === runs[runs.length - 1].digest,
     };
     if (o.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
@@ -136,10 +183,22 @@ async function main() {
 }
 
 function print(r) {
-  const row = (label, x) => [label, x.fragments ?? '-', ...STAGES.map((s) => fmtMs(x.stages[s])), fmtMs(x.stages.output), fmtMs(x.inProcessMs), fmtMs(x.wallMs)];
+  const row = (label, x) => [
+    label,
+    x.fragments ?? '-',
+    ...STAGES.map((s) => fmtMs(x.stages[s])),
+    fmtMs(x.stages.output),
+    fmtMs(x.inProcessMs),
+    fmtMs(x.wallMs),
+  ];
   const later = r.runs.slice(1);
   const med = (f) => median(later.map(f).filter((v) => v !== undefined));
-  const summary = { fragments: '-', stages: Object.fromEntries([...STAGES, 'output'].map((s) => [s, med((x) => x.stages[s])])), inProcessMs: med((x) => x.inProcessMs), wallMs: med((x) => x.wallMs) };
+  const summary = {
+    fragments: '-',
+    stages: Object.fromEntries([...STAGES, 'output'].map((s) => [s, med((x) => x.stages[s])])),
+    inProcessMs: med((x) => x.inProcessMs),
+    wallMs: med((x) => x.wallMs),
+  };
   table(
     `lse synth (embedded), ${r.fragments} fragments of ${r.kbPerFragment} KiB, node startup ${fmtMs(r.nodeStartupMs)}; ${r.machine.cpus} cores, load ${r.machine.loadAverage.join(' ')}`,
     ['run', 'fragments', 'resolve', 'fetch', 'verify', 'assemble', 'output', 'in process', 'wall'],
@@ -150,8 +209,12 @@ function print(r) {
     ],
   );
   const first = r.runs[0];
-  process.stdout.write(`\nfirst / median new combination: assemble ${fmtRatio(first.stages.assembled / summary.stages.assembled)}, verify ${fmtRatio(first.stages.verified / summary.stages.verified)}, in process ${fmtRatio(first.inProcessMs / summary.inProcessMs)}\n`);
-  process.stdout.write(`image digest without the caches ${r.sameDigestWithoutCaches ? 'is the same' : 'DIFFERS'} (${r.uncached.digest})\n`);
+  process.stdout.write(
+    `\nfirst / median new combination: assemble ${fmtRatio(first.stages.assembled / summary.stages.assembled)}, verify ${fmtRatio(first.stages.verified / summary.stages.verified)}, in process ${fmtRatio(first.inProcessMs / summary.inProcessMs)}\n`,
+  );
+  process.stdout.write(
+    `image digest without the caches ${r.sameDigestWithoutCaches ? 'is the same' : 'DIFFERS'} (${r.uncached.digest})\n`,
+  );
 }
 
 main().catch((e) => {

@@ -23,12 +23,41 @@ const lse = (...args) => {
 lse('keys', 'generate', '--name', 'bench', '--out', store);
 lse('trust', 'add', path.join(store, 'bench.pub'));
 const k = path.join(store, 'bench.key');
-lse('fragment', 'pack', path.join(REPO, 'examples/fragments/hello-data'), '--name', 'hello-data', '--version', '1.2.0', '--key', k);
-lse('fragment', 'pack', path.join(REPO, 'examples/fragments/hello-app'), '--name', 'hello-app', '--version', '1.0.3', '--depends', 'hello-data ^1.0.0', '--key', k);
+lse(
+  'fragment',
+  'pack',
+  path.join(REPO, 'examples/fragments/hello-data'),
+  '--name',
+  'hello-data',
+  '--version',
+  '1.2.0',
+  '--key',
+  k,
+);
+lse(
+  'fragment',
+  'pack',
+  path.join(REPO, 'examples/fragments/hello-app'),
+  '--name',
+  'hello-app',
+  '--version',
+  '1.0.3',
+  '--depends',
+  'hello-data ^1.0.0',
+  '--key',
+  k,
+);
 const manifest = path.join(store, 'm.yaml');
-fs.writeFileSync(manifest, 'apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: m }\nbase: scratch\nrequire: [{ name: hello-app }]\n');
+fs.writeFileSync(
+  manifest,
+  'apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: m }\nbase: scratch\nrequire: [{ name: hello-app }]\n',
+);
 
-const cases = { 'node -e 0': ['-e', '0'], 'lse --help': [LSE, '--help'], 'lse resolve': [LSE, '--store', store, 'resolve', manifest] };
+const cases = {
+  'node -e 0': ['-e', '0'],
+  'lse --help': [LSE, '--help'],
+  'lse resolve': [LSE, '--store', store, 'resolve', manifest],
+};
 const samples = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 for (let i = 0; i < rounds; i++) {
   for (const [name, args] of Object.entries(cases)) {
@@ -39,7 +68,13 @@ for (let i = 0; i < rounds; i++) {
   }
 }
 const base = stats(samples['node -e 0']).p50;
-table(`CLI start (${rounds} interleaved rounds)`, ['command', 'p50', 'p99', 'p50 / node -e 0'],
-  Object.entries(samples).map(([name, s]) => { const st = stats(s); return [name, fmtMs(st.p50), fmtMs(st.p99), fmtRatio(st.p50 / base)]; }));
+table(
+  `CLI start (${rounds} interleaved rounds)`,
+  ['command', 'p50', 'p99', 'p50 / node -e 0'],
+  Object.entries(samples).map(([name, s]) => {
+    const st = stats(s);
+    return [name, fmtMs(st.p50), fmtMs(st.p99), fmtRatio(st.p50 / base)];
+  }),
+);
 process.stdout.write(`machine: ${JSON.stringify(machine())}\n`);
 fs.rmSync(store, { recursive: true, force: true });

@@ -32,12 +32,34 @@ const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const core = require('../libs/core/dist');
 
-const POPULAR = ['curl', 'python3', 'jq', 'git', 'openssh-client', 'nginx', 'postgresql-15', 'vim', 'perl', 'openssl',
-  'ca-certificates', 'wget', 'gcc', 'make', 'nodejs', 'ruby', 'golang-go', 'apache2', 'redis-server', 'sqlite3'];
+const POPULAR = [
+  'curl',
+  'python3',
+  'jq',
+  'git',
+  'openssh-client',
+  'nginx',
+  'postgresql-15',
+  'vim',
+  'perl',
+  'openssl',
+  'ca-certificates',
+  'wget',
+  'gcc',
+  'make',
+  'nodejs',
+  'ruby',
+  'golang-go',
+  'apache2',
+  'redis-server',
+  'sqlite3',
+];
 
 function readIndex(file) {
   if (file) return readFileSync(file, 'utf8');
-  const t = spawnSync('apt-get', ['indextargets', '--format', '$(FILENAME)', 'Identifier: Packages'], { encoding: 'utf8' });
+  const t = spawnSync('apt-get', ['indextargets', '--format', '$(FILENAME)', 'Identifier: Packages'], {
+    encoding: 'utf8',
+  });
   const f = (t.stdout || '').split('\n').find((l) => /_dists_bookworm_main_binary-amd64_Packages/.test(l));
   if (!f) throw new Error('no bookworm main Packages list from apt; give a Packages file or run apt-get update');
   const r = spawnSync('/usr/lib/apt/apt-helper', ['cat-file', f], { maxBuffer: 1 << 30 });
@@ -46,21 +68,35 @@ function readIndex(file) {
 
 function consistent(selected) {
   const byName = new Map();
-  for (const g of selected) for (const n of new Set([g.descriptor.name, ...g.descriptor.provides.map((p) => p.name)])) byName.set(n, [...(byName.get(n) || []), g]);
+  for (const g of selected)
+    for (const n of new Set([g.descriptor.name, ...g.descriptor.provides.map((p) => p.name)]))
+      byName.set(n, [...(byName.get(n) || []), g]);
   const hits = (a) => (byName.get(a.name) || []).filter((g) => core.atomMatches(a, g));
   const problems = [];
   for (const f of selected) {
     const d = f.descriptor;
-    for (const rel of [...d.depends, ...d.preDepends]) if (!rel.some((a) => hits(a).length)) problems.push(`${d.name} needs ${core.formatRelation(rel)}`);
-    for (const a of [...d.conflicts, ...d.breaks].flat()) if (hits(a).some((g) => g !== f && g.descriptor.name !== d.name)) problems.push(`${d.name} conflicts with ${a.name}`);
+    for (const rel of [...d.depends, ...d.preDepends])
+      if (!rel.some((a) => hits(a).length)) problems.push(`${d.name} needs ${core.formatRelation(rel)}`);
+    for (const a of [...d.conflicts, ...d.breaks].flat())
+      if (hits(a).some((g) => g !== f && g.descriptor.name !== d.name))
+        problems.push(`${d.name} conflicts with ${a.name}`);
   }
   return problems;
 }
 
 function aptClosure(name) {
-  const r = spawnSync('apt-get', ['install', '-s', '--no-install-recommends', '-o', 'Dir::State::status=/dev/null', name], { encoding: 'utf8' });
+  const r = spawnSync(
+    'apt-get',
+    ['install', '-s', '--no-install-recommends', '-o', 'Dir::State::status=/dev/null', name],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) return undefined;
-  return new Set(r.stdout.split('\n').filter((l) => l.startsWith('Inst ')).map((l) => l.split(' ')[1].replace(/:.*$/, '')));
+  return new Set(
+    r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('Inst '))
+      .map((l) => l.split(' ')[1].replace(/:.*$/, '')),
+  );
 }
 
 async function main() {
@@ -88,24 +124,66 @@ async function main() {
     const problems = fragments ? consistent(fragments) : [];
     const apt = fragments ? aptClosure(name) : undefined;
     const ours = fragments ? new Set(fragments.map((f) => f.descriptor.name)) : undefined;
-    const diff = apt && ours ? [...apt].filter((n) => !ours.has(n)).length + [...ours].filter((n) => !apt.has(n)).length : null;
-    rows.push({ key: fragments ? fragments.map((f) => `${f.descriptor.name}=${f.descriptor.version}`).sort().join(' ') : null, name, ms: Math.round(ms * 10) / 10, closure: fragments ? fragments.length : null, consistent: fragments ? problems.length === 0 : false, apt: apt ? apt.size : null, diff, error, problems: problems.slice(0, 3) });
+    const diff =
+      apt && ours ? [...apt].filter((n) => !ours.has(n)).length + [...ours].filter((n) => !apt.has(n)).length : null;
+    rows.push({
+      key: fragments
+        ? fragments
+            .map((f) => `${f.descriptor.name}=${f.descriptor.version}`)
+            .sort()
+            .join(' ')
+        : null,
+      name,
+      ms: Math.round(ms * 10) / 10,
+      closure: fragments ? fragments.length : null,
+      consistent: fragments ? problems.length === 0 : false,
+      apt: apt ? apt.size : null,
+      diff,
+      error,
+      problems: problems.slice(0, 3),
+    });
   }
-  const store = args.includes('--no-store') ? undefined : await storeBench(file, rows, json, args.includes('--compare-unsigned'));
+  const store = args.includes('--no-store')
+    ? undefined
+    : await storeBench(file, rows, json, args.includes('--compare-unsigned'));
   for (const r of rows) delete r.key;
-  const result = { paragraphs: paragraphs.length, readMs: Math.round(readMs), importMs: Math.round(importMs), resolutions: rows, ...(store ? { store } : {}) };
+  const result = {
+    paragraphs: paragraphs.length,
+    readMs: Math.round(readMs),
+    importMs: Math.round(importMs),
+    resolutions: rows,
+    ...(store ? { store } : {}),
+  };
   if (json) return void process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  process.stdout.write(`index: ${paragraphs.length} paragraphs; read ${result.readMs} ms, parse + catalog ${result.importMs} ms\n`);
+  process.stdout.write(
+    `index: ${paragraphs.length} paragraphs; read ${result.readMs} ms, parse + catalog ${result.importMs} ms\n`,
+  );
   process.stdout.write('package            closure  apt  diff  ms      consistent\n');
-  for (const r of rows) process.stdout.write(`${r.name.padEnd(18)} ${String(r.closure ?? '-').padStart(7)} ${String(r.apt ?? '-').padStart(4)} ${String(r.diff ?? '-').padStart(5)}  ${String(r.ms).padEnd(7)} ${r.consistent ? 'yes' : `NO ${r.error || r.problems.join('; ')}`}\n`);
+  for (const r of rows)
+    process.stdout.write(
+      `${r.name.padEnd(18)} ${String(r.closure ?? '-').padStart(7)} ${String(r.apt ?? '-').padStart(4)} ${String(r.diff ?? '-').padStart(5)}  ${String(r.ms).padEnd(7)} ${r.consistent ? 'yes' : `NO ${r.error || r.problems.join('; ')}`}\n`,
+    );
   if (store) {
-    process.stdout.write(`\nstore: lse import debian-index${store.signed ? ' --release (signed chain checked, proof stored)' : ' --allow-unsigned'} of the whole index into a fresh embedded store: ${store.importSeconds} s, ${store.importCpuSeconds} s CPU (${store.created} fragments); again: ${store.reimportSeconds} s (${store.recreated} new)\n`);
-    if (store.unsigned) process.stdout.write(`the same import --allow-unsigned into another fresh store: ${store.unsigned.seconds} s, ${store.unsigned.cpuSeconds} s CPU; signed/unsigned: wall ${store.ratio.wall}, CPU ${store.ratio.cpu}\n`);
-    process.stdout.write('package            closure  load+resolve ms  in-memory ms  ratio  same closure  consistent\n');
-    for (const r of store.resolutions) process.stdout.write(`${r.name.padEnd(18)} ${String(r.closure ?? '-').padStart(7)}  ${String(r.ms).padStart(15)}  ${String(r.memoryMs).padStart(12)}  ${String(r.ratio).padStart(5)}  ${r.same ? 'yes' : 'NO'}          ${r.consistent ? 'yes' : `NO ${r.error || ''}`}\n`);
-    process.stdout.write(`store p50 ${store.p50Ms} ms, max ${store.maxMs} ms (catalog loading from ${store.created} stored fragments included)\n`);
+    process.stdout.write(
+      `\nstore: lse import debian-index${store.signed ? ' --release (signed chain checked, proof stored)' : ' --allow-unsigned'} of the whole index into a fresh embedded store: ${store.importSeconds} s, ${store.importCpuSeconds} s CPU (${store.created} fragments); again: ${store.reimportSeconds} s (${store.recreated} new)\n`,
+    );
+    if (store.unsigned)
+      process.stdout.write(
+        `the same import --allow-unsigned into another fresh store: ${store.unsigned.seconds} s, ${store.unsigned.cpuSeconds} s CPU; signed/unsigned: wall ${store.ratio.wall}, CPU ${store.ratio.cpu}\n`,
+      );
+    process.stdout.write(
+      'package            closure  load+resolve ms  in-memory ms  ratio  same closure  consistent\n',
+    );
+    for (const r of store.resolutions)
+      process.stdout.write(
+        `${r.name.padEnd(18)} ${String(r.closure ?? '-').padStart(7)}  ${String(r.ms).padStart(15)}  ${String(r.memoryMs).padStart(12)}  ${String(r.ratio).padStart(5)}  ${r.same ? 'yes' : 'NO'}          ${r.consistent ? 'yes' : `NO ${r.error || ''}`}\n`,
+      );
+    process.stdout.write(
+      `store p50 ${store.p50Ms} ms, max ${store.maxMs} ms (catalog loading from ${store.created} stored fragments included)\n`,
+    );
   }
-  if (rows.some((r) => !r.consistent) || (store && store.resolutions.some((r) => !r.consistent || !r.same))) process.exitCode = 1;
+  if (rows.some((r) => !r.consistent) || (store && store.resolutions.some((r) => !r.consistent || !r.same)))
+    process.exitCode = 1;
 }
 
 /** Imports the index into a fresh fs store with the built CLI, then resolves from the store. */
@@ -115,7 +193,11 @@ async function storeBench(file, memoryRows, json, compareUnsigned) {
   const { releaseBeside } = require('../libs/adapters/deb/dist');
   const dir = mkdtempSync(join(tmpdir(), 'lse-bench-debian-'));
   const lseIn = (storeDir, ...a) => {
-    const r = spawnSync(process.execPath, [join(__dirname, '../apps/cli/bin/lse.js'), '--store', join(dir, storeDir), ...a], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    const r = spawnSync(
+      process.execPath,
+      [join(__dirname, '../apps/cli/bin/lse.js'), '--store', join(dir, storeDir), ...a],
+      { encoding: 'utf8', maxBuffer: 1 << 28 },
+    );
     if (r.status !== 0) throw new Error(`lse ${a.join(' ')} exited ${r.status}: ${r.stderr}`);
     return r.stdout;
   };
@@ -123,24 +205,64 @@ async function storeBench(file, memoryRows, json, compareUnsigned) {
   try {
     const listFile = file || aptList();
     const beside = releaseBeside(listFile);
-    const trustArgs = beside && beside.inRelease ? ['--release', beside.inRelease] : beside ? ['--release', beside.release] : ['--allow-unsigned'];
+    const trustArgs =
+      beside && beside.inRelease
+        ? ['--release', beside.inRelease]
+        : beside
+          ? ['--release', beside.release]
+          : ['--allow-unsigned'];
     if (!json) process.stderr.write(`importing ${listFile} (${trustArgs.join(' ')}) into ${dir}/store ...\n`);
     lse('keys', 'generate', '--name', 'bench', '--out', dir);
     lse('trust', 'add', join(dir, 'bench.pub'));
     const c0 = childCpuSeconds();
     let t = process.hrtime.bigint();
-    const first = JSON.parse(lse('--json', 'import', 'debian-index', listFile, ...trustArgs, '--key', join(dir, 'bench.key'), '--arch', 'amd64,all'));
+    const first = JSON.parse(
+      lse(
+        '--json',
+        'import',
+        'debian-index',
+        listFile,
+        ...trustArgs,
+        '--key',
+        join(dir, 'bench.key'),
+        '--arch',
+        'amd64,all',
+      ),
+    );
     const importSeconds = Number(process.hrtime.bigint() - t) / 1e9;
     const importCpuSeconds = childCpuSeconds() - c0;
     t = process.hrtime.bigint();
-    const again = JSON.parse(lse('--json', 'import', 'debian-index', listFile, ...trustArgs, '--key', join(dir, 'bench.key'), '--arch', 'amd64,all'));
+    const again = JSON.parse(
+      lse(
+        '--json',
+        'import',
+        'debian-index',
+        listFile,
+        ...trustArgs,
+        '--key',
+        join(dir, 'bench.key'),
+        '--arch',
+        'amd64,all',
+      ),
+    );
     const reimportSeconds = Number(process.hrtime.bigint() - t) / 1e9;
     let unsigned;
     if (compareUnsigned && trustArgs[0] === '--release') {
       lseIn('unsigned', 'trust', 'add', join(dir, 'bench.pub'));
       const c0 = childCpuSeconds();
       t = process.hrtime.bigint();
-      lseIn('unsigned', '--json', 'import', 'debian-index', listFile, '--allow-unsigned', '--key', join(dir, 'bench.key'), '--arch', 'amd64,all');
+      lseIn(
+        'unsigned',
+        '--json',
+        'import',
+        'debian-index',
+        listFile,
+        '--allow-unsigned',
+        '--key',
+        join(dir, 'bench.key'),
+        '--arch',
+        'amd64,all',
+      );
       const seconds = Number(process.hrtime.bigint() - t) / 1e9;
       const cpu = childCpuSeconds() - c0;
       rmSync(join(dir, 'unsigned'), { recursive: true, force: true });
@@ -154,23 +276,48 @@ async function storeBench(file, memoryRows, json, compareUnsigned) {
       let error;
       try {
         const catalog = await loadCatalog(store.fragments, [m.name]);
-        ({ fragments } = core.resolve({ requirements: [{ name: m.name }], platform: { os: 'linux', arch: 'amd64' }, catalog }));
+        ({ fragments } = core.resolve({
+          requirements: [{ name: m.name }],
+          platform: { os: 'linux', arch: 'amd64' },
+          catalog,
+        }));
       } catch (e) {
         error = e.message.split('\n')[0];
       }
       const ms = Math.round(Number(process.hrtime.bigint() - t0) / 1e5) / 10;
       const names = fragments ? fragments.map((f) => `${f.descriptor.name}=${f.descriptor.version}`).sort() : [];
       resolutions.push({
-        name: m.name, ms, memoryMs: m.ms, ratio: m.ms ? Math.round((ms / m.ms) * 10) / 10 : null, closure: fragments ? fragments.length : null,
-        same: fragments !== undefined && m.key === names.join(' '), consistent: fragments ? consistent(fragments).length === 0 : false, error, names: names.length,
+        name: m.name,
+        ms,
+        memoryMs: m.ms,
+        ratio: m.ms ? Math.round((ms / m.ms) * 10) / 10 : null,
+        closure: fragments ? fragments.length : null,
+        same: fragments !== undefined && m.key === names.join(' '),
+        consistent: fragments ? consistent(fragments).length === 0 : false,
+        error,
+        names: names.length,
       });
     }
     const sorted = resolutions.map((r) => r.ms).sort((a, b) => a - b);
     return {
-      importSeconds: Math.round(importSeconds * 10) / 10, importCpuSeconds: Math.round(importCpuSeconds * 10) / 10, signed: trustArgs[0] === '--release',
-      ...(unsigned ? { unsigned, ratio: { wall: Math.round((importSeconds / unsigned.seconds) * 100) / 100, cpu: Math.round((importCpuSeconds / unsigned.cpuSeconds) * 100) / 100 } } : {}),
-      created: first.created, reimportSeconds: Math.round(reimportSeconds * 10) / 10, recreated: again.created,
-      p50Ms: sorted[Math.floor(sorted.length / 2)], maxMs: sorted[sorted.length - 1], resolutions,
+      importSeconds: Math.round(importSeconds * 10) / 10,
+      importCpuSeconds: Math.round(importCpuSeconds * 10) / 10,
+      signed: trustArgs[0] === '--release',
+      ...(unsigned
+        ? {
+            unsigned,
+            ratio: {
+              wall: Math.round((importSeconds / unsigned.seconds) * 100) / 100,
+              cpu: Math.round((importCpuSeconds / unsigned.cpuSeconds) * 100) / 100,
+            },
+          }
+        : {}),
+      created: first.created,
+      reimportSeconds: Math.round(reimportSeconds * 10) / 10,
+      recreated: again.created,
+      p50Ms: sorted[Math.floor(sorted.length / 2)],
+      maxMs: sorted[sorted.length - 1],
+      resolutions,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -185,7 +332,9 @@ function childCpuSeconds() {
 }
 
 function aptList() {
-  const t = spawnSync('apt-get', ['indextargets', '--format', '$(FILENAME)', 'Identifier: Packages'], { encoding: 'utf8' });
+  const t = spawnSync('apt-get', ['indextargets', '--format', '$(FILENAME)', 'Identifier: Packages'], {
+    encoding: 'utf8',
+  });
   const f = (t.stdout || '').split('\n').find((l) => /_dists_bookworm_main_binary-amd64_Packages/.test(l));
   if (!f) throw new Error('no bookworm main Packages list from apt; give a Packages file or run apt-get update');
   return f;

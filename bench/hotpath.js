@@ -37,10 +37,18 @@ function parseArgs(argv) {
     else if (a === '--fill') o.fill = Number(argv[++i]);
     else if (a === '--json') o.json = true;
     else if (a === '--debian') o.debian = true;
-    else if (a === '--help' || a === '-h') { process.stdout.write(`${USAGE}\n`); process.exit(0); }
-    else { process.stderr.write(`unknown option '${a}'\n${USAGE}\n`); process.exit(2); }
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    } else {
+      process.stderr.write(`unknown option '${a}'\n${USAGE}\n`);
+      process.exit(2);
+    }
   }
-  if (!(o.rounds > 0) || !(o.fill >= 0)) { process.stderr.write(`--rounds must be > 0 and --fill >= 0\n${USAGE}\n`); process.exit(2); }
+  if (!(o.rounds > 0) || !(o.fill >= 0)) {
+    process.stderr.write(`--rounds must be > 0 and --fill >= 0\n${USAGE}\n`);
+    process.exit(2);
+  }
   return o;
 }
 
@@ -51,22 +59,44 @@ const P = `hot${RUN}-`;
 
 async function api(method, p, body, headers = {}) {
   const res = await fetch(new URL(p, env.LSE_SERVER), {
-    method, headers: { authorization: `Bearer ${env.LSE_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    method,
+    headers: {
+      authorization: `Bearer ${env.LSE_TOKEN}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
-const file = (p, content, mode = 0o644) => ({ path: p, type: 'file', mode, uid: 0, gid: 0, mtime: 0, size: Buffer.byteLength(content), data: Buffer.from(content) });
+const file = (p, content, mode = 0o644) => ({
+  path: p,
+  type: 'file',
+  mode,
+  uid: 0,
+  gid: 0,
+  mtime: 0,
+  size: Buffer.byteLength(content),
+  data: Buffer.from(content),
+});
 
 function cpuMsOf(pid) {
   try {
     const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in clock ticks of 1/100 s
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
-const pidOf = (name) => { try { return Number(fs.readFileSync(path.join(STATE, 'run', `${name}.pid`), 'utf8').trim()); } catch { return undefined; } };
+const pidOf = (name) => {
+  try {
+    return Number(fs.readFileSync(path.join(STATE, 'run', `${name}.pid`), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+};
 
 /** Parsed JSON log lines of the services whose log file starts with `prefix`, that `keep` keeps. */
 function logLines(prefix, keep) {
@@ -74,7 +104,12 @@ function logLines(prefix, keep) {
   for (const f of fs.readdirSync(path.join(STATE, 'logs')).filter((x) => x.startsWith(prefix))) {
     for (const line of fs.readFileSync(path.join(STATE, 'logs', f), 'utf8').split('\n')) {
       if (!line.startsWith('{')) continue;
-      try { const j = JSON.parse(line); if (keep(j)) out.push(j); } catch { /* not a log line */ }
+      try {
+        const j = JSON.parse(line);
+        if (keep(j)) out.push(j);
+      } catch {
+        /* not a log line */
+      }
     }
   }
   return out;
@@ -91,49 +126,83 @@ async function ferretCpuOf(pid, fn) {
     await fn(db);
     const b = cpuMsOf(pid);
     return a === undefined || b === undefined ? undefined : b - a;
-  } finally { await mongo.close(); }
+  } finally {
+    await mongo.close();
+  }
 }
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
-  if (!env.LSE_SERVER || !env.LSE_TOKEN) { process.stderr.write(`${USAGE}\n`); process.exit(2); }
+  if (!env.LSE_SERVER || !env.LSE_TOKEN) {
+    process.stderr.write(`${USAGE}\n`);
+    process.exit(2);
+  }
   const { generateKeyPair, publicKeyOf, formatKey, writeTar } = require('@lse/core');
   const { buildFragment } = require('@lse/engine');
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lse-hot-'));
 
   progress('publishing a synthetic 30-fragment closure');
   const key = generateKeyPair(`${P}key`).secretKey;
-  const ok = (r, what) => { if (r.status >= 300) throw new Error(`${what}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`); return r; };
+  const ok = (r, what) => {
+    if (r.status >= 300) throw new Error(`${what}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+    return r;
+  };
   ok(await api('POST', '/v1/keys', { publicKey: formatKey(publicKeyOf(key)), scopes: [`${P}*`] }), 'trust');
-  const rootfs = writeTar([{ path: 'etc', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0, size: 0 }, file('etc/os-release', 'ID=hot\n')]);
+  const rootfs = writeTar([
+    { path: 'etc', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0, size: 0 },
+    file('etc/os-release', 'ID=hot\n'),
+  ]);
   ok(await api('POST', '/v1/bases', { name: `${P}base`, tag: 'latest', rootfsTar: rootfs.toString('base64') }), 'base');
   const tars = [];
   for (let i = 0; i < 30; i++) {
     // ~60 KB of text per fragment, a few files each: small libraries and tools.
     const entries = [0, 1, 2].map((j) => file(`usr/lib/${P}${i}/part${j}.txt`, `${P}${i}-${j}\n`.repeat(2400)));
     const depends = i < 29 ? [`${P}lib${i + 1}`] : [];
-    const { fragment, blob } = buildFragment({ entries, name: `${P}lib${i}`, version: '1.0.0', scheme: 'semver', depends, key, epoch: 0, source: { type: 'bench' } });
+    const { fragment, blob } = buildFragment({
+      entries,
+      name: `${P}lib${i}`,
+      version: '1.0.0',
+      scheme: 'semver',
+      depends,
+      key,
+      epoch: 0,
+      source: { type: 'bench' },
+    });
     ok(await api('POST', '/v1/fragments', { fragment, blob: blob.toString('base64') }), 'publish');
     const t = path.join(work, `f${i}.tar`);
     fs.writeFileSync(t, blob);
     tars.push(t);
   }
   const manifest = (name, motd) => ({
-    apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name }, base: `${P}base:latest`, require: [{ name: `${P}lib0` }],
+    apiVersion: 'lse.dev/v1',
+    kind: 'DependencyManifest',
+    metadata: { name },
+    base: `${P}base:latest`,
+    require: [{ name: `${P}lib0` }],
     ...(motd ? { files: [{ path: '/etc/motd', content: motd, mode: '0644' }] } : {}),
   });
   const synth = async (m) => {
     const t = now();
     const r = await api('POST', '/v1/syntheses', { manifest: m }, { prefer: 'wait=120' });
     const ms = now() - t;
-    if (r.body?.status !== 'completed') throw new Error(`synthesis did not complete: ${JSON.stringify(r.body).slice(0, 400)}`);
+    if (r.body?.status !== 'completed')
+      throw new Error(`synthesis did not complete: ${JSON.stringify(r.body).slice(0, 400)}`);
     return { ms, id: r.body.id };
   };
-  const readyz = async () => { const t = now(); await fetch(new URL('/readyz', env.LSE_SERVER)).then((r) => r.text()); return now() - t; };
+  const readyz = async () => {
+    const t = now();
+    await fetch(new URL('/readyz', env.LSE_SERVER)).then((r) => r.text());
+    return now() - t;
+  };
   const conventional = () => {
     const root = fs.mkdtempSync(path.join(work, 'root-'));
     const t = now();
-    const r = spawnSync('bash', ['-c', `set -e; for f in "$@"; do tar -xf "$f" -C "${root}"; done; tar -C "${root}" -c . | gzip -6 | sha256sum >/dev/null`, '_', ...tars]);
+    const r = spawnSync('bash', [
+      '-c',
+      `set -e; for f in "$@"; do tar -xf "$f" -C "${root}"; done; tar -C "${root}" -c . | gzip -6 | sha256sum >/dev/null`,
+      '_',
+      ...tars,
+    ]);
     const ms = now() - t;
     if (r.status !== 0) throw new Error(`conventional build failed: ${r.stderr}`);
     fs.rmSync(root, { recursive: true, force: true });
@@ -171,14 +240,24 @@ async function main() {
     // The lease collector runs on its own timer and reads every lease (a cost per run that grows
     // with the live leases, not per synthesis): count its runs in this window, and measure what one
     // full read of the leases costs FerretDB now, to show the syntheses' own share.
-    const collectorRuns = logLines('svc-gateway-', (j) => (j.msg === 'collector ran' || j.msg === 'collected') && Date.parse(j.time) >= from).length;
+    const collectorRuns = logLines(
+      'svc-gateway-',
+      (j) => (j.msg === 'collector ran' || j.msg === 'collected') && Date.parse(j.time) >= from,
+    ).length;
     const leaseRead = await ferretCpuOf(ferret, async (db) => db.collection('leases').find({}).toArray());
     const total = cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined;
     return {
-      p1: stats(p1), readyz: stats(rz), p2: stats(p2), conventional: stats(conv),
+      p1: stats(p1),
+      readyz: stats(rz),
+      p2: stats(p2),
+      conventional: stats(conv),
       ferretCpuMsPerNew: total === undefined ? undefined : total / rounds2,
-      collectorRuns, leaseReadCpuMs: leaseRead,
-      ferretCpuMsPerNewLessCollector: total === undefined || leaseRead === undefined ? undefined : Math.max(0, total - collectorRuns * leaseRead) / rounds2,
+      collectorRuns,
+      leaseReadCpuMs: leaseRead,
+      ferretCpuMsPerNewLessCollector:
+        total === undefined || leaseRead === undefined
+          ? undefined
+          : Math.max(0, total - collectorRuns * leaseRead) / rounds2,
     };
   };
 
@@ -192,15 +271,17 @@ async function main() {
     let done = 0;
     const t = now();
     const filled = [];
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (done < o.fill) {
-        const n = ++done;
-        const r = await api('POST', '/v1/syntheses', { manifest: fillM });
-        if (r.status >= 300) throw new Error(`fill: HTTP ${r.status}`);
-        filled.push(r.body.id);
-        if (n % 2000 === 0) progress(`  ${n} posted (${((now() - t) / 1000).toFixed(0)} s)`);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (done < o.fill) {
+          const n = ++done;
+          const r = await api('POST', '/v1/syntheses', { manifest: fillM });
+          if (r.status >= 300) throw new Error(`fill: HTTP ${r.status}`);
+          filled.push(r.body.id);
+          if (n % 2000 === 0) progress(`  ${n} posted (${((now() - t) / 1000).toFixed(0)} s)`);
+        }
+      }),
+    );
     results.fillSeconds = (now() - t) / 1000;
     // Let the record projection apply the fill's events first: measure stored data, not a backlog.
     // Done when every fill synthesis has its completed record in the database (point lookups by
@@ -214,9 +295,18 @@ async function main() {
     while (pending.length && now() - quietFrom < 1_800_000) {
       // In posting order, up to the first one not recorded yet (the rest are checked next time).
       let i = 0;
-      while (i < pending.length && (await records.findOne({ _id: pending[i] }, { projection: { status: 1 } }))?.status === 'completed') i++;
+      while (
+        i < pending.length &&
+        (await records.findOne({ _id: pending[i] }, { projection: { status: 1 } }))?.status === 'completed'
+      )
+        i++;
       pending = pending.slice(i);
-      if (pending.length) { progress(`  ${filled.length - pending.length} of ${filled.length} recorded (${((now() - quietFrom) / 1000).toFixed(0)} s)`); await new Promise((r) => setTimeout(r, 5000)); }
+      if (pending.length) {
+        progress(
+          `  ${filled.length - pending.length} of ${filled.length} recorded (${((now() - quietFrom) / 1000).toFixed(0)} s)`,
+        );
+        await new Promise((r) => setTimeout(r, 5000));
+      }
     }
     await mongo.close();
     if (pending.length) throw new Error(`${pending.length} fill syntheses were not recorded within 30 min`);
@@ -241,34 +331,85 @@ async function main() {
       try {
         const j = JSON.parse(line);
         if (wanted.has(j.synthesisId) && typeof j.ms === 'number' && j.handler) (stage[j.handler] ??= []).push(j.ms);
-      } catch { /* not a log line */ }
+      } catch {
+        /* not a log line */
+      }
     }
   }
   results.stages = Object.fromEntries(Object.entries(stage).map(([k, v]) => [k, stats(v)]));
   results.machine = machine();
   fs.rmSync(work, { recursive: true, force: true });
 
-  if (o.json) { process.stdout.write(JSON.stringify(results, null, 2) + '\n'); return; }
+  if (o.json) {
+    process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+    return;
+  }
   if (results.debian) {
     const d = results.debian;
-    table(`P2 for curl's closure of Debian packages (${d.packages} packages shipped above a base of base-files, base-passwd, dash, coreutils; ${d.debs} .debs in the conventional build)`,
+    table(
+      `P2 for curl's closure of Debian packages (${d.packages} packages shipped above a base of base-files, base-passwd, dash, coreutils; ${d.debs} .debs in the conventional build)`,
       ['measurement', 'p50', 'p99', 'ratio'],
-      [['LSE: new combination of cached fragments', fmtMs(d.lse.p50), fmtMs(d.lse.p99), `${fmtRatio(d.conventional.p50 / d.lse.p50)} faster than the conventional build`],
-        ['conventional: dpkg-deb -x each .deb + umoci repack', fmtMs(d.conventional.p50), fmtMs(d.conventional.p99), '']]);
+      [
+        [
+          'LSE: new combination of cached fragments',
+          fmtMs(d.lse.p50),
+          fmtMs(d.lse.p99),
+          `${fmtRatio(d.conventional.p50 / d.lse.p50)} faster than the conventional build`,
+        ],
+        [
+          'conventional: dpkg-deb -x each .deb + umoci repack',
+          fmtMs(d.conventional.p50),
+          fmtMs(d.conventional.p99),
+          '',
+        ],
+      ],
+    );
   }
   const row = (label, r) => [
-    [`P1 repeat, ${label}`, fmtMs(r.p1.p50), fmtMs(r.p1.p99), `readyz p99 ${fmtMs(r.readyz.p99)}`, `p99/readyz p99 ${fmtRatio(r.p1.p99 / r.readyz.p99)}`],
-    [`P2 new combination, ${label}`, fmtMs(r.p2.p50), fmtMs(r.p2.p99), `conventional p50 ${fmtMs(r.conventional.p50)}`, `${fmtRatio(r.conventional.p50 / r.p2.p50)} faster`],
-    [`FerretDB CPU per new synthesis, ${label}`, r.ferretCpuMsPerNew === undefined ? '-' : fmtMs(r.ferretCpuMsPerNew), '', `${r.collectorRuns} collector run(s) in the window`, ''],
-    [`  less the collector's lease reads, ${label}`, r.ferretCpuMsPerNewLessCollector === undefined ? '-' : fmtMs(r.ferretCpuMsPerNewLessCollector), '', `one lease read ${r.leaseReadCpuMs === undefined ? '-' : fmtMs(r.leaseReadCpuMs)}`, ''],
+    [
+      `P1 repeat, ${label}`,
+      fmtMs(r.p1.p50),
+      fmtMs(r.p1.p99),
+      `readyz p99 ${fmtMs(r.readyz.p99)}`,
+      `p99/readyz p99 ${fmtRatio(r.p1.p99 / r.readyz.p99)}`,
+    ],
+    [
+      `P2 new combination, ${label}`,
+      fmtMs(r.p2.p50),
+      fmtMs(r.p2.p99),
+      `conventional p50 ${fmtMs(r.conventional.p50)}`,
+      `${fmtRatio(r.conventional.p50 / r.p2.p50)} faster`,
+    ],
+    [
+      `FerretDB CPU per new synthesis, ${label}`,
+      r.ferretCpuMsPerNew === undefined ? '-' : fmtMs(r.ferretCpuMsPerNew),
+      '',
+      `${r.collectorRuns} collector run(s) in the window`,
+      '',
+    ],
+    [
+      `  less the collector's lease reads, ${label}`,
+      r.ferretCpuMsPerNewLessCollector === undefined ? '-' : fmtMs(r.ferretCpuMsPerNewLessCollector),
+      '',
+      `one lease read ${r.leaseReadCpuMs === undefined ? '-' : fmtMs(r.leaseReadCpuMs)}`,
+      '',
+    ],
   ];
-  table('Hot paths through the gateway (goals: P1 p99 <= 10 ms and <= 3x readyz p99; P2 p50 <= 150 ms and >= 10x the conventional build)',
+  table(
+    'Hot paths through the gateway (goals: P1 p99 <= 10 ms and <= 3x readyz p99; P2 p50 <= 150 ms and >= 10x the conventional build)',
     ['measurement', 'p50', 'p99', 'baseline (same rounds)', 'ratio'],
-    [...row('100s stored', results.small), ...(results.large ? row(`${o.fill} more stored`, results.large) : [])]);
+    [...row('100s stored', results.small), ...(results.large ? row(`${o.fill} more stored`, results.large) : [])],
+  );
   if (results.large) {
-    process.stdout.write(`flatness: P1 p50 ${fmtRatio(results.large.p1.p50 / results.small.p1.p50)}, P2 p50 ${fmtRatio(results.large.p2.p50 / results.small.p2.p50)}, FerretDB CPU per new synthesis ${fmtRatio(results.large.ferretCpuMsPerNew / results.small.ferretCpuMsPerNew)} (less the collector's lease reads ${fmtRatio(results.large.ferretCpuMsPerNewLessCollector / results.small.ferretCpuMsPerNewLessCollector)}) after ${o.fill} more stored syntheses (posted in ${results.fillSeconds.toFixed(0)} s, all recorded ${results.recordedSeconds.toFixed(0)} s later)\n`);
+    process.stdout.write(
+      `flatness: P1 p50 ${fmtRatio(results.large.p1.p50 / results.small.p1.p50)}, P2 p50 ${fmtRatio(results.large.p2.p50 / results.small.p2.p50)}, FerretDB CPU per new synthesis ${fmtRatio(results.large.ferretCpuMsPerNew / results.small.ferretCpuMsPerNew)} (less the collector's lease reads ${fmtRatio(results.large.ferretCpuMsPerNewLessCollector / results.small.ferretCpuMsPerNewLessCollector)}) after ${o.fill} more stored syntheses (posted in ${results.fillSeconds.toFixed(0)} s, all recorded ${results.recordedSeconds.toFixed(0)} s later)\n`,
+    );
   }
-  table('Stage timings of this run (ms logged per message)', ['stage', 'n', 'p50', 'p99'], Object.entries(results.stages).map(([k, s]) => [k, String(s.n), fmtMs(s.p50), fmtMs(s.p99)]));
+  table(
+    'Stage timings of this run (ms logged per message)',
+    ['stage', 'n', 'p50', 'p99'],
+    Object.entries(results.stages).map(([k, s]) => [k, String(s.n), fmtMs(s.p50), fmtMs(s.p99)]),
+  );
   process.stdout.write(`machine: ${JSON.stringify(results.machine)}\n`);
 }
 
@@ -283,7 +424,11 @@ async function debianP2(o, work, synth) {
   const LSE = path.join(__dirname, '..', 'apps/cli/bin/lse.js');
   const keyFile = path.join(work, 'deb.key');
   const run = (args) => {
-    const r = spawnSync('node', [LSE, '--server', env.LSE_SERVER, '--token', env.LSE_TOKEN, '-q', ...args], { encoding: 'utf8', env, timeout: 900_000 });
+    const r = spawnSync('node', [LSE, '--server', env.LSE_SERVER, '--token', env.LSE_TOKEN, '-q', ...args], {
+      encoding: 'utf8',
+      env,
+      timeout: 900_000,
+    });
     if (r.status !== 0) throw new Error(`lse ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
@@ -296,12 +441,32 @@ async function debianP2(o, work, synth) {
   const cacheBase = path.join(work, 'apt-base');
   const cacheCurl = path.join(work, 'apt-curl');
   progress('Debian P2: building the base and importing curl over the gateway (apt-get download)');
-  run(['base', 'build', '--name', `${P}debian`, 'base-files', 'base-passwd', 'dash', 'coreutils', '--key', keyFile, '--cache', cacheBase]);
+  run([
+    'base',
+    'build',
+    '--name',
+    `${P}debian`,
+    'base-files',
+    'base-passwd',
+    'dash',
+    'coreutils',
+    '--key',
+    keyFile,
+    '--cache',
+    cacheBase,
+  ]);
   run(['import', 'apt', 'curl', 'ca-certificates', '--key', keyFile, '--cache', cacheCurl]);
-  const debs = fs.readdirSync(cacheCurl).filter((f) => f.endsWith('.deb')).map((f) => path.join(cacheCurl, f));
+  const debs = fs
+    .readdirSync(cacheCurl)
+    .filter((f) => f.endsWith('.deb'))
+    .map((f) => path.join(cacheCurl, f));
   const manifest = (i) => ({
-    apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: `${P}curl` }, base: `${P}debian:latest`,
-    require: [{ name: 'curl' }, { name: 'ca-certificates' }], files: [{ path: '/etc/motd', content: `curl ${i} ${Math.random()}\n`, mode: '0644' }],
+    apiVersion: 'lse.dev/v1',
+    kind: 'DependencyManifest',
+    metadata: { name: `${P}curl` },
+    base: `${P}debian:latest`,
+    require: [{ name: 'curl' }, { name: 'ca-certificates' }],
+    files: [{ path: '/etc/motd', content: `curl ${i} ${Math.random()}\n`, mode: '0644' }],
   });
   const neg = await api('POST', '/v1/negotiate', { manifest: manifest(0) });
   const packages = neg.body?.fragments?.length ?? 0;
@@ -309,7 +474,13 @@ async function debianP2(o, work, synth) {
   const conventional = () => {
     const dir = fs.mkdtempSync(path.join(work, 'conv-'));
     const t = now();
-    const r = spawnSync('bash', ['-c', `set -e; cd "$1"; shift; umoci init --layout oci >/dev/null; umoci new --image oci:img >/dev/null; umoci unpack --rootless --image oci:img bundle >/dev/null 2>&1; for d in "$@"; do dpkg-deb -x "$d" bundle/rootfs; done; umoci repack --image oci:img bundle >/dev/null`, '_', dir, ...debs]);
+    const r = spawnSync('bash', [
+      '-c',
+      `set -e; cd "$1"; shift; umoci init --layout oci >/dev/null; umoci new --image oci:img >/dev/null; umoci unpack --rootless --image oci:img bundle >/dev/null 2>&1; for d in "$@"; do dpkg-deb -x "$d" bundle/rootfs; done; umoci repack --image oci:img bundle >/dev/null`,
+      '_',
+      dir,
+      ...debs,
+    ]);
     const ms = now() - t;
     if (r.status !== 0) throw new Error(`conventional build failed: ${r.stderr}`);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -326,4 +497,7 @@ async function debianP2(o, work, synth) {
   return { packages, debs: debs.length, lse: stats(l), conventional: stats(c) };
 }
 
-main().catch((e) => { process.stderr.write(`${e.stack ?? e}\n`); process.exit(1); });
+main().catch((e) => {
+  process.stderr.write(`${e.stack ?? e}\n`);
+  process.exit(1);
+});

@@ -134,7 +134,11 @@ function table(title, header, rows, out = process.stdout) {
   const cells = [header, ...rows].map((r) => r.map((c) => (c === undefined || c === null ? '-' : String(c))));
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   const right = header.map((h, i) => i > 0 && !/^(note|what|meaning)/i.test(h)); // text columns stay left
-  const line = (r) => r.map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (r) =>
+    r
+      .map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   out.write(`\n${title}\n`);
   out.write(`${line(cells[0])}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
   for (const r of cells.slice(1)) out.write(`${line(r)}\n`);
@@ -143,4 +147,22 @@ function table(title, header, rows, out = process.stdout) {
 /** Progress goes to stderr so that `--json` output on stdout stays clean. */
 const progress = (msg) => process.stderr.write(`  .. ${msg}\n`);
 
-module.exports = { now, sample, sampleAsync, percentile, stats, median, rate, prng, shell, have, machine, sig, fmt, fmtMs, fmtRatio, table, progress };
+module.exports = {
+  now,
+  sample,
+  sampleAsync,
+  percentile,
+  stats,
+  median,
+  rate,
+  prng,
+  shell,
+  have,
+  machine,
+  sig,
+  fmt,
+  fmtMs,
+  fmtRatio,
+  table,
+  progress,
+};

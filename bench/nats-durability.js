@@ -34,7 +34,9 @@ function parseArgs(argv) {
     else if (a === '--no-cluster') o.cluster = false;
     else if (a === '--json') o.json = true;
     else if (a === '-h' || a === '--help') {
-      process.stdout.write('node bench/nats-durability.js [--messages N] [--inflight N] [--size BYTES] [--rounds N] [--no-cluster] [--json]\n');
+      process.stdout.write(
+        'node bench/nats-durability.js [--messages N] [--inflight N] [--size BYTES] [--rounds N] [--no-cluster] [--json]\n',
+      );
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
@@ -59,7 +61,11 @@ async function main() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lse-bench-nats-'));
   const fsType = (() => {
     try {
-      return require('node:child_process').execFileSync('df', ['--output=fstype', root], { encoding: 'utf8' }).trim().split('\n').pop();
+      return require('node:child_process')
+        .execFileSync('df', ['--output=fstype', root], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .pop();
     } catch {
       return 'unknown';
     }
@@ -67,18 +73,37 @@ async function main() {
   const configs = [
     { label: 'R1 default', size: 1, sync: 'default' },
     { label: 'R1 always', size: 1, sync: 'always' },
-    ...(o.cluster ? [{ label: 'R3 default', size: 3, sync: 'default' }, { label: 'R3 always', size: 3, sync: 'always' }] : []),
+    ...(o.cluster
+      ? [
+          { label: 'R3 default', size: 3, sync: 'default' },
+          { label: 'R3 always', size: 3, sync: 'always' },
+        ]
+      : []),
   ];
   const payload = { v: 1, pad: 'x'.repeat(Math.max(0, o.size - 20)) };
   try {
     for (const c of configs) {
       progress(`starting ${c.label} (${c.size} nats-server${c.size > 1 ? 's' : ''})`);
-      c.cluster = await testing.NatsCluster.start({ size: c.size, sync: c.sync, binary, dir: path.join(root, c.label.replace(' ', '-')) });
+      c.cluster = await testing.NatsCluster.start({
+        size: c.size,
+        sync: c.sync,
+        binary,
+        dir: path.join(root, c.label.replace(' ', '-')),
+      });
       c.bus = await nats.NatsBus.connect(c.cluster.urls, { name: `bench-${c.label}`, streams: [STREAM] });
       const jsm = await js.jetstreamManager(c.bus.nc);
-      await nats.ensureStream(jsm, { ...STREAM, subjects: [...STREAM.subjects], retention: js.RetentionPolicy.Limits, storage: js.StorageType.File, num_replicas: c.size, duplicate_window: 120e9, max_age: 0 });
+      await nats.ensureStream(jsm, {
+        ...STREAM,
+        subjects: [...STREAM.subjects],
+        retention: js.RetentionPolicy.Limits,
+        storage: js.StorageType.File,
+        num_replicas: c.size,
+        duplicate_window: 120e9,
+        max_age: 0,
+      });
       const v = await c.cluster.monitor(0, 'varz');
-      if (Boolean(v.jetstream.config.sync_always) !== (c.sync === 'always')) throw new Error(`${c.label}: nats-server reports sync_always=${v.jetstream.config.sync_always}`);
+      if (Boolean(v.jetstream.config.sync_always) !== (c.sync === 'always'))
+        throw new Error(`${c.label}: nats-server reports sync_always=${v.jetstream.config.sync_always}`);
       c.latency = [];
       c.tput = [];
       c.seq = 0;
@@ -97,9 +122,11 @@ async function main() {
         // Throughput: `inflight` publishers, each awaiting its PubAck before the next.
         const t0 = now();
         let left = perRound;
-        await Promise.all(Array.from({ length: o.inflight }, async () => {
-          while (left-- > 0) await publish(c);
-        }));
+        await Promise.all(
+          Array.from({ length: o.inflight }, async () => {
+            while (left-- > 0) await publish(c);
+          }),
+        );
         c.tput.push({ n: perRound, ms: now() - t0 });
       }
     }
@@ -108,17 +135,39 @@ async function main() {
     const rows = configs.map((c) => {
       const s = stats(c.latency);
       const b = stats(base.latency);
-      return { label: c.label, nodes: c.size, sync: c.sync, p50: s.p50, p99: s.p99, mean: s.mean, perSecond: rate(c), p50Ratio: s.p50 / b.p50, rateRatio: rate(c) / rate(base) };
+      return {
+        label: c.label,
+        nodes: c.size,
+        sync: c.sync,
+        p50: s.p50,
+        p99: s.p99,
+        mean: s.mean,
+        perSecond: rate(c),
+        p50Ratio: s.p50 / b.p50,
+        rateRatio: rate(c) / rate(base),
+      };
     });
     const result = { machine: machine(), fsType, options: o, rows };
     if (o.json) {
       process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     } else {
-      table(`JetStream publish through NatsBus (${o.size} B payload, file storage on ${fsType}; latency: ${o.messages} publishes one at a time; publishes/s: ${o.messages} with ${o.inflight} in flight)`,
+      table(
+        `JetStream publish through NatsBus (${o.size} B payload, file storage on ${fsType}; latency: ${o.messages} publishes one at a time; publishes/s: ${o.messages} with ${o.inflight} in flight)`,
         ['config', 'p50', 'p99', 'mean', 'p50 vs R1 default', 'publishes/s', 'vs R1 default'],
-        rows.map((r) => [r.label, fmtMs(r.p50), fmtMs(r.p99), fmtMs(r.mean), fmtRatio(r.p50Ratio), fmt(r.perSecond), fmtRatio(r.rateRatio)]));
+        rows.map((r) => [
+          r.label,
+          fmtMs(r.p50),
+          fmtMs(r.p99),
+          fmtMs(r.mean),
+          fmtRatio(r.p50Ratio),
+          fmt(r.perSecond),
+          fmtRatio(r.rateRatio),
+        ]),
+      );
       const m = result.machine;
-      process.stdout.write(`\nmachine: ${m.cpus} cpus (${m.cpuModel}), node ${m.node}, load average ${m.loadAverage.join(' ')}\n`);
+      process.stdout.write(
+        `\nmachine: ${m.cpus} cpus (${m.cpuModel}), node ${m.node}, load average ${m.loadAverage.join(' ')}\n`,
+      );
     }
   } finally {
     for (const c of configs) {

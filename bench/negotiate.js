@@ -45,24 +45,53 @@ const REPO = join(__dirname, '..');
 function args() {
   const a = process.argv.slice(2);
   const get = (k, d) => (a.includes(k) ? a[a.indexOf(k) + 1] : d);
-  return { from: Number(get('--from', '0')), rounds: Number(get('--rounds', '5')), dbRounds: Number(get('--db-rounds', '1')), stages: get('--stages', '3000,10000,all').split(','), json: a.includes('--json') };
+  return {
+    from: Number(get('--from', '0')),
+    rounds: Number(get('--rounds', '5')),
+    dbRounds: Number(get('--db-rounds', '1')),
+    stages: get('--stages', '3000,10000,all').split(','),
+    json: a.includes('--json'),
+  };
 }
 
 function readIndex() {
-  const t = spawnSync('apt-get', ['indextargets', '--format', '$(FILENAME)', 'Identifier: Packages'], { encoding: 'utf8' });
+  const t = spawnSync('apt-get', ['indextargets', '--format', '$(FILENAME)', 'Identifier: Packages'], {
+    encoding: 'utf8',
+  });
   const f = (t.stdout || '').split('\n').find((l) => /_dists_bookworm_main_binary-amd64_Packages/.test(l));
   if (!f) throw new Error('no bookworm main Packages list from apt; run apt-get update');
   return spawnSync('/usr/lib/apt/apt-helper', ['cat-file', f], { maxBuffer: 1 << 30 }).stdout.toString('utf8');
 }
 
 function aptClosure(name) {
-  const r = spawnSync('apt-get', ['install', '-s', '--no-install-recommends', '-o', 'Dir::State::status=/dev/null', name], { encoding: 'utf8' });
+  const r = spawnSync(
+    'apt-get',
+    ['install', '-s', '--no-install-recommends', '-o', 'Dir::State::status=/dev/null', name],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) return undefined;
-  return new Set(r.stdout.split('\n').filter((l) => l.startsWith('Inst ')).map((l) => l.split(' ')[1].replace(/:.*$/, '')));
+  return new Set(
+    r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('Inst '))
+      .map((l) => l.split(' ')[1].replace(/:.*$/, '')),
+  );
 }
 
 function lse(...argv) {
-  const r = spawnSync('node', [join(REPO, 'apps/cli/bin/lse.js'), '--server', process.env.LSE_SERVER, '--token', process.env.LSE_TOKEN, '-q', ...argv], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync(
+    'node',
+    [
+      join(REPO, 'apps/cli/bin/lse.js'),
+      '--server',
+      process.env.LSE_SERVER,
+      '--token',
+      process.env.LSE_TOKEN,
+      '-q',
+      ...argv,
+    ],
+    { encoding: 'utf8', maxBuffer: 1 << 28 },
+  );
   if (r.status !== 0) throw new Error(`lse ${argv.join(' ')} exited ${r.status}: ${r.stderr}`);
   return r.stdout;
 }
@@ -71,14 +100,26 @@ async function negotiate(name, attempt = 1) {
   let res;
   try {
     res = await fetch(new URL('/v1/negotiate', process.env.LSE_SERVER), {
-      method: 'POST', headers: { authorization: `Bearer ${process.env.LSE_TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ manifest: { apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: `p5-${name}` }, base: 'scratch', platform: PLATFORM, require: [{ name }] } }),
+      method: 'POST',
+      headers: { authorization: `Bearer ${process.env.LSE_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        manifest: {
+          apiVersion: 'lse.dev/v1',
+          kind: 'DependencyManifest',
+          metadata: { name: `p5-${name}` },
+          base: 'scratch',
+          platform: PLATFORM,
+          require: [{ name }],
+        },
+      }),
     });
   } catch (e) {
     // A kept-alive connection the server closed during a long import stage fails the first
     // request after it ("fetch failed"); one new connection is tried, and a second failure stops the run.
     if (attempt > 1) throw e;
-    process.stderr.write(`  .. negotiate ${name}: ${e.message} (${e.cause?.code ?? e.cause?.message ?? 'no cause'}); trying once more\n`);
+    process.stderr.write(
+      `  .. negotiate ${name}: ${e.message} (${e.cause?.code ?? e.cause?.message ?? 'no cause'}); trying once more\n`,
+    );
     return negotiate(name, attempt + 1);
   }
   const body = await res.json();
@@ -95,13 +136,16 @@ function diff(a, b) {
 
 async function main() {
   const o = args();
-  if (!process.env.LSE_SERVER || !process.env.LSE_TOKEN || !process.env.MONGO_URL) throw new Error('needs the stack: eval "$(bash infra/local/stack.sh env)"');
+  if (!process.env.LSE_SERVER || !process.env.LSE_TOKEN || !process.env.MONGO_URL)
+    throw new Error('needs the stack: eval "$(bash infra/local/stack.sh env)"');
   const text = readIndex();
   const paragraphs = core.parseControlFile(text, 'Packages');
   const memCatalog = new core.DebianIndexCatalog(paragraphs, ['amd64', 'all']);
   // Stage 1 first holds the closures of the ten packages.
   const first = new Set();
-  for (const name of PACKAGES) for (const f of core.resolve({ requirements: [{ name }], platform: PLATFORM, catalog: memCatalog }).fragments) first.add(f.descriptor.name);
+  for (const name of PACKAGES)
+    for (const f of core.resolve({ requirements: [{ name }], platform: PLATFORM, catalog: memCatalog }).fragments)
+      first.add(f.descriptor.name);
   const order = [...paragraphs.filter((p) => first.has(p.Package)), ...paragraphs.filter((p) => !first.has(p.Package))];
   const dir = mkdtempSync(join(tmpdir(), 'lse-p5-'));
   const rows = [];
@@ -121,7 +165,16 @@ async function main() {
       progress(`importing packages ${done + 1}..${upto} over the gateway`);
       const t0 = now();
       // a stage is a cut of the index, which no InRelease lists (and a gateway takes no Debian proof yet)
-      lse('import', 'debian-index', file, '--allow-unsigned', '--key', join(dir, `${keyName}.key`), '--mirror', 'http://deb.debian.org/debian');
+      lse(
+        'import',
+        'debian-index',
+        file,
+        '--allow-unsigned',
+        '--key',
+        join(dir, `${keyName}.key`),
+        '--mirror',
+        'http://deb.debian.org/debian',
+      );
       const imp = (now() - t0) / 1000;
       importSeconds += imp;
       done = upto;
@@ -153,7 +206,15 @@ async function main() {
       const h = stats(http);
       const s = stats(solver);
       const d = stats(db);
-      rows.push({ stored: upto, importSeconds: imp, negotiate: h, solver: s, database: d, aptDiffs: diffs, closureSizes: PACKAGES.map((n) => closures.get(n).length) });
+      rows.push({
+        stored: upto,
+        importSeconds: imp,
+        negotiate: h,
+        solver: s,
+        database: d,
+        aptDiffs: diffs,
+        closureSizes: PACKAGES.map((n) => closures.get(n).length),
+      });
     }
     const key = core.parseSecretKey(readFileSync(join(dir, `${keyName}.key`), 'utf8'));
     const fresh = [];
@@ -161,9 +222,24 @@ async function main() {
     for (let i = 0; i < 10; i++) {
       const name = `p5-fresh-${keyName}-${i}`;
       const data = Buffer.from(`${name}\n`);
-      const { fragment, blob } = buildFragment({ entries: [{ path: `usr/share/${name}`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: data.length, data }], name, version: '1.0.0', scheme: 'semver', depends: ['curl'], key, epoch: 0, source: { type: 'bench' } });
+      const { fragment, blob } = buildFragment({
+        entries: [
+          { path: `usr/share/${name}`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: data.length, data },
+        ],
+        name,
+        version: '1.0.0',
+        scheme: 'semver',
+        depends: ['curl'],
+        key,
+        epoch: 0,
+        source: { type: 'bench' },
+      });
       const t = now();
-      const res = await fetch(new URL('/v1/fragments', process.env.LSE_SERVER), { method: 'POST', headers: { authorization: `Bearer ${process.env.LSE_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ fragment, blob: blob.toString('base64') }) });
+      const res = await fetch(new URL('/v1/fragments', process.env.LSE_SERVER), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${process.env.LSE_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ fragment, blob: blob.toString('base64') }),
+      });
       if (res.status !== 201) throw new Error(`publish ${name}: ${res.status} ${await res.text()}`);
       const t1 = now();
       const names = await negotiate(name);
@@ -172,17 +248,57 @@ async function main() {
       after.push(now() - t1);
     }
     const rss = (svc) => {
-      const r = spawnSync('sh', ['-c', `grep VmRSS /proc/$(cat ${process.env.LSE_STATE_DIR || `${process.env.HOME}/.local/state/lse-local`}/run/svc-${svc}-1.pid)/status`], { encoding: 'utf8' });
+      const r = spawnSync(
+        'sh',
+        [
+          '-c',
+          `grep VmRSS /proc/$(cat ${process.env.LSE_STATE_DIR || `${process.env.HOME}/.local/state/lse-local`}/run/svc-${svc}-1.pid)/status`,
+        ],
+        { encoding: 'utf8' },
+      );
       return r.stdout.trim().replace(/^VmRSS:\s*/, '');
     };
-    const out = { machine: machine(), packages: PACKAGES, rounds: o.rounds, totalImportSeconds: importSeconds, stages: rows, freshness: { publishToResolved: stats(fresh), negotiateAfterPublish: stats(after) }, rss: { resolver: rss('resolver'), gateway: rss('gateway') } };
+    const out = {
+      machine: machine(),
+      packages: PACKAGES,
+      rounds: o.rounds,
+      totalImportSeconds: importSeconds,
+      stages: rows,
+      freshness: { publishToResolved: stats(fresh), negotiateAfterPublish: stats(after) },
+      rss: { resolver: rss('resolver'), gateway: rss('gateway') },
+    };
     if (o.json) return void process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-    table(`P5: POST /v1/negotiate for ${PACKAGES.length} packages x ${o.rounds} rounds, by fragments stored (import: lse import debian-index --server)`,
-      ['stored', 'import', 'negotiate p50', 'p99', 'solver alone p50', 'vs solver', 'database-backed p50', 'db vs negotiate', 'apt diff (sum)'],
-      rows.map((r) => [r.stored, `${fmt(r.importSeconds)} s`, fmtMs(r.negotiate.p50), fmtMs(r.negotiate.p99), fmtMs(r.solver.p50), fmtRatio(r.negotiate.p50 / r.solver.p50),
-        fmtMs(r.database.p50), fmtRatio(r.database.p50 / r.negotiate.p50), r.aptDiffs.reduce((a, b) => a + (b ?? 0), 0)]));
-    process.stdout.write(`\npublish -> resolved: p50 ${fmtMs(out.freshness.publishToResolved.p50)}, max ${fmtMs(out.freshness.publishToResolved.max)} (the negotiate after the 201: p50 ${fmtMs(out.freshness.negotiateAfterPublish.p50)}, max ${fmtMs(out.freshness.negotiateAfterPublish.max)}; 10 fragments)\n`);
-    process.stdout.write(`\ntotal import ${fmt(importSeconds)} s; closure sizes ${rows.at(-1)?.closureSizes.join(' ')}; RSS resolver ${out.rss.resolver}, gateway ${out.rss.gateway}\n`);
+    table(
+      `P5: POST /v1/negotiate for ${PACKAGES.length} packages x ${o.rounds} rounds, by fragments stored (import: lse import debian-index --server)`,
+      [
+        'stored',
+        'import',
+        'negotiate p50',
+        'p99',
+        'solver alone p50',
+        'vs solver',
+        'database-backed p50',
+        'db vs negotiate',
+        'apt diff (sum)',
+      ],
+      rows.map((r) => [
+        r.stored,
+        `${fmt(r.importSeconds)} s`,
+        fmtMs(r.negotiate.p50),
+        fmtMs(r.negotiate.p99),
+        fmtMs(r.solver.p50),
+        fmtRatio(r.negotiate.p50 / r.solver.p50),
+        fmtMs(r.database.p50),
+        fmtRatio(r.database.p50 / r.negotiate.p50),
+        r.aptDiffs.reduce((a, b) => a + (b ?? 0), 0),
+      ]),
+    );
+    process.stdout.write(
+      `\npublish -> resolved: p50 ${fmtMs(out.freshness.publishToResolved.p50)}, max ${fmtMs(out.freshness.publishToResolved.max)} (the negotiate after the 201: p50 ${fmtMs(out.freshness.negotiateAfterPublish.p50)}, max ${fmtMs(out.freshness.negotiateAfterPublish.max)}; 10 fragments)\n`,
+    );
+    process.stdout.write(
+      `\ntotal import ${fmt(importSeconds)} s; closure sizes ${rows.at(-1)?.closureSizes.join(' ')}; RSS resolver ${out.rss.resolver}, gateway ${out.rss.gateway}\n`,
+    );
   } finally {
     await mongo.close();
     rmSync(dir, { recursive: true, force: true });

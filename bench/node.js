@@ -34,7 +34,9 @@ const CTRD = env.CONTAINERD_ADDRESS;
 const CONTROL = env.LSE_NODE_CONTROL_SOCKET;
 const ROOT = env.LSE_NODE_ROOT;
 if (!SERVER || !TOKEN || !CTRD || !CONTROL || !ROOT) {
-  console.error('bench/node.js needs the stack with the node: LSE_NODE=1 bash infra/local/stack.sh up && eval "$(LSE_NODE=1 bash infra/local/stack.sh env)"');
+  console.error(
+    'bench/node.js needs the stack with the node: LSE_NODE=1 bash infra/local/stack.sh up && eval "$(LSE_NODE=1 bash infra/local/stack.sh env)"',
+  );
   process.exit(2);
 }
 const HOST = new URL(SERVER).host;
@@ -53,24 +55,43 @@ const lse = (...a) => sh('node', [join(repo, 'apps/cli/bin/lse.js'), '--server',
 
 function control(method, path, body) {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: CONTROL, agent: false, method, path, headers: { 'content-type': 'application/json' } }, (res) => {
-      let t = '';
-      res.on('data', (c) => { t += c; });
-      res.on('end', () => (res.statusCode < 300 ? resolve(JSON.parse(t)) : reject(new Error(t))));
-    });
+    const req = request(
+      { socketPath: CONTROL, agent: false, method, path, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let t = '';
+        res.on('data', (c) => {
+          t += c;
+        });
+        res.on('end', () => (res.statusCode < 300 ? resolve(JSON.parse(t)) : reject(new Error(t))));
+      },
+    );
     req.on('error', reject);
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 }
 
 async function api(method, path, body, headers = {}) {
-  const res = await fetch(new URL(path, SERVER), { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  const res = await fetch(new URL(path, SERVER), {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
   return { status: res.status, body: await res.json().catch(() => undefined) };
 }
 
 function manifestFile(name, require, content) {
   const p = join(work, `${name}.json`);
-  writeFileSync(p, JSON.stringify({ apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name }, base: 'minimal', require: require.map((n) => ({ name: n })), files: [{ path: `/etc/${name}`, content }] }));
+  writeFileSync(
+    p,
+    JSON.stringify({
+      apiVersion: 'lse.dev/v1',
+      kind: 'DependencyManifest',
+      metadata: { name },
+      base: 'minimal',
+      require: require.map((n) => ({ name: n })),
+      files: [{ path: `/etc/${name}`, content }],
+    }),
+  );
   return p;
 }
 
@@ -92,13 +113,20 @@ async function main() {
   //    ROUNDS times (each a combination of its own), the median reported.
   const rounds = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const manifest = JSON.parse(require('node:fs').readFileSync(manifestFile(`bench-new-${run}-${r}`, ['jq', 'curl'], `${run} ${r}\n`), 'utf8'));
+    const manifest = JSON.parse(
+      require('node:fs').readFileSync(manifestFile(`bench-new-${run}-${r}`, ['jq', 'curl'], `${run} ${r}\n`), 'utf8'),
+    );
     let t = now();
     const syn = (await api('POST', '/v1/syntheses', { manifest }, { prefer: 'wait=600' })).body;
     const synthMs = now() - t;
     const lref = `${HOST}/synth/bench-${run}-${r}:lse`;
     t = now();
-    const seeded = await control('POST', '/images', { ref: lref, manifestDigest: syn.result.manifestDigest, configDigest: syn.result.configDigest, synthesisId: syn.id });
+    const seeded = await control('POST', '/images', {
+      ref: lref,
+      manifestDigest: syn.result.manifestDigest,
+      configDigest: syn.result.configDigest,
+      synthesisId: syn.id,
+    });
     const seedMs = now() - t;
     t = now();
     ctr('run', '--rm', '--snapshotter', 'lse', lref, `bench-lse-${run}-${r}`, 'true');
@@ -113,17 +141,37 @@ async function main() {
     const runMs = now() - t;
     ctr('images', 'rm', '--sync', oref);
     const round = {
-      synthesisMs: synthMs, layers: seeded.layers, fragmentsMaterialized: seeded.materialized,
-      agentSeedMs: seedMs, read: seeded.ms.read, cache: seeded.ms.cache, snapshots: seeded.ms.snapshots, register: seeded.ms.register,
-      agentWorkMs: Object.values(seeded.ms).reduce((a, b) => a + b, 0), lseCtrRunMs: lseRunMs, lseMs: seedMs + lseRunMs,
-      ctrPullMs: pullMs, ctrRunMs: runMs, conventionalMs: pullMs + runMs, ratio: (pullMs + runMs) / (seedMs + lseRunMs),
+      synthesisMs: synthMs,
+      layers: seeded.layers,
+      fragmentsMaterialized: seeded.materialized,
+      agentSeedMs: seedMs,
+      read: seeded.ms.read,
+      cache: seeded.ms.cache,
+      snapshots: seeded.ms.snapshots,
+      register: seeded.ms.register,
+      agentWorkMs: Object.values(seeded.ms).reduce((a, b) => a + b, 0),
+      lseCtrRunMs: lseRunMs,
+      lseMs: seedMs + lseRunMs,
+      ctrPullMs: pullMs,
+      ctrRunMs: runMs,
+      conventionalMs: pullMs + runMs,
+      ratio: (pullMs + runMs) / (seedMs + lseRunMs),
     };
-    log(`first process, round ${r + 1}/${ROUNDS}: ${JSON.stringify(Object.fromEntries(Object.entries(round).map(([k, v]) => [k, +v.toFixed(1)])))}`);
+    log(
+      `first process, round ${r + 1}/${ROUNDS}: ${JSON.stringify(Object.fromEntries(Object.entries(round).map(([k, v]) => [k, +v.toFixed(1)])))}`,
+    );
     rounds.push(round);
   }
-  const median = (k) => { const v = rounds.map((x) => x[k]).sort((a, b) => a - b); return v[Math.floor((v.length - 1) / 2)]; };
+  const median = (k) => {
+    const v = rounds.map((x) => x[k]).sort((a, b) => a - b);
+    return v[Math.floor((v.length - 1) / 2)];
+  };
   const f1 = Object.fromEntries(Object.keys(rounds[0]).map((k) => [k, +median(k).toFixed(1)]));
-  out.firstProcess = { rounds: ROUNDS, median: f1, agentWorkMsMin: +Math.min(...rounds.map((x) => x.agentWorkMs)).toFixed(1) };
+  out.firstProcess = {
+    rounds: ROUNDS,
+    median: f1,
+    agentWorkMsMin: +Math.min(...rounds.map((x) => x.agentWorkMs)).toFixed(1),
+  };
 
   // 2. N images over shared fragments, each with one small fragment of its own.
   const key = generateKeyPair(`bench-node-${run}`).secretKey;
@@ -138,9 +186,37 @@ async function main() {
     // Names spread over the alphabet so the own fragment lands at different chain positions.
     const name = `${prefix}${String.fromCharCode(97 + (i % 26))}${i}`;
     const data = Buffer.alloc(64 * 1024, `${name}\n`);
-    const { fragment, blob } = buildFragment({ entries: [{ path: `usr/share/${name}/data`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: data.length, data }], name, version: '1.0.0', scheme: 'semver', key, epoch: 0, source: { type: 'test' } });
+    const { fragment, blob } = buildFragment({
+      entries: [
+        {
+          path: `usr/share/${name}/data`,
+          type: 'file',
+          mode: 0o644,
+          uid: 0,
+          gid: 0,
+          mtime: 0,
+          size: data.length,
+          data,
+        },
+      ],
+      name,
+      version: '1.0.0',
+      scheme: 'semver',
+      key,
+      epoch: 0,
+      source: { type: 'test' },
+    });
     await api('POST', '/v1/fragments', { fragment, blob: blob.toString('base64') });
-    const rec = await api('POST', '/v1/syntheses', { manifest: JSON.parse(require('node:fs').readFileSync(manifestFile(`bench-disk-${run}-${i}`, ['curl', 'jq', name], 'x\n'), 'utf8')) }, { prefer: 'wait=300' });
+    const rec = await api(
+      'POST',
+      '/v1/syntheses',
+      {
+        manifest: JSON.parse(
+          require('node:fs').readFileSync(manifestFile(`bench-disk-${run}-${i}`, ['curl', 'jq', name], 'x\n'), 'utf8'),
+        ),
+      },
+      { prefer: 'wait=300' },
+    );
     const id = rec.body.key.slice(7);
     const lref = `${HOST}/synth/${id}:node`;
     await control('POST', '/images', { ref: lref, manifestDigest: rec.body.result.manifestDigest });
@@ -148,7 +224,22 @@ async function main() {
     const oref = `${HOST}/synth/${id}:latest`;
     // The registry finds a synthesis by key through a projection that may lag its completion by a moment.
     for (let tries = 1; ; tries++) {
-      const r = sh('ctr', ['--address', CTRD, 'images', 'pull', '--plain-http', '--user', `lse:${TOKEN}`, '--snapshotter', 'overlayfs', oref], { allowFail: tries < 10 });
+      const r = sh(
+        'ctr',
+        [
+          '--address',
+          CTRD,
+          'images',
+          'pull',
+          '--plain-http',
+          '--user',
+          `lse:${TOKEN}`,
+          '--snapshotter',
+          'overlayfs',
+          oref,
+        ],
+        { allowFail: tries < 10 },
+      );
       if (r.status === 0) break;
       await new Promise((res) => setTimeout(res, 500));
     }
@@ -173,15 +264,28 @@ async function main() {
   if (JSON_OUT) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   else {
     const f = out.firstProcess.median;
-    console.log(`manifest → first process (new combination, fragments on the node; median of ${out.firstProcess.rounds} rounds; synthesis ${f.synthesisMs} ms, needed by both routes, not counted)`);
-    console.log(`  lse-node seed + ctr run --snapshotter lse   ${f.lseMs} ms (agent seeding ${f.agentSeedMs} ms over the control socket for ${f.layers} layers, ${f.agentWorkMs} ms of it in the agent (least ${out.firstProcess.agentWorkMsMin}): manifest+config ${f.read}, cache ${f.cache}, snapshot+content ${f.snapshots}, image ${f.register}; ${f.fragmentsMaterialized} fragments materialized; ctr run ${f.lseCtrRunMs} ms)`);
-    console.log(`  ctr pull + ctr run, overlayfs               ${f.conventionalMs} ms (pull ${f.ctrPullMs} ms, run ${f.ctrRunMs} ms)`);
+    console.log(
+      `manifest → first process (new combination, fragments on the node; median of ${out.firstProcess.rounds} rounds; synthesis ${f.synthesisMs} ms, needed by both routes, not counted)`,
+    );
+    console.log(
+      `  lse-node seed + ctr run --snapshotter lse   ${f.lseMs} ms (agent seeding ${f.agentSeedMs} ms over the control socket for ${f.layers} layers, ${f.agentWorkMs} ms of it in the agent (least ${out.firstProcess.agentWorkMsMin}): manifest+config ${f.read}, cache ${f.cache}, snapshot+content ${f.snapshots}, image ${f.register}; ${f.fragmentsMaterialized} fragments materialized; ctr run ${f.lseCtrRunMs} ms)`,
+    );
+    console.log(
+      `  ctr pull + ctr run, overlayfs               ${f.conventionalMs} ms (pull ${f.ctrPullMs} ms, run ${f.ctrRunMs} ms)`,
+    );
     console.log(`  ratio                                       ${f.ratio}×`);
     const d = out.disk;
     console.log(`${d.images} images over shared fragments`);
-    console.log(`  disk added: agent ${(d.agentFragmentDirBytes / 1e6).toFixed(1)} MB, overlayfs ${(d.overlayfsSnapshotBytes / 1e6).toFixed(1)} MB (${d.ratioDisk}×); the agent's whole cache ${(d.agentCacheTotalBytes / 1e6).toFixed(1)} MB`);
-    console.log(`  transferred: agent ${(d.agentBytesFetched / 1e6).toFixed(1)} MB, containerd ${(d.overlayfsBytesTransferred / 1e6).toFixed(1)} MB`);
+    console.log(
+      `  disk added: agent ${(d.agentFragmentDirBytes / 1e6).toFixed(1)} MB, overlayfs ${(d.overlayfsSnapshotBytes / 1e6).toFixed(1)} MB (${d.ratioDisk}×); the agent's whole cache ${(d.agentCacheTotalBytes / 1e6).toFixed(1)} MB`,
+    );
+    console.log(
+      `  transferred: agent ${(d.agentBytesFetched / 1e6).toFixed(1)} MB, containerd ${(d.overlayfsBytesTransferred / 1e6).toFixed(1)} MB`,
+    );
   }
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

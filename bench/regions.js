@@ -49,11 +49,18 @@ function client(env) {
   return async (method, p, body, headers = {}) => {
     const res = await fetch(new URL(p, env.LSE_SERVER), {
       method,
-      headers: { authorization: `Bearer ${env.LSE_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      headers: {
+        authorization: `Bearer ${env.LSE_TOKEN}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await res.text();
-    return { status: res.status, body: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+    return {
+      status: res.status,
+      body: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text,
+    };
   };
 }
 
@@ -63,29 +70,54 @@ async function expectStatus(what, promise, ...ok) {
   return r.body;
 }
 
-const file = (p, data, mode = 0o644) => ({ path: p, type: 'file', mode, uid: 0, gid: 0, mtime: 0, size: data.length, data });
+const file = (p, data, mode = 0o644) => ({
+  path: p,
+  type: 'file',
+  mode,
+  uid: 0,
+  gid: 0,
+  mtime: 0,
+  size: data.length,
+  data,
+});
 
 /** About 64 KiB: 48 KiB of code-like text and 16 KiB of random bytes. */
 function content(seed) {
   const rand = prng(seed);
   const words = ['return', 'const', 'if', 'for', 'buffer', 'length', 'index', 'value', '=', '{', '}', ';', '0', '1'];
   let s = '';
-  while (s.length < 48 * 1024) s += `${Array.from({ length: 8 }, () => words[Math.floor(rand() * words.length)]).join(' ')}\n`;
+  while (s.length < 48 * 1024)
+    s += `${Array.from({ length: 8 }, () => words[Math.floor(rand() * words.length)]).join(' ')}\n`;
   return Buffer.concat([Buffer.from(s.slice(0, 48 * 1024)), randomBytes(16 * 1024)]);
 }
 
 /** Image i: three fragments of the shared pool (overlapping between images) and one of its own. */
-const requireOf = (i) => [`${P}pool${i % POOL}`, `${P}pool${(i + 1) % POOL}`, `${P}pool${(i + 3) % POOL}`, `${P}own${i}`];
+const requireOf = (i) => [
+  `${P}pool${i % POOL}`,
+  `${P}pool${(i + 1) % POOL}`,
+  `${P}pool${(i + 3) % POOL}`,
+  `${P}own${i}`,
+];
 const manifest = (i, motd) => ({
-  apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: `regions-${i}` }, base: 'scratch',
-  require: requireOf(i).map((name) => ({ name })), files: [{ path: '/etc/motd', content: motd, mode: '0644' }],
+  apiVersion: 'lse.dev/v1',
+  kind: 'DependencyManifest',
+  metadata: { name: `regions-${i}` },
+  base: 'scratch',
+  require: requireOf(i).map((name) => ({ name })),
+  files: [{ path: '/etc/motd', content: motd, mode: '0644' }],
 });
 
 async function synthWait(api, m) {
   const t = now();
-  const body = await expectStatus(`synthesis ${m.metadata.name}`, api('POST', '/v1/syntheses', { manifest: m }, { prefer: 'wait=120' }), 200, 422);
+  const body = await expectStatus(
+    `synthesis ${m.metadata.name}`,
+    api('POST', '/v1/syntheses', { manifest: m }, { prefer: 'wait=120' }),
+    200,
+    422,
+  );
   const ms = now() - t;
-  if (body.status !== 'completed') throw new Error(`synthesis ${body.id} ended '${body.status}': ${JSON.stringify(body.error ?? body).slice(0, 400)}`);
+  if (body.status !== 'completed')
+    throw new Error(`synthesis ${body.id} ended '${body.status}': ${JSON.stringify(body.error ?? body).slice(0, 400)}`);
   return { id: body.id, ms, image: body.result };
 }
 
@@ -93,9 +125,15 @@ async function synthWait(api, m) {
 async function tierCounters(urls) {
   const sum = {};
   for (const u of urls) {
-    const text = await fetch(u).then((r) => (r.ok ? r.text() : ''), () => '');
+    const text = await fetch(u).then(
+      (r) => (r.ok ? r.text() : ''),
+      () => '',
+    );
     for (const line of text.split('\n')) {
-      const m = /^lse_cache_tier_(lookups|bytes)_total\{store="([^"]+)",region="[^"]+",tier="([^"]+)",source="([^"]+)"\} (\d+)$/.exec(line);
+      const m =
+        /^lse_cache_tier_(lookups|bytes)_total\{store="([^"]+)",region="[^"]+",tier="([^"]+)",source="([^"]+)"\} (\d+)$/.exec(
+          line,
+        );
       if (!m) continue;
       const k = `${m[2]}|${m[3]}|${m[4]}`;
       sum[k] ??= { lookups: 0, bytes: 0 };
@@ -105,7 +143,13 @@ async function tierCounters(urls) {
   return sum;
 }
 
-const diff = (after, before) => Object.fromEntries(Object.entries(after).map(([k, v]) => [k, { lookups: v.lookups - (before[k]?.lookups ?? 0), bytes: v.bytes - (before[k]?.bytes ?? 0) }]));
+const diff = (after, before) =>
+  Object.fromEntries(
+    Object.entries(after).map(([k, v]) => [
+      k,
+      { lookups: v.lookups - (before[k]?.lookups ?? 0), bytes: v.bytes - (before[k]?.bytes ?? 0) },
+    ]),
+  );
 
 /** Copies logged by region B's services since `since` (ISO time): digest → count and bytes. */
 function copiesLogged(stateDir, since) {
@@ -129,7 +173,8 @@ function copiesLogged(stateDir, since) {
 function restartResolver(stateDir) {
   const pidFile = path.join(stateDir, 'run', 'svc-resolver-1.pid');
   const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-  if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('apps/resolver/dist/main.js')) throw new Error(`${pidFile}: pid ${pid} is not a resolver`);
+  if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('apps/resolver/dist/main.js'))
+    throw new Error(`${pidFile}: pid ${pid} is not a resolver`);
   process.kill(pid, 'SIGTERM');
   return (async () => {
     const deadline = now() + 30_000;
@@ -152,15 +197,40 @@ async function main() {
   const offset = Number(process.env.LSE_REGION_PORT_OFFSET || 100);
   if (!base) throw new Error('LSE_HEALTH_PORT_BASE is not set: start regions.sh with it so the workers serve /metrics');
   const stateB = path.join(process.env.LSE_STATE_DIR || path.join(os.homedir(), '.local/state/lse-local'), 'region-b');
-  const metricsB = [`${B.LSE_SERVER}/metrics`, ...[0, 1, 2, 3].map((i) => `http://127.0.0.1:${Number(base) + offset + i}/metrics`)];
-  const doc = { date: new Date().toISOString(), machine: machine(), regions: { a: A.LSE_REGION, b: B.LSE_REGION }, images: IMAGES, pool: POOL };
+  const metricsB = [
+    `${B.LSE_SERVER}/metrics`,
+    ...[0, 1, 2, 3].map((i) => `http://127.0.0.1:${Number(base) + offset + i}/metrics`),
+  ];
+  const doc = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    regions: { a: A.LSE_REGION, b: B.LSE_REGION },
+    images: IMAGES,
+    pool: POOL,
+  };
 
   progress(`setup in region ${A.LSE_REGION}: key, ${POOL} shared and ${IMAGES} own fragments (about 64 KiB each)`);
   const key = core.generateKeyPair(`${P}key`).secretKey;
-  await expectStatus('trust key', apiA('POST', '/v1/keys', { publicKey: core.formatKey(core.publicKeyOf(key)), scopes: [`${P}*`] }), 201);
+  await expectStatus(
+    'trust key',
+    apiA('POST', '/v1/keys', { publicKey: core.formatKey(core.publicKeyOf(key)), scopes: [`${P}*`] }),
+    201,
+  );
   const put = async (name, seed) => {
-    const { fragment, blob } = engine.buildFragment({ entries: [file(`usr/lib/${name}.so`, content(seed))], name, version: '1.0.0', scheme: 'semver', key, epoch: 0, source: { type: 'bench' } });
-    await expectStatus(`publish ${name}`, apiA('POST', '/v1/fragments', { fragment, blob: blob.toString('base64') }), 201);
+    const { fragment, blob } = engine.buildFragment({
+      entries: [file(`usr/lib/${name}.so`, content(seed))],
+      name,
+      version: '1.0.0',
+      scheme: 'semver',
+      key,
+      epoch: 0,
+      source: { type: 'bench' },
+    });
+    await expectStatus(
+      `publish ${name}`,
+      apiA('POST', '/v1/fragments', { fragment, blob: blob.toString('base64') }),
+      201,
+    );
     return fragment.descriptor.blob.size;
   };
   let fragmentBytes = 0;
@@ -190,35 +260,56 @@ async function main() {
   await sleep(500); // log lines are flushed asynchronously
   const copies = copiesLogged(stateB, since);
 
-  for (let i = 0; i < IMAGES; i++) if (first[i].image.manifestDigest !== inA[i].image.manifestDigest) throw new Error(`image ${i}: B made ${first[i].image.manifestDigest}, A ${inA[i].image.manifestDigest}`);
+  for (let i = 0; i < IMAGES; i++)
+    if (first[i].image.manifestDigest !== inA[i].image.manifestDigest)
+      throw new Error(`image ${i}: B made ${first[i].image.manifestDigest}, A ${inA[i].image.manifestDigest}`);
   const imageBlobs = new Map();
   for (const s of inA) {
     const img = s.image;
     imageBlobs.set(img.manifestDigest, img.manifestSize ?? 0);
-    const config = await fetch(new URL(`/v1/blobs/${img.configDigest}`, A.LSE_SERVER), { headers: { authorization: `Bearer ${A.LSE_TOKEN}` } });
+    const config = await fetch(new URL(`/v1/blobs/${img.configDigest}`, A.LSE_SERVER), {
+      headers: { authorization: `Bearer ${A.LSE_TOKEN}` },
+    });
     if (!config.ok) throw new Error(`config ${img.configDigest}: HTTP ${config.status}`);
     imageBlobs.set(img.configDigest, (await config.arrayBuffer()).byteLength);
     for (const l of img.layers) imageBlobs.set(l.digest, l.size);
   }
   const copied = [...copies.values()];
   doc.copies = {
-    blobs: copied.length, maxPerBlob: Math.max(0, ...copied.map((c) => c.count)),
+    blobs: copied.length,
+    maxPerBlob: Math.max(0, ...copied.map((c) => c.count)),
     layersBytes: copied.filter((c) => c.store === 'layers').reduce((n, c) => n + c.bytes, 0),
     fragmentsBytes: copied.filter((c) => c.store === 'fragments').reduce((n, c) => n + c.bytes, 0),
-    distinctImageBytes: [...imageBlobs.values()].reduce((a, b) => a + b, 0), distinctFragmentBytes: fragmentBytes,
+    distinctImageBytes: [...imageBlobs.values()].reduce((a, b) => a + b, 0),
+    distinctFragmentBytes: fragmentBytes,
   };
   doc.tiers = { first: diff(m1, m0), later: diff(m2, m1), fresh: diff(m3, m2) };
-  doc.latency = { a: stats(inA.map((s) => s.ms)), bFirst: stats(first.map((s) => s.ms)), bLater: stats(later.map((s) => s.ms)), bFresh: stats(fresh.map((s) => s.ms)) };
+  doc.latency = {
+    a: stats(inA.map((s) => s.ms)),
+    bFirst: stats(first.map((s) => s.ms)),
+    bLater: stats(later.map((s) => s.ms)),
+    bFresh: stats(fresh.map((s) => s.ms)),
+  };
 
   if (json) return void process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   const out = process.stdout;
-  out.write(`regions bench ${doc.date} on ${doc.machine.cpus} x ${doc.machine.cpuModel}; ${IMAGES} images of 4 fragments (${POOL} shared, one own each), scratch base\n`);
+  out.write(
+    `regions bench ${doc.date} on ${doc.machine.cpus} x ${doc.machine.cpuModel}; ${IMAGES} images of 4 fragments (${POOL} shared, one own each), scratch base\n`,
+  );
   const c = doc.copies;
-  table('bytes copied into region B from A (all of B\'s processes, from their logs)', ['', 'value'], [
-    ['distinct blobs copied', String(c.blobs)], ['most copies of one blob', String(c.maxPerBlob)],
-    ['layer-store bytes copied', `${fmt(c.layersBytes / 1024)} KiB`], ['distinct image blob bytes (layers, configs, manifests)', `${fmt(c.distinctImageBytes / 1024)} KiB`],
-    ['fragment bytes copied', `${fmt(c.fragmentsBytes / 1024)} KiB`], ['distinct fragment bytes', `${fmt(c.distinctFragmentBytes / 1024)} KiB`],
-  ], out);
+  table(
+    "bytes copied into region B from A (all of B's processes, from their logs)",
+    ['', 'value'],
+    [
+      ['distinct blobs copied', String(c.blobs)],
+      ['most copies of one blob', String(c.maxPerBlob)],
+      ['layer-store bytes copied', `${fmt(c.layersBytes / 1024)} KiB`],
+      ['distinct image blob bytes (layers, configs, manifests)', `${fmt(c.distinctImageBytes / 1024)} KiB`],
+      ['fragment bytes copied', `${fmt(c.fragmentsBytes / 1024)} KiB`],
+      ['distinct fragment bytes', `${fmt(c.distinctFragmentBytes / 1024)} KiB`],
+    ],
+    out,
+  );
   const tierRows = [];
   for (const [phase, t] of Object.entries(doc.tiers)) {
     for (const store of ['fragments', 'layers']) {
@@ -227,17 +318,48 @@ async function main() {
       if (!total) continue;
       const part = (tier) => rows.filter(([k]) => k.split('|')[1] === tier).reduce((n, [, v]) => n + v.lookups, 0);
       const bytes = (tier) => rows.filter(([k]) => k.split('|')[1] === tier).reduce((n, [, v]) => n + v.bytes, 0);
-      tierRows.push([phase, store, String(total), `${fmt((100 * part('region')) / total)} %`, `${fmt((100 * part('peer')) / total)} %`, `${fmt((100 * part('origin')) / total)} %`, `${fmt((100 * part('miss')) / total)} %`, `${fmt(bytes('peer') / 1024)} KiB`]);
+      tierRows.push([
+        phase,
+        store,
+        String(total),
+        `${fmt((100 * part('region')) / total)} %`,
+        `${fmt((100 * part('peer')) / total)} %`,
+        `${fmt((100 * part('origin')) / total)} %`,
+        `${fmt((100 * part('miss')) / total)} %`,
+        `${fmt(bytes('peer') / 1024)} KiB`,
+      ]);
     }
   }
-  table('tier hit ratios in region B (lookups answered by: B\'s cache, peer A, origin, nobody)', ['phase', 'store', 'lookups', 'region', 'peer', 'origin', 'miss', 'copied from peer'], tierRows, out);
+  table(
+    "tier hit ratios in region B (lookups answered by: B's cache, peer A, origin, nobody)",
+    ['phase', 'store', 'lookups', 'region', 'peer', 'origin', 'miss', 'copied from peer'],
+    tierRows,
+    out,
+  );
   const l = doc.latency;
-  table('latency per synthesis (client, Prefer: wait)', ['', 'p50', 'mean', 'max', 'vs B later (p50)'], [
-    ['A, first build', fmtMs(l.a.p50), fmtMs(l.a.mean), fmtMs(l.a.max), fmtRatio(l.a.p50 / l.bLater.p50)],
-    ['B, first (copies from A)', fmtMs(l.bFirst.p50), fmtMs(l.bFirst.mean), fmtMs(l.bFirst.max), fmtRatio(l.bFirst.p50 / l.bLater.p50)],
-    ['B, later (all local)', fmtMs(l.bLater.p50), fmtMs(l.bLater.mean), fmtMs(l.bLater.max), fmtRatio(1)],
-    ['B, new images of the same fragments', fmtMs(l.bFresh.p50), fmtMs(l.bFresh.mean), fmtMs(l.bFresh.max), fmtRatio(l.bFresh.p50 / l.bLater.p50)],
-  ], out);
+  table(
+    'latency per synthesis (client, Prefer: wait)',
+    ['', 'p50', 'mean', 'max', 'vs B later (p50)'],
+    [
+      ['A, first build', fmtMs(l.a.p50), fmtMs(l.a.mean), fmtMs(l.a.max), fmtRatio(l.a.p50 / l.bLater.p50)],
+      [
+        'B, first (copies from A)',
+        fmtMs(l.bFirst.p50),
+        fmtMs(l.bFirst.mean),
+        fmtMs(l.bFirst.max),
+        fmtRatio(l.bFirst.p50 / l.bLater.p50),
+      ],
+      ['B, later (all local)', fmtMs(l.bLater.p50), fmtMs(l.bLater.mean), fmtMs(l.bLater.max), fmtRatio(1)],
+      [
+        'B, new images of the same fragments',
+        fmtMs(l.bFresh.p50),
+        fmtMs(l.bFresh.mean),
+        fmtMs(l.bFresh.max),
+        fmtRatio(l.bFresh.p50 / l.bLater.p50),
+      ],
+    ],
+    out,
+  );
 }
 
 main().catch((e) => {

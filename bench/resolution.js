@@ -26,7 +26,8 @@ function naiveResolve(catalog, requirements) {
   const visit = (atom) => {
     const have = picked.get(atom.name);
     if (have) {
-      if (!atomMatches(atom, have)) throw new Error(`naive: ${atom.name} ${have.descriptor.version} already picked, ${atom.constraint} needed`);
+      if (!atomMatches(atom, have))
+        throw new Error(`naive: ${atom.name} ${have.descriptor.version} already picked, ${atom.constraint} needed`);
       return;
     }
     let best;
@@ -49,7 +50,8 @@ function sortFloor(fragments) {
   return all;
 }
 
-const sameSelection = (a, b) => a.length === b.length && new Set(a.map((f) => f.id)).size === new Set([...a, ...b].map((f) => f.id)).size;
+const sameSelection = (a, b) =>
+  a.length === b.length && new Set(a.map((f) => f.id)).size === new Set([...a, ...b].map((f) => f.id)).size;
 
 async function run({ quick }) {
   const runs = quick ? 10 : 50;
@@ -79,7 +81,12 @@ async function run({ quick }) {
   const cases = [
     { id: 'chain-top', what: `head of a ${SHAPE.depth}-deep chain`, catalog, reqs: () => [{ name: plain.top }] },
     { id: 'random-3', what: '3 random requirements (10 sets)', catalog, reqs: (i) => sets[i % sets.length] },
-    { id: 'backtracking', what: 'chain head, every 10th newest broken', catalog: broken, reqs: () => [{ name: brokenCat.top }] },
+    {
+      id: 'backtracking',
+      what: 'chain head, every 10th newest broken',
+      catalog: broken,
+      reqs: () => [{ name: brokenCat.top }],
+    },
   ];
   const results = [];
   for (const c of cases) {
@@ -93,12 +100,25 @@ async function run({ quick }) {
     );
     let naive;
     try {
-      const agree = sameSelection(naiveResolve(c.catalog, c.reqs(0)), resolve({ requirements: c.reqs(0), platform: PLATFORM, catalog: c.catalog }).fragments);
-      naive = { ok: true, agrees: agree, ...stats(sample((i) => naiveResolve(c.catalog, c.reqs(i)), { runs, warmup })) };
+      const agree = sameSelection(
+        naiveResolve(c.catalog, c.reqs(0)),
+        resolve({ requirements: c.reqs(0), platform: PLATFORM, catalog: c.catalog }).fragments,
+      );
+      naive = {
+        ok: true,
+        agrees: agree,
+        ...stats(sample((i) => naiveResolve(c.catalog, c.reqs(i)), { runs, warmup })),
+      };
     } catch (e) {
       naive = { ok: false, error: e.message };
     }
-    results.push({ id: c.id, what: c.what, fragmentsSelected: selected / (runs + warmup), resolve: stats(samples), naive });
+    results.push({
+      id: c.id,
+      what: c.what,
+      fragmentsSelected: selected / (runs + warmup),
+      resolve: stats(samples),
+      naive,
+    });
   }
   const sort = stats(sortSamples);
   for (const r of results) {
@@ -106,7 +126,13 @@ async function run({ quick }) {
     r.ratioToNaive = r.naive.ok ? r.resolve.p50 / r.naive.p50 : undefined;
   }
   return {
-    catalog: { fragments: plain.fragments.length, ...SHAPE, generateMs: genMs, generateBrokenMs: genBrokenMs, index: stats(indexSamples) },
+    catalog: {
+      fragments: plain.fragments.length,
+      ...SHAPE,
+      generateMs: genMs,
+      generateBrokenMs: genBrokenMs,
+      index: stats(indexSamples),
+    },
     sortFloor: sort,
     cases: results,
   };

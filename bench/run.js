@@ -16,7 +16,14 @@ const USAGE = `usage: node bench/run.js [--quick] [--json] [--only resolution,as
   --keep     keep the assembly temp dir (its path is printed)`;
 
 function parseArgs(argv) {
-  const o = { quick: false, json: false, only: ['resolution', 'assembly', 'signing'], mb: undefined, e2e: true, keep: false };
+  const o = {
+    quick: false,
+    json: false,
+    only: ['resolution', 'assembly', 'signing'],
+    mb: undefined,
+    e2e: true,
+    keep: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
@@ -24,7 +31,10 @@ function parseArgs(argv) {
     else if (flag === '--json') o.json = true;
     else if (flag === '--no-e2e') o.e2e = false;
     else if (flag === '--keep') o.keep = true;
-    else if (flag === '--only') o.only = String(value()).split(',').map((s) => s.trim());
+    else if (flag === '--only')
+      o.only = String(value())
+        .split(',')
+        .map((s) => s.trim());
     else if (flag === '--mb') o.mb = Number(value());
     else if (flag === '--help' || flag === '-h') {
       process.stdout.write(`${USAGE}\n`);
@@ -36,7 +46,9 @@ function parseArgs(argv) {
   }
   const unknown = o.only.filter((b) => !['resolution', 'assembly', 'signing'].includes(b));
   if (unknown.length || (o.mb !== undefined && !(o.mb > 0))) {
-    process.stderr.write(`${unknown.length ? `unknown benchmark '${unknown.join(',')}'` : '--mb needs a positive number'}\n${USAGE}\n`);
+    process.stderr.write(
+      `${unknown.length ? `unknown benchmark '${unknown.join(',')}'` : '--mb needs a positive number'}\n${USAGE}\n`,
+    );
     process.exit(2);
   }
   return o;
@@ -48,7 +60,9 @@ function loadBuilt() {
     require('@lse/core');
     require('@lse/adapter-fs');
   } catch (e) {
-    process.stderr.write(`the packages are not built (${e.message.split('\n')[0]}); run 'npm run build' or 'npm run bench'\n`);
+    process.stderr.write(
+      `the packages are not built (${e.message.split('\n')[0]}); run 'npm run build' or 'npm run bench'\n`,
+    );
     process.exit(1);
   }
 }
@@ -56,12 +70,18 @@ function loadBuilt() {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   loadBuilt();
-  const benches = { resolution: require('./resolution'), assembly: require('./assembly'), signing: require('./signing') };
+  const benches = {
+    resolution: require('./resolution'),
+    assembly: require('./assembly'),
+    signing: require('./signing'),
+  };
   const started = now();
   const doc = { date: new Date().toISOString(), machine: machine(), options: opts, results: {} };
   if (!opts.json) {
     const m = doc.machine;
-    process.stdout.write(`LSE benchmarks ${doc.date.slice(0, 10)}: ${m.cpus} cores (${m.cpuModel}), ${m.memoryGB} GB, node ${m.node}, ${m.platform}, load ${m.loadAverage.join(' ')}${opts.quick ? ', --quick' : ''}\n`);
+    process.stdout.write(
+      `LSE benchmarks ${doc.date.slice(0, 10)}: ${m.cpus} cores (${m.cpuModel}), ${m.memoryGB} GB, node ${m.node}, ${m.platform}, load ${m.loadAverage.join(' ')}${opts.quick ? ', --quick' : ''}\n`,
+    );
   }
   for (const id of opts.only) {
     const t = now();

@@ -24,7 +24,10 @@ const SEED = Number(process.env.SEED ?? 7);
 const random = prng(SEED);
 const key = createHash('sha256').update(`sharing-${SEED}`).digest();
 let ivn = 0;
-const WORDS = 'the layer fragment digest manifest resolve version depends path file config error value buffer length static'.split(' ');
+const WORDS =
+  'the layer fragment digest manifest resolve version depends path file config error value buffer length static'.split(
+    ' ',
+  );
 
 function content(size) {
   if (random() < 0.5) {
@@ -49,7 +52,16 @@ function fragment(name, size, depends) {
   const entries = [];
   for (let i = 0; i < files; i++) {
     const data = content(Math.max(1, Math.round(size / files)));
-    entries.push({ path: `usr/lib/${name}/f${i}`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: data.length, data });
+    entries.push({
+      path: `usr/lib/${name}/f${i}`,
+      type: 'file',
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      mtime: 0,
+      size: data.length,
+      data,
+    });
   }
   return { name, size: entries.reduce((a, e) => a + e.size, 0), depends, entries };
 }
@@ -64,8 +76,30 @@ const pick = (list, n) => {
 progress('generating fragments');
 const frags = new Map();
 const cores = ['libc', 'libssl', 'libz'].map((n) => frags.set(n, fragment(n, logUniform(400e3, 2e6), [])).get(n));
-const mids = Array.from({ length: 9 }, (_, i) => frags.set(`libm${i}`, fragment(`libm${i}`, logUniform(50e3, 800e3), pick(cores, 1 + Math.floor(random() * 2)).map((f) => f.name))).get(`libm${i}`));
-const apps = Array.from({ length: 24 }, (_, i) => frags.set(`app${i}`, fragment(`app${i}`, logUniform(5e3, 400e3), pick(mids, 1 + Math.floor(random() * 3)).map((f) => f.name))).get(`app${i}`));
+const mids = Array.from({ length: 9 }, (_, i) =>
+  frags
+    .set(
+      `libm${i}`,
+      fragment(
+        `libm${i}`,
+        logUniform(50e3, 800e3),
+        pick(cores, 1 + Math.floor(random() * 2)).map((f) => f.name),
+      ),
+    )
+    .get(`libm${i}`),
+);
+const apps = Array.from({ length: 24 }, (_, i) =>
+  frags
+    .set(
+      `app${i}`,
+      fragment(
+        `app${i}`,
+        logUniform(5e3, 400e3),
+        pick(mids, 1 + Math.floor(random() * 3)).map((f) => f.name),
+      ),
+    )
+    .get(`app${i}`),
+);
 
 /** Dependency closure in install order (dependencies first). */
 function closure(roots) {
@@ -84,7 +118,9 @@ function closure(roots) {
 const images = [];
 const combos = new Set();
 while (images.length < 20) {
-  const roots = pick(apps, 1 + Math.floor(random() * 3)).map((f) => f.name).sort();
+  const roots = pick(apps, 1 + Math.floor(random() * 3))
+    .map((f) => f.name)
+    .sort();
   if (combos.has(roots.join(','))) continue;
   combos.add(roots.join(','));
   images.push(closure(roots));
@@ -96,7 +132,10 @@ const layerCache = new Map();
 function layerOf(names) {
   const k = names.join('+');
   if (!layerCache.has(k)) {
-    const l = buildLayer(names.map((n) => ({ entries: frags.get(n).entries, label: n })), { mtime: 0 });
+    const l = buildLayer(
+      names.map((n) => ({ entries: frags.get(n).entries, label: n })),
+      { mtime: 0 },
+    );
     layerCache.set(k, { digest: l.digest, size: l.size });
   }
   return layerCache.get(k);
@@ -119,12 +158,21 @@ function measure(label, plan) {
 
 const rows = [
   measure('per-fragment layers (sharing)', (img) => img.map((f) => [f])),
-  measure('budget of 4 layers, popularity = images using it', (img) => planLayers(img.map((id) => ({ id, size: frags.get(id).size, popularity: popularity.get(id) })), 4)),
+  measure('budget of 4 layers, popularity = images using it', (img) =>
+    planLayers(
+      img.map((id) => ({ id, size: frags.get(id).size, popularity: popularity.get(id) })),
+      4,
+    ),
+  ),
   measure('one layer per image (no sharing)', (img) => [img]),
 ];
 const none = rows[2];
 const mb = (b) => (b / 1e6).toFixed(2);
-table(`Layer sharing, ${images.length} images over ${frags.size} fragments (seed ${SEED}; sizes in MB = 10^6 bytes, gzip)`,
+table(
+  `Layer sharing, ${images.length} images over ${frags.size} fragments (seed ${SEED}; sizes in MB = 10^6 bytes, gzip)`,
   ['layout', 'distinct blobs', 'stored MB', 'runtime pulls MB', 'sum of image sizes MB', 'stored vs no sharing'],
-  rows.map((r) => [r.label, r.blobs, mb(r.stored), mb(r.pulled), mb(r.sumOfImages), fmtRatio(none.stored / r.stored)]));
-process.stdout.write(`\nfragments per image: ${images.map((i) => i.length).join(' ')}; uses per fragment: max ${Math.max(...popularity.values())}, median ${[...popularity.values()].sort((a, b) => a - b)[Math.floor(popularity.size / 2)]}\n`);
+  rows.map((r) => [r.label, r.blobs, mb(r.stored), mb(r.pulled), mb(r.sumOfImages), fmtRatio(none.stored / r.stored)]),
+);
+process.stdout.write(
+  `\nfragments per image: ${images.map((i) => i.length).join(' ')}; uses per fragment: max ${Math.max(...popularity.values())}, median ${[...popularity.values()].sort((a, b) => a - b)[Math.floor(popularity.size / 2)]}\n`,
+);

@@ -17,13 +17,33 @@ function realisticDescriptor() {
     provides: ['libpng=1.6.43'],
     conflicts: ['libpng12'],
   }).descriptor;
-  const file = (path, size) => ({ path, type: 'file', mode: 0o644, uid: 0, gid: 0, size, digest: `sha256:${Buffer.from(path.padEnd(32, '.')).toString('hex').slice(0, 64)}` });
+  const file = (path, size) => ({
+    path,
+    type: 'file',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size,
+    digest: `sha256:${Buffer.from(path.padEnd(32, '.')).toString('hex').slice(0, 64)}`,
+  });
   const dir = (path) => ({ path, type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0 });
   d.files = [
-    dir('usr'), dir('usr/lib'), dir('usr/lib/x86_64-linux-gnu'),
+    dir('usr'),
+    dir('usr/lib'),
+    dir('usr/lib/x86_64-linux-gnu'),
     file('usr/lib/x86_64-linux-gnu/libpng16.so.16.43.0', 211_312),
-    { path: 'usr/lib/x86_64-linux-gnu/libpng16.so.16', type: 'symlink', mode: 0o777, uid: 0, gid: 0, size: 0, linkname: 'libpng16.so.16.43.0' },
-    dir('usr/share'), dir('usr/share/doc'), dir('usr/share/doc/libpng16'),
+    {
+      path: 'usr/lib/x86_64-linux-gnu/libpng16.so.16',
+      type: 'symlink',
+      mode: 0o777,
+      uid: 0,
+      gid: 0,
+      size: 0,
+      linkname: 'libpng16.so.16.43.0',
+    },
+    dir('usr/share'),
+    dir('usr/share/doc'),
+    dir('usr/share/doc/libpng16'),
     file('usr/share/doc/libpng16/copyright', 5_913),
     file('usr/share/doc/libpng16/changelog.gz', 1_204),
     file('usr/share/doc/libpng16/README', 10_233),
@@ -31,8 +51,16 @@ function realisticDescriptor() {
     file('usr/share/doc/libpng16/libpng-manual.txt', 224_110),
     file('usr/share/lintian/overrides/libpng16', 44),
   ];
-  d.source = { type: 'debian', package: 'libpng1.6', version: '1.6.43-5', url: 'http://deb.debian.org/debian/pool/main/libp/libpng1.6/libpng16-16t64_1.6.43-5_amd64.deb' };
-  d.metadata = { description: 'PNG library - runtime (version 1.6)', homepage: 'http://libpng.org/pub/png/libpng.html' };
+  d.source = {
+    type: 'debian',
+    package: 'libpng1.6',
+    version: '1.6.43-5',
+    url: 'http://deb.debian.org/debian/pool/main/libp/libpng1.6/libpng16-16t64_1.6.43-5_amd64.deb',
+  };
+  d.metadata = {
+    description: 'PNG library - runtime (version 1.6)',
+    homepage: 'http://libpng.org/pub/png/libpng.html',
+  };
   return d;
 }
 
@@ -48,10 +76,15 @@ function parseOpensslSpeed(stdout, stderr) {
     const value = Number(nums[nums.length - (cols.length - idx)]);
     if (Number.isFinite(value) && value > 0) return { verifyPerSecond: value, raw: `${header.trim()} | ${row.trim()}` };
   }
-  const doing = `${stderr}\n${stdout}`.split('\n').find((l) => /verify/i.test(l) && /ed25519/i.test(l) && /:\s*\d+.*in\s+[\d.]+s/.test(l));
+  const doing = `${stderr}\n${stdout}`
+    .split('\n')
+    .find((l) => /verify/i.test(l) && /ed25519/i.test(l) && /:\s*\d+.*in\s+[\d.]+s/.test(l));
   const m = doing && doing.match(/:\s*(\d+)\s.*in\s+([\d.]+)s/);
   if (m) return { verifyPerSecond: Number(m[1]) / Number(m[2]), raw: doing.trim() };
-  return { verifyPerSecond: undefined, raw: [header, row, doing].filter(Boolean).join(' | ') || stdout.trim().split('\n').slice(-2).join(' | ') };
+  return {
+    verifyPerSecond: undefined,
+    raw: [header, row, doing].filter(Boolean).join(' | ') || stdout.trim().split('\n').slice(-2).join(' | '),
+  };
 }
 
 async function run({ quick }) {
@@ -63,10 +96,12 @@ async function run({ quick }) {
   const sig = signBytes(msg, secretKey);
   const sigShort = signBytes(short, secretKey);
   if (!sig.equals(reference.sign(msg, secretKey))) throw new Error('node:crypto and tweetnacl signatures differ');
-  if (!verifyBytes(msg, sig, publicKey.key) || !reference.verify(msg, sig, publicKey.key)) throw new Error('a verifier rejected a good signature');
+  if (!verifyBytes(msg, sig, publicKey.key) || !reference.verify(msg, sig, publicKey.key))
+    throw new Error('a verifier rejected a good signature');
   const bad = Buffer.from(sig);
   bad[10] ^= 1;
-  if (verifyBytes(msg, bad, publicKey.key) || reference.verify(msg, bad, publicKey.key)) throw new Error('a verifier accepted a bad signature');
+  if (verifyBytes(msg, bad, publicKey.key) || reference.verify(msg, bad, publicKey.key))
+    throw new Error('a verifier accepted a bad signature');
 
   // node:crypto is measured in two halves that bracket the other verifiers, so that a change in
   // machine load during the run shows up in both sides of the ratios (the machine is shared).
@@ -91,7 +126,12 @@ async function run({ quick }) {
   progress(`signing: node:crypto verifyBytes, second half (${half} s + ${half} s)`);
   const nodeB = nodeRate(msg, sig);
   const shortB = nodeRate(short, sigShort);
-  const join = (a, b) => ({ ops: a.ops + b.ops, seconds: a.seconds + b.seconds, perSecond: (a.ops + b.ops) / (a.seconds + b.seconds), halves: [a.perSecond, b.perSecond] });
+  const join = (a, b) => ({
+    ops: a.ops + b.ops,
+    seconds: a.seconds + b.seconds,
+    perSecond: (a.ops + b.ops) / (a.seconds + b.seconds),
+    halves: [a.perSecond, b.perSecond],
+  });
   const node = join(nodeA, nodeB);
   const nodeShort = join(shortA, shortB);
 
@@ -114,10 +154,25 @@ function print(r) {
     `Ed25519 verification (message: canonical descriptor of ${fmt(r.messageBytes)} bytes unless noted)`,
     ['verifier', 'verifies/s', 'ops', 'note'],
     [
-      ['node:crypto verifyBytes', fmt(r.nodeCrypto.perSecond), r.nodeCrypto.ops, `cached KeyObject (the hot path); halves ${r.nodeCrypto.halves.map((x) => fmt(x)).join(' / ')}`],
-      ['node:crypto verifyBytes, 32 B', fmt(r.nodeCryptoShortMessage.perSecond), r.nodeCryptoShortMessage.ops, 'short message, like openssl speed'],
+      [
+        'node:crypto verifyBytes',
+        fmt(r.nodeCrypto.perSecond),
+        r.nodeCrypto.ops,
+        `cached KeyObject (the hot path); halves ${r.nodeCrypto.halves.map((x) => fmt(x)).join(' / ')}`,
+      ],
+      [
+        'node:crypto verifyBytes, 32 B',
+        fmt(r.nodeCryptoShortMessage.perSecond),
+        r.nodeCryptoShortMessage.ops,
+        'short message, like openssl speed',
+      ],
       ['tweetnacl reference.verify', fmt(r.tweetnacl.perSecond), r.tweetnacl.ops, 'pure JavaScript'],
-      ['openssl speed ed25519', fmt(r.openssl.verifyPerSecond), '-', 'its own loop and short message; -elapsed (wall clock)'],
+      [
+        'openssl speed ed25519',
+        fmt(r.openssl.verifyPerSecond),
+        '-',
+        'its own loop and short message; -elapsed (wall clock)',
+      ],
     ],
   );
   process.stdout.write(`  openssl raw: ${r.openssl.raw}\n`);

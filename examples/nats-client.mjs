@@ -15,12 +15,18 @@ import { jetstream } from '@nats-io/jetstream';
 
 const [file, idArg] = process.argv.slice(2);
 if (!file || file === '--help') {
-  console.error('usage: node examples/nats-client.mjs MANIFEST.yaml [SYNTHESIS_ID]   (NATS_URL, default nats://127.0.0.1:4222)');
+  console.error(
+    'usage: node examples/nats-client.mjs MANIFEST.yaml [SYNTHESIS_ID]   (NATS_URL, default nats://127.0.0.1:4222)',
+  );
   process.exit(file ? 0 : 2);
 }
 const id = idArg ?? `nats-${randomBytes(6).toString('hex')}`;
 // NATS_URL may list a cluster's nodes, comma-separated.
-const nc = await connect({ servers: (process.env.NATS_URL ?? 'nats://127.0.0.1:4222').split(','), name: 'lse-example-client', maxReconnectAttempts: -1 });
+const nc = await connect({
+  servers: (process.env.NATS_URL ?? 'nats://127.0.0.1:4222').split(','),
+  name: 'lse-example-client',
+  maxReconnectAttempts: -1,
+});
 const timeoutMs = Number(process.env.LSE_WAIT_SECONDS ?? 120) * 1000;
 
 // Subscribe to this synthesis' events before publishing, so none is missed.
@@ -29,17 +35,30 @@ const h = headers();
 h.set('Lse-Synthesis-Id', id);
 h.set('Lse-Request-Id', id);
 const payload = { v: 1, synthesisId: id, manifest: readFileSync(file, 'utf8'), requestedAt: new Date().toISOString() };
-const ack = await jetstream(nc).publish('lse.synth.requested', JSON.stringify(payload), { headers: h, msgID: `requested:${id}` });
+const ack = await jetstream(nc).publish('lse.synth.requested', JSON.stringify(payload), {
+  headers: h,
+  msgID: `requested:${id}`,
+});
 console.error(`requested ${id} (stream ${ack.stream}, seq ${ack.seq}${ack.duplicate ? ', duplicate' : ''})`);
 
-const timer = setTimeout(() => { console.error(`no result after ${timeoutMs / 1000}s`); process.exit(1); }, timeoutMs);
+const timer = setTimeout(() => {
+  console.error(`no result after ${timeoutMs / 1000}s`);
+  process.exit(1);
+}, timeoutMs);
 let code = 1;
 for await (const m of sub) {
   const ev = m.json();
   const kind = m.subject.split('.')[3];
   if (kind === 'progress') console.error(`  ${ev.stage}: ${ev.detail ?? ''}`);
   if (kind === 'completed') {
-    console.log(JSON.stringify({ synthesisId: id, key: ev.key, manifestDigest: ev.image.manifestDigest, layers: ev.image.layers.length }));
+    console.log(
+      JSON.stringify({
+        synthesisId: id,
+        key: ev.key,
+        manifestDigest: ev.image.manifestDigest,
+        layers: ev.image.layers.length,
+      }),
+    );
     code = 0;
     break;
   }

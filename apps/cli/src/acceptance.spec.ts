@@ -9,8 +9,24 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { sha256Hex } from '@lse/core';
 import {
-  APP_SCRIPT, GREETING, LIB, MANIFEST, OS_RELEASE, SECRET, listTree, lseOk, parseJson, prepareStore,
-  removeTempDirs, requireTools, runOk, setupPrepared, tempDir, umociUnpackFlags, type PreparedStore, type TreeEntry,
+  APP_SCRIPT,
+  GREETING,
+  LIB,
+  MANIFEST,
+  OS_RELEASE,
+  SECRET,
+  listTree,
+  lseOk,
+  parseJson,
+  prepareStore,
+  removeTempDirs,
+  requireTools,
+  runOk,
+  setupPrepared,
+  tempDir,
+  umociUnpackFlags,
+  type PreparedStore,
+  type TreeEntry,
 } from './testkit';
 jest.setTimeout(60_000);
 
@@ -32,7 +48,12 @@ beforeAll(async () => {
 });
 afterAll(removeTempDirs);
 
-const file = (path: string, mode: number, content: string): TreeEntry => ({ path, type: 'file', mode, content: sha256Hex(content) });
+const file = (path: string, mode: number, content: string): TreeEntry => ({
+  path,
+  type: 'file',
+  mode,
+  content: sha256Hex(content),
+});
 const EXPECTED: TreeEntry[] = [
   file('etc/app/token', 0o600, 's3cret\n'),
   file('etc/data/secret.conf', 0o640, SECRET),
@@ -47,7 +68,9 @@ const EXPECTED: TreeEntry[] = [
 describe('lse synth: an image real tools accept', () => {
   it('prints the image manifest digest, which the OCI layout index points at', async () => {
     expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-    const index = parseJson<{ manifests: { digest: string; annotations?: Record<string, string> }[] }>(await readFile(join(out, 'index.json'), 'utf8'));
+    const index = parseJson<{ manifests: { digest: string; annotations?: Record<string, string> }[] }>(
+      await readFile(join(out, 'index.json'), 'utf8'),
+    );
     expect(index.manifests.map((m) => m.digest)).toEqual([digest]);
     expect(index.manifests[0]!.annotations?.['org.opencontainers.image.ref.name']).toBe('latest');
     // The manifest blob hashes to its name (content addressing holds on disk).
@@ -56,15 +79,21 @@ describe('lse synth: an image real tools accept', () => {
   });
 
   it('skopeo inspect sees linux/amd64, the labels, env and entrypoint', async () => {
-    const info = parseJson<{ Architecture: string; Os: string; Labels: Record<string, string>; Digest: string; Layers: string[] }>(
-      (await runOk('skopeo', ['inspect', `oci:${out}:latest`])).stdout);
+    const info = parseJson<{
+      Architecture: string;
+      Os: string;
+      Labels: Record<string, string>;
+      Digest: string;
+      Layers: string[];
+    }>((await runOk('skopeo', ['inspect', `oci:${out}:latest`])).stdout);
     expect(info.Architecture).toBe('amd64');
     expect(info.Os).toBe('linux');
     expect(info.Labels).toEqual(expect.objectContaining({ team: 'payments', tier: 'backend' }));
     expect(info.Digest).toBe(digest);
     expect(info.Layers.length).toBeGreaterThanOrEqual(2); // the base layer plus ours
     const config = parseJson<{ config: { Env?: string[]; Entrypoint?: string[] }; rootfs: { diff_ids: string[] } }>(
-      (await runOk('skopeo', ['inspect', '--config', `oci:${out}:latest`])).stdout);
+      (await runOk('skopeo', ['inspect', '--config', `oci:${out}:latest`])).stdout,
+    );
     expect(config.config.Env).toEqual(expect.arrayContaining(['LANG=C.UTF-8', 'APP_MODE=production']));
     expect(config.config.Entrypoint).toEqual(['/usr/local/bin/app.sh']);
     expect(config.rootfs.diff_ids).toHaveLength(info.Layers.length);

@@ -40,7 +40,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty: boolean): CliConfig {
   let epoch = 0;
   if (rawEpoch !== undefined && rawEpoch !== '') {
     if (!/^\d{1,12}$/.test(rawEpoch)) {
-      throw new LseError('CONFIG_INVALID', `SOURCE_DATE_EPOCH must be a whole number of seconds since 1970 (the timestamp stamped into fragments and images), got '${rawEpoch}'`);
+      throw new LseError(
+        'CONFIG_INVALID',
+        `SOURCE_DATE_EPOCH must be a whole number of seconds since 1970 (the timestamp stamped into fragments and images), got '${rawEpoch}'`,
+      );
     }
     epoch = Number(rawEpoch);
   }
@@ -51,13 +54,20 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty: boolean): CliConfig {
   }
   const mirror = env['LSE_DEBIAN_MIRROR'] || undefined;
   if (mirror && !/^https?:\/\/[^/]+/.test(mirror)) {
-    throw new LseError('CONFIG_INVALID', `LSE_DEBIAN_MIRROR must be an http(s) URL of a Debian archive like http://deb.debian.org/debian, got '${mirror}'`);
+    throw new LseError(
+      'CONFIG_INVALID',
+      `LSE_DEBIAN_MIRROR must be an http(s) URL of a Debian archive like http://deb.debian.org/debian, got '${mirror}'`,
+    );
   }
   return {
     ...(mirror ? { debianMirror: mirror } : {}),
     debianKeyring: env['LSE_DEBIAN_KEYRING'] || '/usr/share/keyrings/debian-archive-keyring.gpg',
-    storeDir: defaultStoreDir(env), epoch, ...(logLevel ? { logLevel } : {}), color: isTty && !env['NO_COLOR'],
-    ...(env['LSE_SERVER'] ? { server: env['LSE_SERVER'] } : {}), ...(env['LSE_TOKEN'] ? { token: env['LSE_TOKEN'] } : {}),
+    storeDir: defaultStoreDir(env),
+    epoch,
+    ...(logLevel ? { logLevel } : {}),
+    color: isTty && !env['NO_COLOR'],
+    ...(env['LSE_SERVER'] ? { server: env['LSE_SERVER'] } : {}),
+    ...(env['LSE_TOKEN'] ? { token: env['LSE_TOKEN'] } : {}),
     nodeControlSocket: env['LSE_NODE_CONTROL_SOCKET'] || '/var/lib/lse-node/control.sock',
     containerdAddress: env['CONTAINERD_ADDRESS'] || '/run/containerd/containerd.sock',
     containerdNamespace: env['CONTAINERD_NAMESPACE'] || 'default',

@@ -47,6 +47,10 @@ export function makeCtx(config: CliConfig, g: GlobalOpts): Ctx {
 
 function remoteOf(server: string | undefined, token: string | undefined): { remote?: GatewayClient } {
   if (!server) return {};
-  if (!/^https?:\/\/[^/]+/.test(server)) throw new LseError('USAGE', `--server / LSE_SERVER must be an http(s) URL like http://127.0.0.1:8080, got '${server}'`);
+  if (!/^https?:\/\/[^/]+/.test(server))
+    throw new LseError(
+      'USAGE',
+      `--server / LSE_SERVER must be an http(s) URL like http://127.0.0.1:8080, got '${server}'`,
+    );
   return { remote: new GatewayClient(server, token) };
 }

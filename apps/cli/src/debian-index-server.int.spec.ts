@@ -21,8 +21,14 @@ import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { lse, parseJson, removeTempDirs, requireBuiltCli, tempDir, type RunResult } from './testkit';
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const reason = !has('dpkg-deb') || !has('apt-get') ? 'not a Debian host (dpkg-deb/apt-get missing)'
-  : process.getuid?.() !== 0 ? 'not root (chroot needs root)' : !has('chroot') ? 'chroot missing' : undefined;
+const reason =
+  !has('dpkg-deb') || !has('apt-get')
+    ? 'not a Debian host (dpkg-deb/apt-get missing)'
+    : process.getuid?.() !== 0
+      ? 'not root (chroot needs root)'
+      : !has('chroot')
+        ? 'chroot missing'
+        : undefined;
 if (reason) console.warn(`debian-index-server.int.spec.ts skipped: ${reason}`);
 const suite = reason ? describe.skip : describe;
 
@@ -54,9 +60,13 @@ suite('Debian index through the services (lse --server)', () => {
   let mirrorUrl: string;
 
   beforeAll(async () => {
-    if (!SERVER || !TOKEN) throw new Error('this test needs the stack: bash infra/local/stack.sh up && eval "$(bash infra/local/stack.sh env)"');
+    if (!SERVER || !TOKEN)
+      throw new Error(
+        'this test needs the stack: bash infra/local/stack.sh up && eval "$(bash infra/local/stack.sh env)"',
+      );
     requireBuiltCli();
-    const lists = existsSync('/var/lib/apt/lists') && readdirSync('/var/lib/apt/lists').some((f) => f.includes('_Packages'));
+    const lists =
+      existsSync('/var/lib/apt/lists') && readdirSync('/var/lib/apt/lists').some((f) => f.includes('_Packages'));
     if (!lists) expect(spawnSync('apt-get', ['update'], { stdio: 'ignore' }).status).toBe(0);
     work = await tempDir('lse-index-server-');
     store = join(work, 'store');
@@ -65,11 +75,19 @@ suite('Debian index through the services (lse --server)', () => {
     const catalog = new DebianIndexCatalog(index.paragraphs, [arch, 'all']);
     const { fragments } = resolve({ requirements: [{ name: 'tree' }], platform: { os: 'linux', arch }, catalog });
     closure = fragments.map((f) => catalog.paragraphOf(f)!);
-    const debs = await aptDownload(closure.map((p) => ({ name: p['Package']!, version: p['Version']!, arch: p['Architecture']! })), CACHE);
+    const debs = await aptDownload(
+      closure.map((p) => ({ name: p['Package']!, version: p['Version']!, arch: p['Architecture']! })),
+      CACHE,
+    );
     closure.forEach((p, i) => files.set(p['Filename']!, debs[i]!));
     // An entry whose SHA256 is not that of the bytes served for it (as if the mirror altered them).
     const tree = closure.find((p) => p['Package'] === 'tree')!;
-    const probe = { ...tree, Package: `lse-probe-${RUN}`, Filename: `pool/main/l/lse-probe/lse-probe-${RUN}_all.deb`, SHA256: 'ab'.repeat(32) };
+    const probe = {
+      ...tree,
+      Package: `lse-probe-${RUN}`,
+      Filename: `pool/main/l/lse-probe/lse-probe-${RUN}_all.deb`,
+      SHA256: 'ab'.repeat(32),
+    };
     files.set(probe.Filename, debs[closure.indexOf(tree)]!);
     packagesFile = join(work, 'Packages');
     await writeFile(packagesFile, [...closure, probe].map(formatParagraph).join('\n'));
@@ -84,7 +102,9 @@ suite('Debian index through the services (lse --server)', () => {
     });
     // A fixed port: the archive URL is part of each signed descriptor, and a stack reused across
     // runs keeps the fragments of earlier runs, which must still find their archive.
-    await new Promise<void>((ok) => mirror.listen(Number(process.env['LSE_TEST_MIRROR_PORT'] || 18765), '127.0.0.1', ok));
+    await new Promise<void>((ok) =>
+      mirror.listen(Number(process.env['LSE_TEST_MIRROR_PORT'] || 18765), '127.0.0.1', ok),
+    );
     mirrorUrl = `http://127.0.0.1:${(mirror.address() as { port: number }).port}/debian`;
 
     await cliOk('keys', 'generate', '--name', `index-${RUN}`, '--out', work);
@@ -97,11 +117,35 @@ suite('Debian index through the services (lse --server)', () => {
   });
 
   it('publishes the index in batches, idempotently, downloading nothing', async () => {
-    const first = parseJson<{ packages: number; created: number; existing: number }>(await cliOk('--json', 'import', 'debian-index', packagesFile, '--allow-unsigned', '--mirror', mirrorUrl, '--key', key));
+    const first = parseJson<{ packages: number; created: number; existing: number }>(
+      await cliOk(
+        '--json',
+        'import',
+        'debian-index',
+        packagesFile,
+        '--allow-unsigned',
+        '--mirror',
+        mirrorUrl,
+        '--key',
+        key,
+      ),
+    );
     expect(first.packages).toBe(closure.length + 1);
     expect(first.created + first.existing).toBe(closure.length + 1);
     expect(first.created).toBeGreaterThanOrEqual(1); // at least this run's probe (a stack reused across runs has the others)
-    const again = parseJson<{ created: number; existing: number }>(await cliOk('--json', 'import', 'debian-index', packagesFile, '--allow-unsigned', '--mirror', mirrorUrl, '--key', key));
+    const again = parseJson<{ created: number; existing: number }>(
+      await cliOk(
+        '--json',
+        'import',
+        'debian-index',
+        packagesFile,
+        '--allow-unsigned',
+        '--mirror',
+        mirrorUrl,
+        '--key',
+        key,
+      ),
+    );
     expect(again).toMatchObject({ created: 0, existing: closure.length + 1 });
     expect(served).toEqual([]);
   });
@@ -109,29 +153,56 @@ suite('Debian index through the services (lse --server)', () => {
   it('synthesizes tree: the services fetch, verify and derive the .debs; the image runs', async () => {
     const m = join(work, 'tree.yaml');
     // a label unique to this run: a new synthesis key, so the gateway's result cache cannot answer
-    await writeFile(m, `apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: tree }\nbase: scratch\nplatform: { os: linux, arch: amd64 }\nlabels: { run: "${RUN}" }\nrequire:\n  - name: tree\n`);
+    await writeFile(
+      m,
+      `apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: tree }\nbase: scratch\nplatform: { os: linux, arch: amd64 }\nlabels: { run: "${RUN}" }\nrequire:\n  - name: tree\n`,
+    );
     // A stack reused across runs may have these .debs in its cache (it is content-addressed);
     // evict them so this synthesis has to download them.
-    const s3 = new S3Client({ endpoint: process.env['S3_ENDPOINT'], region: process.env['S3_REGION'] || 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: process.env['S3_ACCESS_KEY_ID']!, secretAccessKey: process.env['S3_SECRET_ACCESS_KEY']! } });
-    for (const p of closure) await s3.send(new DeleteObjectCommand({ Bucket: process.env['S3_BUCKET'] || 'lse', Key: `fragments/sha256/${p['SHA256']!.toLowerCase()}` }));
+    const s3 = new S3Client({
+      endpoint: process.env['S3_ENDPOINT'],
+      region: process.env['S3_REGION'] || 'us-east-1',
+      forcePathStyle: true,
+      credentials: {
+        accessKeyId: process.env['S3_ACCESS_KEY_ID']!,
+        secretAccessKey: process.env['S3_SECRET_ACCESS_KEY']!,
+      },
+    });
+    for (const p of closure)
+      await s3.send(
+        new DeleteObjectCommand({
+          Bucket: process.env['S3_BUCKET'] || 'lse',
+          Key: `fragments/sha256/${p['SHA256']!.toLowerCase()}`,
+        }),
+      );
     s3.destroy();
     const root = join(work, 'rootfs');
-    const out = parseJson<{ synthesisId: string }>(await cliOk('--json', 'synth', m, '--out', join(work, 'img'), '--rootfs', root));
+    const out = parseJson<{ synthesisId: string }>(
+      await cliOk('--json', 'synth', m, '--out', join(work, 'img'), '--rootfs', root),
+    );
     expect(out.synthesisId).not.toMatch(/^cli-/);
     // tree exists only in the index; its dependencies may also be in the stack as fragments
     // imported from .debs by another test (same versions: either satisfies the lock)
     expect(served).toContain(closure.find((p) => p['Package'] === 'tree')!['Filename']);
     expect(served.every((p) => closure.some((c) => c['Filename'] === p))).toBe(true);
     expect(served.length).toBe(new Set(served).size); // each .deb downloaded once
-    const r = spawnSync('chroot', [root, 'tree', '--version'], { encoding: 'utf8', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    const r = spawnSync('chroot', [root, 'tree', '--version'], {
+      encoding: 'utf8',
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^tree v\d/);
-    expect(readFileSync(join(root, 'var/lib/dpkg/status'), 'utf8')).toMatch(/Package: tree\nStatus: install ok installed\n/);
+    expect(readFileSync(join(root, 'var/lib/dpkg/status'), 'utf8')).toMatch(
+      /Package: tree\nStatus: install ok installed\n/,
+    );
   });
 
   it('fails a package whose .deb does not have the signed digest, at the verifier', async () => {
     const m = join(work, 'probe.yaml');
-    await writeFile(m, `apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: probe }\nbase: scratch\nplatform: { os: linux, arch: amd64 }\nrequire:\n  - name: lse-probe-${RUN}\n`);
+    await writeFile(
+      m,
+      `apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: probe }\nbase: scratch\nplatform: { os: linux, arch: amd64 }\nrequire:\n  - name: lse-probe-${RUN}\n`,
+    );
     const r = await cli('--json', 'synth', m, '--out', join(work, 'img-probe'));
     expect(r.code).toBe(4);
     const err = parseJson<{ error: { code: string; message: string } }>(r.stdout || r.stderr);

@@ -19,8 +19,14 @@ import { aptDownload, hostArch, readAptIndex } from '@lse/adapter-deb';
 import { main } from './main';
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const reason = !has('dpkg-deb') || !has('apt-get') ? 'not a Debian host (dpkg-deb/apt-get missing)'
-  : process.getuid?.() !== 0 ? 'not root (chroot needs root)' : !has('chroot') ? 'chroot missing' : undefined;
+const reason =
+  !has('dpkg-deb') || !has('apt-get')
+    ? 'not a Debian host (dpkg-deb/apt-get missing)'
+    : process.getuid?.() !== 0
+      ? 'not root (chroot needs root)'
+      : !has('chroot')
+        ? 'chroot missing'
+        : undefined;
 if (reason) console.warn(`debian-index.spec.ts skipped: ${reason}`);
 const suite = reason ? describe.skip : describe;
 
@@ -63,7 +69,11 @@ async function lseOk(store: string, ...args: string[]): Promise<string> {
 }
 
 const chroot = (root: string, ...cmd: string[]) =>
-  spawnSync('chroot', [root, ...cmd], { encoding: 'utf8', input: '{"a":[1,2,3]}', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } });
+  spawnSync('chroot', [root, ...cmd], {
+    encoding: 'utf8',
+    input: '{"a":[1,2,3]}',
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
+  });
 
 suite('lse import debian-index (embedded CLI, local mirror)', () => {
   let packagesFile: string;
@@ -71,7 +81,8 @@ suite('lse import debian-index (embedded CLI, local mirror)', () => {
   const manifest = () => join(work, 'jq.yaml');
 
   beforeAll(async () => {
-    const lists = existsSync('/var/lib/apt/lists') && readdirSync('/var/lib/apt/lists').some((f) => f.includes('_Packages'));
+    const lists =
+      existsSync('/var/lib/apt/lists') && readdirSync('/var/lib/apt/lists').some((f) => f.includes('_Packages'));
     if (!lists) expect(spawnSync('apt-get', ['update'], { stdio: 'ignore' }).status).toBe(0);
     work = await mkdtemp(join(tmpdir(), 'lse-index-'));
     const arch = await hostArch();
@@ -80,9 +91,18 @@ suite('lse import debian-index (embedded CLI, local mirror)', () => {
     const { fragments } = resolve({ requirements: [{ name: 'jq' }], platform: { os: 'linux', arch }, catalog });
     const paragraphs = fragments.map((f) => catalog.paragraphOf(f)!) as ControlParagraph[];
     closure = paragraphs.map((p) => p['Package']!).sort();
-    const debs = await aptDownload(paragraphs.map((p) => ({ name: p['Package']!, version: p['Version']!, arch: p['Architecture']! })), CACHE);
+    const debs = await aptDownload(
+      paragraphs.map((p) => ({ name: p['Package']!, version: p['Version']!, arch: p['Architecture']! })),
+      CACHE,
+    );
     paragraphs.forEach((p, i) => files.set(p['Filename']!, debs[i]!));
-    const broken = { Package: 'broken-entry', Version: '1.0', Architecture: 'all', Filename: 'pool/main/b/broken/broken_1.0_all.deb', Size: '10' };
+    const broken = {
+      Package: 'broken-entry',
+      Version: '1.0',
+      Architecture: 'all',
+      Filename: 'pool/main/b/broken/broken_1.0_all.deb',
+      Size: '10',
+    };
     packagesFile = join(work, 'Packages');
     await writeFile(packagesFile, [...paragraphs, broken].map(formatParagraph).join('\n'));
 
@@ -100,7 +120,10 @@ suite('lse import debian-index (embedded CLI, local mirror)', () => {
 
     await lseOk(join(work, 'store'), 'keys', 'generate', '--name', 'index', '--out', work);
     key = join(work, 'index.key');
-    await writeFile(manifest(), 'apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: jq }\nbase: scratch\nplatform: { os: linux, arch: amd64 }\nrequire:\n  - name: jq\n');
+    await writeFile(
+      manifest(),
+      'apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: jq }\nbase: scratch\nplatform: { os: linux, arch: amd64 }\nrequire:\n  - name: jq\n',
+    );
   });
   afterAll(async () => {
     await new Promise((ok) => (mirror ? mirror.close(ok) : ok(undefined)));
@@ -110,14 +133,46 @@ suite('lse import debian-index (embedded CLI, local mirror)', () => {
   it('imports every package of the index as a metadata-only fragment, skipping a broken entry; re-running stores nothing', async () => {
     const store = join(work, 'store');
     await lseOk(store, 'trust', 'add', join(work, 'index.pub'));
-    const first = JSON.parse(await lseOk(store, '--json', 'import', 'debian-index', packagesFile, '--allow-unsigned', '--mirror', mirrorUrl, '--key', key));
+    const first = JSON.parse(
+      await lseOk(
+        store,
+        '--json',
+        'import',
+        'debian-index',
+        packagesFile,
+        '--allow-unsigned',
+        '--mirror',
+        mirrorUrl,
+        '--key',
+        key,
+      ),
+    );
     expect(first).toMatchObject({ packages: closure.length, created: closure.length, existing: 0, skipped: 1 });
-    const again = JSON.parse(await lseOk(store, '--json', 'import', 'debian-index', packagesFile, '--allow-unsigned', '--mirror', mirrorUrl, '--key', key));
+    const again = JSON.parse(
+      await lseOk(
+        store,
+        '--json',
+        'import',
+        'debian-index',
+        packagesFile,
+        '--allow-unsigned',
+        '--mirror',
+        mirrorUrl,
+        '--key',
+        key,
+      ),
+    );
     expect(again).toMatchObject({ packages: closure.length, created: 0, existing: closure.length, skipped: 1 });
-    const shown = JSON.parse(await lseOk(store, '--json', 'fragment', 'show', 'jq')) as { descriptor: { files: unknown[]; blob: { mediaType: string; size: number }; source: Record<string, string> } }[];
+    const shown = JSON.parse(await lseOk(store, '--json', 'fragment', 'show', 'jq')) as {
+      descriptor: { files: unknown[]; blob: { mediaType: string; size: number }; source: Record<string, string> };
+    }[];
     expect(shown[0]!.descriptor.files).toEqual([]);
     expect(shown[0]!.descriptor.blob.mediaType).toBe('application/vnd.debian.binary-package');
-    expect(shown[0]!.descriptor.source).toMatchObject({ type: 'debian-index', repo: mirrorUrl, debian: { unsigned: true } });
+    expect(shown[0]!.descriptor.source).toMatchObject({
+      type: 'debian-index',
+      repo: mirrorUrl,
+      debian: { unsigned: true },
+    });
     expect(served).toEqual([]); // nothing downloaded at import
     const v = JSON.parse(await lseOk(store, '--json', 'verify'));
     expect(v).toMatchObject({ ok: true, fragments: closure.length, unfetched: closure.length });
@@ -176,7 +231,17 @@ suite('lse import debian-index (embedded CLI, local mirror)', () => {
     const wrongArch = await lse(store, 'import', 'debian-index', join(work, 'empty'), '--allow-unsigned', '--key', key);
     expect(wrongArch.code).toBe(2);
     expect(wrongArch.stderr).toMatch(/has no package for .*--arch/);
-    const badMirror = await lse(store, 'import', 'debian-index', packagesFile, '--allow-unsigned', '--mirror', 'ftp://x', '--key', key);
+    const badMirror = await lse(
+      store,
+      'import',
+      'debian-index',
+      packagesFile,
+      '--allow-unsigned',
+      '--mirror',
+      'ftp://x',
+      '--key',
+      key,
+    );
     expect(badMirror.code).toBe(2);
     expect(badMirror.stderr).toMatch(/--mirror must be an http\(s\) URL/);
   });

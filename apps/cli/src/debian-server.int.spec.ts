@@ -18,8 +18,14 @@ import { join } from 'node:path';
 import { REPO, lse, parseJson, removeTempDirs, requireBuiltCli, tempDir, type RunResult } from './testkit';
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const reason = !has('dpkg-deb') || !has('apt-get') ? 'not a Debian host (dpkg-deb/apt-get missing)'
-  : process.getuid?.() !== 0 ? 'not root (chroot needs root)' : !has('chroot') ? 'chroot missing' : undefined;
+const reason =
+  !has('dpkg-deb') || !has('apt-get')
+    ? 'not a Debian host (dpkg-deb/apt-get missing)'
+    : process.getuid?.() !== 0
+      ? 'not root (chroot needs root)'
+      : !has('chroot')
+        ? 'chroot missing'
+        : undefined;
 if (reason) console.warn(`debian-server.int.spec.ts skipped: ${reason}`);
 const suite = reason ? describe.skip : describe;
 
@@ -47,7 +53,11 @@ async function api<T>(path: string): Promise<T> {
 }
 
 function chroot(root: string, ...cmd: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('chroot', [root, ...cmd], { encoding: 'utf8', input: '{"a":[1,2,3]}', env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } });
+  const r = spawnSync('chroot', [root, ...cmd], {
+    encoding: 'utf8',
+    input: '{"a":[1,2,3]}',
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -58,7 +68,9 @@ async function synth(name: string): Promise<{ root: string; synthesisId: string 
   const m = join(work, `${name}.yaml`);
   await writeFile(m, text.replace(/^base: debian-min$/m, `base: ${BASE}`));
   const root = join(work, `rootfs-${name}`);
-  const out = parseJson<{ synthesisId: string; rootfs: string }>(await lseOk('--json', 'synth', m, '--out', join(work, `img-${name}`), '--rootfs', root));
+  const out = parseJson<{ synthesisId: string; rootfs: string }>(
+    await lseOk('--json', 'synth', m, '--out', join(work, `img-${name}`), '--rootfs', root),
+  );
   expect(out.rootfs).toBe(root);
   expect(out.synthesisId).not.toMatch(/^cli-/); // an id from the gateway, not the in-process pipeline
   return { root, synthesisId: out.synthesisId };
@@ -66,9 +78,13 @@ async function synth(name: string): Promise<{ root: string; synthesisId: string 
 
 suite('Debian packages through the gateway (lse --server)', () => {
   beforeAll(async () => {
-    if (!SERVER || !TOKEN) throw new Error('this test needs the stack: bash infra/local/stack.sh up && eval "$(bash infra/local/stack.sh env)"');
+    if (!SERVER || !TOKEN)
+      throw new Error(
+        'this test needs the stack: bash infra/local/stack.sh up && eval "$(bash infra/local/stack.sh env)"',
+      );
     requireBuiltCli();
-    const lists = existsSync('/var/lib/apt/lists') && readdirSync('/var/lib/apt/lists').some((f) => f.includes('_Packages'));
+    const lists =
+      existsSync('/var/lib/apt/lists') && readdirSync('/var/lib/apt/lists').some((f) => f.includes('_Packages'));
     if (!lists) expect(spawnSync('apt-get', ['update'], { stdio: 'ignore' }).status).toBe(0);
     work = await tempDir('lse-debian-server-');
     store = join(work, 'store');
@@ -76,21 +92,40 @@ suite('Debian packages through the gateway (lse --server)', () => {
     await lseOk('keys', 'generate', '--name', keyName, '--out', work);
     key = join(work, `${keyName}.key`);
     await lseOk('trust', 'add', join(work, `${keyName}.pub`));
-    await lseOk('base', 'build', '--name', BASE, 'base-files', 'base-passwd', 'dash', 'coreutils', '--key', key, '--cache', CACHE);
+    await lseOk(
+      'base',
+      'build',
+      '--name',
+      BASE,
+      'base-files',
+      'base-passwd',
+      'dash',
+      'coreutils',
+      '--key',
+      key,
+      '--cache',
+      CACHE,
+    );
     await lseOk('import', 'apt', 'curl', 'ca-certificates', 'python3', 'jq', '--key', key, '--cache', CACHE);
   });
   afterAll(removeTempDirs);
 
   it('stored the key, the base and the fragments in the services', async () => {
     expect((await api<{ name: string }[]>('/v1/keys')).map((k) => k.name)).toContain(`${BASE}-key`);
-    expect(await api<{ name: string; tag: string }[]>('/v1/bases')).toContainEqual(expect.objectContaining({ name: BASE, tag: 'latest' }));
+    expect(await api<{ name: string; tag: string }[]>('/v1/bases')).toContainEqual(
+      expect.objectContaining({ name: BASE, tag: 'latest' }),
+    );
     for (const name of ['coreutils', 'curl', 'python3', 'jq']) {
-      const found = await api<{ descriptor: { scheme: string; metadata: { debian?: unknown } } }[]>(`/v1/fragments/${name}`);
+      const found = await api<{ descriptor: { scheme: string; metadata: { debian?: unknown } } }[]>(
+        `/v1/fragments/${name}`,
+      );
       expect(found[0]!.descriptor.scheme).toBe('debian');
       expect(found[0]!.descriptor.metadata.debian).toBeDefined();
     }
     // Publishing the same .debs again is a no-op on the gateway.
-    const again = parseJson<{ created: boolean }[]>(await lseOk('--json', 'import', 'apt', 'jq', '--key', key, '--cache', CACHE));
+    const again = parseJson<{ created: boolean }[]>(
+      await lseOk('--json', 'import', 'apt', 'jq', '--key', key, '--cache', CACHE),
+    );
     expect(again.length).toBeGreaterThan(1);
     expect(again.filter((x) => x.created)).toEqual([]);
   });
@@ -99,14 +134,29 @@ suite('Debian packages through the gateway (lse --server)', () => {
     const { root, synthesisId } = await synth('curl');
     // The base's record lists its packages (from the dpkg status of the uploaded rootfs), and the
     // services' resolution counts them as installed.
-    const { lock } = parseJson<{ lock: { fragments: { name: string }[] } }>(await lseOk('--json', 'resolve', join(work, 'curl.yaml')));
+    const { lock } = parseJson<{ lock: { fragments: { name: string }[] } }>(
+      await lseOk('--json', 'resolve', join(work, 'curl.yaml')),
+    );
     expect(lock.fragments.map((f) => f.name)).toContain('libcurl4');
-    const inBase = ['base-files', 'base-passwd', 'dash', 'coreutils', 'gcc-12-base', 'libc6', 'libgcc-s1', 'libgmp10', 'libzstd1', 'zlib1g'];
+    const inBase = [
+      'base-files',
+      'base-passwd',
+      'dash',
+      'coreutils',
+      'gcc-12-base',
+      'libc6',
+      'libgcc-s1',
+      'libgmp10',
+      'libzstd1',
+      'zlib1g',
+    ];
     expect(lock.fragments.filter((f) => inBase.includes(f.name))).toEqual([]);
     const r = chroot(root, 'curl', '--version');
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^curl \d+\.\d+/);
-    expect(await readFile(join(root, 'var/lib/dpkg/status'), 'utf8')).toMatch(/Package: libcurl4\nStatus: install ok installed\n/);
+    expect(await readFile(join(root, 'var/lib/dpkg/status'), 'utf8')).toMatch(
+      /Package: libcurl4\nStatus: install ok installed\n/,
+    );
     expect(await api<{ status: string }>(`/v1/syntheses/${synthesisId}`)).toMatchObject({ status: 'completed' });
   });
 

@@ -27,13 +27,17 @@ const IN_RELEASE = `${LISTS}/deb.debian.org_debian_dists_bookworm-updates_InRele
 const PACKAGES = `${LISTS}/deb.debian.org_debian_dists_bookworm-updates_main_binary-amd64_Packages.lz4`;
 const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 const present = [IN_RELEASE, PACKAGES, KEYRING].every((f) => existsSync(f));
-if (!present) console.warn('debian-trust.spec.ts skipped: no bookworm-updates apt lists or Debian archive keyring on this host');
+if (!present)
+  console.warn('debian-trust.spec.ts skipped: no bookworm-updates apt lists or Debian archive keyring on this host');
 const suite = present ? describe : describe.skip;
 
 jest.setTimeout(120_000);
 
 const CACHE = process.env['LSE_APT_CACHE'] || join(homedir(), '.cache', 'lse', 'apt');
-const aptReady = present && process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v apt-get && command -v dpkg-deb']).status === 0;
+const aptReady =
+  present &&
+  process.getuid?.() === 0 &&
+  spawnSync('sh', ['-c', 'command -v apt-get && command -v dpkg-deb']).status === 0;
 
 async function lse(store: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -82,17 +86,31 @@ suite('Debian chain of trust through the CLI (host bookworm-updates metadata)', 
     work = await mkdtemp(join(tmpdir(), 'lse-debian-trust-'));
     inRelease = (await readFile(IN_RELEASE)).toString('utf8');
     packagesText = await readIndexBytes(PACKAGES);
-    packagesCount = packagesText.toString('utf8').split('\n').filter((l) => l.startsWith('Package: ')).length;
+    packagesCount = packagesText
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('Package: ')).length;
     await lseOk(join(work, 'keys'), 'keys', 'generate', '--name', 'importer', '--out', work);
     key = join(work, 'importer.key');
-    const { privateKey, publicKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'lse test archive' }], format: 'object' });
+    const { privateKey, publicKey } = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'curve25519Legacy',
+      userIDs: [{ name: 'lse test archive' }],
+      format: 'object',
+    });
     testKeyring = join(work, 'test-keyring.asc');
     await writeFile(testKeyring, publicKey.armor());
     const body = (await openpgp.readCleartextMessage({ cleartextMessage: inRelease })).getText();
     let n = 0;
     forge = async (edit) => {
       const file = join(work, `forged-${n++}_InRelease`);
-      await writeFile(file, await openpgp.sign({ message: await openpgp.createCleartextMessage({ text: edit(body) }), signingKeys: privateKey }));
+      await writeFile(
+        file,
+        await openpgp.sign({
+          message: await openpgp.createCleartextMessage({ text: edit(body) }),
+          signingKeys: privateKey,
+        }),
+      );
       return file;
     };
   });
@@ -130,14 +148,39 @@ suite('Debian chain of trust through the CLI (host bookworm-updates metadata)', 
     await refused(store, [PACKAGES, '--release', foreign], 'DEBIAN_KEY_UNKNOWN', /none of which is in the keyring/);
 
     const expired = await forge((b) => b.replace(/^(Date: .*)$/m, '$1\nValid-Until: Sun, 01 Jan 2023 00:00:00 UTC'));
-    await refused(store, [PACKAGES, '--release', expired, '--keyring', testKeyring], 'DEBIAN_RELEASE_EXPIRED', /expired at 2023-01-01/);
+    await refused(
+      store,
+      [PACKAGES, '--release', expired, '--keyring', testKeyring],
+      'DEBIAN_RELEASE_EXPIRED',
+      /expired at 2023-01-01/,
+    );
     expect(await contents(store)).toEqual({ fragments: 0, blobs: 0 });
 
     // the current release imports; an older one of the same suite is then refused, unless asked for
     await lseOk(store, 'import', 'debian-index', PACKAGES, '--release', IN_RELEASE, '--key', key);
     const older = await forge((b) => b.replace(/^Date: .*$/m, 'Date: Mon, 01 Jan 2024 00:00:00 UTC'));
-    await refused(store, [PACKAGES, '--release', older, '--keyring', testKeyring], 'DEBIAN_RELEASE_ROLLBACK', /older than .* already imported for this suite/);
-    const ok = JSON.parse(await lseOk(store, '--json', 'import', 'debian-index', PACKAGES, '--release', older, '--keyring', testKeyring, '--allow-older', '--key', key));
+    await refused(
+      store,
+      [PACKAGES, '--release', older, '--keyring', testKeyring],
+      'DEBIAN_RELEASE_ROLLBACK',
+      /older than .* already imported for this suite/,
+    );
+    const ok = JSON.parse(
+      await lseOk(
+        store,
+        '--json',
+        'import',
+        'debian-index',
+        PACKAGES,
+        '--release',
+        older,
+        '--keyring',
+        testKeyring,
+        '--allow-older',
+        '--key',
+        key,
+      ),
+    );
     expect(ok.created).toBe(ok.packages); // other proof, other fragments
   });
 
@@ -157,20 +200,42 @@ suite('Debian chain of trust through the CLI (host bookworm-updates metadata)', 
 
   it('verifies with the importer key revoked and only the Debian keyring; fails when any link is altered', async () => {
     const store = await newStore('chain');
-    const imported = JSON.parse(await lseOk(store, '--json', 'import', 'debian-index', PACKAGES, '--release', IN_RELEASE, '--key', key));
+    const imported = JSON.parse(
+      await lseOk(store, '--json', 'import', 'debian-index', PACKAGES, '--release', IN_RELEASE, '--key', key),
+    );
     expect(imported.created).toBeGreaterThan(0);
     const fragments = await openFsStore(store).fragments.list();
-    const proof = fragments[0]!.descriptor.source['debian'] as { inRelease: string; packages: string; path: string; paragraph: { offset: number; length: number } };
-    expect(proof).toMatchObject({ inRelease: sha256Digest(Buffer.from(inRelease)), packages: sha256Digest(packagesText), path: 'main/binary-amd64/Packages' });
+    const proof = fragments[0]!.descriptor.source['debian'] as {
+      inRelease: string;
+      packages: string;
+      path: string;
+      paragraph: { offset: number; length: number };
+    };
+    expect(proof).toMatchObject({
+      inRelease: sha256Digest(Buffer.from(inRelease)),
+      packages: sha256Digest(packagesText),
+      path: 'main/binary-amd64/Packages',
+    });
     expect(await contents(store)).toEqual({ fragments: imported.created, blobs: 2 }); // one InRelease, one Packages for all
     await lseOk(store, 'trust', 'revoke', 'importer');
     const v = JSON.parse(await lseOk(store, '--json', 'verify', '--chain', '--keyring', KEYRING));
     expect(v).toMatchObject({ ok: true, chained: fragments.length });
-    expect(v.chains[0].links.map((l: { link: string }) => l.link)).toEqual(['archive-key', 'in-release', 'packages', 'paragraph', 'descriptor']);
+    expect(v.chains[0].links.map((l: { link: string }) => l.link)).toEqual([
+      'archive-key',
+      'in-release',
+      'packages',
+      'paragraph',
+      'descriptor',
+    ]);
     expect(v.chains[0].lseSignature).toMatch(/^not relied on: signature by key 'importer' is revoked/);
     expect(packagesCount).toBeGreaterThanOrEqual(fragments.length);
 
-    const failsWith = async (name: string, alter: (copy: string) => Promise<void>, code: string, extra: string[] = []) => {
+    const failsWith = async (
+      name: string,
+      alter: (copy: string) => Promise<void>,
+      code: string,
+      extra: string[] = [],
+    ) => {
       const copy = join(work, `altered-${name}`);
       cpSync(store, copy, { recursive: true });
       await alter(copy);
@@ -187,52 +252,83 @@ suite('Debian chain of trust through the CLI (host bookworm-updates metadata)', 
     // the signed InRelease, as stored
     await failsWith('in-release', (c) => flip(blobFile(c, proof.inRelease), 200), 'DIGEST_MISMATCH');
     // the Packages file, as stored: a byte of a paragraph
-    await failsWith('packages', (c) => flip(blobFile(c, proof.packages), proof.paragraph.offset + 10), 'DIGEST_MISMATCH');
+    await failsWith(
+      'packages',
+      (c) => flip(blobFile(c, proof.packages), proof.paragraph.offset + 10),
+      'DIGEST_MISMATCH',
+    );
     // a descriptor stored under its own (recomputed) id but not what Debian's paragraph says
-    await failsWith('descriptor', async (c) => {
-      const f = fragments[0]!;
-      const d = { ...f.descriptor, depends: [] };
-      const forged: Fragment = { id: fragmentId(d), descriptor: d, signatures: f.signatures };
-      await openFsStore(c).fragments.put(forged);
-    }, 'DEBIAN_INDEX_MISMATCH');
+    await failsWith(
+      'descriptor',
+      async (c) => {
+        const f = fragments[0]!;
+        const d = { ...f.descriptor, depends: [] };
+        const forged: Fragment = { id: fragmentId(d), descriptor: d, signatures: f.signatures };
+        await openFsStore(c).fragments.put(forged);
+      },
+      'DEBIAN_INDEX_MISMATCH',
+    );
     // a proof pointing at another package's paragraph, or at bytes that are not one paragraph
     const otherSpan = (fragments[1]!.descriptor.source['debian'] as typeof proof).paragraph;
-    await failsWith('paragraph', async (c) => {
-      const f = fragments[0]!;
-      const d = { ...f.descriptor, source: { ...f.descriptor.source, debian: { ...proof, paragraph: otherSpan } } };
-      await openFsStore(c).fragments.put({ id: fragmentId(d), descriptor: d, signatures: [] });
-    }, 'DEBIAN_INDEX_MISMATCH');
-    await failsWith('span', async (c) => {
-      const f = fragments[0]!;
-      const d = { ...f.descriptor, source: { ...f.descriptor.source, debian: { ...proof, paragraph: { offset: proof.paragraph.offset + 3, length: proof.paragraph.length - 3 } } } };
-      await openFsStore(c).fragments.put({ id: fragmentId(d), descriptor: d, signatures: [] });
-    }, 'DEBIAN_INDEX_MISMATCH');
+    await failsWith(
+      'paragraph',
+      async (c) => {
+        const f = fragments[0]!;
+        const d = { ...f.descriptor, source: { ...f.descriptor.source, debian: { ...proof, paragraph: otherSpan } } };
+        await openFsStore(c).fragments.put({ id: fragmentId(d), descriptor: d, signatures: [] });
+      },
+      'DEBIAN_INDEX_MISMATCH',
+    );
+    await failsWith(
+      'span',
+      async (c) => {
+        const f = fragments[0]!;
+        const d = {
+          ...f.descriptor,
+          source: {
+            ...f.descriptor.source,
+            debian: { ...proof, paragraph: { offset: proof.paragraph.offset + 3, length: proof.paragraph.length - 3 } },
+          },
+        };
+        await openFsStore(c).fragments.put({ id: fragmentId(d), descriptor: d, signatures: [] });
+      },
+      'DEBIAN_INDEX_MISMATCH',
+    );
     // the archive key: a keyring without Debian's keys
     await failsWith('archive-key', async () => {}, 'DEBIAN_KEY_UNKNOWN', ['--keyring', testKeyring]);
   });
 
-  (aptReady ? it : it.skip)('import apt keeps the chain of each package: archive key to the .deb; the derived content still needs the importer key', async () => {
-    const store = await newStore('apt');
-    await lseOk(store, 'import', 'apt', 'jq', '--key', key, '--cache', CACHE);
-    const fragments = await openFsStore(store).fragments.list();
-    const jq = fragments.find((f) => f.descriptor.name === 'jq')!;
-    expect(jq.descriptor.source).toMatchObject({ type: 'deb', debian: { path: 'main/binary-amd64/Packages' } });
-    const v = JSON.parse(await lseOk(store, '--json', 'verify', '--chain'));
-    expect(v).toMatchObject({ ok: true, chained: fragments.length });
-    const chain = v.chains.find((c: { name: string }) => c.name === 'jq');
-    expect(chain.links.map((l: { link: string }) => l.link)).toEqual(['archive-key', 'in-release', 'packages', 'paragraph', 'deb']);
-    // a proof naming another package's paragraph fails; so does the importer key revoked
-    const other = fragments.find((f) => f.descriptor.name !== 'jq')!;
-    const d = { ...jq.descriptor, source: { ...jq.descriptor.source, debian: other.descriptor.source['debian'] } };
-    const copy = join(work, 'apt-altered');
-    cpSync(store, copy, { recursive: true });
-    await openFsStore(copy).fragments.put({ id: fragmentId(d), descriptor: d, signatures: jq.signatures });
-    const bad = await lse(copy, '--json', 'verify');
-    expect(bad.code).toBe(4);
-    expect(JSON.parse(bad.stdout).problems[0]).toMatchObject({ code: 'DEBIAN_INDEX_MISMATCH' });
-    await lseOk(store, 'trust', 'revoke', 'importer');
-    const revoked = await lse(store, '--json', 'verify');
-    expect(revoked.code).toBe(4);
-    expect(JSON.parse(revoked.stdout).problems[0]).toMatchObject({ code: 'KEY_REVOKED' });
-  });
+  (aptReady ? it : it.skip)(
+    'import apt keeps the chain of each package: archive key to the .deb; the derived content still needs the importer key',
+    async () => {
+      const store = await newStore('apt');
+      await lseOk(store, 'import', 'apt', 'jq', '--key', key, '--cache', CACHE);
+      const fragments = await openFsStore(store).fragments.list();
+      const jq = fragments.find((f) => f.descriptor.name === 'jq')!;
+      expect(jq.descriptor.source).toMatchObject({ type: 'deb', debian: { path: 'main/binary-amd64/Packages' } });
+      const v = JSON.parse(await lseOk(store, '--json', 'verify', '--chain'));
+      expect(v).toMatchObject({ ok: true, chained: fragments.length });
+      const chain = v.chains.find((c: { name: string }) => c.name === 'jq');
+      expect(chain.links.map((l: { link: string }) => l.link)).toEqual([
+        'archive-key',
+        'in-release',
+        'packages',
+        'paragraph',
+        'deb',
+      ]);
+      // a proof naming another package's paragraph fails; so does the importer key revoked
+      const other = fragments.find((f) => f.descriptor.name !== 'jq')!;
+      const d = { ...jq.descriptor, source: { ...jq.descriptor.source, debian: other.descriptor.source['debian'] } };
+      const copy = join(work, 'apt-altered');
+      cpSync(store, copy, { recursive: true });
+      await openFsStore(copy).fragments.put({ id: fragmentId(d), descriptor: d, signatures: jq.signatures });
+      const bad = await lse(copy, '--json', 'verify');
+      expect(bad.code).toBe(4);
+      expect(JSON.parse(bad.stdout).problems[0]).toMatchObject({ code: 'DEBIAN_INDEX_MISMATCH' });
+      await lseOk(store, 'trust', 'revoke', 'importer');
+      const revoked = await lse(store, '--json', 'verify');
+      expect(revoked.code).toBe(4);
+      expect(JSON.parse(revoked.stdout).problems[0]).toMatchObject({ code: 'KEY_REVOKED' });
+    },
+  );
 });

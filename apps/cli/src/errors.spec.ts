@@ -7,7 +7,21 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LSE_BIN, MANIFEST, expectExit, lse, lseOk, parseJson, removeTempDirs, run, setupPrepared, tempDir, writeFileMode, type PreparedStore, type RunResult } from './testkit';
+import {
+  LSE_BIN,
+  MANIFEST,
+  expectExit,
+  lse,
+  lseOk,
+  parseJson,
+  removeTempDirs,
+  run,
+  setupPrepared,
+  tempDir,
+  writeFileMode,
+  type PreparedStore,
+  type RunResult,
+} from './testkit';
 
 jest.setTimeout(60_000);
 
@@ -32,7 +46,19 @@ beforeAll(async () => {
   // A chain that ends in a version nobody published: broken-app -> broken-lib -> data ^5.
   await writeFileMode(join(p.work, 'src/broken/usr/share/broken/readme'), 'broken\n', 0o644);
   const pack = (name: string, dep: string) =>
-    lseOk(p.store, ['fragment', 'pack', join(p.work, 'src/broken'), '--name', name, '--version', '1.0.0', '--depends', dep, '--key', p.publisherKey]);
+    lseOk(p.store, [
+      'fragment',
+      'pack',
+      join(p.work, 'src/broken'),
+      '--name',
+      name,
+      '--version',
+      '1.0.0',
+      '--depends',
+      dep,
+      '--key',
+      p.publisherKey,
+    ]);
   await pack('broken-app', 'broken-lib ^1');
   await pack('broken-lib', 'data ^5');
 });
@@ -45,7 +71,7 @@ async function writeManifest(name: string, text: string): Promise<string> {
 }
 
 describe('resolution failures (exit 3) explain themselves', () => {
-  it("requires app ^3 when only 2.x exist: names the requirement and what exists", async () => {
+  it('requires app ^3 when only 2.x exist: names the requirement and what exists', async () => {
     const m = await writeManifest('app3.yaml', manifest('require:\n  - { name: app, version: "^3" }\n'));
     const out = join(p.work, 'never-app3');
     const r = await lse(p.store, ['synth', m, '--out', out]);
@@ -64,7 +90,10 @@ describe('resolution failures (exit 3) explain themselves', () => {
     const j = await lse(p.store, ['--json', 'synth', m, '--out', join(p.work, 'never-chain')]);
     expectExit(j, 3);
     const body = parseJson<JsonError>(j.stdout);
-    expect(body).toEqual({ error: expect.objectContaining({ code: 'UNSATISFIABLE', message: expect.stringContaining('broken-lib') }), exitCode: 3 });
+    expect(body).toEqual({
+      error: expect.objectContaining({ code: 'UNSATISFIABLE', message: expect.stringContaining('broken-lib') }),
+      exitCode: 3,
+    });
   });
 });
 
@@ -73,17 +102,43 @@ describe('regions: fragment pack --region, resolve --region / --region-fallback'
     const store = await tempDir('lse-cli-regions-'); // its own store: the shared one's fragment counts stay as the other tests expect
     await lseOk(store, ['trust', 'add', join(p.keysDir, 'publisher.pub')]);
     await writeFileMode(join(p.work, 'src/mirrors/etc/apt/mirror'), 'near\n', 0o644);
-    const pack = async (region: string) => parseJson<{ id: string }>((await lseOk(store, ['--json', 'fragment', 'pack', join(p.work, 'src/mirrors'), '--name', 'mirrors', '--version', '1.0.0', '--region', region, '--key', p.publisherKey])).stdout).id;
+    const pack = async (region: string) =>
+      parseJson<{ id: string }>(
+        (
+          await lseOk(store, [
+            '--json',
+            'fragment',
+            'pack',
+            join(p.work, 'src/mirrors'),
+            '--name',
+            'mirrors',
+            '--version',
+            '1.0.0',
+            '--region',
+            region,
+            '--key',
+            p.publisherKey,
+          ])
+        ).stdout,
+      ).id;
     const eu = await pack('eu-west');
     const us = await pack('us-east');
     expect(eu).not.toBe(us);
-    const m = await writeManifest('mirrors.yaml', 'apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: mirrors }\nbase: scratch\nrequire:\n  - name: mirrors\n');
+    const m = await writeManifest(
+      'mirrors.yaml',
+      'apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: mirrors }\nbase: scratch\nrequire:\n  - name: mirrors\n',
+    );
     expect((await lseOk(store, ['resolve', m, '--region', 'eu-west'])).stdout).toContain(eu);
     expect((await lseOk(store, ['resolve', m, '--region', 'us-east'])).stdout).toContain(us);
-    expect((await lseOk(store, ['resolve', m, '--region', 'ap-south', '--region-fallback', 'eu-west'])).stdout).toContain(eu);
+    expect(
+      (await lseOk(store, ['resolve', m, '--region', 'ap-south', '--region-fallback', 'eu-west'])).stdout,
+    ).toContain(eu);
     const r = await lse(store, ['--json', 'resolve', m, '--region', 'ap-south']);
     expectExit(r, 3);
-    expect(parseJson<JsonError>(r.stdout).error).toMatchObject({ code: 'NO_VARIANT', details: expect.objectContaining({ regions: ['eu-west', 'us-east'] }) });
+    expect(parseJson<JsonError>(r.stdout).error).toMatchObject({
+      code: 'NO_VARIANT',
+      details: expect.objectContaining({ regions: ['eu-west', 'us-east'] }),
+    });
     expectExit(await lse(store, ['resolve', m, '--region', 'Not A Region']), 2);
   });
 });
@@ -117,7 +172,9 @@ describe('invalid manifests (exit 2) list every problem with FILE:LINE:COL: path
 
 describe('lse resolve', () => {
   it('prints NAME VERSION FRAGMENT_ID in install order, dependencies first', async () => {
-    const list = parseJson<{ id: string; name: string; version: string }[]>((await lseOk(p.store, ['--json', 'fragment', 'list'])).stdout);
+    const list = parseJson<{ id: string; name: string; version: string }[]>(
+      (await lseOk(p.store, ['--json', 'fragment', 'list'])).stdout,
+    );
     const idOf = (name: string, version: string) => list.find((f) => f.name === name && f.version === version)?.id;
     const r = await lseOk(p.store, ['resolve', manifestFile]);
     expect(r.stdout.trim().split('\n')).toEqual([
@@ -131,46 +188,74 @@ describe('lse resolve', () => {
 
 describe('--json output parses as JSON', () => {
   it('fragment list and fragment show', async () => {
-    const list = parseJson<{ id: string; name: string; version: string; signedBy: string[] }[]>((await lseOk(p.store, ['--json', 'fragment', 'list'])).stdout);
-    expect(list.map((f) => `${f.name}@${f.version}`)).toEqual(
-      ['app@2.0.0', 'app@2.3.1', 'broken-app@1.0.0', 'broken-lib@1.0.0', 'data@1.0.0', 'data@1.2.0', 'data@2.0.0', 'lib@1.4.0']);
+    const list = parseJson<{ id: string; name: string; version: string; signedBy: string[] }[]>(
+      (await lseOk(p.store, ['--json', 'fragment', 'list'])).stdout,
+    );
+    expect(list.map((f) => `${f.name}@${f.version}`)).toEqual([
+      'app@2.0.0',
+      'app@2.3.1',
+      'broken-app@1.0.0',
+      'broken-lib@1.0.0',
+      'data@1.0.0',
+      'data@1.2.0',
+      'data@2.0.0',
+      'lib@1.4.0',
+    ]);
     expect(new Set(list.flatMap((f) => f.signedBy))).toEqual(new Set(['publisher']));
-    const one = parseJson<{ id: string; descriptor: { name: string; depends: unknown[] } }>((await lseOk(p.store, ['--json', 'fragment', 'show', 'lib@1.4.0'])).stdout);
+    const one = parseJson<{ id: string; descriptor: { name: string; depends: unknown[] } }>(
+      (await lseOk(p.store, ['--json', 'fragment', 'show', 'lib@1.4.0'])).stdout,
+    );
     expect(one.descriptor.name).toBe('lib');
     expect(one.id).toBe(list.find((f) => f.name === 'lib')!.id);
     expect(one.descriptor.depends).toEqual([[{ name: 'data', constraint: '^1.0.0' }]]);
-    const all = parseJson<{ descriptor: { version: string } }[]>((await lseOk(p.store, ['--json', 'fragment', 'show', 'data'])).stdout);
+    const all = parseJson<{ descriptor: { version: string } }[]>(
+      (await lseOk(p.store, ['--json', 'fragment', 'show', 'data'])).stdout,
+    );
     expect(all.map((f) => f.descriptor.version)).toEqual(['2.0.0', '1.2.0', '1.0.0']);
   });
 
   it('resolve, synth and verify', async () => {
-    const res = parseJson<{ key: string; lock: { fragments: { name: string }[] } }>((await lseOk(p.store, ['--json', 'resolve', manifestFile])).stdout);
+    const res = parseJson<{ key: string; lock: { fragments: { name: string }[] } }>(
+      (await lseOk(p.store, ['--json', 'resolve', manifestFile])).stdout,
+    );
     expect(res.key).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(res.lock.fragments.map((f) => f.name)).toEqual(['data', 'lib', 'app']);
     const out = join(p.work, 'json-image');
     const syn = parseJson<{ manifestDigest: string; key: string; out: string; layers: unknown[] }>(
-      (await lseOk(p.store, ['--json', 'synth', manifestFile, '--out', out])).stdout);
+      (await lseOk(p.store, ['--json', 'synth', manifestFile, '--out', out])).stdout,
+    );
     expect(syn.key).toBe(res.key);
     expect(syn.out).toBe(out);
     const index = parseJson<{ manifests: { digest: string }[] }>(await readFile(join(out, 'index.json'), 'utf8'));
     expect(index.manifests[0]!.digest).toBe(syn.manifestDigest);
-    const ver = parseJson<{ ok: boolean; fragments: number; bases: number; problems: unknown[] }>((await lseOk(p.store, ['--json', 'verify'])).stdout);
+    const ver = parseJson<{ ok: boolean; fragments: number; bases: number; problems: unknown[] }>(
+      (await lseOk(p.store, ['--json', 'verify'])).stdout,
+    );
     expect(ver).toEqual({ ok: true, fragments: 8, unfetched: 0, chained: 0, unsigned: 0, bases: 1, problems: [] });
   });
 
   it('errors: { error: { code, message }, exitCode }', async () => {
     const r = await lse(p.store, ['--json', 'fragment', 'show', 'nosuch@1.0.0']);
     expectExit(r, 3);
-    expect(parseJson<JsonError>(r.stdout)).toEqual({ error: expect.objectContaining({ code: 'FRAGMENT_UNKNOWN', message: expect.stringContaining('nosuch@1.0.0') }), exitCode: 3 });
+    expect(parseJson<JsonError>(r.stdout)).toEqual({
+      error: expect.objectContaining({ code: 'FRAGMENT_UNKNOWN', message: expect.stringContaining('nosuch@1.0.0') }),
+      exitCode: 3,
+    });
     const exists = await lse(p.store, ['--json', 'synth', manifestFile, '--out', manifestFile]);
     expectExit(exists, 2);
-    expect(parseJson<JsonError>(exists.stdout)).toEqual({ error: expect.objectContaining({ code: 'OUTPUT_EXISTS' }), exitCode: 2 });
+    expect(parseJson<JsonError>(exists.stdout)).toEqual({
+      error: expect.objectContaining({ code: 'OUTPUT_EXISTS' }),
+      exitCode: 2,
+    });
   });
 
   it('usage errors (a missing required option) are JSON too', async () => {
     const r = await lse(p.store, ['--json', 'synth', manifestFile]);
     expectExit(r, 2);
-    expect(parseJson<JsonError>(r.stdout)).toEqual({ error: expect.objectContaining({ code: 'USAGE', message: expect.stringContaining('--out') }), exitCode: 2 });
+    expect(parseJson<JsonError>(r.stdout)).toEqual({
+      error: expect.objectContaining({ code: 'USAGE', message: expect.stringContaining('--out') }),
+      exitCode: 2,
+    });
   });
 });
 
@@ -178,17 +263,44 @@ describe('--help', () => {
   const HELP: [string[], string[]][] = [
     [[], ['--store', '--json', '--quiet', 'keys', 'trust', 'fragment', 'base', 'resolve', 'synth', 'verify']],
     [['keys'], ['generate']],
-    [['keys', 'generate'], ['--name', '--out']],
+    [
+      ['keys', 'generate'],
+      ['--name', '--out'],
+    ],
     [['trust'], ['add', 'revoke', 'list']],
-    [['trust', 'add'], ['--scope', 'file.pub']],
+    [
+      ['trust', 'add'],
+      ['--scope', 'file.pub'],
+    ],
     [['trust', 'revoke'], ['<name>']],
     [['trust', 'list'], ['--help']],
     [['fragment'], ['pack', 'list', 'show']],
-    [['fragment', 'pack'], ['--name', '--version', '--scheme', '--arch', '--variant', '--feature', '--libc', '--depends', '--pre-depends', '--provides', '--conflicts', '--breaks', '--key', '--allow-setuid']],
+    [
+      ['fragment', 'pack'],
+      [
+        '--name',
+        '--version',
+        '--scheme',
+        '--arch',
+        '--variant',
+        '--feature',
+        '--libc',
+        '--depends',
+        '--pre-depends',
+        '--provides',
+        '--conflicts',
+        '--breaks',
+        '--key',
+        '--allow-setuid',
+      ],
+    ],
     [['fragment', 'list'], ['--help']],
     [['fragment', 'show'], ['name[@version]']],
     [['base'], ['import', 'list']],
-    [['base', 'import'], ['--name', '--tag', '--arch']],
+    [
+      ['base', 'import'],
+      ['--name', '--tag', '--arch'],
+    ],
     [['base', 'list'], ['--help']],
     [['resolve'], ['--platform', '<manifest>']],
     [['synth'], ['--out', '--platform', '--rootfs', '--force', '<manifest>']],
@@ -205,7 +317,8 @@ describe('--help', () => {
       const r = results[i]!;
       expect({ cmd, code: r.code }).toEqual({ cmd, code: 0 });
       expect(r.stdout).toContain(`Usage: lse${cmd.length ? ' ' + cmd.join(' ') : ''}`);
-      for (const f of flags) expect({ cmd, mentions: f, found: r.stdout.includes(f) }).toEqual({ cmd, mentions: f, found: true });
+      for (const f of flags)
+        expect({ cmd, mentions: f, found: r.stdout.includes(f) }).toEqual({ cmd, mentions: f, found: true });
     });
   });
 
@@ -251,12 +364,41 @@ describe('lse keys generate', () => {
 
 describe('fragment pack --owner', () => {
   it('records the given numeric owner for every entry, and refuses a non-numeric one', async () => {
-    const r = await lseOk(p.store, ['--json', 'fragment', 'pack', join(p.work, 'src/broken'), '--name', 'owned', '--version', '1.0.0', '--owner', '1000:1001', '--key', p.publisherKey]);
-    const shown = JSON.parse((await lseOk(p.store, ['--json', 'fragment', 'show', 'owned@1.0.0'])).stdout) as { id: string; descriptor: { files: { uid: number; gid: number }[] } };
+    const r = await lseOk(p.store, [
+      '--json',
+      'fragment',
+      'pack',
+      join(p.work, 'src/broken'),
+      '--name',
+      'owned',
+      '--version',
+      '1.0.0',
+      '--owner',
+      '1000:1001',
+      '--key',
+      p.publisherKey,
+    ]);
+    const shown = JSON.parse((await lseOk(p.store, ['--json', 'fragment', 'show', 'owned@1.0.0'])).stdout) as {
+      id: string;
+      descriptor: { files: { uid: number; gid: number }[] };
+    };
     expect(shown.id).toBe(JSON.parse(r.stdout).id);
     expect(shown.descriptor.files.length).toBeGreaterThan(0);
     for (const f of shown.descriptor.files) expect([f.uid, f.gid]).toEqual([1000, 1001]);
-    const bad = await lse(p.store, ['--json', 'fragment', 'pack', join(p.work, 'src/broken'), '--name', 'owned2', '--version', '1.0.0', '--owner', 'root', '--key', p.publisherKey]);
+    const bad = await lse(p.store, [
+      '--json',
+      'fragment',
+      'pack',
+      join(p.work, 'src/broken'),
+      '--name',
+      'owned2',
+      '--version',
+      '1.0.0',
+      '--owner',
+      'root',
+      '--key',
+      p.publisherKey,
+    ]);
     expectExit(bad, 2);
     expect(JSON.parse(bad.stdout).error.message).toMatch(/--owner must be numeric UID:GID/);
   });

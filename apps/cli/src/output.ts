@@ -6,10 +6,18 @@ export { EXIT };
 
 /** The one place that maps error kinds to exit codes. */
 const BY_KIND: Readonly<Record<ErrorKind, number>> = {
-  invalid: EXIT.usage, conflict: EXIT.usage, too_large: EXIT.usage,
-  unresolvable: EXIT.resolution, not_acceptable: EXIT.resolution, not_found: EXIT.resolution,
+  invalid: EXIT.usage,
+  conflict: EXIT.usage,
+  too_large: EXIT.usage,
+  unresolvable: EXIT.resolution,
+  not_acceptable: EXIT.resolution,
+  not_found: EXIT.resolution,
   untrusted: EXIT.verification,
-  gone: EXIT.failed, unauthenticated: EXIT.failed, denied: EXIT.failed, unavailable: EXIT.failed, internal: EXIT.failed,
+  gone: EXIT.failed,
+  unauthenticated: EXIT.failed,
+  denied: EXIT.failed,
+  unavailable: EXIT.failed,
+  internal: EXIT.failed,
 };
 
 export function exitCodeFor(e: unknown): number {
@@ -30,7 +38,9 @@ export function makeOut(json: boolean, quiet: boolean): Out {
     json,
     quiet,
     result(text, data) {
-      process.stdout.write(json ? JSON.stringify(data, null, 2) + '\n' : text.endsWith('\n') || text === '' ? text : text + '\n');
+      process.stdout.write(
+        json ? JSON.stringify(data, null, 2) + '\n' : text.endsWith('\n') || text === '' ? text : text + '\n',
+      );
     },
     progress(text) {
       if (!json && !quiet) process.stderr.write(text + '\n');

@@ -9,7 +9,18 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { writeTar, type TarEntry } from '@lse/core';
-import { expectExit, generateKey, listAllPaths, lse, lseOk, parseJson, removeTempDirs, requireBuiltCli, tempDir, writeFileMode } from './testkit';
+import {
+  expectExit,
+  generateKey,
+  listAllPaths,
+  lse,
+  lseOk,
+  parseJson,
+  removeTempDirs,
+  requireBuiltCli,
+  tempDir,
+  writeFileMode,
+} from './testkit';
 
 jest.setTimeout(60_000);
 
@@ -22,9 +33,27 @@ let cwd: string;
 /** `lse --json fragment list` once the good fragment is in: every refusal must leave it so. */
 let listBefore: string;
 
-const file = (path: string, content = 'x\n', mode = 0o644): TarEntry => ({ path, type: 'file', mode, uid: 0, gid: 0, mtime: 0, size: Buffer.byteLength(content), data: Buffer.from(content) });
+const file = (path: string, content = 'x\n', mode = 0o644): TarEntry => ({
+  path,
+  type: 'file',
+  mode,
+  uid: 0,
+  gid: 0,
+  mtime: 0,
+  size: Buffer.byteLength(content),
+  data: Buffer.from(content),
+});
 const dir = (path: string): TarEntry => ({ path, type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0, size: 0 });
-const link = (type: 'symlink' | 'hardlink', path: string, linkname: string): TarEntry => ({ path, type, mode: 0o777, uid: 0, gid: 0, mtime: 0, size: 0, linkname });
+const link = (type: 'symlink' | 'hardlink', path: string, linkname: string): TarEntry => ({
+  path,
+  type,
+  mode: 0o777,
+  uid: 0,
+  gid: 0,
+  mtime: 0,
+  size: 0,
+  linkname,
+});
 
 beforeAll(async () => {
   requireBuiltCli();
@@ -50,7 +79,12 @@ async function writeInput(name: string, data: Buffer): Promise<string> {
 }
 
 /** Packs `input`, expects a refusal with `code`, and proves nothing was written anywhere. */
-async function expectRefused(input: string, code: 'TAR_UNSAFE' | 'TAR_INVALID', mention: RegExp | string, extra: string[] = []): Promise<void> {
+async function expectRefused(
+  input: string,
+  code: 'TAR_UNSAFE' | 'TAR_INVALID',
+  mention: RegExp | string,
+  extra: string[] = [],
+): Promise<void> {
   const before = await listAllPaths(work);
   const args = ['fragment', 'pack', input, '--name', 'bad', '--version', '1.0.0', '--key', key, ...extra];
   // With --json for a script, and without for a person (run side by side: both must refuse).
@@ -79,7 +113,10 @@ describe('lse fragment pack refuses unsafe input and writes nothing', () => {
   });
 
   it('a symlink whose relative target climbs out of the root', async () => {
-    const t = await writeInput('symlink-escape.tar', writeTar([dir('usr'), dir('usr/lib'), link('symlink', 'usr/lib/x', '../../../etc/shadow')]));
+    const t = await writeInput(
+      'symlink-escape.tar',
+      writeTar([dir('usr'), dir('usr/lib'), link('symlink', 'usr/lib/x', '../../../etc/shadow')]),
+    );
     await expectRefused(t, 'TAR_UNSAFE', /usr\/lib\/x.*climbs above the root/);
   });
 
@@ -91,17 +128,33 @@ describe('lse fragment pack refuses unsafe input and writes nothing', () => {
   });
 
   it('a hardlink pointing outside the root', async () => {
-    const t = await writeInput('hardlink-out.tar', writeTar([dir('etc'), link('hardlink', 'etc/passwd', '../etc/passwd')]));
+    const t = await writeInput(
+      'hardlink-out.tar',
+      writeTar([dir('etc'), link('hardlink', 'etc/passwd', '../etc/passwd')]),
+    );
     await expectRefused(t, 'TAR_UNSAFE', /etc\/passwd.*hardlink to '\.\.\/etc\/passwd'/);
   });
 
   it('a hardlink to a missing file', async () => {
-    const t = await writeInput('hardlink-missing.tar', writeTar([dir('usr'), link('hardlink', 'usr/b', 'usr/missing')]));
+    const t = await writeInput(
+      'hardlink-missing.tar',
+      writeTar([dir('usr'), link('hardlink', 'usr/b', 'usr/missing')]),
+    );
     await expectRefused(t, 'TAR_UNSAFE', /usr\/b.*hardlink to 'usr\/missing'/);
   });
 
   it('a character device entry', async () => {
-    const dev: TarEntry = { path: 'dev/mem', type: 'chardev', mode: 0o640, uid: 0, gid: 0, mtime: 0, size: 0, devmajor: 1, devminor: 1 };
+    const dev: TarEntry = {
+      path: 'dev/mem',
+      type: 'chardev',
+      mode: 0o640,
+      uid: 0,
+      gid: 0,
+      mtime: 0,
+      size: 0,
+      devmajor: 1,
+      devminor: 1,
+    };
     const t = await writeInput('chardev.tar', writeTar([dir('dev'), dev]));
     await expectRefused(t, 'TAR_UNSAFE', /dev\/mem.*chardev/);
   });
@@ -119,12 +172,24 @@ describe('lse fragment pack refuses unsafe input and writes nothing', () => {
   });
 
   it('duplicate paths', async () => {
-    const t = await writeInput('duplicate.tar', writeTar([dir('etc'), file('etc/motd', 'one\n'), file('etc/motd', 'two\n')]));
+    const t = await writeInput(
+      'duplicate.tar',
+      writeTar([dir('etc'), file('etc/motd', 'one\n'), file('etc/motd', 'two\n')]),
+    );
     await expectRefused(t, 'TAR_UNSAFE', /etc\/motd.*more than once/);
   });
 
   it('a gzip bomb (64 MiB of zeros, compressed)', async () => {
-    const zeros: TarEntry = { path: 'zeros', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 64 * 1024 * 1024, data: Buffer.alloc(64 * 1024 * 1024) };
+    const zeros: TarEntry = {
+      path: 'zeros',
+      type: 'file',
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      mtime: 0,
+      size: 64 * 1024 * 1024,
+      data: Buffer.alloc(64 * 1024 * 1024),
+    };
     const gz = gzipSync(writeTar([zeros]), { level: 9 });
     expect(gz.length * 200).toBeLessThan(64 * 1024 * 1024); // the ratio really is over the limit
     const t = await writeInput('bomb.tar.gz', gz);
@@ -153,11 +218,25 @@ describe('lse fragment pack refuses unsafe input and writes nothing', () => {
 
     it('is accepted with --allow-setuid, keeping the bit in the signed index', async () => {
       const t = await writeInput('setuid-ok.tar', suid());
-      const r = await lseOk(store, ['--json', 'fragment', 'pack', t, '--name', 'su', '--version', '1.0.0', '--key', key, '--allow-setuid']);
+      const r = await lseOk(store, [
+        '--json',
+        'fragment',
+        'pack',
+        t,
+        '--name',
+        'su',
+        '--version',
+        '1.0.0',
+        '--key',
+        key,
+        '--allow-setuid',
+      ]);
       const packed = parseJson<{ id: string; created: boolean }>(r.stdout);
       expect(packed.created).toBe(true);
-      const shown = parseJson<{ id: string; descriptor: { files: { path: string; mode: number }[]; metadata: Record<string, unknown> } }>(
-        (await lseOk(store, ['--json', 'fragment', 'show', 'su@1.0.0'])).stdout);
+      const shown = parseJson<{
+        id: string;
+        descriptor: { files: { path: string; mode: number }[]; metadata: Record<string, unknown> };
+      }>((await lseOk(store, ['--json', 'fragment', 'show', 'su@1.0.0'])).stdout);
       expect(shown.id).toBe(packed.id);
       expect(shown.descriptor.files.find((f) => f.path === 'usr/bin/su')?.mode).toBe(0o4755);
       expect(shown.descriptor.metadata['allowSetuid']).toBe(true);

@@ -5,7 +5,10 @@ import { LseError, lseErrorFrom } from '@lse/core';
  * turned back into LseErrors (same codes, so exit codes are the same as in embedded mode).
  */
 export class GatewayClient {
-  constructor(private readonly base: string, private readonly token: string | undefined) {}
+  constructor(
+    private readonly base: string,
+    private readonly token: string | undefined,
+  ) {}
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
     return { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
@@ -20,7 +23,11 @@ export class GatewayClient {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (e) {
-      throw new LseError('USAGE', `cannot reach the gateway at ${this.base}: ${(e as Error).cause ? String((e as { cause: Error }).cause.message) : (e as Error).message}; check --server / LSE_SERVER`, { server: this.base });
+      throw new LseError(
+        'USAGE',
+        `cannot reach the gateway at ${this.base}: ${(e as Error).cause ? String((e as { cause: Error }).cause.message) : (e as Error).message}; check --server / LSE_SERVER`,
+        { server: this.base },
+      );
     }
     const text = await res.text();
     const data = text ? safeJson(text) : undefined;
@@ -67,7 +74,12 @@ function toError(status: number, data: unknown, base: string): LseError {
   if (status === 401 || status === 403) {
     return new LseError('USAGE', `gateway ${base} refused: ${err?.message ?? `HTTP ${status}`}`, { status });
   }
-  if (!err) return new LseError(status >= 500 ? 'UNAVAILABLE' : 'INTERNAL', `gateway answered HTTP ${status}: ${String(data).slice(0, 200)}`, { status });
+  if (!err)
+    return new LseError(
+      status >= 500 ? 'UNAVAILABLE' : 'INTERNAL',
+      `gateway answered HTTP ${status}: ${String(data).slice(0, 200)}`,
+      { status },
+    );
   const e = lseErrorFrom(err);
   return new LseError(e.code, e.message, { ...e.details, status });
 }

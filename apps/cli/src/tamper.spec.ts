@@ -8,7 +8,18 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fragmentId, type Fragment } from '@lse/core';
 import {
-  MANIFEST, copyTree, expectExit, generateKey, lse, lseOk, parseJson, removeTempDirs, setupPrepared, tempDir, writeFileMode, type PreparedStore,
+  MANIFEST,
+  copyTree,
+  expectExit,
+  generateKey,
+  lse,
+  lseOk,
+  parseJson,
+  removeTempDirs,
+  setupPrepared,
+  tempDir,
+  writeFileMode,
+  type PreparedStore,
 } from './testkit';
 
 jest.setTimeout(60_000);
@@ -38,7 +49,11 @@ async function damagedCopy(): Promise<{ dir: string; store: string; out: string 
 }
 
 /** Runs synth and checks the common promises of a refused synthesis; returns stderr. */
-async function expectRefused(c: { dir: string; store: string; out: string }, label: string, reason: RegExp): Promise<string> {
+async function expectRefused(
+  c: { dir: string; store: string; out: string },
+  label: string,
+  reason: RegExp,
+): Promise<string> {
   const r = await lse(c.store, ['synth', manifestFile, '--out', c.out, '--rootfs', join(c.dir, 'rootfs')]);
   expectExit(r, 4);
   expect(r.stdout).toBe('');
@@ -84,12 +99,24 @@ describe('lse synth refuses a tampered store', () => {
     expectExit(vj, 4);
     const body = parseJson<{ ok: boolean; problems: { what: string; code: string }[] }>(vj.stdout);
     expect(body.ok).toBe(false);
-    expect(body.problems).toEqual([expect.objectContaining({ code: 'DIGEST_MISMATCH', what: expect.stringContaining('data@1.2.0') })]);
+    expect(body.problems).toEqual([
+      expect.objectContaining({ code: 'DIGEST_MISMATCH', what: expect.stringContaining('data@1.2.0') }),
+    ]);
   });
 
   it('b: a fragment signed by a key that was never trusted', async () => {
     const c = await damagedCopy();
-    await lseOk(c.store, ['fragment', 'pack', join(p.work, 'src/data-1.3.0'), '--name', 'data', '--version', '1.3.0', '--key', rogueKey]);
+    await lseOk(c.store, [
+      'fragment',
+      'pack',
+      join(p.work, 'src/data-1.3.0'),
+      '--name',
+      'data',
+      '--version',
+      '1.3.0',
+      '--key',
+      rogueKey,
+    ]);
     await expectRefused(c, 'data@1.3.0', /rogue.*not in the trust store/);
   });
 
@@ -102,7 +129,17 @@ describe('lse synth refuses a tampered store', () => {
   it('e: a key whose --scope does not cover the fragment name', async () => {
     const c = await damagedCopy();
     await lseOk(c.store, ['trust', 'add', join(p.keysDir, 'narrow.pub'), '--scope', 'lib*', '--scope', 'app']);
-    await lseOk(c.store, ['fragment', 'pack', join(p.work, 'src/data-1.3.0'), '--name', 'data', '--version', '1.3.0', '--key', narrowKey]);
+    await lseOk(c.store, [
+      'fragment',
+      'pack',
+      join(p.work, 'src/data-1.3.0'),
+      '--name',
+      'data',
+      '--version',
+      '1.3.0',
+      '--key',
+      narrowKey,
+    ]);
     await expectRefused(c, 'data@1.3.0', /narrow.*may only sign.*not 'data'/);
   });
 
@@ -113,12 +150,25 @@ describe('lse synth refuses a tampered store', () => {
      */
     async function relabel(): Promise<{ c: Awaited<ReturnType<typeof damagedCopy>>; f: Fragment }> {
       const c = await damagedCopy();
-      await lseOk(c.store, ['fragment', 'pack', join(p.work, 'src/data-1.3.0'), '--name', 'evil', '--version', '1.9.0', '--key', p.publisherKey]);
+      await lseOk(c.store, [
+        'fragment',
+        'pack',
+        join(p.work, 'src/data-1.3.0'),
+        '--name',
+        'evil',
+        '--version',
+        '1.9.0',
+        '--key',
+        p.publisherKey,
+      ]);
       const f = await show(c.store, 'evil@1.9.0');
       f.descriptor.name = 'data';
       await writeFile(join(c.store, 'fragments/by-id', `${hex(f.id)}.json`), JSON.stringify(f));
       await mkdir(join(c.store, 'fragments/by-name/data'), { recursive: true });
-      await rename(join(c.store, 'fragments/by-name/evil', hex(f.id)), join(c.store, 'fragments/by-name/data', hex(f.id)));
+      await rename(
+        join(c.store, 'fragments/by-name/evil', hex(f.id)),
+        join(c.store, 'fragments/by-name/data', hex(f.id)),
+      );
       return { c, f };
     }
 

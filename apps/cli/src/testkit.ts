@@ -29,7 +29,9 @@ export interface RunResult {
 /** Fails (with what to do) unless the CLI has been built. */
 export function requireBuiltCli(): void {
   if (!existsSync(join(REPO, 'apps/cli/dist/main.js'))) {
-    throw new Error('the lse CLI is not built: run `npx tsc -b tsconfig.build.json` (or `npm run build`) at the repository root before these tests');
+    throw new Error(
+      'the lse CLI is not built: run `npx tsc -b tsconfig.build.json` (or `npm run build`) at the repository root before these tests',
+    );
   }
 }
 
@@ -37,7 +39,9 @@ export function requireBuiltCli(): void {
 export function requireTools(...tools: string[]): void {
   const missing = tools.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
   if (missing.length) {
-    throw new Error(`required tool(s) not on PATH: ${missing.join(', ')}; install them (e.g. apt-get install ${missing.join(' ')}) to run the CLI acceptance tests`);
+    throw new Error(
+      `required tool(s) not on PATH: ${missing.join(', ')}; install them (e.g. apt-get install ${missing.join(' ')}) to run the CLI acceptance tests`,
+    );
   }
 }
 
@@ -49,16 +53,28 @@ function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 /** Runs a command to completion; never throws for a non-zero exit. */
-export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? REPO, env: childEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd ?? REPO,
+      env: childEnv(opts.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      resolvePromise({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+      resolvePromise({
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
     });
   });
 }
@@ -66,12 +82,17 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Rec
 /** Like {@link run} but throws, with the command's output, unless it exits 0. */
 export async function runOk(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<RunResult> {
   const r = await run(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  if (r.code !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   return r;
 }
 
 /** `node apps/cli/bin/lse.js --store STORE ARGS...` */
-export function lse(store: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
+export function lse(
+  store: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<RunResult> {
   return run(process.execPath, [LSE_BIN, '--store', store, ...args], opts);
 }
 
@@ -119,8 +140,10 @@ export async function listTree(dir: string): Promise<TreeEntry[]> {
       const path = rel ? `${rel}/${name}` : name;
       const st = await lstat(join(dir, path));
       if (st.isDirectory()) await visit(path);
-      else if (st.isSymbolicLink()) out.push({ path, type: 'symlink', mode: 0o777, content: await readlink(join(dir, path)) });
-      else if (st.isFile()) out.push({ path, type: 'file', mode: st.mode & 0o7777, content: sha256Hex(await readFile(join(dir, path))) });
+      else if (st.isSymbolicLink())
+        out.push({ path, type: 'symlink', mode: 0o777, content: await readlink(join(dir, path)) });
+      else if (st.isFile())
+        out.push({ path, type: 'file', mode: st.mode & 0o7777, content: sha256Hex(await readFile(join(dir, path))) });
       else throw new Error(`${join(dir, path)} is neither a file, a directory nor a symlink`);
     }
   };
@@ -181,7 +204,11 @@ export async function makeFragmentSources(work: string): Promise<Record<string, 
   const dirs: Record<string, string> = {};
   for (const v of ['1.0.0', '1.2.0', '2.0.0']) {
     const d = join(src, `data-${v}`);
-    await writeFileMode(join(d, 'usr/share/data/greeting.txt'), v === '1.2.0' ? GREETING : `hello from data ${v}\n`, 0o644);
+    await writeFileMode(
+      join(d, 'usr/share/data/greeting.txt'),
+      v === '1.2.0' ? GREETING : `hello from data ${v}\n`,
+      0o644,
+    );
     await writeFileMode(join(d, 'etc/data/secret.conf'), SECRET, 0o640);
     dirs[`data-${v}`] = d;
   }
@@ -239,7 +266,12 @@ export interface PreparedStore {
  * (made with {@link generateKey}); `sources` from {@link makeFragmentSources}; `baseLayout`
  * from {@link makeUmociBase}. Same inputs, same fragment ids and base digest.
  */
-export async function prepareStore(store: string, keysDir: string, sources: Record<string, string>, baseLayout: string): Promise<PreparedStore> {
+export async function prepareStore(
+  store: string,
+  keysDir: string,
+  sources: Record<string, string>,
+  baseLayout: string,
+): Promise<PreparedStore> {
   const key = join(keysDir, 'publisher.key');
   await lseOk(store, ['trust', 'add', join(keysDir, 'publisher.pub')]);
   const pack = (dir: string, name: string, version: string, ...extra: string[]) =>
@@ -275,5 +307,6 @@ export function parseJson<T = unknown>(text: string): T {
 
 /** Throws, showing the command's output, unless it exited with `code`. */
 export function expectExit(r: RunResult, code: number): void {
-  if (r.code !== code) throw new Error(`expected exit ${code}, got ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  if (r.code !== code)
+    throw new Error(`expected exit ${code}, got ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
 }

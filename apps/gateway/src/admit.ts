@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { LseError, type Manifest, type Platform } from '@lse/core';
 import {
-  HEADERS, SUBJECTS, acceptedMsgId, eventSubjects, terminalMsgId, type SynthAccepted, type SynthCompleted, type SynthRequested,
+  HEADERS,
+  SUBJECTS,
+  acceptedMsgId,
+  eventSubjects,
+  terminalMsgId,
+  type SynthAccepted,
+  type SynthCompleted,
+  type SynthRequested,
 } from '@lse/contracts';
 import type { GatewayDeps } from './deps';
 import type { CachedResult } from './repeat-cache';
@@ -10,7 +17,9 @@ import type { CachedResult } from './repeat-cache';
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 export function newSynthesisId(prefix = 'syn'): string {
-  return `${prefix}-${randomBytes(9).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x')}`;
+  return `${prefix}-${randomBytes(9)
+    .toString('base64url')
+    .replace(/[^A-Za-z0-9]/g, 'x')}`;
 }
 
 export interface Admission {
@@ -31,20 +40,38 @@ export interface Admission {
 export async function admit(d: GatewayDeps, a: Admission): Promise<string> {
   const id = a.id ?? newSynthesisId();
   const at = d.now().toISOString();
-  const msg: SynthRequested = { v: 1, synthesisId: id, manifest: a.manifest, requestedAt: at, ...(a.platform ? { platform: a.platform } : {}), ...(a.tenant ? { tenant: a.tenant } : {}) };
+  const msg: SynthRequested = {
+    v: 1,
+    synthesisId: id,
+    manifest: a.manifest,
+    requestedAt: at,
+    ...(a.platform ? { platform: a.platform } : {}),
+    ...(a.tenant ? { tenant: a.tenant } : {}),
+  };
   const size = Buffer.byteLength(JSON.stringify(msg));
   const max = d.bus.maxPayload ?? DEFAULT_MAX_PAYLOAD;
   if (size > max) {
-    throw new LseError('TOO_LARGE', `the manifest makes a ${size}-byte request, more than the bus carries (${max} bytes); split it or reference fragments instead of inlining files`, { size, max });
+    throw new LseError(
+      'TOO_LARGE',
+      `the manifest makes a ${size}-byte request, more than the bus carries (${max} bytes); split it or reference fragments instead of inlining files`,
+      { size, max },
+    );
   }
   const headers = { [HEADERS.synthesisId]: id, ...(a.traceId ? { [HEADERS.traceId]: a.traceId } : {}) };
   await d.bus.publish(SUBJECTS.requested, msg, { ...headers, [HEADERS.msgId]: `requested:${id}` });
   const accepted: SynthAccepted = {
-    v: 1, synthesisId: id, manifestName: a.manifest.metadata.name, requestedAt: at, ...(a.platform ? { platform: a.platform } : {}), ...(a.tenant ? { tenant: a.tenant } : {}),
+    v: 1,
+    synthesisId: id,
+    manifestName: a.manifest.metadata.name,
+    requestedAt: at,
+    ...(a.platform ? { platform: a.platform } : {}),
+    ...(a.tenant ? { tenant: a.tenant } : {}),
   };
   d.watch.apply({ subject: eventSubjects.requested(id), data: accepted, headers: {} });
   // The resolver publishes the same event (same message id) if this one is lost.
-  await d.bus.publish(eventSubjects.requested(id), accepted, { ...headers, [HEADERS.msgId]: acceptedMsgId(id) }).catch(() => undefined);
+  await d.bus
+    .publish(eventSubjects.requested(id), accepted, { ...headers, [HEADERS.msgId]: acceptedMsgId(id) })
+    .catch(() => undefined);
   return id;
 }
 
@@ -61,9 +88,23 @@ export async function admitRepeat(d: GatewayDeps, a: Admission, hit: CachedResul
   const at = now.toISOString();
   const expiresAt = new Date(now.getTime() + d.leaseTtlSeconds * 1000).toISOString();
   const accepted: SynthAccepted = {
-    v: 1, synthesisId: id, manifestName: a.manifest.metadata.name, requestedAt: at, ...(a.platform ? { platform: a.platform } : {}), ...(a.tenant ? { tenant: a.tenant } : {}),
+    v: 1,
+    synthesisId: id,
+    manifestName: a.manifest.metadata.name,
+    requestedAt: at,
+    ...(a.platform ? { platform: a.platform } : {}),
+    ...(a.tenant ? { tenant: a.tenant } : {}),
   };
-  const completed: SynthCompleted = { v: 1, synthesisId: id, key: hit.key, image: hit.image, layerPlan: hit.layerPlan, completedAt: at, lease: { expiresAt, leaseBy: 'projection' }, accepted };
+  const completed: SynthCompleted = {
+    v: 1,
+    synthesisId: id,
+    key: hit.key,
+    image: hit.image,
+    layerPlan: hit.layerPlan,
+    completedAt: at,
+    lease: { expiresAt, leaseBy: 'projection' },
+    accepted,
+  };
   const headers = { [HEADERS.synthesisId]: id, ...(a.traceId ? { [HEADERS.traceId]: a.traceId } : {}) };
   d.watch.apply({ subject: eventSubjects.requested(id), data: accepted, headers: {} });
   d.watch.apply({ subject: eventSubjects.completed(id), data: completed, headers: {} });

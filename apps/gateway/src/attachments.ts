@@ -12,7 +12,15 @@
  * for MEMO_MS, so repeat referrers requests cost no store reads or writes; after that the next
  * request renews the lease (or makes them again if the lease is gone).
  */
-import { buildAttachments, epochToRfc3339, imageFacts, isLseError, type Attachment, type Fragment, type ImageSigningKey } from '@lse/core';
+import {
+  buildAttachments,
+  epochToRfc3339,
+  imageFacts,
+  isLseError,
+  type Attachment,
+  type Fragment,
+  type ImageSigningKey,
+} from '@lse/core';
 import type { GatewayDeps } from './deps';
 
 const MEMO = 1024;
@@ -21,7 +29,10 @@ const MEMO_MS = 60_000;
 export class Attachments {
   private readonly memo = new Map<string, { at: number; value: Promise<Attachment[]> }>();
 
-  constructor(private readonly d: GatewayDeps, private readonly key: ImageSigningKey | undefined) {}
+  constructor(
+    private readonly d: GatewayDeps,
+    private readonly key: ImageSigningKey | undefined,
+  ) {}
 
   /** The attachments of the image manifest `digest`; none for an unknown digest or anything that is not an image. */
   async of(digest: string): Promise<Attachment[]> {
@@ -29,7 +40,9 @@ export class Attachments {
     if (hit && Date.now() - hit.at < MEMO_MS) return hit.value; // the lease was written or renewed when the entry was made
     // After MEMO_MS: renew the lease, or make them again when it is gone (released, or collected with the blobs).
     const value = hit
-      ? hit.value.then(async (v) => (v.length && !(await this.d.leases.renew(leaseId(digest), this.ttlIso())) ? this.make(digest) : v))
+      ? hit.value.then(async (v) =>
+          v.length && !(await this.d.leases.renew(leaseId(digest), this.ttlIso())) ? this.make(digest) : v,
+        )
       : this.make(digest);
     this.memo.set(digest, { at: Date.now(), value });
     value.catch(() => this.memo.delete(digest));
@@ -51,15 +64,29 @@ export class Attachments {
     }
     const facts = imageFacts(bytes);
     if (!facts) return [];
-    const fragments = (await Promise.all([...new Set(facts.fragmentIds)].map((id) => this.d.ports.fragments.get(id)))).filter((f): f is Fragment => f !== undefined);
+    const fragments = (
+      await Promise.all([...new Set(facts.fragmentIds)].map((id) => this.d.ports.fragments.get(id)))
+    ).filter((f): f is Fragment => f !== undefined);
     const base = facts.base?.digest ? await this.d.ports.bases.get(facts.base.digest) : undefined;
     const mediaType = (JSON.parse(bytes.toString('utf8')) as { mediaType: string }).mediaType;
-    const atts = buildAttachments({
-      subject: { mediaType, digest, size: bytes.length }, facts, fragments, ...(base?.packages ? { basePackages: base.packages } : {}), created: epochToRfc3339(this.d.epoch),
-    }, this.key);
+    const atts = buildAttachments(
+      {
+        subject: { mediaType, digest, size: bytes.length },
+        facts,
+        fragments,
+        ...(base?.packages ? { basePackages: base.packages } : {}),
+        created: epochToRfc3339(this.d.epoch),
+      },
+      this.key,
+    );
     const blobs = new Map(atts.flatMap((a) => a.blobs).map((b) => [b.digest, b.bytes]));
     // The lease first, so the collector never sees the blobs unreferenced.
-    await this.d.leases.put({ synthesisId: leaseId(digest), key: digest, expiresAt: this.ttlIso(), blobs: [...blobs.keys()] });
+    await this.d.leases.put({
+      synthesisId: leaseId(digest),
+      key: digest,
+      expiresAt: this.ttlIso(),
+      blobs: [...blobs.keys()],
+    });
     await Promise.all([...blobs].map(([dg, b]) => this.d.ports.layers.put(dg, b, b.length)));
     return atts;
   }

@@ -47,15 +47,27 @@ export function requireScope(auth: AuthConfig, scope: Scope) {
     const m = /^Bearer\s+(\S+)$/i.exec(h);
     if (!m) {
       reply.header('WWW-Authenticate', `Bearer realm="lse", scope="${scope}"`);
-      throw httpError('UNAUTHORIZED', `this endpoint needs a bearer token with scope '${scope}': send 'Authorization: Bearer <token>' (the CLI reads LSE_TOKEN)`, { scope });
+      throw httpError(
+        'UNAUTHORIZED',
+        `this endpoint needs a bearer token with scope '${scope}': send 'Authorization: Bearer <token>' (the CLI reads LSE_TOKEN)`,
+        { scope },
+      );
     }
     const who = auth.tokens.get(m[1]!);
     if (!who) {
       reply.header('WWW-Authenticate', `Bearer realm="lse", error="invalid_token", scope="${scope}"`);
-      throw httpError('UNAUTHORIZED', 'the bearer token is not valid: check LSE_TOKEN against the gateway\'s LSE_TOKENS', { scope });
+      throw httpError(
+        'UNAUTHORIZED',
+        "the bearer token is not valid: check LSE_TOKEN against the gateway's LSE_TOKENS",
+        { scope },
+      );
     }
     if (!who.scopes.has(scope) && !who.scopes.has('admin')) {
-      throw httpError('DENIED', `token '${who.name}' lacks scope '${scope}' (it has ${[...who.scopes].join(', ')}); ask an admin for a token with '${scope}'`, { scope, token: who.name });
+      throw httpError(
+        'DENIED',
+        `token '${who.name}' lacks scope '${scope}' (it has ${[...who.scopes].join(', ')}); ask an admin for a token with '${scope}'`,
+        { scope, token: who.name },
+      );
     }
     callers.set(req, { name: who.name, admin: who.scopes.has('admin') });
     req.log = req.log.child({ caller: who.name });

@@ -13,15 +13,37 @@ jest.setTimeout(600_000);
 describe('chaos (short)', () => {
   it('loses, duplicates and leaves stuck no synthesis while services, nats-server and MinIO are killed', () => {
     const repo = join(__dirname, '../../..');
-    const r = spawnSync('node', [join(repo, 'scripts/chaos.mjs'), '--seconds', '60', '--kill-every', '8', '--rate', '2', '--targets', 'service,nats,minio,service', '--drain-seconds', '360', '--json'], {
-      cwd: repo, env: process.env, encoding: 'utf8', timeout: 590_000,
-    });
+    const r = spawnSync(
+      'node',
+      [
+        join(repo, 'scripts/chaos.mjs'),
+        '--seconds',
+        '60',
+        '--kill-every',
+        '8',
+        '--rate',
+        '2',
+        '--targets',
+        'service,nats,minio,service',
+        '--drain-seconds',
+        '360',
+        '--json',
+      ],
+      {
+        cwd: repo,
+        env: process.env,
+        encoding: 'utf8',
+        timeout: 590_000,
+      },
+    );
     const last = r.stdout.trim().split('\n').pop() ?? '';
     const report = JSON.parse(r.stdout.slice(0, r.stdout.lastIndexOf('\nchaos:') + 1) || '{}');
     if (r.status !== 0) process.stderr.write(`${r.stdout}\n${r.stderr.slice(-4000)}\n`);
     expect(last).toMatch(/^chaos: \d+ syntheses, 0 lost, 0 duplicated, 0 stuck$/);
     expect(report.syntheses).toBeGreaterThanOrEqual(50);
-    expect(report.killed).toEqual(expect.arrayContaining([expect.stringMatching(/^nats/), 'minio', expect.stringMatching(/^svc-/)]));
+    expect(report.killed).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^nats/), 'minio', expect.stringMatching(/^svc-/)]),
+    );
     expect(report.completed + report.failed).toBe(report.syntheses);
     expect(r.status).toBe(0);
   });
@@ -30,8 +52,26 @@ describe('chaos (short)', () => {
 describe('outages', () => {
   it('waits out MinIO, FerretDB and nats-server each down for 8 s in the middle of syntheses: every synthesis completes, once', () => {
     const repo = join(__dirname, '../../..');
-    const r = spawnSync('node', [join(repo, 'scripts/chaos.mjs'), '--seconds', '60', '--kill-every', '8', '--rate', '1.5', '--targets', 'minio,ferretdb,nats',
-      '--down-seconds', '8', '--drain-seconds', '360', '--json'], { cwd: repo, env: process.env, encoding: 'utf8', timeout: 590_000 });
+    const r = spawnSync(
+      'node',
+      [
+        join(repo, 'scripts/chaos.mjs'),
+        '--seconds',
+        '60',
+        '--kill-every',
+        '8',
+        '--rate',
+        '1.5',
+        '--targets',
+        'minio,ferretdb,nats',
+        '--down-seconds',
+        '8',
+        '--drain-seconds',
+        '360',
+        '--json',
+      ],
+      { cwd: repo, env: process.env, encoding: 'utf8', timeout: 590_000 },
+    );
     const last = r.stdout.trim().split('\n').pop() ?? '';
     const report = JSON.parse(r.stdout.slice(0, r.stdout.lastIndexOf('\nchaos:') + 1) || '{}');
     if (r.status !== 0) process.stderr.write(`${r.stdout}\n${r.stderr.slice(-4000)}\n`);

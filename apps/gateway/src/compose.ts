@@ -5,8 +5,25 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Bus, LeaseRepository, SynthesisRepository } from '@lse/core';
-import { CATALOG_CHANGES, HEADERS, SUBJECTS, acceptedMsgId, eventKindOf, eventSubjects, validateRequested, type SynthCompleted } from '@lse/contracts';
-import { Collector, acceptedOf, makeRecordProjection, makeRecorder, startPipeline, type EnginePorts, type Log } from '@lse/engine';
+import {
+  CATALOG_CHANGES,
+  HEADERS,
+  SUBJECTS,
+  acceptedMsgId,
+  eventKindOf,
+  eventSubjects,
+  validateRequested,
+  type SynthCompleted,
+} from '@lse/contracts';
+import {
+  Collector,
+  acceptedOf,
+  makeRecordProjection,
+  makeRecorder,
+  startPipeline,
+  type EnginePorts,
+  type Log,
+} from '@lse/engine';
 import type { AuthConfig } from './auth';
 import type { GatewayDeps, RegistrySettings } from './deps';
 import { Metrics } from './metrics';
@@ -63,56 +80,120 @@ export async function startGateway(p: GatewayParts): Promise<Gateway> {
   const repeats = new RepeatCache(() => now().getTime(), repeatTtlMs);
 
   // Results of syntheses this gateway admitted fill the repeat cache; catalog changes empty it.
-  stops.push(await bus.subscribe(eventSubjects.any, async (m) => {
-    const kind = eventKindOf(m.subject);
-    if (kind === 'completed') repeats.finished((m.data as SynthCompleted).synthesisId, m.data as SynthCompleted);
-    if (kind === 'failed') repeats.finished((m.data as { synthesisId: string }).synthesisId, undefined);
-  }));
-  for (const subject of [CATALOG_CHANGES.changed, CATALOG_CHANGES.any]) stops.push(await bus.subscribe(subject, async () => repeats.invalidate()));
+  stops.push(
+    await bus.subscribe(eventSubjects.any, async (m) => {
+      const kind = eventKindOf(m.subject);
+      if (kind === 'completed') repeats.finished((m.data as SynthCompleted).synthesisId, m.data as SynthCompleted);
+      if (kind === 'failed') repeats.finished((m.data as { synthesisId: string }).synthesisId, undefined);
+    }),
+  );
+  for (const subject of [CATALOG_CHANGES.changed, CATALOG_CHANGES.any])
+    stops.push(await bus.subscribe(subject, async () => repeats.invalidate()));
 
   // Requests published straight to NATS get their record from the request on: every gateway sees
   // the work message (a core subscription; the stream keeps it for the resolver) and publishes its
   // requested event (one event, whoever publishes it: same message id as the resolver's).
-  stops.push(await bus.subscribe(SUBJECTS.requested, async (m) => {
-    let req;
-    try {
-      req = validateRequested(m.data);
-    } catch {
-      return; // the resolver drops it with a log line
-    }
-    if (watch.state(req.synthesisId)) return; // admitted here, or seen already
-    await bus.publish(eventSubjects.requested(req.synthesisId), acceptedOf(req), { [HEADERS.synthesisId]: req.synthesisId, [HEADERS.msgId]: acceptedMsgId(req.synthesisId) })
-      .catch((e: unknown) => log.warn({ synthesisId: req.synthesisId, err: (e as Error).message }, 'could not publish the requested event; the resolver will'));
-  }));
+  stops.push(
+    await bus.subscribe(SUBJECTS.requested, async (m) => {
+      let req;
+      try {
+        req = validateRequested(m.data);
+      } catch {
+        return; // the resolver drops it with a log line
+      }
+      if (watch.state(req.synthesisId)) return; // admitted here, or seen already
+      await bus
+        .publish(eventSubjects.requested(req.synthesisId), acceptedOf(req), {
+          [HEADERS.synthesisId]: req.synthesisId,
+          [HEADERS.msgId]: acceptedMsgId(req.synthesisId),
+        })
+        .catch((e: unknown) =>
+          log.warn(
+            { synthesisId: req.synthesisId, err: (e as Error).message },
+            'could not publish the requested event; the resolver will',
+          ),
+        );
+    }),
+  );
 
-  const recorderDeps = { bus, syntheses: p.syntheses, leases: p.leases, layers: p.ports.layers, leaseTtlSeconds: p.leaseTtlSeconds, now, log };
+  const recorderDeps = {
+    bus,
+    syntheses: p.syntheses,
+    leases: p.leases,
+    layers: p.ports.layers,
+    leaseTtlSeconds: p.leaseTtlSeconds,
+    now,
+    log,
+  };
   const record = makeRecorder(recorderDeps);
-  stops.push(await startPipeline({
-    bus, ports: p.ports, opts: { epoch: p.epoch }, log, concurrency: p.concurrency,
-    record: async (m) => { await record(m); metrics.inc('lse_syntheses_finished_total', { status: 'completed' }); },
-  }, ['recorder']));
+  stops.push(
+    await startPipeline(
+      {
+        bus,
+        ports: p.ports,
+        opts: { epoch: p.epoch },
+        log,
+        concurrency: p.concurrency,
+        record: async (m) => {
+          await record(m);
+          metrics.inc('lse_syntheses_finished_total', { status: 'completed' });
+        },
+      },
+      ['recorder'],
+    ),
+  );
   const project = makeRecordProjection(recorderDeps);
-  stops.push(await bus.subscribe(eventSubjects.any, async (m) => {
-    await project(m.subject, m.data);
-    if (eventKindOf(m.subject) === 'failed') metrics.inc('lse_syntheses_finished_total', { status: 'failed' });
-  }, { durable: 'lse-gateway-events', concurrency: p.concurrency }));
+  stops.push(
+    await bus.subscribe(
+      eventSubjects.any,
+      async (m) => {
+        await project(m.subject, m.data);
+        if (eventKindOf(m.subject) === 'failed') metrics.inc('lse_syntheses_finished_total', { status: 'failed' });
+      },
+      { durable: 'lse-gateway-events', concurrency: p.concurrency },
+    ),
+  );
 
-  const collector = new Collector({ leases: p.leases, bases: p.ports.bases, layers: p.ports.layers, graceMs, now, log });
+  const collector = new Collector({
+    leases: p.leases,
+    bases: p.ports.bases,
+    layers: p.ports.layers,
+    graceMs,
+    now,
+    log,
+  });
   let timer: NodeJS.Timeout | undefined;
   if (p.collectIntervalSeconds > 0) {
     timer = setInterval(() => {
-      collector.collect().then((r) => metrics.inc('lse_collector_deleted_total', {}, r.deleted.length), (e) => log.error({ err: (e as Error).message }, 'collector failed'));
+      collector.collect().then(
+        (r) => metrics.inc('lse_collector_deleted_total', {}, r.deleted.length),
+        (e) => log.error({ err: (e as Error).message }, 'collector failed'),
+      );
     }, p.collectIntervalSeconds * 1000);
   }
 
   const deps: GatewayDeps = {
-    bus, ports: p.ports, syntheses: p.syntheses, leases: p.leases, auth: p.auth, leaseTtlSeconds: p.leaseTtlSeconds, waitMaxSeconds: p.waitMaxSeconds,
-    epoch: p.epoch, now, metrics, ready: p.ready ?? (async () => true), watch, repeats, ...(p.registry ? { registry: p.registry } : {}),
+    bus,
+    ports: p.ports,
+    syntheses: p.syntheses,
+    leases: p.leases,
+    auth: p.auth,
+    leaseTtlSeconds: p.leaseTtlSeconds,
+    waitMaxSeconds: p.waitMaxSeconds,
+    epoch: p.epoch,
+    now,
+    metrics,
+    ready: p.ready ?? (async () => true),
+    watch,
+    repeats,
+    ...(p.registry ? { registry: p.registry } : {}),
     ...(p.uploadParseBudgetMs ? { uploadParseBudgetMs: p.uploadParseBudgetMs } : {}),
   };
   const app = buildServer(deps, { ...(p.httpLogger ? { logger: p.httpLogger } : {}), bodyLimit: p.bodyLimitBytes });
   return {
-    app, deps, collector,
+    app,
+    deps,
+    collector,
     async stop() {
       if (timer) clearInterval(timer);
       await app.close();

@@ -40,8 +40,24 @@ export function sendError(reply: FastifyReply, e: unknown): FastifyReply {
     return reply.code(httpStatusOf(e)).send({ error: body });
   }
   const fe = e as { statusCode?: number; code?: string; message?: string };
-  if (fe?.statusCode === 413) return reply.code(413).send({ error: { code: 'TOO_LARGE', message: `${fe.message ?? 'request body is too large'}`.slice(0, MAX_MESSAGE), details: {} } });
-  if (fe?.statusCode && fe.statusCode < 500) return reply.code(fe.statusCode).send({ error: { code: 'USAGE', message: `${fe.message ?? 'bad request'}`.slice(0, MAX_MESSAGE), details: { cause: fe.code } } });
+  if (fe?.statusCode === 413)
+    return reply.code(413).send({
+      error: {
+        code: 'TOO_LARGE',
+        message: `${fe.message ?? 'request body is too large'}`.slice(0, MAX_MESSAGE),
+        details: {},
+      },
+    });
+  if (fe?.statusCode && fe.statusCode < 500)
+    return reply.code(fe.statusCode).send({
+      error: {
+        code: 'USAGE',
+        message: `${fe.message ?? 'bad request'}`.slice(0, MAX_MESSAGE),
+        details: { cause: fe.code },
+      },
+    });
   reply.log.error({ err: (e as Error)?.message }, 'internal error');
-  return reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error; the gateway log has the details', details: {} } });
+  return reply
+    .code(500)
+    .send({ error: { code: 'INTERNAL', message: 'internal error; the gateway log has the details', details: {} } });
 }

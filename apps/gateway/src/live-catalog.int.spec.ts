@@ -22,29 +22,69 @@ const REPO = join(__dirname, '../../..');
 const run = Date.now().toString(36);
 const n = (s: string) => `live${run}-${s}`;
 
-
 const api = gatewayApi(SERVER, TOKEN);
 const file = (path: string, content: string) => fileEntry(path, content);
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 describe('resolver catalog in memory, kept current by catalog events', () => {
   let key: SecretKey;
 
   const publish = async (name: string, depends: string[] = []) => {
-    const { fragment, blob } = buildFragment({ entries: [file(`usr/share/${name}/data.txt`, `${name}\n`)], name, version: '1.0.0', scheme: 'semver', depends, key, epoch: 0, source: { type: 'live-int' } });
+    const { fragment, blob } = buildFragment({
+      entries: [file(`usr/share/${name}/data.txt`, `${name}\n`)],
+      name,
+      version: '1.0.0',
+      scheme: 'semver',
+      depends,
+      key,
+      epoch: 0,
+      source: { type: 'live-int' },
+    });
     const r = await api('POST', '/v1/fragments', { fragment, blob: blob.toString('base64') });
     expect(r.status).toBe(201);
     return fragment;
   };
-  const synth = (require: string[]) => api<{ status: string; error?: { code: string; message: string } }>('POST', '/v1/syntheses', {
-    manifest: { apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: n('m') }, base: `${n('base')}:latest`, require: require.map((name) => ({ name })) },
-  }, { prefer: 'wait=60' });
+  const synth = (require: string[]) =>
+    api<{ status: string; error?: { code: string; message: string } }>(
+      'POST',
+      '/v1/syntheses',
+      {
+        manifest: {
+          apiVersion: 'lse.dev/v1',
+          kind: 'DependencyManifest',
+          metadata: { name: n('m') },
+          base: `${n('base')}:latest`,
+          require: require.map((name) => ({ name })),
+        },
+      },
+      { prefer: 'wait=60' },
+    );
 
   beforeAll(async () => {
-    if (!SERVER || !TOKEN) throw new Error('this test needs the stack: bash infra/local/stack.sh up && eval "$(bash infra/local/stack.sh env)"');
+    if (!SERVER || !TOKEN)
+      throw new Error(
+        'this test needs the stack: bash infra/local/stack.sh up && eval "$(bash infra/local/stack.sh env)"',
+      );
     key = generateKeyPair(n('key')).secretKey;
-    expect((await api('POST', '/v1/keys', { publicKey: formatKey(publicKeyOf(key)), scopes: [`live${run}-*`] })).status).toBe(201);
-    expect((await api('POST', '/v1/bases', { name: n('base'), tag: 'latest', rootfsTar: writeTar([file('etc/os-release', 'ID=live\n')]).toString('base64') })).status).toBe(201);
+    expect(
+      (await api('POST', '/v1/keys', { publicKey: formatKey(publicKeyOf(key)), scopes: [`live${run}-*`] })).status,
+    ).toBe(201);
+    expect(
+      (
+        await api('POST', '/v1/bases', {
+          name: n('base'),
+          tag: 'latest',
+          rootfsTar: writeTar([file('etc/os-release', 'ID=live\n')]).toString('base64'),
+        })
+      ).status,
+    ).toBe(201);
   });
 
   it('resolves a fragment published over the gateway with the next request, without a resolver restart', async () => {
@@ -54,7 +94,13 @@ describe('resolver catalog in memory, kept current by catalog events', () => {
     const r = await synth([n('app')]);
     expect(r.body).toMatchObject({ status: 'completed' });
     const neg = await api<{ fragments: { name: string }[] }>('POST', '/v1/negotiate', {
-      manifest: { apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: n('neg') }, base: `${n('base')}:latest`, require: [{ name: n('app') }] },
+      manifest: {
+        apiVersion: 'lse.dev/v1',
+        kind: 'DependencyManifest',
+        metadata: { name: n('neg') },
+        base: `${n('base')}:latest`,
+        require: [{ name: n('app') }],
+      },
     });
     expect(neg.body.fragments.map((f) => f.name)).toEqual([n('lib'), n('app')]);
     expect(alive(pid)).toBe(true); // the same resolver process throughout
@@ -73,8 +119,13 @@ describe('resolver catalog in memory, kept current by catalog events', () => {
     expect(restarted).not.toBe(pid);
     const r = await synth([n('down-app'), n('app')]);
     expect(r.body).toMatchObject({ status: 'completed' });
-    const log = readFileSync(join(STATE, 'logs', 'svc-resolver-1.log'), 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { pid: number; msg: string; fragments?: number });
-    expect(log.find((l) => l.pid === restarted && l.msg.startsWith('catalog loaded'))?.fragments).toBeGreaterThanOrEqual(4);
+    const log = readFileSync(join(STATE, 'logs', 'svc-resolver-1.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { pid: number; msg: string; fragments?: number });
+    expect(
+      log.find((l) => l.pid === restarted && l.msg.startsWith('catalog loaded'))?.fragments,
+    ).toBeGreaterThanOrEqual(4);
   });
 
   it('keeps following the catalog across a kill -9 of nats-server: a fragment published after the restart is resolved by the same resolver', async () => {

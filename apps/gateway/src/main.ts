@@ -3,7 +3,15 @@
  * the record projection (events → the syntheses collection) and the lease collector, composed by
  * compose.ts. Adapters are wired here and nowhere else.
  */
-import { connectAll, describeConfig, loadServiceConfig, rootLogger, startLiveCatalog, tierMetricsText, type Connected } from '@lse/service';
+import {
+  connectAll,
+  describeConfig,
+  loadServiceConfig,
+  rootLogger,
+  startLiveCatalog,
+  tierMetricsText,
+  type Connected,
+} from '@lse/service';
 import { LseError, imageSigningKeyFromPem, type ImageSigningKey } from '@lse/core';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -18,7 +26,11 @@ function loadImageSigningKey(path: string | undefined): ImageSigningKey | undefi
   try {
     pem = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new LseError('CONFIG_INVALID', `LSE_IMAGE_SIGNING_KEY: cannot read '${path}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); point it at the PEM P-256 key images are signed with`, { variable: 'LSE_IMAGE_SIGNING_KEY' });
+    throw new LseError(
+      'CONFIG_INVALID',
+      `LSE_IMAGE_SIGNING_KEY: cannot read '${path}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); point it at the PEM P-256 key images are signed with`,
+      { variable: 'LSE_IMAGE_SIGNING_KEY' },
+    );
   }
   return imageSigningKeyFromPem(pem, `LSE_IMAGE_SIGNING_KEY ('${path}')`);
 }
@@ -29,7 +41,10 @@ async function main(): Promise<void> {
   try {
     config = loadServiceConfig(env);
     if (!config.gateway.tokens.size && env['LSE_AUTH'] !== 'off') {
-      throw new LseError('CONFIG_INVALID', "LSE_TOKENS is empty: set tokens (NAME=TOKEN:SCOPE[,SCOPE];...) or LSE_AUTH=off to run without authentication (local experiments only)");
+      throw new LseError(
+        'CONFIG_INVALID',
+        'LSE_TOKENS is empty: set tokens (NAME=TOKEN:SCOPE[,SCOPE];...) or LSE_AUTH=off to run without authentication (local experiments only)',
+      );
     }
   } catch (e) {
     process.stderr.write(`lse-gateway: ${(e as Error).message}\n`);
@@ -74,14 +89,30 @@ async function main(): Promise<void> {
     stops.push(async () => (await live)?.stop());
     const ports = { ...conn.ports, catalog: () => live };
     const gw = await startGateway({
-      bus, ports, syntheses: mongo.syntheses, leases: mongo.leases, log, metrics, now,
+      bus,
+      ports,
+      syntheses: mongo.syntheses,
+      leases: mongo.leases,
+      log,
+      metrics,
+      now,
       auth: { tokens: config.gateway.tokens, disabled: env['LSE_AUTH'] === 'off' },
-      leaseTtlSeconds: config.gateway.leaseTtlSeconds, waitMaxSeconds: config.gateway.waitMaxSeconds, epoch: config.epoch, concurrency: config.concurrency,
-      collectIntervalSeconds: config.gateway.collectIntervalSeconds, collectGraceSeconds: config.gateway.collectGraceSeconds, bodyLimitBytes: config.gateway.bodyLimitBytes,
-      ready: () => conn!.ready(), httpLogger: log as unknown as FastifyBaseLogger,
+      leaseTtlSeconds: config.gateway.leaseTtlSeconds,
+      waitMaxSeconds: config.gateway.waitMaxSeconds,
+      epoch: config.epoch,
+      concurrency: config.concurrency,
+      collectIntervalSeconds: config.gateway.collectIntervalSeconds,
+      collectGraceSeconds: config.gateway.collectGraceSeconds,
+      bodyLimitBytes: config.gateway.bodyLimitBytes,
+      ready: () => conn!.ready(),
+      httpLogger: log as unknown as FastifyBaseLogger,
       registry: {
-        secret: config.gateway.registrySecret ? Buffer.from(config.gateway.registrySecret) : randomBytes(32), anonymousPull: config.gateway.anonymousPull,
-        ...(config.gateway.publicUrl ? { publicUrl: config.gateway.publicUrl } : {}), pkgsBase: config.gateway.pkgsBase, pkgsPlatforms: config.gateway.pkgsPlatforms, tokenTtlSeconds: 300,
+        secret: config.gateway.registrySecret ? Buffer.from(config.gateway.registrySecret) : randomBytes(32),
+        anonymousPull: config.gateway.anonymousPull,
+        ...(config.gateway.publicUrl ? { publicUrl: config.gateway.publicUrl } : {}),
+        pkgsBase: config.gateway.pkgsBase,
+        pkgsPlatforms: config.gateway.pkgsPlatforms,
+        tokenTtlSeconds: 300,
         ...(signingKey ? { signingKey } : {}),
       },
     });

@@ -26,7 +26,8 @@ export class Metrics {
     const lines: string[] = [];
     for (const [name, [help, type]] of [...this.help].sort()) {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-      for (const [key, v] of [...this.counters].sort()) if (key === name || key.startsWith(name + '{')) lines.push(`${key} ${v}`);
+      for (const [key, v] of [...this.counters].sort())
+        if (key === name || key.startsWith(name + '{')) lines.push(`${key} ${v}`);
     }
     return lines.join('\n') + '\n' + this.sources.map((s) => s()).join('');
   }

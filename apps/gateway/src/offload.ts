@@ -24,7 +24,11 @@ try {
 export const UPLOAD_PARSE_BUDGET_MS = 60_000;
 
 /** `rootfsLayer` (engine) on a worker thread, within `budgetMs`. */
-export function rootfsLayerOffThread(data: Buffer, opts: { name: string; tag: string; epoch: number }, budgetMs = UPLOAD_PARSE_BUDGET_MS): Promise<{ layer: Layer; dropped: string[]; packages?: BasePackage[] }> {
+export function rootfsLayerOffThread(
+  data: Buffer,
+  opts: { name: string; tag: string; epoch: number },
+  budgetMs = UPLOAD_PARSE_BUDGET_MS,
+): Promise<{ layer: Layer; dropped: string[]; packages?: BasePackage[] }> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER, { eval: true, workerData: { data, opts } });
     let settled = false;
@@ -35,12 +39,42 @@ export function rootfsLayerOffThread(data: Buffer, opts: { name: string; tag: st
       void worker.terminate();
       f();
     };
-    const timer = setTimeout(() => done(() => reject(new LseError('TAR_INVALID', `reading the uploaded rootfs of '${opts.name}' took more than ${budgetMs / 1000} s; it was refused (is it a valid tar?)`, { name: opts.name }))), budgetMs);
-    worker.on('message', (m: { ok: boolean; layer?: Layer & { blob: Uint8Array }; dropped?: string[]; packages?: BasePackage[]; error?: { code: string; message: string; details?: unknown } }) => {
-      if (m.ok && m.layer) done(() => resolve({ layer: { ...m.layer!, blob: Buffer.from(m.layer!.blob) }, dropped: m.dropped ?? [], ...(m.packages ? { packages: m.packages } : {}) }));
-      else done(() => reject(lseErrorFrom(m.error ?? { code: 'INTERNAL', message: 'worker failed' })));
-    });
+    const timer = setTimeout(
+      () =>
+        done(() =>
+          reject(
+            new LseError(
+              'TAR_INVALID',
+              `reading the uploaded rootfs of '${opts.name}' took more than ${budgetMs / 1000} s; it was refused (is it a valid tar?)`,
+              { name: opts.name },
+            ),
+          ),
+        ),
+      budgetMs,
+    );
+    worker.on(
+      'message',
+      (m: {
+        ok: boolean;
+        layer?: Layer & { blob: Uint8Array };
+        dropped?: string[];
+        packages?: BasePackage[];
+        error?: { code: string; message: string; details?: unknown };
+      }) => {
+        if (m.ok && m.layer)
+          done(() =>
+            resolve({
+              layer: { ...m.layer!, blob: Buffer.from(m.layer!.blob) },
+              dropped: m.dropped ?? [],
+              ...(m.packages ? { packages: m.packages } : {}),
+            }),
+          );
+        else done(() => reject(lseErrorFrom(m.error ?? { code: 'INTERNAL', message: 'worker failed' })));
+      },
+    );
     worker.on('error', (e) => done(() => reject(new LseError('INTERNAL', `the upload worker failed: ${e.message}`))));
-    worker.on('exit', (code) => done(() => reject(new LseError('INTERNAL', `the upload worker exited (${code}) without an answer`))));
+    worker.on('exit', (code) =>
+      done(() => reject(new LseError('INTERNAL', `the upload worker exited (${code}) without an answer`))),
+    );
   });
 }

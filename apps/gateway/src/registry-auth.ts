@@ -56,14 +56,16 @@ export function verifyRegistryToken(secret: Buffer, token: string, nowSeconds: n
   if (parts.length !== 3 || parts[0] !== 'lsr1') return 'not a registry token';
   const mac = createHmac('sha256', secret).update(parts[1]!).digest();
   const given = Buffer.from(parts[2]!, 'base64url');
-  if (given.length !== mac.length || !timingSafeEqual(given, mac)) return 'registry token signature is not valid (issued by another gateway or altered)';
+  if (given.length !== mac.length || !timingSafeEqual(given, mac))
+    return 'registry token signature is not valid (issued by another gateway or altered)';
   let claims: RegistryTokenClaims;
   try {
     claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as RegistryTokenClaims;
   } catch {
     return 'registry token payload is not JSON';
   }
-  if (typeof claims.exp !== 'number' || claims.exp <= nowSeconds) return 'registry token has expired; ask /v2/token for a new one';
+  if (typeof claims.exp !== 'number' || claims.exp <= nowSeconds)
+    return 'registry token has expired; ask /v2/token for a new one';
   if (!Array.isArray(claims.access)) return 'registry token names no access';
   return claims;
 }
@@ -83,9 +85,17 @@ function credential(req: FastifyRequest): { type: 'basic' | 'bearer'; value: str
 /** An LSE token from LSE_TOKENS: its name if it may pull, or why not. */
 function lseToken(auth: AuthConfig, token: string): Caller {
   const who = auth.tokens.get(token);
-  if (!who) return { kind: 'invalid', why: "the credentials are not valid: use an LSE token (LSE_TOKENS) with scope 'pull', 'synth' or 'admin' as the password" };
+  if (!who)
+    return {
+      kind: 'invalid',
+      why: "the credentials are not valid: use an LSE token (LSE_TOKENS) with scope 'pull', 'synth' or 'admin' as the password",
+    };
   if (!PULL_SCOPES.some((s) => who.scopes.has(s))) {
-    return { kind: 'denied', who: who.name, why: `token '${who.name}' has scopes ${[...who.scopes].join(', ')}, none of which allows pulling; ask an admin for a token with scope 'pull'` };
+    return {
+      kind: 'denied',
+      who: who.name,
+      why: `token '${who.name}' has scopes ${[...who.scopes].join(', ')}, none of which allows pulling; ask an admin for a token with scope 'pull'`,
+    };
   }
   return { kind: 'ok', who: who.name, access: ['*'] };
 }
@@ -97,7 +107,9 @@ export function registryCaller(auth: AuthConfig, secret: Buffer, req: FastifyReq
   if (!c) return { kind: 'none' };
   if (c.type === 'bearer' && c.value.startsWith('lsr1.')) {
     const claims = verifyRegistryToken(secret, c.value, nowSeconds);
-    return typeof claims === 'string' ? { kind: 'invalid', why: claims } : { kind: 'ok', who: claims.sub, access: claims.access };
+    return typeof claims === 'string'
+      ? { kind: 'invalid', why: claims }
+      : { kind: 'ok', who: claims.sub, access: claims.access };
   }
   return lseToken(auth, c.value);
 }
@@ -143,13 +155,26 @@ export interface TokenForm {
 }
 
 /** Why a form token request is malformed (OAuth2 error code and text), or undefined when it is well-formed. */
-export function tokenFormProblem(form: TokenForm): { error: 'invalid_request' | 'unsupported_grant_type'; why: string } | undefined {
+export function tokenFormProblem(
+  form: TokenForm,
+): { error: 'invalid_request' | 'unsupported_grant_type'; why: string } | undefined {
   const grant = form.grant_type;
-  if (grant === undefined || grant === '') return { error: 'invalid_request', why: "grant_type is missing: send grant_type=password with username and password (an LSE token), or grant_type=refresh_token" };
+  if (grant === undefined || grant === '')
+    return {
+      error: 'invalid_request',
+      why: 'grant_type is missing: send grant_type=password with username and password (an LSE token), or grant_type=refresh_token',
+    };
   if (grant !== 'password' && grant !== 'refresh_token') {
-    return { error: 'unsupported_grant_type', why: `grant_type '${grant}' is not supported: use 'password' (any username, an LSE token as password) or 'refresh_token' (an LSE token)` };
+    return {
+      error: 'unsupported_grant_type',
+      why: `grant_type '${grant}' is not supported: use 'password' (any username, an LSE token as password) or 'refresh_token' (an LSE token)`,
+    };
   }
-  if (form.service !== undefined && form.service !== REGISTRY_SERVICE) return { error: 'invalid_request', why: `service '${form.service}' is not this registry's; it is '${REGISTRY_SERVICE}'` };
+  if (form.service !== undefined && form.service !== REGISTRY_SERVICE)
+    return {
+      error: 'invalid_request',
+      why: `service '${form.service}' is not this registry's; it is '${REGISTRY_SERVICE}'`,
+    };
   return undefined;
 }
 

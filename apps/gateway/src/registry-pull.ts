@@ -13,7 +13,17 @@
  * each run the resolver. Every pull takes or extends the lease of the image(s) it serves.
  */
 import {
-  LseError, lseErrorFrom, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, buildImageIndex, imageFacts, isLseError, ociPlatform, sha256Digest, type Platform, type SynthesisRecord,
+  LseError,
+  lseErrorFrom,
+  MEDIA_TYPE_OCI_INDEX,
+  MEDIA_TYPE_OCI_MANIFEST,
+  buildImageIndex,
+  imageFacts,
+  isLseError,
+  ociPlatform,
+  sha256Digest,
+  type Platform,
+  type SynthesisRecord,
 } from '@lse/core';
 import { isValidSynthesisId, type ImageRef } from '@lse/contracts';
 import { imageBlobs } from '@lse/engine';
@@ -27,7 +37,12 @@ export const SYNTH_PREFIX = 'synth/';
 
 /** An OCI error (`{ errors: [{ code, message, detail }] }`) with its HTTP status. */
 export class RegistryError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly detail: Record<string, unknown> = {}) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly detail: Record<string, unknown> = {},
+  ) {
     super(message);
   }
 }
@@ -52,17 +67,39 @@ const packagesOf = (name: string) => [...new Set(name.slice(PKGS_PREFIX.length).
 
 export function parsePkgsRef(name: string, tag: string, s: RegistrySettings): PkgsRef {
   const packages = packagesOf(name);
-  const m = /^(.+?)(?:--(amd64|arm64|arm|386|ppc64le|s390x|riscv64)(?:-(v\d))?)?(?:--in-([a-z][a-z0-9-]{0,62}))?$/.exec(tag);
-  if (!m) throw new RegistryError(404, 'MANIFEST_UNKNOWN', `tag '${tag}' must be <base>[--<arch>[-<variant>]][--in-<region>], e.g. latest, minimal, minimal--amd64-v3 or minimal--in-eu-west`);
+  const m = /^(.+?)(?:--(amd64|arm64|arm|386|ppc64le|s390x|riscv64)(?:-(v\d))?)?(?:--in-([a-z][a-z0-9-]{0,62}))?$/.exec(
+    tag,
+  );
+  if (!m)
+    throw new RegistryError(
+      404,
+      'MANIFEST_UNKNOWN',
+      `tag '${tag}' must be <base>[--<arch>[-<variant>]][--in-<region>], e.g. latest, minimal, minimal--amd64-v3 or minimal--in-eu-west`,
+    );
   const base = m[1] === 'latest' ? s.pkgsBase : m[1]!;
   const region = m[4] ? { region: m[4] } : {};
-  const platforms = (m[2] ? [{ os: 'linux', arch: m[2], ...(m[3] ? { variant: m[3] } : {}) }] : s.pkgsPlatforms).map((p) => ({ ...p, ...region }));
+  const platforms = (m[2] ? [{ os: 'linux', arch: m[2], ...(m[3] ? { variant: m[3] } : {}) }] : s.pkgsPlatforms).map(
+    (p) => ({ ...p, ...region }),
+  );
   return { packages, base, platforms };
 }
 
 function manifestFor(ref: PkgsRef) {
-  const name = `pkgs-${ref.packages.join('-')}`.replace(/[^a-z0-9-]+/g, '-').replace(/-+$/, '').slice(0, 63).replace(/-+$/, '');
-  return { apiVersion: 'lse.dev/v1' as const, kind: 'DependencyManifest' as const, metadata: { name }, base: ref.base, require: ref.packages.map((p) => ({ name: p })), files: [], env: {}, labels: {} };
+  const name = `pkgs-${ref.packages.join('-')}`
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+$/, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
+  return {
+    apiVersion: 'lse.dev/v1' as const,
+    kind: 'DependencyManifest' as const,
+    metadata: { name },
+    base: ref.base,
+    require: ref.packages.map((p) => ({ name: p })),
+    files: [],
+    env: {},
+    labels: {},
+  };
 }
 
 export class Puller {
@@ -70,7 +107,10 @@ export class Puller {
   private readonly recent = new Map<string, { at: number; value: Resolved }>();
   private readonly owned = new Map<string, boolean>();
 
-  constructor(private readonly d: GatewayDeps, private readonly s: RegistrySettings) {}
+  constructor(
+    private readonly d: GatewayDeps,
+    private readonly s: RegistrySettings,
+  ) {}
 
   private ttlIso(): string {
     return new Date(this.d.now().getTime() + this.d.leaseTtlSeconds * 1000).toISOString();
@@ -83,7 +123,13 @@ export class Puller {
     if (await this.d.leases.renew(rec.id, expiresAt)) return;
     const blobs = imageBlobs(image);
     for (const b of blobs) {
-      if (!(await this.d.ports.layers.has(b))) throw new RegistryError(404, 'MANIFEST_UNKNOWN', `the image of synthesis '${rec.id}' was collected (blob ${b} is gone) after its lease ended; request the synthesis again`, { synthesis: rec.id, blob: b });
+      if (!(await this.d.ports.layers.has(b)))
+        throw new RegistryError(
+          404,
+          'MANIFEST_UNKNOWN',
+          `the image of synthesis '${rec.id}' was collected (blob ${b} is gone) after its lease ended; request the synthesis again`,
+          { synthesis: rec.id, blob: b },
+        );
     }
     await this.d.leases.put({ synthesisId: rec.id, key: rec.key ?? '', expiresAt, blobs });
   }
@@ -92,11 +138,30 @@ export class Puller {
   async synthRecord(ref: string): Promise<SynthesisRecord> {
     const hex = /^(?:sha256-)?([0-9a-f]{64})$/.exec(ref)?.[1];
     const fresh = !hex && isValidSynthesisId(ref) ? this.d.watch.state(ref) : undefined; // the projection may lag its events
-    const rec = fresh && fresh.status !== 'pending' ? recordOf(fresh) : hex ? await this.d.syntheses.completedByKey(`sha256:${hex}`) : isValidSynthesisId(ref) ? await this.d.syntheses.get(ref) : undefined;
-    if (!rec) throw new RegistryError(404, 'NAME_UNKNOWN', `no ${hex ? 'completed synthesis with key sha256:' + hex : `synthesis '${ref}'`}; register one with POST /v1/syntheses`, { name: SYNTH_PREFIX + ref });
+    const rec =
+      fresh && fresh.status !== 'pending'
+        ? recordOf(fresh)
+        : hex
+          ? await this.d.syntheses.completedByKey(`sha256:${hex}`)
+          : isValidSynthesisId(ref)
+            ? await this.d.syntheses.get(ref)
+            : undefined;
+    if (!rec)
+      throw new RegistryError(
+        404,
+        'NAME_UNKNOWN',
+        `no ${hex ? 'completed synthesis with key sha256:' + hex : `synthesis '${ref}'`}; register one with POST /v1/syntheses`,
+        { name: SYNTH_PREFIX + ref },
+      );
     if (rec.status !== 'completed' || !rec.result) {
-      const why = rec.status === 'failed' ? `failed at the ${rec.error?.stage}: ${rec.error?.message}` : `is still ${rec.stage}; pull again when it has completed`;
-      throw new RegistryError(404, 'MANIFEST_UNKNOWN', `synthesis '${rec.id}' ${why}`, { synthesis: rec.id, status: rec.status });
+      const why =
+        rec.status === 'failed'
+          ? `failed at the ${rec.error?.stage}: ${rec.error?.message}`
+          : `is still ${rec.stage}; pull again when it has completed`;
+      throw new RegistryError(404, 'MANIFEST_UNKNOWN', `synthesis '${rec.id}' ${why}`, {
+        synthesis: rec.id,
+        status: rec.status,
+      });
     }
     return rec;
   }
@@ -104,7 +169,13 @@ export class Puller {
   /** Resolves `name:tag` to a manifest or index digest, synthesizing on first pull; leases it. */
   async resolveTag(name: string, tag: string): Promise<Resolved> {
     if (name.startsWith(SYNTH_PREFIX)) {
-      if (tag !== 'latest') throw new RegistryError(404, 'MANIFEST_UNKNOWN', `${name} has only the tag 'latest' (or pull it by manifest digest)`, { name, tag });
+      if (tag !== 'latest')
+        throw new RegistryError(
+          404,
+          'MANIFEST_UNKNOWN',
+          `${name} has only the tag 'latest' (or pull it by manifest digest)`,
+          { name, tag },
+        );
       const rec = await this.synthRecord(name.slice(SYNTH_PREFIX.length));
       await this.lease(rec);
       const image = rec.result as unknown as ImageRef;
@@ -137,8 +208,16 @@ export class Puller {
   async checkPackages(name: string): Promise<void> {
     const packages = packagesOf(name);
     const known = await this.d.ports.fragments.candidates(packages);
-    const missing = packages.filter((p) => !known.some((f) => f.descriptor.name === p || f.descriptor.provides.some((x) => x.name === p)));
-    if (missing.length) throw new RegistryError(404, 'NAME_UNKNOWN', `no fragment named or providing ${missing.join(', ')}; publish or import it first (lse import apt ${missing.join(' ')})`, { name, packages: missing });
+    const missing = packages.filter(
+      (p) => !known.some((f) => f.descriptor.name === p || f.descriptor.provides.some((x) => x.name === p)),
+    );
+    if (missing.length)
+      throw new RegistryError(
+        404,
+        'NAME_UNKNOWN',
+        `no fragment named or providing ${missing.join(', ')}; publish or import it first (lse import apt ${missing.join(' ')})`,
+        { name, packages: missing },
+      );
   }
 
   /**
@@ -150,7 +229,10 @@ export class Puller {
     const memoKey = `${name}@${digest}`;
     const hit = this.owned.get(memoKey);
     if (hit !== undefined) return hit;
-    const doc = JSON.parse(bytes.toString('utf8')) as { subject?: { digest?: string }; manifests?: { digest: string }[] };
+    const doc = JSON.parse(bytes.toString('utf8')) as {
+      subject?: { digest?: string };
+      manifests?: { digest: string }[];
+    };
     let owns = false;
     if (depth < 2 && doc.subject?.digest) {
       const subject = await this.d.ports.layers.get(doc.subject.digest).catch(() => undefined);
@@ -159,13 +241,18 @@ export class Puller {
       owns = doc.manifests.length > 0;
       for (const c of doc.manifests) {
         const child = await this.d.ports.layers.get(c.digest).catch(() => undefined);
-        if (!child || !(await this.pkgsOwns(name, c.digest, child, depth + 1))) { owns = false; break; }
+        if (!child || !(await this.pkgsOwns(name, c.digest, child, depth + 1))) {
+          owns = false;
+          break;
+        }
       }
     } else {
       const facts = imageFacts(bytes);
       if (facts) {
         const frags = await Promise.all([...new Set(facts.fragmentIds)].map((id) => this.d.ports.fragments.get(id)));
-        const names = new Set(frags.flatMap((f) => (f ? [f.descriptor.name, ...f.descriptor.provides.map((p) => p.name)] : [])));
+        const names = new Set(
+          frags.flatMap((f) => (f ? [f.descriptor.name, ...f.descriptor.provides.map((p) => p.name)] : [])),
+        );
         owns = packagesOf(name).every((p) => names.has(p));
       }
     }
@@ -178,13 +265,18 @@ export class Puller {
   private async synthesize(ref: PkgsRef): Promise<Resolved> {
     await this.checkPackages(PKGS_PREFIX + ref.packages.join('/'));
     const settled = await Promise.allSettled(ref.platforms.map((p) => this.synthesizeOne(ref, p)));
-    const done = settled.flatMap((r, i) => (r.status === 'fulfilled' ? [{ image: r.value.image, id: r.value.id, platform: ref.platforms[i]! }] : []));
+    const done = settled.flatMap((r, i) =>
+      r.status === 'fulfilled' ? [{ image: r.value.image, id: r.value.id, platform: ref.platforms[i]! }] : [],
+    );
     if (!done.length) throw (settled[0] as PromiseRejectedResult).reason;
-    if (ref.platforms.length === 1) return { digest: done[0]!.image.manifestDigest, mediaType: MEDIA_TYPE_OCI_MANIFEST, synthesisIds: [done[0]!.id] };
-    const index = buildImageIndex(done.map((x) => ({
-      descriptor: { mediaType: MEDIA_TYPE_OCI_MANIFEST, digest: x.image.manifestDigest, size: x.image.manifestSize },
-      platform: ociPlatform(x.platform),
-    })));
+    if (ref.platforms.length === 1)
+      return { digest: done[0]!.image.manifestDigest, mediaType: MEDIA_TYPE_OCI_MANIFEST, synthesisIds: [done[0]!.id] };
+    const index = buildImageIndex(
+      done.map((x) => ({
+        descriptor: { mediaType: MEDIA_TYPE_OCI_MANIFEST, digest: x.image.manifestDigest, size: x.image.manifestSize },
+        platform: ociPlatform(x.platform),
+      })),
+    );
     const digest = sha256Digest(index);
     await this.d.ports.layers.put(digest, index, index.length);
     const indexLease = `reg-index-${digest.slice(7, 39)}`;
@@ -200,7 +292,12 @@ export class Puller {
       const st = await this.d.watch.waitFinished(id, this.d.waitMaxSeconds);
       if (st?.completed) return { id, image: st.completed.image };
       if (st?.failed) throw lseErrorFrom({ ...st.failed, details: { ...st.failed.details, stage: st.failed.stage } });
-      throw new RegistryError(503, 'UNAVAILABLE', `synthesis ${id} of ${ref.packages.join(', ')} on ${ref.base} did not finish within ${this.d.waitMaxSeconds} s; pull again later (it keeps running)`, { synthesis: id });
+      throw new RegistryError(
+        503,
+        'UNAVAILABLE',
+        `synthesis ${id} of ${ref.packages.join(', ')} on ${ref.base} did not finish within ${this.d.waitMaxSeconds} s; pull again later (it keeps running)`,
+        { synthesis: id },
+      );
     } catch (e) {
       throw pullError(e, ref, platform);
     }
@@ -213,7 +310,12 @@ function pullError(e: unknown, ref: PkgsRef, platform: Platform): unknown {
   const where = `${ref.packages.join(', ')} on base ${ref.base} for ${[platform.os, platform.arch, platform.variant].filter(Boolean).join('/')}`;
   const detail = { code: e.code, ...e.details };
   if (e.code === 'FRAGMENT_UNKNOWN') return new RegistryError(404, 'NAME_UNKNOWN', `${where}: ${e.message}`, detail);
-  if (e.code === 'BASE_UNKNOWN' || e.code === 'UNSATISFIABLE' || e.code === 'NO_VARIANT' || e.code === 'MANIFEST_INVALID') {
+  if (
+    e.code === 'BASE_UNKNOWN' ||
+    e.code === 'UNSATISFIABLE' ||
+    e.code === 'NO_VARIANT' ||
+    e.code === 'MANIFEST_INVALID'
+  ) {
     return new RegistryError(404, 'MANIFEST_UNKNOWN', `${where}: ${e.message}`, detail);
   }
   return new LseError(e.code, `${where}: ${e.message}`, e.details);

@@ -29,7 +29,11 @@ export class RepeatCache {
   hits = 0;
   misses = 0;
 
-  constructor(private readonly now: () => number, private readonly ttlMs = 60_000, private readonly max = 2000) {}
+  constructor(
+    private readonly now: () => number,
+    private readonly ttlMs = 60_000,
+    private readonly max = 2000,
+  ) {}
 
   static keyOf(manifest: Manifest, platform: Platform | undefined): string {
     return digestOfValue({ manifest, platform: platform ?? null });
@@ -57,7 +61,12 @@ export class RepeatCache {
     this.pending.delete(id);
     if (!completed || p.generation !== this.generation) return;
     this.entries.delete(p.cacheKey);
-    this.entries.set(p.cacheKey, { key: completed.key, image: completed.image, layerPlan: completed.layerPlan, at: this.now() });
+    this.entries.set(p.cacheKey, {
+      key: completed.key,
+      image: completed.image,
+      layerPlan: completed.layerPlan,
+      at: this.now(),
+    });
     if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
   }
 

@@ -37,14 +37,20 @@ export function buildServer(d: GatewayDeps, opts: { logger?: FastifyBaseLogger; 
     }
   });
   app.setErrorHandler((e, _req, reply) => sendError(reply, e));
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}; see /openapi.json`, details: {} } }));
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({
+      error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}; see /openapi.json`, details: {} },
+    }),
+  );
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const ok = await d.ready().catch(() => false);
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready' });
   });
-  app.get('/metrics', async (_req, reply) => reply.header('content-type', 'text/plain; version=0.0.4').send(d.metrics.render()));
+  app.get('/metrics', async (_req, reply) =>
+    reply.header('content-type', 'text/plain; version=0.0.4').send(d.metrics.render()),
+  );
   app.get('/openapi.json', async () => OPENAPI);
   synthesisRoutes(app, d);
   catalogRoutes(app, d);

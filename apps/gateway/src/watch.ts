@@ -13,7 +13,13 @@
  */
 import type { Bus, BusMessage, Platform, SynthesisRecord } from '@lse/core';
 import {
-  eventKindOf, eventSubjects, stageAfter, type SynthAccepted, type SynthCompleted, type SynthFailed, type SynthProgress,
+  eventKindOf,
+  eventSubjects,
+  stageAfter,
+  type SynthAccepted,
+  type SynthCompleted,
+  type SynthFailed,
+  type SynthProgress,
 } from '@lse/contracts';
 
 export interface SynthesisState {
@@ -39,7 +45,10 @@ export class SynthesisWatch {
   private readonly listeners = new Map<string, Set<Listener>>();
   private stop: (() => Promise<void>) | undefined;
 
-  constructor(private readonly bus: Bus, private readonly max = 5000) {}
+  constructor(
+    private readonly bus: Bus,
+    private readonly max = 5000,
+  ) {}
 
   async start(): Promise<void> {
     this.stop = await this.bus.subscribe(eventSubjects.any, async (m) => this.apply(m));
@@ -127,7 +136,9 @@ export class SynthesisWatch {
   /** The state once the synthesis is finished, or as it is after `seconds`. */
   async waitFinished(id: string, seconds: number): Promise<SynthesisState | undefined> {
     let done!: () => void;
-    const finished = new Promise<void>((r) => { done = r; });
+    const finished = new Promise<void>((r) => {
+      done = r;
+    });
     const timer = setTimeout(done, seconds * 1000);
     const unfollow = await this.follow(id, (m) => {
       const k = eventKindOf(m.subject);
@@ -152,9 +163,27 @@ function tagOf(m: BusMessage): string {
 export function recordOf(s: SynthesisState): SynthesisRecord {
   const at = s.updatedAt ?? s.createdAt ?? new Date(0).toISOString();
   return {
-    id: s.id, status: s.status, stage: s.stage, manifestName: s.manifestName ?? '(unnamed)', createdAt: s.createdAt ?? at, updatedAt: at,
-    ...(s.platform ? { platform: s.platform } : {}), ...(s.tenant ? { tenant: s.tenant } : {}), ...(s.key ? { key: s.key } : {}),
-    ...(s.completed ? { result: { ...s.completed.image, key: s.completed.key, layerPlan: s.completed.layerPlan } } : {}),
-    ...(s.failed ? { error: { code: s.failed.code, message: s.failed.message, stage: String(s.failed.stage), details: s.failed.details ?? {} } } : {}),
+    id: s.id,
+    status: s.status,
+    stage: s.stage,
+    manifestName: s.manifestName ?? '(unnamed)',
+    createdAt: s.createdAt ?? at,
+    updatedAt: at,
+    ...(s.platform ? { platform: s.platform } : {}),
+    ...(s.tenant ? { tenant: s.tenant } : {}),
+    ...(s.key ? { key: s.key } : {}),
+    ...(s.completed
+      ? { result: { ...s.completed.image, key: s.completed.key, layerPlan: s.completed.layerPlan } }
+      : {}),
+    ...(s.failed
+      ? {
+          error: {
+            code: s.failed.code,
+            message: s.failed.message,
+            stage: String(s.failed.stage),
+            details: s.failed.details ?? {},
+          },
+        }
+      : {}),
   };
 }

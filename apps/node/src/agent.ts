@@ -28,15 +28,35 @@ import { Containerd, grpc, isGrpcCode } from './grpc';
 import { LABEL_SNAPSHOT_REF, chainId, chainOfKey, type Snapshotter } from './snapshotter';
 import type { StateFile } from './state';
 
+interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  annotations?: Record<string, string>;
+}
+interface ImageManifest {
+  mediaType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+}
+interface ImageConfig {
+  created?: string;
+  rootfs?: { diff_ids?: string[] };
+}
 
-interface Descriptor { mediaType: string; digest: string; size: number; annotations?: Record<string, string> }
-interface ImageManifest { mediaType?: string; config: Descriptor; layers: Descriptor[] }
-interface ImageConfig { created?: string; rootfs?: { diff_ids?: string[] } }
-
-export interface GatewayClient { url: string; token: string; leaseTtlSeconds: number }
+export interface GatewayClient {
+  url: string;
+  token: string;
+  leaseTtlSeconds: number;
+}
 
 export interface SeedResult {
-  ref: string; manifestDigest: string; chainId: string; layers: number; fromCache: number; materialized: number;
+  ref: string;
+  manifestDigest: string;
+  chainId: string;
+  layers: number;
+  fromCache: number;
+  materialized: number;
   /** Milliseconds: manifest and config read (lease created meanwhile), layers checked/made in the cache, snapshot + content through containerd, image record. */
   ms: { read: number; cache: number; snapshots: number; register: number };
 }
@@ -58,23 +78,48 @@ export class NodeAgent {
   ) {}
 
   /** `configDigest`, when the caller knows it (a synthesis result names it), lets the config be read beside the manifest. */
-  async seedImage(ref: string, manifestDigest: string, synthesisId?: string, configDigest?: string): Promise<SeedResult> {
+  async seedImage(
+    ref: string,
+    manifestDigest: string,
+    synthesisId?: string,
+    configDigest?: string,
+  ): Promise<SeedResult> {
     const t0 = performance.now();
     const configRead = configDigest ? this.src.layers.get(configDigest) : undefined;
     configRead?.catch(() => undefined); // awaited below
     const manifestBytes = await this.src.layers.get(manifestDigest);
     const manifest = JSON.parse(manifestBytes.toString('utf8')) as ImageManifest;
-    if (!Array.isArray(manifest.layers) || !manifest.config) throw new LseError('IMAGE_INVALID', `${manifestDigest} is not an image manifest (an index? seed one of its manifests)`, { digest: manifestDigest });
+    if (!Array.isArray(manifest.layers) || !manifest.config)
+      throw new LseError(
+        'IMAGE_INVALID',
+        `${manifestDigest} is not an image manifest (an index? seed one of its manifests)`,
+        { digest: manifestDigest },
+      );
     // The lease is created while the config is read (independent round trips).
     const lease = `lse-seed-${randomBytes(6).toString('hex')}`;
-    const leaseMade = this.ctrd.call(this.ctrd.leases, 'Create', { id: lease, labels: { 'containerd.io/gc.expire': new Date(Date.now() + 3600_000).toISOString() } }).then(() => true);
+    const leaseMade = this.ctrd
+      .call(this.ctrd.leases, 'Create', {
+        id: lease,
+        labels: { 'containerd.io/gc.expire': new Date(Date.now() + 3600_000).toISOString() },
+      })
+      .then(() => true);
     leaseMade.catch(() => undefined); // awaited below
     try {
-      if (configDigest && manifest.config.digest !== configDigest) throw new LseError('IMAGE_INVALID', `image ${manifestDigest} has config ${manifest.config.digest}, not ${configDigest} as the request said`, { digest: manifestDigest, configDigest });
+      if (configDigest && manifest.config.digest !== configDigest)
+        throw new LseError(
+          'IMAGE_INVALID',
+          `image ${manifestDigest} has config ${manifest.config.digest}, not ${configDigest} as the request said`,
+          { digest: manifestDigest, configDigest },
+        );
       const configBytes = await (configRead ?? this.src.layers.get(manifest.config.digest));
       const config = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
       const diffIds = config.rootfs?.diff_ids ?? [];
-      if (diffIds.length !== manifest.layers.length) throw new LseError('IMAGE_INVALID', `image ${manifestDigest} has ${manifest.layers.length} layers but ${diffIds.length} diff_ids`, { digest: manifestDigest });
+      if (diffIds.length !== manifest.layers.length)
+        throw new LseError(
+          'IMAGE_INVALID',
+          `image ${manifestDigest} has ${manifest.layers.length} layers but ${diffIds.length} diff_ids`,
+          { digest: manifestDigest },
+        );
       const epoch = config.created ? Math.floor(Date.parse(config.created) / 1000) : 0;
       const before = this.cacheCounter('fragmentsMaterialized');
       const t1 = performance.now();
@@ -82,15 +127,17 @@ export class NodeAgent {
       // Layers are checked (and made) 8 at a time: each is a few round trips to the fragment
       // database and the layer cache, so they overlap.
       let next = 0;
-      await Promise.all(Array.from({ length: Math.min(8, manifest.layers.length) }, async () => {
-        while (next < manifest.layers.length) {
-          const i = next++;
-          const layer = manifest.layers[i]!;
-          const named = layer.annotations?.[ANNOTATION_FRAGMENTS];
-          if (named) await this.cache.ensureFragmentLayer(diffIds[i]!, named.split(','), epoch);
-          else await this.cache.ensureBlobLayer(diffIds[i]!, layer.digest);
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: Math.min(8, manifest.layers.length) }, async () => {
+          while (next < manifest.layers.length) {
+            const i = next++;
+            const layer = manifest.layers[i]!;
+            const named = layer.annotations?.[ANNOTATION_FRAGMENTS];
+            if (named) await this.cache.ensureFragmentLayer(diffIds[i]!, named.split(','), epoch);
+            else await this.cache.ensureBlobLayer(diffIds[i]!, layer.digest);
+          }
+        }),
+      );
 
       const t2 = performance.now();
       await leaseMade;
@@ -105,20 +152,50 @@ export class NodeAgent {
       const stack = [...diffIds].reverse().flatMap((d) => this.st.state.layers[d] ?? []);
       const labels = { [`containerd.io/gc.ref.snapshot.${this.snapshotter}`]: chain };
       await Promise.all([
-        chain ? this.sn.withFlatChain(chain, stack, async () => {
-          try {
-            await this.ctrd.call(this.ctrd.snapshots, 'Prepare', { snapshotter: this.snapshotter, key: `${lease}-${chain}`, parent: '', labels: { [LABEL_SNAPSHOT_REF]: chain } }, lease);
-            throw new LseError('INTERNAL', `the snapshotter '${this.snapshotter}' prepared an active snapshot for ${chain} instead of serving it from the fragment cache: is containerd's proxy plugin '${this.snapshotter}' this agent?`, { chain });
-          } catch (e) {
-            // ALREADY_EXISTS: made from the cache now, or containerd had it
-            if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
-          }
-        }) : Promise.resolve(),
+        chain
+          ? this.sn.withFlatChain(chain, stack, async () => {
+              try {
+                await this.ctrd.call(
+                  this.ctrd.snapshots,
+                  'Prepare',
+                  {
+                    snapshotter: this.snapshotter,
+                    key: `${lease}-${chain}`,
+                    parent: '',
+                    labels: { [LABEL_SNAPSHOT_REF]: chain },
+                  },
+                  lease,
+                );
+                throw new LseError(
+                  'INTERNAL',
+                  `the snapshotter '${this.snapshotter}' prepared an active snapshot for ${chain} instead of serving it from the fragment cache: is containerd's proxy plugin '${this.snapshotter}' this agent?`,
+                  { chain },
+                );
+              } catch (e) {
+                // ALREADY_EXISTS: made from the cache now, or containerd had it
+                if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
+              }
+            })
+          : Promise.resolve(),
         this.ctrd.writeContent(manifest.config.digest, configBytes, labels, lease),
-        this.ctrd.writeContent(manifestDigest, manifestBytes, { 'containerd.io/gc.ref.content.config': manifest.config.digest }, lease),
+        this.ctrd.writeContent(
+          manifestDigest,
+          manifestBytes,
+          { 'containerd.io/gc.ref.content.config': manifest.config.digest },
+          lease,
+        ),
       ]);
       const t3 = performance.now();
-      const image = { name: ref, labels: {}, target: { mediaType: manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json', digest: manifestDigest, size: manifestBytes.length, annotations: {} } };
+      const image = {
+        name: ref,
+        labels: {},
+        target: {
+          mediaType: manifest.mediaType ?? 'application/vnd.oci.image.manifest.v1+json',
+          digest: manifestDigest,
+          size: manifestBytes.length,
+          annotations: {},
+        },
+      };
       try {
         await this.ctrd.call(this.ctrd.images, 'Create', { image }, lease);
       } catch (e) {
@@ -127,31 +204,56 @@ export class NodeAgent {
       }
       if (synthesisId) this.hold(ref, synthesisId);
       const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
-      const result = { ref, manifestDigest, chainId: chain, layers: diffIds.length, fromCache: this.cacheCounter('layersFromCache') - fromCacheBefore, materialized: this.cacheCounter('fragmentsMaterialized') - before,
-        ms: { read: ms(t0, t1), cache: ms(t1, t2), snapshots: ms(t2, t3), register: ms(t3, performance.now()) } };
+      const result = {
+        ref,
+        manifestDigest,
+        chainId: chain,
+        layers: diffIds.length,
+        fromCache: this.cacheCounter('layersFromCache') - fromCacheBefore,
+        materialized: this.cacheCounter('fragmentsMaterialized') - before,
+        ms: { read: ms(t0, t1), cache: ms(t1, t2), snapshots: ms(t2, t3), register: ms(t3, performance.now()) },
+      };
       this.log.info(result, 'image seeded into containerd');
       return result;
     } finally {
       // The image record holds what the lease protected: deleting it need not delay the answer.
-      void leaseMade.then(() => this.ctrd.call(this.ctrd.leases, 'Delete', { id: lease })).catch((e: Error) => this.log.warn({ lease, err: e.message }, 'could not delete the seeding lease; it expires in an hour'));
+      void leaseMade
+        .then(() => this.ctrd.call(this.ctrd.leases, 'Delete', { id: lease }))
+        .catch((e: Error) =>
+          this.log.warn({ lease, err: e.message }, 'could not delete the seeding lease; it expires in an hour'),
+        );
     }
   }
 
   /** Manifest digest → the image's layers (diffID, descriptor, chain ID), or null when the layer store has no such image. */
-  private imageLayers = new Map<string, Promise<{ manifests?: string[]; layers: { diffId: string; layer: Descriptor; chain: string }[]; epoch: number } | null>>();
+  private imageLayers = new Map<
+    string,
+    Promise<{
+      manifests?: string[];
+      layers: { diffId: string; layer: Descriptor; chain: string }[];
+      epoch: number;
+    } | null>
+  >();
 
   private layersOf(manifestDigest: string) {
     let p = this.imageLayers.get(manifestDigest);
     if (!p) {
       p = (async () => {
-        const manifest = JSON.parse((await this.src.layers.get(manifestDigest)).toString('utf8')) as ImageManifest & { manifests?: Descriptor[] };
-        if (Array.isArray(manifest.manifests)) return { manifests: manifest.manifests.map((m) => m.digest).slice(0, 16), layers: [], epoch: 0 };
+        const manifest = JSON.parse((await this.src.layers.get(manifestDigest)).toString('utf8')) as ImageManifest & {
+          manifests?: Descriptor[];
+        };
+        if (Array.isArray(manifest.manifests))
+          return { manifests: manifest.manifests.map((m) => m.digest).slice(0, 16), layers: [], epoch: 0 };
         if (!Array.isArray(manifest.layers) || !manifest.config) return null;
         const config = JSON.parse((await this.src.layers.get(manifest.config.digest)).toString('utf8')) as ImageConfig;
         const diffIds = config.rootfs?.diff_ids ?? [];
         if (diffIds.length !== manifest.layers.length) return null;
         let chain = '';
-        const layers = diffIds.map((diffId, i) => ({ diffId, layer: manifest.layers[i]!, chain: (chain = chainId(chain, diffId)) }));
+        const layers = diffIds.map((diffId, i) => ({
+          diffId,
+          layer: manifest.layers[i]!,
+          chain: (chain = chainId(chain, diffId)),
+        }));
         return { layers, epoch: config.created ? Math.floor(Date.parse(config.created) / 1000) : 0 };
       })().catch(() => null); // not an image of this layer store (any other image containerd pulls)
       this.imageLayers.set(manifestDigest, p);
@@ -173,11 +275,20 @@ export class NodeAgent {
    */
   async prepareAhead(key: string, parent: string, chain: string): Promise<void> {
     const namespace = key.split('/')[0] ?? this.ctrd.namespace;
-    const parentChain = parent ? chainOfKey(parent) ?? '' : '';
+    const parentChain = parent ? (chainOfKey(parent) ?? '') : '';
     const timeoutMs = 20_000; // containerd holds a metadata read lock while it waits for this Prepare
     try {
-      const listed = await this.ctrd.call<{ images?: { target?: { digest?: string }; updatedAt?: { seconds?: number } }[] }>(this.ctrd.images, 'List', { filters: [] }, undefined, { namespace, timeoutMs });
-      const digests: string[] = [...new Set((listed.images ?? []).sort((a, b) => (b.updatedAt?.seconds ?? 0) - (a.updatedAt?.seconds ?? 0)).map((i) => i.target?.digest ?? '').filter((d) => /^sha256:[0-9a-f]{64}$/.test(d)))].slice(0, 20);
+      const listed = await this.ctrd.call<{
+        images?: { target?: { digest?: string }; updatedAt?: { seconds?: number } }[];
+      }>(this.ctrd.images, 'List', { filters: [] }, undefined, { namespace, timeoutMs });
+      const digests: string[] = [
+        ...new Set(
+          (listed.images ?? [])
+            .sort((a, b) => (b.updatedAt?.seconds ?? 0) - (a.updatedAt?.seconds ?? 0))
+            .map((i) => i.target?.digest ?? '')
+            .filter((d) => /^sha256:[0-9a-f]{64}$/.test(d)),
+        ),
+      ].slice(0, 20);
       let lease = '';
       for (let d = 0; d < digests.length && d < 64; d++) {
         const img = await this.layersOf(digests[d]!);
@@ -193,22 +304,44 @@ export class NodeAgent {
           if (!this.sn.cachedLayer(j === at ? parent : below, c)) break;
           if (!lease) {
             lease = `lse-unpack-${randomBytes(6).toString('hex')}`;
-            await this.ctrd.call(this.ctrd.leases, 'Create', { id: lease, labels: { 'containerd.io/gc.expire': new Date(Date.now() + 600_000).toISOString() } }, undefined, { namespace, timeoutMs });
+            await this.ctrd.call(
+              this.ctrd.leases,
+              'Create',
+              { id: lease, labels: { 'containerd.io/gc.expire': new Date(Date.now() + 600_000).toISOString() } },
+              undefined,
+              { namespace, timeoutMs },
+            );
           }
           const tmp = `${lease}-${j}`;
           try {
-            await this.ctrd.call(this.ctrd.snapshots, 'Prepare', { snapshotter: this.snapshotter, key: tmp, parent: below, labels: { [LABEL_SNAPSHOT_REF]: c } }, lease, { namespace, timeoutMs });
+            await this.ctrd.call(
+              this.ctrd.snapshots,
+              'Prepare',
+              { snapshotter: this.snapshotter, key: tmp, parent: below, labels: { [LABEL_SNAPSHOT_REF]: c } },
+              lease,
+              { namespace, timeoutMs },
+            );
             // An active snapshot instead of the cache's: not this agent behind the plugin name; undo and stop.
-            await this.ctrd.call(this.ctrd.snapshots, 'Remove', { snapshotter: this.snapshotter, key: tmp }, lease, { namespace, timeoutMs });
+            await this.ctrd.call(this.ctrd.snapshots, 'Remove', { snapshotter: this.snapshotter, key: tmp }, lease, {
+              namespace,
+              timeoutMs,
+            });
             break;
           } catch (e) {
             if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
           }
         }
       }
-      if (lease) this.log.info({ key, chain }, 'containerd is unpacking an image the cache can serve: its chain was made from the cache');
+      if (lease)
+        this.log.info(
+          { key, chain },
+          'containerd is unpacking an image the cache can serve: its chain was made from the cache',
+        );
     } catch (e) {
-      this.log.warn({ key, chain, err: (e as Error).message }, 'could not make the rest of the chain from the cache; containerd unpacks it');
+      this.log.warn(
+        { key, chain, err: (e as Error).message },
+        'could not make the rest of the chain from the cache; containerd unpacks it',
+      );
     }
   }
 
@@ -244,14 +377,19 @@ export class NodeAgent {
   async renewAll(): Promise<void> {
     if (!this.gateway) return;
     for (const syn of new Set(this.holds.values())) {
-      const res = await this.gatewayCall('POST', `/v1/syntheses/${encodeURIComponent(syn)}/lease`, { ttlSeconds: this.gateway.leaseTtlSeconds }).catch((e: Error) => ({ status: 0, text: e.message }));
-      if (res.status !== 200) this.log.warn({ synthesisId: syn, status: res.status, answer: res.text.slice(0, 200) }, 'lease renewal failed');
+      const res = await this.gatewayCall('POST', `/v1/syntheses/${encodeURIComponent(syn)}/lease`, {
+        ttlSeconds: this.gateway.leaseTtlSeconds,
+      }).catch((e: Error) => ({ status: 0, text: e.message }));
+      if (res.status !== 200)
+        this.log.warn({ synthesisId: syn, status: res.status, answer: res.text.slice(0, 200) }, 'lease renewal failed');
     }
   }
 
   private async release(synthesisId: string): Promise<void> {
     if (!this.gateway) return;
-    const res = await this.gatewayCall('DELETE', `/v1/syntheses/${encodeURIComponent(synthesisId)}`).catch((e: Error) => ({ status: 0, text: e.message }));
+    const res = await this.gatewayCall('DELETE', `/v1/syntheses/${encodeURIComponent(synthesisId)}`).catch(
+      (e: Error) => ({ status: 0, text: e.message }),
+    );
     if (res.status !== 204) this.log.warn({ synthesisId, status: res.status }, 'lease release failed');
     else this.log.info({ synthesisId }, 'synthesis lease released: no image of it is left on this node');
     if (this.holds.size === 0 && this.renewTimer) {
@@ -263,7 +401,11 @@ export class NodeAgent {
   private async gatewayCall(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
     const g = this.gateway!;
     const res = await fetch(new URL(path, g.url), {
-      method, headers: { authorization: `Bearer ${g.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      method,
+      headers: {
+        authorization: `Bearer ${g.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     return { status: res.status, text: await res.text() };

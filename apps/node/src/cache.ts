@@ -22,7 +22,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { LseError, buildLayer, fragmentLabel, readTar, sha256Digest, verifyFragment, type BlobStore, type TarEntry, type TrustedKey } from '@lse/core';
+import {
+  LseError,
+  buildLayer,
+  fragmentLabel,
+  readTar,
+  sha256Digest,
+  verifyFragment,
+  type BlobStore,
+  type TarEntry,
+  type TrustedKey,
+} from '@lse/core';
 import { extractEntries } from '@lse/adapter-fs';
 import { readVerifiedContent, type EnginePorts, type Log } from '@lse/engine';
 import { diskUsage } from './fsutil';
@@ -38,9 +48,16 @@ export interface CacheSources {
 export class FragmentCache {
   private inflight = new Map<string, Promise<void>>();
   private keys: { at: number; keys: Promise<Map<string, TrustedKey>> } | undefined;
-  constructor(private readonly root: string, private readonly st: StateFile, private readonly src: CacheSources, private readonly log: Log) {}
+  constructor(
+    private readonly root: string,
+    private readonly st: StateFile,
+    private readonly src: CacheSources,
+    private readonly log: Log,
+  ) {}
 
-  private get s() { return this.st.state; }
+  private get s() {
+    return this.st.state;
+  }
 
   /** Committed snapshots referencing each directory id. */
   refCounts(): Record<string, number> {
@@ -54,7 +71,12 @@ export class FragmentCache {
   }
 
   /** Extracts `entries` into a new `f/<n>` for `id` (once, also under concurrent calls). */
-  private async materialize(id: string, label: string, entries: () => Promise<TarEntry[]>, whiteouts = false): Promise<void> {
+  private async materialize(
+    id: string,
+    label: string,
+    entries: () => Promise<TarEntry[]>,
+    whiteouts = false,
+  ): Promise<void> {
     if (this.s.fragments[id]) return;
     const running = this.inflight.get(id);
     if (running) return running;
@@ -91,7 +113,12 @@ export class FragmentCache {
     const parts: { entries: TarEntry[]; label: string }[] = [];
     for (const id of ids) {
       const f = await this.src.ports.fragments.get(id);
-      if (!f) throw new LseError('FRAGMENT_UNKNOWN', `fragment ${id} named by layer ${diffId} is not in the fragment database`, { fragment: id, diffId });
+      if (!f)
+        throw new LseError(
+          'FRAGMENT_UNKNOWN',
+          `fragment ${id} named by layer ${diffId} is not in the fragment database`,
+          { fragment: id, diffId },
+        );
       let entries: TarEntry[];
       try {
         verifyFragment(f, keys);
@@ -109,16 +136,24 @@ export class FragmentCache {
     }
     const rebuilt = buildLayer(parts, { mtime: epoch }).diffId;
     if (rebuilt !== diffId) {
-      throw new LseError('LAYER_MISMATCH', `layer ${diffId} names fragments ${ids.join(', ')}, but they make layer ${rebuilt}; the image's annotation does not describe its layer, so it is not served from the cache`, { diffId, rebuilt, fragments: ids });
+      throw new LseError(
+        'LAYER_MISMATCH',
+        `layer ${diffId} names fragments ${ids.join(', ')}, but they make layer ${rebuilt}; the image's annotation does not describe its layer, so it is not served from the cache`,
+        { diffId, rebuilt, fragments: ids },
+      );
     }
-    await this.st.change((s) => { s.layers[diffId] = [...ids].reverse(); });
+    await this.st.change((s) => {
+      s.layers[diffId] = [...ids].reverse();
+    });
   }
 
   /** The trust store's keys, read at most once a second (one image asks for every layer). */
   private trustedKeys(): Promise<Map<string, TrustedKey>> {
     if (!this.keys || Date.now() - this.keys.at > 1000) {
       const keys = this.src.ports.trust.list().then((list) => new Map(list.map((k) => [k.name, k] as const)));
-      keys.catch(() => { this.keys = undefined; });
+      keys.catch(() => {
+        this.keys = undefined;
+      });
       this.keys = { at: Date.now(), keys };
     }
     return this.keys.keys;
@@ -128,15 +163,27 @@ export class FragmentCache {
   async ensureBlobLayer(diffId: string, digest: string): Promise<void> {
     if (this.has(diffId)) return;
     const id = `layer:${diffId}`;
-    await this.materialize(id, `layer ${digest}`, async () => {
-      const blob = await this.src.layers.get(digest);
-      this.st.count('bytesFetched', blob.length); // written with the directory's state change
-      const tar = gunzipSync(blob);
-      const actual = sha256Digest(tar);
-      if (actual !== diffId) throw new LseError('DIGEST_MISMATCH', `layer ${digest} uncompresses to ${actual}, the image config says ${diffId}`, { digest, diffId, actual });
-      return readTar(tar);
-    }, true);
-    await this.st.change((s) => { s.layers[diffId] = [id]; });
+    await this.materialize(
+      id,
+      `layer ${digest}`,
+      async () => {
+        const blob = await this.src.layers.get(digest);
+        this.st.count('bytesFetched', blob.length); // written with the directory's state change
+        const tar = gunzipSync(blob);
+        const actual = sha256Digest(tar);
+        if (actual !== diffId)
+          throw new LseError(
+            'DIGEST_MISMATCH',
+            `layer ${digest} uncompresses to ${actual}, the image config says ${diffId}`,
+            { digest, diffId, actual },
+          );
+        return readTar(tar);
+      },
+      true,
+    );
+    await this.st.change((s) => {
+      s.layers[diffId] = [id];
+    });
   }
 
   /** Bytes held by fragment directories, and by those no snapshot references. */
@@ -147,7 +194,10 @@ export class FragmentCache {
     let unreferenced = 0;
     for (const [id, d] of Object.entries(this.s.fragments)) {
       bytes += d.bytes;
-      if (!refs[id]) { unreferencedBytes += d.bytes; unreferenced++; }
+      if (!refs[id]) {
+        unreferencedBytes += d.bytes;
+        unreferenced++;
+      }
     }
     return { bytes, unreferencedBytes, dirs: Object.keys(this.s.fragments).length, unreferenced };
   }
@@ -161,7 +211,9 @@ export class FragmentCache {
       const refs = this.refCounts();
       let total = Object.values(s.fragments).reduce((a, d) => a + d.bytes, 0);
       const out: { id: string; n: number }[] = [];
-      const idle = Object.entries(s.fragments).filter(([id]) => !refs[id] && !this.inflight.has(id)).sort((a, b) => a[1].usedAt.localeCompare(b[1].usedAt));
+      const idle = Object.entries(s.fragments)
+        .filter(([id]) => !refs[id] && !this.inflight.has(id))
+        .sort((a, b) => a[1].usedAt.localeCompare(b[1].usedAt));
       for (const [id, d] of idle) {
         if (total <= budgetBytes) break;
         total -= d.bytes;
@@ -174,7 +226,8 @@ export class FragmentCache {
       return out;
     });
     for (const r of removed) await rm(join(this.root, 'f', String(r.n)), { recursive: true, force: true });
-    if (removed.length) this.log.info({ removed: removed.length }, 'collector removed unreferenced fragment directories');
+    if (removed.length)
+      this.log.info({ removed: removed.length }, 'collector removed unreferenced fragment directories');
     return removed.map((r) => r.id);
   }
 }

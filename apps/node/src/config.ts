@@ -34,13 +34,19 @@ type Env = Record<string, string | undefined>;
 function whole(env: Env, name: string, def: number, what: string): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
-  if (!/^\d+$/.test(raw)) throw new LseError('CONFIG_INVALID', `${name} must be a whole number (${what}), got '${raw}'`, { variable: name });
+  if (!/^\d+$/.test(raw))
+    throw new LseError('CONFIG_INVALID', `${name} must be a whole number (${what}), got '${raw}'`, { variable: name });
   return Number(raw);
 }
 
 export function loadNodeConfig(env: Env): NodeConfig {
   const root = env['LSE_NODE_ROOT'] || '/var/lib/lse-node';
-  if (!root.startsWith('/')) throw new LseError('CONFIG_INVALID', `LSE_NODE_ROOT must be an absolute path (the agent's directory), got '${root}'`, { variable: 'LSE_NODE_ROOT' });
+  if (!root.startsWith('/'))
+    throw new LseError(
+      'CONFIG_INVALID',
+      `LSE_NODE_ROOT must be an absolute path (the agent's directory), got '${root}'`,
+      { variable: 'LSE_NODE_ROOT' },
+    );
   const server = env['LSE_SERVER'];
   const token = env['LSE_TOKEN'];
   return {
@@ -53,6 +59,14 @@ export function loadNodeConfig(env: Env): NodeConfig {
     snapshotter: env['LSE_NODE_SNAPSHOTTER'] || 'lse',
     budgetBytes: whole(env, 'LSE_NODE_CACHE_BYTES', 10 * 1024 ** 3, 'disk budget of the fragment cache in bytes'),
     collectSeconds: whole(env, 'LSE_NODE_COLLECT_SECONDS', 60, 'seconds between collector runs, 0 = on request only'),
-    ...(server && token ? { gateway: { url: server, token, leaseTtlSeconds: whole(env, 'LSE_LEASE_TTL_SECONDS', 3600, 'synthesis lease TTL the node renews with') } } : {}),
+    ...(server && token
+      ? {
+          gateway: {
+            url: server,
+            token,
+            leaseTtlSeconds: whole(env, 'LSE_LEASE_TTL_SECONDS', 3600, 'synthesis lease TTL the node renews with'),
+          },
+        }
+      : {}),
   };
 }

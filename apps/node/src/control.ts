@@ -14,7 +14,13 @@ import type { NodeAgent } from './agent';
 import type { FragmentCache } from './cache';
 import type { StateFile } from './state';
 
-export interface ControlDeps { st: StateFile; cache: FragmentCache; agent?: NodeAgent; budgetBytes: number; log: Log }
+export interface ControlDeps {
+  st: StateFile;
+  cache: FragmentCache;
+  agent?: NodeAgent;
+  budgetBytes: number;
+  log: Log;
+}
 
 async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
@@ -29,9 +35,16 @@ export function nodeState(d: ControlDeps) {
     counters: { ...s.counters },
     cache: d.cache.usage(),
     refs: d.cache.refCounts(),
-    fragments: Object.fromEntries(Object.entries(s.fragments).map(([id, f]) => [id, { dir: `f/${f.n}`, bytes: f.bytes, label: f.label }])),
+    fragments: Object.fromEntries(
+      Object.entries(s.fragments).map(([id, f]) => [id, { dir: `f/${f.n}`, bytes: f.bytes, label: f.label }]),
+    ),
     layers: Object.keys(s.layers).length,
-    snapshots: Object.entries(s.snapshots).map(([key, r]) => ({ key, kind: r.kind, parent: r.parent, ...(r.fragments ? { fragments: r.fragments } : {}) })),
+    snapshots: Object.entries(s.snapshots).map(([key, r]) => ({
+      key,
+      kind: r.kind,
+      parent: r.parent,
+      ...(r.fragments ? { fragments: r.fragments } : {}),
+    })),
     held: d.agent?.held() ?? {},
   };
 }
@@ -51,7 +64,14 @@ export async function serveControl(d: ControlDeps, socket: string): Promise<Serv
         return send(200, { removed: await d.cache.collect(budget) });
       }
       if (req.method === 'POST' && (url === '/images' || url === '/images/remove')) {
-        if (!d.agent) return send(503, { error: { code: 'NODE_NO_CONTAINERD', message: 'the agent has no containerd to seed images into: set CONTAINERD_ADDRESS', details: {} } });
+        if (!d.agent)
+          return send(503, {
+            error: {
+              code: 'NODE_NO_CONTAINERD',
+              message: 'the agent has no containerd to seed images into: set CONTAINERD_ADDRESS',
+              details: {},
+            },
+          });
         const b = await body(req);
         const ref = String(b['ref'] ?? '');
         if (!ref) return send(400, { error: { code: 'USAGE', message: 'body needs { ref }', details: {} } });
@@ -60,14 +80,32 @@ export async function serveControl(d: ControlDeps, socket: string): Promise<Serv
           return send(200, { ref, removed: true });
         }
         const digest = String(b['manifestDigest'] ?? '');
-        if (!/^sha256:[0-9a-f]{64}$/.test(digest)) return send(400, { error: { code: 'USAGE', message: 'body needs { ref, manifestDigest: sha256:<64 hex> }', details: {} } });
-        const config = typeof b['configDigest'] === 'string' && /^sha256:[0-9a-f]{64}$/.test(b['configDigest']) ? b['configDigest'] : undefined;
-        return send(200, await d.agent.seedImage(ref, digest, typeof b['synthesisId'] === 'string' ? b['synthesisId'] : undefined, config));
+        if (!/^sha256:[0-9a-f]{64}$/.test(digest))
+          return send(400, {
+            error: { code: 'USAGE', message: 'body needs { ref, manifestDigest: sha256:<64 hex> }', details: {} },
+          });
+        const config =
+          typeof b['configDigest'] === 'string' && /^sha256:[0-9a-f]{64}$/.test(b['configDigest'])
+            ? b['configDigest']
+            : undefined;
+        return send(
+          200,
+          await d.agent.seedImage(
+            ref,
+            digest,
+            typeof b['synthesisId'] === 'string' ? b['synthesisId'] : undefined,
+            config,
+          ),
+        );
       }
-      return send(404, { error: { code: 'NOT_FOUND', message: `no control endpoint ${req.method} ${url}`, details: {} } });
+      return send(404, {
+        error: { code: 'NOT_FOUND', message: `no control endpoint ${req.method} ${url}`, details: {} },
+      });
     })().catch((e: unknown) => {
       d.log.warn({ url: req.url, err: (e as Error).message }, 'control request failed');
-      send(isLseError(e) ? 422 : 500, { error: isLseError(e) ? e.toJSON() : { code: 'INTERNAL', message: (e as Error).message, details: {} } });
+      send(isLseError(e) ? 422 : 500, {
+        error: isLseError(e) ? e.toJSON() : { code: 'INTERNAL', message: (e as Error).message, details: {} },
+      });
     });
   });
   await rm(socket, { force: true });

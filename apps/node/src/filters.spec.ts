@@ -4,11 +4,17 @@ import { parseFilters, snapshotFields } from './filters';
 
 const chain = `sha256:${'a'.repeat(64)}`;
 const snaps: { name: string; parent: string; kind: string; labels: Record<string, string> }[] = [
-  { name: chain, parent: 'default/3/sha256:bbb', kind: 'committed', labels: { 'containerd.io/snapshot.ref': chain, 'lse.dev/x': 'one' } },
+  {
+    name: chain,
+    parent: 'default/3/sha256:bbb',
+    kind: 'committed',
+    labels: { 'containerd.io/snapshot.ref': chain, 'lse.dev/x': 'one' },
+  },
   { name: 'default/4/extract-1 sha256:ccc', parent: '', kind: 'active', labels: {} },
   { name: 'default/5/view', parent: chain, kind: 'view', labels: { 'lse.dev/x': 'two' } },
 ];
-const names = (...filters: string[]) => snaps.filter((s) => parseFilters(filters)(snapshotFields(s))).map((s) => s.name);
+const names = (...filters: string[]) =>
+  snaps.filter((s) => parseFilters(filters)(snapshotFields(s))).map((s) => s.name);
 
 describe('snapshot list filters (containerd syntax)', () => {
   it('matches the filter containerd sends after a remote-snapshot ALREADY_EXISTS', () => {

@@ -16,11 +16,20 @@ import { LseError } from '@lse/core';
 
 export type FieldOf = (path: string[]) => string | undefined;
 type Op = '?' | '==' | '!=' | '~=';
-interface Selector { path: string[]; op: Op; value: string; re?: RegExp }
+interface Selector {
+  path: string[];
+  op: Op;
+  value: string;
+  re?: RegExp;
+}
 export type Filter = (field: FieldOf) => boolean;
 
 const invalid = (filter: string, at: number, what: string) =>
-  new LseError('SNAPSHOT_INVALID', `filter '${filter}' is not valid at ${at}: ${what} (containerd syntax: fieldpath[==|!=|~=value], comma-separated)`, { filter, at });
+  new LseError(
+    'SNAPSHOT_INVALID',
+    `filter '${filter}' is not valid at ${at}: ${what} (containerd syntax: fieldpath[==|!=|~=value], comma-separated)`,
+    { filter, at },
+  );
 
 function parseOne(input: string): Selector[] {
   let i = 0;
@@ -31,7 +40,12 @@ function parseOne(input: string): Selector[] {
     while (i < input.length && input[i] !== q) {
       if (input[i] === '\\' && i + 1 < input.length) {
         const c = input[i + 1]!;
-        out += q === '"' ? ({ n: '\n', t: '\t', r: '\r', '\\': '\\', '"': '"' } as Record<string, string>)[c] ?? `\\${c}` : c === q ? q : `\\${c}`;
+        out +=
+          q === '"'
+            ? (({ n: '\n', t: '\t', r: '\r', '\\': '\\', '"': '"' } as Record<string, string>)[c] ?? `\\${c}`)
+            : c === q
+              ? q
+              : `\\${c}`;
         i += 2;
       } else out += input[i++];
     }
@@ -40,7 +54,9 @@ function parseOne(input: string): Selector[] {
     return out;
   };
   const isQuote = (c: string | undefined) => c === '"' || c === '/' || c === '|';
-  const spaces = () => { while (i < input.length && /\s/.test(input[i]!)) i++; };
+  const spaces = () => {
+    while (i < input.length && /\s/.test(input[i]!)) i++;
+  };
   const out: Selector[] = [];
   for (;;) {
     spaces();
@@ -91,10 +107,14 @@ function parseOne(input: string): Selector[] {
 const matches = (s: Selector, field: FieldOf): boolean => {
   const v = field(s.path);
   switch (s.op) {
-    case '?': return v !== undefined;
-    case '==': return v === s.value;
-    case '!=': return (v ?? '') !== s.value;
-    case '~=': return v !== undefined && s.re!.test(v);
+    case '?':
+      return v !== undefined;
+    case '==':
+      return v === s.value;
+    case '!=':
+      return (v ?? '') !== s.value;
+    case '~=':
+      return v !== undefined && s.re!.test(v);
   }
 };
 
@@ -106,17 +126,26 @@ export function parseFilters(filters: string[]): Filter {
 }
 
 /** The fields of a snapshot as containerd's adaptor names them: name, parent, kind, labels.<key>. */
-export function snapshotFields(info: { name: string; parent: string; kind: string; labels: Record<string, string> }): FieldOf {
+export function snapshotFields(info: {
+  name: string;
+  parent: string;
+  kind: string;
+  labels: Record<string, string>;
+}): FieldOf {
   return (path) => {
     switch (path[0]) {
-      case 'name': return info.name;
-      case 'parent': return info.parent;
-      case 'kind': return info.kind;
+      case 'name':
+        return info.name;
+      case 'parent':
+        return info.parent;
+      case 'kind':
+        return info.kind;
       case 'labels': {
         const key = path.slice(1).join('.');
         return Object.prototype.hasOwnProperty.call(info.labels, key) ? info.labels[key] : undefined;
       }
-      default: return undefined;
+      default:
+        return undefined;
     }
   };
 }

@@ -26,24 +26,53 @@ let loaded: Loaded | undefined;
 export function protos(): Loaded {
   if (loaded) return loaded;
   const def = protoLoader.loadSync(['snapshots.proto', 'leases.proto', 'content.proto', 'images.proto'], {
-    includeDirs: [PROTO_DIR], keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true,
+    includeDirs: [PROTO_DIR],
+    keepCase: false,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
   });
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    containerd: { services: { snapshots: { v1: { Snapshots: Ctor } }; leases: { v1: { Leases: Ctor } }; content: { v1: { Content: Ctor } }; images: { v1: { Images: Ctor } } } };
+    containerd: {
+      services: {
+        snapshots: { v1: { Snapshots: Ctor } };
+        leases: { v1: { Leases: Ctor } };
+        content: { v1: { Content: Ctor } };
+        images: { v1: { Images: Ctor } };
+      };
+    };
   };
   const s = pkg.containerd.services;
-  loaded = { Snapshots: s.snapshots.v1.Snapshots, Leases: s.leases.v1.Leases, Content: s.content.v1.Content, Images: s.images.v1.Images };
+  loaded = {
+    Snapshots: s.snapshots.v1.Snapshots,
+    Leases: s.leases.v1.Leases,
+    Content: s.content.v1.Content,
+    Images: s.images.v1.Images,
+  };
   return loaded;
 }
 
-interface Timestamp { seconds: number; nanos: number }
+interface Timestamp {
+  seconds: number;
+  nanos: number;
+}
 const ts = (iso: string): Timestamp => {
   const ms = Date.parse(iso);
   return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
 };
 const KIND = { view: 'VIEW', active: 'ACTIVE', committed: 'COMMITTED' } as const;
-const wireInfo = (i: SnapshotInfo) => ({ name: i.name, parent: i.parent, kind: KIND[i.kind], createdAt: ts(i.createdAt), updatedAt: ts(i.updatedAt), labels: i.labels });
-const wireMounts = (m: Mount[]) => ({ mounts: m.map((x) => ({ type: x.type, source: x.source, target: x.target ?? '', options: x.options })) });
+const wireInfo = (i: SnapshotInfo) => ({
+  name: i.name,
+  parent: i.parent,
+  kind: KIND[i.kind],
+  createdAt: ts(i.createdAt),
+  updatedAt: ts(i.updatedAt),
+  labels: i.labels,
+});
+const wireMounts = (m: Mount[]) => ({
+  mounts: m.map((x) => ({ type: x.type, source: x.source, target: x.target ?? '', options: x.options })),
+});
 
 /** The gRPC status for an error: containerd maps these codes to its errdefs (NotFound, AlreadyExists, ...). */
 export function statusOf(e: unknown): grpc.StatusObject {
@@ -53,7 +82,7 @@ export function statusOf(e: unknown): grpc.StatusObject {
     SNAPSHOT_IN_USE: grpc.status.FAILED_PRECONDITION,
     SNAPSHOT_INVALID: grpc.status.INVALID_ARGUMENT,
   };
-  const code = isLseError(e) ? byCode[e.code] ?? grpc.status.FAILED_PRECONDITION : grpc.status.INTERNAL;
+  const code = isLseError(e) ? (byCode[e.code] ?? grpc.status.FAILED_PRECONDITION) : grpc.status.INTERNAL;
   return { code, details: (e as Error).message, metadata: new grpc.Metadata() };
 }
 
@@ -61,35 +90,63 @@ type Handler<Req, Res> = (req: Req) => Promise<Res>;
 function unary<Req, Res>(name: string, log: Log, fn: Handler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, cb) => {
     fn(call.request).then(
-      (res) => { log.debug({ call: name, req: call.request }, 'snapshots call'); cb(null, res); },
+      (res) => {
+        log.debug({ call: name, req: call.request }, 'snapshots call');
+        cb(null, res);
+      },
       (e) => {
         const st = statusOf(e);
-        (st.code === grpc.status.NOT_FOUND || st.code === grpc.status.ALREADY_EXISTS ? log.debug : log.warn).call(log, { call: name, req: call.request, err: (e as Error).message }, 'snapshots call failed');
+        (st.code === grpc.status.NOT_FOUND || st.code === grpc.status.ALREADY_EXISTS ? log.debug : log.warn).call(
+          log,
+          { call: name, req: call.request, err: (e as Error).message },
+          'snapshots call failed',
+        );
         cb(st as grpc.ServiceError, null);
       },
     );
   };
 }
 
-interface KeyReq { key: string; parent: string; name: string; labels: Record<string, string> }
+interface KeyReq {
+  key: string;
+  parent: string;
+  name: string;
+  labels: Record<string, string>;
+}
 
 /** Serves `sn` as containerd.services.snapshots.v1.Snapshots on the unix socket `socket`. */
 export async function serveSnapshots(sn: Snapshotter, socket: string, log: Log): Promise<grpc.Server> {
   const server = new grpc.Server();
   const empty = {};
   server.addService(protos().Snapshots.service, {
-    Prepare: unary<KeyReq, unknown>('Prepare', log, async (r) => wireMounts(await sn.prepare(r.key, r.parent, r.labels ?? {}, 'active'))),
-    View: unary<KeyReq, unknown>('View', log, async (r) => wireMounts(await sn.prepare(r.key, r.parent, r.labels ?? {}, 'view'))),
+    Prepare: unary<KeyReq, unknown>('Prepare', log, async (r) =>
+      wireMounts(await sn.prepare(r.key, r.parent, r.labels ?? {}, 'active')),
+    ),
+    View: unary<KeyReq, unknown>('View', log, async (r) =>
+      wireMounts(await sn.prepare(r.key, r.parent, r.labels ?? {}, 'view')),
+    ),
     Mounts: unary<KeyReq, unknown>('Mounts', log, async (r) => wireMounts(await sn.mounts(r.key))),
-    Commit: unary<KeyReq, unknown>('Commit', log, async (r) => { await sn.commit(r.name, r.key, r.labels ?? {}); return empty; }),
-    Remove: unary<KeyReq, unknown>('Remove', log, async (r) => { await sn.remove(r.key); return empty; }),
+    Commit: unary<KeyReq, unknown>('Commit', log, async (r) => {
+      await sn.commit(r.name, r.key, r.labels ?? {});
+      return empty;
+    }),
+    Remove: unary<KeyReq, unknown>('Remove', log, async (r) => {
+      await sn.remove(r.key);
+      return empty;
+    }),
     Stat: unary<KeyReq, unknown>('Stat', log, async (r) => ({ info: wireInfo(sn.info(r.key)) })),
-    Update: unary<{ info: { name: string; labels: Record<string, string> }; updateMask?: { paths: string[] } }, unknown>('Update', log, async (r) => {
+    Update: unary<
+      { info: { name: string; labels: Record<string, string> }; updateMask?: { paths: string[] } },
+      unknown
+    >('Update', log, async (r) => {
       if (!r.info?.name) throw new LseError('SNAPSHOT_INVALID', 'Update needs info.name', {});
       return { info: wireInfo(await sn.update(r.info.name, r.info.labels ?? {}, r.updateMask?.paths ?? [])) };
     }),
     Usage: unary<KeyReq, unknown>('Usage', log, async (r) => sn.usage(r.key)),
-    Cleanup: unary<unknown, unknown>('Cleanup', log, async () => { await sn.cleanup(); return empty; }),
+    Cleanup: unary<unknown, unknown>('Cleanup', log, async () => {
+      await sn.cleanup();
+      return empty;
+    }),
     List: (call: grpc.ServerWritableStream<{ filters?: string[] }, unknown>) => {
       let all;
       try {
@@ -103,7 +160,9 @@ export async function serveSnapshots(sn: Snapshotter, socket: string, log: Log):
     },
   });
   if (existsSync(socket)) await rm(socket, { force: true });
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())),
+  );
   return server;
 }
 
@@ -114,7 +173,10 @@ export class Containerd {
   readonly content: grpc.Client;
   readonly images: grpc.Client;
 
-  constructor(address: string, readonly namespace: string) {
+  constructor(
+    address: string,
+    readonly namespace: string,
+  ) {
     const p = protos();
     const target = address.startsWith('unix://') ? address : `unix://${address}`;
     const creds = grpc.credentials.createInsecure();
@@ -132,17 +194,35 @@ export class Containerd {
   }
 
   /** A unary call in this client's namespace (or `opts.namespace`), under `lease`, with an optional deadline. */
-  call<Res = Record<string, unknown>>(client: grpc.Client, method: string, req: unknown, lease?: string, opts: { namespace?: string; timeoutMs?: number } = {}): Promise<Res> {
+  call<Res = Record<string, unknown>>(
+    client: grpc.Client,
+    method: string,
+    req: unknown,
+    lease?: string,
+    opts: { namespace?: string; timeoutMs?: number } = {},
+  ): Promise<Res> {
     const callOpts: grpc.CallOptions = opts.timeoutMs ? { deadline: Date.now() + opts.timeoutMs } : {};
     return new Promise((resolve, reject) => {
-      (client as unknown as Record<string, (r: unknown, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, res: Res) => void) => void>)[method]!(req, this.meta(lease, opts.namespace), callOpts, (e, res) => (e ? reject(e) : resolve(res)));
+      (
+        client as unknown as Record<
+          string,
+          (
+            r: unknown,
+            m: grpc.Metadata,
+            o: grpc.CallOptions,
+            cb: (e: grpc.ServiceError | null, res: Res) => void,
+          ) => void
+        >
+      )[method]!(req, this.meta(lease, opts.namespace), callOpts, (e, res) => (e ? reject(e) : resolve(res)));
     });
   }
 
   /** Writes a small blob into containerd's content store in one message, with labels; already there is fine. */
   writeContent(digest: string, data: Buffer, labels: Record<string, string>, lease?: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const stream = (this.content as unknown as { Write(m: grpc.Metadata): grpc.ClientDuplexStream<unknown, unknown> }).Write(this.meta(lease));
+      const stream = (
+        this.content as unknown as { Write(m: grpc.Metadata): grpc.ClientDuplexStream<unknown, unknown> }
+      ).Write(this.meta(lease));
       let done = false;
       const finish = (e?: grpc.ServiceError) => {
         if (done) return;
@@ -150,10 +230,21 @@ export class Containerd {
         if (e && e.code !== grpc.status.ALREADY_EXISTS) reject(e);
         else resolve();
       };
-      stream.on('data', () => { stream.end(); finish(); });
+      stream.on('data', () => {
+        stream.end();
+        finish();
+      });
       stream.on('error', (e: grpc.ServiceError) => finish(e));
       stream.on('end', () => finish());
-      stream.write({ action: 'COMMIT', ref: `lse-${digest}`, total: data.length, expected: digest, offset: 0, data, labels });
+      stream.write({
+        action: 'COMMIT',
+        ref: `lse-${digest}`,
+        total: data.length,
+        expected: digest,
+        offset: 0,
+        data,
+        labels,
+      });
     });
   }
 

@@ -5,7 +5,9 @@ import { startNodeAgent } from './run';
 const log = rootLogger('node', process.env['LSE_LOG_LEVEL'] || 'info');
 startNodeAgent(process.env, log).then(
   (agent) => {
-    const stop = () => { void agent.close().then(() => process.exit(0)); };
+    const stop = () => {
+      void agent.close().then(() => process.exit(0));
+    };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   },

@@ -27,7 +27,33 @@ export const PAGE = 4096;
 /** containerd compacts lowerdir when the options reach PAGE - 512; mount(2) refuses data over PAGE. */
 const COMPACT_AT = PAGE - 512;
 /** Flags containerd turns into mount(2) flags: not part of the data. */
-const FLAGS = new Set(['ro', 'rw', 'bind', 'rbind', 'nosuid', 'nodev', 'noexec', 'suid', 'dev', 'exec', 'remount', 'sync', 'async', 'noatime', 'relatime', 'strictatime', 'nodiratime', 'diratime', 'dirsync', 'mand', 'nomand', 'defaults', 'atime', 'norelatime', 'nostrictatime']);
+const FLAGS = new Set([
+  'ro',
+  'rw',
+  'bind',
+  'rbind',
+  'nosuid',
+  'nodev',
+  'noexec',
+  'suid',
+  'dev',
+  'exec',
+  'remount',
+  'sync',
+  'async',
+  'noatime',
+  'relatime',
+  'strictatime',
+  'nodiratime',
+  'diratime',
+  'dirsync',
+  'mand',
+  'nomand',
+  'defaults',
+  'atime',
+  'norelatime',
+  'nostrictatime',
+]);
 
 function commonPrefix(strs: string[]): string {
   if (strs.length === 0) return '';
@@ -59,12 +85,21 @@ export function mountDataBytes(options: string[]): number {
   if (size >= COMPACT_AT && at >= 0) {
     const dirs = options[at]!.slice('lowerdir='.length).split(':');
     const base = compactBase(dirs);
-    if (base) opts = [...options.slice(0, at), ...options.slice(at + 1), `lowerdir=${dirs.map((d) => d.slice(base.length)).join(':')}`];
+    if (base)
+      opts = [
+        ...options.slice(0, at),
+        ...options.slice(at + 1),
+        `lowerdir=${dirs.map((d) => d.slice(base.length)).join(':')}`,
+      ];
   }
   return opts.filter((o) => !FLAGS.has(o)).join(',').length;
 }
 
-export interface Group { id: string; dir: string; members: string[] }
+export interface Group {
+  id: string;
+  dir: string;
+  members: string[];
+}
 export interface LowerPlan {
   /** What the overlay's lowerdir lists, top first: directories of the stack, then group mount points. */
   lowers: string[];
@@ -76,7 +111,8 @@ const groupOf = (root: string, members: string[]): Group => {
   const id = createHash('sha256').update(members.join('\n')).digest('hex').slice(0, 12);
   return { id, dir: join(root, 'g', id), members };
 };
-const groupFits = (members: string[]) => members.length <= MAX_LOWERS && mountDataBytes([`lowerdir=${members.join(':')}`]) <= PAGE;
+const groupFits = (members: string[]) =>
+  members.length <= MAX_LOWERS && mountDataBytes([`lowerdir=${members.join(':')}`]) <= PAGE;
 
 /**
  * Plans `lowers` (top first) for an overlay whose other options are `others` (upperdir, workdir,
@@ -84,16 +120,27 @@ const groupFits = (members: string[]) => members.length <= MAX_LOWERS && mountDa
  * Throws TOO_LARGE when even groups cannot make it fit (about 250,000 directories).
  */
 export function planLowers(root: string, lowers: string[], others: string[] = []): LowerPlan {
-  const fits = (l: string[]) => l.length <= MAX_LOWERS && mountDataBytes([...others, `lowerdir=${l.join(':')}`]) <= PAGE;
+  const fits = (l: string[]) =>
+    l.length <= MAX_LOWERS && mountDataBytes([...others, `lowerdir=${l.join(':')}`]) <= PAGE;
   let rest = [...lowers];
   const groups: Group[] = [];
   const current = () => [...rest, ...groups.map((g) => g.dir)];
   while (!fits(current())) {
-    if (rest.length < 2) throw new LseError('TOO_LARGE', `a stack of ${lowers.length} directories does not fit an overlay even with its lower part grouped; the image has too many layers for this node`, { lowers: lowers.length });
+    if (rest.length < 2)
+      throw new LseError(
+        'TOO_LARGE',
+        `a stack of ${lowers.length} directories does not fit an overlay even with its lower part grouped; the image has too many layers for this node`,
+        { lowers: lowers.length },
+      );
     // The largest bottom chunk of what is left that one group mount takes.
     let lo = 2;
     let hi = Math.min(rest.length, MAX_LOWERS);
-    if (!groupFits(rest.slice(-lo))) throw new LseError('TOO_LARGE', `lower directories under ${root} have names too long to group into overlays of one page`, { root });
+    if (!groupFits(rest.slice(-lo)))
+      throw new LseError(
+        'TOO_LARGE',
+        `lower directories under ${root} have names too long to group into overlays of one page`,
+        { root },
+      );
     while (lo < hi) {
       const mid = Math.ceil((lo + hi) / 2);
       if (groupFits(rest.slice(-mid))) lo = mid;
@@ -113,8 +160,14 @@ export async function mountGroup(g: Group): Promise<void> {
   await mkdir(g.dir, { recursive: true, mode: 0o755 });
   const base = compactBase(g.members);
   const rel = g.members.map((m) => m.slice(base.length));
-  await run('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${rel.join(':')}`, g.dir], { cwd: base || '/' }).catch((e: Error & { stderr?: string }) => {
-    throw new LseError('INTERNAL', `could not mount the group of ${g.members.length} lower directories at ${g.dir}: ${e.stderr?.trim() || e.message}`, { dir: g.dir });
+  await run('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${rel.join(':')}`, g.dir], {
+    cwd: base || '/',
+  }).catch((e: Error & { stderr?: string }) => {
+    throw new LseError(
+      'INTERNAL',
+      `could not mount the group of ${g.members.length} lower directories at ${g.dir}: ${e.stderr?.trim() || e.message}`,
+      { dir: g.dir },
+    );
   });
 }
 
@@ -127,7 +180,11 @@ export async function unmountGroup(dir: string): Promise<void> {
 /** Mount points under `prefix` (from /proc/self/mounts). */
 export async function mountsUnder(prefix: string): Promise<string[]> {
   const text = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
-  return text.split('\n').map((l) => l.split(' ')[1] ?? '').map((p) => p.replace(/\\040/g, ' ')).filter((p) => p.startsWith(prefix));
+  return text
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .map((p) => p.replace(/\\040/g, ' '))
+    .filter((p) => p.startsWith(prefix));
 }
 
 async function isMounted(dir: string): Promise<boolean> {

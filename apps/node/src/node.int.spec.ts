@@ -41,11 +41,16 @@ interface NodeState {
 
 function control<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: CONTROL, agent: false, method, path, headers: { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => { text += c.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as T }));
-    });
+    const req = request(
+      { socketPath: CONTROL, agent: false, method, path, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as T }));
+      },
+    );
     req.on('error', reject);
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
@@ -55,13 +60,29 @@ const counter = (s: NodeState, name: string) => s.counters[name] ?? 0;
 
 const api = gatewayApi(SERVER, TOKEN);
 
-
-const lse = (...args: string[]) => spawnSync('node', [join(repo, 'apps/cli/bin/lse.js'), '--server', SERVER, ...args], { cwd: repo, env: process.env, encoding: 'utf8', timeout: 900_000 });
-const ctr = (...args: string[]) => spawnSync('ctr', ['--address', CTRD, ...args], { encoding: 'utf8', timeout: 600_000 });
+const lse = (...args: string[]) =>
+  spawnSync('node', [join(repo, 'apps/cli/bin/lse.js'), '--server', SERVER, ...args], {
+    cwd: repo,
+    env: process.env,
+    encoding: 'utf8',
+    timeout: 900_000,
+  });
+const ctr = (...args: string[]) =>
+  spawnSync('ctr', ['--address', CTRD, ...args], { encoding: 'utf8', timeout: 600_000 });
 
 function manifest(dir: string, name: string, require: string[], file: string): string {
   const path = join(dir, `${name}.json`);
-  writeFileSync(path, JSON.stringify({ apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name }, base: 'minimal', require: require.map((n) => ({ name: n })), files: [{ path: `/etc/${name}`, content: file }] }));
+  writeFileSync(
+    path,
+    JSON.stringify({
+      apiVersion: 'lse.dev/v1',
+      kind: 'DependencyManifest',
+      metadata: { name },
+      base: 'minimal',
+      require: require.map((n) => ({ name: n })),
+      files: [{ path: `/etc/${name}`, content: file }],
+    }),
+  );
   return path;
 }
 
@@ -69,17 +90,40 @@ function manifest(dir: string, name: string, require: string[], file: string): s
   let work: string;
 
   beforeAll(async () => {
-    if (!SERVER || !TOKEN || !CTRD || !CONTROL) throw new Error('the node int test needs the stack with the node: LSE_NODE=1 bash infra/local/stack.sh up && eval "$(LSE_NODE=1 bash infra/local/stack.sh env)"');
+    if (!SERVER || !TOKEN || !CTRD || !CONTROL)
+      throw new Error(
+        'the node int test needs the stack with the node: LSE_NODE=1 bash infra/local/stack.sh up && eval "$(LSE_NODE=1 bash infra/local/stack.sh env)"',
+      );
     work = mkdtempSync(join(tmpdir(), 'lse-node-'));
     const bases = (await api<{ name: string }[]>('GET', '/v1/bases')).body;
     const have = async (n: string) => (await api('GET', `/v1/fragments/${n}`)).status === 200;
     if (bases.some((b) => b.name === 'minimal') && (await have('curl')) && (await have('jq'))) return;
-    const cli = (...a: string[]) => execFileSync('node', [join(repo, 'apps/cli/bin/lse.js'), '--server', SERVER, ...a], { cwd: repo, env: process.env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000 });
+    const cli = (...a: string[]) =>
+      execFileSync('node', [join(repo, 'apps/cli/bin/lse.js'), '--server', SERVER, ...a], {
+        cwd: repo,
+        env: process.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 900_000,
+      });
     cli('keys', 'generate', '--name', `node${run}`, '--out', work);
     cli('trust', 'add', join(work, `node${run}.pub`));
     const key = join(work, `node${run}.key`);
     const cache = env['LSE_APT_CACHE'] || join(env['HOME'] ?? '/root', '.cache/lse/apt');
-    if (!bases.some((b) => b.name === 'minimal')) cli('base', 'build', '--name', 'minimal', 'base-files', 'base-passwd', 'dash', 'coreutils', '--key', key, '--cache', cache);
+    if (!bases.some((b) => b.name === 'minimal'))
+      cli(
+        'base',
+        'build',
+        '--name',
+        'minimal',
+        'base-files',
+        'base-passwd',
+        'dash',
+        'coreutils',
+        '--key',
+        key,
+        '--cache',
+        cache,
+      );
     cli('import', 'apt', 'curl', 'jq', '--key', key, '--cache', cache);
   });
 
@@ -87,7 +131,15 @@ function manifest(dir: string, name: string, require: string[], file: string): s
 
   it('lse node run: curl runs in an overlay of fragment directories, the exit code is passed through, nothing is left behind', async () => {
     const before = await state();
-    const r = lse('node', 'run', manifest(work, `node-curl-${run}`, ['curl'], `${run}\n`), '--', 'sh', '-c', 'curl --version; cat /proc/mounts; exit 3');
+    const r = lse(
+      'node',
+      'run',
+      manifest(work, `node-curl-${run}`, ['curl'], `${run}\n`),
+      '--',
+      'sh',
+      '-c',
+      'curl --version; cat /proc/mounts; exit 3',
+    );
     expect([r.status, r.stderr.includes('Error') ? r.stderr : '']).toEqual([3, '']);
     expect(r.stdout).toMatch(/^curl \d+\.\d+/);
     const rootMount = r.stdout.split('\n').find((l) => l.startsWith('overlay / overlay')) ?? '';
@@ -100,7 +152,11 @@ function manifest(dir: string, name: string, require: string[], file: string): s
     const after = await state();
     expect(counter(after, 'layersExtracted')).toBe(counter(before, 'layersExtracted')); // nothing went through containerd's extract path
     expect(after.snapshots.filter((s) => s.kind !== 'committed')).toEqual([]); // the writable snapshot is gone
-    expect(ctr('-n', 'default', 'containers', 'ls', '-q').stdout.split('\n').filter((c) => c.startsWith('lse-run-'))).toEqual([]);
+    expect(
+      ctr('-n', 'default', 'containers', 'ls', '-q')
+        .stdout.split('\n')
+        .filter((c) => c.startsWith('lse-run-')),
+    ).toEqual([]);
     expect(readFileSync('/proc/self/mounts', 'utf8').includes(`${ROOT}/`)).toBe(false);
     expect(after.held).toEqual({});
     const rec = await api<{ lease: unknown }>('GET', `/v1/syntheses/${firstSynthesis}`);
@@ -110,7 +166,15 @@ function manifest(dir: string, name: string, require: string[], file: string): s
   it('a second image sharing fragments materializes only the ones it does not share, and unpacks nothing through containerd', async () => {
     const before = await state();
     const known = new Set(Object.keys(before.fragments));
-    const r = lse('node', 'run', manifest(work, `node-jq-${run}`, ['curl', 'jq'], `${run} jq\n`), '--', 'sh', '-c', 'jq --version && curl --version >/dev/null');
+    const r = lse(
+      'node',
+      'run',
+      manifest(work, `node-jq-${run}`, ['curl', 'jq'], `${run} jq\n`),
+      '--',
+      'sh',
+      '-c',
+      'jq --version && curl --version >/dev/null',
+    );
     expect([r.status, r.stderr.includes('Error') ? r.stderr : '']).toEqual([0, '']);
     expect(r.stdout).toMatch(/^jq-1\./);
     const after = await state();
@@ -120,24 +184,61 @@ function manifest(dir: string, name: string, require: string[], file: string): s
     const labels = added.map((id) => after.fragments[id]!.label);
     expect(labels.filter((l) => l.startsWith('curl@') || l.startsWith('libcurl4@'))).toEqual([]);
     expect(added.length).toBeLessThanOrEqual(5);
-    expect(Object.values(after.fragments).map((f) => f.label).filter((l) => /^(jq|libjq1|libonig5)@/.test(l))).toHaveLength(3);
+    expect(
+      Object.values(after.fragments)
+        .map((f) => f.label)
+        .filter((l) => /^(jq|libjq1|libonig5)@/.test(l)),
+    ).toHaveLength(3);
     expect(counter(after, 'layersExtracted')).toBe(counter(before, 'layersExtracted'));
   });
 
   it('runs an image of more than 62 fragment layers (short directory names keep the overlay options in one page)', async () => {
     const key = generateKeyPair(`node-many-${run}`).secretKey;
     const prefix = `nodemany${run}`;
-    expect((await api('POST', '/v1/keys', { publicKey: formatKey(publicKeyOf(key)), scopes: [`${prefix}*`] })).status).toBe(201);
+    expect(
+      (await api('POST', '/v1/keys', { publicKey: formatKey(publicKeyOf(key)), scopes: [`${prefix}*`] })).status,
+    ).toBe(201);
     const names = Array.from({ length: 64 }, (_, i) => `${prefix}-${i}`);
     const statuses: number[] = [];
     for (let i = 0; i < names.length; i += 8) {
-      statuses.push(...await Promise.all(names.slice(i, i + 8).map(async (name) => {
-        const { fragment, blob } = buildFragment({ entries: [{ path: `usr/share/many/${name}`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: name.length + 1, data: Buffer.from(`${name}\n`) }], name, version: '1.0.0', scheme: 'semver', key, epoch: 0, source: { type: 'test' } });
-        return (await api('POST', '/v1/fragments', { fragment, blob: blob.toString('base64') })).status;
-      })));
+      statuses.push(
+        ...(await Promise.all(
+          names.slice(i, i + 8).map(async (name) => {
+            const { fragment, blob } = buildFragment({
+              entries: [
+                {
+                  path: `usr/share/many/${name}`,
+                  type: 'file',
+                  mode: 0o644,
+                  uid: 0,
+                  gid: 0,
+                  mtime: 0,
+                  size: name.length + 1,
+                  data: Buffer.from(`${name}\n`),
+                },
+              ],
+              name,
+              version: '1.0.0',
+              scheme: 'semver',
+              key,
+              epoch: 0,
+              source: { type: 'test' },
+            });
+            return (await api('POST', '/v1/fragments', { fragment, blob: blob.toString('base64') })).status;
+          }),
+        )),
+      );
     }
     expect(new Set(statuses)).toEqual(new Set([201]));
-    const r = lse('node', 'run', manifest(work, `node-many-${run}`, names, 'many\n'), '--', 'sh', '-c', `cat /usr/share/many/${names[0]} /usr/share/many/${names[63]}; cat /proc/mounts`);
+    const r = lse(
+      'node',
+      'run',
+      manifest(work, `node-many-${run}`, names, 'many\n'),
+      '--',
+      'sh',
+      '-c',
+      `cat /usr/share/many/${names[0]} /usr/share/many/${names[63]}; cat /proc/mounts`,
+    );
     expect([r.status, r.stderr.includes('Error') ? r.stderr : '']).toEqual([0, '']);
     expect(r.stdout.startsWith(`${names[0]}\n${names[63]}\n`)).toBe(true);
     const rootMount = r.stdout.split('\n').find((l) => l.startsWith('overlay / overlay')) ?? '';
@@ -147,8 +248,29 @@ function manifest(dir: string, name: string, require: string[], file: string): s
   it('ctr images pull --user lse:TOKEN --snapshotter lse from the gateway, then ctr run', async () => {
     const name = `nodepull${run}`;
     const key = generateKeyPair(`node-pull-${run}`).secretKey;
-    expect((await api('POST', '/v1/keys', { publicKey: formatKey(publicKeyOf(key)), scopes: [`${name}*`] })).status).toBe(201);
-    const { fragment, blob } = buildFragment({ entries: [{ path: `usr/share/${name}/data`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 6, data: Buffer.from('hello\n') }], name, version: '1.0.0', scheme: 'semver', key, epoch: 0, source: { type: 'test' } });
+    expect(
+      (await api('POST', '/v1/keys', { publicKey: formatKey(publicKeyOf(key)), scopes: [`${name}*`] })).status,
+    ).toBe(201);
+    const { fragment, blob } = buildFragment({
+      entries: [
+        {
+          path: `usr/share/${name}/data`,
+          type: 'file',
+          mode: 0o644,
+          uid: 0,
+          gid: 0,
+          mtime: 0,
+          size: 6,
+          data: Buffer.from('hello\n'),
+        },
+      ],
+      name,
+      version: '1.0.0',
+      scheme: 'semver',
+      key,
+      epoch: 0,
+      source: { type: 'test' },
+    });
     expect((await api('POST', '/v1/fragments', { fragment, blob: blob.toString('base64') })).status).toBe(201);
     const image = `${HOST}/pkgs/${name}:minimal`;
     const pull = ctr('images', 'pull', '--plain-http', '--user', `lse:${TOKEN}`, '--snapshotter', 'lse', image);
@@ -159,7 +281,8 @@ function manifest(dir: string, name: string, require: string[], file: string): s
   });
 
   it('plain ctr images pull --snapshotter lse: a second image sharing fragments materializes only its own, and containerd unpacks at most the first layer it has no record of', async () => {
-    const pull = (image: string) => ctr('images', 'pull', '--plain-http', '--user', `lse:${TOKEN}`, '--snapshotter', 'lse', image);
+    const pull = (image: string) =>
+      ctr('images', 'pull', '--plain-http', '--user', `lse:${TOKEN}`, '--snapshotter', 'lse', image);
     const first = `${HOST}/pkgs/curl:minimal`;
     const second = `${HOST}/pkgs/curl/jq:minimal`;
     const s0 = await state();
@@ -180,7 +303,17 @@ function manifest(dir: string, name: string, require: string[], file: string): s
     const added = Object.keys(s2.fragments).filter((id) => !known.has(id));
     expect(counter(s2, 'fragmentsMaterialized') - counter(s1, 'fragmentsMaterialized')).toBe(added.length); // counted: only what was missing
     expect(added.map((id) => s2.fragments[id]!.label).filter((l) => /^(curl|libcurl4)@/.test(l))).toEqual([]);
-    const out = ctr('run', '--rm', '--snapshotter', 'lse', second, `lse-pulljq-${run}`, 'sh', '-c', 'jq --version && curl --version >/dev/null');
+    const out = ctr(
+      'run',
+      '--rm',
+      '--snapshotter',
+      'lse',
+      second,
+      `lse-pulljq-${run}`,
+      'sh',
+      '-c',
+      'jq --version && curl --version >/dev/null',
+    );
     expect([out.status, out.stdout, out.stderr]).toEqual([0, expect.stringMatching(/^jq-1\./), '']);
     for (const image of [second, first]) expect(ctr('images', 'rm', '--sync', image).status).toBe(0);
   });
@@ -188,17 +321,48 @@ function manifest(dir: string, name: string, require: string[], file: string): s
   it('never extracts a fragment whose cached blob was altered: the run fails with the verification error', async () => {
     const name = `nodetamper${run}`;
     const key = generateKeyPair(`node-tamper-${run}`).secretKey;
-    expect((await api('POST', '/v1/keys', { publicKey: formatKey(publicKeyOf(key)), scopes: [`${name}*`] })).status).toBe(201);
+    expect(
+      (await api('POST', '/v1/keys', { publicKey: formatKey(publicKeyOf(key)), scopes: [`${name}*`] })).status,
+    ).toBe(201);
     const content = Buffer.alloc(4096, `tampered ${run}\n`);
-    const { fragment, blob } = buildFragment({ entries: [{ path: `usr/share/${name}/data`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: content.length, data: content }], name, version: '1.0.0', scheme: 'semver', key, epoch: 0, source: { type: 'test' } });
+    const { fragment, blob } = buildFragment({
+      entries: [
+        {
+          path: `usr/share/${name}/data`,
+          type: 'file',
+          mode: 0o644,
+          uid: 0,
+          gid: 0,
+          mtime: 0,
+          size: content.length,
+          data: content,
+        },
+      ],
+      name,
+      version: '1.0.0',
+      scheme: 'semver',
+      key,
+      epoch: 0,
+      source: { type: 'test' },
+    });
     expect((await api('POST', '/v1/fragments', { fragment, blob: blob.toString('base64') })).status).toBe(201);
     const file = manifest(work, `node-tamper-${run}`, [name], 'x\n');
-    const syn = await api<{ status: string }>('POST', '/v1/syntheses', { manifest: JSON.parse(readFileSync(file, 'utf8')) }, { prefer: 'wait=300' });
+    const syn = await api<{ status: string }>(
+      'POST',
+      '/v1/syntheses',
+      { manifest: JSON.parse(readFileSync(file, 'utf8')) },
+      { prefer: 'wait=300' },
+    );
     expect(syn.body.status).toBe('completed');
     const bad = Buffer.from(blob);
     bad[bad.length - 1] ^= 0xff;
     const servers = testServers();
-    await tamperS3Object(makeS3Client(servers.s3), servers.s3.bucket, `fragments/sha256/${fragment.descriptor.blob.digest.slice(7)}`, bad);
+    await tamperS3Object(
+      makeS3Client(servers.s3),
+      servers.s3.bucket,
+      `fragments/sha256/${fragment.descriptor.blob.digest.slice(7)}`,
+      bad,
+    );
     const before = await state();
     const r = lse('node', 'run', file, '--', 'true');
     expect(r.status).toBe(4); // verification
@@ -206,7 +370,12 @@ function manifest(dir: string, name: string, require: string[], file: string): s
     const after = await state();
     expect(Object.keys(after.fragments)).not.toContain(fragment.id);
     expect(counter(after, 'fragmentsRefused')).toBe(counter(before, 'fragmentsRefused') + 1);
-    await tamperS3Object(makeS3Client(servers.s3), servers.s3.bucket, `fragments/sha256/${fragment.descriptor.blob.digest.slice(7)}`, blob);
+    await tamperS3Object(
+      makeS3Client(servers.s3),
+      servers.s3.bucket,
+      `fragments/sha256/${fragment.descriptor.blob.digest.slice(7)}`,
+      blob,
+    );
   });
 
   it('the collector removes the directories no snapshot references, and only those', async () => {

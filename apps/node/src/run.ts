@@ -13,7 +13,9 @@ import { Containerd, serveSnapshots } from './grpc';
 import { Snapshotter } from './snapshotter';
 import { StateFile } from './state';
 
-export interface RunningAgent { close(): Promise<void> }
+export interface RunningAgent {
+  close(): Promise<void>;
+}
 
 /** Connects the fragment database and layer cache, then serves the Snapshots API and the control API. */
 export async function startNodeAgent(env: Record<string, string | undefined>, log: Log): Promise<RunningAgent> {
@@ -25,8 +27,13 @@ export async function startNodeAgent(env: Record<string, string | undefined>, lo
   // once from a peer region, verified), as the services do (docs/REGIONS.md).
   const { cache: fragmentCache, layers, close: closePeers } = regionalCaches(config.service, s3, mongo.blobs, log);
   const ports = {
-    fragments: mongo.fragments, bases: mongo.bases, trust: mongo.trust, origin: mongo.blobs,
-    cache: fragmentCache, layers, debian: new DebianMirror(config.service.debianMirror),
+    fragments: mongo.fragments,
+    bases: mongo.bases,
+    trust: mongo.trust,
+    origin: mongo.blobs,
+    cache: fragmentCache,
+    layers,
+    debian: new DebianMirror(config.service.debianMirror),
   };
   const st = await StateFile.open(config.root);
   const cache = new FragmentCache(config.root, st, { ports, layers }, log);
@@ -34,19 +41,50 @@ export async function startNodeAgent(env: Record<string, string | undefined>, lo
   await snapshotter.cleanup();
   const grpcServer = await serveSnapshots(snapshotter, config.socket, log);
   const ctrd = config.containerdAddress ? new Containerd(config.containerdAddress, config.namespace) : undefined;
-  const agent = ctrd ? new NodeAgent(st, cache, snapshotter, { ports, layers }, ctrd, config.snapshotter, log, config.gateway) : undefined;
+  const agent = ctrd
+    ? new NodeAgent(st, cache, snapshotter, { ports, layers }, ctrd, config.snapshotter, log, config.gateway)
+    : undefined;
   if (agent) snapshotter.hooks.onExtract = (key, parent, chain) => agent.prepareAhead(key, parent, chain);
-  const control = await serveControl({ st, cache, ...(agent ? { agent } : {}), budgetBytes: config.budgetBytes, log }, config.controlSocket);
-  const timer = config.collectSeconds > 0 ? setInterval(() => void cache.collect(config.budgetBytes).catch((e: Error) => log.warn({ err: e.message }, 'collector run failed')), config.collectSeconds * 1000) : undefined;
+  const control = await serveControl(
+    { st, cache, ...(agent ? { agent } : {}), budgetBytes: config.budgetBytes, log },
+    config.controlSocket,
+  );
+  const timer =
+    config.collectSeconds > 0
+      ? setInterval(
+          () =>
+            void cache
+              .collect(config.budgetBytes)
+              .catch((e: Error) => log.warn({ err: e.message }, 'collector run failed')),
+          config.collectSeconds * 1000,
+        )
+      : undefined;
   timer?.unref();
-  log.info({ root: config.root, socket: config.socket, control: config.controlSocket, containerd: config.containerdAddress ?? 'none' }, 'lse-node serving');
+  log.info(
+    {
+      root: config.root,
+      socket: config.socket,
+      control: config.controlSocket,
+      containerd: config.containerdAddress ?? 'none',
+    },
+    'lse-node serving',
+  );
   return {
     async close() {
       if (timer) clearInterval(timer);
       agent?.close();
       ctrd?.close();
       // containerd keeps its connection open: give calls in flight a moment, then close it.
-      await new Promise<void>((r) => { const t = setTimeout(() => { grpcServer.forceShutdown(); r(); }, 2000); grpcServer.tryShutdown(() => { clearTimeout(t); r(); }); });
+      await new Promise<void>((r) => {
+        const t = setTimeout(() => {
+          grpcServer.forceShutdown();
+          r();
+        }, 2000);
+        grpcServer.tryShutdown(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
       await new Promise<void>((r) => control.close(() => r()));
       await mongo.close();
       closePeers();

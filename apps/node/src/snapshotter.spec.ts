@@ -6,24 +6,59 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LseError, buildLayer, generateKeyPair, publicKeyOf, readTar, sha256Digest, type BlobStore, type SecretKey } from '@lse/core';
+import {
+  LseError,
+  buildLayer,
+  generateKeyPair,
+  publicKeyOf,
+  readTar,
+  sha256Digest,
+  type BlobStore,
+  type SecretKey,
+} from '@lse/core';
 import { MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryTrustStore } from '@lse/adapter-memory';
 import { buildFragment, silentLog, type EnginePorts } from '@lse/engine';
 import { FragmentCache } from './cache';
 import { Snapshotter, chainId } from './snapshotter';
 import { StateFile } from './state';
 
-const file = (path: string, content: string) => ({ path, type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 0, size: content.length, data: Buffer.from(content) });
+const file = (path: string, content: string) => ({
+  path,
+  type: 'file' as const,
+  mode: 0o644,
+  uid: 0,
+  gid: 0,
+  mtime: 0,
+  size: content.length,
+  data: Buffer.from(content),
+});
 
 /** A cache store whose bytes for one digest were altered (reads are not verified here, so the node's own check must catch it). */
 class AlteringStore implements BlobStore {
-  constructor(private readonly inner: MemoryBlobStore, readonly altered = new Set<string>()) {}
-  put(d: string, b: Buffer, s?: number) { return this.inner.put(d, b, s); }
-  async get(d: string) { const b = Buffer.from(await this.inner.get(d)); if (this.altered.has(d)) b[b.length - 1] ^= 0xff; return b; }
-  has(d: string) { return this.inner.has(d); }
-  stat(d: string) { return this.inner.stat(d); }
-  delete(d: string) { return this.inner.delete(d); }
-  list() { return this.inner.list(); }
+  constructor(
+    private readonly inner: MemoryBlobStore,
+    readonly altered = new Set<string>(),
+  ) {}
+  put(d: string, b: Buffer, s?: number) {
+    return this.inner.put(d, b, s);
+  }
+  async get(d: string) {
+    const b = Buffer.from(await this.inner.get(d));
+    if (this.altered.has(d)) b[b.length - 1] ^= 0xff;
+    return b;
+  }
+  has(d: string) {
+    return this.inner.has(d);
+  }
+  stat(d: string) {
+    return this.inner.stat(d);
+  }
+  delete(d: string) {
+    return this.inner.delete(d);
+  }
+  list() {
+    return this.inner.list();
+  }
 }
 
 describe('lse-node snapshotter and fragment cache', () => {
@@ -41,11 +76,31 @@ describe('lse-node snapshotter and fragment cache', () => {
     st = await StateFile.open(root);
     sn = new Snapshotter(root, st);
     store = new AlteringStore(new MemoryBlobStore());
-    ports = { fragments: new MemoryFragmentRepository(), bases: new MemoryBaseRepository(), trust: new MemoryTrustStore(), origin: store, cache: store, layers: new MemoryBlobStore() };
+    ports = {
+      fragments: new MemoryFragmentRepository(),
+      bases: new MemoryBaseRepository(),
+      trust: new MemoryTrustStore(),
+      origin: store,
+      cache: store,
+      layers: new MemoryBlobStore(),
+    };
     key = generateKeyPair('node-unit').secretKey;
-    await ports.trust.add({ name: 'node-unit', publicKey: publicKeyOf(key).key.toString('base64'), scopes: ['*'], revoked: false });
+    await ports.trust.add({
+      name: 'node-unit',
+      publicKey: publicKeyOf(key).key.toString('base64'),
+      scopes: ['*'],
+      revoked: false,
+    });
     for (const name of ['liba', 'libb', 'bad']) {
-      const { fragment, blob } = buildFragment({ entries: [file(`usr/share/${name}/data`, `${name}\n`)], name, version: '1.0.0', scheme: 'semver', key, epoch: 0, source: { type: 'test' } });
+      const { fragment, blob } = buildFragment({
+        entries: [file(`usr/share/${name}/data`, `${name}\n`)],
+        name,
+        version: '1.0.0',
+        scheme: 'semver',
+        key,
+        epoch: 0,
+        source: { type: 'test' },
+      });
       await ports.fragments.put(fragment);
       await store.put(fragment.descriptor.blob.digest, blob);
       frags[name] = { id: fragment.id, digest: fragment.descriptor.blob.digest, entries: readTar(blob) };
@@ -53,7 +108,11 @@ describe('lse-node snapshotter and fragment cache', () => {
     cache = new FragmentCache(root, st, { ports, layers: ports.layers }, silentLog);
   });
 
-  const diffIdOf = (...names: string[]) => buildLayer(names.map((n) => ({ entries: frags[n]!.entries })), { mtime: 0 }).diffId;
+  const diffIdOf = (...names: string[]) =>
+    buildLayer(
+      names.map((n) => ({ entries: frags[n]!.entries })),
+      { mtime: 0 },
+    ).diffId;
 
   it('extract path: prepare, commit, a child overlays the parent; remove refuses a parent with children', async () => {
     const m = await sn.prepare('ns/1/extract-a sha256:x', '', {});
@@ -86,13 +145,18 @@ describe('lse-node snapshotter and fragment cache', () => {
     expect(readFileSync(join(dirA, 'usr/share/liba/data'), 'utf8')).toBe('liba\n');
     // a then b, and b then a: four committed snapshots over two directories
     const made: string[] = [];
-    for (const order of [[a, b], [b, a]]) {
+    for (const order of [
+      [a, b],
+      [b, a],
+    ]) {
       let parent = '';
       let chain = '';
       for (const d of order) {
         chain = chainId(chain, d);
         const target = `ns/9/${chain}`;
-        await expect(sn.prepare(`ns/8/extract-${made.length} ${chain}`, parent, { 'containerd.io/snapshot.ref': target })).rejects.toMatchObject({ code: 'SNAPSHOT_EXISTS' });
+        await expect(
+          sn.prepare(`ns/8/extract-${made.length} ${chain}`, parent, { 'containerd.io/snapshot.ref': target }),
+        ).rejects.toMatchObject({ code: 'SNAPSHOT_EXISTS' });
         expect(sn.info(target).kind).toBe('committed');
         made.push(target);
         parent = target;
@@ -106,7 +170,11 @@ describe('lse-node snapshotter and fragment cache', () => {
     await sn.remove('ns/10/ctr');
     // The agent's seeding: the top chain ID as one committed snapshot whose layer is the whole stack.
     const top = chainId(chainId('', a), b);
-    await sn.withFlatChain(top, [frags['libb']!.id, frags['liba']!.id], () => expect(sn.prepare('ns/11/seed', '', { 'containerd.io/snapshot.ref': `ns/12/${top}` })).rejects.toMatchObject({ code: 'SNAPSHOT_EXISTS' }));
+    await sn.withFlatChain(top, [frags['libb']!.id, frags['liba']!.id], () =>
+      expect(sn.prepare('ns/11/seed', '', { 'containerd.io/snapshot.ref': `ns/12/${top}` })).rejects.toMatchObject({
+        code: 'SNAPSHOT_EXISTS',
+      }),
+    );
     expect(sn.info(`ns/12/${top}`)).toMatchObject({ kind: 'committed', parent: '' });
     expect((await sn.prepare('ns/13/ctr', `ns/12/${top}`, {}))[0]!.options).toContain(`lowerdir=${dirB}:${dirA}`);
     await sn.remove('ns/13/ctr');
@@ -122,7 +190,9 @@ describe('lse-node snapshotter and fragment cache', () => {
 
   it('never extracts a fragment whose blob was altered, and refuses a layer its fragments do not make', async () => {
     store.altered.add(frags['bad']!.digest);
-    await expect(cache.ensureFragmentLayer(diffIdOf('bad'), [frags['bad']!.id], 0)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    await expect(cache.ensureFragmentLayer(diffIdOf('bad'), [frags['bad']!.id], 0)).rejects.toMatchObject({
+      code: 'DIGEST_MISMATCH',
+    });
     expect(st.state.fragments[frags['bad']!.id]).toBeUndefined();
     expect(st.state.counters['fragmentsRefused']).toBe(1);
     const wrong = sha256Digest(Buffer.from('not this layer'));

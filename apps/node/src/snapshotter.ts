@@ -26,8 +26,20 @@ import type { SnapshotKind, SnapshotRecord, StateFile } from './state';
 
 export const LABEL_SNAPSHOT_REF = 'containerd.io/snapshot.ref';
 
-export interface Mount { type: string; source: string; target?: string; options: string[] }
-export interface SnapshotInfo { name: string; parent: string; kind: SnapshotKind; createdAt: string; updatedAt: string; labels: Record<string, string> }
+export interface Mount {
+  type: string;
+  source: string;
+  target?: string;
+  options: string[];
+}
+export interface SnapshotInfo {
+  name: string;
+  parent: string;
+  kind: SnapshotKind;
+  createdAt: string;
+  updatedAt: string;
+  labels: Record<string, string>;
+}
 
 const notFound = (key: string) => new LseError('SNAPSHOT_NOT_FOUND', `snapshot '${key}' does not exist`, { key });
 const exists = (key: string) => new LseError('SNAPSHOT_EXISTS', `snapshot '${key}' already exists`, { key });
@@ -55,10 +67,21 @@ export class Snapshotter {
    * mounts are returned: the agent makes containerd's records of the rest of that image's chain
    * from the cache when it can (agent.ts), so containerd unpacks no further layer of it.
    */
-  constructor(private readonly root: string, private readonly st: StateFile, readonly hooks: { onRemoved?: () => void; onExtract?: (key: string, parent: string, chain: string) => Promise<void> } = {}) {}
+  constructor(
+    private readonly root: string,
+    private readonly st: StateFile,
+    readonly hooks: {
+      onRemoved?: () => void;
+      onExtract?: (key: string, parent: string, chain: string) => Promise<void>;
+    } = {},
+  ) {}
 
-  private get s() { return this.st.state; }
-  private own(r: SnapshotRecord) { return join(this.root, 's', String(r.n)); }
+  private get s() {
+    return this.st.state;
+  }
+  private own(r: SnapshotRecord) {
+    return join(this.root, 's', String(r.n));
+  }
 
   /** Absolute directories of a committed snapshot's own layer, top first. */
   private layerDirs(key: string): string[] {
@@ -88,11 +111,19 @@ export class Snapshotter {
     if (r.kind === 'view') {
       if (stack.length === 0) return [{ type: 'bind', source: join(own, 'fs'), options: ['rbind', 'ro'] }];
       if (stack.length === 1) return [{ type: 'bind', source: stack[0]!, options: ['rbind', 'ro'] }];
-      return [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${(await this.planned(key, stack, [])).join(':')}`] }];
+      return [
+        { type: 'overlay', source: 'overlay', options: [`lowerdir=${(await this.planned(key, stack, [])).join(':')}`] },
+      ];
     }
     if (stack.length === 0) return [{ type: 'bind', source: join(own, 'fs'), options: ['rbind', 'rw'] }];
     const others = ['index=off', `workdir=${join(own, 'work')}`, `upperdir=${join(own, 'fs')}`];
-    return [{ type: 'overlay', source: 'overlay', options: [...others, `lowerdir=${(await this.planned(key, stack, others)).join(':')}`] }];
+    return [
+      {
+        type: 'overlay',
+        source: 'overlay',
+        options: [...others, `lowerdir=${(await this.planned(key, stack, others)).join(':')}`],
+      },
+    ];
   }
 
   /** Group mounts in use → the snapshot keys using them. */
@@ -122,7 +153,14 @@ export class Snapshotter {
   info(key: string): SnapshotInfo {
     const r = this.s.snapshots[key];
     if (!r) throw notFound(key);
-    return { name: key, parent: r.parent, kind: r.kind, createdAt: r.createdAt, updatedAt: r.updatedAt, labels: { ...r.labels } };
+    return {
+      name: key,
+      parent: r.parent,
+      kind: r.kind,
+      createdAt: r.createdAt,
+      updatedAt: r.updatedAt,
+      labels: { ...r.labels },
+    };
   }
 
   /**
@@ -130,7 +168,7 @@ export class Snapshotter {
    * the parent's is `chain`, when all its directories are present.
    */
   cachedLayer(parent: string, chain: string): string[] | undefined {
-    const parentChain = parent ? chainOfKey(parent) ?? '' : '';
+    const parentChain = parent ? (chainOfKey(parent) ?? '') : '';
     if (parent && !parentChain) return undefined;
     for (const [diffId, ids] of Object.entries(this.s.layers)) {
       if (chainId(parentChain, diffId) !== chain) continue;
@@ -154,24 +192,45 @@ export class Snapshotter {
     }
   }
 
-  async prepare(key: string, parent: string, labels: Record<string, string>, kind: 'active' | 'view' = 'active'): Promise<Mount[]> {
+  async prepare(
+    key: string,
+    parent: string,
+    labels: Record<string, string>,
+    kind: 'active' | 'view' = 'active',
+  ): Promise<Mount[]> {
     const target = labels[LABEL_SNAPSHOT_REF];
     if (kind === 'active' && target) {
       const chain = chainOfKey(target);
       const flat = chain && !parent ? this.flat.get(chain) : undefined;
-      const ids = flat?.every((id) => this.s.fragments[id]) ? flat : chain ? this.cachedLayer(parent, chain) : undefined;
+      const ids = flat?.every((id) => this.s.fragments[id])
+        ? flat
+        : chain
+          ? this.cachedLayer(parent, chain)
+          : undefined;
       if (ids) {
         const made = await this.st.change((s) => {
           if (s.snapshots[target]) return false;
           if (parent && !s.snapshots[parent]) throw notFound(parent);
           const at = new Date().toISOString();
-          s.snapshots[target] = { kind: 'committed', parent, labels: { ...labels }, createdAt: at, updatedAt: at, n: s.next++, fragments: ids };
+          s.snapshots[target] = {
+            kind: 'committed',
+            parent,
+            labels: { ...labels },
+            createdAt: at,
+            updatedAt: at,
+            n: s.next++,
+            fragments: ids,
+          };
           for (const id of ids) s.fragments[id]!.usedAt = at;
           this.st.count('layersFromCache');
           return true;
         });
         await mkdir(join(this.own(this.s.snapshots[target]!), 'fs'), { recursive: true });
-        throw new LseError('SNAPSHOT_EXISTS', `target snapshot '${target}' ${made ? 'was made from the fragment cache' : 'already exists'}`, { key: target });
+        throw new LseError(
+          'SNAPSHOT_EXISTS',
+          `target snapshot '${target}' ${made ? 'was made from the fragment cache' : 'already exists'}`,
+          { key: target },
+        );
       }
     }
     const extract = kind === 'active' && !target ? EXTRACT_KEY.exec(key)?.[1] : undefined;
@@ -185,7 +244,8 @@ export class Snapshotter {
       if (parent) {
         const p = s.snapshots[parent];
         if (!p) throw notFound(parent);
-        if (p.kind !== 'committed') throw new LseError('SNAPSHOT_INVALID', `parent '${parent}' is not a committed snapshot`, { key, parent });
+        if (p.kind !== 'committed')
+          throw new LseError('SNAPSHOT_INVALID', `parent '${parent}' is not a committed snapshot`, { key, parent });
       }
       const at = new Date().toISOString();
       const rec: SnapshotRecord = { kind, parent, labels: { ...labels }, createdAt: at, updatedAt: at, n: s.next++ };
@@ -200,7 +260,12 @@ export class Snapshotter {
   async mounts(key: string): Promise<Mount[]> {
     const r = this.s.snapshots[key];
     if (!r) throw notFound(key);
-    if (r.kind === 'committed') throw new LseError('SNAPSHOT_INVALID', `snapshot '${key}' is committed: mount a view or an active snapshot of it`, { key });
+    if (r.kind === 'committed')
+      throw new LseError(
+        'SNAPSHOT_INVALID',
+        `snapshot '${key}' is committed: mount a view or an active snapshot of it`,
+        { key },
+      );
     return this.mountsOf(key);
   }
 
@@ -208,13 +273,24 @@ export class Snapshotter {
     const dedup = await this.st.change((s) => {
       const r = s.snapshots[key];
       if (!r) throw notFound(key);
-      if (r.kind !== 'active') throw new LseError('SNAPSHOT_INVALID', `snapshot '${key}' is ${r.kind}; only active snapshots can be committed`, { key });
+      if (r.kind !== 'active')
+        throw new LseError(
+          'SNAPSHOT_INVALID',
+          `snapshot '${key}' is ${r.kind}; only active snapshots can be committed`,
+          { key },
+        );
       if (s.snapshots[name]) throw exists(name);
       const chain = chainOfKey(name);
       const ids = chain ? this.cachedLayer(r.parent, chain) : undefined;
       delete s.snapshots[key];
       const at = new Date().toISOString();
-      s.snapshots[name] = { ...r, kind: 'committed', labels: { ...r.labels, ...labels }, updatedAt: at, ...(ids ? { fragments: ids } : {}) };
+      s.snapshots[name] = {
+        ...r,
+        kind: 'committed',
+        labels: { ...r.labels, ...labels },
+        updatedAt: at,
+        ...(ids ? { fragments: ids } : {}),
+      };
       this.st.count(ids ? 'layersExtractedThenShared' : 'layersExtracted');
       return ids ? r : undefined;
     });
@@ -231,7 +307,11 @@ export class Snapshotter {
       const rec = s.snapshots[key];
       if (!rec) throw notFound(key);
       const child = Object.entries(s.snapshots).find(([, c]) => c.parent === key);
-      if (child) throw new LseError('SNAPSHOT_IN_USE', `snapshot '${key}' has a child '${child[0]}'; remove that first`, { key, child: child[0] });
+      if (child)
+        throw new LseError('SNAPSHOT_IN_USE', `snapshot '${key}' has a child '${child[0]}'; remove that first`, {
+          key,
+          child: child[0],
+        });
       delete s.snapshots[key];
       return rec;
     });
@@ -249,7 +329,11 @@ export class Snapshotter {
       else {
         for (const p of paths) {
           const m = /^labels\.(.+)$/.exec(p);
-          if (!m) throw new LseError('SNAPSHOT_INVALID', `cannot update '${p}': only labels are mutable`, { key: name, path: p });
+          if (!m)
+            throw new LseError('SNAPSHOT_INVALID', `cannot update '${p}': only labels are mutable`, {
+              key: name,
+              path: p,
+            });
           const k = m[1]!;
           if (labels[k] === undefined) delete r.labels[k];
           else r.labels[k] = labels[k]!;
@@ -263,7 +347,10 @@ export class Snapshotter {
   /** Snapshots matching any of containerd's `filters` (filters.ts; none = all), by name. */
   list(filters: string[] = []): SnapshotInfo[] {
     const match = parseFilters(filters);
-    return Object.keys(this.s.snapshots).sort().map((k) => this.info(k)).filter((i) => match(snapshotFields(i)));
+    return Object.keys(this.s.snapshots)
+      .sort()
+      .map((k) => this.info(k))
+      .filter((i) => match(snapshotFields(i)));
   }
 
   /** Bytes and inodes of the snapshot's own directory (fragment directories are shared: counted by the cache). */
@@ -284,7 +371,8 @@ export class Snapshotter {
     }
     await rm(join(this.root, 'tmp'), { recursive: true, force: true });
     // Group mounts left by an agent that stopped, which no snapshot of this run has asked for.
-    for (const dir of await mountsUnder(join(this.root, 'g') + '/')) if (!this.groupUsers.has(dir)) await unmountGroup(dir);
+    for (const dir of await mountsUnder(join(this.root, 'g') + '/'))
+      if (!this.groupUsers.has(dir)) await unmountGroup(dir);
     return removed;
   }
 }

@@ -61,7 +61,10 @@ const empty = (): AgentState => ({ next: 1, snapshots: {}, fragments: {}, layers
 
 export class StateFile {
   private queue: Promise<void> = Promise.resolve();
-  private constructor(readonly root: string, readonly state: AgentState) {}
+  private constructor(
+    readonly root: string,
+    readonly state: AgentState,
+  ) {}
 
   static async open(root: string): Promise<StateFile> {
     let state = empty();
@@ -80,7 +83,10 @@ export class StateFile {
       await writeFileAtomic(join(this.root, 'state.json'), JSON.stringify(this.state));
       return out;
     });
-    this.queue = run.then(() => undefined, () => undefined);
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 

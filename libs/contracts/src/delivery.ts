@@ -16,7 +16,11 @@ export const BACKOFF_MS: readonly number[] = [1_000, 2_000, 5_000, 10_000, 20_00
 /** A second message with the same `Nats-Msg-Id` within this time of the first is dropped. */
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
 /** Headers a dead letter carries besides the original ones (its `Nats-Msg-Id` is `dead:<original id>`). */
-export const DEAD_LETTER_HEADERS = { subject: 'Lse-Dead-Subject', error: 'Lse-Error', deliveries: 'Lse-Deliveries' } as const;
+export const DEAD_LETTER_HEADERS = {
+  subject: 'Lse-Dead-Subject',
+  error: 'Lse-Error',
+  deliveries: 'Lse-Deliveries',
+} as const;
 
 /** The delay after the `deliveries`-th failed delivery (1-based), from a backoff schedule. */
 export function backoffDelay(backoffMs: readonly number[], deliveries: number): number {

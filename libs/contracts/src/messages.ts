@@ -112,7 +112,8 @@ function obj(v: unknown, subject: string, what: string): Record<string, unknown>
 function envelope(v: unknown, subject: string): Record<string, unknown> {
   const m = obj(v, subject, 'message');
   if (m['v'] !== 1) fail(subject, `unsupported contract version ${JSON.stringify(m['v'])} (this build speaks v1)`);
-  if (typeof m['synthesisId'] !== 'string' || !ID_RE.test(m['synthesisId'])) fail(subject, 'synthesisId must be 1-128 letters, digits, _ or -');
+  if (typeof m['synthesisId'] !== 'string' || !ID_RE.test(m['synthesisId']))
+    fail(subject, 'synthesisId must be 1-128 letters, digits, _ or -');
   return m;
 }
 
@@ -128,7 +129,8 @@ export function validateResolved(v: unknown, subject = 'lse.synth.resolved'): Sy
   if (!isDigest(m['key'])) fail(subject, 'key must be a sha256 digest');
   const lock = obj(m['lock'], subject, 'lock');
   if (lock['lockVersion'] !== 1 || !Array.isArray(lock['fragments'])) fail(subject, 'lock must be a v1 lock');
-  for (const f of lock['fragments'] as unknown[]) if (!isDigest(obj(f, subject, 'lock fragment')['id'])) fail(subject, 'lock fragment ids must be sha256 digests');
+  for (const f of lock['fragments'] as unknown[])
+    if (!isDigest(obj(f, subject, 'lock fragment')['id'])) fail(subject, 'lock fragment ids must be sha256 digests');
   return m as unknown as SynthResolved;
 }
 
@@ -142,13 +144,15 @@ export function validateAssembled(v: unknown, subject = 'lse.synth.assembled'): 
   const m = envelope(v, subject);
   if (!isDigest(m['key'])) fail(subject, 'key must be a sha256 digest');
   const img = obj(m['image'], subject, 'image');
-  if (!isDigest(img['manifestDigest']) || !isDigest(img['configDigest']) || !Array.isArray(img['layers'])) fail(subject, 'image must name manifest, config and layers by digest');
+  if (!isDigest(img['manifestDigest']) || !isDigest(img['configDigest']) || !Array.isArray(img['layers']))
+    fail(subject, 'image must name manifest, config and layers by digest');
   return m as unknown as SynthAssembled;
 }
 
 export function validateFailed(v: unknown, subject = 'lse.events.synthesis.failed'): SynthFailed {
   const m = envelope(v, subject);
-  if (typeof m['stage'] !== 'string' || typeof m['code'] !== 'string' || typeof m['message'] !== 'string') fail(subject, 'stage, code and message are required');
+  if (typeof m['stage'] !== 'string' || typeof m['code'] !== 'string' || typeof m['message'] !== 'string')
+    fail(subject, 'stage, code and message are required');
   return m as unknown as SynthFailed;
 }
 
@@ -191,7 +195,10 @@ function catalogEnvelope(v: unknown, subject: string): Record<string, unknown> {
   return m;
 }
 
-export function validateFragmentsPublished(v: unknown, subject = 'lse.catalog.fragments.published'): FragmentsPublished {
+export function validateFragmentsPublished(
+  v: unknown,
+  subject = 'lse.catalog.fragments.published',
+): FragmentsPublished {
   const m = catalogEnvelope(v, subject);
   if (!Array.isArray(m['ids']) || !m['ids'].every(isDigest)) fail(subject, 'ids must be sha256 digests');
   if (m['fragments'] !== undefined) {
@@ -207,6 +214,7 @@ export function validateFragmentsPublished(v: unknown, subject = 'lse.catalog.fr
 
 export function validateBaseTagged(v: unknown, subject = 'lse.catalog.bases.tagged'): BaseTagged {
   const m = catalogEnvelope(v, subject);
-  if (typeof m['name'] !== 'string' || typeof m['tag'] !== 'string' || !isDigest(m['digest'])) fail(subject, 'name, tag and a base digest are required');
+  if (typeof m['name'] !== 'string' || typeof m['tag'] !== 'string' || !isDigest(m['digest']))
+    fail(subject, 'name, tag and a base digest are required');
   return m as unknown as BaseTagged;
 }

@@ -30,7 +30,9 @@ function write(v: unknown, path: (string | number)[]): string {
         return out + ']';
       }
       const obj = v as Record<string, unknown>;
-      const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+      const keys = Object.keys(obj)
+        .filter((k) => obj[k] !== undefined)
+        .sort();
       out = '{';
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i]!;

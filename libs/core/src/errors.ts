@@ -133,7 +133,12 @@ export class LseError extends Error {
   readonly details: Record<string, unknown>;
   /** Whether trying the same thing again later may succeed (default: the kind is `unavailable`). */
   readonly retryable: boolean;
-  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown; retryable?: boolean }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: { cause?: unknown; retryable?: boolean },
+  ) {
     super(message, options);
     this.name = 'LseError';
     this.code = code;
@@ -176,5 +181,9 @@ export function isErrorCode(code: unknown): code is ErrorCode {
 export function lseErrorFrom(body: { code?: unknown; message?: unknown; details?: unknown }): LseError {
   const code = isErrorCode(body.code) ? body.code : 'INTERNAL';
   const details = body.details && typeof body.details === 'object' ? (body.details as Record<string, unknown>) : {};
-  return new LseError(code, typeof body.message === 'string' ? body.message : String(body.code ?? 'error'), isErrorCode(body.code) ? details : { ...details, code: body.code });
+  return new LseError(
+    code,
+    typeof body.message === 'string' ? body.message : String(body.code ?? 'error'),
+    isErrorCode(body.code) ? details : { ...details, code: body.code },
+  );
 }

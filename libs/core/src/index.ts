@@ -1,27 +1,79 @@
-export { isLseError, errorKind, isRetryable, isErrorCode, lseErrorFrom, type ErrorCode, type ErrorKind, KIND_OF, LseError } from './errors';
+export {
+  isLseError,
+  errorKind,
+  isRetryable,
+  isErrorCode,
+  lseErrorFrom,
+  type ErrorCode,
+  type ErrorKind,
+  KIND_OF,
+  LseError,
+} from './errors';
 export { type Platform, type VariantAttributes } from './model/platform';
 export {
-  type VersionScheme, type Relation, type Provide, type FileEntry, type FragmentDescriptor, type Fragment,
+  type VersionScheme,
+  type Relation,
+  type Provide,
+  type FileEntry,
+  type FragmentDescriptor,
+  type Fragment,
   FRAGMENT_TAR_MEDIA_TYPE,
 } from './model/fragment';
 export { type Requirement, type Manifest } from './model/manifest';
 export { type Lock } from './model/lock';
 export {
-  verdictId, type BlobStore, type FragmentRepository, type LayerRecord, type LayerRecordRepository,
-  type FragmentVerdict, type VerdictRepository, type TrustStore, type BaseLayer, type BaseImage, type BaseRepository,
-  type Headers, type BusMessage, type SubscribeOptions, type Bus, type CatalogEvent, type CatalogFeed,
-  type SynthesisRecord, type SynthesisRepository, type Lease, type LeaseRepository, type DebianReleaseLog, type DebianReleaseRecord,
+  verdictId,
+  type BlobStore,
+  type FragmentRepository,
+  type LayerRecord,
+  type LayerRecordRepository,
+  type FragmentVerdict,
+  type VerdictRepository,
+  type TrustStore,
+  type BaseLayer,
+  type BaseImage,
+  type BaseRepository,
+  type Headers,
+  type BusMessage,
+  type SubscribeOptions,
+  type Bus,
+  type CatalogEvent,
+  type CatalogFeed,
+  type SynthesisRecord,
+  type SynthesisRepository,
+  type Lease,
+  type LeaseRepository,
+  type DebianReleaseLog,
+  type DebianReleaseRecord,
 } from './ports';
 export { canonicalBytes } from './canonical-json';
 export { sha256Hex, sha256Digest, digestOfValue, isDigest } from './digest';
 export {
-  generateKeyPair, formatKey, parsePublicKey, parseSecretKey, publicKeyOf, signBytes, verifyBytes, type SecretKey,
+  generateKeyPair,
+  formatKey,
+  parsePublicKey,
+  parseSecretKey,
+  publicKeyOf,
+  signBytes,
+  verifyBytes,
+  type SecretKey,
   reference,
 } from './sign/keys';
 export {
-  fragmentId, fragmentSetDigest, trustGeneration, signDescriptor, fragmentLabel, verifyFragment, type TrustedKey,
+  fragmentId,
+  fragmentSetDigest,
+  trustGeneration,
+  signDescriptor,
+  fragmentLabel,
+  verifyFragment,
+  type TrustedKey,
 } from './sign/trust';
-export { imageSigningKeyFromPem, generateImageSigningKeyPem, verifyImageSignature, type ImageSigningKey } from './sign/image-key';
+export {
+  imageSigningKeyFromPem,
+  generateImageSigningKeyPem,
+  verifyImageSignature,
+  type ImageSigningKey,
+} from './sign/image-key';
 export { checkBlob } from './util/blob';
 export { excerpt } from './util/excerpt';
 export { compareVersions, assertValidVersion, satisfies } from './version';
@@ -40,17 +92,41 @@ export { buildLayer, buildFilesLayer, inlineFileEntries, type Layer } from './oc
 export { planLayers, defaultLayerBudget } from './oci/budget';
 export { assertNoConflicts } from './oci/conflicts';
 export {
-  buildImageConfig, buildImageManifest, buildImageIndex, buildLayoutIndex, descriptorOf, ociPlatform, epochToRfc3339,
-  type Descriptor, type OciPlatform, type BaseImageInfo,
+  buildImageConfig,
+  buildImageManifest,
+  buildImageIndex,
+  buildLayoutIndex,
+  descriptorOf,
+  ociPlatform,
+  epochToRfc3339,
+  type Descriptor,
+  type OciPlatform,
+  type BaseImageInfo,
 } from './oci/image';
 export { StreamingDigestVerifier } from './oci/verify-stream';
 export {
-  isManifestMediaType, isIndexMediaType, MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_LAYER_GZIP,
-  MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST, ANNOTATION_REF_NAME, OCI_LAYOUT_VERSION,
+  isManifestMediaType,
+  isIndexMediaType,
+  MEDIA_TYPE_OCI_MANIFEST,
+  MEDIA_TYPE_OCI_INDEX,
+  MEDIA_TYPE_OCI_LAYER_GZIP,
+  MEDIA_TYPE_DOCKER_MANIFEST,
+  MEDIA_TYPE_DOCKER_MANIFEST_LIST,
+  ANNOTATION_REF_NAME,
+  OCI_LAYOUT_VERSION,
 } from './oci/mediaTypes';
 export {
-  imageFacts, dssePae, buildAttachments, referrersIndex, toDockerManifest, toDockerManifestList, ANNOTATION_BASE_NAME,
-  ANNOTATION_BASE_DIGEST, ANNOTATION_SYNTHESIS_KEY, type Blob, type Attachment,
+  imageFacts,
+  dssePae,
+  buildAttachments,
+  referrersIndex,
+  toDockerManifest,
+  toDockerManifestList,
+  ANNOTATION_BASE_NAME,
+  ANNOTATION_BASE_DIGEST,
+  ANNOTATION_SYNTHESIS_KEY,
+  type Blob,
+  type Attachment,
 } from './oci/attach';
 export { fits, rank } from './resolve/negotiate';
 export { MemoryCatalog, atomMatches, type Catalog } from './resolve/catalog';
@@ -62,8 +138,16 @@ export { debianPackInfo, debianMetaOf, debianShowLines, type DebContents } from 
 export { dpkgDatabaseEntries, type InstalledPackage } from './debian/dpkg-db';
 export { DebianIndexCatalog, indexDescriptor, debDerivationOf, DEB_MEDIA_TYPE } from './debian/index-catalog';
 export {
-  parseRelease, releaseSuiteKey, checkReleaseFresh, packagesPathIn, paragraphSpans, paragraphAt, debianProofOf,
-  type DebianRelease, type DebianProof, type DebianUnsigned,
+  parseRelease,
+  releaseSuiteKey,
+  checkReleaseFresh,
+  packagesPathIn,
+  paragraphSpans,
+  paragraphAt,
+  debianProofOf,
+  type DebianRelease,
+  type DebianProof,
+  type DebianUnsigned,
 } from './debian/release';
 export { deriveFromDeb } from './debian/derive';
 export { basePackagesFromStatus, basePackagesFromFragments } from './debian/base-packages';

@@ -244,7 +244,11 @@ export interface Bus {
    * promise resolves once its running handlers have finished and been settled (acknowledged, or
    * scheduled for redelivery). Messages it had not started stay with the durable consumer.
    */
-  subscribe<T>(subject: string, handler: (msg: BusMessage<T>) => Promise<void>, opts?: SubscribeOptions): Promise<() => Promise<void>>;
+  subscribe<T>(
+    subject: string,
+    handler: (msg: BusMessage<T>) => Promise<void>,
+    opts?: SubscribeOptions,
+  ): Promise<() => Promise<void>>;
   /** Largest payload (bytes of the JSON body) one publish may carry; larger ones are refused. */
   readonly maxPayload?: number;
   /**
@@ -315,7 +319,15 @@ export interface SynthesisRepository {
    * false if it was already finished (so a redelivered message changes nothing). A result moves
    * the record to stage 'assembled' and gives a record without a key the result's `key`.
    */
-  finish(id: string, fields: { status: 'completed' | 'failed'; at: string; result?: Record<string, unknown>; error?: SynthesisRecord['error'] }): Promise<boolean>;
+  finish(
+    id: string,
+    fields: {
+      status: 'completed' | 'failed';
+      at: string;
+      result?: Record<string, unknown>;
+      error?: SynthesisRecord['error'];
+    },
+  ): Promise<boolean>;
   /** The most recent completed synthesis with this key, if any (the result cache). */
   completedByKey(key: string): Promise<SynthesisRecord | undefined>;
 }

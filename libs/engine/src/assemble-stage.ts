@@ -1,7 +1,30 @@
 import {
-  ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, ANNOTATION_SYNTHESIS_KEY, DEB_MEDIA_TYPE, LseError, MEDIA_TYPE_OCI_LAYER_GZIP, assertNoConflicts, buildFilesLayer, buildImageConfig, buildImageManifest,
-  buildLayer, debianMetaOf, digestOfValue, defaultLayerBudget, fragmentLabel, inlineFileEntries, planLayers, sha256Digest, trustGeneration, verdictId,
-  type BaseImageInfo, type Fragment, type FragmentVerdict, type LayerRecord, type Lock, type TarEntry,
+  ANNOTATION_BASE_DIGEST,
+  ANNOTATION_BASE_NAME,
+  ANNOTATION_SYNTHESIS_KEY,
+  DEB_MEDIA_TYPE,
+  LseError,
+  MEDIA_TYPE_OCI_LAYER_GZIP,
+  assertNoConflicts,
+  buildFilesLayer,
+  buildImageConfig,
+  buildImageManifest,
+  buildLayer,
+  debianMetaOf,
+  digestOfValue,
+  defaultLayerBudget,
+  fragmentLabel,
+  inlineFileEntries,
+  planLayers,
+  sha256Digest,
+  trustGeneration,
+  verdictId,
+  type BaseImageInfo,
+  type Fragment,
+  type FragmentVerdict,
+  type LayerRecord,
+  type Lock,
+  type TarEntry,
 } from '@lse/core';
 import type { ImageRef } from '@lse/contracts';
 import type { EngineOptions, EnginePorts } from './ports';
@@ -45,7 +68,12 @@ export interface AssemblyHooks {
 /** S3 HEADs of reused layers in flight at once: cheap requests, so many overlap. */
 const HEADS_IN_FLIGHT = 32;
 
-export async function assembleImage(ports: EnginePorts, lock: Lock, opts: EngineOptions, hooks: AssemblyHooks = {}): Promise<AssembledImage> {
+export async function assembleImage(
+  ports: EnginePorts,
+  lock: Lock,
+  opts: EngineOptions,
+  hooks: AssemblyHooks = {},
+): Promise<AssembledImage> {
   const stored = await fragmentsOfLock(ports, lock);
   const storedById = new Map(stored.map((f) => [f.id, f]));
 
@@ -95,11 +123,17 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
   ]);
 
   const base = lock.base.digest ? await ports.bases.get(lock.base.digest) : undefined;
-  if (lock.base.digest && !base) throw new LseError('BASE_UNKNOWN', `base ${lock.base.digest} is not in the store`, { digest: lock.base.digest });
+  if (lock.base.digest && !base)
+    throw new LseError('BASE_UNKNOWN', `base ${lock.base.digest} is not in the store`, { digest: lock.base.digest });
   const baseLayers = base?.layers ?? [];
   const extra = (lock.files.length ? 1 : 0) + (hasDebianFragments(fragments) ? 1 : 0);
   const budget = defaultLayerBudget(baseLayers.length, extra);
-  const groups = fragments.length ? planLayers(fragments.map((f) => ({ id: f.id, size: f.descriptor.blob.size })), budget) : [];
+  const groups = fragments.length
+    ? planLayers(
+        fragments.map((f) => ({ id: f.id, size: f.descriptor.blob.size })),
+        budget,
+      )
+    : [];
   const byId = new Map(fragments.map((f) => [f.id, f]));
 
   const ours: { diffId: string; digest: string; size: number; fragments: string[]; ids?: string[] }[] = [];
@@ -107,7 +141,9 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
   const keys = groups.map((group) => layerInputKey(group, opts.epoch));
   const recorded = await mapLimited(keys, IO_CONCURRENCY, async (key) => (records ? records.get(key) : undefined));
   await hooks.holding?.([...baseLayers.map((l) => l.digest), ...recorded.flatMap((r) => (r ? [r.digest] : []))]);
-  const found = await mapLimited(recorded, HEADS_IN_FLIGHT, async (rec): Promise<LayerRecord | undefined> => (rec && (await ports.layers.has(rec.digest)) ? rec : undefined));
+  const found = await mapLimited(recorded, HEADS_IN_FLIGHT, async (rec): Promise<LayerRecord | undefined> =>
+    rec && (await ports.layers.has(rec.digest)) ? rec : undefined,
+  );
   // The blobs of the next group to build are read while this one is compressed.
   const missing = groups.map((_, i) => i).filter((i) => !found[i]);
   const prefetch = (i: number | undefined) => {
@@ -128,14 +164,27 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
       // Recorded only now that the blob is stored: it was built from content this stage has just
       // verified. (The writes overlap the next builds; all are awaited before the image is done.)
       if (records) {
-        const put = records.put({ key: keys[i]!, digest: built.digest, diffId: built.diffId, size: built.size, fragments: group });
+        const put = records.put({
+          key: keys[i]!,
+          digest: built.digest,
+          diffId: built.diffId,
+          size: built.size,
+          fragments: group,
+        });
         put.catch(() => undefined); // reported by the Promise.all below, unless an earlier build failed first
         recording.push(put);
       }
       layer = built;
-      for (const id of group) if (debianMetaOf(byId.get(id)!.descriptor)?.control['Package'] !== 'base-passwd') entries.delete(id);
+      for (const id of group)
+        if (debianMetaOf(byId.get(id)!.descriptor)?.control['Package'] !== 'base-passwd') entries.delete(id);
     }
-    ours.push({ diffId: layer.diffId, digest: layer.digest, size: layer.size, fragments: group.map((id) => owner(byId.get(id)!)), ids: group });
+    ours.push({
+      diffId: layer.diffId,
+      digest: layer.digest,
+      size: layer.size,
+      fragments: group.map((id) => owner(byId.get(id)!)),
+      ids: group,
+    });
   }
   await Promise.all(recording);
   // The generated layers, the config and the manifest are stored together at the end (one round
@@ -158,7 +207,13 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
   const config = buildImageConfig({
     platform: lock.platform,
     config: lock.config,
-    base: base ? { diffIds: base.layers.map((l) => l.diffId), ...(baseConfig.history ? { history: baseConfig.history } : {}), ...(baseConfig.config ? { config: baseConfig.config } : {}) } : undefined,
+    base: base
+      ? {
+          diffIds: base.layers.map((l) => l.diffId),
+          ...(baseConfig.history ? { history: baseConfig.history } : {}),
+          ...(baseConfig.config ? { config: baseConfig.config } : {}),
+        }
+      : undefined,
     layers: ours.map((l) => ({ diffId: l.diffId, fragments: l.fragments })),
     created: opts.epoch,
   });
@@ -167,7 +222,12 @@ export async function assembleImage(ports: EnginePorts, lock: Lock, opts: Engine
   const layerRefs = [
     ...baseLayers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
     // A fragment layer names its fragments (ids in layer order) for node snapshotters (docs/REGISTRY.md).
-    ...ours.map((l) => ({ digest: l.digest, size: l.size, mediaType: MEDIA_TYPE_OCI_LAYER_GZIP, ...(l.ids ? { annotations: { [ANNOTATION_LAYER_FRAGMENTS]: l.ids.join(',') } } : {}) })),
+    ...ours.map((l) => ({
+      digest: l.digest,
+      size: l.size,
+      mediaType: MEDIA_TYPE_OCI_LAYER_GZIP,
+      ...(l.ids ? { annotations: { [ANNOTATION_LAYER_FRAGMENTS]: l.ids.join(',') } } : {}),
+    })),
   ];
   // The base and the synthesis key (a function of the lock), read back by the gateway for the SBOM and provenance.
   const manifest = buildImageManifest(config, layerRefs, {

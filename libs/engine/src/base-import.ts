@@ -1,6 +1,20 @@
 import {
-  LseError, MEDIA_TYPE_OCI_LAYER_GZIP, basePackagesFromStatus, type BasePackage, buildImageConfig, buildImageManifest, buildLayer, gunzip, isGzip, normalizeEntries, readTar,
-  sha256Digest, type BaseImage, type BaseLayer, type Layer, type TarEntry,
+  LseError,
+  MEDIA_TYPE_OCI_LAYER_GZIP,
+  basePackagesFromStatus,
+  type BasePackage,
+  buildImageConfig,
+  buildImageManifest,
+  buildLayer,
+  gunzip,
+  isGzip,
+  normalizeEntries,
+  readTar,
+  sha256Digest,
+  type BaseImage,
+  type BaseLayer,
+  type Layer,
+  type TarEntry,
 } from '@lse/core';
 import type { EnginePorts } from './ports';
 
@@ -15,9 +29,14 @@ const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
 export function checkBaseName(name: string, tag: string): void {
   if (!NAME_RE.test(name) || name === 'scratch') {
-    throw new LseError('USAGE', `base name '${name}' is not valid: use lowercase letters, digits, '.', '_' or '-' ('scratch' is reserved)`, { name });
+    throw new LseError(
+      'USAGE',
+      `base name '${name}' is not valid: use lowercase letters, digits, '.', '_' or '-' ('scratch' is reserved)`,
+      { name },
+    );
   }
-  if (!TAG_RE.test(tag)) throw new LseError('USAGE', `base tag '${tag}' is not valid: use letters, digits, '.', '_' or '-'`, { tag });
+  if (!TAG_RE.test(tag))
+    throw new LseError('USAGE', `base tag '${tag}' is not valid: use letters, digits, '.', '_' or '-'`, { tag });
 }
 
 /**
@@ -25,12 +44,20 @@ export function checkBaseName(name: string, tag: string): void {
  * every layer's uncompressed digest must equal the config's diff_id for it, the layer blobs go to
  * the layer store, and `name:tag` points at the image's manifest digest.
  */
-export async function importBaseImage(ports: Pick<EnginePorts, 'layers' | 'bases'>, img: OciImageInput, opts: { name: string; tag: string; source: Record<string, unknown> }): Promise<BaseImage> {
+export async function importBaseImage(
+  ports: Pick<EnginePorts, 'layers' | 'bases'>,
+  img: OciImageInput,
+  opts: { name: string; tag: string; source: Record<string, unknown> },
+): Promise<BaseImage> {
   checkBaseName(opts.name, opts.tag);
   const rootfs = img.config['rootfs'] as { diff_ids?: unknown } | undefined;
   const diffIds = Array.isArray(rootfs?.diff_ids) ? (rootfs!.diff_ids as string[]) : [];
   if (diffIds.length !== img.layers.length) {
-    throw new LseError('BASE_INVALID', `image config lists ${diffIds.length} diff_ids for ${img.layers.length} layers; the image is malformed`, { manifest: img.manifestDigest });
+    throw new LseError(
+      'BASE_INVALID',
+      `image config lists ${diffIds.length} diff_ids for ${img.layers.length} layers; the image is malformed`,
+      { manifest: img.manifestDigest },
+    );
   }
   const layers: BaseLayer[] = [];
   let status: Buffer | undefined;
@@ -39,10 +66,18 @@ export async function importBaseImage(ports: Pick<EnginePorts, 'layers' | 'bases
     status = dpkgStatusIn(readTar(tar), status);
     const diffId = sha256Digest(tar);
     if (diffId !== diffIds[i]) {
-      throw new LseError('DIGEST_MISMATCH', `layer ${i + 1} (${l.digest}) uncompresses to ${diffId}, but the config says ${diffIds[i]}`, { layer: l.digest });
+      throw new LseError(
+        'DIGEST_MISMATCH',
+        `layer ${i + 1} (${l.digest}) uncompresses to ${diffId}, but the config says ${diffIds[i]}`,
+        { layer: l.digest },
+      );
     }
     if (!/tar/.test(l.mediaType) || /zstd/.test(l.mediaType)) {
-      throw new LseError('BASE_INVALID', `layer ${l.digest} has media type ${l.mediaType}; only tar and tar+gzip layers are supported`, { layer: l.digest });
+      throw new LseError(
+        'BASE_INVALID',
+        `layer ${l.digest} has media type ${l.mediaType}; only tar and tar+gzip layers are supported`,
+        { layer: l.digest },
+      );
     }
     await ports.layers.put(l.digest, l.data, l.size);
     layers.push({ digest: l.digest, size: l.size, mediaType: l.mediaType, diffId });
@@ -91,10 +126,18 @@ function packagesOf(status: Buffer | undefined, label: string): { packages?: Bas
  * device nodes and FIFOs are dropped (the runtime creates /dev) and reported; anything that would
  * escape the root is refused.
  */
-export async function importRootfsTar(ports: Pick<EnginePorts, 'layers' | 'bases'>, data: Buffer, opts: { name: string; tag: string; epoch: number; arch: string; source: Record<string, unknown> }): Promise<{ base: BaseImage; dropped: string[] }> {
+export async function importRootfsTar(
+  ports: Pick<EnginePorts, 'layers' | 'bases'>,
+  data: Buffer,
+  opts: { name: string; tag: string; epoch: number; arch: string; source: Record<string, unknown> },
+): Promise<{ base: BaseImage; dropped: string[] }> {
   checkBaseName(opts.name, opts.tag);
   const { layer, dropped, packages } = rootfsLayer(data, opts);
-  const base = await storeOneLayerBase(ports, layer, { ...opts, history: `rootfs ${opts.name}`, ...(packages ? { packages } : {}) });
+  const base = await storeOneLayerBase(ports, layer, {
+    ...opts,
+    history: `rootfs ${opts.name}`,
+    ...(packages ? { packages } : {}),
+  });
   return { base, dropped };
 }
 
@@ -102,7 +145,10 @@ export async function importRootfsTar(ports: Pick<EnginePorts, 'layers' | 'bases
  * The CPU part of importing a rootfs tarball (no I/O, so it can run on a worker thread): the tar
  * read and checked, device nodes and FIFOs dropped, entries normalized, one deterministic layer.
  */
-export function rootfsLayer(data: Buffer, opts: { name: string; tag: string; epoch: number }): { layer: Layer; dropped: string[]; packages?: BasePackage[] } {
+export function rootfsLayer(
+  data: Buffer,
+  opts: { name: string; tag: string; epoch: number },
+): { layer: Layer; dropped: string[]; packages?: BasePackage[] } {
   const all = readTar(data);
   const dropped: string[] = [];
   const kept: TarEntry[] = [];
@@ -123,7 +169,15 @@ export function rootfsLayer(data: Buffer, opts: { name: string; tag: string; epo
 export async function storeOneLayerBase(
   ports: Pick<EnginePorts, 'layers' | 'bases'>,
   layer: Layer,
-  opts: { name: string; tag: string; epoch: number; arch: string; history: string; source: Record<string, unknown>; packages?: BasePackage[] },
+  opts: {
+    name: string;
+    tag: string;
+    epoch: number;
+    arch: string;
+    history: string;
+    source: Record<string, unknown>;
+    packages?: BasePackage[];
+  },
 ): Promise<BaseImage> {
   await ports.layers.put(layer.digest, layer.blob, layer.size);
   const platform = { os: 'linux', arch: opts.arch };
@@ -133,7 +187,9 @@ export async function storeOneLayerBase(
     layers: [{ diffId: layer.diffId, fragments: [opts.history] }],
     created: opts.epoch,
   });
-  const manifest = buildImageManifest(configBytes, [{ digest: layer.digest, size: layer.size, mediaType: MEDIA_TYPE_OCI_LAYER_GZIP }]);
+  const manifest = buildImageManifest(configBytes, [
+    { digest: layer.digest, size: layer.size, mediaType: MEDIA_TYPE_OCI_LAYER_GZIP },
+  ]);
   const base: BaseImage = {
     digest: sha256Digest(manifest),
     config: JSON.parse(configBytes.toString('utf8')) as Record<string, unknown>,

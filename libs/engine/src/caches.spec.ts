@@ -5,11 +5,29 @@
  * without the caches.
  */
 import {
-  MEDIA_TYPE_OCI_LAYER_GZIP, generateKeyPair, isLseError, publicKeyOf, sha256Digest, signDescriptor, trustGeneration, verdictId, type BaseImage, type BlobStore,
-  type LeaseRepository, type Manifest, type SecretKey,
+  MEDIA_TYPE_OCI_LAYER_GZIP,
+  generateKeyPair,
+  isLseError,
+  publicKeyOf,
+  sha256Digest,
+  signDescriptor,
+  trustGeneration,
+  verdictId,
+  type BaseImage,
+  type BlobStore,
+  type LeaseRepository,
+  type Manifest,
+  type SecretKey,
 } from '@lse/core';
 import {
-  InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLayerRecordRepository, MemoryLeaseRepository, MemoryTrustStore, MemoryVerdictRepository,
+  InProcessBus,
+  MemoryBaseRepository,
+  MemoryBlobStore,
+  MemoryFragmentRepository,
+  MemoryLayerRecordRepository,
+  MemoryLeaseRepository,
+  MemoryTrustStore,
+  MemoryVerdictRepository,
 } from '@lse/adapter-memory';
 import type { SynthCompleted } from '@lse/contracts';
 import { errorOf } from '@lse/testing';
@@ -30,18 +48,43 @@ class Counting implements BlobStore {
     this.puts = [];
     this.heads = [];
   }
-  put(digest: string, data: Buffer, size?: number) { this.puts.push(digest); return this.inner.put(digest, data, size); }
-  get(digest: string) { this.gets.push(digest); return this.inner.get(digest); }
-  async has(digest: string) { this.heads.push(digest); await this.onHas?.(digest); return this.inner.has(digest); }
-  stat(digest: string) { return this.inner.stat(digest); }
-  delete(digest: string) { return this.inner.delete(digest); }
-  list() { return this.inner.list(); }
+  put(digest: string, data: Buffer, size?: number) {
+    this.puts.push(digest);
+    return this.inner.put(digest, data, size);
+  }
+  get(digest: string) {
+    this.gets.push(digest);
+    return this.inner.get(digest);
+  }
+  async has(digest: string) {
+    this.heads.push(digest);
+    await this.onHas?.(digest);
+    return this.inner.has(digest);
+  }
+  stat(digest: string) {
+    return this.inner.stat(digest);
+  }
+  delete(digest: string) {
+    return this.inner.delete(digest);
+  }
+  list() {
+    return this.inner.list();
+  }
 }
 
 const NAMES = ['libaa', 'libbb', 'libcc', 'libdd', 'libee'];
 
 function file(path: string, content: string) {
-  return { path, type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 0, size: Buffer.byteLength(content), data: Buffer.from(content) };
+  return {
+    path,
+    type: 'file' as const,
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    mtime: 0,
+    size: Buffer.byteLength(content),
+    data: Buffer.from(content),
+  };
 }
 
 interface World {
@@ -58,14 +101,29 @@ async function world(key: SecretKey, caches: boolean, leases?: LeaseRepository):
   const cache = new Counting(new MemoryBlobStore());
   const layers = new Counting(new MemoryBlobStore());
   const ports: EnginePorts = {
-    fragments: new MemoryFragmentRepository(), bases: new MemoryBaseRepository(), trust: new MemoryTrustStore(), origin, cache, layers,
+    fragments: new MemoryFragmentRepository(),
+    bases: new MemoryBaseRepository(),
+    trust: new MemoryTrustStore(),
+    origin,
+    cache,
+    layers,
     ...(caches ? { layerRecords: new MemoryLayerRecordRepository(), verdicts: new MemoryVerdictRepository() } : {}),
   };
-  await ports.trust.add({ name: key.name, publicKey: publicKeyOf(key).key.toString('base64'), scopes: ['lib*'], revoked: false });
+  await ports.trust.add({
+    name: key.name,
+    publicKey: publicKeyOf(key).key.toString('base64'),
+    scopes: ['lib*'],
+    revoked: false,
+  });
   for (const name of NAMES) {
     const { fragment, blob } = buildFragment({
       entries: [file(`usr/lib/${name}.so`, `${name} `.repeat(2000)), file(`usr/share/doc/${name}/README`, name)],
-      name, version: '1.0.0', scheme: 'semver', key, epoch: 0, source: { type: 'test' },
+      name,
+      version: '1.0.0',
+      scheme: 'semver',
+      key,
+      epoch: 0,
+      source: { type: 'test' },
     });
     await origin.put(fragment.descriptor.blob.digest, blob, blob.length);
     await ports.fragments.put(fragment);
@@ -74,13 +132,32 @@ async function world(key: SecretKey, caches: boolean, leases?: LeaseRepository):
   let n = 0;
   const synth = async (require: string[], motd: string, base = 'scratch') => {
     const bus = new InProcessBus();
-    const stop = await startPipeline({ bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false, ...(leases ? { leases } : {}) });
+    const stop = await startPipeline({
+      bus,
+      ports,
+      opts: { epoch: 0 },
+      log: silentLog,
+      isTransient: () => false,
+      ...(leases ? { leases } : {}),
+    });
     try {
       const manifest: Manifest = {
-        apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: 'caches' }, base, platform: { os: 'linux', arch: 'amd64' },
-        require: require.map((name) => ({ name })), files: [{ path: '/etc/motd', content: motd, mode: '0644' }], env: {}, labels: {},
+        apiVersion: 'lse.dev/v1',
+        kind: 'DependencyManifest',
+        metadata: { name: 'caches' },
+        base,
+        platform: { os: 'linux', arch: 'amd64' },
+        require: require.map((name) => ({ name })),
+        files: [{ path: '/etc/motd', content: motd, mode: '0644' }],
+        env: {},
+        labels: {},
       };
-      return await runSynthesis(bus, { v: 1, synthesisId: `s${++n}`, manifest, requestedAt: '2026-01-01T00:00:00.000Z' });
+      return await runSynthesis(bus, {
+        v: 1,
+        synthesisId: `s${++n}`,
+        manifest,
+        requestedAt: '2026-01-01T00:00:00.000Z',
+      });
     } finally {
       await stop();
     }
@@ -88,7 +165,8 @@ async function world(key: SecretKey, caches: boolean, leases?: LeaseRepository):
   return { ports, origin, cache, layers, synth };
 }
 
-const fragmentLayers = (c: SynthCompleted) => c.layerPlan.filter((l) => !l.fragments.includes('inline files')).map((l) => l.digest);
+const fragmentLayers = (c: SynthCompleted) =>
+  c.layerPlan.filter((l) => !l.fragments.includes('inline files')).map((l) => l.digest);
 
 describe('fragment layers and verification, once', () => {
   const key = generateKeyPair('lib-publisher').secretKey;
@@ -100,7 +178,10 @@ describe('fragment layers and verification, once', () => {
     expect(w.cache.gets.length).toBeGreaterThanOrEqual(NAMES.length); // verified (and built) from the cache
     expect(w.layers.puts).toEqual(expect.arrayContaining(fragmentLayers(first)));
 
-    for (const [require, motd] of [[NAMES, 'second'], [NAMES.slice(1, 4), 'third']] as const) {
+    for (const [require, motd] of [
+      [NAMES, 'second'],
+      [NAMES.slice(1, 4), 'third'],
+    ] as const) {
       w.origin.reset();
       w.cache.reset();
       w.layers.reset();
@@ -121,7 +202,12 @@ describe('fragment layers and verification, once', () => {
     const w = await world(key, true);
     await w.synth(NAMES, 'first');
     // an unrelated key changes the generation: blobs are read and checked again, layers are not rebuilt
-    await w.ports.trust.add({ name: 'other', publicKey: publicKeyOf(generateKeyPair('other').secretKey).key.toString('base64'), scopes: ['other-*'], revoked: false });
+    await w.ports.trust.add({
+      name: 'other',
+      publicKey: publicKeyOf(generateKeyPair('other').secretKey).key.toString('base64'),
+      scopes: ['other-*'],
+      revoked: false,
+    });
     w.cache.reset();
     w.layers.reset();
     await w.synth(NAMES, 'after another key was added');
@@ -139,7 +225,10 @@ describe('fragment layers and verification, once', () => {
     const cached = await world(key, true);
     const plain = await world(key, false);
     await cached.synth(NAMES, 'warm the caches');
-    for (const [require, motd] of [[NAMES, 'same'], [NAMES.slice(2), 'subset']] as const) {
+    for (const [require, motd] of [
+      [NAMES, 'same'],
+      [NAMES.slice(2), 'subset'],
+    ] as const) {
       const a = await cached.synth([...require], motd);
       const b = await plain.synth([...require], motd);
       expect(a.image.manifestDigest).toBe(b.image.manifestDigest);
@@ -201,9 +290,21 @@ describe('fragment layers and verification, once', () => {
       for (let i = 0; i < 97; i++) {
         const blob = Buffer.from(`base layer ${i}`);
         await w.ports.layers.put(sha256Digest(blob), blob);
-        layers.push({ mediaType: MEDIA_TYPE_OCI_LAYER_GZIP, digest: sha256Digest(blob), size: blob.length, diffId: sha256Digest(`diff ${i}`) });
+        layers.push({
+          mediaType: MEDIA_TYPE_OCI_LAYER_GZIP,
+          digest: sha256Digest(blob),
+          size: blob.length,
+          diffId: sha256Digest(`diff ${i}`),
+        });
       }
-      const base: BaseImage = { digest: sha256Digest('big base'), config: { architecture: 'amd64', os: 'linux' }, configDigest: sha256Digest('cfg'), layers, platform: { os: 'linux', arch: 'amd64' }, source: { type: 'test' } };
+      const base: BaseImage = {
+        digest: sha256Digest('big base'),
+        config: { architecture: 'amd64', os: 'linux' },
+        configDigest: sha256Digest('cfg'),
+        layers,
+        platform: { os: 'linux', arch: 'amd64' },
+        source: { type: 'test' },
+      };
       await w.ports.bases.put(base);
       await w.ports.bases.tag('big', 'latest', base.digest);
     };

@@ -11,7 +11,11 @@ import { CATALOG_SUBJECTS, type BaseTagged, type FragmentsPublished, type TrustC
 export const MAX_EVENT_BYTES = 512 * 1024;
 
 /** The messages announcing `fragments`: batches of records, each under `maxBytes` of JSON. */
-export function fragmentEvents(fragments: readonly Fragment[], at: string, maxBytes = MAX_EVENT_BYTES): FragmentsPublished[] {
+export function fragmentEvents(
+  fragments: readonly Fragment[],
+  at: string,
+  maxBytes = MAX_EVENT_BYTES,
+): FragmentsPublished[] {
   const out: FragmentsPublished[] = [];
   let batch: Fragment[] = [];
   let bytes = 0;
@@ -33,19 +37,34 @@ export function fragmentEvents(fragments: readonly Fragment[], at: string, maxBy
   }
   flush();
   const perIdsOnly = Math.floor(maxBytes / 80);
-  for (let i = 0; i < large.length; i += perIdsOnly) out.push({ v: 1, ids: large.slice(i, i + perIdsOnly), publishedAt: at });
+  for (let i = 0; i < large.length; i += perIdsOnly)
+    out.push({ v: 1, ids: large.slice(i, i + perIdsOnly), publishedAt: at });
   return out;
 }
 
 /** Publishes the events for fragments just stored; resolves once every one is durable. */
-export async function publishFragments(bus: Bus, fragments: readonly Fragment[], at = new Date().toISOString()): Promise<void> {
-  for (const e of fragmentEvents(fragments, at)) await bus.publish<FragmentsPublished>(CATALOG_SUBJECTS.fragmentsPublished, e);
+export async function publishFragments(
+  bus: Bus,
+  fragments: readonly Fragment[],
+  at = new Date().toISOString(),
+): Promise<void> {
+  for (const e of fragmentEvents(fragments, at))
+    await bus.publish<FragmentsPublished>(CATALOG_SUBJECTS.fragmentsPublished, e);
 }
 
-export async function publishBaseTagged(bus: Bus, t: { name: string; tag: string; digest: string }, at = new Date().toISOString()): Promise<void> {
+export async function publishBaseTagged(
+  bus: Bus,
+  t: { name: string; tag: string; digest: string },
+  at = new Date().toISOString(),
+): Promise<void> {
   await bus.publish<BaseTagged>(CATALOG_SUBJECTS.baseTagged, { v: 1, ...t, at });
 }
 
-export async function publishTrustChanged(bus: Bus, key: string, change: TrustChanged['change'], at = new Date().toISOString()): Promise<void> {
+export async function publishTrustChanged(
+  bus: Bus,
+  key: string,
+  change: TrustChanged['change'],
+  at = new Date().toISOString(),
+): Promise<void> {
   await bus.publish<TrustChanged>(CATALOG_SUBJECTS.trustChanged, { v: 1, key, change, at });
 }

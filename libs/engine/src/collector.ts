@@ -74,7 +74,10 @@ export class Collector {
     // taken meanwhile (an assembler reusing a layer, a repeat) keeps what it names.
     const fresh = candidates.length ? await this.d.leases.list() : [];
     const nowNamed = new Set(fresh.filter((l) => Date.parse(l.expiresAt) > now).flatMap((l) => l.blobs));
-    const freshProvisional = Math.min(oldestProvisional, ...fresh.filter((l) => l.provisional).map((l) => Date.parse(l.createdAt ?? '') || now));
+    const freshProvisional = Math.min(
+      oldestProvisional,
+      ...fresh.filter((l) => l.provisional).map((l) => Date.parse(l.createdAt ?? '') || now),
+    );
     const deleted: string[] = [];
     for (const digest of candidates) {
       if (nowNamed.has(digest) || (this.unreferencedSince.get(digest) ?? now) >= freshProvisional) continue;
@@ -86,7 +89,10 @@ export class Collector {
     const report = { expired, deleted: deleted.sort(), pending: this.unreferencedSince.size, live: live.size };
     // One line per run, also when nothing was collected: the run reads every lease, a cost that
     // grows with the number of live leases (bench/hotpath.js counts these lines).
-    this.d.log.info({ ...report, leases: leaseCount, ms: Date.now() - started }, expired.length || deleted.length ? 'collected' : 'collector ran');
+    this.d.log.info(
+      { ...report, leases: leaseCount, ms: Date.now() - started },
+      expired.length || deleted.length ? 'collected' : 'collector ran',
+    );
     return report;
   }
 }

@@ -12,8 +12,18 @@
  * /etc/ld.so.conf.d entries are not found.
  */
 import {
-  MERGED_USR_DIRS, buildLayer, debianMetaOf, dpkgDatabaseEntries, gunzip, isGzip, readTar,
-  type BaseImage, type Fragment, type InstalledPackage, type Layer, type TarEntry,
+  MERGED_USR_DIRS,
+  buildLayer,
+  debianMetaOf,
+  dpkgDatabaseEntries,
+  gunzip,
+  isGzip,
+  readTar,
+  type BaseImage,
+  type Fragment,
+  type InstalledPackage,
+  type Layer,
+  type TarEntry,
 } from '@lse/core';
 import type { EnginePorts } from './ports';
 import { readVerifiedEntries } from './verify-stage';
@@ -25,7 +35,11 @@ export function hasDebianFragments(fragments: readonly Fragment[]): boolean {
 }
 
 /** Top-level entries and a few files of a base image (later layers win; whiteouts ignored). */
-export async function scanBase(ports: Pick<EnginePorts, 'layers'>, base: BaseImage | undefined, wanted: readonly string[]): Promise<{ top: Map<string, TarEntry['type']>; files: Map<string, Buffer> }> {
+export async function scanBase(
+  ports: Pick<EnginePorts, 'layers'>,
+  base: BaseImage | undefined,
+  wanted: readonly string[],
+): Promise<{ top: Map<string, TarEntry['type']>; files: Map<string, Buffer> }> {
   const top = new Map<string, TarEntry['type']>();
   const files = new Map<string, Buffer>();
   for (const l of base?.layers ?? []) {
@@ -69,29 +83,51 @@ export async function debianLayerEntries(ports: EnginePorts, input: DebianLayerI
   const bp = pkgs.find((p) => p.meta.control['Package'] === 'base-passwd');
   if (bp && !baseFiles.has('etc/passwd')) {
     const entriesOf = input.entriesOf ?? ((f: Fragment) => readVerifiedEntries(ports, f));
-    const fileOf = input.fileOf ?? (async (f: Fragment, path: string) => {
-      const data = (await entriesOf(f)).find((e) => e.path.replace(/^\.\//, '') === path)?.data;
-      return data && Buffer.from(data);
-    });
+    const fileOf =
+      input.fileOf ??
+      (async (f: Fragment, path: string) => {
+        const data = (await entriesOf(f)).find((e) => e.path.replace(/^\.\//, '') === path)?.data;
+        return data && Buffer.from(data);
+      });
     const passwd = await fileOf(bp.f, 'usr/share/base-passwd/passwd.master');
     const group = await fileOf(bp.f, 'usr/share/base-passwd/group.master');
     if (passwd && group) passwdMasters = { passwd: Buffer.from(passwd), group: Buffer.from(group) };
   }
   const status = baseFiles.get('var/lib/dpkg/status');
-  const out = dpkgDatabaseEntries(pkgs, { mergedUsr, mtime: input.mtime, ...(status ? { baseStatus: status.toString('utf8') } : {}), ...(passwdMasters ? { passwdMasters } : {}) });
+  const out = dpkgDatabaseEntries(pkgs, {
+    mergedUsr,
+    mtime: input.mtime,
+    ...(status ? { baseStatus: status.toString('utf8') } : {}),
+    ...(passwdMasters ? { passwdMasters } : {}),
+  });
   if (mergedUsr) {
     const shipped = new Set(pkgs.flatMap((p) => p.files.map((f) => f.path)));
     for (const d of MERGED_USR_DIRS) {
       if (input.base?.top.has(d)) continue;
       if (!shipped.has(`usr/${d}`) && !['bin', 'sbin', 'lib'].includes(d)) continue;
-      out.push({ path: d, type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime: input.mtime, size: 0, linkname: `usr/${d}` });
+      out.push({
+        path: d,
+        type: 'symlink',
+        mode: 0o777,
+        uid: 0,
+        gid: 0,
+        mtime: input.mtime,
+        size: 0,
+        linkname: `usr/${d}`,
+      });
     }
   }
   return out;
 }
 
 /** The generated layer for a lock's fragments over a base (undefined without Debian fragments). */
-export async function debianTopLayer(ports: EnginePorts, fragments: readonly Fragment[], base: BaseImage | undefined, mtime: number, reads: Pick<DebianLayerInput, 'entriesOf' | 'fileOf'> = {}): Promise<Layer | undefined> {
+export async function debianTopLayer(
+  ports: EnginePorts,
+  fragments: readonly Fragment[],
+  base: BaseImage | undefined,
+  mtime: number,
+  reads: Pick<DebianLayerInput, 'entriesOf' | 'fileOf'> = {},
+): Promise<Layer | undefined> {
   if (!hasDebianFragments(fragments)) return undefined;
   const scanned = await scanBase(ports, base, ['var/lib/dpkg/status', 'etc/passwd']);
   const entries = await debianLayerEntries(ports, { fragments, base: scanned, mtime, ...reads });

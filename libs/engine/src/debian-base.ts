@@ -6,7 +6,13 @@
  * the usual PATH. The base's source lists the packages (name, version, fragment id).
  */
 import {
-  basePackagesFromFragments, buildLayer, canonicalPath, type BaseImage, type Fragment, type Layer, type TarEntry,
+  basePackagesFromFragments,
+  buildLayer,
+  canonicalPath,
+  type BaseImage,
+  type Fragment,
+  type Layer,
+  type TarEntry,
 } from '@lse/core';
 import { checkBaseName, storeOneLayerBase } from './base-import';
 import { debianLayerEntries } from './debian-assembly';
@@ -21,7 +27,11 @@ export interface DebianBaseOptions {
 }
 
 /** The single layer of a base built from packages (not stored). */
-export async function debianBaseLayer(ports: EnginePorts, fragments: readonly Fragment[], epoch: number): Promise<{ layer: Layer; replaced: string[] }> {
+export async function debianBaseLayer(
+  ports: EnginePorts,
+  fragments: readonly Fragment[],
+  epoch: number,
+): Promise<{ layer: Layer; replaced: string[] }> {
   const merged = new Map<string, TarEntry>();
   const owner = new Map<string, string>();
   const replaced: string[] = [];
@@ -33,24 +43,38 @@ export async function debianBaseLayer(ports: EnginePorts, fragments: readonly Fr
       const p = canonicalPath(e.path);
       if (p === '') continue;
       const prev = merged.get(p);
-      if (prev && !(prev.type === 'dir' && e.type === 'dir') && prev.type !== 'dir') replaced.push(`${p} (${owner.get(p)} → ${f.descriptor.name})`);
+      if (prev && !(prev.type === 'dir' && e.type === 'dir') && prev.type !== 'dir')
+        replaced.push(`${p} (${owner.get(p)} → ${f.descriptor.name})`);
       if (prev && prev.type !== 'dir' && e.type === 'dir') continue; // a file stays a file
       if (prev && prev.type === 'dir' && e.type !== 'dir') continue; // never replace a directory (it has content)
       merged.set(p, { ...e, path: p });
       owner.set(p, f.descriptor.name);
     }
   }
-  const extra = await debianLayerEntries(ports, { fragments, entriesOf: async (f) => cache.get(f.id) ?? readVerifiedEntries(ports, f), mtime: epoch });
+  const extra = await debianLayerEntries(ports, {
+    fragments,
+    entriesOf: async (f) => cache.get(f.id) ?? readVerifiedEntries(ports, f),
+    mtime: epoch,
+  });
   for (const e of extra ?? []) merged.set(e.path, e);
   return { layer: buildLayer([{ entries: [...merged.values()], label: 'debian base' }], { mtime: epoch }), replaced };
 }
 
-export async function buildDebianBase(ports: EnginePorts, fragments: readonly Fragment[], opts: DebianBaseOptions): Promise<{ base: BaseImage; replaced: string[] }> {
+export async function buildDebianBase(
+  ports: EnginePorts,
+  fragments: readonly Fragment[],
+  opts: DebianBaseOptions,
+): Promise<{ base: BaseImage; replaced: string[] }> {
   checkBaseName(opts.name, opts.tag);
   const { layer, replaced } = await debianBaseLayer(ports, fragments, opts.epoch);
   const base = await storeOneLayerBase(ports, layer, {
-    ...opts, history: `debian base ${opts.name}`, packages: basePackagesFromFragments(fragments),
-    source: { type: 'debian-packages', packages: fragments.map((f) => ({ name: f.descriptor.name, version: f.descriptor.version, id: f.id })) },
+    ...opts,
+    history: `debian base ${opts.name}`,
+    packages: basePackagesFromFragments(fragments),
+    source: {
+      type: 'debian-packages',
+      packages: fragments.map((f) => ({ name: f.descriptor.name, version: f.descriptor.version, id: f.id })),
+    },
   });
   return { base, replaced };
 }

@@ -39,7 +39,13 @@ export function debianPackInput(deb: DebContents, o: DebianImportOptions): PackI
     key: o.key,
     epoch: o.epoch,
     allowSetuid: true,
-    source: { type: 'deb', file: o.file.replace(/^.*\//, ''), sha256: o.sha256, size: o.size, ...(o.debian ? { debian: o.debian } : {}) },
+    source: {
+      type: 'deb',
+      file: o.file.replace(/^.*\//, ''),
+      sha256: o.sha256,
+      size: o.size,
+      ...(o.debian ? { debian: o.debian } : {}),
+    },
     metadata: info.metadata as unknown as Record<string, unknown>,
   };
 }

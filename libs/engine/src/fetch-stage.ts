@@ -14,7 +14,11 @@ import type { EnginePorts } from './ports';
  * digest and size before it enters the cache) and is then served from the cache like any blob.
  * Records are looked up and blobs HEADed and copied a few at a time (IO_CONCURRENCY).
  */
-export async function fetchFragments(ports: EnginePorts, lock: Lock, onProgress?: (done: number, total: number) => void): Promise<{ copied: number; bytes: number; refused: string[] }> {
+export async function fetchFragments(
+  ports: EnginePorts,
+  lock: Lock,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ copied: number; bytes: number; refused: string[] }> {
   let copied = 0;
   const refused: string[] = [];
   let bytes = 0;
@@ -28,12 +32,21 @@ export async function fetchFragments(ports: EnginePorts, lock: Lock, onProgress?
     let source: (() => Promise<Buffer>) | undefined;
     if (!inCache && mediaType === DEB_MEDIA_TYPE && !(await ports.origin.has(digest))) {
       const archive = ports.debian;
-      if (!archive) throw new LseError('BLOB_UNKNOWN', `${label} is a package from a Debian index, and this service has no Debian archive configured to fetch it from`, { fragment: f.id, digest });
+      if (!archive)
+        throw new LseError(
+          'BLOB_UNKNOWN',
+          `${label} is a package from a Debian index, and this service has no Debian archive configured to fetch it from`,
+          { fragment: f.id, digest },
+        );
       source = () => archive.download(f);
     } else if (!inCache && ports.cache !== ports.origin) {
       source = () => ports.origin.get(digest);
     } else if (!inCache) {
-      throw new LseError('BLOB_UNKNOWN', `blob of fragment ${label} (${digest}) is missing from the store; re-pack or re-import the fragment`, { fragment: f.id, digest });
+      throw new LseError(
+        'BLOB_UNKNOWN',
+        `blob of fragment ${label} (${digest}) is missing from the store; re-pack or re-import the fragment`,
+        { fragment: f.id, digest },
+      );
     }
     if (source) {
       try {

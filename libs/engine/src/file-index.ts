@@ -7,7 +7,14 @@ export function fileIndexOf(entries: TarEntry[]): FileEntry[] {
     const path = canonicalPath(e.path);
     if (path === '') continue;
     if (e.type !== 'file' && e.type !== 'dir' && e.type !== 'symlink' && e.type !== 'hardlink') continue;
-    const f: FileEntry = { path, type: e.type, mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, size: e.type === 'file' ? e.size : 0 };
+    const f: FileEntry = {
+      path,
+      type: e.type,
+      mode: e.mode & 0o7777,
+      uid: e.uid,
+      gid: e.gid,
+      size: e.type === 'file' ? e.size : 0,
+    };
     if (e.type === 'file') f.digest = sha256Digest(e.data ?? Buffer.alloc(0));
     if (e.type === 'symlink') f.linkname = e.linkname ?? '';
     if (e.type === 'hardlink') f.linkname = canonicalPath(e.linkname ?? '');
@@ -24,7 +31,8 @@ export function indexDifference(signed: FileEntry[], actual: FileEntry[]): strin
     const s = a.get(path);
     if (!s) return `'${path}' is in the blob but not in the signed file index`;
     for (const k of ['type', 'mode', 'uid', 'gid', 'size', 'digest', 'linkname'] as const) {
-      if ((s[k] ?? null) !== (f[k] ?? null)) return `'${path}' has ${k} ${String(f[k])} in the blob but ${String(s[k])} in the signed file index`;
+      if ((s[k] ?? null) !== (f[k] ?? null))
+        return `'${path}' has ${k} ${String(f[k])} in the blob but ${String(s[k])} in the signed file index`;
     }
   }
   for (const path of a.keys()) if (!b.has(path)) return `'${path}' is in the signed file index but not in the blob`;

@@ -1,4 +1,10 @@
-import { MemoryBaseRepository, MemoryCatalogFeed, MemoryFragmentRepository, MemoryTrustStore, MemoryBlobStore } from '@lse/adapter-memory';
+import {
+  MemoryBaseRepository,
+  MemoryCatalogFeed,
+  MemoryFragmentRepository,
+  MemoryTrustStore,
+  MemoryBlobStore,
+} from '@lse/adapter-memory';
 import { CATALOG_SUBJECTS } from '@lse/contracts';
 import { generateKeyPair, parseManifest, type Fragment } from '@lse/core';
 import { fragmentEvents } from './catalog-events';
@@ -9,7 +15,27 @@ import { resolveManifest } from './resolve-stage';
 
 const key = generateKeyPair('live-test').secretKey;
 const frag = (name: string, version: string, depends: string[] = []): Fragment =>
-  buildFragment({ entries: [{ path: `usr/share/${name}`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 1, data: Buffer.from('x') }], name, version, scheme: 'semver', depends, key, epoch: 0, source: { type: 'test' } }).fragment;
+  buildFragment({
+    entries: [
+      {
+        path: `usr/share/${name}`,
+        type: 'file',
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        mtime: 0,
+        size: 1,
+        data: Buffer.from('x'),
+      },
+    ],
+    name,
+    version,
+    scheme: 'semver',
+    depends,
+    key,
+    epoch: 0,
+    source: { type: 'test' },
+  }).fragment;
 
 /** Until `cond` holds (events are applied asynchronously, in order). */
 async function until(cond: () => boolean): Promise<void> {
@@ -31,8 +57,18 @@ describe('LiveCatalog', () => {
     await until(() => live.generation === 1);
     expect(live.byName('app').map((f) => f.id)).toEqual([app.id]);
     expect(reads).not.toHaveBeenCalled();
-    const manifest = parseManifest('apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: m }\nbase: scratch\nrequire: [{ name: app }]\n');
-    const ports = { fragments, bases, trust: new MemoryTrustStore(), origin: new MemoryBlobStore(), cache: new MemoryBlobStore(), layers: new MemoryBlobStore(), catalog: async () => live };
+    const manifest = parseManifest(
+      'apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: m }\nbase: scratch\nrequire: [{ name: app }]\n',
+    );
+    const ports = {
+      fragments,
+      bases,
+      trust: new MemoryTrustStore(),
+      origin: new MemoryBlobStore(),
+      cache: new MemoryBlobStore(),
+      layers: new MemoryBlobStore(),
+      catalog: async () => live,
+    };
     const candidates = jest.spyOn(fragments, 'candidates');
     const { lock } = await resolveManifest(ports, manifest);
     expect(lock.fragments.map((f) => f.name)).toEqual(['lib', 'app']);
@@ -65,13 +101,24 @@ describe('LiveCatalog', () => {
   it('fetches records announced by id only, and ignores carried records whose id does not match', async () => {
     const fragments = new MemoryFragmentRepository();
     const feed = new MemoryCatalogFeed();
-    const live = await LiveCatalog.start({ fragments, bases: new MemoryBaseRepository(), feed, log: silentLog, retryMs: 1 });
+    const live = await LiveCatalog.start({
+      fragments,
+      bases: new MemoryBaseRepository(),
+      feed,
+      log: silentLog,
+      retryMs: 1,
+    });
     const big = frag('big', '1.0.0');
     await fragments.put(big);
     await feed.append(CATALOG_SUBJECTS.fragmentsPublished, { v: 1, ids: [big.id], publishedAt: 'now' });
     const real = frag('real', '1.0.0');
     const forged = { ...real, descriptor: { ...real.descriptor, name: 'forged' } };
-    await feed.append(CATALOG_SUBJECTS.fragmentsPublished, { v: 1, ids: [forged.id], fragments: [forged], publishedAt: 'now' });
+    await feed.append(CATALOG_SUBJECTS.fragmentsPublished, {
+      v: 1,
+      ids: [forged.id],
+      fragments: [forged],
+      publishedAt: 'now',
+    });
     await until(() => live.generation === 2);
     expect(live.byName('big').map((f) => f.id)).toEqual([big.id]);
     expect(live.byName('forged')).toEqual([]); // not stored under that id either, so nothing to index
@@ -84,7 +131,15 @@ describe('LiveCatalog', () => {
     const feed = new MemoryCatalogFeed();
     const live = await LiveCatalog.start({ fragments, bases, feed, log: silentLog });
     const digest = `sha256:${'a'.repeat(64)}`;
-    await bases.put({ digest, config: {}, configDigest: digest, layers: [], platform: { os: 'linux', arch: 'amd64' }, source: {}, packages: [{ name: 'dash', version: '0.5.12-2' }] });
+    await bases.put({
+      digest,
+      config: {},
+      configDigest: digest,
+      layers: [],
+      platform: { os: 'linux', arch: 'amd64' },
+      source: {},
+      packages: [{ name: 'dash', version: '0.5.12-2' }],
+    });
     await bases.tag('min', 'latest', digest);
     await feed.append(CATALOG_SUBJECTS.baseTagged, { v: 1, name: 'min', tag: 'latest', digest, at: 'now' });
     await until(() => live.generation === 1);

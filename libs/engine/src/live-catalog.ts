@@ -19,7 +19,15 @@
  * Priority the solver orders providers by): the lock needs ids, names, versions and relations.
  */
 import {
-  LseError, MemoryCatalog, fragmentId, type BaseImage, type BaseRepository, type CatalogEvent, type CatalogFeed, type Fragment, type FragmentRepository,
+  LseError,
+  MemoryCatalog,
+  fragmentId,
+  type BaseImage,
+  type BaseRepository,
+  type CatalogEvent,
+  type CatalogFeed,
+  type Fragment,
+  type FragmentRepository,
 } from '@lse/core';
 import { CATALOG_SUBJECTS, validateBaseTagged, validateFragmentsPublished } from '@lse/contracts';
 import type { Log } from './log';
@@ -56,7 +64,10 @@ export class LiveCatalog implements ResolveView {
     }
     c.applied = at;
     c.stopFeed = await deps.feed.follow(at, (e) => c.apply(e));
-    deps.log.info({ fragments: c.fragments.size, tags: c.tagged.size, position: at, ms: Date.now() - started }, 'catalog loaded; following catalog events');
+    deps.log.info(
+      { fragments: c.fragments.size, tags: c.tagged.size, position: at, ms: Date.now() - started },
+      'catalog loaded; following catalog events',
+    );
     return c;
   }
 
@@ -104,7 +115,11 @@ export class LiveCatalog implements ResolveView {
     if (this.applied < target) {
       // The feed is behind (NATS restarting, the consumer being recreated): an answer now could
       // wrongly say "no such fragment". Retryable, so the stage tries again later.
-      throw new LseError('UNAVAILABLE', `the in-memory catalog is ${target - this.applied} event(s) behind the catalog stream after ${timeoutMs / 1000} s; retrying`, { applied: this.applied, target });
+      throw new LseError(
+        'UNAVAILABLE',
+        `the in-memory catalog is ${target - this.applied} event(s) behind the catalog stream after ${timeoutMs / 1000} s; retrying`,
+        { applied: this.applied, target },
+      );
     }
     return this.applied !== before;
   }
@@ -120,7 +135,10 @@ export class LiveCatalog implements ResolveView {
         const carried = new Set<string>();
         for (const f of m.fragments ?? []) {
           if (fragmentId(f.descriptor) !== f.id) {
-            this.deps.log.warn({ seq: e.seq, id: f.id }, 'catalog event carries a fragment whose id is not the hash of its descriptor; fetching it by id instead');
+            this.deps.log.warn(
+              { seq: e.seq, id: f.id },
+              'catalog event carries a fragment whose id is not the hash of its descriptor; fetching it by id instead',
+            );
             continue;
           }
           carried.add(f.id);
@@ -132,7 +150,10 @@ export class LiveCatalog implements ResolveView {
         if (await this.loadBase(t.digest)) this.tagged.set(`${t.name}:${t.tag}`, t.digest);
       }
     } catch (err) {
-      this.deps.log.error({ seq: e.seq, subject: e.subject, err: (err as Error).message }, 'catalog event could not be applied');
+      this.deps.log.error(
+        { seq: e.seq, subject: e.subject, err: (err as Error).message },
+        'catalog event could not be applied',
+      );
     } finally {
       this.applied = Math.max(this.applied, e.seq);
     }
@@ -144,9 +165,14 @@ export class LiveCatalog implements ResolveView {
       try {
         const f = await this.deps.fragments.get(id);
         if (f) return this.index(f);
-        if (attempt >= 5) return this.deps.log.error({ seq, id }, 'fragment announced by a catalog event is not in the database');
+        if (attempt >= 5)
+          return this.deps.log.error({ seq, id }, 'fragment announced by a catalog event is not in the database');
       } catch (err) {
-        if (attempt >= 50) return this.deps.log.error({ seq, id, err: (err as Error).message }, 'fragment announced by a catalog event could not be read');
+        if (attempt >= 50)
+          return this.deps.log.error(
+            { seq, id, err: (err as Error).message },
+            'fragment announced by a catalog event could not be read',
+          );
       }
       await new Promise((r) => setTimeout(r, this.deps.retryMs ?? 200));
     }
@@ -174,7 +200,13 @@ function slim(f: Fragment): Fragment {
   const d = f.descriptor;
   const priority = (d.metadata['debian'] as { control?: Record<string, string> } | undefined)?.control?.['Priority'];
   return {
-    id: f.id, signatures: [],
-    descriptor: { ...d, files: [], source: {}, metadata: priority ? { debian: { control: { Priority: priority } } } : {} },
+    id: f.id,
+    signatures: [],
+    descriptor: {
+      ...d,
+      files: [],
+      source: {},
+      metadata: priority ? { debian: { control: { Priority: priority } } } : {},
+    },
   };
 }

@@ -1,5 +1,12 @@
 import { generateKeyPair, sha256Digest, type FragmentRepository, type LayerRecord } from '@lse/core';
-import { MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLayerRecordRepository, MemoryTrustStore, MemoryVerdictRepository } from '@lse/adapter-memory';
+import {
+  MemoryBaseRepository,
+  MemoryBlobStore,
+  MemoryFragmentRepository,
+  MemoryLayerRecordRepository,
+  MemoryTrustStore,
+  MemoryVerdictRepository,
+} from '@lse/adapter-memory';
 import { buildFragment } from './pack';
 import { LruMap, memoizeImmutableRecords } from './memo';
 import type { EnginePorts } from './ports';
@@ -8,7 +15,12 @@ function counting<T extends object>(target: T, calls: string[]): T {
   return new Proxy(target, {
     get(t, prop, recv) {
       const v = Reflect.get(t, prop, recv) as unknown;
-      return typeof v === 'function' ? (...args: unknown[]) => { calls.push(String(prop)); return (v as (...a: unknown[]) => unknown).apply(t, args); } : v;
+      return typeof v === 'function'
+        ? (...args: unknown[]) => {
+            calls.push(String(prop));
+            return (v as (...a: unknown[]) => unknown).apply(t, args);
+          }
+        : v;
     },
   });
 }
@@ -19,15 +31,40 @@ function setup() {
   const layerRecords = counting(new MemoryLayerRecordRepository(), calls);
   const verdicts = counting(new MemoryVerdictRepository(), calls);
   const raw: EnginePorts = {
-    fragments, layerRecords, verdicts, bases: new MemoryBaseRepository(), trust: new MemoryTrustStore(), origin: new MemoryBlobStore(), cache: new MemoryBlobStore(), layers: new MemoryBlobStore(),
+    fragments,
+    layerRecords,
+    verdicts,
+    bases: new MemoryBaseRepository(),
+    trust: new MemoryTrustStore(),
+    origin: new MemoryBlobStore(),
+    cache: new MemoryBlobStore(),
+    layers: new MemoryBlobStore(),
   };
   return { raw, calls, ...memoizeImmutableRecords(raw, { max: 2 }) };
 }
 
-const fragment = (name: string) => buildFragment({
-  entries: [{ path: `usr/share/${name}`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 1, data: Buffer.from('x') }],
-  name, version: '1.0.0', scheme: 'semver', depends: [], key: generateKeyPair('memo-test').secretKey, epoch: 0, source: { type: 'test' },
-}).fragment;
+const fragment = (name: string) =>
+  buildFragment({
+    entries: [
+      {
+        path: `usr/share/${name}`,
+        type: 'file',
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        mtime: 0,
+        size: 1,
+        data: Buffer.from('x'),
+      },
+    ],
+    name,
+    version: '1.0.0',
+    scheme: 'semver',
+    depends: [],
+    key: generateKeyPair('memo-test').secretKey,
+    epoch: 0,
+    source: { type: 'test' },
+  }).fragment;
 
 describe('LruMap', () => {
   it('keeps at most max entries, dropping the least recently used', () => {
@@ -50,9 +87,21 @@ describe('memoizeImmutableRecords', () => {
     expect((await ports.fragments.get(f.id))?.id).toBe(f.id); // ...so the new record is found
     expect((await ports.fragments.get(f.id))?.id).toBe(f.id);
     expect(calls.filter((c) => c === 'get')).toHaveLength(2);
-    const rec: LayerRecord = { key: sha256Digest('inputs'), digest: sha256Digest('layer'), diffId: sha256Digest('diff'), size: 3, fragments: [f.id] };
+    const rec: LayerRecord = {
+      key: sha256Digest('inputs'),
+      digest: sha256Digest('layer'),
+      diffId: sha256Digest('diff'),
+      size: 3,
+      fragments: [f.id],
+    };
     await ports.layerRecords!.put(rec);
-    await ports.verdicts!.put({ id: `${f.id}@g1`, fragment: f.id, trustGeneration: 'g1', keyName: 'memo-test', verifiedAt: '2026-12-01T00:00:00.000Z' });
+    await ports.verdicts!.put({
+      id: `${f.id}@g1`,
+      fragment: f.id,
+      trustGeneration: 'g1',
+      keyName: 'memo-test',
+      verifiedAt: '2026-12-01T00:00:00.000Z',
+    });
     for (let i = 0; i < 3; i++) {
       expect((await ports.layerRecords!.get(rec.key))?.digest).toBe(rec.digest);
       expect((await ports.verdicts!.get(`${f.id}@g1`))?.keyName).toBe('memo-test');

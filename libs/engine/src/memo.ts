@@ -18,17 +18,30 @@
  * cache does not have a blob (verify-stage.ts readBlob), and only bytes with the signed digest are
  * used.
  */
-import type { BlobStore, Fragment, FragmentRepository, FragmentVerdict, LayerRecord, LayerRecordRepository, VerdictRepository } from '@lse/core';
+import type {
+  BlobStore,
+  Fragment,
+  FragmentRepository,
+  FragmentVerdict,
+  LayerRecord,
+  LayerRecordRepository,
+  VerdictRepository,
+} from '@lse/core';
 import type { EnginePorts } from './ports';
 
 /** A bounded map: get refreshes an entry, set evicts the least recently used one beyond `max`. */
 export class LruMap<K, V> {
   private readonly m = new Map<K, V>();
   constructor(private readonly max: number) {}
-  get size(): number { return this.m.size; }
+  get size(): number {
+    return this.m.size;
+  }
   get(k: K): V | undefined {
     const v = this.m.get(k);
-    if (v !== undefined) { this.m.delete(k); this.m.set(k, v); }
+    if (v !== undefined) {
+      this.m.delete(k);
+      this.m.set(k, v);
+    }
     return v;
   }
   delete(k: K): void {
@@ -43,13 +56,23 @@ export class LruMap<K, V> {
 
 type Kind = 'fragments' | 'verdicts' | 'layerRecords' | 'cachePresence';
 /** Counts of answers from memory and from the repository, per kind (for metrics and tests). */
-export interface MemoStats { hits: Record<Kind, number>; misses: Record<Kind, number> }
+export interface MemoStats {
+  hits: Record<Kind, number>;
+  misses: Record<Kind, number>;
+}
 
-function remembering<T>(load: (k: string) => Promise<T | undefined>, lru: LruMap<string, T>, count: (hit: boolean) => void): (k: string) => Promise<T | undefined> {
+function remembering<T>(
+  load: (k: string) => Promise<T | undefined>,
+  lru: LruMap<string, T>,
+  count: (hit: boolean) => void,
+): (k: string) => Promise<T | undefined> {
   const inflight = new Map<string, Promise<T | undefined>>();
   return async (k) => {
     const have = lru.get(k);
-    if (have !== undefined) { count(true); return have; }
+    if (have !== undefined) {
+      count(true);
+      return have;
+    }
     count(false);
     let p = inflight.get(k);
     if (!p) {
@@ -66,16 +89,29 @@ function remembering<T>(load: (k: string) => Promise<T | undefined>, lru: LruMap
  * `ports` with `fragments.get`, `verdicts.get` and `layerRecords.get` answered from memory once an
  * id has been found; every other call goes to the repositories as before.
  */
-export function memoizeImmutableRecords(ports: EnginePorts, opts: { max?: number } = {}): { ports: EnginePorts; stats: MemoStats } {
+export function memoizeImmutableRecords(
+  ports: EnginePorts,
+  opts: { max?: number } = {},
+): { ports: EnginePorts; stats: MemoStats } {
   const max = opts.max ?? 20_000;
-  const stats: MemoStats = { hits: { fragments: 0, verdicts: 0, layerRecords: 0, cachePresence: 0 }, misses: { fragments: 0, verdicts: 0, layerRecords: 0, cachePresence: 0 } };
-  const counter = (kind: keyof MemoStats['hits']) => (hit: boolean) => { (hit ? stats.hits : stats.misses)[kind]++; };
+  const stats: MemoStats = {
+    hits: { fragments: 0, verdicts: 0, layerRecords: 0, cachePresence: 0 },
+    misses: { fragments: 0, verdicts: 0, layerRecords: 0, cachePresence: 0 },
+  };
+  const counter = (kind: keyof MemoStats['hits']) => (hit: boolean) => {
+    (hit ? stats.hits : stats.misses)[kind]++;
+  };
 
   const f = ports.fragments;
   const getFragment = remembering<Fragment>((id) => f.get(id), new LruMap(max), counter('fragments'));
   const fragments: FragmentRepository = {
-    put: (x) => f.put(x), get: getFragment, byName: (n) => f.byName(n), list: () => f.list(), candidates: (n) => f.candidates(n),
-    putMany: (xs) => f.putMany(xs), storedSets: (d) => f.storedSets(d),
+    put: (x) => f.put(x),
+    get: getFragment,
+    byName: (n) => f.byName(n),
+    list: () => f.list(),
+    candidates: (n) => f.candidates(n),
+    putMany: (xs) => f.putMany(xs),
+    storedSets: (d) => f.storedSets(d),
   };
   const out: EnginePorts = { ...ports, fragments };
   if (ports.cache !== ports.origin) out.cache = rememberingPresence(ports.cache, max, counter('cachePresence'));
@@ -96,17 +132,26 @@ export function memoizeImmutableRecords(ports: EnginePorts, opts: { max?: number
 function rememberingPresence(store: BlobStore, max: number, count: (hit: boolean) => void): BlobStore {
   const present = new LruMap<string, true>(max);
   return {
-    async put(digest, data, size) { await store.put(digest, data, size); present.set(digest, true); },
+    async put(digest, data, size) {
+      await store.put(digest, data, size);
+      present.set(digest, true);
+    },
     get: (digest) => store.get(digest),
     async has(digest) {
-      if (present.get(digest)) { count(true); return true; }
+      if (present.get(digest)) {
+        count(true);
+        return true;
+      }
       count(false);
       const yes = await store.has(digest);
       if (yes) present.set(digest, true);
       return yes;
     },
     stat: (digest) => store.stat(digest),
-    async delete(digest) { present.delete(digest); await store.delete(digest); },
+    async delete(digest) {
+      present.delete(digest);
+      await store.delete(digest);
+    },
     list: () => store.list(),
   };
 }

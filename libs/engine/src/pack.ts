@@ -1,6 +1,19 @@
 import {
-  FRAGMENT_TAR_MEDIA_TYPE, LseError, assertValidVersion, normalizeEntries, parseRelation, sha256Digest, signDescriptor,
-  type Fragment, type FragmentDescriptor, type Provide, type Relation, type SecretKey, type TarEntry, type VariantAttributes, type VersionScheme,
+  FRAGMENT_TAR_MEDIA_TYPE,
+  LseError,
+  assertValidVersion,
+  normalizeEntries,
+  parseRelation,
+  sha256Digest,
+  signDescriptor,
+  type Fragment,
+  type FragmentDescriptor,
+  type Provide,
+  type Relation,
+  type SecretKey,
+  type TarEntry,
+  type VariantAttributes,
+  type VersionScheme,
 } from '@lse/core';
 import type { EnginePorts } from './ports';
 
@@ -39,7 +52,11 @@ const NAME_RE = /^[a-z0-9][a-z0-9+._-]*$/;
 export function buildFragment(input: PackInput): { fragment: Fragment; blob: Buffer } {
   const { name, version, scheme } = input;
   if (!NAME_RE.test(name)) {
-    throw new LseError('FRAGMENT_INVALID', `fragment name '${name}' is not valid: use lowercase letters, digits and + . _ - (starting with a letter or digit)`, { name });
+    throw new LseError(
+      'FRAGMENT_INVALID',
+      `fragment name '${name}' is not valid: use lowercase letters, digits and + . _ - (starting with a letter or digit)`,
+      { name },
+    );
   }
   assertValidVersion(scheme, version);
   const rel = (specs: string[] | undefined): Relation[] => (specs ?? []).map((s) => parseRelation(s));
@@ -48,7 +65,12 @@ export function buildFragment(input: PackInput): { fragment: Fragment; blob: Buf
     if (!m) throw new LseError('CONSTRAINT_INVALID', `provides '${spec}' must be NAME or NAME (= VERSION)`, { spec });
     return m[2] ? { name: m[1]!, version: m[2] } : { name: m[1]! };
   });
-  const { tar, files } = normalizeEntries(input.entries, { mtime: input.epoch, allowSetuid: input.allowSetuid ?? false, uid: input.uid ?? 0, gid: input.gid ?? 0 });
+  const { tar, files } = normalizeEntries(input.entries, {
+    mtime: input.epoch,
+    allowSetuid: input.allowSetuid ?? false,
+    uid: input.uid ?? 0,
+    gid: input.gid ?? 0,
+  });
   const descriptor: FragmentDescriptor = {
     schemaVersion: 1,
     name,
@@ -68,7 +90,10 @@ export function buildFragment(input: PackInput): { fragment: Fragment; blob: Buf
   return { fragment: signDescriptor(descriptor, input.key), blob: tar };
 }
 
-export async function packFragment(ports: Pick<EnginePorts, 'origin' | 'fragments'>, input: PackInput): Promise<{ fragment: Fragment; created: boolean }> {
+export async function packFragment(
+  ports: Pick<EnginePorts, 'origin' | 'fragments'>,
+  input: PackInput,
+): Promise<{ fragment: Fragment; created: boolean }> {
   const { fragment, blob } = buildFragment(input);
   await ports.origin.put(fragment.descriptor.blob.digest, blob, blob.length);
   const r = await ports.fragments.put(fragment);

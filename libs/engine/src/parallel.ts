@@ -12,7 +12,11 @@ export const IO_CONCURRENCY = 8;
  * first failure no further item is started, and that failure is thrown once the calls already
  * running have settled (so nothing keeps running behind the caller's back).
  */
-export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   let failure: { err: unknown } | undefined;
@@ -35,7 +39,12 @@ export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (
 export async function fragmentsOfLock(ports: EnginePorts, lock: Lock): Promise<Fragment[]> {
   return mapLimited(lock.fragments, IO_CONCURRENCY, async (lf) => {
     const f = await ports.fragments.get(lf.id);
-    if (!f) throw new LseError('FRAGMENT_UNKNOWN', `fragment ${lf.name}@${lf.version} (${lf.id}) is in the lock but not in the fragment database`, { fragment: lf.id });
+    if (!f)
+      throw new LseError(
+        'FRAGMENT_UNKNOWN',
+        `fragment ${lf.name}@${lf.version} (${lf.id}) is in the lock but not in the fragment database`,
+        { fragment: lf.id },
+      );
     return f;
   });
 }

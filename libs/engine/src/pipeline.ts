@@ -1,7 +1,28 @@
 import { LseError, isLseError, isRetryable, lseErrorFrom, parseManifest, type Bus, type BusMessage } from '@lse/core';
 import {
-  HEADERS, NEXT_STAGE_OF, STAGE_NAMES, STAGE_OF, SUBJECTS, acceptedMsgId, durableOf, eventSubjects, terminalMsgId, validateAssembled, validateFailed, validateRequested, validateResolved, validateVerified,
-  type Stage, type StageName, type SynthAccepted, type SynthAssembled, type SynthCompleted, type SynthFailed, type SynthProgress, type SynthRequested, type SynthResolved,
+  HEADERS,
+  NEXT_STAGE_OF,
+  STAGE_NAMES,
+  STAGE_OF,
+  SUBJECTS,
+  acceptedMsgId,
+  durableOf,
+  eventSubjects,
+  terminalMsgId,
+  validateAssembled,
+  validateFailed,
+  validateRequested,
+  validateResolved,
+  validateVerified,
+  type Stage,
+  type StageName,
+  type SynthAccepted,
+  type SynthAssembled,
+  type SynthCompleted,
+  type SynthFailed,
+  type SynthProgress,
+  type SynthRequested,
+  type SynthResolved,
   type SynthVerified,
 } from '@lse/contracts';
 import type { LeaseRepository, Manifest } from '@lse/core';
@@ -63,7 +84,10 @@ const headersFor = (id: string, stage: Stage, trace?: string) => ({
  * message, then returns (which is when a NATS adapter acks). Returns a stop function that waits
  * for in-flight messages.
  */
-export async function startPipeline(deps: PipelineDeps, stages: readonly StageName[] = STAGE_NAMES): Promise<() => Promise<void>> {
+export async function startPipeline(
+  deps: PipelineDeps,
+  stages: readonly StageName[] = STAGE_NAMES,
+): Promise<() => Promise<void>> {
   const ctx = stageContext(deps);
   const handlers: Record<StageName, (msg: BusMessage<unknown>) => Promise<void>> = {
     resolver: handle(ctx, 'resolver', validateRequested, resolveStep),
@@ -74,7 +98,13 @@ export async function startPipeline(deps: PipelineDeps, stages: readonly StageNa
   };
   const stops: (() => Promise<void>)[] = [];
   for (const s of stages) {
-    stops.push(await deps.bus.subscribe(SUBJECTS[STAGE_OF[s]], handlers[s], { durable: durableOf(s), concurrency: deps.concurrency ?? 1, onDeadLetter: deadLetter(ctx, s) }));
+    stops.push(
+      await deps.bus.subscribe(SUBJECTS[STAGE_OF[s]], handlers[s], {
+        durable: durableOf(s),
+        concurrency: deps.concurrency ?? 1,
+        onDeadLetter: deadLetter(ctx, s),
+      }),
+    );
   }
   return async () => {
     for (const stop of stops) await stop();
@@ -95,15 +125,35 @@ function stageContext(deps: PipelineDeps): StageContext {
 }
 
 function progress(ctx: StageContext, id: string, stage: Stage, detail?: string, manifestName?: string, key?: string) {
-  return ctx.deps.bus.publish<SynthProgress>(eventSubjects.progress(id), {
-    v: 1, synthesisId: id, stage, at: ctx.now(), ...(detail ? { detail } : {}), ...(manifestName ? { manifestName } : {}), ...(key ? { key } : {}),
-  }, { [HEADERS.synthesisId]: id, [HEADERS.msgId]: `progress-${stage}:${id}` });
+  return ctx.deps.bus.publish<SynthProgress>(
+    eventSubjects.progress(id),
+    {
+      v: 1,
+      synthesisId: id,
+      stage,
+      at: ctx.now(),
+      ...(detail ? { detail } : {}),
+      ...(manifestName ? { manifestName } : {}),
+      ...(key ? { key } : {}),
+    },
+    { [HEADERS.synthesisId]: id, [HEADERS.msgId]: `progress-${stage}:${id}` },
+  );
 }
 
 function publishFailed(ctx: StageContext, id: string, name: StageName, err: LseError, stage = STAGE_OF[name]) {
-  return ctx.deps.bus.publish<SynthFailed>(eventSubjects.failed(id), {
-    v: 1, synthesisId: id, stage: name, code: err.code, message: err.message, details: { ...err.details, subject: stage }, failedAt: ctx.now(),
-  }, { ...headersFor(id, stage), [HEADERS.msgId]: terminalMsgId(id) });
+  return ctx.deps.bus.publish<SynthFailed>(
+    eventSubjects.failed(id),
+    {
+      v: 1,
+      synthesisId: id,
+      stage: name,
+      code: err.code,
+      message: err.message,
+      details: { ...err.details, subject: stage },
+      failedAt: ctx.now(),
+    },
+    { ...headersFor(id, stage), [HEADERS.msgId]: terminalMsgId(id) },
+  );
 }
 
 /** Publishes a stage's work message for the stage after it (from the stage table). */
@@ -115,9 +165,14 @@ function forward<T extends { synthesisId: string }>(ctx: StageContext, from: Sta
 
 /** The requested event (deduplicated with the gateway's own by its message id): the record starts here. */
 function accepted(ctx: StageContext, m: SynthRequested, manifest: Manifest | undefined) {
-  return ctx.deps.bus.publish<SynthAccepted>(eventSubjects.requested(m.synthesisId), acceptedOf(m, manifest, ctx.now()), {
-    [HEADERS.synthesisId]: m.synthesisId, [HEADERS.msgId]: acceptedMsgId(m.synthesisId),
-  });
+  return ctx.deps.bus.publish<SynthAccepted>(
+    eventSubjects.requested(m.synthesisId),
+    acceptedOf(m, manifest, ctx.now()),
+    {
+      [HEADERS.synthesisId]: m.synthesisId,
+      [HEADERS.msgId]: acceptedMsgId(m.synthesisId),
+    },
+  );
 }
 
 async function provisional(ctx: StageContext, id: string, key: string, blobs: string[]): Promise<void> {
@@ -129,7 +184,11 @@ async function provisional(ctx: StageContext, id: string, key: string, blobs: st
   if (have && !have.provisional) return;
   const at = Date.now();
   await leases.put({
-    synthesisId: id, key, blobs, provisional: true, createdAt: new Date(at).toISOString(),
+    synthesisId: id,
+    key,
+    blobs,
+    provisional: true,
+    createdAt: new Date(at).toISOString(),
     expiresAt: new Date(at + (ctx.deps.provisionalLeaseSeconds ?? PROVISIONAL_LEASE_SECONDS) * 1000).toISOString(),
   });
 }
@@ -139,7 +198,12 @@ async function provisional(ctx: StageContext, id: string, key: string, blobs: st
  * the step, and turns a permanent failure into the synthesis' failed event; a transient one is
  * thrown so the bus redelivers the message.
  */
-function handle<T extends { synthesisId: string }>(ctx: StageContext, name: StageName, validate: (v: unknown) => T, step: Step<T>) {
+function handle<T extends { synthesisId: string }>(
+  ctx: StageContext,
+  name: StageName,
+  validate: (v: unknown) => T,
+  step: Step<T>,
+) {
   const stage = STAGE_OF[name];
   return async (msg: BusMessage<unknown>) => {
     const started = Date.now();
@@ -147,10 +211,17 @@ function handle<T extends { synthesisId: string }>(ctx: StageContext, name: Stag
     try {
       m = validate(msg.data);
     } catch (e) {
-      ctx.deps.log.error({ handler: name, subject: msg.subject, err: (e as Error).message }, 'dropping invalid message');
+      ctx.deps.log.error(
+        { handler: name, subject: msg.subject, err: (e as Error).message },
+        'dropping invalid message',
+      );
       return;
     }
-    const log = ctx.deps.log.child({ handler: name, synthesisId: m.synthesisId, traceId: msg.headers[HEADERS.traceId] });
+    const log = ctx.deps.log.child({
+      handler: name,
+      synthesisId: m.synthesisId,
+      traceId: msg.headers[HEADERS.traceId],
+    });
     try {
       await step(ctx, m, log);
       log.info({ stage, ms: Date.now() - started }, `${name} done`);
@@ -172,7 +243,11 @@ function deadLetter(ctx: StageContext, name: StageName) {
     const id = (msg.data as { synthesisId?: string })?.synthesisId;
     if (typeof id !== 'string') return;
     const cause = isLseError(err) ? err : undefined;
-    const e = new LseError(cause?.code ?? 'INTERNAL', `${name} gave up after retrying for several minutes: ${(err as Error)?.message ?? String(err)}; the message is in the dead letters (lse.synth.dead)`, { ...(cause?.details ?? {}), retried: true });
+    const e = new LseError(
+      cause?.code ?? 'INTERNAL',
+      `${name} gave up after retrying for several minutes: ${(err as Error)?.message ?? String(err)}; the message is in the dead letters (lse.synth.dead)`,
+      { ...(cause?.details ?? {}), retried: true },
+    );
     await publishFailed(ctx, id, name, e);
   };
 }
@@ -182,7 +257,10 @@ async function resolveStep(ctx: StageContext, m: SynthRequested): Promise<void> 
   const { deps } = ctx;
   let manifest: Manifest | undefined;
   try {
-    manifest = parseManifest(typeof m.manifest === 'string' ? m.manifest : JSON.stringify(m.manifest, null, 2), `manifest of ${m.synthesisId}`);
+    manifest = parseManifest(
+      typeof m.manifest === 'string' ? m.manifest : JSON.stringify(m.manifest, null, 2),
+      `manifest of ${m.synthesisId}`,
+    );
   } finally {
     await accepted(ctx, m, manifest);
   }
@@ -191,12 +269,30 @@ async function resolveStep(ctx: StageContext, m: SynthRequested): Promise<void> 
   if (cached) {
     // Same key, same image: the earlier result is reused and the work stages are skipped.
     await provisional(ctx, m.synthesisId, key, imageBlobs(cached));
-    await progress(ctx, m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key} (cached result)`, manifest.metadata.name, key);
-    await deps.bus.publish<SynthAssembled>(SUBJECTS.assembled, { v: 1, synthesisId: m.synthesisId, key, image: cached, layerPlan: [] }, headersFor(m.synthesisId, 'assembled', m.synthesisId));
+    await progress(
+      ctx,
+      m.synthesisId,
+      'resolved',
+      `${lock.fragments.length} fragments, key ${key} (cached result)`,
+      manifest.metadata.name,
+      key,
+    );
+    await deps.bus.publish<SynthAssembled>(
+      SUBJECTS.assembled,
+      { v: 1, synthesisId: m.synthesisId, key, image: cached, layerPlan: [] },
+      headersFor(m.synthesisId, 'assembled', m.synthesisId),
+    );
     return;
   }
   await forward<SynthResolved>(ctx, 'resolver', { v: 1, synthesisId: m.synthesisId, key, lock });
-  await progress(ctx, m.synthesisId, 'resolved', `${lock.fragments.length} fragments, key ${key}`, manifest.metadata.name, key);
+  await progress(
+    ctx,
+    m.synthesisId,
+    'resolved',
+    `${lock.fragments.length} fragments, key ${key}`,
+    manifest.metadata.name,
+    key,
+  );
 }
 
 /** fetcher: every blob of the lock into the cache (refused ones are left to the verifier). */
@@ -204,7 +300,12 @@ async function fetchStep(ctx: StageContext, m: SynthResolved, log: Log): Promise
   const r = await fetchFragments(ctx.deps.ports, m.lock);
   for (const why of r.refused) log.warn({ stage: 'resolved' }, `not cached, left to the verifier: ${why}`);
   await forward<SynthResolved>(ctx, 'fetcher', { v: 1, synthesisId: m.synthesisId, key: m.key, lock: m.lock });
-  await progress(ctx, m.synthesisId, 'fetched', `${r.copied} blobs copied to the cache${r.refused.length ? `, ${r.refused.length} refused` : ''}`);
+  await progress(
+    ctx,
+    m.synthesisId,
+    'fetched',
+    `${r.copied} blobs copied to the cache${r.refused.length ? `, ${r.refused.length} refused` : ''}`,
+  );
 }
 
 /** verifier: signatures, digests, policy and file indexes of every fragment. */
@@ -222,7 +323,9 @@ async function assembleStep(ctx: StageContext, m: SynthVerified): Promise<void> 
   // The provisional lease names the layers the image will reuse before they are checked
   // (AssemblyHooks.holding), so a layer found present stays present; once the image is known,
   // the lease names all its blobs. The recorder checks them all once more.
-  const { image, layerPlan } = await assembleImage(ports, m.lock, opts, { holding: (reused) => provisional(ctx, m.synthesisId, m.key, reused) });
+  const { image, layerPlan } = await assembleImage(ports, m.lock, opts, {
+    holding: (reused) => provisional(ctx, m.synthesisId, m.key, reused),
+  });
   await provisional(ctx, m.synthesisId, m.key, imageBlobs(image));
   await forward<SynthAssembled>(ctx, 'assembler', { v: 1, synthesisId: m.synthesisId, key: m.key, image, layerPlan });
   await progress(ctx, m.synthesisId, 'assembled', image.manifestDigest);
@@ -231,7 +334,12 @@ async function assembleStep(ctx: StageContext, m: SynthVerified): Promise<void> 
 /** recorder: the deps' record function, or the completed event. */
 async function recordStep(ctx: StageContext, m: SynthAssembled): Promise<void> {
   if (ctx.deps.record) await ctx.deps.record(m);
-  else await ctx.deps.bus.publish<SynthCompleted>(eventSubjects.completed(m.synthesisId), { ...m, completedAt: ctx.now() }, { ...headersFor(m.synthesisId, 'assembled', m.synthesisId), [HEADERS.msgId]: terminalMsgId(m.synthesisId) });
+  else
+    await ctx.deps.bus.publish<SynthCompleted>(
+      eventSubjects.completed(m.synthesisId),
+      { ...m, completedAt: ctx.now() },
+      { ...headersFor(m.synthesisId, 'assembled', m.synthesisId), [HEADERS.msgId]: terminalMsgId(m.synthesisId) },
+    );
 }
 
 /**
@@ -240,7 +348,8 @@ async function recordStep(ctx: StageContext, m: SynthAssembled): Promise<void> {
  */
 export function acceptedOf(m: SynthRequested, manifest?: Manifest, at = new Date().toISOString()): SynthAccepted {
   let name = manifest?.metadata.name;
-  if (!name && typeof m.manifest === 'object' && m.manifest && typeof m.manifest.metadata?.name === 'string') name = m.manifest.metadata.name;
+  if (!name && typeof m.manifest === 'object' && m.manifest && typeof m.manifest.metadata?.name === 'string')
+    name = m.manifest.metadata.name;
   if (!name && typeof m.manifest === 'string') {
     try {
       name = parseManifest(m.manifest, 'request').metadata.name;
@@ -249,8 +358,12 @@ export function acceptedOf(m: SynthRequested, manifest?: Manifest, at = new Date
     }
   }
   return {
-    v: 1, synthesisId: m.synthesisId, manifestName: name ?? '(invalid manifest)', requestedAt: m.requestedAt ?? at,
-    ...(m.platform ? { platform: m.platform } : {}), ...(m.tenant ? { tenant: m.tenant } : {}),
+    v: 1,
+    synthesisId: m.synthesisId,
+    manifestName: name ?? '(invalid manifest)',
+    requestedAt: m.requestedAt ?? at,
+    ...(m.platform ? { platform: m.platform } : {}),
+    ...(m.tenant ? { tenant: m.tenant } : {}),
   };
 }
 
@@ -258,9 +371,15 @@ export function acceptedOf(m: SynthRequested, manifest?: Manifest, at = new Date
  * Publishes a request and waits for its completed (resolves) or failed (rejects with an
  * LseError carrying the stage) event. Progress events go to `onProgress`.
  */
-export async function runSynthesis(bus: Bus, req: SynthRequested, onProgress?: (p: SynthProgress) => void): Promise<SynthCompleted> {
+export async function runSynthesis(
+  bus: Bus,
+  req: SynthRequested,
+  onProgress?: (p: SynthProgress) => void,
+): Promise<SynthCompleted> {
   let settle!: { resolve: (c: SynthCompleted) => void; reject: (e: unknown) => void };
-  const done = new Promise<SynthCompleted>((resolve, reject) => { settle = { resolve, reject }; });
+  const done = new Promise<SynthCompleted>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
   const unsubscribe = await bus.subscribe(eventSubjects.all(req.synthesisId), async (msg) => {
     if (msg.subject === eventSubjects.completed(req.synthesisId)) settle.resolve(msg.data as SynthCompleted);
     else if (msg.subject === eventSubjects.failed(req.synthesisId)) {

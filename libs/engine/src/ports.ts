@@ -1,4 +1,14 @@
-import type { BaseRepository, BlobStore, Catalog, DebContents, Fragment, FragmentRepository, LayerRecordRepository, TrustStore, VerdictRepository } from '@lse/core';
+import type {
+  BaseRepository,
+  BlobStore,
+  Catalog,
+  DebContents,
+  Fragment,
+  FragmentRepository,
+  LayerRecordRepository,
+  TrustStore,
+  VerdictRepository,
+} from '@lse/core';
 
 /** What resolution reads from an in-memory catalog (LiveCatalog): fragments, and bases by tag or digest. */
 export interface ResolveView extends Catalog {

@@ -19,7 +19,16 @@ function setup() {
   const a = new Counting();
   const c = new Counting();
   const origin = new Counting();
-  const store = new TieredBlobStore({ region: 'b', name: 'fragments', local, tiers: [{ kind: 'peer', name: 'a', store: a }, { kind: 'peer', name: 'c', store: c }, { kind: 'origin', name: 'origin', store: origin }] });
+  const store = new TieredBlobStore({
+    region: 'b',
+    name: 'fragments',
+    local,
+    tiers: [
+      { kind: 'peer', name: 'a', store: a },
+      { kind: 'peer', name: 'c', store: c },
+      { kind: 'origin', name: 'origin', store: origin },
+    ],
+  });
   return { local, a, c, origin, store };
 }
 
@@ -74,8 +83,18 @@ describe('TieredBlobStore', () => {
     const x = blob('nowhere');
     expect(await store.has(x.digest)).toBe(false);
     expect(store.stats()).toContainEqual({ tier: 'miss', source: 'b', lookups: 1, bytes: 0 });
-    const down: BlobStore = { ...new MemoryBlobStore(), get: async () => { throw new LseError('UNAVAILABLE', 'S3 GetObject: no answer'); } } as unknown as BlobStore;
-    const flaky = new TieredBlobStore({ region: 'b', name: 'layers', local: new MemoryBlobStore(), tiers: [{ kind: 'peer', name: 'a', store: down }] });
+    const down: BlobStore = {
+      ...new MemoryBlobStore(),
+      get: async () => {
+        throw new LseError('UNAVAILABLE', 'S3 GetObject: no answer');
+      },
+    } as unknown as BlobStore;
+    const flaky = new TieredBlobStore({
+      region: 'b',
+      name: 'layers',
+      local: new MemoryBlobStore(),
+      tiers: [{ kind: 'peer', name: 'a', store: down }],
+    });
     await expect(flaky.has(x.digest)).rejects.toMatchObject({ code: 'UNAVAILABLE', retryable: true });
   });
 

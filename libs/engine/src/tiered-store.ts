@@ -75,7 +75,9 @@ export class TieredBlobStore implements BlobStore {
 
   /** Counter rows, sorted by tier then source. */
   stats(): TierCount[] {
-    return [...this.counts.values()].map((c) => ({ ...c })).sort((a, b) => (a.tier + a.source < b.tier + b.source ? -1 : 1));
+    return [...this.counts.values()]
+      .map((c) => ({ ...c }))
+      .sort((a, b) => (a.tier + a.source < b.tier + b.source ? -1 : 1));
   }
 
   /** The tiers after the local store, in the order they are asked: `peer:<region>`, `origin:origin`. */
@@ -85,7 +87,9 @@ export class TieredBlobStore implements BlobStore {
 
   /** Bytes copied into this region from other tiers (peers and origin), in total. */
   copiedBytes(): number {
-    return this.stats().filter((c) => c.tier === 'peer' || c.tier === 'origin').reduce((n, c) => n + c.bytes, 0);
+    return this.stats()
+      .filter((c) => c.tier === 'peer' || c.tier === 'origin')
+      .reduce((n, c) => n + c.bytes, 0);
   }
 
   private count(tier: TierCount['tier'], source: string, bytes: number): void {
@@ -109,7 +113,11 @@ export class TieredBlobStore implements BlobStore {
       if (!isLseError(e, 'BLOB_UNKNOWN')) throw e;
     }
     if ((await this.fill(digest)) === undefined) {
-      throw new LseError('BLOB_UNKNOWN', `blob ${digest} is not in the ${this.name} cache of region ${this.region}, nor in ${this.tierNames()}`, { digest, region: this.region });
+      throw new LseError(
+        'BLOB_UNKNOWN',
+        `blob ${digest} is not in the ${this.name} cache of region ${this.region}, nor in ${this.tierNames()}`,
+        { digest, region: this.region },
+      );
     }
     return this.local.get(digest);
   }
@@ -130,9 +138,14 @@ export class TieredBlobStore implements BlobStore {
   /** Streams from the local store once the blob is there (copied in first if need be). */
   async getStream(digest: string, range?: { start: number; end?: number }): Promise<unknown> {
     const local = this.local as unknown as Partial<Streaming>;
-    if (!local.getStream) throw new LseError('INTERNAL', `the local ${this.name} store of region ${this.region} cannot stream`, { digest });
+    if (!local.getStream)
+      throw new LseError('INTERNAL', `the local ${this.name} store of region ${this.region} cannot stream`, { digest });
     if ((await this.stat(digest)) === undefined) {
-      throw new LseError('BLOB_UNKNOWN', `blob ${digest} is not in the ${this.name} cache of region ${this.region}, nor in ${this.tierNames()}`, { digest, region: this.region });
+      throw new LseError(
+        'BLOB_UNKNOWN',
+        `blob ${digest} is not in the ${this.name} cache of region ${this.region}, nor in ${this.tierNames()}`,
+        { digest, region: this.region },
+      );
     }
     return local.getStream.call(this.local, digest, range);
   }
@@ -146,7 +159,9 @@ export class TieredBlobStore implements BlobStore {
   }
 
   private tierNames(): string {
-    return this.tiers.length ? this.tiers.map((t) => (t.kind === 'peer' ? `region ${t.name}` : t.name)).join(', ') : 'any other tier (none configured)';
+    return this.tiers.length
+      ? this.tiers.map((t) => (t.kind === 'peer' ? `region ${t.name}` : t.name)).join(', ')
+      : 'any other tier (none configured)';
   }
 
   /** Copies `digest` in from the first tier that holds intact bytes; its size, or undefined. */
@@ -175,11 +190,17 @@ export class TieredBlobStore implements BlobStore {
         if (isLseError(e, 'BLOB_UNKNOWN')) continue;
         if (isLseError(e, 'DIGEST_MISMATCH') || isLseError(e, 'SIZE_MISMATCH')) {
           this.count('refused', t.name, 0);
-          this.log.error({ digest, tier: t.kind, source: t.name, code: e.code }, `refused a blob from ${t.kind} ${t.name}: its bytes do not match the digest; not stored, trying the next tier`);
+          this.log.error(
+            { digest, tier: t.kind, source: t.name, code: e.code },
+            `refused a blob from ${t.kind} ${t.name}: its bytes do not match the digest; not stored, trying the next tier`,
+          );
           continue;
         }
         unavailable ??= e;
-        this.log.warn({ digest, tier: t.kind, source: t.name, err: (e as Error).message }, `${t.kind} ${t.name} did not answer; trying the next tier`);
+        this.log.warn(
+          { digest, tier: t.kind, source: t.name, err: (e as Error).message },
+          `${t.kind} ${t.name} did not answer; trying the next tier`,
+        );
         continue;
       }
       await this.local.put(digest, data, data.length);

@@ -14,18 +14,31 @@ export const ASSEMBLY_READS = ['usr/share/base-passwd/passwd.master', 'usr/share
 const bare = (p: string) => p.replace(/^(\.\/|\/)+/, '');
 
 /** The verdict for a fragment whose content was just verified (`view` is what assembly sees). */
-export function verdictFor(f: Fragment, content: { fragment: Fragment; entries: TarEntry[] }, generation: string, keyName: string, at: string): FragmentVerdict {
+export function verdictFor(
+  f: Fragment,
+  content: { fragment: Fragment; entries: TarEntry[] },
+  generation: string,
+  keyName: string,
+  at: string,
+): FragmentVerdict {
   const files: Record<string, string> = {};
   for (const e of content.entries) {
     const p = bare(e.path);
-    if (e.type === 'file' && ASSEMBLY_READS.includes(p)) files[p] = Buffer.from(e.data ?? Buffer.alloc(0)).toString('base64');
+    if (e.type === 'file' && ASSEMBLY_READS.includes(p))
+      files[p] = Buffer.from(e.data ?? Buffer.alloc(0)).toString('base64');
   }
-  const derived = f.descriptor.blob.mediaType === DEB_MEDIA_TYPE
-    ? { files: content.fragment.descriptor.files, metadata: content.fragment.descriptor.metadata }
-    : undefined;
+  const derived =
+    f.descriptor.blob.mediaType === DEB_MEDIA_TYPE
+      ? { files: content.fragment.descriptor.files, metadata: content.fragment.descriptor.metadata }
+      : undefined;
   return {
-    id: verdictId(f.id, generation), fragment: f.id, trustGeneration: generation, keyName, verifiedAt: at,
-    ...(derived ? { derived } : {}), ...(Object.keys(files).length ? { files } : {}),
+    id: verdictId(f.id, generation),
+    fragment: f.id,
+    trustGeneration: generation,
+    keyName,
+    verifiedAt: at,
+    ...(derived ? { derived } : {}),
+    ...(Object.keys(files).length ? { files } : {}),
   };
 }
 
@@ -33,7 +46,11 @@ export function verdictFor(f: Fragment, content: { fragment: Fragment; entries: 
 export function viewOf(f: Fragment, v: FragmentVerdict | undefined): Fragment | undefined {
   if (f.descriptor.blob.mediaType !== DEB_MEDIA_TYPE) return f;
   if (!v?.derived) return undefined;
-  return { id: f.id, signatures: f.signatures, descriptor: { ...f.descriptor, files: v.derived.files, metadata: v.derived.metadata } };
+  return {
+    id: f.id,
+    signatures: f.signatures,
+    descriptor: { ...f.descriptor, files: v.derived.files, metadata: v.derived.metadata },
+  };
 }
 
 /** One of ASSEMBLY_READS from a verdict: the bytes, null when the content has no such file, undefined when unknown. */

@@ -1,6 +1,19 @@
 import {
-  DEB_MEDIA_TYPE, LseError, checkPolicy, isLseError, deriveFromDeb, fragmentLabel, readTar, sha256Digest, trustGeneration, verdictId, verifyFragment,
-  type Fragment, type Lock, type TarEntry, type TrustedKey,
+  DEB_MEDIA_TYPE,
+  LseError,
+  checkPolicy,
+  isLseError,
+  deriveFromDeb,
+  fragmentLabel,
+  readTar,
+  sha256Digest,
+  trustGeneration,
+  verdictId,
+  verifyFragment,
+  type Fragment,
+  type Lock,
+  type TarEntry,
+  type TrustedKey,
 } from '@lse/core';
 import { fileIndexOf, indexDifference } from './file-index';
 import { IO_CONCURRENCY, fragmentsOfLock, mapLimited } from './parallel';
@@ -26,7 +39,11 @@ import { verdictFor } from './verdicts';
  * fragment is read again once. Records and blobs are read a few at a time (IO_CONCURRENCY).
  * Returns the key that vouched for each fragment id.
  */
-export async function verifyFragments(ports: EnginePorts, lock: Lock, onProgress?: (done: number, total: number) => void): Promise<Record<string, string>> {
+export async function verifyFragments(
+  ports: EnginePorts,
+  lock: Lock,
+  onProgress?: (done: number, total: number) => void,
+): Promise<Record<string, string>> {
   const trusted = await ports.trust.list();
   const keys = new Map<string, TrustedKey>(trusted.map((k) => [k.name, k]));
   const generation = trustGeneration(trusted);
@@ -55,11 +72,19 @@ export async function readVerifiedEntries(ports: EnginePorts, f: Fragment): Prom
  * for a fragment from a Packages index, the view with the file index and Debian metadata derived
  * from its verified .deb.
  */
-export async function readVerifiedContent(ports: EnginePorts, f: Fragment): Promise<{ fragment: Fragment; entries: TarEntry[] }> {
+export async function readVerifiedContent(
+  ports: EnginePorts,
+  f: Fragment,
+): Promise<{ fragment: Fragment; entries: TarEntry[] }> {
   const blob = await readBlob(ports, f);
   if (f.descriptor.blob.mediaType !== DEB_MEDIA_TYPE) return { fragment: f, entries: checkFragmentBlob(f, blob) };
   checkBlobBytes(f, blob);
-  if (!ports.debian) throw new LseError('INTERNAL', `${fragmentLabel(f)} is a Debian package from an index, and this service cannot read .deb files (no Debian support configured)`, { fragment: f.id });
+  if (!ports.debian)
+    throw new LseError(
+      'INTERNAL',
+      `${fragmentLabel(f)} is a Debian package from an index, and this service cannot read .deb files (no Debian support configured)`,
+      { fragment: f.id },
+    );
   const derived = deriveFromDeb(f, await ports.debian.read(blob, fragmentLabel(f)));
   checkPolicy(derived.entries, { allowSetuid: true, label: fragmentLabel(f) });
   return { fragment: derived.fragment, entries: derived.entries };
@@ -77,10 +102,17 @@ async function readBlob(ports: EnginePorts, f: Fragment): Promise<Buffer> {
     } catch (e) {
       if (!isLseError(e, 'BLOB_UNKNOWN')) throw e;
     }
-    if (f.descriptor.blob.mediaType === DEB_MEDIA_TYPE && ports.debian && !(await ports.origin.has(digest))) return await ports.debian.download(f);
+    if (f.descriptor.blob.mediaType === DEB_MEDIA_TYPE && ports.debian && !(await ports.origin.has(digest)))
+      return await ports.debian.download(f);
     return await ports.origin.get(digest);
   } catch (e) {
-    if (e instanceof LseError) throw new LseError(e.code, e.message.startsWith(label) ? e.message : `${label}: ${e.message}`, { ...e.details, fragment: f.id }, { cause: e });
+    if (e instanceof LseError)
+      throw new LseError(
+        e.code,
+        e.message.startsWith(label) ? e.message : `${label}: ${e.message}`,
+        { ...e.details, fragment: f.id },
+        { cause: e },
+      );
     throw e;
   }
 }
@@ -89,11 +121,19 @@ function checkBlobBytes(f: Fragment, blob: Buffer): void {
   const label = fragmentLabel(f);
   const { digest, size } = f.descriptor.blob;
   if (blob.length !== size) {
-    throw new LseError('SIZE_MISMATCH', `${label}: blob ${digest} has ${blob.length} bytes, the signed descriptor says ${size}`, { fragment: f.id, digest });
+    throw new LseError(
+      'SIZE_MISMATCH',
+      `${label}: blob ${digest} has ${blob.length} bytes, the signed descriptor says ${size}`,
+      { fragment: f.id, digest },
+    );
   }
   const actual = sha256Digest(blob);
   if (actual !== digest) {
-    throw new LseError('DIGEST_MISMATCH', `${label}: blob hashes to ${actual}, the signed descriptor says ${digest}`, { fragment: f.id, digest, actual });
+    throw new LseError('DIGEST_MISMATCH', `${label}: blob hashes to ${actual}, the signed descriptor says ${digest}`, {
+      fragment: f.id,
+      digest,
+      actual,
+    });
   }
 }
 
@@ -108,6 +148,9 @@ export function checkFragmentBlob(f: Fragment, blob: Buffer): TarEntry[] {
   const entries = readTar(blob);
   checkPolicy(entries, { allowSetuid: f.descriptor.metadata['allowSetuid'] === true, label });
   const diff = indexDifference(f.descriptor.files, fileIndexOf(entries));
-  if (diff) throw new LseError('FRAGMENT_INVALID', `${label}: blob does not match its signed file index: ${diff}`, { fragment: f.id });
+  if (diff)
+    throw new LseError('FRAGMENT_INVALID', `${label}: blob does not match its signed file index: ${diff}`, {
+      fragment: f.id,
+    });
   return entries;
 }

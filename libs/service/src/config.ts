@@ -68,9 +68,16 @@ type Env = Record<string, string | undefined>;
 export function parseRegionPeers(raw: string | undefined, self: string): RegionConfig['peers'] {
   const peers: RegionConfig['peers'] = [];
   const fail = (why: string): never => {
-    throw new LseError('CONFIG_INVALID', `LSE_REGION_PEERS: ${why} (write NAME=ENDPOINT/BUCKET,..., e.g. us-east=http://10.0.0.5:9000/lse)`, { variable: 'LSE_REGION_PEERS' });
+    throw new LseError(
+      'CONFIG_INVALID',
+      `LSE_REGION_PEERS: ${why} (write NAME=ENDPOINT/BUCKET,..., e.g. us-east=http://10.0.0.5:9000/lse)`,
+      { variable: 'LSE_REGION_PEERS' },
+    );
   };
-  for (const part of (raw ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of (raw ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const eq = part.indexOf('=');
     if (eq < 1) fail(`entry '${part}' has no NAME=`);
     const name = part.slice(0, eq);
@@ -84,10 +91,13 @@ export function parseRegionPeers(raw: string | undefined, self: string): RegionC
     } catch {
       return fail(`'${part.slice(eq + 1)}' (region ${name}) is not a URL`);
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') fail(`the endpoint of region ${name} must start with http:// or https://`);
-    if (u.username || u.password) fail(`the endpoint of region ${name} must not carry credentials (peers are read with S3_ACCESS_KEY_ID)`);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      fail(`the endpoint of region ${name} must start with http:// or https://`);
+    if (u.username || u.password)
+      fail(`the endpoint of region ${name} must not carry credentials (peers are read with S3_ACCESS_KEY_ID)`);
     const bucket = u.pathname.replace(/^\/+|\/+$/g, '');
-    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) fail(`the endpoint of region ${name} must end in /BUCKET (an S3 bucket name), got '${u.pathname}'`);
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
+      fail(`the endpoint of region ${name} must end in /BUCKET (an S3 bucket name), got '${u.pathname}'`);
     peers.push({ name, endpoint: u.origin, bucket });
   }
   return peers;
@@ -96,7 +106,12 @@ export function parseRegionPeers(raw: string | undefined, self: string): RegionC
 function regionConfig(env: Env): RegionConfig | undefined {
   const name = env['LSE_REGION'];
   if (!name) {
-    if (env['LSE_REGION_PEERS']) throw new LseError('CONFIG_INVALID', 'LSE_REGION_PEERS is set but LSE_REGION is not: name the region this service runs in (e.g. LSE_REGION=eu-west)', { variable: 'LSE_REGION' });
+    if (env['LSE_REGION_PEERS'])
+      throw new LseError(
+        'CONFIG_INVALID',
+        'LSE_REGION_PEERS is set but LSE_REGION is not: name the region this service runs in (e.g. LSE_REGION=eu-west)',
+        { variable: 'LSE_REGION' },
+      );
     return undefined;
   }
   const problem = regionProblem(name);
@@ -107,7 +122,10 @@ function regionConfig(env: Env): RegionConfig | undefined {
 function int(env: Env, name: string, def: number, what: string, min = 0): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new LseError('CONFIG_INVALID', `${name} must be a whole number >= ${min} (${what}), got '${raw}'`, { variable: name });
+  if (!/^\d+$/.test(raw) || Number(raw) < min)
+    throw new LseError('CONFIG_INVALID', `${name} must be a whole number >= ${min} (${what}), got '${raw}'`, {
+      variable: name,
+    });
   return Number(raw);
 }
 
@@ -119,7 +137,12 @@ function url(env: Env, name: string, def: string, schemes: string[], what: strin
   } catch {
     throw new LseError('CONFIG_INVALID', `${name} must be a URL (${what}), got '${raw}'`, { variable: name });
   }
-  if (!schemes.includes(u.protocol.replace(/:$/, ''))) throw new LseError('CONFIG_INVALID', `${name} must start with ${schemes.map((s) => s + '://').join(' or ')} (${what}), got '${raw}'`, { variable: name });
+  if (!schemes.includes(u.protocol.replace(/:$/, '')))
+    throw new LseError(
+      'CONFIG_INVALID',
+      `${name} must start with ${schemes.map((s) => s + '://').join(' or ')} (${what}), got '${raw}'`,
+      { variable: name },
+    );
   return raw;
 }
 
@@ -127,35 +150,61 @@ function url(env: Env, name: string, def: string, schemes: string[], what: strin
 function urls(env: Env, name: string, def: string, schemes: string[], what: string): string {
   const raw = env[name] || def;
   const parts = raw.split(',').map((p) => p.trim());
-  if (parts.some((p) => !p)) throw new LseError('CONFIG_INVALID', `${name} has an empty entry (${what}; comma-separated for a cluster), got '${raw}'`, { variable: name });
+  if (parts.some((p) => !p))
+    throw new LseError(
+      'CONFIG_INVALID',
+      `${name} has an empty entry (${what}; comma-separated for a cluster), got '${raw}'`,
+      { variable: name },
+    );
   for (const p of parts) url({ [name]: p }, name, def, schemes, what);
   return parts.join(',');
 }
 
 function required(env: Env, name: string, what: string): string {
   const v = env[name];
-  if (!v) throw new LseError('CONFIG_INVALID', `${name} is not set: it is ${what} (local servers: eval "$(bash infra/local/stack.sh env)")`, { variable: name });
+  if (!v)
+    throw new LseError(
+      'CONFIG_INVALID',
+      `${name} is not set: it is ${what} (local servers: eval "$(bash infra/local/stack.sh env)")`,
+      { variable: name },
+    );
   return v;
 }
 
 function secret(env: Env, name: string): string {
   const v = env[name]!;
-  if (v.length < 16) throw new LseError('CONFIG_INVALID', `${name} must be at least 16 characters (it signs registry tokens)`, { variable: name });
+  if (v.length < 16)
+    throw new LseError('CONFIG_INVALID', `${name} must be at least 16 characters (it signs registry tokens)`, {
+      variable: name,
+    });
   return v;
 }
 
 function platforms(env: Env, name: string, def: string): Platform[] {
   const raw = env[name] || def;
   try {
-    return raw.split(',').map((p) => p.trim()).filter(Boolean).map(parsePlatform);
+    return raw
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)
+      .map(parsePlatform);
   } catch (e) {
-    throw new LseError('CONFIG_INVALID', `${name}: ${(e as Error).message} (comma-separated, e.g. linux/amd64,linux/amd64/v3)`, { variable: name });
+    throw new LseError(
+      'CONFIG_INVALID',
+      `${name}: ${(e as Error).message} (comma-separated, e.g. linux/amd64,linux/amd64/v3)`,
+      { variable: name },
+    );
   }
 }
 
 function replicas(env: Env, name: string): number {
   const n = int(env, name, 1, 'replicas of the LSE streams: 1 for one server, 3 for a three-node cluster', 1);
-  if (n > 5) throw new LseError('CONFIG_INVALID', `${name} must be 1 to 5 (JetStream keeps at most 5 replicas of a stream), got '${n}'`, { variable: name });
+  if (n > 5)
+    throw new LseError(
+      'CONFIG_INVALID',
+      `${name} must be 1 to 5 (JetStream keeps at most 5 replicas of a stream), got '${n}'`,
+      { variable: name },
+    );
   return n;
 }
 
@@ -163,11 +212,25 @@ function replicas(env: Env, name: string): number {
 export function parseTokens(raw: string | undefined): ServiceConfig['gateway']['tokens'] {
   const out = new Map<string, { name: string; scopes: Set<string> }>();
   if (!raw) return out;
-  for (const part of raw.split(';').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([A-Za-z0-9_.-]+)=([A-Za-z0-9_.~+/-]{16,}):([a-z,]+)$/.exec(part);
-    if (!m) throw new LseError('CONFIG_INVALID', `LSE_TOKENS entry '${part.replace(/=.*/, '=…')}' must look like NAME=TOKEN:SCOPE[,SCOPE] with a token of at least 16 characters`, { variable: 'LSE_TOKENS' });
+    if (!m)
+      throw new LseError(
+        'CONFIG_INVALID',
+        `LSE_TOKENS entry '${part.replace(/=.*/, '=…')}' must look like NAME=TOKEN:SCOPE[,SCOPE] with a token of at least 16 characters`,
+        { variable: 'LSE_TOKENS' },
+      );
     const scopes = new Set(m[3]!.split(','));
-    for (const s of scopes) if (!['synth', 'publish', 'admin', 'pull'].includes(s)) throw new LseError('CONFIG_INVALID', `LSE_TOKENS: unknown scope '${s}' for ${m[1]} (scopes: synth, publish, pull, admin)`, { variable: 'LSE_TOKENS' });
+    for (const s of scopes)
+      if (!['synth', 'publish', 'admin', 'pull'].includes(s))
+        throw new LseError(
+          'CONFIG_INVALID',
+          `LSE_TOKENS: unknown scope '${s}' for ${m[1]} (scopes: synth, publish, pull, admin)`,
+          { variable: 'LSE_TOKENS' },
+        );
     out.set(m[2]!, { name: m[1]!, scopes });
   }
   return out;
@@ -189,7 +252,17 @@ export function loadServiceConfig(env: Env): ServiceConfig {
       secretAccessKey: required(env, 'S3_SECRET_ACCESS_KEY', 'the secret key of the S3 layer cache'),
     },
     ...(region ? { region } : {}),
-    ...(env['LSE_DEBIAN_MIRROR'] ? { debianMirror: url(env, 'LSE_DEBIAN_MIRROR', '', ['http', 'https'], 'the Debian archive .deb files of indexed packages are fetched from') } : {}),
+    ...(env['LSE_DEBIAN_MIRROR']
+      ? {
+          debianMirror: url(
+            env,
+            'LSE_DEBIAN_MIRROR',
+            '',
+            ['http', 'https'],
+            'the Debian archive .deb files of indexed packages are fetched from',
+          ),
+        }
+      : {}),
     concurrency: int(env, 'LSE_CONCURRENCY', 2, 'messages a service handles at once', 1),
     ackWaitMs: int(env, 'LSE_ACK_WAIT_SECONDS', 0, 'seconds before an unacknowledged message is redelivered') * 1000,
     logLevel: env['LSE_LOG_LEVEL'] || 'info',
@@ -200,11 +273,29 @@ export function loadServiceConfig(env: Env): ServiceConfig {
       port: int(env, 'LSE_GATEWAY_PORT', 8080, 'the gateway HTTP port'),
       tokens: parseTokens(env['LSE_TOKENS']),
       anonymousPull: (env['LSE_ANONYMOUS_PULL'] ?? 'false') === 'true',
-      leaseTtlSeconds: int(env, 'LSE_LEASE_TTL_SECONDS', 3600, 'how long a synthesized image is kept without renewal', 1),
-      collectIntervalSeconds: int(env, 'LSE_COLLECT_INTERVAL_SECONDS', 60, 'how often the collector runs; 0 = never', 0),
+      leaseTtlSeconds: int(
+        env,
+        'LSE_LEASE_TTL_SECONDS',
+        3600,
+        'how long a synthesized image is kept without renewal',
+        1,
+      ),
+      collectIntervalSeconds: int(
+        env,
+        'LSE_COLLECT_INTERVAL_SECONDS',
+        60,
+        'how often the collector runs; 0 = never',
+        0,
+      ),
       collectGraceSeconds: int(env, 'LSE_COLLECT_GRACE_SECONDS', 300, 'how long an unreferenced blob survives'),
       waitMaxSeconds: int(env, 'LSE_WAIT_MAX_SECONDS', 300, 'longest Prefer: wait=N honoured', 1),
-      bodyLimitBytes: int(env, 'LSE_BODY_LIMIT_BYTES', 512 * 1024 * 1024, 'largest request body (fragment and base uploads)', 1024),
+      bodyLimitBytes: int(
+        env,
+        'LSE_BODY_LIMIT_BYTES',
+        512 * 1024 * 1024,
+        'largest request body (fragment and base uploads)',
+        1024,
+      ),
       ...(publicUrl ? { publicUrl } : {}),
       ...(env['LSE_REGISTRY_SECRET'] ? { registrySecret: secret(env, 'LSE_REGISTRY_SECRET') } : {}),
       pkgsBase: env['LSE_PKGS_BASE'] || 'minimal',
@@ -217,8 +308,25 @@ export function loadServiceConfig(env: Env): ServiceConfig {
 /** The configuration without secrets, for the startup log line. */
 export function describeConfig(c: ServiceConfig): Record<string, unknown> {
   return {
-    natsUrl: c.natsUrl, ...(c.streamReplicas ? { streamReplicas: c.streamReplicas } : {}), mongoUrl: c.mongoUrl.replace(/\/\/[^@/]*@/, '//***@'), mongoDb: c.mongoDb, s3: { endpoint: c.s3.endpoint, bucket: c.s3.bucket, region: c.s3.region },
-    ...(c.region ? { region: c.region.name, regionPeers: c.region.peers.map((p) => `${p.name}=${p.endpoint}/${p.bucket}`) } : {}),
-    ...(c.debianMirror ? { debianMirror: c.debianMirror } : {}), concurrency: c.concurrency, healthPort: c.healthPort, gateway: { host: c.gateway.host, port: c.gateway.port, tokens: [...c.gateway.tokens.values()].map((t) => t.name), anonymousPull: c.gateway.anonymousPull, leaseTtlSeconds: c.gateway.leaseTtlSeconds, pkgsBase: c.gateway.pkgsBase, pkgsPlatforms: c.gateway.pkgsPlatforms },
+    natsUrl: c.natsUrl,
+    ...(c.streamReplicas ? { streamReplicas: c.streamReplicas } : {}),
+    mongoUrl: c.mongoUrl.replace(/\/\/[^@/]*@/, '//***@'),
+    mongoDb: c.mongoDb,
+    s3: { endpoint: c.s3.endpoint, bucket: c.s3.bucket, region: c.s3.region },
+    ...(c.region
+      ? { region: c.region.name, regionPeers: c.region.peers.map((p) => `${p.name}=${p.endpoint}/${p.bucket}`) }
+      : {}),
+    ...(c.debianMirror ? { debianMirror: c.debianMirror } : {}),
+    concurrency: c.concurrency,
+    healthPort: c.healthPort,
+    gateway: {
+      host: c.gateway.host,
+      port: c.gateway.port,
+      tokens: [...c.gateway.tokens.values()].map((t) => t.name),
+      anonymousPull: c.gateway.anonymousPull,
+      leaseTtlSeconds: c.gateway.leaseTtlSeconds,
+      pkgsBase: c.gateway.pkgsBase,
+      pkgsPlatforms: c.gateway.pkgsPlatforms,
+    },
   };
 }

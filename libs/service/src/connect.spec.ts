@@ -8,7 +8,7 @@ import { regionalCaches, tierMetricsText } from './connect';
 const base = { S3_ACCESS_KEY_ID: 'key', S3_SECRET_ACCESS_KEY: 'secret', S3_ENDPOINT: 'http://127.0.0.1:1' };
 
 describe('regionalCaches', () => {
-  it('without LSE_REGION: the bucket\'s own stores, no tiers, no counters (single region, as before)', () => {
+  it("without LSE_REGION: the bucket's own stores, no tiers, no counters (single region, as before)", () => {
     const config = loadServiceConfig(base);
     const s3 = makeS3Client(config.s3);
     const c = regionalCaches(config, s3, new MemoryBlobStore(), silentLog);
@@ -21,11 +21,18 @@ describe('regionalCaches', () => {
   });
 
   it('with LSE_REGION: fragment cache and layer store over the peers in order (fragments then the origin)', () => {
-    const config = loadServiceConfig({ ...base, LSE_REGION: 'b', LSE_REGION_PEERS: 'a=http://127.0.0.1:2/lse,c=http://127.0.0.1:3/lse' });
+    const config = loadServiceConfig({
+      ...base,
+      LSE_REGION: 'b',
+      LSE_REGION_PEERS: 'a=http://127.0.0.1:2/lse,c=http://127.0.0.1:3/lse',
+    });
     const s3 = makeS3Client(config.s3);
     const c = regionalCaches(config, s3, new MemoryBlobStore(), silentLog);
     expect(c.cache).toBeInstanceOf(TieredBlobStore);
-    expect(c.tiers.map((t) => [t.name, t.region])).toEqual([['fragments', 'b'], ['layers', 'b']]);
+    expect(c.tiers.map((t) => [t.name, t.region])).toEqual([
+      ['fragments', 'b'],
+      ['layers', 'b'],
+    ]);
     expect(c.tiers[0]!.order()).toEqual(['peer:a', 'peer:c', 'origin:origin']);
     expect(c.tiers[1]!.order()).toEqual(['peer:a', 'peer:c']);
     c.close();
@@ -35,7 +42,12 @@ describe('regionalCaches', () => {
   it('renders per-tier counters as Prometheus text', async () => {
     const local = new MemoryBlobStore();
     const peer = new MemoryBlobStore();
-    const t = new TieredBlobStore({ region: 'b', name: 'layers', local, tiers: [{ kind: 'peer', name: 'a', store: peer }] });
+    const t = new TieredBlobStore({
+      region: 'b',
+      name: 'layers',
+      local,
+      tiers: [{ kind: 'peer', name: 'a', store: peer }],
+    });
     const data = Buffer.from('x');
     await peer.put(sha256Digest(data), data);
     await t.get(sha256Digest(data));

@@ -21,7 +21,11 @@ export interface Connected {
 }
 
 export async function connectAll(config: ServiceConfig, name: string, log: Log): Promise<Connected> {
-  const bus = await NatsBus.connect(config.natsUrl, { name, log, ...(config.ackWaitMs ? { ackWaitMs: config.ackWaitMs } : {}) });
+  const bus = await NatsBus.connect(config.natsUrl, {
+    name,
+    log,
+    ...(config.ackWaitMs ? { ackWaitMs: config.ackWaitMs } : {}),
+  });
   await ensureStreams(await jetstreamManager(bus.nc), config.streamReplicas ? { replicas: config.streamReplicas } : {});
   const mongo = await MongoStore.connect(config.mongoUrl, config.mongoDb);
   await mongo.ensureIndexes();
@@ -31,11 +35,23 @@ export async function connectAll(config: ServiceConfig, name: string, log: Log):
   // Fragment records, layer records and verdicts never change once written: each service keeps
   // the ones it has read (engine memo.ts), so syntheses sharing fragments skip those round trips.
   const { ports } = memoizeImmutableRecords({
-    fragments: mongo.fragments, bases: mongo.bases, trust: mongo.trust, origin: mongo.blobs, cache, layers, debian: new DebianMirror(config.debianMirror),
-    layerRecords: mongo.layerRecords, verdicts: mongo.verdicts,
+    fragments: mongo.fragments,
+    bases: mongo.bases,
+    trust: mongo.trust,
+    origin: mongo.blobs,
+    cache,
+    layers,
+    debian: new DebianMirror(config.debianMirror),
+    layerRecords: mongo.layerRecords,
+    verdicts: mongo.verdicts,
   } satisfies EnginePorts);
   return {
-    bus, mongo, ports, layers, s3, tiers,
+    bus,
+    mongo,
+    ports,
+    layers,
+    s3,
+    tiers,
     async ready() {
       if (bus.nc.isClosed()) return false;
       return (await mongo.db.command({ ping: 1 }))['ok'] === 1;
@@ -54,7 +70,12 @@ export async function connectAll(config: ServiceConfig, name: string, log: Log):
  * with LSE_REGION those over the peer regions' (in LSE_REGION_PEERS order; the fragment cache
  * then the origin). The node agent builds its stores with this too. `close` ends the peer clients.
  */
-export function regionalCaches(config: Pick<ServiceConfig, 's3' | 'region'>, s3: ReturnType<typeof makeS3Client>, origin: BlobStore, log: Log): { cache: BlobStore; layers: BlobStore; tiers: TieredBlobStore[]; close(): void } {
+export function regionalCaches(
+  config: Pick<ServiceConfig, 's3' | 'region'>,
+  s3: ReturnType<typeof makeS3Client>,
+  origin: BlobStore,
+  log: Log,
+): { cache: BlobStore; layers: BlobStore; tiers: TieredBlobStore[]; close(): void } {
   const localCache = new S3BlobStore(s3, config.s3.bucket, 'fragments/');
   const localLayers = new S3BlobStore(s3, config.s3.bucket, 'layers/');
   if (!config.region) return { cache: localCache, layers: localLayers, tiers: [], close() {} };
@@ -63,14 +84,30 @@ export function regionalCaches(config: Pick<ServiceConfig, 's3' | 'region'>, s3:
   const peers = config.region.peers.map((p) => {
     const client = makeS3Client({ ...config.s3, endpoint: p.endpoint });
     clients.push(client);
-    return { name: p.name, fragments: new S3BlobStore(client, p.bucket, 'fragments/'), layers: new S3BlobStore(client, p.bucket, 'layers/') };
+    return {
+      name: p.name,
+      fragments: new S3BlobStore(client, p.bucket, 'fragments/'),
+      layers: new S3BlobStore(client, p.bucket, 'layers/'),
+    };
   });
   const region = config.region.name;
   const cache = new TieredBlobStore({
-    region, name: 'fragments', local: localCache, log,
-    tiers: [...peers.map((p) => ({ kind: 'peer' as const, name: p.name, store: p.fragments })), { kind: 'origin', name: 'origin', store: origin }],
+    region,
+    name: 'fragments',
+    local: localCache,
+    log,
+    tiers: [
+      ...peers.map((p) => ({ kind: 'peer' as const, name: p.name, store: p.fragments })),
+      { kind: 'origin', name: 'origin', store: origin },
+    ],
   });
-  const layers = new TieredBlobStore({ region, name: 'layers', local: localLayers, log, tiers: peers.map((p) => ({ kind: 'peer' as const, name: p.name, store: p.layers })) });
+  const layers = new TieredBlobStore({
+    region,
+    name: 'layers',
+    local: localLayers,
+    log,
+    tiers: peers.map((p) => ({ kind: 'peer' as const, name: p.name, store: p.layers })),
+  });
   return { cache, layers, tiers: [cache, layers], close: () => clients.forEach((c) => c.destroy()) };
 }
 
@@ -79,7 +116,12 @@ export function regionalCaches(config: Pick<ServiceConfig, 's3' | 'region'>, s3:
  * loaded from the database once, then kept current from the LSE_CATALOG stream.
  */
 export function startLiveCatalog(conn: Connected, log: Log): Promise<LiveCatalog> {
-  return LiveCatalog.start({ fragments: conn.ports.fragments, bases: conn.ports.bases, feed: new NatsCatalogFeed(conn.bus.nc, log), log: log.child({ component: 'catalog' }) });
+  return LiveCatalog.start({
+    fragments: conn.ports.fragments,
+    bases: conn.ports.bases,
+    feed: new NatsCatalogFeed(conn.bus.nc, log),
+    log: log.child({ component: 'catalog' }),
+  });
 }
 
 /**
@@ -89,10 +131,13 @@ export function startLiveCatalog(conn: Connected, log: Log): Promise<LiveCatalog
 export function tierMetricsText(tiers: readonly TieredBlobStore[]): string {
   if (!tiers.length) return '';
   const lines = [
-    '# HELP lse_cache_tier_lookups_total blob lookups by the tier that answered (region = this region\'s cache; peer/origin = copied in from there)',
+    "# HELP lse_cache_tier_lookups_total blob lookups by the tier that answered (region = this region's cache; peer/origin = copied in from there)",
     '# TYPE lse_cache_tier_lookups_total counter',
   ];
-  const bytes = ['# HELP lse_cache_tier_bytes_total bytes served from this region\'s cache (tier region) or copied into it from a peer region or the origin', '# TYPE lse_cache_tier_bytes_total counter'];
+  const bytes = [
+    "# HELP lse_cache_tier_bytes_total bytes served from this region's cache (tier region) or copied into it from a peer region or the origin",
+    '# TYPE lse_cache_tier_bytes_total counter',
+  ];
   for (const t of tiers) {
     for (const c of t.stats()) {
       const labels = `{store="${t.name}",region="${t.region}",tier="${c.tier}",source="${c.source}"}`;

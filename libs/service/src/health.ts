@@ -5,7 +5,12 @@ import { createServer, type Server } from 'node:http';
  * (its connections are up: the check function resolves true). Orchestrators probe these.
  * `/metrics` answers the Prometheus text `metrics` returns (the regional cache counters).
  */
-export async function startHealthServer(port: number, host: string, ready: () => Promise<boolean>, metrics?: () => string): Promise<Server | undefined> {
+export async function startHealthServer(
+  port: number,
+  host: string,
+  ready: () => Promise<boolean>,
+  metrics?: () => string,
+): Promise<Server | undefined> {
   if (!port) return undefined;
   const server = createServer((req, res) => {
     const reply = (code: number, body: object) => {
@@ -14,7 +19,10 @@ export async function startHealthServer(port: number, host: string, ready: () =>
     };
     if (req.url === '/healthz') return reply(200, { status: 'ok' });
     if (req.url === '/readyz') {
-      ready().then((ok) => reply(ok ? 200 : 503, { status: ok ? 'ready' : 'not ready' }), () => reply(503, { status: 'not ready' }));
+      ready().then(
+        (ok) => reply(ok ? 200 : 503, { status: ok ? 'ready' : 'not ready' }),
+        () => reply(503, { status: 'not ready' }),
+      );
       return;
     }
     if (req.url === '/metrics' && metrics) {

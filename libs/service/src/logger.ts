@@ -10,7 +10,10 @@ export function rootLogger(svc: string, level: string): pino.Logger & Log {
   return pino({
     level,
     base: { svc, pid: process.pid },
-    redact: { paths: ['req.headers.authorization', '*.secretAccessKey', '*.token', 'headers.authorization'], censor: '[redacted]' },
+    redact: {
+      paths: ['req.headers.authorization', '*.secretAccessKey', '*.token', 'headers.authorization'],
+      censor: '[redacted]',
+    },
     timestamp: pino.stdTimeFunctions.isoTime,
   }) as pino.Logger & Log;
 }

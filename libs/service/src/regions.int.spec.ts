@@ -17,7 +17,13 @@ import { join } from 'node:path';
 import { DeleteBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { generateKeyPair, publicKeyOf, type BlobStore, type Fragment, type Manifest, type SecretKey } from '@lse/core';
 import {
-  InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLayerRecordRepository, MemoryTrustStore, MemoryVerdictRepository,
+  InProcessBus,
+  MemoryBaseRepository,
+  MemoryBlobStore,
+  MemoryFragmentRepository,
+  MemoryLayerRecordRepository,
+  MemoryTrustStore,
+  MemoryVerdictRepository,
 } from '@lse/adapter-memory';
 import { S3BlobStore, ensureBucket, makeS3Client } from '@lse/adapter-s3';
 import { tamperS3Object } from '@lse/adapter-s3/testing';
@@ -53,8 +59,12 @@ async function freePort(): Promise<number> {
 
 async function waitReady(url: string): Promise<void> {
   for (let i = 0; i < 120; i++) {
-    if (minio?.exitCode !== null) throw new Error(`the second MinIO (${minioBin}) exited with ${minio?.exitCode} during start-up`);
-    const ok = await fetch(`${url}/minio/health/ready`).then((r) => r.ok, () => false);
+    if (minio?.exitCode !== null)
+      throw new Error(`the second MinIO (${minioBin}) exited with ${minio?.exitCode} during start-up`);
+    const ok = await fetch(`${url}/minio/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -66,7 +76,14 @@ beforeAll(async () => {
   const port = await freePort();
   endpointB = `http://127.0.0.1:${port}`;
   minio = spawn(minioBin, ['server', '--address', `127.0.0.1:${port}`, '--quiet', join(minioDir, 'data')], {
-    env: { ...process.env, MINIO_ROOT_USER: servers.s3.accessKeyId, MINIO_ROOT_PASSWORD: servers.s3.secretAccessKey, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off', MINIO_SITE_REGION: servers.s3.region },
+    env: {
+      ...process.env,
+      MINIO_ROOT_USER: servers.s3.accessKeyId,
+      MINIO_ROOT_PASSWORD: servers.s3.secretAccessKey,
+      MINIO_BROWSER: 'off',
+      MINIO_UPDATE: 'off',
+      MINIO_SITE_REGION: servers.s3.region,
+    },
     stdio: 'ignore',
   });
   await waitReady(endpointB);
@@ -96,7 +113,16 @@ afterAll(async () => {
 });
 
 function file(path: string, content: string) {
-  return { path, type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 0, size: Buffer.byteLength(content), data: Buffer.from(content) };
+  return {
+    path,
+    type: 'file' as const,
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    mtime: 0,
+    size: Buffer.byteLength(content),
+    data: Buffer.from(content),
+  };
 }
 
 interface Shared {
@@ -112,12 +138,29 @@ interface Shared {
 async function shared(): Promise<Shared> {
   const key = generateKeyPair('publisher').secretKey;
   const s: Shared = {
-    key, fragments: new MemoryFragmentRepository(), trust: new MemoryTrustStore(), layerRecords: new MemoryLayerRecordRepository(), verdicts: new MemoryVerdictRepository(), packed: [], origin: new MemoryBlobStore(),
+    key,
+    fragments: new MemoryFragmentRepository(),
+    trust: new MemoryTrustStore(),
+    layerRecords: new MemoryLayerRecordRepository(),
+    verdicts: new MemoryVerdictRepository(),
+    packed: [],
+    origin: new MemoryBlobStore(),
   };
-  await s.trust.add({ name: key.name, publicKey: publicKeyOf(key).key.toString('base64'), scopes: ['*'], revoked: false });
+  await s.trust.add({
+    name: key.name,
+    publicKey: publicKeyOf(key).key.toString('base64'),
+    scopes: ['*'],
+    revoked: false,
+  });
   for (const name of NAMES) {
     const { fragment, blob } = buildFragment({
-      entries: [file(`usr/lib/${name}.so`, `${name} `.repeat(3000)), file(`usr/share/doc/${name}/README`, name)], name, version: '1.0.0', scheme: 'semver', key, epoch: 0, source: { type: 'test' },
+      entries: [file(`usr/lib/${name}.so`, `${name} `.repeat(3000)), file(`usr/share/doc/${name}/README`, name)],
+      name,
+      version: '1.0.0',
+      scheme: 'semver',
+      key,
+      epoch: 0,
+      source: { type: 'test' },
     });
     await s.origin.put(fragment.descriptor.blob.digest, blob, blob.length);
     await s.fragments.put(fragment);
@@ -127,8 +170,18 @@ async function shared(): Promise<Shared> {
 }
 
 /** A region's caches as the services build them: own bucket on `endpoint`, peer a (if not a). */
-function region(name: string, client: S3Client, endpoint: string, regionBucket: string, origin: BlobStore, peers: { name: string; endpoint: string; bucket: string }[]) {
-  const config: Pick<ServiceConfig, 's3' | 'region'> = { s3: { ...servers.s3, endpoint, bucket: regionBucket }, region: { name, peers } };
+function region(
+  name: string,
+  client: S3Client,
+  endpoint: string,
+  regionBucket: string,
+  origin: BlobStore,
+  peers: { name: string; endpoint: string; bucket: string }[],
+) {
+  const config: Pick<ServiceConfig, 's3' | 'region'> = {
+    s3: { ...servers.s3, endpoint, bucket: regionBucket },
+    region: { name, peers },
+  };
   const caches = regionalCaches(config, client, origin, silentLog);
   closers.push(caches.close);
   return caches;
@@ -137,16 +190,34 @@ function region(name: string, client: S3Client, endpoint: string, regionBucket: 
 let n = 0;
 async function synth(s: Shared, caches: { cache: BlobStore; layers: BlobStore }, origin: BlobStore, motd = 'hello') {
   const ports: EnginePorts = {
-    fragments: s.fragments, bases: new MemoryBaseRepository(), trust: s.trust, origin, cache: caches.cache, layers: caches.layers, layerRecords: s.layerRecords, verdicts: s.verdicts,
+    fragments: s.fragments,
+    bases: new MemoryBaseRepository(),
+    trust: s.trust,
+    origin,
+    cache: caches.cache,
+    layers: caches.layers,
+    layerRecords: s.layerRecords,
+    verdicts: s.verdicts,
   };
   const bus = new InProcessBus();
   const stop = await startPipeline({ bus, ports, opts: { epoch: 0 }, log: silentLog, isTransient: () => false });
   try {
     const manifest: Manifest = {
-      apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: 'regions' }, base: 'scratch',
-      require: NAMES.map((name) => ({ name })), files: [{ path: '/etc/motd', content: motd, mode: '0644' }], env: {}, labels: {},
+      apiVersion: 'lse.dev/v1',
+      kind: 'DependencyManifest',
+      metadata: { name: 'regions' },
+      base: 'scratch',
+      require: NAMES.map((name) => ({ name })),
+      files: [{ path: '/etc/motd', content: motd, mode: '0644' }],
+      env: {},
+      labels: {},
     };
-    return await runSynthesis(bus, { v: 1, synthesisId: `region-${++n}`, manifest, requestedAt: '2026-01-01T00:00:00.000Z' });
+    return await runSynthesis(bus, {
+      v: 1,
+      synthesisId: `region-${++n}`,
+      manifest,
+      requestedAt: '2026-01-01T00:00:00.000Z',
+    });
   } finally {
     await stop();
   }
@@ -160,28 +231,43 @@ async function listed(store: BlobStore): Promise<string[]> {
 }
 
 describe('two regions, one MinIO each', () => {
-  it('b synthesizes from a\'s cache: each blob copied once, verified, then served locally; a repeat copies nothing', async () => {
+  it("b synthesizes from a's cache: each blob copied once, verified, then served locally; a repeat copies nothing", async () => {
     const s = await shared();
-    const a = { cache: new S3BlobStore(clientA, bucket, 'fragments/'), layers: new S3BlobStore(clientA, bucket, 'layers/') };
+    const a = {
+      cache: new S3BlobStore(clientA, bucket, 'fragments/'),
+      layers: new S3BlobStore(clientA, bucket, 'layers/'),
+    };
     const built = await synth(s, a, s.origin);
 
     const emptyOrigin = new MemoryBlobStore();
-    const b = region('b', clientB, endpointB, bucket, emptyOrigin, [{ name: 'a', endpoint: servers.s3.endpoint, bucket }]);
-    const [frags, layers] = b.tiers as [typeof b.tiers[0], typeof b.tiers[0]];
+    const b = region('b', clientB, endpointB, bucket, emptyOrigin, [
+      { name: 'a', endpoint: servers.s3.endpoint, bucket },
+    ]);
+    const [frags, layers] = b.tiers as [(typeof b.tiers)[0], (typeof b.tiers)[0]];
     const first = await synth(s, b, emptyOrigin);
     expect(first.image.manifestDigest).toBe(built.image.manifestDigest);
 
     // Every fragment blob came from peer a, once each; none from the (empty) origin.
     const fragmentBlobs = s.packed.map((f) => f.descriptor.blob.digest).sort();
     expect(await listed(new S3BlobStore(clientB, bucket, 'fragments/'))).toEqual(fragmentBlobs);
-    expect(copies(frags!.stats())).toEqual([{ tier: 'peer', source: 'a', lookups: NAMES.length, bytes: s.packed.reduce((x, f) => x + f.descriptor.blob.size, 0) }]);
+    expect(copies(frags!.stats())).toEqual([
+      {
+        tier: 'peer',
+        source: 'a',
+        lookups: NAMES.length,
+        bytes: s.packed.reduce((x, f) => x + f.descriptor.blob.size, 0),
+      },
+    ]);
     // The image's blobs are in b now; those b did not write itself were copied from a once each.
     const inB = await listed(new S3BlobStore(clientB, bucket, 'layers/'));
-    for (const d of [built.image.manifestDigest, built.image.configDigest, ...built.image.layers.map((l) => l.digest)]) expect(inB).toContain(d);
+    for (const d of [built.image.manifestDigest, built.image.configDigest, ...built.image.layers.map((l) => l.digest)])
+      expect(inB).toContain(d);
     // From a: the fragment layers (one per fragment, found by layer record); b wrote the inline
     // files layer, the config and the manifest itself (same bytes, same digests).
     const fragmentLayers = built.image.layers.slice(0, NAMES.length);
-    expect(copies(layers!.stats())).toEqual([{ tier: 'peer', source: 'a', lookups: NAMES.length, bytes: fragmentLayers.reduce((x, l) => x + l.size, 0) }]);
+    expect(copies(layers!.stats())).toEqual([
+      { tier: 'peer', source: 'a', lookups: NAMES.length, bytes: fragmentLayers.reduce((x, l) => x + l.size, 0) },
+    ]);
     const before = JSON.stringify([copies(frags!.stats()), copies(layers!.stats())]);
 
     const again = await synth(s, b, emptyOrigin);
@@ -192,9 +278,12 @@ describe('two regions, one MinIO each', () => {
     expect(frags!.stats().find((r) => r.tier === 'region')!.lookups).toBeGreaterThanOrEqual(2 * NAMES.length);
   });
 
-  it('a blob altered in a\'s cache is refused in b: never stored or served, and the synthesis fails naming it', async () => {
+  it("a blob altered in a's cache is refused in b: never stored or served, and the synthesis fails naming it", async () => {
     const s = await shared();
-    const a = { cache: new S3BlobStore(clientA, bucket, 'fragments/'), layers: new S3BlobStore(clientA, bucket, 'layers/') };
+    const a = {
+      cache: new S3BlobStore(clientA, bucket, 'fragments/'),
+      layers: new S3BlobStore(clientA, bucket, 'layers/'),
+    };
     const built = await synth(s, a, s.origin);
     const victim = s.packed[1]!.descriptor.blob.digest;
     await tamperS3Object(clientA, bucket, a.cache.keyOf(victim), Buffer.from('not the signed bytes'));
@@ -206,7 +295,9 @@ describe('two regions, one MinIO each', () => {
     const cBucket = `${bucket.slice(0, 50)}-c`;
     await ensureBucket(clientB, cBucket);
     const emptyOrigin = new MemoryBlobStore();
-    const c = region('c', clientB, endpointB, cBucket, emptyOrigin, [{ name: 'a', endpoint: servers.s3.endpoint, bucket }]);
+    const c = region('c', clientB, endpointB, cBucket, emptyOrigin, [
+      { name: 'a', endpoint: servers.s3.endpoint, bucket },
+    ]);
     await expect(synth(fresh, c, emptyOrigin)).rejects.toMatchObject({ message: expect.stringContaining('libbb') });
     const localFragments = new S3BlobStore(clientB, cBucket, 'fragments/');
     expect(await localFragments.has(victim)).toBe(false);

@@ -11,7 +11,10 @@ import { rootLogger } from './logger';
  * health, and on SIGTERM/SIGINT drain: stop fetching, finish (and ack) in-flight messages,
  * disconnect, exit 0. Several copies of a service share its consumer, which is how a stage scales.
  */
-export async function runStageService(svc: StageName, env: Record<string, string | undefined> = process.env): Promise<void> {
+export async function runStageService(
+  svc: StageName,
+  env: Record<string, string | undefined> = process.env,
+): Promise<void> {
   let config: ServiceConfig;
   try {
     config = loadServiceConfig(env);
@@ -30,7 +33,10 @@ export async function runStageService(svc: StageName, env: Record<string, string
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'draining');
-    const timer = setTimeout(() => { log.error({}, 'drain took too long; exiting'); process.exit(1); }, 30_000);
+    const timer = setTimeout(() => {
+      log.error({}, 'drain took too long; exiting');
+      process.exit(1);
+    }, 30_000);
     try {
       await stop?.();
       await live?.stop();
@@ -49,12 +55,25 @@ export async function runStageService(svc: StageName, env: Record<string, string
     // The resolver resolves from memory: no database round trip per manifest (live-catalog.ts).
     if (svc === 'resolver') live = await startLiveCatalog(conn, log);
     const catalog = live;
-    stop = await startPipeline({
-      bus: conn.bus, ports: catalog ? { ...conn.ports, catalog: async () => catalog } : conn.ports, opts: { epoch: config.epoch }, log, concurrency: config.concurrency, leases: conn.mongo.leases,
-      completedByKey: makeResultCache({ syntheses: conn.mongo.syntheses, layers: conn.layers }),
-    }, [svc]);
+    stop = await startPipeline(
+      {
+        bus: conn.bus,
+        ports: catalog ? { ...conn.ports, catalog: async () => catalog } : conn.ports,
+        opts: { epoch: config.epoch },
+        log,
+        concurrency: config.concurrency,
+        leases: conn.mongo.leases,
+        completedByKey: makeResultCache({ syntheses: conn.mongo.syntheses, layers: conn.layers }),
+      },
+      [svc],
+    );
     const tiers = conn.tiers;
-    health = await startHealthServer(config.healthPort, '127.0.0.1', () => conn!.ready(), () => tierMetricsText(tiers));
+    health = await startHealthServer(
+      config.healthPort,
+      '127.0.0.1',
+      () => conn!.ready(),
+      () => tierMetricsText(tiers),
+    );
     log.info({ concurrency: config.concurrency, healthPort: config.healthPort || undefined }, `lse-${svc} ready`);
   } catch (e) {
     log.error({ err: (e as Error).message }, `lse-${svc} could not start`);

@@ -56,11 +56,18 @@ export function busConformance(name: string, h: BusHarness): void {
     /** A promise handlers wait on; afterEach opens every gate, so no stop waits for a failed test. */
     const gate = (): { wait: Promise<void>; open: () => void } => {
       let open!: () => void;
-      const wait = new Promise<void>((r) => { open = r; });
+      const wait = new Promise<void>((r) => {
+        open = r;
+      });
       gates.push(open);
       return { wait, open };
     };
-    const sub = async <T>(bus: Bus, subject: string, handler: (m: BusMessage<T>) => Promise<void>, opts?: SubscribeOptions) => {
+    const sub = async <T>(
+      bus: Bus,
+      subject: string,
+      handler: (m: BusMessage<T>) => Promise<void>,
+      opts?: SubscribeOptions,
+    ) => {
       const stop = await bus.subscribe<T>(subject, handler, opts);
       stops.push(stop);
       return stop;
@@ -75,11 +82,16 @@ export function busConformance(name: string, h: BusHarness): void {
     it('keeps messages published before a durable consumer subscribed, and hands them over in order with their headers', async () => {
       const bus = await h.bus();
       const subject = h.subject('kept');
-      for (let n = 0; n < 3; n++) await bus.publish(subject, { n }, { 'Lse-Synthesis-Id': `s${n}`, 'Nats-Msg-Id': h.msgId(`kept-${n}`) });
+      for (let n = 0; n < 3; n++)
+        await bus.publish(subject, { n }, { 'Lse-Synthesis-Id': `s${n}`, 'Nats-Msg-Id': h.msgId(`kept-${n}`) });
       const got = new Log<BusMessage<{ n: number }>>();
       await sub<{ n: number }>(bus, subject, async (m) => got.push(m), { durable: 'conf-kept' });
       await got.until((xs) => xs.length === 3);
-      expect(got.items.map((m) => [m.subject, m.data.n, m.headers['Lse-Synthesis-Id']])).toEqual([[subject, 0, 's0'], [subject, 1, 's1'], [subject, 2, 's2']]);
+      expect(got.items.map((m) => [m.subject, m.data.n, m.headers['Lse-Synthesis-Id']])).toEqual([
+        [subject, 0, 's0'],
+        [subject, 1, 's1'],
+        [subject, 2, 's2'],
+      ]);
     });
 
     it('drops a second publish with the same Nats-Msg-Id, also after the first was handled; messages without one are never dropped', async () => {
@@ -122,15 +134,24 @@ export function busConformance(name: string, h: BusHarness): void {
       const bus = await h.bus({ backoffMs, maxDeliver: 5 });
       const subject = h.subject('retry');
       const attempts = new Log<{ m: BusMessage<{ x: number }>; start: number; end: number }>();
-      await sub<{ x: number }>(bus, subject, async (m) => {
-        const start = performance.now();
-        const fail = attempts.items.length < 2;
-        attempts.push({ m, start, end: performance.now() });
-        if (fail) throw new Error(`transient #${attempts.items.length}`);
-      }, { durable: 'conf-retry' });
+      await sub<{ x: number }>(
+        bus,
+        subject,
+        async (m) => {
+          const start = performance.now();
+          const fail = attempts.items.length < 2;
+          attempts.push({ m, start, end: performance.now() });
+          if (fail) throw new Error(`transient #${attempts.items.length}`);
+        },
+        { durable: 'conf-retry' },
+      );
       await bus.publish(subject, { x: 7 }, { 'Lse-Synthesis-Id': 's7' });
       await attempts.until((xs) => xs.length === 3);
-      expect(attempts.items.map((a) => [a.m.data.x, a.m.headers['Lse-Synthesis-Id']])).toEqual([[7, 's7'], [7, 's7'], [7, 's7']]);
+      expect(attempts.items.map((a) => [a.m.data.x, a.m.headers['Lse-Synthesis-Id']])).toEqual([
+        [7, 's7'],
+        [7, 's7'],
+        [7, 's7'],
+      ]);
       const gaps = [1, 2].map((i) => attempts.items[i]!.start - attempts.items[i - 1]!.end);
       // lower bounds only (timer granularity allowed for): later is fine, earlier is a bug
       expect(gaps[0]).toBeGreaterThanOrEqual(backoffMs[0]! - 15);
@@ -146,11 +167,16 @@ export function busConformance(name: string, h: BusHarness): void {
       let attempts = 0;
       const calls = new Log<{ m: BusMessage; err: unknown; attempts: number }>();
       const sentinel = new Log<string>();
-      await sub<{ id: string }>(bus, subject, async (m) => {
-        if (m.data.id === 'sentinel') return sentinel.push('seen');
-        attempts++;
-        throw new Error(`bad input #${attempts}`);
-      }, { durable: 'conf-doomed', onDeadLetter: async (m, err) => calls.push({ m, err, attempts }) });
+      await sub<{ id: string }>(
+        bus,
+        subject,
+        async (m) => {
+          if (m.data.id === 'sentinel') return sentinel.push('seen');
+          attempts++;
+          throw new Error(`bad input #${attempts}`);
+        },
+        { durable: 'conf-doomed', onDeadLetter: async (m, err) => calls.push({ m, err, attempts }) },
+      );
       await bus.publish(subject, { id: 'd1' }, { 'Nats-Msg-Id': h.msgId('d1'), 'Lse-Synthesis-Id': 'd1' });
       await calls.until((xs) => xs.length === 1);
       expect(calls.items[0]!.attempts).toBe(3);
@@ -159,8 +185,11 @@ export function busConformance(name: string, h: BusHarness): void {
       await dead.until((xs) => xs.length === 1);
       expect(dead.items[0]!.data).toEqual({ id: 'd1' });
       expect(dead.items[0]!.headers).toMatchObject({
-        [DEAD_LETTER_HEADERS.subject]: subject, [DEAD_LETTER_HEADERS.error]: 'bad input #3', [DEAD_LETTER_HEADERS.deliveries]: '3',
-        'Lse-Synthesis-Id': 'd1', 'Nats-Msg-Id': `dead:${h.msgId('d1')}`,
+        [DEAD_LETTER_HEADERS.subject]: subject,
+        [DEAD_LETTER_HEADERS.error]: 'bad input #3',
+        [DEAD_LETTER_HEADERS.deliveries]: '3',
+        'Lse-Synthesis-Id': 'd1',
+        'Nats-Msg-Id': `dead:${h.msgId('d1')}`,
       });
       await bus.publish(subject, { id: 'sentinel' });
       await sentinel.until((xs) => xs.length === 1);
@@ -180,16 +209,21 @@ export function busConformance(name: string, h: BusHarness): void {
       const handled: number[] = [];
       // all published first, so an adapter without a limit would start them all at once
       for (let n = 0; n < total; n++) await bus.publish(subject, { n });
-      await sub<{ n: number }>(bus, subject, async (m) => {
-        peak = Math.max(peak, ++running);
-        const { wait, open } = gate();
-        waiting.push(open);
-        events.push('start');
-        await wait;
-        running--;
-        handled.push(m.data.n);
-        events.push('end');
-      }, { durable: 'conf-parallel', concurrency: limit });
+      await sub<{ n: number }>(
+        bus,
+        subject,
+        async (m) => {
+          peak = Math.max(peak, ++running);
+          const { wait, open } = gate();
+          waiting.push(open);
+          events.push('start');
+          await wait;
+          running--;
+          handled.push(m.data.n);
+          events.push('end');
+        },
+        { durable: 'conf-parallel', concurrency: limit },
+      );
       for (let done = 0; done < total; done++) {
         await events.until(() => running === Math.min(limit, total - done) && waiting.length > 0);
         waiting.shift()!(); // let one finish; the next may start
@@ -206,11 +240,16 @@ export function busConformance(name: string, h: BusHarness): void {
       const events = new Log<number>();
       const { wait, open } = gate();
       for (const who of ['a', 'b'] as const) {
-        await sub<{ n: number }>(bus, subject, async (m) => {
-          seen[who].push(m.data.n);
-          events.push(m.data.n);
-          await wait;
-        }, { durable: 'conf-shared' });
+        await sub<{ n: number }>(
+          bus,
+          subject,
+          async (m) => {
+            seen[who].push(m.data.n);
+            events.push(m.data.n);
+            await wait;
+          },
+          { durable: 'conf-shared' },
+        );
       }
       await bus.publish(subject, { n: 0 });
       await bus.publish(subject, { n: 1 });
@@ -230,11 +269,16 @@ export function busConformance(name: string, h: BusHarness): void {
       const order: string[] = [];
       const { wait, open } = gate();
       for (let n = 0; n < 4; n++) await bus.publish(subject, { n }, { 'Nats-Msg-Id': h.msgId(`drain-${n}`) });
-      const stop = await sub<{ n: number }>(bus, subject, async (m) => {
-        started.push(m.data.n);
-        await wait;
-        order.push(`handled ${m.data.n}`);
-      }, { durable: 'conf-drain', concurrency: 2 });
+      const stop = await sub<{ n: number }>(
+        bus,
+        subject,
+        async (m) => {
+          started.push(m.data.n);
+          await wait;
+          order.push(`handled ${m.data.n}`);
+        },
+        { durable: 'conf-drain', concurrency: 2 },
+      );
       await started.until((xs) => xs.length === 2);
       const stopping = stop().then(() => order.push('stopped'));
       await new Promise((r) => setImmediate(r)); // the stop runs as far as it can without the handlers
@@ -262,7 +306,11 @@ export function busConformance(name: string, h: BusHarness): void {
       for (let n = 0; n < 3; n++) await bus.publish(subject, { n }, { 'Lse-Synthesis-Id': `s${n}` } satisfies Headers);
       await a.until((xs) => xs.length === 3);
       await b.until((xs) => xs.length === 3);
-      expect(a.items.map((m) => [m.data.n, m.headers['Lse-Synthesis-Id']])).toEqual([[0, 's0'], [1, 's1'], [2, 's2']]);
+      expect(a.items.map((m) => [m.data.n, m.headers['Lse-Synthesis-Id']])).toEqual([
+        [0, 's0'],
+        [1, 's1'],
+        [2, 's2'],
+      ]);
       expect(b.items.map((m) => m.data.n)).toEqual([0, 1, 2]);
       await stopA();
       await bus.publish(subject, { n: 3 });
@@ -273,10 +321,14 @@ export function busConformance(name: string, h: BusHarness): void {
     it('refuses a durable consumer on a subject no stream holds, and a concurrency that is not a positive integer', async () => {
       const bus = await h.bus();
       const nowhere = `lse.nowhere.${h.msgId('x').replace(/[^A-Za-z0-9_-]/g, '_')}`;
-      const err = await bus.subscribe(nowhere, async () => undefined, { durable: 'conf-nowhere' }).catch((e: unknown) => e);
+      const err = await bus
+        .subscribe(nowhere, async () => undefined, { durable: 'conf-nowhere' })
+        .catch((e: unknown) => e);
       expect(isLseError(err, 'CONFIG_INVALID')).toBe(true);
       expect((err as Error).message).toContain(nowhere);
-      const bad = await bus.subscribe(h.subject('bad'), async () => undefined, { durable: 'conf-bad', concurrency: 0 }).catch((e: unknown) => e);
+      const bad = await bus
+        .subscribe(h.subject('bad'), async () => undefined, { durable: 'conf-bad', concurrency: 0 })
+        .catch((e: unknown) => e);
       expect(isLseError(bad, 'USAGE')).toBe(true);
     });
   });

@@ -5,9 +5,25 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  fragmentSetDigest, isLseError, sha256Digest, verdictId, type BaseImage, type BaseRepository, type BlobStore, type Fragment,
-  type FragmentRepository, type FragmentVerdict, type LayerRecord, type LayerRecordRepository, type LeaseRepository, type SynthesisRecord,
-  type SynthesisRepository, type TrustStore, type VerdictRepository, type DebianReleaseLog, type DebianReleaseRecord,
+  fragmentSetDigest,
+  isLseError,
+  sha256Digest,
+  verdictId,
+  type BaseImage,
+  type BaseRepository,
+  type BlobStore,
+  type Fragment,
+  type FragmentRepository,
+  type FragmentVerdict,
+  type LayerRecord,
+  type LayerRecordRepository,
+  type LeaseRepository,
+  type SynthesisRecord,
+  type SynthesisRepository,
+  type TrustStore,
+  type VerdictRepository,
+  type DebianReleaseLog,
+  type DebianReleaseRecord,
 } from '@lse/core';
 import { errorOf } from './fixtures';
 
@@ -20,7 +36,9 @@ async function collect(it: AsyncIterable<string>): Promise<string[]> {
 export function blobStoreConformance(name: string, make: () => Promise<BlobStore>): void {
   describe(`BlobStore conformance: ${name}`, () => {
     let store: BlobStore;
-    beforeEach(async () => { store = await make(); });
+    beforeEach(async () => {
+      store = await make();
+    });
 
     it('stores bytes under their digest and returns them', async () => {
       const data = randomBytes(1000);
@@ -59,10 +77,16 @@ export function blobStoreConformance(name: string, make: () => Promise<BlobStore
   });
 }
 
-export function fragmentRepositoryConformance(name: string, make: () => Promise<FragmentRepository>, sample: (name: string, version: string, over?: Partial<Fragment["descriptor"]>) => Fragment): void {
+export function fragmentRepositoryConformance(
+  name: string,
+  make: () => Promise<FragmentRepository>,
+  sample: (name: string, version: string, over?: Partial<Fragment['descriptor']>) => Fragment,
+): void {
   describe(`FragmentRepository conformance: ${name}`, () => {
     let repo: FragmentRepository;
-    beforeEach(async () => { repo = await make(); });
+    beforeEach(async () => {
+      repo = await make();
+    });
 
     it('stores immutable records, idempotently', async () => {
       const f = sample('libpng', '1.6.43');
@@ -97,22 +121,35 @@ export function fragmentRepositoryConformance(name: string, make: () => Promise<
       expect(await repo.candidates(['nothing'])).toEqual([]);
     });
     it('stores many at once, counting new and existing, and remembers the sets it stored', async () => {
-      const many = Array.from({ length: 120 }, (_, i) => sample(`pkg${i % 40}`, `1.${Math.floor(i / 40)}.0`, { provides: [{ name: 'virtual-many' }] }));
+      const many = Array.from({ length: 120 }, (_, i) =>
+        sample(`pkg${i % 40}`, `1.${Math.floor(i / 40)}.0`, { provides: [{ name: 'virtual-many' }] }),
+      );
       const first = many.slice(0, 50);
       const setOf = (fs: Fragment[]) => fragmentSetDigest(fs.map((f) => f.id));
       expect(await repo.storedSets([setOf(first), setOf(many)])).toEqual([false, false]);
       expect(await repo.putMany(first)).toEqual({ created: 50, existing: 0 });
-      expect(await repo.storedSets([setOf(first), setOf(many), setOf([...first].reverse())])).toEqual([true, false, true]);
+      expect(await repo.storedSets([setOf(first), setOf(many), setOf([...first].reverse())])).toEqual([
+        true,
+        false,
+        true,
+      ]);
       expect(await repo.putMany(many)).toEqual({ created: 70, existing: 50 });
       expect(await repo.putMany([])).toEqual({ created: 0, existing: 0 });
       expect(await repo.storedSets([setOf(many)])).toEqual([true]);
       for (const f of many) expect((await repo.get(f.id))?.id).toBe(f.id);
       expect((await repo.byName('pkg7')).map((f) => f.descriptor.version).sort()).toEqual(['1.0.0', '1.1.0', '1.2.0']);
       expect((await repo.candidates(['virtual-many'])).length).toBe(120);
-      expect((await repo.candidates(['pkg3', 'pkg4'])).map((f) => f.id).sort()).toEqual(many.filter((f) => ['pkg3', 'pkg4'].includes(f.descriptor.name)).map((f) => f.id).sort());
+      expect((await repo.candidates(['pkg3', 'pkg4'])).map((f) => f.id).sort()).toEqual(
+        many
+          .filter((f) => ['pkg3', 'pkg4'].includes(f.descriptor.name))
+          .map((f) => f.id)
+          .sort(),
+      );
     }, 60_000);
     it('loses no fragment when many versions of one name are stored concurrently', async () => {
-      const vs = Array.from({ length: 12 }, (_, i) => sample('raced', `2.${i}.0`, { provides: [{ name: 'raced-virtual' }] }));
+      const vs = Array.from({ length: 12 }, (_, i) =>
+        sample('raced', `2.${i}.0`, { provides: [{ name: 'raced-virtual' }] }),
+      );
       await Promise.all([...vs.map((f) => repo.put(f)), repo.putMany(vs.slice(0, 6)), repo.putMany(vs.slice(6))]);
       expect((await repo.byName('raced')).map((f) => f.id).sort()).toEqual(vs.map((f) => f.id).sort());
       expect((await repo.candidates(['raced-virtual'])).map((f) => f.id).sort()).toEqual(vs.map((f) => f.id).sort());
@@ -121,10 +158,17 @@ export function fragmentRepositoryConformance(name: string, make: () => Promise<
 }
 
 export function trustStoreConformance(name: string, make: () => Promise<TrustStore>): void {
-  const key = (n: string, fill = 1) => ({ name: n, publicKey: Buffer.alloc(32, fill).toString('base64'), scopes: ['*'], revoked: false });
+  const key = (n: string, fill = 1) => ({
+    name: n,
+    publicKey: Buffer.alloc(32, fill).toString('base64'),
+    scopes: ['*'],
+    revoked: false,
+  });
   describe(`TrustStore conformance: ${name}`, () => {
     let trust: TrustStore;
-    beforeEach(async () => { trust = await make(); });
+    beforeEach(async () => {
+      trust = await make();
+    });
 
     it('adds, lists and updates scopes of keys', async () => {
       await trust.add(key('b'));
@@ -149,12 +193,18 @@ export function trustStoreConformance(name: string, make: () => Promise<TrustSto
 
 export function baseRepositoryConformance(name: string, make: () => Promise<BaseRepository>): void {
   const base = (n: number): BaseImage => ({
-    digest: sha256Digest(`base-${n}`), config: { architecture: 'amd64', os: 'linux' }, configDigest: sha256Digest(`cfg-${n}`),
-    layers: [], platform: { os: 'linux', arch: 'amd64' }, source: { type: 'test' },
+    digest: sha256Digest(`base-${n}`),
+    config: { architecture: 'amd64', os: 'linux' },
+    configDigest: sha256Digest(`cfg-${n}`),
+    layers: [],
+    platform: { os: 'linux', arch: 'amd64' },
+    source: { type: 'test' },
   });
   describe(`BaseRepository conformance: ${name}`, () => {
     let repo: BaseRepository;
-    beforeEach(async () => { repo = await make(); });
+    beforeEach(async () => {
+      repo = await make();
+    });
 
     it('stores bases by digest and moves tags between them', async () => {
       await repo.put(base(1));
@@ -184,25 +234,45 @@ export function baseRepositoryConformance(name: string, make: () => Promise<Base
 
 export function synthesisRepositoryConformance(name: string, make: () => Promise<SynthesisRepository>): void {
   const rec = (id: string): SynthesisRecord => ({
-    id, status: 'pending', stage: 'requested', manifestName: 'web-api', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z',
+    id,
+    status: 'pending',
+    stage: 'requested',
+    manifestName: 'web-api',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
   });
   describe(`SynthesisRepository conformance: ${name}`, () => {
     let repo: SynthesisRepository;
-    beforeEach(async () => { repo = await make(); });
+    beforeEach(async () => {
+      repo = await make();
+    });
 
     it('creates once and records progress while pending', async () => {
       expect(await repo.create(rec('s1'))).toBe('created');
       expect(await repo.create({ ...rec('s1'), manifestName: 'other' })).toBe('exists');
       await repo.progress('s1', { stage: 'resolved', key: sha256Digest('k'), at: '2026-01-01T00:00:01.000Z' });
-      expect(await repo.get('s1')).toMatchObject({ status: 'pending', stage: 'resolved', key: sha256Digest('k'), manifestName: 'web-api' });
+      expect(await repo.get('s1')).toMatchObject({
+        status: 'pending',
+        stage: 'resolved',
+        key: sha256Digest('k'),
+        manifestName: 'web-api',
+      });
       expect(await repo.get('nope')).toBeUndefined();
     });
     it('finishes exactly once, however often it is asked', async () => {
       await repo.create(rec('s2'));
       const result = { manifestDigest: sha256Digest('m') };
-      const wins = await Promise.all([1, 2, 3].map(() => repo.finish('s2', { status: 'completed', at: '2026-01-01T00:00:02.000Z', result })));
+      const wins = await Promise.all(
+        [1, 2, 3].map(() => repo.finish('s2', { status: 'completed', at: '2026-01-01T00:00:02.000Z', result })),
+      );
       expect(wins.filter(Boolean)).toHaveLength(1);
-      expect(await repo.finish('s2', { status: 'failed', at: '2026-01-01T00:00:03.000Z', error: { code: 'X', message: 'late', stage: 'verified' } })).toBe(false);
+      expect(
+        await repo.finish('s2', {
+          status: 'failed',
+          at: '2026-01-01T00:00:03.000Z',
+          error: { code: 'X', message: 'late', stage: 'verified' },
+        }),
+      ).toBe(false);
       expect(await repo.get('s2')).toMatchObject({ status: 'completed', result });
       await repo.progress('s2', { stage: 'fetched', at: '2026-01-01T00:00:04.000Z' });
       expect((await repo.get('s2'))?.status).toBe('completed');
@@ -215,16 +285,30 @@ export function synthesisRepositoryConformance(name: string, make: () => Promise
         await repo.progress(id, { stage: 'resolved', key, at: '2026-01-01T00:00:01.000Z' });
       }
       expect(await repo.completedByKey(key)).toBeUndefined();
-      await repo.finish('a', { status: 'failed', at: '2026-01-01T00:00:02.000Z', error: { code: 'X', message: 'm', stage: 'verified' } });
+      await repo.finish('a', {
+        status: 'failed',
+        at: '2026-01-01T00:00:02.000Z',
+        error: { code: 'X', message: 'm', stage: 'verified' },
+      });
       expect(await repo.completedByKey(key)).toBeUndefined();
-      await repo.finish('b', { status: 'completed', at: '2026-01-01T00:00:03.000Z', result: { manifestDigest: sha256Digest('m') } });
+      await repo.finish('b', {
+        status: 'completed',
+        at: '2026-01-01T00:00:03.000Z',
+        result: { manifestDigest: sha256Digest('m') },
+      });
       expect((await repo.completedByKey(key))?.id).toBe('b');
     });
 
     it("finishing with a result gives a record without a key the result's key and stage 'assembled'", async () => {
       const key = sha256Digest('lock-of-a-repeat');
       await repo.create(rec('r'));
-      expect(await repo.finish('r', { status: 'completed', at: '2026-01-01T00:00:03.000Z', result: { manifestDigest: sha256Digest('m'), key } })).toBe(true);
+      expect(
+        await repo.finish('r', {
+          status: 'completed',
+          at: '2026-01-01T00:00:03.000Z',
+          result: { manifestDigest: sha256Digest('m'), key },
+        }),
+      ).toBe(true);
       expect(await repo.get('r')).toMatchObject({ status: 'completed', stage: 'assembled', key });
       expect((await repo.completedByKey(key))?.id).toBe('r');
     });
@@ -234,7 +318,9 @@ export function synthesisRepositoryConformance(name: string, make: () => Promise
 export function leaseRepositoryConformance(name: string, make: () => Promise<LeaseRepository>): void {
   describe(`LeaseRepository conformance: ${name}`, () => {
     let repo: LeaseRepository;
-    beforeEach(async () => { repo = await make(); });
+    beforeEach(async () => {
+      repo = await make();
+    });
 
     it('puts, renews, lists and releases leases', async () => {
       const blobs = [sha256Digest('l1'), sha256Digest('m1')];
@@ -255,12 +341,17 @@ export function leaseRepositoryConformance(name: string, make: () => Promise<Lea
 
 export function layerRecordRepositoryConformance(name: string, make: () => Promise<LayerRecordRepository>): void {
   const rec = (n: number): LayerRecord => ({
-    key: sha256Digest(`inputs-${n}`), digest: sha256Digest(`layer-${n}`), diffId: sha256Digest(`diff-${n}`), size: 1000 + n,
+    key: sha256Digest(`inputs-${n}`),
+    digest: sha256Digest(`layer-${n}`),
+    diffId: sha256Digest(`diff-${n}`),
+    size: 1000 + n,
     fragments: [sha256Digest(`f-${n}-a`), sha256Digest(`f-${n}-b`)],
   });
   describe(`LayerRecordRepository conformance: ${name}`, () => {
     let repo: LayerRecordRepository;
-    beforeEach(async () => { repo = await make(); });
+    beforeEach(async () => {
+      repo = await make();
+    });
 
     it('stores a record once under its key and hands out copies', async () => {
       expect(await repo.get(rec(1).key)).toBeUndefined();
@@ -287,18 +378,27 @@ export function verdictRepositoryConformance(name: string, make: () => Promise<V
   const verdict = (n: number, gen = sha256Digest('generation-1')): FragmentVerdict => {
     const fragment = sha256Digest(`fragment-${n}`);
     return {
-      id: verdictId(fragment, gen), fragment, trustGeneration: gen, keyName: 'acme-1', verifiedAt: '2026-01-01T00:00:00.000Z',
+      id: verdictId(fragment, gen),
+      fragment,
+      trustGeneration: gen,
+      keyName: 'acme-1',
+      verifiedAt: '2026-01-01T00:00:00.000Z',
       // derived Debian metadata: dotted keys and arrays of arrays must survive (FerretDB 1.x stores neither as such)
       derived: {
         files: [{ path: 'usr/bin/x', type: 'file', mode: 0o755, uid: 0, gid: 0, size: 3, digest: sha256Digest('abc') }],
-        metadata: { debian: { control: { 'Package': 'x', 'Multi-Arch': 'same' }, 'conf.d': [[1, 2], [3]] }, allowSetuid: true },
+        metadata: {
+          debian: { control: { Package: 'x', 'Multi-Arch': 'same' }, 'conf.d': [[1, 2], [3]] },
+          allowSetuid: true,
+        },
       },
       files: { 'usr/share/base-passwd/passwd.master': Buffer.from('root:x:0:0::/root:/bin/sh\n').toString('base64') },
     };
   };
   describe(`VerdictRepository conformance: ${name}`, () => {
     let repo: VerdictRepository;
-    beforeEach(async () => { repo = await make(); });
+    beforeEach(async () => {
+      repo = await make();
+    });
 
     it('stores a verdict once per fragment and trust generation', async () => {
       const v = verdict(1);
@@ -311,7 +411,13 @@ export function verdictRepositoryConformance(name: string, make: () => Promise<V
       const next = verdict(1, sha256Digest('generation-2'));
       expect(await repo.get(next.id)).toBeUndefined();
       expect(await repo.put({ ...next, derived: undefined, files: undefined } as FragmentVerdict)).toBe('created');
-      expect(await repo.get(next.id)).toEqual({ id: next.id, fragment: next.fragment, trustGeneration: next.trustGeneration, keyName: 'acme-1', verifiedAt: next.verifiedAt });
+      expect(await repo.get(next.id)).toEqual({
+        id: next.id,
+        fragment: next.fragment,
+        trustGeneration: next.trustGeneration,
+        keyName: 'acme-1',
+        verifiedAt: next.verifiedAt,
+      });
       const copy = (await repo.get(v.id))!;
       copy.derived!.files.pop();
       expect(await repo.get(v.id)).toEqual(v);
@@ -329,15 +435,23 @@ export function debianReleaseLogConformance(name: string, make: () => Promise<De
   describe(`DebianReleaseLog conformance: ${name}`, () => {
     it('keeps the newest release per suite; an older record changes nothing', async () => {
       const log = await make();
-      const r = (suite: string, date: string, n: number): DebianReleaseRecord => ({ suite, date, inRelease: sha256Digest(`in-release-${n}`) });
+      const r = (suite: string, date: string, n: number): DebianReleaseRecord => ({
+        suite,
+        date,
+        inRelease: sha256Digest(`in-release-${n}`),
+      });
       expect(await log.newest('Debian/Debian/bookworm')).toBeUndefined();
       await log.record(r('Debian/Debian/bookworm', '2026-07-11T10:16:37.000Z', 1));
       await log.record(r('Debian/Debian/bookworm-updates', '2026-11-30T02:21:41.000Z', 2));
-      expect(await log.newest('Debian/Debian/bookworm')).toEqual(r('Debian/Debian/bookworm', '2026-07-11T10:16:37.000Z', 1));
+      expect(await log.newest('Debian/Debian/bookworm')).toEqual(
+        r('Debian/Debian/bookworm', '2026-07-11T10:16:37.000Z', 1),
+      );
       await log.record(r('Debian/Debian/bookworm', '2026-01-01T00:00:00.000Z', 3));
       expect((await log.newest('Debian/Debian/bookworm'))?.inRelease).toBe(sha256Digest('in-release-1'));
       await log.record(r('Debian/Debian/bookworm', '2026-08-01T00:00:00.000Z', 4));
-      expect(await log.newest('Debian/Debian/bookworm')).toEqual(r('Debian/Debian/bookworm', '2026-08-01T00:00:00.000Z', 4));
+      expect(await log.newest('Debian/Debian/bookworm')).toEqual(
+        r('Debian/Debian/bookworm', '2026-08-01T00:00:00.000Z', 4),
+      );
       expect((await log.newest('Debian/Debian/bookworm-updates'))?.inRelease).toBe(sha256Digest('in-release-2'));
     });
   });

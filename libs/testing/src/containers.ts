@@ -25,9 +25,16 @@ export async function startContainerServers(): Promise<ContainerServers> {
   const secret = `lse-test-${Math.random().toString(36).slice(2)}`;
   const started: StartedTestContainer[] = [];
   try {
-    const nats = await new GenericContainer('nats:2.10').withCommand(['-js']).withExposedPorts(4222).withWaitStrategy(Wait.forLogMessage(/Server is ready/)).start();
+    const nats = await new GenericContainer('nats:2.10')
+      .withCommand(['-js'])
+      .withExposedPorts(4222)
+      .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
+      .start();
     started.push(nats);
-    const mongo = await new GenericContainer('mongo:7').withExposedPorts(27017).withWaitStrategy(Wait.forLogMessage(/Waiting for connections/)).start();
+    const mongo = await new GenericContainer('mongo:7')
+      .withExposedPorts(27017)
+      .withWaitStrategy(Wait.forLogMessage(/Waiting for connections/))
+      .start();
     started.push(mongo);
     const minio = await new GenericContainer('minio/minio')
       .withCommand(['server', '/data'])

@@ -21,10 +21,22 @@ export async function fetchFresh(url: URL, init: RequestInit): Promise<Response>
 
 /** A JSON client of the gateway's REST API for integration tests: `api(method, path, body?, headers?)`. */
 export function gatewayApi(server: string | undefined, token: string | undefined) {
-  return async <T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<GatewayAnswer<T>> => { // eslint-disable-line @typescript-eslint/no-explicit-any
-    if (!server) throw new Error('LSE_SERVER is not set: bash infra/local/stack.sh up && eval "$(bash infra/local/stack.sh env)"');
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return async <T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<GatewayAnswer<T>> => {
+    if (!server)
+      throw new Error('LSE_SERVER is not set: bash infra/local/stack.sh up && eval "$(bash infra/local/stack.sh env)"');
     const res = await fetchFresh(new URL(path, server), {
-      method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await res.text();
@@ -34,5 +46,14 @@ export function gatewayApi(server: string | undefined, token: string | undefined
 
 /** A regular file entry for a fragment's tar (uid/gid 0, mtime 0). */
 export function fileEntry(path: string, content: string, mode = 0o644): TarEntry {
-  return { path, type: 'file', mode, uid: 0, gid: 0, mtime: 0, size: Buffer.byteLength(content), data: Buffer.from(content) };
+  return {
+    path,
+    type: 'file',
+    mode,
+    uid: 0,
+    gid: 0,
+    mtime: 0,
+    size: Buffer.byteLength(content),
+    data: Buffer.from(content),
+  };
 }

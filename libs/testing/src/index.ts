@@ -1,7 +1,13 @@
 export {
-  blobStoreConformance, fragmentRepositoryConformance, trustStoreConformance, baseRepositoryConformance,
-  synthesisRepositoryConformance, leaseRepositoryConformance, layerRecordRepositoryConformance,
-  verdictRepositoryConformance, debianReleaseLogConformance,
+  blobStoreConformance,
+  fragmentRepositoryConformance,
+  trustStoreConformance,
+  baseRepositoryConformance,
+  synthesisRepositoryConformance,
+  leaseRepositoryConformance,
+  layerRecordRepositoryConformance,
+  verdictRepositoryConformance,
+  debianReleaseLogConformance,
 } from './conformance';
 export { errorOf, sampleFragment } from './fixtures';
 export { testServers, uniqueName } from './servers';

@@ -42,9 +42,12 @@ export interface NatsNode {
  * get one when it is missing.
  */
 export function natsServerBinary(env: NodeJS.ProcessEnv = process.env): string {
-  const bin = env['LSE_NATS_SERVER_BIN'] || join(env['LSE_BIN_DIR'] || join(homedir(), '.cache/lse/bin'), 'nats-server');
+  const bin =
+    env['LSE_NATS_SERVER_BIN'] || join(env['LSE_BIN_DIR'] || join(homedir(), '.cache/lse/bin'), 'nats-server');
   if (!existsSync(bin)) {
-    throw new Error(`nats-server not found at ${bin}: build it with 'bash infra/local/build-servers.sh' (or set LSE_NATS_SERVER_BIN to a nats-server binary)`);
+    throw new Error(
+      `nats-server not found at ${bin}: build it with 'bash infra/local/build-servers.sh' (or set LSE_NATS_SERVER_BIN to a nats-server binary)`,
+    );
   }
   return bin;
 }
@@ -65,22 +68,43 @@ export async function freePort(): Promise<number> {
 export class NatsCluster {
   private readonly procs = new Map<string, ChildProcess>();
 
-  private constructor(readonly nodes: NatsNode[], readonly dir: string, private readonly ownsDir: boolean, private readonly binary: string,
-    private readonly sync: NatsSync, private readonly readyTimeoutMs: number) {}
+  private constructor(
+    readonly nodes: NatsNode[],
+    readonly dir: string,
+    private readonly ownsDir: boolean,
+    private readonly binary: string,
+    private readonly sync: NatsSync,
+    private readonly readyTimeoutMs: number,
+  ) {}
 
   /** Starts every node and waits until each answers /healthz (a cluster: has a meta leader). */
   static async start(opts: NatsClusterOptions = {}): Promise<NatsCluster> {
     const size = opts.size ?? 3;
-    if (!Number.isInteger(size) || size < 1) throw new Error(`NatsCluster: size must be a positive integer, got ${size}`);
+    if (!Number.isInteger(size) || size < 1)
+      throw new Error(`NatsCluster: size must be a positive integer, got ${size}`);
     const binary = opts.binary ?? natsServerBinary();
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'lse-nats-'));
     mkdirSync(dir, { recursive: true });
     const nodes: NatsNode[] = [];
     for (let i = 1; i <= size; i++) {
       const [port, monitorPort, routePort] = [await freePort(), await freePort(), await freePort()];
-      nodes.push({ name: `n${i}`, port, monitorPort, routePort, url: `nats://127.0.0.1:${port}`, log: join(dir, `n${i}.log`) });
+      nodes.push({
+        name: `n${i}`,
+        port,
+        monitorPort,
+        routePort,
+        url: `nats://127.0.0.1:${port}`,
+        log: join(dir, `n${i}.log`),
+      });
     }
-    const cluster = new NatsCluster(nodes, dir, opts.dir === undefined, binary, opts.sync ?? 'always', opts.readyTimeoutMs ?? 30_000);
+    const cluster = new NatsCluster(
+      nodes,
+      dir,
+      opts.dir === undefined,
+      binary,
+      opts.sync ?? 'always',
+      opts.readyTimeoutMs ?? 30_000,
+    );
     try {
       for (const n of nodes) cluster.spawn(n);
       await Promise.all(nodes.map((n) => cluster.waitReady(n)));
@@ -97,7 +121,8 @@ export class NatsCluster {
   }
 
   node(nameOrIndex: string | number): NatsNode {
-    const n = typeof nameOrIndex === 'number' ? this.nodes[nameOrIndex] : this.nodes.find((x) => x.name === nameOrIndex);
+    const n =
+      typeof nameOrIndex === 'number' ? this.nodes[nameOrIndex] : this.nodes.find((x) => x.name === nameOrIndex);
     if (!n) throw new Error(`NatsCluster: no node ${nameOrIndex} (nodes: ${this.nodes.map((x) => x.name).join(', ')})`);
     return n;
   }
@@ -107,7 +132,9 @@ export class NatsCluster {
     const n = this.node(nameOrIndex);
     const p = this.procs.get(n.name);
     if (!p || n.pid === undefined) return;
-    const exited = new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
+    const exited = new Promise<void>((r) =>
+      p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r()),
+    );
     process.kill(n.pid, signal);
     await exited;
     this.procs.delete(n.name);
@@ -124,16 +151,20 @@ export class NatsCluster {
 
   /** SIGTERM to every running node, SIGKILL after 10 s; removes the temp dir it created. */
   async stop(): Promise<void> {
-    await Promise.all(this.nodes.map(async (n) => {
-      const p = this.procs.get(n.name);
-      if (!p || n.pid === undefined) return;
-      const t = setTimeout(() => { if (n.pid !== undefined) process.kill(n.pid, 'SIGKILL'); }, 10_000);
-      try {
-        await this.kill(n.name, 'SIGTERM');
-      } finally {
-        clearTimeout(t);
-      }
-    }));
+    await Promise.all(
+      this.nodes.map(async (n) => {
+        const p = this.procs.get(n.name);
+        if (!p || n.pid === undefined) return;
+        const t = setTimeout(() => {
+          if (n.pid !== undefined) process.kill(n.pid, 'SIGKILL');
+        }, 10_000);
+        try {
+          await this.kill(n.name, 'SIGTERM');
+        } finally {
+          clearTimeout(t);
+        }
+      }),
+    );
     if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -188,14 +219,16 @@ export class NatsCluster {
   private async waitReady(n: NatsNode): Promise<void> {
     const deadline = Date.now() + this.readyTimeoutMs;
     for (;;) {
-      if (n.pid === undefined) throw new Error(`NatsCluster: ${n.name} exited during start-up:\n${this.logTail(n.name)}`);
+      if (n.pid === undefined)
+        throw new Error(`NatsCluster: ${n.name} exited during start-up:\n${this.logTail(n.name)}`);
       try {
         const res = await fetch(`http://127.0.0.1:${n.monitorPort}/healthz`);
         if (res.ok) return;
       } catch {
         // not listening yet
       }
-      if (Date.now() > deadline) throw new Error(`NatsCluster: ${n.name} not healthy after ${this.readyTimeoutMs} ms:\n${this.logTail(n.name)}`);
+      if (Date.now() > deadline)
+        throw new Error(`NatsCluster: ${n.name} not healthy after ${this.readyTimeoutMs} ms:\n${this.logTail(n.name)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }

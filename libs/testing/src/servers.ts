@@ -8,10 +8,13 @@ export interface TestServers {
   s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string };
 }
 
-const HOW = 'start the local servers and load their settings first:\n  bash infra/local/servers.sh up && eval "$(bash infra/local/servers.sh env)"\n(or run the whole suite with `npm test`, which does that)';
+const HOW =
+  'start the local servers and load their settings first:\n  bash infra/local/servers.sh up && eval "$(bash infra/local/servers.sh env)"\n(or run the whole suite with `npm test`, which does that)';
 
 export function testServers(env: NodeJS.ProcessEnv = process.env): TestServers {
-  const missing = ['NATS_URL', 'MONGO_URL', 'S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'].filter((k) => !env[k]);
+  const missing = ['NATS_URL', 'MONGO_URL', 'S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'].filter(
+    (k) => !env[k],
+  );
   if (missing.length) throw new Error(`integration tests need ${missing.join(', ')}; ${HOW}`);
   return {
     natsUrl: env['NATS_URL']!,

@@ -17,16 +17,37 @@ export interface BaseBuildOpts extends AptImportOpts {
 }
 
 export async function baseBuild(ctx: Ctx, packages: string[], o: BaseBuildOpts): Promise<void> {
-  const fragments = (await importAptClosure(ctx, packages, o, (c) => (o.essential ? c.essentialNames() : []))).map((r) => r.fragment);
+  const fragments = (await importAptClosure(ctx, packages, o, (c) => (o.essential ? c.essentialNames() : []))).map(
+    (r) => r.fragment,
+  );
   ctx.out.progress(`building base ${o.name}:${o.tag} from ${fragments.length} package(s)`);
   const arch = fragments.map((f) => f.descriptor.attributes.arch).find((a) => a && a !== 'all') ?? 'amd64';
   if (ctx.remote) {
     const { layer } = await debianBaseLayer(ctx.ports, fragments, ctx.config.epoch);
-    const r = await ctx.remote.request<{ digest: string }>('POST', '/v1/bases', { name: o.name, tag: o.tag, arch, rootfsTar: gunzip(layer.blob, 'base layer').toString('base64') });
+    const r = await ctx.remote.request<{ digest: string }>('POST', '/v1/bases', {
+      name: o.name,
+      tag: o.tag,
+      arch,
+      rootfsTar: gunzip(layer.blob, 'base layer').toString('base64'),
+    });
     ctx.out.result(r.digest, { name: o.name, tag: o.tag, digest: r.digest, packages: fragments.length });
     return;
   }
-  const { base, replaced } = await buildDebianBase(ctx.ports, fragments, { name: o.name, tag: o.tag, arch, epoch: ctx.config.epoch });
-  if (replaced.length) ctx.out.progress(`${replaced.length} path(s) shipped by two packages (the later one kept): ${replaced.slice(0, 3).join(', ')}${replaced.length > 3 ? ' …' : ''}`);
-  ctx.out.result(base.digest, { name: o.name, tag: o.tag, digest: base.digest, packages: fragments.map((f) => `${f.descriptor.name}=${f.descriptor.version}`), layers: base.layers.length });
+  const { base, replaced } = await buildDebianBase(ctx.ports, fragments, {
+    name: o.name,
+    tag: o.tag,
+    arch,
+    epoch: ctx.config.epoch,
+  });
+  if (replaced.length)
+    ctx.out.progress(
+      `${replaced.length} path(s) shipped by two packages (the later one kept): ${replaced.slice(0, 3).join(', ')}${replaced.length > 3 ? ' …' : ''}`,
+    );
+  ctx.out.result(base.digest, {
+    name: o.name,
+    tag: o.tag,
+    digest: base.digest,
+    packages: fragments.map((f) => `${f.descriptor.name}=${f.descriptor.version}`),
+    layers: base.layers.length,
+  });
 }

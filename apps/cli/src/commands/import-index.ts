@@ -24,11 +24,33 @@ import { performance } from 'node:perf_hooks';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import {
-  LseError, checkReleaseFresh, fragmentId, fragmentSetDigest, indexDescriptor, packagesPathIn, paragraphAt, paragraphSpans, parseControlFile,
-  releaseSuiteKey, sha256Digest, signDescriptor,
-  type ControlParagraph, type DebianProof, type DebianUnsigned, type Fragment, type FragmentDescriptor,
+  LseError,
+  checkReleaseFresh,
+  fragmentId,
+  fragmentSetDigest,
+  indexDescriptor,
+  packagesPathIn,
+  paragraphAt,
+  paragraphSpans,
+  parseControlFile,
+  releaseSuiteKey,
+  sha256Digest,
+  signDescriptor,
+  type ControlParagraph,
+  type DebianProof,
+  type DebianUnsigned,
+  type Fragment,
+  type FragmentDescriptor,
 } from '@lse/core';
-import { aptRepoOf, hostArch, readDebianKeyring, readIndexBytes, verifyInRelease, type DebianKeyring, type SignedRelease } from '@lse/adapter-deb';
+import {
+  aptRepoOf,
+  hostArch,
+  readDebianKeyring,
+  readIndexBytes,
+  verifyInRelease,
+  type DebianKeyring,
+  type SignedRelease,
+} from '@lse/adapter-deb';
 import type { Ctx } from '../context';
 import { readSecretKeyFile } from './fragment';
 
@@ -71,23 +93,57 @@ const DEFAULT_ARCHIVE = 'http://deb.debian.org/debian';
 /** Progress line about every this many packages. */
 const PROGRESS_EVERY = 5000;
 
-interface Counts { packages: number; created: number; existing: number; skipped: number; rejected: number }
+interface Counts {
+  packages: number;
+  created: number;
+  existing: number;
+  skipped: number;
+  rejected: number;
+}
 
 export async function importDebianIndex(ctx: Ctx, files: string[], o: IndexImportOpts): Promise<void> {
-  if (!files.length) throw new LseError('USAGE', 'name at least one Packages file, e.g. lse import debian-index /var/lib/apt/lists/*_bookworm_main_binary-amd64_Packages* --key KEY');
+  if (!files.length)
+    throw new LseError(
+      'USAGE',
+      'name at least one Packages file, e.g. lse import debian-index /var/lib/apt/lists/*_bookworm_main_binary-amd64_Packages* --key KEY',
+    );
   const key = await readSecretKeyFile(o.key);
-  const archs = o.arch ? o.arch.split(',').map((a) => a.trim()).filter(Boolean) : [await hostArch().catch(() => 'amd64'), 'all'];
+  const archs = o.arch
+    ? o.arch
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean)
+    : [await hostArch().catch(() => 'amd64'), 'all'];
   const mirror = o.mirror?.replace(/\/+$/, '');
-  if (mirror && !/^https?:\/\/[^/]+/.test(mirror)) throw new LseError('USAGE', `--mirror must be an http(s) URL of a Debian archive like ${DEFAULT_ARCHIVE}, got '${o.mirror}'`);
-  if (o.allowUnsigned && o.release?.length) throw new LseError('USAGE', 'give either --release INRELEASE (verified) or --allow-unsigned, not both');
+  if (mirror && !/^https?:\/\/[^/]+/.test(mirror))
+    throw new LseError(
+      'USAGE',
+      `--mirror must be an http(s) URL of a Debian archive like ${DEFAULT_ARCHIVE}, got '${o.mirror}'`,
+    );
+  if (o.allowUnsigned && o.release?.length)
+    throw new LseError('USAGE', 'give either --release INRELEASE (verified) or --allow-unsigned, not both');
   if (!o.allowUnsigned && !o.release?.length) {
-    throw new LseError('DEBIAN_UNSIGNED', `refusing to import ${files.join(', ')} without Debian's signature: give the InRelease the index is listed in (--release /var/lib/apt/lists/…_dists_SUITE_InRelease), or --allow-unsigned to import unverified metadata, marked so`, { files });
+    throw new LseError(
+      'DEBIAN_UNSIGNED',
+      `refusing to import ${files.join(', ')} without Debian's signature: give the InRelease the index is listed in (--release /var/lib/apt/lists/…_dists_SUITE_InRelease), or --allow-unsigned to import unverified metadata, marked so`,
+      { files },
+    );
   }
   if (ctx.remote && o.release?.length) {
-    throw new LseError('USAGE', "a gateway does not take Debian proofs yet: import the signed index into an embedded store (without --server), or use --allow-unsigned with --server");
+    throw new LseError(
+      'USAGE',
+      'a gateway does not take Debian proofs yet: import the signed index into an embedded store (without --server), or use --allow-unsigned with --server',
+    );
   }
   // Every check before anything is stored: a refused release or index leaves the store as it was.
-  const releases = o.release?.length ? await checkReleases(ctx, o.release, await readDebianKeyring(o.keyring ?? ctx.config.debianKeyring), Boolean(o.allowOlder)) : [];
+  const releases = o.release?.length
+    ? await checkReleases(
+        ctx,
+        o.release,
+        await readDebianKeyring(o.keyring ?? ctx.config.debianKeyring),
+        Boolean(o.allowOlder),
+      )
+    : [];
   const indexes: CheckedIndex[] = [];
   for (const file of files) indexes.push(await checkIndex(file, releases));
   const t0 = performance.now();
@@ -108,12 +164,19 @@ export async function importDebianIndex(ctx: Ctx, files: string[], o: IndexImpor
     const seconds = (performance.now() - t1) / 1000;
     perFile.push({ file, repo, seconds, ...counts });
     for (const k of Object.keys(total) as (keyof Counts)[]) total[k] += counts[k];
-    ctx.out.progress(`${file}: ${counts.packages} packages (${archs.join(', ')}) from ${repo}: ${counts.created} new, ${counts.existing} already stored, ${counts.skipped} skipped in ${seconds.toFixed(1)} s`);
+    ctx.out.progress(
+      `${file}: ${counts.packages} packages (${archs.join(', ')}) from ${repo}: ${counts.created} new, ${counts.existing} already stored, ${counts.skipped} skipped in ${seconds.toFixed(1)} s`,
+    );
   }
-  for (const r of releases) await ctx.store.debianReleases.record({ suite: r.suite, date: r.release.date, inRelease: r.digest });
+  for (const r of releases)
+    await ctx.store.debianReleases.record({ suite: r.suite, date: r.release.date, inRelease: r.digest });
   const seconds = (performance.now() - t0) / 1000;
   if (total.rejected) {
-    throw new LseError('FRAGMENT_INVALID', `${total.rejected} package(s) were refused by the gateway (see above); check that the key is trusted for their names (lse trust add KEY.pub --scope '*')`, { rejected: total.rejected });
+    throw new LseError(
+      'FRAGMENT_INVALID',
+      `${total.rejected} package(s) were refused by the gateway (see above); check that the key is trusted for their names (lse trust add KEY.pub --scope '*')`,
+      { rejected: total.rejected },
+    );
   }
   ctx.out.result(
     `imported ${total.packages} packages: ${total.created} new, ${total.existing} already stored, ${total.skipped} skipped (${seconds.toFixed(1)} s)`,
@@ -125,18 +188,41 @@ export async function importDebianIndex(ctx: Ctx, files: string[], o: IndexImpor
  * Reads and checks the releases given with --release: signature by a key of the keyring, not
  * expired, not older than the newest imported for the suite (unless allowOlder).
  */
-export async function checkReleases(ctx: Ctx, files: string[], keyring: DebianKeyring, allowOlder: boolean): Promise<CheckedRelease[]> {
+export async function checkReleases(
+  ctx: Ctx,
+  files: string[],
+  keyring: DebianKeyring,
+  allowOlder: boolean,
+): Promise<CheckedRelease[]> {
   const out: CheckedRelease[] = [];
   for (const file of files) {
     const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
-      throw new LseError('USAGE', `cannot read the release file ${file} (${e.code ?? e.message}); give the InRelease apt fetched (/var/lib/apt/lists/…_InRelease)`, { file });
+      throw new LseError(
+        'USAGE',
+        `cannot read the release file ${file} (${e.code ?? e.message}); give the InRelease apt fetched (/var/lib/apt/lists/…_InRelease)`,
+        { file },
+      );
     });
-    const detached = !bytes.subarray(0, 40).toString('latin1').startsWith('-----BEGIN PGP SIGNED') && existsSync(`${file}.gpg`) ? await readFile(`${file}.gpg`) : undefined;
+    const detached =
+      !bytes.subarray(0, 40).toString('latin1').startsWith('-----BEGIN PGP SIGNED') && existsSync(`${file}.gpg`)
+        ? await readFile(`${file}.gpg`)
+        : undefined;
     const signed = await verifyInRelease(bytes, keyring, file, detached);
     const suite = releaseSuiteKey(signed.release);
     const newest = await ctx.store.debianReleases.newest(suite);
-    checkReleaseFresh(signed.release, { now: new Date(), ...(newest ? { newest: newest.date } : {}), allowOlder }, file);
-    out.push({ ...signed, file, bytes, digest: sha256Digest(bytes), ...(detached ? { detached, detachedDigest: sha256Digest(detached) } : {}), suite });
+    checkReleaseFresh(
+      signed.release,
+      { now: new Date(), ...(newest ? { newest: newest.date } : {}), allowOlder },
+      file,
+    );
+    out.push({
+      ...signed,
+      file,
+      bytes,
+      digest: sha256Digest(bytes),
+      ...(detached ? { detached, detachedDigest: sha256Digest(detached) } : {}),
+      suite,
+    });
     ctx.out.progress(`${file}: ${suite} dated ${signed.release.date}, signed by ${signed.signedBy.join(', ')}`);
   }
   return out;
@@ -149,7 +235,12 @@ async function checkIndex(file: string, releases: CheckedRelease[]): Promise<Che
   let firstError: unknown;
   for (const release of releases) {
     try {
-      return { file, bytes, digest, signed: { release, path: packagesPathIn(release.release, digest.slice(7), bytes.length, file) } };
+      return {
+        file,
+        bytes,
+        digest,
+        signed: { release, path: packagesPathIn(release.release, digest.slice(7), bytes.length, file) },
+      };
     } catch (e) {
       firstError ??= e;
     }
@@ -157,17 +248,37 @@ async function checkIndex(file: string, releases: CheckedRelease[]): Promise<Che
   throw firstError;
 }
 
-async function importOneIndex(ctx: Ctx, index: CheckedIndex, repo: string, archs: string[], key: Awaited<ReturnType<typeof readSecretKeyFile>>, mergedUsr: boolean): Promise<Counts> {
+async function importOneIndex(
+  ctx: Ctx,
+  index: CheckedIndex,
+  repo: string,
+  archs: string[],
+  key: Awaited<ReturnType<typeof readSecretKeyFile>>,
+  mergedUsr: boolean,
+): Promise<Counts> {
   const t = performance.now();
   const file = index.file;
   const signed = index.signed;
   const spans = signed ? paragraphSpans(index.bytes) : undefined;
-  const paragraphs = spans ? spans.map((s) => paragraphAt(index.bytes, s, file)) : parseControlFile(index.bytes.toString('utf8'), file);
-  ctx.out.progress(`${file}: read ${paragraphs.length} paragraphs in ${((performance.now() - t) / 1000).toFixed(1)} s${signed ? ` (${signed.path} of ${signed.release.suite}, verified)` : ' (unsigned)'}`);
+  const paragraphs = spans
+    ? spans.map((s) => paragraphAt(index.bytes, s, file))
+    : parseControlFile(index.bytes.toString('utf8'), file);
+  ctx.out.progress(
+    `${file}: read ${paragraphs.length} paragraphs in ${((performance.now() - t) / 1000).toFixed(1)} s${signed ? ` (${signed.path} of ${signed.release.suite}, verified)` : ' (unsigned)'}`,
+  );
   const unsigned: DebianUnsigned = { unsigned: true };
-  const proofOf = (i: number): DebianProof | DebianUnsigned => signed
-    ? { inRelease: signed.release.digest, ...(signed.release.detachedDigest ? { releaseGpg: signed.release.detachedDigest } : {}), packages: index.digest, path: signed.path, paragraph: spans![i]!, suite: signed.release.suite, date: signed.release.release.date }
-    : unsigned;
+  const proofOf = (i: number): DebianProof | DebianUnsigned =>
+    signed
+      ? {
+          inRelease: signed.release.digest,
+          ...(signed.release.detachedDigest ? { releaseGpg: signed.release.detachedDigest } : {}),
+          packages: index.digest,
+          path: signed.path,
+          paragraph: spans![i]!,
+          suite: signed.release.suite,
+          date: signed.release.release.date,
+        }
+      : unsigned;
   const seen = new Set<string>();
   const descriptors: FragmentDescriptor[] = [];
   const problems: string[] = [];
@@ -188,7 +299,11 @@ async function importOneIndex(ctx: Ctx, index: CheckedIndex, repo: string, archs
   for (const line of problems) ctx.out.progress(`  skipped ${line}`);
   if (skipped > problems.length) ctx.out.progress(`  … and ${skipped - problems.length} more skipped`);
   if (!descriptors.length && !skipped) {
-    throw new LseError('USAGE', `${file} has no package for ${archs.join(', ')}; is it a Packages index? (--arch chooses the architectures)`, { file });
+    throw new LseError(
+      'USAGE',
+      `${file} has no package for ${archs.join(', ')}; is it a Packages index? (--arch chooses the architectures)`,
+      { file },
+    );
   }
 
   const groups = new Map<string, { ids: string[]; descriptors: FragmentDescriptor[] }>();
@@ -200,21 +315,37 @@ async function importOneIndex(ctx: Ctx, index: CheckedIndex, repo: string, archs
     groups.set(id.slice(7, 9), g);
   }
   const list = [...groups.values()];
-  const stored = await storedSets(ctx, list.map((g) => fragmentSetDigest(g.ids)));
+  const stored = await storedSets(
+    ctx,
+    list.map((g) => fragmentSetDigest(g.ids)),
+  );
   const unstored = list.filter((_, i) => !stored[i]);
   const pending = unstored.reduce((n, g) => n + g.ids.length, 0);
-  const counts: Counts = { packages: descriptors.length, created: 0, existing: descriptors.length - pending, skipped, rejected: 0 };
+  const counts: Counts = {
+    packages: descriptors.length,
+    created: 0,
+    existing: descriptors.length - pending,
+    skipped,
+    rejected: 0,
+  };
   if (!unstored.length) return counts;
-  ctx.out.progress(`${file}: ${pending} of ${descriptors.length} packages (${unstored.length} of ${list.length} groups) to sign and store`);
+  ctx.out.progress(
+    `${file}: ${pending} of ${descriptors.length} packages (${unstored.length} of ${list.length} groups) to sign and store`,
+  );
   let done = 0;
   for (const g of unstored) {
-    const r = await storeBatch(ctx, g.descriptors.map((d) => signDescriptor(d, key)));
+    const r = await storeBatch(
+      ctx,
+      g.descriptors.map((d) => signDescriptor(d, key)),
+    );
     counts.created += r.created;
     counts.existing += r.existing;
     counts.rejected += r.rejected;
     done += g.ids.length;
     if (done === pending || Math.floor(done / PROGRESS_EVERY) !== Math.floor((done - g.ids.length) / PROGRESS_EVERY)) {
-      ctx.out.progress(`  [${done}/${pending}] ${counts.created} new (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+      ctx.out.progress(
+        `  [${done}/${pending}] ${counts.created} new (${((performance.now() - t) / 1000).toFixed(1)} s)`,
+      );
     }
   }
   return counts;
@@ -229,9 +360,16 @@ async function storedSets(ctx: Ctx, digests: string[]): Promise<boolean[]> {
   return (await ctx.remote.request<{ stored: boolean[] }>('POST', '/v1/fragments/sets', { sets: digests })).stored;
 }
 
-async function storeBatch(ctx: Ctx, batch: Fragment[]): Promise<{ created: number; existing: number; rejected: number }> {
+async function storeBatch(
+  ctx: Ctx,
+  batch: Fragment[],
+): Promise<{ created: number; existing: number; rejected: number }> {
   if (!ctx.remote) return { ...(await ctx.ports.fragments.putMany(batch)), rejected: 0 };
-  const r = await ctx.remote.request<{ created: number; existing: number; rejected: { name: string; version: string; code: string; message: string }[] }>('POST', '/v1/fragments/batch', { fragments: batch });
+  const r = await ctx.remote.request<{
+    created: number;
+    existing: number;
+    rejected: { name: string; version: string; code: string; message: string }[];
+  }>('POST', '/v1/fragments/batch', { fragments: batch });
   for (const x of r.rejected.slice(0, 5)) ctx.out.progress(`  refused ${x.name} ${x.version}: ${x.code}: ${x.message}`);
   if (r.rejected.length > 5) ctx.out.progress(`  … and ${r.rejected.length - 5} more refused`);
   return { created: r.created, existing: r.existing, rejected: r.rejected.length };

@@ -19,10 +19,31 @@
  */
 import { join } from 'node:path';
 import {
-  DebianIndexCatalog, LseError, debianMetaOf, packagesPathIn, paragraphSpans, parseRelation, resolve as resolveClosure, sha256Digest,
-  type ControlParagraph, type DebianProof, type DebianUnsigned, type Fragment, type Requirement, type SecretKey,
+  DebianIndexCatalog,
+  LseError,
+  debianMetaOf,
+  packagesPathIn,
+  paragraphSpans,
+  parseRelation,
+  resolve as resolveClosure,
+  sha256Digest,
+  type ControlParagraph,
+  type DebianProof,
+  type DebianUnsigned,
+  type Fragment,
+  type Requirement,
+  type SecretKey,
 } from '@lse/core';
-import { aptDownload, ensureAptLists, hostArch, readAptIndex, readDebFile, readDebianKeyring, releaseBeside, type AptIndex } from '@lse/adapter-deb';
+import {
+  aptDownload,
+  ensureAptLists,
+  hostArch,
+  readAptIndex,
+  readDebFile,
+  readDebianKeyring,
+  releaseBeside,
+  type AptIndex,
+} from '@lse/adapter-deb';
 import { buildFragment, debianPackInput, packFragment } from '@lse/engine';
 import type { Ctx } from '../context';
 import { readSecretKeyFile } from './fragment';
@@ -56,7 +77,11 @@ interface ListChain {
  * Checks Debian's chain for every apt list (before anything is stored) and returns the proof of
  * each paragraph, by paragraph, with the blobs to store.
  */
-async function aptChain(ctx: Ctx, index: AptIndex, o: AptImportOpts): Promise<{ proofOf: Map<ControlParagraph, DebianProof | DebianUnsigned>; lists: ListChain[] }> {
+async function aptChain(
+  ctx: Ctx,
+  index: AptIndex,
+  o: AptImportOpts,
+): Promise<{ proofOf: Map<ControlParagraph, DebianProof | DebianUnsigned>; lists: ListChain[] }> {
   const proofOf = new Map<ControlParagraph, DebianProof | DebianUnsigned>();
   if (o.allowUnsigned) {
     for (const p of index.paragraphs) proofOf.set(p, { unsigned: true });
@@ -69,7 +94,11 @@ async function aptChain(ctx: Ctx, index: AptIndex, o: AptImportOpts): Promise<{ 
   for (const [i, file] of index.files.entries()) {
     const beside = releaseBeside(file);
     if (!beside) {
-      throw new LseError('DEBIAN_UNSIGNED', `apt list ${file} has no InRelease (or Release and Release.gpg) beside it, so nothing vouches for it; run apt-get update, or pass --allow-unsigned to import unverified packages, marked so`, { file });
+      throw new LseError(
+        'DEBIAN_UNSIGNED',
+        `apt list ${file} has no InRelease (or Release and Release.gpg) beside it, so nothing vouches for it; run apt-get update, or pass --allow-unsigned to import unverified packages, marked so`,
+        { file },
+      );
     }
     const releaseFile = 'inRelease' in beside ? beside.inRelease : beside.release;
     let release = releases.get(releaseFile);
@@ -82,9 +111,22 @@ async function aptChain(ctx: Ctx, index: AptIndex, o: AptImportOpts): Promise<{ 
     const path = packagesPathIn(release.release, digest.slice(7), bytes.length, file);
     const spans = paragraphSpans(bytes);
     const count = index.counts[i]!;
-    if (spans.length !== count) throw new LseError('DEBIAN_INDEX_MISMATCH', `apt list ${file}: ${count} paragraphs parsed but ${spans.length} blank-line separated spans; is it a Packages file?`, { file });
+    if (spans.length !== count)
+      throw new LseError(
+        'DEBIAN_INDEX_MISMATCH',
+        `apt list ${file}: ${count} paragraphs parsed but ${spans.length} blank-line separated spans; is it a Packages file?`,
+        { file },
+      );
     for (let k = 0; k < count; k++) {
-      proofOf.set(index.paragraphs[first + k]!, { inRelease: release.digest, ...(release.detachedDigest ? { releaseGpg: release.detachedDigest } : {}), packages: digest, path, paragraph: spans[k]!, suite: release.suite, date: release.release.date });
+      proofOf.set(index.paragraphs[first + k]!, {
+        inRelease: release.digest,
+        ...(release.detachedDigest ? { releaseGpg: release.detachedDigest } : {}),
+        packages: digest,
+        path,
+        paragraph: spans[k]!,
+        suite: release.suite,
+        date: release.release.date,
+      });
     }
     first += count;
     lists.push({ release, path, digest, bytes });
@@ -93,17 +135,44 @@ async function aptChain(ctx: Ctx, index: AptIndex, o: AptImportOpts): Promise<{ 
 }
 
 /** Imports one read .deb; returns the fragment and whether it was new. */
-async function importOne(ctx: Ctx, file: string, key: SecretKey, mergedUsr: boolean, from?: { paragraph: ControlParagraph; proof: DebianProof | DebianUnsigned }): Promise<{ fragment: Fragment; created: boolean }> {
+async function importOne(
+  ctx: Ctx,
+  file: string,
+  key: SecretKey,
+  mergedUsr: boolean,
+  from?: { paragraph: ControlParagraph; proof: DebianProof | DebianUnsigned },
+): Promise<{ fragment: Fragment; created: boolean }> {
   const deb = await readDebFile(file);
-  if (from && !('unsigned' in from.proof) && ((from.paragraph['SHA256'] ?? '').toLowerCase() !== deb.sha256 || Number(from.paragraph['Size']) !== deb.size)) {
-    throw new LseError('DEBIAN_INDEX_MISMATCH', `${file} (sha256 ${deb.sha256.slice(0, 12)}…, ${deb.size} bytes) is not the .deb the signed index names for ${from.paragraph['Package']} ${from.paragraph['Version']} (sha256 ${(from.paragraph['SHA256'] ?? '?').slice(0, 12)}…); delete it from the cache and import again`, { file });
+  if (
+    from &&
+    !('unsigned' in from.proof) &&
+    ((from.paragraph['SHA256'] ?? '').toLowerCase() !== deb.sha256 || Number(from.paragraph['Size']) !== deb.size)
+  ) {
+    throw new LseError(
+      'DEBIAN_INDEX_MISMATCH',
+      `${file} (sha256 ${deb.sha256.slice(0, 12)}…, ${deb.size} bytes) is not the .deb the signed index names for ${from.paragraph['Package']} ${from.paragraph['Version']} (sha256 ${(from.paragraph['SHA256'] ?? '?').slice(0, 12)}…); delete it from the cache and import again`,
+      { file },
+    );
   }
-  const input = debianPackInput(deb, { key, epoch: ctx.config.epoch, mergedUsr, file, sha256: deb.sha256, size: deb.size, ...(from ? { debian: from.proof } : {}) });
+  const input = debianPackInput(deb, {
+    key,
+    epoch: ctx.config.epoch,
+    mergedUsr,
+    file,
+    sha256: deb.sha256,
+    size: deb.size,
+    ...(from ? { debian: from.proof } : {}),
+  });
   if (!from && !ctx.remote) {
     // the same .deb imported before (perhaps by import apt, with Debian's proof): that fragment
-    const had = (await ctx.ports.fragments.byName(input.name)).find((g) => g.descriptor.version === input.version && g.descriptor.source['type'] === 'deb'
-      && g.descriptor.source['sha256'] === deb.sha256 && g.descriptor.attributes.arch === input.attributes?.arch
-      && (debianMetaOf(g.descriptor)?.mergedUsr !== undefined) === mergedUsr);
+    const had = (await ctx.ports.fragments.byName(input.name)).find(
+      (g) =>
+        g.descriptor.version === input.version &&
+        g.descriptor.source['type'] === 'deb' &&
+        g.descriptor.source['sha256'] === deb.sha256 &&
+        g.descriptor.attributes.arch === input.attributes?.arch &&
+        (debianMetaOf(g.descriptor)?.mergedUsr !== undefined) === mergedUsr,
+    );
     if (had) return { fragment: had, created: false };
   }
   if (ctx.remote) {
@@ -111,7 +180,10 @@ async function importOne(ctx: Ctx, file: string, key: SecretKey, mergedUsr: bool
     const built = buildFragment(input);
     await ctx.ports.origin.put(built.fragment.descriptor.blob.digest, built.blob, built.blob.length);
     await ctx.ports.fragments.put(built.fragment);
-    const r = await ctx.remote.request<{ created: boolean }>('POST', '/v1/fragments', { fragment: built.fragment, blob: built.blob.toString('base64') });
+    const r = await ctx.remote.request<{ created: boolean }>('POST', '/v1/fragments', {
+      fragment: built.fragment,
+      blob: built.blob.toString('base64'),
+    });
     return { fragment: built.fragment, created: r.created };
   }
   return packFragment(ctx.ports, input);
@@ -127,7 +199,13 @@ function describe(f: Fragment, created: boolean): string {
 function result(ctx: Ctx, rows: { fragment: Fragment; created: boolean }[]): void {
   ctx.out.result(
     rows.map((r) => `${r.fragment.descriptor.name}\t${r.fragment.descriptor.version}\t${r.fragment.id}`).join('\n'),
-    rows.map((r) => ({ id: r.fragment.id, name: r.fragment.descriptor.name, version: r.fragment.descriptor.version, arch: r.fragment.descriptor.attributes.arch, created: r.created })),
+    rows.map((r) => ({
+      id: r.fragment.id,
+      name: r.fragment.descriptor.name,
+      version: r.fragment.descriptor.version,
+      arch: r.fragment.descriptor.attributes.arch,
+      created: r.created,
+    })),
   );
 }
 
@@ -151,7 +229,8 @@ function nearest(name: string, names: string[]): string | undefined {
     let prev = Array.from({ length: n.length + 1 }, (_, j) => j);
     for (let i = 1; i <= name.length; i++) {
       const cur = [i];
-      for (let j = 1; j <= n.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (name[i - 1] === n[j - 1] ? 0 : 1));
+      for (let j = 1; j <= n.length; j++)
+        cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (name[i - 1] === n[j - 1] ? 0 : 1));
       prev = cur;
     }
     if (prev[n.length]! < bestD) [best, bestD] = [n, prev[n.length]!];
@@ -173,9 +252,14 @@ async function existing(ctx: Ctx, d: Fragment['descriptor'], mergedUsr: boolean)
   const sha = (d.metadata['debian'] as { control: Record<string, string> }).control['SHA256'];
   return (await ctx.ports.fragments.byName(d.name)).find((g) => {
     const meta = debianMetaOf(g.descriptor);
-    return g.descriptor.version === d.version && g.descriptor.source['type'] === 'deb' && meta !== undefined
-      && (sha === undefined || g.descriptor.source['sha256'] === sha) && (meta.mergedUsr !== undefined) === mergedUsr
-      && g.descriptor.attributes.arch === d.attributes.arch;
+    return (
+      g.descriptor.version === d.version &&
+      g.descriptor.source['type'] === 'deb' &&
+      meta !== undefined &&
+      (sha === undefined || g.descriptor.source['sha256'] === sha) &&
+      (meta.mergedUsr !== undefined) === mergedUsr &&
+      g.descriptor.attributes.arch === d.attributes.arch
+    );
   });
 }
 
@@ -183,7 +267,12 @@ async function existing(ctx: Ctx, d: Fragment['descriptor'], mergedUsr: boolean)
  * Resolves, downloads and imports the closure of `packages`; returns the fragments in install
  * order. Shared by `import apt` and `base build`.
  */
-export async function importAptClosure(ctx: Ctx, packages: string[], o: AptImportOpts, extraNames: (c: DebianIndexCatalog) => string[] = () => []): Promise<{ fragment: Fragment; created: boolean }[]> {
+export async function importAptClosure(
+  ctx: Ctx,
+  packages: string[],
+  o: AptImportOpts,
+  extraNames: (c: DebianIndexCatalog) => string[] = () => [],
+): Promise<{ fragment: Fragment; created: boolean }[]> {
   const key = await readSecretKeyFile(o.key);
   const mergedUsr = o.mergedUsr !== false;
   if (await ensureAptLists((l) => ctx.out.progress(l))) ctx.out.progress('apt-get update done');
@@ -196,26 +285,42 @@ export async function importAptClosure(ctx: Ctx, packages: string[], o: AptImpor
     const name = requirementOf(n).name;
     if (!catalog.has(name)) {
       const near = nearest(name, catalog.packageNames());
-      throw new LseError('UNSATISFIABLE', `no package '${name}' in the apt lists (${index.files.length} list(s) for ${arch})${near ? `; did you mean '${near}'?` : '; run apt-get update if it is new'}`, { package: name });
+      throw new LseError(
+        'UNSATISFIABLE',
+        `no package '${name}' in the apt lists (${index.files.length} list(s) for ${arch})${near ? `; did you mean '${near}'?` : '; run apt-get update if it is new'}`,
+        { package: name },
+      );
     }
   }
-  ctx.out.progress(`read ${index.paragraphs.length} package entries from ${index.files.length} apt list(s) in ${Date.now() - t0} ms`);
+  ctx.out.progress(
+    `read ${index.paragraphs.length} package entries from ${index.files.length} apt list(s) in ${Date.now() - t0} ms`,
+  );
   const chain = await aptChain(ctx, index, o);
   const t1 = Date.now();
-  const { fragments: closure } = resolveClosure({ requirements: names.map(requirementOf), platform: { os: 'linux', arch }, catalog, rootLabel: 'the requested packages' });
+  const { fragments: closure } = resolveClosure({
+    requirements: names.map(requirementOf),
+    platform: { os: 'linux', arch },
+    catalog,
+    rootLabel: 'the requested packages',
+  });
   ctx.out.progress(`resolved ${names.length} package(s) to a closure of ${closure.length} in ${Date.now() - t1} ms`);
 
   const cacheDir = o.cache ?? join(ctx.store.root, 'apt-cache');
   const have = await Promise.all(closure.map((f) => existing(ctx, f.descriptor, mergedUsr)));
   const missing = closure.filter((_, i) => !have[i]);
-  const pkgs = missing.map((f) => ({ name: f.descriptor.name, version: f.descriptor.version, arch: f.descriptor.attributes.arch ?? arch }));
+  const pkgs = missing.map((f) => ({
+    name: f.descriptor.name,
+    version: f.descriptor.version,
+    arch: f.descriptor.attributes.arch ?? arch,
+  }));
   const files = pkgs.length ? await aptDownload(pkgs, cacheDir, (l) => ctx.out.progress(l)) : [];
   const fileOf = new Map(missing.map((f, i) => [f, files[i]!]));
   if (missing.length) {
     // the proof's blobs before the fragments that name them
     for (const l of chain.lists) {
       await ctx.ports.origin.put(l.release.digest, l.release.bytes, l.release.bytes.length);
-      if (l.release.detached && l.release.detachedDigest) await ctx.ports.origin.put(l.release.detachedDigest, l.release.detached, l.release.detached.length);
+      if (l.release.detached && l.release.detachedDigest)
+        await ctx.ports.origin.put(l.release.detachedDigest, l.release.detached, l.release.detached.length);
       await ctx.ports.origin.put(l.digest, l.bytes, l.bytes.length);
     }
   }
@@ -234,7 +339,8 @@ export async function importAptClosure(ctx: Ctx, packages: string[], o: AptImpor
     ctx.out.progress(`[${i + 1}/${closure.length}] ${describe(r.fragment, r.created)}`);
     out.push(r);
   }
-  for (const r of new Set(chain.lists.map((l) => l.release))) await ctx.store.debianReleases.record({ suite: r.suite, date: r.release.date, inRelease: r.digest });
+  for (const r of new Set(chain.lists.map((l) => l.release)))
+    await ctx.store.debianReleases.record({ suite: r.suite, date: r.release.date, inRelease: r.digest });
   return out;
 }
 

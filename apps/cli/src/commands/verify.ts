@@ -1,5 +1,16 @@
 import {
-  DEB_MEDIA_TYPE, LseError, type ErrorCode, type Fragment, debianProofOf, fragmentLabel, gunzip, isGzip, isLseError, sha256Digest, verifyFragment, type TrustedKey,
+  DEB_MEDIA_TYPE,
+  LseError,
+  type ErrorCode,
+  type Fragment,
+  debianProofOf,
+  fragmentLabel,
+  gunzip,
+  isGzip,
+  isLseError,
+  sha256Digest,
+  verifyFragment,
+  type TrustedKey,
 } from '@lse/core';
 import { DebianChainVerifier, readDebianKeyring, type ChainLink } from '@lse/adapter-deb';
 import { readVerifiedEntries } from '@lse/engine';
@@ -41,7 +52,10 @@ export interface VerifyOpts {
  */
 export async function verifyStore(ctx: Ctx, o: VerifyOpts = {}): Promise<void> {
   if (ctx.remote) {
-    throw new LseError('USAGE', "'lse verify' checks the embedded store; a gateway verifies every fragment when it is published and again at every synthesis. Drop --server / LSE_SERVER.");
+    throw new LseError(
+      'USAGE',
+      "'lse verify' checks the embedded store; a gateway verifies every fragment when it is published and again at every synthesis. Drop --server / LSE_SERVER.",
+    );
   }
   const keys = new Map<string, TrustedKey>((await ctx.ports.trust.list()).map((k) => [k.name, k]));
   const problems: Problem[] = [];
@@ -53,7 +67,9 @@ export async function verifyStore(ctx: Ctx, o: VerifyOpts = {}): Promise<void> {
   const chains: Chain[] = [];
   let chainVerifier: Promise<DebianChainVerifier> | undefined;
   const chainOf = (f: Fragment) => {
-    chainVerifier ??= readDebianKeyring(o.keyring ?? ctx.config.debianKeyring).then((k) => new DebianChainVerifier(ctx.ports.origin, k));
+    chainVerifier ??= readDebianKeyring(o.keyring ?? ctx.config.debianKeyring).then(
+      (k) => new DebianChainVerifier(ctx.ports.origin, k),
+    );
     return chainVerifier.then((v) => v.verify(f));
   };
   for (const f of fragments) {
@@ -62,7 +78,8 @@ export async function verifyStore(ctx: Ctx, o: VerifyOpts = {}): Promise<void> {
         const { links, lseKeyNeeded } = await chainOf(f);
         chained++;
         let lseSignature: string;
-        if (lseKeyNeeded) lseSignature = `content derived from the .deb signed by trusted key '${verifyFragment(f, keys)}'`;
+        if (lseKeyNeeded)
+          lseSignature = `content derived from the .deb signed by trusted key '${verifyFragment(f, keys)}'`;
         else {
           try {
             lseSignature = `derivation also signed by trusted key '${verifyFragment(f, keys)}'`;
@@ -70,15 +87,21 @@ export async function verifyStore(ctx: Ctx, o: VerifyOpts = {}): Promise<void> {
             lseSignature = `not relied on: ${(e as Error).message.replace(`${fragmentLabel(f)}: `, '')}`;
           }
         }
-        if (o.chain) chains.push({ fragment: f.id, name: f.descriptor.name, version: f.descriptor.version, links, lseSignature });
+        if (o.chain)
+          chains.push({ fragment: f.id, name: f.descriptor.name, version: f.descriptor.version, links, lseSignature });
       } else {
         verifyFragment(f, keys);
         if ((f.descriptor.source['debian'] as { unsigned?: boolean } | undefined)?.unsigned) unsigned++;
       }
-      if (f.descriptor.blob.mediaType === DEB_MEDIA_TYPE && !(await ctx.ports.cache.has(f.descriptor.blob.digest))) unfetched++;
+      if (f.descriptor.blob.mediaType === DEB_MEDIA_TYPE && !(await ctx.ports.cache.has(f.descriptor.blob.digest)))
+        unfetched++;
       else await readVerifiedEntries(ctx.ports, f);
     } catch (e) {
-      problems.push({ what: fragmentLabel(f), code: isLseError(e) ? e.code : 'INTERNAL', message: (e as Error).message });
+      problems.push({
+        what: fragmentLabel(f),
+        code: isLseError(e) ? e.code : 'INTERNAL',
+        message: (e as Error).message,
+      });
     }
     if (++n % 2000 === 0) ctx.out.progress(`  ${n}/${fragments.length} fragments checked`);
   }
@@ -87,28 +110,57 @@ export async function verifyStore(ctx: Ctx, o: VerifyOpts = {}): Promise<void> {
   for (const d of digests) {
     const base = await ctx.ports.bases.get(d);
     if (!base) {
-      problems.push({ what: `base ${d}`, code: 'BASE_UNKNOWN', message: `a tag points at base ${d}, which is not in the store` });
+      problems.push({
+        what: `base ${d}`,
+        code: 'BASE_UNKNOWN',
+        message: `a tag points at base ${d}, which is not in the store`,
+      });
       continue;
     }
     for (const l of base.layers) {
       try {
         const data = await ctx.ports.layers.get(l.digest);
         const diffId = sha256Digest(isGzip(data) ? gunzip(data) : data);
-        if (diffId !== l.diffId) throw new LseError('DIGEST_MISMATCH', `layer ${l.digest} uncompresses to ${diffId}, expected ${l.diffId}`);
+        if (diffId !== l.diffId)
+          throw new LseError('DIGEST_MISMATCH', `layer ${l.digest} uncompresses to ${diffId}, expected ${l.diffId}`);
       } catch (e) {
-        problems.push({ what: `base ${d} layer ${l.digest}`, code: isLseError(e) ? e.code : 'INTERNAL', message: (e as Error).message });
+        problems.push({
+          what: `base ${d} layer ${l.digest}`,
+          code: isLseError(e) ? e.code : 'INTERNAL',
+          message: (e as Error).message,
+        });
       }
     }
   }
-  const pending = unfetched ? ` (${unfetched} package(s) from a Debian index not fetched yet: signatures checked, their .deb is checked when first used)` : '';
-  const debian = chained || unsigned ? `; ${chained} by Debian's chain of trust${unsigned ? `, ${unsigned} from unsigned Debian indexes (importer's signature only)` : ''}` : '';
+  const pending = unfetched
+    ? ` (${unfetched} package(s) from a Debian index not fetched yet: signatures checked, their .deb is checked when first used)`
+    : '';
+  const debian =
+    chained || unsigned
+      ? `; ${chained} by Debian's chain of trust${unsigned ? `, ${unsigned} from unsigned Debian indexes (importer's signature only)` : ''}`
+      : '';
   const summary = `${fragments.length} fragment(s), ${digests.length} base(s) checked: ${problems.length ? `${problems.length} problem(s)` : 'all verified'}${debian}${pending}`;
   ctx.out.progress(summary);
-  const chainLines = chains.flatMap((c) => [`${c.name} ${c.version} ${c.fragment}`, ...c.links.map((l) => `  ${l.link}\t${l.detail}`), `  lse-key\t${c.lseSignature}`]);
+  const chainLines = chains.flatMap((c) => [
+    `${c.name} ${c.version} ${c.fragment}`,
+    ...c.links.map((l) => `  ${l.link}\t${l.detail}`),
+    `  lse-key\t${c.lseSignature}`,
+  ]);
   ctx.out.result([...chainLines, ...problems.map((p) => `${p.code}\t${p.message}`)].join('\n'), {
-    ok: problems.length === 0, fragments: fragments.length, unfetched, chained, unsigned, bases: digests.length, problems, ...(o.chain ? { chains } : {}),
+    ok: problems.length === 0,
+    fragments: fragments.length,
+    unfetched,
+    chained,
+    unsigned,
+    bases: digests.length,
+    problems,
+    ...(o.chain ? { chains } : {}),
   });
   if (problems.length) {
-    throw new LseError(problems[0]!.code, `verification found ${problems.length} problem(s); the first: ${problems[0]!.message}`, { problems: problems.length, reported: true });
+    throw new LseError(
+      problems[0]!.code,
+      `verification found ${problems.length} problem(s); the first: ${problems[0]!.message}`,
+      { problems: problems.length, reported: true },
+    );
   }
 }

@@ -1,5 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { LseError, parseManifest, parsePlatform, parseRegion, type Manifest, type Platform, type SynthesisRecord } from '@lse/core';
+import {
+  LseError,
+  parseManifest,
+  parsePlatform,
+  parseRegion,
+  type Manifest,
+  type Platform,
+  type SynthesisRecord,
+} from '@lse/core';
 import { resolveManifest } from '@lse/engine';
 import { eventKindOf, isValidSynthesisId, stageAfter } from '@lse/contracts';
 import { admit, admitRepeat } from '../admit';
@@ -14,11 +22,19 @@ export function manifestFromBody(req: FastifyRequest): { manifest: Manifest; pla
   const body = req.body as unknown;
   const query = req.query as { platform?: string };
   if (typeof body === 'string' || Buffer.isBuffer(body)) {
-    return { manifest: parseManifest(body.toString(), 'request body'), ...(query.platform ? { platform: parsePlatform(query.platform) } : {}) };
+    return {
+      manifest: parseManifest(body.toString(), 'request body'),
+      ...(query.platform ? { platform: parsePlatform(query.platform) } : {}),
+    };
   }
-  if (!body || typeof body !== 'object') throw httpError('MANIFEST_INVALID', 'send a manifest: YAML (Content-Type: application/yaml) or JSON { "manifest": {...} | "yaml text", "platform": "linux/amd64" }');
+  if (!body || typeof body !== 'object')
+    throw httpError(
+      'MANIFEST_INVALID',
+      'send a manifest: YAML (Content-Type: application/yaml) or JSON { "manifest": {...} | "yaml text", "platform": "linux/amd64" }',
+    );
   const b = body as { manifest?: unknown; platform?: unknown };
-  if (b.manifest === undefined) throw httpError('MANIFEST_INVALID', "JSON body must have a 'manifest' field (an object, or YAML/JSON text)");
+  if (b.manifest === undefined)
+    throw httpError('MANIFEST_INVALID', "JSON body must have a 'manifest' field (an object, or YAML/JSON text)");
   const text = typeof b.manifest === 'string' ? b.manifest : JSON.stringify(b.manifest, null, 2);
   const manifest = parseManifest(text, 'request manifest');
   const p = b.platform ?? query.platform;
@@ -30,7 +46,8 @@ export function manifestFromBody(req: FastifyRequest): { manifest: Manifest; pla
     if (o.features) platform.features = [...o.features].sort();
     if (o.libc) platform.libc = o.libc;
     if (o.region !== undefined || o.regionFallback !== undefined) {
-      if (o.regionFallback !== undefined && !Array.isArray(o.regionFallback)) throw httpError('USAGE', 'platform.regionFallback must be a list of region names, e.g. ["eu-west"]');
+      if (o.regionFallback !== undefined && !Array.isArray(o.regionFallback))
+        throw httpError('USAGE', 'platform.regionFallback must be a list of region names, e.g. ["eu-west"]');
       Object.assign(platform, parseRegion(o.region, o.regionFallback?.join(',')));
     }
   }
@@ -39,10 +56,22 @@ export function manifestFromBody(req: FastifyRequest): { manifest: Manifest; pla
 
 function view(r: SynthesisRecord, lease?: { expiresAt: string } | undefined) {
   return {
-    id: r.id, status: r.status, stage: r.stage, manifestName: r.manifestName, key: r.key ?? null, platform: r.platform ?? null,
-    result: r.result ?? null, error: r.error ?? null, createdAt: r.createdAt, updatedAt: r.updatedAt,
+    id: r.id,
+    status: r.status,
+    stage: r.stage,
+    manifestName: r.manifestName,
+    key: r.key ?? null,
+    platform: r.platform ?? null,
+    result: r.result ?? null,
+    error: r.error ?? null,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
     lease: lease ? { expiresAt: lease.expiresAt } : null,
-    links: { self: `/v1/syntheses/${r.id}`, events: `/v1/syntheses/${r.id}/events`, lease: `/v1/syntheses/${r.id}/lease` },
+    links: {
+      self: `/v1/syntheses/${r.id}`,
+      events: `/v1/syntheses/${r.id}/events`,
+      lease: `/v1/syntheses/${r.id}/lease`,
+    },
   };
 }
 
@@ -62,7 +91,10 @@ export async function findSynthesis(d: GatewayDeps, id: string, caller: Caller):
   if (isValidSynthesisId(id)) {
     const rec = await d.syntheses.get(id);
     const st = rec && rec.status !== 'pending' ? undefined : await d.watch.load(id);
-    found = st && (!rec || st.status !== 'pending' || stageAfter(st.stage, rec.stage)) ? { ...recordOf(st), ...(rec?.tenant ? { tenant: rec.tenant } : {}) } : rec;
+    found =
+      st && (!rec || st.status !== 'pending' || stageAfter(st.stage, rec.stage))
+        ? { ...recordOf(st), ...(rec?.tenant ? { tenant: rec.tenant } : {}) }
+        : rec;
   }
   if (!found || !mayAccess(caller, found.tenant)) throw httpError('SYNTHESIS_UNKNOWN', `no synthesis '${id}'`, { id });
   return found;
@@ -78,7 +110,12 @@ export function synthesisRoutes(app: FastifyInstance, d: GatewayDeps): void {
   app.post('/v1/syntheses', small, async (req, reply) => {
     const { manifest, platform } = manifestFromBody(req);
     const caller = callerOf(req);
-    const admission = { manifest, ...(platform ? { platform } : {}), ...(caller.name ? { tenant: caller.name } : {}), traceId: String(req.id) };
+    const admission = {
+      manifest,
+      ...(platform ? { platform } : {}),
+      ...(caller.name ? { tenant: caller.name } : {}),
+      traceId: String(req.id),
+    };
     const cacheKey = RepeatCache.keyOf(manifest, platform);
     const hit = d.repeats.get(cacheKey);
     const id = hit ? await admitRepeat(d, admission, hit) : await admit(d, admission);
@@ -91,7 +128,10 @@ export function synthesisRoutes(app: FastifyInstance, d: GatewayDeps): void {
     const r = st ? recordOf(st) : await findSynthesis(d, id, caller);
     if (r.status === 'pending') return reply.code(202).send(view(r));
     const lease = st?.completed?.lease ?? (r.status === 'completed' ? await d.leases.get(id) : undefined);
-    return reply.code(r.status === 'completed' ? 200 : 422).header('Preference-Applied', `wait=${wait}`).send(view(r, lease));
+    return reply
+      .code(r.status === 'completed' ? 200 : 422)
+      .header('Preference-Applied', `wait=${wait}`)
+      .send(view(r, lease));
   });
 
   app.get('/v1/syntheses/:id', { onRequest: synth }, async (req) => {
@@ -123,10 +163,15 @@ export function synthesisRoutes(app: FastifyInstance, d: GatewayDeps): void {
     await findSynthesis(d, id, callerOf(req));
     const body = (req.body ?? {}) as { ttlSeconds?: unknown };
     const ttl = body.ttlSeconds === undefined ? d.leaseTtlSeconds : Number(body.ttlSeconds);
-    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 30 * 86400) throw httpError('USAGE', 'ttlSeconds must be a whole number of seconds between 1 and 2592000');
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 30 * 86400)
+      throw httpError('USAGE', 'ttlSeconds must be a whole number of seconds between 1 and 2592000');
     const expiresAt = new Date(d.now().getTime() + ttl * 1000).toISOString();
     if (!(await d.leases.renew(id, expiresAt))) {
-      throw httpError('LEASE_GONE', `synthesis '${id}' holds no lease (it was released, expired, or has not completed); request the synthesis again`, { id });
+      throw httpError(
+        'LEASE_GONE',
+        `synthesis '${id}' holds no lease (it was released, expired, or has not completed); request the synthesis again`,
+        { id },
+      );
     }
     return { id, expiresAt };
   });
@@ -135,9 +180,18 @@ export function synthesisRoutes(app: FastifyInstance, d: GatewayDeps): void {
     const { manifest, platform } = manifestFromBody(req);
     try {
       const { lock, key } = await resolveManifest(d.ports, manifest, platform);
-      return { key, platform: lock.platform, base: lock.base, fragments: lock.fragments, ...(lock.satisfiedByBase ? { satisfiedByBase: lock.satisfiedByBase } : {}) };
+      return {
+        key,
+        platform: lock.platform,
+        base: lock.base,
+        fragments: lock.fragments,
+        ...(lock.satisfiedByBase ? { satisfiedByBase: lock.satisfiedByBase } : {}),
+      };
     } catch (e) {
-      if (e instanceof LseError && (e.code === 'NO_VARIANT' || e.code === 'UNSATISFIABLE' || e.code === 'BASE_UNKNOWN')) {
+      if (
+        e instanceof LseError &&
+        (e.code === 'NO_VARIANT' || e.code === 'UNSATISFIABLE' || e.code === 'BASE_UNKNOWN')
+      ) {
         return reply.code(406).send({ error: e.toJSON() });
       }
       throw e;
@@ -181,7 +235,10 @@ async function streamEvents(d: GatewayDeps, req: FastifyRequest, reply: FastifyR
   if (closed) unfollow();
   else stopFollowing.push(unfollow);
   if (!closed && r.status !== 'pending' && !d.watch.state(id)) {
-    send(r.status, r.status === 'completed' ? { synthesisId: id, key: r.key, image: r.result } : { synthesisId: id, ...r.error });
+    send(
+      r.status,
+      r.status === 'completed' ? { synthesisId: id, key: r.key, image: r.result } : { synthesisId: id, ...r.error },
+    );
     end();
   }
 }

@@ -28,11 +28,20 @@ export async function hostArch(): Promise<string> {
 }
 
 async function indexTargets(): Promise<{ file: string; repo: string }[]> {
-  const out = await runOk('apt-get', ['indextargets', '--format', '$(FILENAME)\t$(REPO_URI)', 'Identifier: Packages'], 'listing apt index files');
-  return out.toString('utf8').split('\n').filter(Boolean).map((l) => {
-    const [file, repo] = l.split('\t');
-    return { file: file!, repo: repo ?? '' };
-  }).filter((t) => existsSync(t.file));
+  const out = await runOk(
+    'apt-get',
+    ['indextargets', '--format', '$(FILENAME)\t$(REPO_URI)', 'Identifier: Packages'],
+    'listing apt index files',
+  );
+  return out
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [file, repo] = l.split('\t');
+      return { file: file!, repo: repo ?? '' };
+    })
+    .filter((t) => existsSync(t.file));
 }
 
 /** Runs `apt-get update` when no Packages list exists; returns true if it did. */
@@ -40,7 +49,8 @@ export async function ensureAptLists(progress: (line: string) => void = () => {}
   if ((await indexTargets()).length > 0) return false;
   progress('apt has no package lists yet; running apt-get update');
   await runOk('apt-get', ['update'], 'apt-get update', { onStderr: progress });
-  if ((await indexTargets()).length === 0) throw new LseError('USAGE', "apt-get update left no Packages lists; check /etc/apt/sources.list(.d)", {});
+  if ((await indexTargets()).length === 0)
+    throw new LseError('USAGE', 'apt-get update left no Packages lists; check /etc/apt/sources.list(.d)', {});
   return true;
 }
 
@@ -54,8 +64,14 @@ export async function readIndexText(file: string): Promise<string> {
 
 /** {@link readIndexText} as bytes: what the Release's SHA256 of the uncompressed file covers. */
 export async function readIndexBytes(file: string): Promise<Buffer> {
-  if (!existsSync(file)) throw new LseError('USAGE', `${file} does not exist; give a Packages file (plain or compressed), e.g. one of /var/lib/apt/lists/*_Packages*`, { file });
-  if (existsSync('/usr/lib/apt/apt-helper')) return runOk('/usr/lib/apt/apt-helper', ['cat-file', file], `reading ${file}`);
+  if (!existsSync(file))
+    throw new LseError(
+      'USAGE',
+      `${file} does not exist; give a Packages file (plain or compressed), e.g. one of /var/lib/apt/lists/*_Packages*`,
+      { file },
+    );
+  if (existsSync('/usr/lib/apt/apt-helper'))
+    return runOk('/usr/lib/apt/apt-helper', ['cat-file', file], `reading ${file}`);
   const raw = await readFile(file);
   return raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw;
 }
@@ -70,7 +86,8 @@ export function releaseBeside(list: string): { inRelease: string } | { release: 
   for (let n = parts.length - 1; n > 0; n--) {
     const prefix = parts.slice(0, n).join('_');
     if (existsSync(`${prefix}_InRelease`)) return { inRelease: `${prefix}_InRelease` };
-    if (existsSync(`${prefix}_Release`) && existsSync(`${prefix}_Release.gpg`)) return { release: `${prefix}_Release`, gpg: `${prefix}_Release.gpg` };
+    if (existsSync(`${prefix}_Release`) && existsSync(`${prefix}_Release.gpg`))
+      return { release: `${prefix}_Release`, gpg: `${prefix}_Release.gpg` };
   }
   return undefined;
 }
@@ -79,7 +96,10 @@ export function releaseBeside(list: string): { inRelease: string } | { release: 
 export async function aptRepoOf(file: string): Promise<string | undefined> {
   if (!existsSync('/usr/bin/apt-get')) return undefined;
   const abs = resolvePath(file);
-  return (await indexTargets().catch(() => [])).find((t) => resolvePath(t.file) === abs)?.repo?.replace(/\/+$/, '') || undefined;
+  return (
+    (await indexTargets().catch(() => [])).find((t) => resolvePath(t.file) === abs)?.repo?.replace(/\/+$/, '') ||
+    undefined
+  );
 }
 
 export async function readAptIndex(): Promise<AptIndex> {
@@ -110,16 +130,37 @@ export function debFileName(name: string, version: string, arch: string): string
  * `apt-get download NAME:ARCH=VERSION...` into `dir`, skipping packages already there. Returns
  * the file path of each requested package, in input order.
  */
-export async function aptDownload(pkgs: { name: string; version: string; arch: string }[], dir: string, progress: (line: string) => void = () => {}): Promise<string[]> {
+export async function aptDownload(
+  pkgs: { name: string; version: string; arch: string }[],
+  dir: string,
+  progress: (line: string) => void = () => {},
+): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const have = new Set(await readdir(dir));
   const missing = pkgs.filter((p) => !have.has(debFileName(p.name, p.version, p.arch)));
   if (missing.length) {
-    progress(`downloading ${missing.length} package(s) with apt-get into ${dir} (${pkgs.length - missing.length} cached)`);
-    const args = ['download', '-o', 'APT::Sandbox::User=root', ...missing.map((p) => `${p.name}:${p.arch}=${p.version}`)];
+    progress(
+      `downloading ${missing.length} package(s) with apt-get into ${dir} (${pkgs.length - missing.length} cached)`,
+    );
+    const args = [
+      'download',
+      '-o',
+      'APT::Sandbox::User=root',
+      ...missing.map((p) => `${p.name}:${p.arch}=${p.version}`),
+    ];
     const r = await run('apt-get', args, { cwd: dir });
     for (const l of r.stdout.toString('utf8').split('\n')) if (/^(Get|Err)/.test(l)) progress('  ' + l.trim());
-    if (r.code !== 0) throw new LseError('INTERNAL', `apt-get download failed (exit ${r.code}): ${r.stderr.trim().split('\n').filter((l) => !/^W:/.test(l)).slice(-3).join(' / ')}`, { code: r.code });
+    if (r.code !== 0)
+      throw new LseError(
+        'INTERNAL',
+        `apt-get download failed (exit ${r.code}): ${r.stderr
+          .trim()
+          .split('\n')
+          .filter((l) => !/^W:/.test(l))
+          .slice(-3)
+          .join(' / ')}`,
+        { code: r.code },
+      );
   } else progress(`all ${pkgs.length} package(s) already in ${dir}`);
   const after = new Set(await readdir(dir));
   return pkgs.map((p) => {

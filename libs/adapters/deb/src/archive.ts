@@ -21,7 +21,11 @@ export class DebianMirror {
     const filename = typeof src['filename'] === 'string' ? src['filename'] : '';
     const repo = this.mirror || (typeof src['repo'] === 'string' ? src['repo'] : '');
     if (!filename || !repo) {
-      throw new LseError('BLOB_UNKNOWN', `${fragmentLabel(f)}: no archive to fetch its .deb from (the index entry names none); set LSE_DEBIAN_MIRROR`, { fragment: f.id });
+      throw new LseError(
+        'BLOB_UNKNOWN',
+        `${fragmentLabel(f)}: no archive to fetch its .deb from (the index entry names none); set LSE_DEBIAN_MIRROR`,
+        { fragment: f.id },
+      );
     }
     return `${repo.replace(/\/+$/, '')}/${filename.replace(/^\/+/, '')}`;
   }
@@ -31,7 +35,8 @@ export class DebianMirror {
     try {
       return await fetchVerified(url, f.descriptor.blob.digest, f.descriptor.blob.size);
     } catch (e) {
-      if (e instanceof LseError) throw new LseError(e.code, `${fragmentLabel(f)}: ${e.message}`, { ...e.details, fragment: f.id }, { cause: e });
+      if (e instanceof LseError)
+        throw new LseError(e.code, `${fragmentLabel(f)}: ${e.message}`, { ...e.details, fragment: f.id }, { cause: e });
       throw e;
     }
   }

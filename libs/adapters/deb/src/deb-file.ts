@@ -13,7 +13,11 @@ import { run } from './run';
 async function tarOf(file: string, flag: string): Promise<Buffer> {
   const r = await run('dpkg-deb', [flag, file]);
   if (r.code !== 0) {
-    throw new LseError('FRAGMENT_INVALID', `${file} is not a readable Debian package: ${r.stderr.trim().split('\n').pop() ?? `dpkg-deb exited with ${r.code}`}`, { file });
+    throw new LseError(
+      'FRAGMENT_INVALID',
+      `${file} is not a readable Debian package: ${r.stderr.trim().split('\n').pop() ?? `dpkg-deb exited with ${r.code}`}`,
+      { file },
+    );
   }
   return r.stdout;
 }
@@ -54,7 +58,12 @@ async function contentsOf(file: string): Promise<DebContents> {
     controlFiles[name] = Buffer.from(e.data ?? Buffer.alloc(0));
   }
   const control = controlFiles['control'];
-  if (!control) throw new LseError('FRAGMENT_INVALID', `${file}: the control archive has no 'control' member; is it a binary package?`, { file });
+  if (!control)
+    throw new LseError(
+      'FRAGMENT_INVALID',
+      `${file}: the control archive has no 'control' member; is it a binary package?`,
+      { file },
+    );
   delete controlFiles['control'];
   return { control: control.toString('utf8'), controlFiles, entries: readTar(data) };
 }

@@ -1,5 +1,21 @@
 export { readDebFile, readDebBuffer } from './deb-file';
-export { hostArch, ensureAptLists, readAptIndex, readIndexBytes, releaseBeside, aptDownload, aptRepoOf, type AptIndex } from './apt';
+export {
+  hostArch,
+  ensureAptLists,
+  readAptIndex,
+  readIndexBytes,
+  releaseBeside,
+  aptDownload,
+  aptRepoOf,
+  type AptIndex,
+} from './apt';
 export { DebianMirror } from './archive';
 export { run } from './run';
-export { DebianChainVerifier, readDebianKeyring, verifyInRelease, type ChainLink, type DebianKeyring, type SignedRelease } from './release-signature';
+export {
+  DebianChainVerifier,
+  readDebianKeyring,
+  verifyInRelease,
+  type ChainLink,
+  type DebianKeyring,
+  type SignedRelease,
+} from './release-signature';

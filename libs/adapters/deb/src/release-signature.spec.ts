@@ -6,12 +6,27 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import {
-  LseError, checkReleaseFresh, fragmentId, indexDescriptor, packagesPathIn, paragraphAt, paragraphSpans, sha256Digest,
-  type BlobStore, type DebianProof, type Fragment,
+  LseError,
+  checkReleaseFresh,
+  fragmentId,
+  indexDescriptor,
+  packagesPathIn,
+  paragraphAt,
+  paragraphSpans,
+  sha256Digest,
+  type BlobStore,
+  type DebianProof,
+  type Fragment,
 } from '@lse/core';
 import type * as OpenPgp from 'openpgp' with { 'resolution-mode': 'import' };
 import { readIndexText } from './apt';
-import { DEFAULT_DEBIAN_KEYRING, DebianChainVerifier, readDebianKeyring, verifyInRelease, type DebianKeyring } from './release-signature';
+import {
+  DEFAULT_DEBIAN_KEYRING,
+  DebianChainVerifier,
+  readDebianKeyring,
+  verifyInRelease,
+  type DebianKeyring,
+} from './release-signature';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const openpgp = require('openpgp') as typeof OpenPgp;
@@ -21,7 +36,8 @@ const IN_RELEASE = `${LISTS}/deb.debian.org_debian_dists_bookworm_InRelease`;
 const PACKAGES = `${LISTS}/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4`;
 const SECURITY = `${LISTS}/deb.debian.org_debian-security_dists_bookworm-security_InRelease`;
 const present = [IN_RELEASE, PACKAGES, DEFAULT_DEBIAN_KEYRING].every((f) => existsSync(f));
-if (!present) console.warn('release-signature.spec.ts skipped: no bookworm apt lists or Debian archive keyring on this host');
+if (!present)
+  console.warn('release-signature.spec.ts skipped: no bookworm apt lists or Debian archive keyring on this host');
 const suite = present ? describe : describe.skip;
 
 jest.setTimeout(60_000);
@@ -50,7 +66,9 @@ function blobs(): BlobStore & { map: Map<string, Buffer> } {
     has: async (d) => map.has(d),
     stat: async (d) => map.get(d)?.length,
     delete: async (d) => void map.delete(d),
-    list: async function* () { yield* map.keys(); },
+    list: async function* () {
+      yield* map.keys();
+    },
   };
 }
 
@@ -70,15 +88,23 @@ suite('Debian chain of trust (host metadata)', () => {
     expect(release.codename).toBe('bookworm');
     expect(signedBy.length).toBeGreaterThan(0);
     expect(keyring.keys.map((k) => k.getFingerprint())).toEqual(expect.arrayContaining(signedBy));
-    expect(packagesPathIn(release, sha256Digest(packages).slice(7), packages.length)).toBe('main/binary-amd64/Packages');
+    expect(packagesPathIn(release, sha256Digest(packages).slice(7), packages.length)).toBe(
+      'main/binary-amd64/Packages',
+    );
   });
 
   it('refuses an InRelease whose signed text was altered', async () => {
     const text = inRelease.toString('utf8');
-    const tampered = Buffer.from(text.replace(/^Date: (.*)$/m, (_l, d: string) => `Date: ${d.replace(/\d\d:/, '23:')}`), 'utf8');
+    const tampered = Buffer.from(
+      text.replace(/^Date: (.*)$/m, (_l, d: string) => `Date: ${d.replace(/\d\d:/, '23:')}`),
+      'utf8',
+    );
     expect(tampered.equals(inRelease)).toBe(false);
     expect((await refusal(verifyInRelease(tampered, keyring))).code).toBe('DEBIAN_SIGNATURE_INVALID');
-    const entry = Buffer.from(text.replace(/ [0-9a-f]{64}( +\d+ main\/binary-amd64\/Packages)\n/, ` ${'0'.repeat(64)}$1\n`), 'utf8');
+    const entry = Buffer.from(
+      text.replace(/ [0-9a-f]{64}( +\d+ main\/binary-amd64\/Packages)\n/, ` ${'0'.repeat(64)}$1\n`),
+      'utf8',
+    );
     expect(entry.equals(inRelease)).toBe(false);
     expect((await refusal(verifyInRelease(entry, keyring))).code).toBe('DEBIAN_SIGNATURE_INVALID');
   });
@@ -90,9 +116,17 @@ suite('Debian chain of trust (host metadata)', () => {
   });
 
   it('refuses an InRelease signed by a key the keyring does not hold, and accepts it with that key trusted', async () => {
-    const { privateKey, publicKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'not debian' }], format: 'object' });
+    const { privateKey, publicKey } = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'curve25519Legacy',
+      userIDs: [{ name: 'not debian' }],
+      format: 'object',
+    });
     const body = (await openpgp.readCleartextMessage({ cleartextMessage: inRelease.toString('utf8') })).getText();
-    const forged = await openpgp.sign({ message: await openpgp.createCleartextMessage({ text: body }), signingKeys: privateKey });
+    const forged = await openpgp.sign({
+      message: await openpgp.createCleartextMessage({ text: body }),
+      signingKeys: privateKey,
+    });
     const e = await refusal(verifyInRelease(Buffer.from(forged), keyring));
     expect(e.code).toBe('DEBIAN_KEY_UNKNOWN');
     expect(e.message).toContain(DEFAULT_DEBIAN_KEYRING);
@@ -101,22 +135,38 @@ suite('Debian chain of trust (host metadata)', () => {
   });
 
   it('verifies a plain Release with a detached Release.gpg, and refuses it altered', async () => {
-    const { privateKey, publicKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'detached' }], format: 'object' });
+    const { privateKey, publicKey } = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'curve25519Legacy',
+      userIDs: [{ name: 'detached' }],
+      format: 'object',
+    });
     const body = (await openpgp.readCleartextMessage({ cleartextMessage: inRelease.toString('utf8') })).getText();
-    const gpg = await openpgp.sign({ message: await openpgp.createMessage({ text: body }), signingKeys: privateKey, detached: true, format: 'binary' });
+    const gpg = await openpgp.sign({
+      message: await openpgp.createMessage({ text: body }),
+      signingKeys: privateKey,
+      detached: true,
+      format: 'binary',
+    });
     const own: DebianKeyring = { file: 'test', keys: [publicKey] };
     const ok = await verifyInRelease(Buffer.from(body), own, 'Release', Buffer.from(gpg as Uint8Array));
     expect(ok.release.codename).toBe('bookworm');
     const altered = Buffer.from(body.replace('Codename: bookworm', 'Codename: bookwork'));
-    expect((await refusal(verifyInRelease(altered, own, 'Release', Buffer.from(gpg as Uint8Array)))).code).toBe('DEBIAN_SIGNATURE_INVALID');
-    expect((await refusal(verifyInRelease(Buffer.from(body), keyring, 'Release', Buffer.from(gpg as Uint8Array)))).code).toBe('DEBIAN_KEY_UNKNOWN');
+    expect((await refusal(verifyInRelease(altered, own, 'Release', Buffer.from(gpg as Uint8Array)))).code).toBe(
+      'DEBIAN_SIGNATURE_INVALID',
+    );
+    expect(
+      (await refusal(verifyInRelease(Buffer.from(body), keyring, 'Release', Buffer.from(gpg as Uint8Array)))).code,
+    ).toBe('DEBIAN_KEY_UNKNOWN');
   });
 
   it('refuses a Packages file whose SHA256 the InRelease does not list', async () => {
     const { release } = await verifyInRelease(inRelease, keyring);
     const altered = Buffer.from(packages);
     altered[altered.indexOf('Version: ') + 9] ^= 1;
-    expect((await refusal(() => packagesPathIn(release, sha256Digest(altered).slice(7), altered.length))).code).toBe('DEBIAN_INDEX_MISMATCH');
+    expect((await refusal(() => packagesPathIn(release, sha256Digest(altered).slice(7), altered.length))).code).toBe(
+      'DEBIAN_INDEX_MISMATCH',
+    );
   });
 
   it('refuses expired metadata (Valid-Until) and a Date older than the newest imported, unless asked', async () => {
@@ -128,7 +178,9 @@ suite('Debian chain of trust (host metadata)', () => {
     const after = new Date(Date.parse(release.validUntil!) + 60_000);
     expect((await refusal(() => checkReleaseFresh(release, { now: after }))).code).toBe('DEBIAN_RELEASE_EXPIRED');
     const newer = new Date(Date.parse(release.date) + 86_400_000).toISOString();
-    expect((await refusal(() => checkReleaseFresh(release, { now: before, newest: newer }))).code).toBe('DEBIAN_RELEASE_ROLLBACK');
+    expect((await refusal(() => checkReleaseFresh(release, { now: before, newest: newer }))).code).toBe(
+      'DEBIAN_RELEASE_ROLLBACK',
+    );
     expect(() => checkReleaseFresh(release, { now: before, newest: newer, allowOlder: true })).not.toThrow();
     expect(() => checkReleaseFresh(release, { now: before, newest: release.date })).not.toThrow();
   });
@@ -141,28 +193,51 @@ suite('Debian chain of trust (host metadata)', () => {
     await store.put(pkgDigest, packages);
     const spans = paragraphSpans(packages);
     const span = spans.find((s) => paragraphAt(packages, s)['Package'] === 'jq')!;
-    const proof: DebianProof = { inRelease: inDigest, packages: pkgDigest, path: 'main/binary-amd64/Packages', paragraph: span, suite: 'Debian/Debian/bookworm', date: '2026-01-01T00:00:00.000Z' };
-    const d = indexDescriptor(paragraphAt(packages, span), { repo: 'http://deb.debian.org/debian', derive: { from: 'deb', mergedUsr: true, epoch: 0 }, proof });
+    const proof: DebianProof = {
+      inRelease: inDigest,
+      packages: pkgDigest,
+      path: 'main/binary-amd64/Packages',
+      paragraph: span,
+      suite: 'Debian/Debian/bookworm',
+      date: '2026-01-01T00:00:00.000Z',
+    };
+    const d = indexDescriptor(paragraphAt(packages, span), {
+      repo: 'http://deb.debian.org/debian',
+      derive: { from: 'deb', mergedUsr: true, epoch: 0 },
+      proof,
+    });
     const f: Fragment = { id: fragmentId(d), descriptor: d, signatures: [] };
     const { links, lseKeyNeeded } = await new DebianChainVerifier(store, keyring).verify(f);
     expect(lseKeyNeeded).toBe(false);
     expect(links.map((l) => l.link)).toEqual(['archive-key', 'in-release', 'packages', 'paragraph', 'descriptor']);
     expect(links[3]!.detail).toContain('jq');
 
-    const code = async (g: Fragment, s: BlobStore = store) => (await refusal(new DebianChainVerifier(s, keyring).verify(g))).code;
+    const code = async (g: Fragment, s: BlobStore = store) =>
+      (await refusal(new DebianChainVerifier(s, keyring).verify(g))).code;
     const refit = (dd: Fragment['descriptor']): Fragment => ({ id: fragmentId(dd), descriptor: dd, signatures: [] });
     // another paragraph's span: the descriptor no longer matches it
     const other = spans[spans.indexOf(span) + 1]!;
-    expect(await code(refit({ ...d, source: { ...d.source, debian: { ...proof, paragraph: other } } }))).toBe('DEBIAN_INDEX_MISMATCH');
+    expect(await code(refit({ ...d, source: { ...d.source, debian: { ...proof, paragraph: other } } }))).toBe(
+      'DEBIAN_INDEX_MISMATCH',
+    );
     // a different .deb digest than Debian's paragraph names
-    expect(await code(refit({ ...d, blob: { ...d.blob, digest: `sha256:${'1'.repeat(64)}` } }))).toBe('DEBIAN_INDEX_MISMATCH');
+    expect(await code(refit({ ...d, blob: { ...d.blob, digest: `sha256:${'1'.repeat(64)}` } }))).toBe(
+      'DEBIAN_INDEX_MISMATCH',
+    );
     // a different derivation than the one the descriptor's id covers
-    expect(await code({ ...f, descriptor: { ...d, metadata: { ...d.metadata, derive: { from: 'deb', mergedUsr: false, epoch: 0 } } } })).toBe('DEBIAN_INDEX_MISMATCH');
+    expect(
+      await code({
+        ...f,
+        descriptor: { ...d, metadata: { ...d.metadata, derive: { from: 'deb', mergedUsr: false, epoch: 0 } } },
+      }),
+    ).toBe('DEBIAN_INDEX_MISMATCH');
     // the stored Packages file altered (a changed byte, stored under its own new digest)
     const altered = Buffer.from(packages);
     altered[span.offset + span.length - 3] ^= 1;
     await store.put(sha256Digest(altered), altered);
-    expect(await code(refit({ ...d, source: { ...d.source, debian: { ...proof, packages: sha256Digest(altered) } } }))).toBe('DEBIAN_INDEX_MISMATCH');
+    expect(
+      await code(refit({ ...d, source: { ...d.source, debian: { ...proof, packages: sha256Digest(altered) } } })),
+    ).toBe('DEBIAN_INDEX_MISMATCH');
     // the stored InRelease altered in place
     const bad = blobs();
     for (const [k, v] of store.map) bad.map.set(k, v);
@@ -172,10 +247,19 @@ suite('Debian chain of trust (host metadata)', () => {
     if (existsSync(`${LISTS}/deb.debian.org_debian_dists_bookworm-updates_InRelease`)) {
       const upd = await readFile(`${LISTS}/deb.debian.org_debian_dists_bookworm-updates_InRelease`);
       await store.put(sha256Digest(upd), upd);
-      expect(await code(refit({ ...d, source: { ...d.source, debian: { ...proof, inRelease: sha256Digest(upd) } } }))).toBe('DEBIAN_INDEX_MISMATCH');
+      expect(
+        await code(refit({ ...d, source: { ...d.source, debian: { ...proof, inRelease: sha256Digest(upd) } } })),
+      ).toBe('DEBIAN_INDEX_MISMATCH');
     }
     // only a keyring without Debian's keys: the archive key link fails
-    const { publicKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'x' }], format: 'object' });
-    expect((await refusal(new DebianChainVerifier(store, { file: 'other', keys: [publicKey] }).verify(f))).code).toBe('DEBIAN_KEY_UNKNOWN');
+    const { publicKey } = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'curve25519Legacy',
+      userIDs: [{ name: 'x' }],
+      format: 'object',
+    });
+    expect((await refusal(new DebianChainVerifier(store, { file: 'other', keys: [publicKey] }).verify(f))).code).toBe(
+      'DEBIAN_KEY_UNKNOWN',
+    );
   });
 });

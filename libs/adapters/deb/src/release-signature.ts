@@ -10,8 +10,20 @@
 import { readFile } from 'node:fs/promises';
 import type * as OpenPgp from 'openpgp' with { 'resolution-mode': 'import' };
 import {
-  LseError, debDerivationOf, debianProofOf, fragmentId, fragmentLabel, indexDescriptor, paragraphAt, parseRelease, sha256Digest,
-  type BlobStore, type ControlParagraph, type DebianProof, type DebianRelease, type Fragment,
+  LseError,
+  debDerivationOf,
+  debianProofOf,
+  fragmentId,
+  fragmentLabel,
+  indexDescriptor,
+  paragraphAt,
+  parseRelease,
+  sha256Digest,
+  type BlobStore,
+  type ControlParagraph,
+  type DebianProof,
+  type DebianRelease,
+  type Fragment,
 } from '@lse/core';
 
 // openpgp ships ESM types with a CommonJS build; this package compiles to CommonJS
@@ -28,10 +40,22 @@ export interface DebianKeyring {
 
 export async function readDebianKeyring(file: string): Promise<DebianKeyring> {
   const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
-    throw new LseError('CONFIG_INVALID', `cannot read the Debian archive keyring ${file} (${e.code ?? e.message}); install debian-archive-keyring or point LSE_DEBIAN_KEYRING / --keyring at a keyring file`, { file });
+    throw new LseError(
+      'CONFIG_INVALID',
+      `cannot read the Debian archive keyring ${file} (${e.code ?? e.message}); install debian-archive-keyring or point LSE_DEBIAN_KEYRING / --keyring at a keyring file`,
+      { file },
+    );
   });
-  const keys = await (isArmored(bytes) ? openpgp.readKeys({ armoredKeys: bytes.toString('utf8') }) : openpgp.readKeys({ binaryKeys: new Uint8Array(bytes) })).catch((e: Error) => {
-    throw new LseError('CONFIG_INVALID', `${file} is not an OpenPGP keyring (${e.message}); give a .gpg (binary) or .asc (armored) keyring`, { file });
+  const keys = await (
+    isArmored(bytes)
+      ? openpgp.readKeys({ armoredKeys: bytes.toString('utf8') })
+      : openpgp.readKeys({ binaryKeys: new Uint8Array(bytes) })
+  ).catch((e: Error) => {
+    throw new LseError(
+      'CONFIG_INVALID',
+      `${file} is not an OpenPGP keyring (${e.message}); give a .gpg (binary) or .asc (armored) keyring`,
+      { file },
+    );
   });
   return { file, keys };
 }
@@ -52,21 +76,41 @@ export interface SignedRelease {
  * DEBIAN_KEY_UNKNOWN when it is signed only by keys the keyring does not hold.
  * With `detached` (the bytes of Release.gpg), `bytes` is a plain Release file.
  */
-export async function verifyInRelease(bytes: Buffer, keyring: DebianKeyring, label = 'InRelease', detached?: Buffer): Promise<SignedRelease> {
+export async function verifyInRelease(
+  bytes: Buffer,
+  keyring: DebianKeyring,
+  label = 'InRelease',
+  detached?: Buffer,
+): Promise<SignedRelease> {
   let verified: OpenPgp.VerifyMessageResult<string>;
   try {
     if (detached) {
       const message = await openpgp.createMessage({ text: bytes.toString('utf8') });
-      const signature = isArmored(detached) ? await openpgp.readSignature({ armoredSignature: detached.toString('utf8') }) : await openpgp.readSignature({ binarySignature: new Uint8Array(detached) });
-      verified = await openpgp.verify({ message, signature, verificationKeys: keyring.keys, date: judgedAt(signature.packets) });
+      const signature = isArmored(detached)
+        ? await openpgp.readSignature({ armoredSignature: detached.toString('utf8') })
+        : await openpgp.readSignature({ binarySignature: new Uint8Array(detached) });
+      verified = await openpgp.verify({
+        message,
+        signature,
+        verificationKeys: keyring.keys,
+        date: judgedAt(signature.packets),
+      });
     } else {
       const message = await openpgp.readCleartextMessage({ cleartextMessage: bytes.toString('utf8') });
       // openpgp.js keeps the parsed signature on the message (not in its typings)
       const signature = (message as unknown as { signature?: OpenPgp.Signature }).signature;
-      verified = await openpgp.verify({ message, verificationKeys: keyring.keys, date: judgedAt(signature?.packets ?? []) });
+      verified = await openpgp.verify({
+        message,
+        verificationKeys: keyring.keys,
+        date: judgedAt(signature?.packets ?? []),
+      });
     }
   } catch (e) {
-    throw new LseError('DEBIAN_SIGNATURE_INVALID', `${label} is not an OpenPGP-signed Release (${(e as Error).message}); give the InRelease file (or Release with its Release.gpg), not the plain Release`, { label });
+    throw new LseError(
+      'DEBIAN_SIGNATURE_INVALID',
+      `${label} is not an OpenPGP-signed Release (${(e as Error).message}); give the InRelease file (or Release with its Release.gpg), not the plain Release`,
+      { label },
+    );
   }
   const result = verified;
   const signedBy: string[] = [];
@@ -87,10 +131,18 @@ export async function verifyInRelease(bytes: Buffer, keyring: DebianKeyring, lab
     }
   }
   if (invalid.length) {
-    throw new LseError('DEBIAN_SIGNATURE_INVALID', `${label}: signature by key ${invalid[0]} (the signed text was altered, or the signature is damaged); use the file exactly as the archive published it`, { label, invalid });
+    throw new LseError(
+      'DEBIAN_SIGNATURE_INVALID',
+      `${label}: signature by key ${invalid[0]} (the signed text was altered, or the signature is damaged); use the file exactly as the archive published it`,
+      { label, invalid },
+    );
   }
   if (!signedBy.length) {
-    throw new LseError('DEBIAN_KEY_UNKNOWN', `${label} is signed by key(s) ${unknown.join(', ') || '(none)'}, none of which is in the keyring ${keyring.file}; give the keyring of this archive (--keyring / LSE_DEBIAN_KEYRING)`, { label, keys: unknown, keyring: keyring.file });
+    throw new LseError(
+      'DEBIAN_KEY_UNKNOWN',
+      `${label} is signed by key(s) ${unknown.join(', ') || '(none)'}, none of which is in the keyring ${keyring.file}; give the keyring of this archive (--keyring / LSE_DEBIAN_KEYRING)`,
+      { label, keys: unknown, keyring: keyring.file },
+    );
   }
   return { release: parseRelease(result.data, label), signedBy };
 }
@@ -114,7 +166,10 @@ export interface ChainLink {
 export class DebianChainVerifier {
   private readonly releases = new Map<string, Promise<SignedRelease>>();
   private readonly packages = new Map<string, Promise<Buffer>>();
-  constructor(private readonly blobs: BlobStore, private readonly keyring: DebianKeyring) {}
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly keyring: DebianKeyring,
+  ) {}
 
   /**
    * Verifies a fragment's chain: archive key → InRelease signature → Packages SHA256 in it → the
@@ -131,17 +186,29 @@ export class DebianChainVerifier {
   async verify(f: Fragment): Promise<{ links: ChainLink[]; lseKeyNeeded: boolean }> {
     const d = f.descriptor;
     const proof = debianProofOf(d.source);
-    if (!proof) throw new LseError('DEBIAN_UNSIGNED', `${fragmentLabel(f)} carries no Debian proof (source.debian): it was not imported from a signed index`, { fragment: f.id });
+    if (!proof)
+      throw new LseError(
+        'DEBIAN_UNSIGNED',
+        `${fragmentLabel(f)} carries no Debian proof (source.debian): it was not imported from a signed index`,
+        { fragment: f.id },
+      );
     const signed = await this.release(proof);
     const entry = signed.release.sha256.get(proof.path);
     const packages = await this.packagesOf(proof);
     const hex = proof.packages.slice('sha256:'.length);
     if (!entry || entry.sha256 !== hex || entry.size !== packages.length) {
-      throw new LseError('DEBIAN_INDEX_MISMATCH', `${fragmentLabel(f)}: the InRelease does not list ${proof.path} with sha256 ${hex.slice(0, 12)}… and ${packages.length} bytes; the proof or the stored Packages file was altered`, { fragment: f.id, path: proof.path });
+      throw new LseError(
+        'DEBIAN_INDEX_MISMATCH',
+        `${fragmentLabel(f)}: the InRelease does not list ${proof.path} with sha256 ${hex.slice(0, 12)}… and ${packages.length} bytes; the proof or the stored Packages file was altered`,
+        { fragment: f.id, path: proof.path },
+      );
     }
     const links: ChainLink[] = [
       { link: 'archive-key', detail: `${signed.signedBy.join(', ')} (keyring ${this.keyring.file})` },
-      { link: 'in-release', detail: `${proof.inRelease} ${proof.suite} dated ${signed.release.date}${signed.release.validUntil ? `, valid until ${signed.release.validUntil}` : ''}` },
+      {
+        link: 'in-release',
+        detail: `${proof.inRelease} ${proof.suite} dated ${signed.release.date}${signed.release.validUntil ? `, valid until ${signed.release.validUntil}` : ''}`,
+      },
       { link: 'packages', detail: `${proof.packages} ${proof.path} (${packages.length} bytes)` },
     ];
     const derive = debDerivationOf(d);
@@ -150,24 +217,51 @@ export class DebianChainVerifier {
     let id: string | undefined;
     try {
       p = paragraphAt(packages, proof.paragraph, `${proof.path} of ${proof.suite}`);
-      if (d.source['type'] === 'debian-index') id = fragmentId(indexDescriptor(p, { ...(repo ? { repo } : {}), ...(derive ? { derive } : {}), proof }));
+      if (d.source['type'] === 'debian-index')
+        id = fragmentId(indexDescriptor(p, { ...(repo ? { repo } : {}), ...(derive ? { derive } : {}), proof }));
     } catch (e) {
-      throw new LseError('DEBIAN_INDEX_MISMATCH', `${fragmentLabel(f)}: bytes ${proof.paragraph.offset}+${proof.paragraph.length} of ${proof.path} are not a package paragraph (${(e as Error).message}); the proof was altered`, { fragment: f.id }, { cause: e });
+      throw new LseError(
+        'DEBIAN_INDEX_MISMATCH',
+        `${fragmentLabel(f)}: bytes ${proof.paragraph.offset}+${proof.paragraph.length} of ${proof.path} are not a package paragraph (${(e as Error).message}); the proof was altered`,
+        { fragment: f.id },
+        { cause: e },
+      );
     }
-    links.push({ link: 'paragraph', detail: `bytes ${proof.paragraph.offset}+${proof.paragraph.length}: ${p['Package']} ${p['Version']} ${p['Architecture']}` });
+    links.push({
+      link: 'paragraph',
+      detail: `bytes ${proof.paragraph.offset}+${proof.paragraph.length}: ${p['Package']} ${p['Version']} ${p['Architecture']}`,
+    });
     if (d.source['type'] === 'debian-index') {
       if (id !== f.id || fragmentId(d) !== f.id) {
-        throw new LseError('DEBIAN_INDEX_MISMATCH', `${fragmentLabel(f)}: the descriptor is not the one Debian's paragraph for ${p['Package'] ?? '?'} ${p['Version'] ?? ''} gives (it hashes to ${String(id).slice(0, 19)}…); the descriptor or its proof was altered`, { fragment: f.id, expected: id });
+        throw new LseError(
+          'DEBIAN_INDEX_MISMATCH',
+          `${fragmentLabel(f)}: the descriptor is not the one Debian's paragraph for ${p['Package'] ?? '?'} ${p['Version'] ?? ''} gives (it hashes to ${String(id).slice(0, 19)}…); the descriptor or its proof was altered`,
+          { fragment: f.id, expected: id },
+        );
       }
-      links.push({ link: 'descriptor', detail: `${f.id}: .deb ${d.blob.digest} (${d.blob.size} bytes), derivation merged-/usr ${derive?.mergedUsr ?? true}, epoch ${derive?.epoch ?? 0}` });
+      links.push({
+        link: 'descriptor',
+        detail: `${f.id}: .deb ${d.blob.digest} (${d.blob.size} bytes), derivation merged-/usr ${derive?.mergedUsr ?? true}, epoch ${derive?.epoch ?? 0}`,
+      });
       return { links, lseKeyNeeded: false };
     }
-    const same = p['Package'] === d.name && p['Version'] === d.version && (p['SHA256'] ?? '').toLowerCase() === d.source['sha256'] && Number(p['Size']) === d.source['size']
-      && (p['Architecture'] === 'all' || p['Architecture'] === d.attributes.arch || d.attributes.arch === undefined);
+    const same =
+      p['Package'] === d.name &&
+      p['Version'] === d.version &&
+      (p['SHA256'] ?? '').toLowerCase() === d.source['sha256'] &&
+      Number(p['Size']) === d.source['size'] &&
+      (p['Architecture'] === 'all' || p['Architecture'] === d.attributes.arch || d.attributes.arch === undefined);
     if (!same || fragmentId(d) !== f.id) {
-      throw new LseError('DEBIAN_INDEX_MISMATCH', `${fragmentLabel(f)}: Debian's paragraph (${p['Package'] ?? '?'} ${p['Version'] ?? ''}, .deb sha256 ${(p['SHA256'] ?? '?').slice(0, 12)}…) does not name the .deb this fragment was made from; the proof or the descriptor was altered`, { fragment: f.id });
+      throw new LseError(
+        'DEBIAN_INDEX_MISMATCH',
+        `${fragmentLabel(f)}: Debian's paragraph (${p['Package'] ?? '?'} ${p['Version'] ?? ''}, .deb sha256 ${(p['SHA256'] ?? '?').slice(0, 12)}…) does not name the .deb this fragment was made from; the proof or the descriptor was altered`,
+        { fragment: f.id },
+      );
     }
-    links.push({ link: 'deb', detail: `${String(d.source['file'])} sha256:${String(d.source['sha256'])} (${String(d.source['size'])} bytes); its derived content is signed by the importer` });
+    links.push({
+      link: 'deb',
+      detail: `${String(d.source['file'])} sha256:${String(d.source['sha256'])} (${String(d.source['size'])} bytes); its derived content is signed by the importer`,
+    });
     return { links, lseKeyNeeded: true };
   }
 
@@ -177,7 +271,12 @@ export class DebianChainVerifier {
       r = (async () => {
         const b = await this.verifiedBlob(proof.inRelease, 'InRelease');
         const gpg = proof.releaseGpg ? await this.verifiedBlob(proof.releaseGpg, 'Release.gpg') : undefined;
-        return verifyInRelease(b, this.keyring, `${gpg ? 'Release' : 'InRelease'} ${proof.suite} (${proof.inRelease.slice(0, 19)}…)`, gpg);
+        return verifyInRelease(
+          b,
+          this.keyring,
+          `${gpg ? 'Release' : 'InRelease'} ${proof.suite} (${proof.inRelease.slice(0, 19)}…)`,
+          gpg,
+        );
       })();
       this.releases.set(proof.inRelease, r);
     }
@@ -196,7 +295,8 @@ export class DebianChainVerifier {
   /** The blob, re-hashed here too (the chain does not rely on the store's own check). */
   private async verifiedBlob(digest: string, what: string): Promise<Buffer> {
     const b = await this.blobs.get(digest);
-    if (sha256Digest(b) !== digest) throw new LseError('DIGEST_MISMATCH', `the stored ${what} ${digest} was altered`, { digest });
+    if (sha256Digest(b) !== digest)
+      throw new LseError('DIGEST_MISMATCH', `the stored ${what} ${digest} was altered`, { digest });
     return b;
   }
 }

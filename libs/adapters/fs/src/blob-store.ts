@@ -8,7 +8,8 @@ export class FsBlobStore implements BlobStore {
   constructor(private readonly root: string) {}
 
   private path(digest: string): string {
-    if (!isDigest(digest)) throw new LseError('DIGEST_MISMATCH', `'${digest}' is not a sha256 digest (sha256:<64 hex>)`, { digest });
+    if (!isDigest(digest))
+      throw new LseError('DIGEST_MISMATCH', `'${digest}' is not a sha256 digest (sha256:<64 hex>)`, { digest });
     return join(this.root, 'sha256', digest.slice(7));
   }
 
@@ -23,12 +24,17 @@ export class FsBlobStore implements BlobStore {
     try {
       data = await readFile(this.path(digest));
     } catch (e) {
-      if (isNotFound(e)) throw new LseError('BLOB_UNKNOWN', `blob ${digest} is not in the store at ${this.root}`, { digest });
+      if (isNotFound(e))
+        throw new LseError('BLOB_UNKNOWN', `blob ${digest} is not in the store at ${this.root}`, { digest });
       throw e;
     }
     const actual = sha256Digest(data);
     if (actual !== digest) {
-      throw new LseError('DIGEST_MISMATCH', `blob ${digest} in ${this.root} was altered on disk (it hashes to ${actual}); run 'lse verify' and re-import what it names`, { digest, actual });
+      throw new LseError(
+        'DIGEST_MISMATCH',
+        `blob ${digest} in ${this.root} was altered on disk (it hashes to ${actual}); run 'lse verify' and re-import what it names`,
+        { digest, actual },
+      );
     }
     return data;
   }

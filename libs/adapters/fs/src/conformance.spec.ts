@@ -2,16 +2,35 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  baseRepositoryConformance, blobStoreConformance, fragmentRepositoryConformance, layerRecordRepositoryConformance, sampleFragment, trustStoreConformance,
-  verdictRepositoryConformance, debianReleaseLogConformance,
+  baseRepositoryConformance,
+  blobStoreConformance,
+  fragmentRepositoryConformance,
+  layerRecordRepositoryConformance,
+  sampleFragment,
+  trustStoreConformance,
+  verdictRepositoryConformance,
+  debianReleaseLogConformance,
 } from '@lse/testing';
 import { FsBlobStore } from './blob-store';
-import { FsBaseRepository, FsDebianReleaseLog, FsFragmentRepository, FsLayerRecordRepository, FsTrustStore, FsVerdictRepository } from './repositories';
+import {
+  FsBaseRepository,
+  FsDebianReleaseLog,
+  FsFragmentRepository,
+  FsLayerRecordRepository,
+  FsTrustStore,
+  FsVerdictRepository,
+} from './repositories';
 
 /** A fresh directory per store; all are removed after the file's tests. */
 const made: string[] = [];
-const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'lse-fs-')); made.push(d); return d; };
-afterAll(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'lse-fs-'));
+  made.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 blobStoreConformance('fs', async () => new FsBlobStore(tmp()));
 fragmentRepositoryConformance('fs', async () => new FsFragmentRepository(tmp()), sampleFragment);
 trustStoreConformance('fs', async () => new FsTrustStore(tmp()));

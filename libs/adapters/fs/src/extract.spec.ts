@@ -1,14 +1,44 @@
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isLseError, type TarEntry } from '@lse/core';
 import { extractEntries } from './extract';
 
 const base = { uid: 0, gid: 0, mtime: 1700000000, size: 0 };
-const file = (path: string, content: string, mode = 0o644): TarEntry => ({ ...base, path, type: 'file', mode, size: content.length, data: Buffer.from(content) });
+const file = (path: string, content: string, mode = 0o644): TarEntry => ({
+  ...base,
+  path,
+  type: 'file',
+  mode,
+  size: content.length,
+  data: Buffer.from(content),
+});
 const dir = (path: string, mode = 0o755): TarEntry => ({ ...base, path, type: 'dir', mode });
-const symlink = (path: string, linkname: string): TarEntry => ({ ...base, path, type: 'symlink', mode: 0o777, linkname });
-const hardlink = (path: string, linkname: string): TarEntry => ({ ...base, path, type: 'hardlink', mode: 0o644, linkname });
+const symlink = (path: string, linkname: string): TarEntry => ({
+  ...base,
+  path,
+  type: 'symlink',
+  mode: 0o777,
+  linkname,
+});
+const hardlink = (path: string, linkname: string): TarEntry => ({
+  ...base,
+  path,
+  type: 'hardlink',
+  mode: 0o644,
+  linkname,
+});
 
 let tmp: string;
 let root: string;
@@ -24,7 +54,10 @@ beforeEach(() => {
 afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 
 async function refused(entries: TarEntry[], reason: string, opts?: { whiteouts?: boolean }): Promise<void> {
-  const err: unknown = await extractEntries(root, entries, opts).then(() => undefined, (e: unknown) => e);
+  const err: unknown = await extractEntries(root, entries, opts).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(isLseError(err, 'TAR_UNSAFE') ? err.details.reason : err).toBe(reason);
 }
 
@@ -36,8 +69,14 @@ const outsideUntouched = (): void => {
 describe('extractEntries', () => {
   it('writes files with modes, dirs, symlinks as links and hardlinks', async () => {
     await extractEntries(root, [
-      dir('./'), dir('usr/'), file('usr/bin/tool', 'run me', 0o750), symlink('usr/bin/alias', 'tool'),
-      symlink('usr/bin/dangling', '/does/not/exist'), hardlink('usr/bin/tool2', './usr/bin/tool'), dir('ro', 0o555), file('ro/x', 'inside read-only dir'),
+      dir('./'),
+      dir('usr/'),
+      file('usr/bin/tool', 'run me', 0o750),
+      symlink('usr/bin/alias', 'tool'),
+      symlink('usr/bin/dangling', '/does/not/exist'),
+      hardlink('usr/bin/tool2', './usr/bin/tool'),
+      dir('ro', 0o555),
+      file('ro/x', 'inside read-only dir'),
     ]);
     expect(readFileSync(join(root, 'usr/bin/tool'), 'utf8')).toBe('run me');
     expect(statSync(join(root, 'usr/bin/tool')).mode & 0o7777).toBe(0o750);
@@ -96,10 +135,24 @@ describe('extractEntries', () => {
   });
 
   it('applies .wh.NAME and opaque whiteouts over earlier layers, without writing them', async () => {
-    await extractEntries(root, [file('etc/passwd', 'old'), file('etc/group', 'old'), file('opt/a/old', 'x'), file('opt/b', 'x')]);
+    await extractEntries(root, [
+      file('etc/passwd', 'old'),
+      file('etc/group', 'old'),
+      file('opt/a/old', 'x'),
+      file('opt/b', 'x'),
+    ]);
     await extractEntries(
       root,
-      [dir('etc'), file('etc/.wh.passwd', ''), dir('opt'), file('opt/new', 'y'), dir('opt/a'), file('opt/a/also-new', 'z'), file('opt/.wh..wh..opq', ''), file('gone/.wh.x', '')],
+      [
+        dir('etc'),
+        file('etc/.wh.passwd', ''),
+        dir('opt'),
+        file('opt/new', 'y'),
+        dir('opt/a'),
+        file('opt/a/also-new', 'z'),
+        file('opt/.wh..wh..opq', ''),
+        file('gone/.wh.x', ''),
+      ],
       { whiteouts: true },
     );
     expect(readdirSync(join(root, 'etc'))).toEqual(['group']);

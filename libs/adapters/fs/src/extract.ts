@@ -47,7 +47,8 @@ export async function extractEntries(root: string, entries: TarEntry[], opts: Ex
       const parent = await safeDir(base, parts.slice(0, -1), e.path, 'skip');
       if (parent === undefined) continue; // nothing there to delete
       const target = name.slice(4);
-      if (target === '' || target === '.' || target === '..') refuse(e.path, 'whiteout', `whites out '${target}', which is not a name in its directory`, base);
+      if (target === '' || target === '.' || target === '..')
+        refuse(e.path, 'whiteout', `whites out '${target}', which is not a name in its directory`, base);
       if (name === OPAQUE) await emptyDir(parent, parts.slice(0, -1).join('/'), written);
       else if (!name.startsWith('.wh..wh.')) await rm(join(parent, target), { recursive: true, force: true });
       continue; // other '.wh..wh.' names are aufs metadata: nothing to do
@@ -73,11 +74,17 @@ export async function extractEntries(root: string, entries: TarEntry[], opts: Ex
         break;
       case 'hardlink': {
         const targetParts = components(e.linkname ?? '', e.path, base);
-        if (targetParts.length === 0 || targetParts.join('/') === rel) refuse(e.path, 'hardlink-target', `is a hardlink to '${e.linkname}', which is not another file`, base);
+        if (targetParts.length === 0 || targetParts.join('/') === rel)
+          refuse(e.path, 'hardlink-target', `is a hardlink to '${e.linkname}', which is not another file`, base);
         const targetDir = (await safeDir(base, targetParts.slice(0, -1), e.path, 'refuse')) as string;
         const target = join(targetDir, targetParts[targetParts.length - 1] as string);
         if (!(await lstatOrUndefined(target))?.isFile()) {
-          refuse(e.path, 'hardlink-target', `is a hardlink to '${e.linkname}', which is not a regular file already extracted`, base);
+          refuse(
+            e.path,
+            'hardlink-target',
+            `is a hardlink to '${e.linkname}', which is not a regular file already extracted`,
+            base,
+          );
         }
         await removeExisting(abs, existing);
         await link(target, abs);
@@ -108,7 +115,12 @@ function components(path: string, entryPath: string, root: string): string[] {
  * Walks `parts` under `base` with lstat and returns the directory's path; refuses symlinks and
  * non-directories. A missing directory is created, refused, or ends the walk with undefined.
  */
-async function safeDir(base: string, parts: string[], entryPath: string, onMissing: 'create' | 'refuse' | 'skip'): Promise<string | undefined> {
+async function safeDir(
+  base: string,
+  parts: string[],
+  entryPath: string,
+  onMissing: 'create' | 'refuse' | 'skip',
+): Promise<string | undefined> {
   let cur = base;
   for (const [i, c] of parts.entries()) {
     cur = join(cur, c);

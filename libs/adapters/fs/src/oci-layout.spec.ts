@@ -18,7 +18,9 @@ import { readOciLayout, writeOciLayout } from './oci-layout';
 function tool(name: string): string {
   const r = spawnSync(name, ['--version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
-    throw new Error(`'${name}' is not installed or does not run (${r.error?.message ?? r.stderr}); run: apt-get install skopeo umoci`);
+    throw new Error(
+      `'${name}' is not installed or does not run (${r.error?.message ?? r.stderr}); run: apt-get install skopeo umoci`,
+    );
   }
   return name;
 }
@@ -33,7 +35,11 @@ function makeImage(arch = 'amd64', motd = 'hello from lse\n') {
   );
   const config = buildImageConfig({
     platform: { os: 'linux', arch },
-    config: { env: { PATH: '/usr/local/bin:/usr/bin:/bin' }, cmd: ['/usr/local/bin/hi'], labels: { 'dev.lse.test': 'yes' } },
+    config: {
+      env: { PATH: '/usr/local/bin:/usr/bin:/bin' },
+      cmd: ['/usr/local/bin/hi'],
+      labels: { 'dev.lse.test': 'yes' },
+    },
     layers: [{ diffId: layer.diffId, fragments: ['inline files'] }],
     created: 0,
   });
@@ -120,12 +126,24 @@ describe('OCI image layout', () => {
     await writeOciLayout(dir, arm);
     await writeOciLayout(dir, amd);
     const indexBytes = buildImageIndex([
-      { descriptor: descriptorOf(MEDIA_TYPE_OCI_MANIFEST, arm.manifest), platform: { architecture: 'arm64', os: 'linux' } },
-      { descriptor: descriptorOf(MEDIA_TYPE_OCI_MANIFEST, amd.manifest), platform: { architecture: 'amd64', os: 'linux' } },
+      {
+        descriptor: descriptorOf(MEDIA_TYPE_OCI_MANIFEST, arm.manifest),
+        platform: { architecture: 'arm64', os: 'linux' },
+      },
+      {
+        descriptor: descriptorOf(MEDIA_TYPE_OCI_MANIFEST, amd.manifest),
+        platform: { architecture: 'amd64', os: 'linux' },
+      },
     ]);
     const idxDesc = descriptorOf(MEDIA_TYPE_OCI_INDEX, indexBytes);
     writeFileSync(join(dir, 'blobs', 'sha256', idxDesc.digest.slice(7)), indexBytes);
-    writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ ...idxDesc, annotations: { [ANNOTATION_REF_NAME]: 'multi' } }] }));
+    writeFileSync(
+      join(dir, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [{ ...idxDesc, annotations: { [ANNOTATION_REF_NAME]: 'multi' } }],
+      }),
+    );
 
     const got = await readOciLayout(dir, 'multi');
     expect(got.manifestDigest).toBe(descriptorOf(MEDIA_TYPE_OCI_MANIFEST, amd.manifest).digest);
@@ -171,7 +189,9 @@ describe('OCI image layout', () => {
 
   it('refuses blobs under a wrong digest and manifests naming absent blobs', async () => {
     const img = makeImage();
-    const wrong = await errorOf(writeOciLayout(join(tmp, 'w1'), { ...img, blobs: [[img.layer.digest, Buffer.from('other')]] }));
+    const wrong = await errorOf(
+      writeOciLayout(join(tmp, 'w1'), { ...img, blobs: [[img.layer.digest, Buffer.from('other')]] }),
+    );
     expect(isLseError(wrong, 'DIGEST_MISMATCH')).toBe(true);
     const absent = await errorOf(writeOciLayout(join(tmp, 'w2'), { ...img, blobs: [] }));
     expect(isLseError(absent, 'LAYOUT_INVALID')).toBe(true);

@@ -57,10 +57,14 @@ export async function writeOciLayout(dir: string, image: OciImageBlobs, refName 
     const hex = hexOf(digest, what, 'USAGE');
     const actual = sha256Digest(data);
     if (actual !== digest) {
-      throw new LseError('DIGEST_MISMATCH', `${what}: bytes hash to ${actual}, not ${digest}; pass the blob under its real digest`, {
-        expected: digest,
-        actual,
-      });
+      throw new LseError(
+        'DIGEST_MISMATCH',
+        `${what}: bytes hash to ${actual}, not ${digest}; pass the blob under its real digest`,
+        {
+          expected: digest,
+          actual,
+        },
+      );
     }
     if (!written.has(digest)) await writeAtomic(join(blobDir, hex), data);
     written.add(digest);
@@ -71,9 +75,12 @@ export async function writeOciLayout(dir: string, image: OciImageBlobs, refName 
   await put(configDigest, image.config, 'image config');
   const manifest = parseJson(image.manifest, 'image manifest') as { config?: Descriptor; layers?: Descriptor[] };
   for (const d of [manifest.config, ...(manifest.layers ?? [])]) {
-    if (d === undefined || typeof d.digest !== 'string') throw layoutError('image manifest has no config descriptor or a layer without digest; rebuild it');
+    if (d === undefined || typeof d.digest !== 'string')
+      throw layoutError('image manifest has no config descriptor or a layer without digest; rebuild it');
     if (!written.has(d.digest) && !(await exists(join(blobDir, hexOf(d.digest, 'manifest descriptor')), d.size))) {
-      throw layoutError(`image manifest names blob ${d.digest}, which is neither given nor already in ${dir}; pass every layer blob`);
+      throw layoutError(
+        `image manifest names blob ${d.digest}, which is neither given nor already in ${dir}; pass every layer blob`,
+      );
     }
   }
   const manifestDesc = descriptorOf(MEDIA_TYPE_OCI_MANIFEST, image.manifest);
@@ -93,37 +100,55 @@ export async function writeOciLayout(dir: string, image: OciImageBlobs, refName 
  * Reads the image tagged `ref` (or the only image) from the layout in `dir`. An image index is
  * followed one level, picking `platform` (default linux/amd64). Every blob is verified.
  */
-export async function readOciLayout(dir: string, ref?: string, platform: OciPlatform = DEFAULT_PLATFORM): Promise<OciLayoutImage> {
+export async function readOciLayout(
+  dir: string,
+  ref?: string,
+  platform: OciPlatform = DEFAULT_PLATFORM,
+): Promise<OciLayoutImage> {
   const layoutFile = await readFile(join(dir, 'oci-layout')).catch((e: NodeJS.ErrnoException) => {
     throw layoutError(`${dir} is not an OCI image layout (cannot read its oci-layout file: ${e.code ?? e.message})`);
   });
   const version = (parseJson(layoutFile, `${dir}/oci-layout`) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
   if (typeof version !== 'string' || !version.startsWith('1.')) {
-    throw layoutError(`${dir}/oci-layout has imageLayoutVersion ${JSON.stringify(version)}; only 1.x layouts are supported`);
+    throw layoutError(
+      `${dir}/oci-layout has imageLayoutVersion ${JSON.stringify(version)}; only 1.x layouts are supported`,
+    );
   }
   const indexBytes = await readFile(join(dir, 'index.json')).catch((e: NodeJS.ErrnoException) => {
-    throw layoutError(`${dir} has no readable index.json (${e.code ?? e.message}); it is not a complete OCI image layout`);
+    throw layoutError(
+      `${dir} has no readable index.json (${e.code ?? e.message}); it is not a complete OCI image layout`,
+    );
   });
   const index = parseJson(indexBytes, `${dir}/index.json`) as { manifests?: unknown };
   if (!Array.isArray(index.manifests)) throw layoutError(`${dir}/index.json has no manifests array`);
   let desc = selectByRef(index.manifests as Descriptor[], ref, dir, platform);
 
   if (isIndexMediaType(desc.mediaType)) {
-    const nested = parseJson(await readBlob(dir, desc, `image index ${desc.digest}`), `image index ${desc.digest}`) as { manifests?: unknown };
-    if (!Array.isArray(nested.manifests)) throw layoutError(`image index ${desc.digest} in ${dir} has no manifests array`);
+    const nested = parseJson(await readBlob(dir, desc, `image index ${desc.digest}`), `image index ${desc.digest}`) as {
+      manifests?: unknown;
+    };
+    if (!Array.isArray(nested.manifests))
+      throw layoutError(`image index ${desc.digest} in ${dir} has no manifests array`);
     desc = selectPlatform(nested.manifests as Descriptor[], platform, `image index ${desc.digest} in ${dir}`);
-    if (isIndexMediaType(desc.mediaType)) throw layoutError(`image index in ${dir} points at another index (${desc.digest}); only one level is supported`);
+    if (isIndexMediaType(desc.mediaType))
+      throw layoutError(`image index in ${dir} points at another index (${desc.digest}); only one level is supported`);
   }
   if (!isManifestMediaType(desc.mediaType)) {
     throw layoutError(`${dir}: ${desc.digest} has media type ${desc.mediaType}, not an image manifest or index`);
   }
   const manifestBytes = await readBlob(dir, desc, `image manifest ${desc.digest}`);
-  const manifest = parseJson(manifestBytes, `image manifest ${desc.digest}`) as Record<string, unknown> & { config?: Descriptor; layers?: Descriptor[] };
+  const manifest = parseJson(manifestBytes, `image manifest ${desc.digest}`) as Record<string, unknown> & {
+    config?: Descriptor;
+    layers?: Descriptor[];
+  };
   if (manifest.schemaVersion !== 2 || manifest.config === undefined || !Array.isArray(manifest.layers)) {
     throw layoutError(`image manifest ${desc.digest} in ${dir} is not a schema 2 manifest with config and layers`);
   }
   const configDesc = manifest.config;
-  const config = parseJson(await readBlob(dir, configDesc, `image config ${configDesc.digest}`), `image config ${configDesc.digest}`) as Record<string, unknown>;
+  const config = parseJson(
+    await readBlob(dir, configDesc, `image config ${configDesc.digest}`),
+    `image config ${configDesc.digest}`,
+  ) as Record<string, unknown>;
   const layers: OciLayoutImage['layers'] = [];
   for (const [i, l] of manifest.layers.entries()) {
     const data = await readBlob(dir, l, `layer ${i + 1} (${l.digest}) of ${desc.digest}`);
@@ -147,10 +172,15 @@ function selectByRef(manifests: Descriptor[], ref: string | undefined, dir: stri
 
 function selectPlatform(manifests: Descriptor[], want: OciPlatform, where: string): Descriptor {
   const fits = manifests.filter(
-    (m) => m.platform?.os === want.os && m.platform?.architecture === want.architecture && (!want.variant || m.platform?.variant === want.variant),
+    (m) =>
+      m.platform?.os === want.os &&
+      m.platform?.architecture === want.architecture &&
+      (!want.variant || m.platform?.variant === want.variant),
   );
   if (fits.length === 0) {
-    const have = manifests.map((m) => (m.platform ? [m.platform.os, m.platform.architecture, m.platform.variant].filter(Boolean).join('/') : 'unknown'));
+    const have = manifests.map((m) =>
+      m.platform ? [m.platform.os, m.platform.architecture, m.platform.variant].filter(Boolean).join('/') : 'unknown',
+    );
     const wanted = [want.os, want.architecture, want.variant].filter(Boolean).join('/');
     throw layoutError(`${where} has no image for ${wanted} (has: ${have.join(', ') || 'none'})`);
   }
@@ -161,16 +191,23 @@ function selectPlatform(manifests: Descriptor[], want: OciPlatform, where: strin
 async function readBlob(dir: string, desc: Descriptor, label: string): Promise<Buffer> {
   if (typeof desc !== 'object' || desc === null) throw layoutError(`${label}: descriptor is missing`);
   const hex = hexOf(desc.digest, label);
-  if (!Number.isSafeInteger(desc.size) || desc.size < 0) throw layoutError(`${label}: descriptor size ${JSON.stringify(desc.size)} is not a byte count`);
+  if (!Number.isSafeInteger(desc.size) || desc.size < 0)
+    throw layoutError(`${label}: descriptor size ${JSON.stringify(desc.size)} is not a byte count`);
   const path = join(dir, 'blobs', 'sha256', hex);
   const st = await stat(path).catch((e: NodeJS.ErrnoException) => {
-    throw layoutError(`${label}: blob is missing from ${dir}/blobs/sha256 (${e.code ?? e.message}); the layout is incomplete, copy it again`);
+    throw layoutError(
+      `${label}: blob is missing from ${dir}/blobs/sha256 (${e.code ?? e.message}); the layout is incomplete, copy it again`,
+    );
   });
   if (st.size !== desc.size) {
-    throw new LseError('SIZE_MISMATCH', `${label}: blob in ${dir} has ${st.size} bytes, descriptor says ${desc.size}; the layout is corrupt, copy it again`, {
-      expected: desc.size,
-      actual: st.size,
-    });
+    throw new LseError(
+      'SIZE_MISMATCH',
+      `${label}: blob in ${dir} has ${st.size} bytes, descriptor says ${desc.size}; the layout is corrupt, copy it again`,
+      {
+        expected: desc.size,
+        actual: st.size,
+      },
+    );
   }
   const chunks: Buffer[] = [];
   await pipeline(
@@ -188,7 +225,10 @@ async function readBlob(dir: string, desc: Descriptor, label: string): Promise<B
 
 function hexOf(digest: unknown, what: string, code: 'USAGE' | 'LAYOUT_INVALID' = 'LAYOUT_INVALID'): string {
   const m = typeof digest === 'string' ? DIGEST.exec(digest) : null;
-  if (m === null) throw new LseError(code, `${what}: digest ${JSON.stringify(digest)} is not of the form sha256:<64 lowercase hex>`, { digest });
+  if (m === null)
+    throw new LseError(code, `${what}: digest ${JSON.stringify(digest)} is not of the form sha256:<64 lowercase hex>`, {
+      digest,
+    });
   return m[1];
 }
 

@@ -2,8 +2,22 @@ import { existsSync } from 'node:fs';
 import { link, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  LseError, fragmentSetDigest, isDigest, sha256Digest, type BaseImage, type BaseRepository, type DebianReleaseLog, type DebianReleaseRecord, type Fragment,
-  type FragmentRepository, type FragmentVerdict, type LayerRecord, type LayerRecordRepository, type TrustStore, type TrustedKey, type VerdictRepository,
+  LseError,
+  fragmentSetDigest,
+  isDigest,
+  sha256Digest,
+  type BaseImage,
+  type BaseRepository,
+  type DebianReleaseLog,
+  type DebianReleaseRecord,
+  type Fragment,
+  type FragmentRepository,
+  type FragmentVerdict,
+  type LayerRecord,
+  type LayerRecordRepository,
+  type TrustStore,
+  type TrustedKey,
+  type VerdictRepository,
 } from '@lse/core';
 import { isNotFound, writeFileAtomic } from './atomic';
 import { randomBytes } from 'node:crypto';
@@ -47,7 +61,9 @@ export class FsFragmentRepository implements FragmentRepository {
   }
 
   private async committed(f: Fragment): Promise<boolean> {
-    return existsSync(join(this.root, 'by-name', f.descriptor.name, f.id.slice(7))) && existsSync(this.recordPath(f.id));
+    return (
+      existsSync(join(this.root, 'by-name', f.descriptor.name, f.id.slice(7))) && existsSync(this.recordPath(f.id))
+    );
   }
 
   async put(f: Fragment): Promise<'created' | 'exists'> {
@@ -55,7 +71,11 @@ export class FsFragmentRepository implements FragmentRepository {
     if (!NAME_RE.test(name)) throw new LseError('FRAGMENT_INVALID', `fragment name '${name}' is not valid`, { name });
     const provides = f.descriptor.provides.map((p) => p.name);
     const bad = provides.find((p) => !NAME_RE.test(p));
-    if (bad) throw new LseError('FRAGMENT_INVALID', `fragment ${name} provides '${bad}', which is not a valid name`, { name, provides: bad });
+    if (bad)
+      throw new LseError('FRAGMENT_INVALID', `fragment ${name} provides '${bad}', which is not a valid name`, {
+        name,
+        provides: bad,
+      });
     if (await this.committed(f)) return 'exists';
     await (this.providesReady ??= this.indexProvides());
     if (!existsSync(this.recordPath(f.id))) await writeFileAtomic(this.recordPath(f.id), JSON.stringify(f));
@@ -130,7 +150,9 @@ export class FsFragmentRepository implements FragmentRepository {
   private async indexProvides(): Promise<void> {
     const done = join(this.root, 'by-provide', '.complete');
     if (existsSync(done)) return;
-    for (const f of await this.list()) for (const p of new Set(f.descriptor.provides.map((x) => x.name))) if (NAME_RE.test(p)) await this.marker('by-provide', p, f.id);
+    for (const f of await this.list())
+      for (const p of new Set(f.descriptor.provides.map((x) => x.name)))
+        if (NAME_RE.test(p)) await this.marker('by-provide', p, f.id);
     await mkdir(join(this.root, 'by-provide'), { recursive: true });
     await writeFile(done, '');
   }
@@ -170,7 +192,11 @@ export class FsTrustStore implements TrustStore {
     if (i >= 0) {
       const old = keys[i]!;
       if (old.publicKey !== key.publicKey) {
-        throw new LseError('KEY_INVALID', `a different key named '${key.name}' is already trusted; revoke it and choose another name`, { name: key.name });
+        throw new LseError(
+          'KEY_INVALID',
+          `a different key named '${key.name}' is already trusted; revoke it and choose another name`,
+          { name: key.name },
+        );
       }
       keys[i] = { ...key, revoked: old.revoked, ...(old.revokedAt ? { revokedAt: old.revokedAt } : {}) };
     } else keys.push(key);
@@ -189,7 +215,8 @@ export class FsTrustStore implements TrustStore {
 export class FsBaseRepository implements BaseRepository {
   constructor(private readonly root: string) {}
   private path(digest: string): string {
-    if (!isDigest(digest)) throw new LseError('BASE_UNKNOWN', `'${digest}' is not a base digest (sha256:<64 hex>)`, { digest });
+    if (!isDigest(digest))
+      throw new LseError('BASE_UNKNOWN', `'${digest}' is not a base digest (sha256:<64 hex>)`, { digest });
     return join(this.root, `${digest.slice(7)}.json`);
   }
   async put(base: BaseImage): Promise<void> {
@@ -214,7 +241,10 @@ export class FsBaseRepository implements BaseRepository {
   }
   async tags(): Promise<{ name: string; tag: string; digest: string }[]> {
     return Object.entries(await this.pointers())
-      .map(([k, digest]) => { const i = k.lastIndexOf(':'); return { name: k.slice(0, i), tag: k.slice(i + 1), digest }; })
+      .map(([k, digest]) => {
+        const i = k.lastIndexOf(':');
+        return { name: k.slice(0, i), tag: k.slice(i + 1), digest };
+      })
       .sort((a, b) => (a.name + ':' + a.tag).localeCompare(b.name + ':' + b.tag));
   }
 }

@@ -1,7 +1,14 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FsBlobStore } from './blob-store';
-import { FsBaseRepository, FsDebianReleaseLog, FsFragmentRepository, FsLayerRecordRepository, FsTrustStore, FsVerdictRepository } from './repositories';
+import {
+  FsBaseRepository,
+  FsDebianReleaseLog,
+  FsFragmentRepository,
+  FsLayerRecordRepository,
+  FsTrustStore,
+  FsVerdictRepository,
+} from './repositories';
 
 /**
  * The embedded store: everything one machine needs to synthesize with no servers.

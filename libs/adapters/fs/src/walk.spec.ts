@@ -51,7 +51,10 @@ describe('walkDirectory', () => {
   it('refuses a path that is not a directory', async () => {
     writeFileSync(join(tmp, 'f'), 'x');
     for (const path of [join(tmp, 'f'), join(tmp, 'missing')]) {
-      const err: unknown = await walkDirectory(path).then(() => undefined, (e: unknown) => e);
+      const err: unknown = await walkDirectory(path).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(isLseError(err, 'USAGE')).toBe(true);
     }
   });

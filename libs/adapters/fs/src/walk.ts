@@ -12,14 +12,25 @@ import { LseError, type TarEntry } from '@lse/core';
  */
 export async function walkDirectory(dir: string): Promise<TarEntry[]> {
   const root = await lstat(dir).catch(() => undefined);
-  if (!root?.isDirectory()) throw new LseError('USAGE', `'${dir}' is not a directory; pass the directory whose contents make the fragment`, { dir });
+  if (!root?.isDirectory())
+    throw new LseError('USAGE', `'${dir}' is not a directory; pass the directory whose contents make the fragment`, {
+      dir,
+    });
   const entries: { entry: TarEntry; inode?: string }[] = [];
   const visit = async (rel: string): Promise<void> => {
     for (const name of await readdir(join(dir, rel))) {
       const path = rel ? `${rel}/${name}` : name;
       const abs = join(dir, path);
       const st = await lstat(abs);
-      const entry: TarEntry = { path, type: 'other', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), size: 0 };
+      const entry: TarEntry = {
+        path,
+        type: 'other',
+        mode: st.mode & 0o7777,
+        uid: st.uid,
+        gid: st.gid,
+        mtime: Math.floor(st.mtimeMs / 1000),
+        size: 0,
+      };
       let inode: string | undefined;
       if (st.isFile()) {
         entry.type = 'file';
@@ -65,7 +76,12 @@ export async function walkDirectory(dir: string): Promise<TarEntry[]> {
 async function readRegularFile(abs: string): Promise<Buffer> {
   const fh = await open(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
-    if (!(await fh.stat()).isFile()) throw new LseError('TAR_UNSAFE', `'${abs}' changed while it was read (no longer a regular file); retry when the directory is stable`, { path: abs, reason: 'changed' });
+    if (!(await fh.stat()).isFile())
+      throw new LseError(
+        'TAR_UNSAFE',
+        `'${abs}' changed while it was read (no longer a regular file); retry when the directory is stable`,
+        { path: abs, reason: 'changed' },
+      );
     return await fh.readFile();
   } finally {
     await fh.close();

@@ -1,6 +1,5 @@
 import { LseError, checkBlob, sha256Digest, type BlobStore } from '@lse/core';
 
-
 /** BlobStore in memory: for tests and the in-process pipeline's scratch space. */
 export class MemoryBlobStore implements BlobStore {
   protected readonly blobs = new Map<string, Buffer>();
@@ -12,7 +11,8 @@ export class MemoryBlobStore implements BlobStore {
   async get(digest: string): Promise<Buffer> {
     const b = this.blobs.get(digest);
     if (!b) throw new LseError('BLOB_UNKNOWN', `blob ${digest} is not in the store`, { digest });
-    if (sha256Digest(b) !== digest) throw new LseError('DIGEST_MISMATCH', `blob ${digest} was altered in the store`, { digest });
+    if (sha256Digest(b) !== digest)
+      throw new LseError('DIGEST_MISMATCH', `blob ${digest} was altered in the store`, { digest });
     return Buffer.from(b);
   }
   async has(digest: string): Promise<boolean> {

@@ -6,8 +6,17 @@ import { InProcessBus } from './bus';
 function waiter<T>(n: number): { got: T[]; done: Promise<void>; push: (x: T) => void } {
   const got: T[] = [];
   let resolve!: () => void;
-  const done = new Promise<void>((r) => { resolve = r; });
-  return { got, done, push: (x) => { got.push(x); if (got.length === n) resolve(); } };
+  const done = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return {
+    got,
+    done,
+    push: (x) => {
+      got.push(x);
+      if (got.length === n) resolve();
+    },
+  };
 }
 
 describe('InProcessBus', () => {
@@ -31,7 +40,8 @@ describe('InProcessBus', () => {
     const w = waiter<string>(4);
     await bus.subscribe<{ v: string }>('lse.>', async (m) => w.push(`${m.subject} ${m.data.v}`));
     await bus.subscribe<{ v: string }>('other.x', async (m) => w.push(`${m.subject} ${m.data.v}`));
-    for (const subject of ['lse.synth.a', 'lse.events.a', 'lse.synth.a']) await bus.publish(subject, { v: '1' }, { 'Nats-Msg-Id': 'same' });
+    for (const subject of ['lse.synth.a', 'lse.events.a', 'lse.synth.a'])
+      await bus.publish(subject, { v: '1' }, { 'Nats-Msg-Id': 'same' });
     for (let i = 0; i < 2; i++) await bus.publish('other.x', { v: String(i) }, { 'Nats-Msg-Id': 'same' });
     await w.done;
     expect(w.got).toEqual(['lse.synth.a 1', 'lse.events.a 1', 'other.x 0', 'other.x 1']);
@@ -40,11 +50,15 @@ describe('InProcessBus', () => {
   it('keeps a redelivery for the next subscriber when the one that failed has stopped, with the data as first published', async () => {
     const bus = new InProcessBus({ backoffMs: [1] });
     const failed = waiter<void>(1);
-    const stop = await bus.subscribe<{ list: number[] }>('lse.synth.r', async (m) => {
-      m.data.list.push(99); // a handler's changes never reach the redelivery
-      failed.push();
-      throw new Error('fails once');
-    }, { durable: 'r' });
+    const stop = await bus.subscribe<{ list: number[] }>(
+      'lse.synth.r',
+      async (m) => {
+        m.data.list.push(99); // a handler's changes never reach the redelivery
+        failed.push();
+        throw new Error('fails once');
+      },
+      { durable: 'r' },
+    );
     await bus.publish('lse.synth.r', { list: [1] });
     await failed.done;
     await stop();
@@ -67,8 +81,21 @@ describe('InProcessBus', () => {
   it('reports handler errors to onError, and refuses delivery limits that make no sense', async () => {
     const errors: string[] = [];
     const w = waiter<void>(2);
-    const bus = new InProcessBus({ maxDeliver: 2, backoffMs: [0], onError: (err) => { errors.push((err as Error).message); w.push(); } });
-    await bus.subscribe('lse.synth.e', async () => { throw new Error('boom'); }, { durable: 'e' });
+    const bus = new InProcessBus({
+      maxDeliver: 2,
+      backoffMs: [0],
+      onError: (err) => {
+        errors.push((err as Error).message);
+        w.push();
+      },
+    });
+    await bus.subscribe(
+      'lse.synth.e',
+      async () => {
+        throw new Error('boom');
+      },
+      { durable: 'e' },
+    );
     await bus.publish('lse.synth.e', {});
     await w.done;
     expect(errors).toEqual(['boom', 'boom']);

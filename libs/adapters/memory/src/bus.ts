@@ -24,7 +24,15 @@
  */
 import { LseError, type Bus, type BusMessage, type Headers, type SubscribeOptions } from '@lse/core';
 import {
-  BACKOFF_MS, DEAD_LETTER_HEADERS, DUPLICATE_WINDOW_MS, EVENTS_STREAM, MAX_DELIVER, SUBJECTS, WORK_STREAM, backoffDelay, subjectMatches as matches,
+  BACKOFF_MS,
+  DEAD_LETTER_HEADERS,
+  DUPLICATE_WINDOW_MS,
+  EVENTS_STREAM,
+  MAX_DELIVER,
+  SUBJECTS,
+  WORK_STREAM,
+  backoffDelay,
+  subjectMatches as matches,
 } from '@lse/contracts';
 
 /** A stream as the in-process bus models it: which subjects it holds and whether it is a work queue. */
@@ -53,10 +61,28 @@ export interface InProcessBusOptions {
 }
 
 type Handler = (msg: BusMessage) => Promise<void>;
-interface Stored { subject: string; data: unknown; headers: Headers }
-interface Pending { stored: Stored; deliveries: number }
-interface Member { handler: Handler; concurrency: number; running: Set<Promise<void>>; onDeadLetter?: SubscribeOptions['onDeadLetter']; stopped: boolean }
-interface Group { filter: string; queue: Pending[]; members: Member[]; next: number }
+interface Stored {
+  subject: string;
+  data: unknown;
+  headers: Headers;
+}
+interface Pending {
+  stored: Stored;
+  deliveries: number;
+}
+interface Member {
+  handler: Handler;
+  concurrency: number;
+  running: Set<Promise<void>>;
+  onDeadLetter?: SubscribeOptions['onDeadLetter'];
+  stopped: boolean;
+}
+interface Group {
+  filter: string;
+  queue: Pending[];
+  members: Member[];
+  next: number;
+}
 
 const DEFAULT_STREAMS: readonly InProcessStream[] = [{ ...WORK_STREAM, workQueue: true }, EVENTS_STREAM];
 
@@ -86,8 +112,16 @@ export class InProcessBus implements Bus {
     this.now = o.now ?? Date.now;
     this.deadSubject = o.deadLetterSubject ?? SUBJECTS.dead;
     this.streams = o.streams ?? DEFAULT_STREAMS;
-    if (!Number.isInteger(this.maxDeliver) || this.maxDeliver < 1) throw new LseError('CONFIG_INVALID', `InProcessBus: maxDeliver must be a positive integer, got ${this.maxDeliver}`);
-    if (this.backoffMs.some((d) => !(d >= 0))) throw new LseError('CONFIG_INVALID', `InProcessBus: backoffMs must be non-negative delays, got [${this.backoffMs.join(', ')}]`);
+    if (!Number.isInteger(this.maxDeliver) || this.maxDeliver < 1)
+      throw new LseError(
+        'CONFIG_INVALID',
+        `InProcessBus: maxDeliver must be a positive integer, got ${this.maxDeliver}`,
+      );
+    if (this.backoffMs.some((d) => !(d >= 0)))
+      throw new LseError(
+        'CONFIG_INVALID',
+        `InProcessBus: backoffMs must be non-negative delays, got [${this.backoffMs.join(', ')}]`,
+      );
   }
 
   async publish<T>(subject: string, data: T, headers: Headers = {}): Promise<void> {
@@ -105,10 +139,17 @@ export class InProcessBus implements Bus {
     if (!claimed && stream?.workQueue) this.unclaimed.push(stored);
   }
 
-  async subscribe<T>(subject: string, handler: (msg: BusMessage<T>) => Promise<void>, opts: SubscribeOptions = {}): Promise<() => Promise<void>> {
+  async subscribe<T>(
+    subject: string,
+    handler: (msg: BusMessage<T>) => Promise<void>,
+    opts: SubscribeOptions = {},
+  ): Promise<() => Promise<void>> {
     const concurrency = opts.concurrency ?? 1;
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new LseError('USAGE', `subscribe ${subject}: concurrency must be a positive integer, got ${concurrency}`);
-    return opts.durable ? this.durable(subject, handler as Handler, opts, concurrency) : this.subscribePlain(subject, handler as Handler);
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new LseError('USAGE', `subscribe ${subject}: concurrency must be a positive integer, got ${concurrency}`);
+    return opts.durable
+      ? this.durable(subject, handler as Handler, opts, concurrency)
+      : this.subscribePlain(subject, handler as Handler);
   }
 
   private subscribePlain(filter: string, handler: Handler): () => Promise<void> {
@@ -136,7 +177,11 @@ export class InProcessBus implements Bus {
 
   private durable(filter: string, handler: Handler, opts: SubscribeOptions, concurrency: number): () => Promise<void> {
     if (!this.streamOf(filter)) {
-      throw new LseError('CONFIG_INVALID', `durable consumer ${opts.durable}: no stream holds subject ${filter}; durable consumers need a stream (LSE_WORK holds lse.synth.>)`, { subject: filter, durable: opts.durable });
+      throw new LseError(
+        'CONFIG_INVALID',
+        `durable consumer ${opts.durable}: no stream holds subject ${filter}; durable consumers need a stream (LSE_WORK holds lse.synth.>)`,
+        { subject: filter, durable: opts.durable },
+      );
     }
     const key = `${opts.durable} ${filter}`;
     let g = this.groups.get(key);
@@ -150,7 +195,13 @@ export class InProcessBus implements Bus {
       }
     }
     const group = g;
-    const member: Member = { handler, concurrency, running: new Set(), onDeadLetter: opts.onDeadLetter, stopped: false };
+    const member: Member = {
+      handler,
+      concurrency,
+      running: new Set(),
+      onDeadLetter: opts.onDeadLetter,
+      stopped: false,
+    };
     group.members.push(member);
     this.dispatch(group);
     return async () => {
@@ -199,10 +250,13 @@ export class InProcessBus implements Bus {
   private async failed(g: Group, member: Member, p: Pending, msg: BusMessage, err: unknown): Promise<void> {
     this.onError(err, msg);
     if (p.deliveries < this.maxDeliver) {
-      const timer = setTimeout(() => {
-        g.queue.push(p);
-        this.dispatch(g);
-      }, backoffDelay(this.backoffMs, p.deliveries));
+      const timer = setTimeout(
+        () => {
+          g.queue.push(p);
+          this.dispatch(g);
+        },
+        backoffDelay(this.backoffMs, p.deliveries),
+      );
       timer.unref?.(); // a pending redelivery does not keep the process alive
       return;
     }
@@ -248,7 +302,9 @@ function deadLetterHeaders(p: Pending, err: unknown, fallbackId: string): Header
   for (const [k, v] of Object.entries(p.stored.headers)) if (k.toLowerCase() !== 'nats-msg-id') h[k] = v;
   h['Nats-Msg-Id'] = `dead:${msgId(p.stored.headers) ?? fallbackId}`;
   h[DEAD_LETTER_HEADERS.subject] = p.stored.subject;
-  h[DEAD_LETTER_HEADERS.error] = (err instanceof Error ? err.message : String(err)).replace(/[\r\n]+/g, ' ').slice(0, 1000);
+  h[DEAD_LETTER_HEADERS.error] = (err instanceof Error ? err.message : String(err))
+    .replace(/[\r\n]+/g, ' ')
+    .slice(0, 1000);
   h[DEAD_LETTER_HEADERS.deliveries] = String(p.deliveries);
   return h;
 }

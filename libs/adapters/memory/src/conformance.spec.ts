@@ -1,11 +1,26 @@
 import {
-  baseRepositoryConformance, blobStoreConformance, busConformance, fragmentRepositoryConformance, layerRecordRepositoryConformance,
-  leaseRepositoryConformance, sampleFragment, synthesisRepositoryConformance, trustStoreConformance, verdictRepositoryConformance,
+  baseRepositoryConformance,
+  blobStoreConformance,
+  busConformance,
+  fragmentRepositoryConformance,
+  layerRecordRepositoryConformance,
+  leaseRepositoryConformance,
+  sampleFragment,
+  synthesisRepositoryConformance,
+  trustStoreConformance,
+  verdictRepositoryConformance,
   debianReleaseLogConformance,
 } from '@lse/testing';
 import {
-  InProcessBus, MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryLayerRecordRepository, MemoryLeaseRepository, MemorySynthesisRepository,
-  MemoryTrustStore, MemoryVerdictRepository,
+  InProcessBus,
+  MemoryBaseRepository,
+  MemoryBlobStore,
+  MemoryFragmentRepository,
+  MemoryLayerRecordRepository,
+  MemoryLeaseRepository,
+  MemorySynthesisRepository,
+  MemoryTrustStore,
+  MemoryVerdictRepository,
 } from './index';
 import { MemoryDebianReleaseLog } from './repositories';
 import { DUPLICATE_WINDOW_MS, subjectMatches } from '@lse/contracts';
@@ -26,7 +41,9 @@ busConformance('in-process', {
   bus: async (opts = {}) => new InProcessBus({ ...opts, now: () => clock }),
   subject: (name) => `lse.synth.test.${name}`,
   msgId: (name) => `test:${name}`,
-  passDuplicateWindow: () => { clock += DUPLICATE_WINDOW_MS; },
+  passDuplicateWindow: () => {
+    clock += DUPLICATE_WINDOW_MS;
+  },
 });
 
 describe('subject matching', () => {

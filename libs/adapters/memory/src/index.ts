@@ -1,4 +1,12 @@
 export { MemoryBlobStore } from './blob-store';
-export { MemoryFragmentRepository, MemoryTrustStore, MemoryBaseRepository, MemorySynthesisRepository, MemoryLeaseRepository, MemoryLayerRecordRepository, MemoryVerdictRepository } from './repositories';
+export {
+  MemoryFragmentRepository,
+  MemoryTrustStore,
+  MemoryBaseRepository,
+  MemorySynthesisRepository,
+  MemoryLeaseRepository,
+  MemoryLayerRecordRepository,
+  MemoryVerdictRepository,
+} from './repositories';
 export { InProcessBus } from './bus';
 export { MemoryCatalogFeed } from './catalog-feed';

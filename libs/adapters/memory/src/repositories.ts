@@ -1,8 +1,23 @@
 import { stageAfter } from '@lse/contracts';
 import {
-  LseError, fragmentSetDigest, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type FragmentVerdict, type LayerRecord,
-  type LayerRecordRepository, type Lease, type LeaseRepository, type SynthesisRecord, type SynthesisRepository, type TrustStore, type TrustedKey,
-  type VerdictRepository, type DebianReleaseLog, type DebianReleaseRecord,
+  LseError,
+  fragmentSetDigest,
+  type BaseImage,
+  type BaseRepository,
+  type Fragment,
+  type FragmentRepository,
+  type FragmentVerdict,
+  type LayerRecord,
+  type LayerRecordRepository,
+  type Lease,
+  type LeaseRepository,
+  type SynthesisRecord,
+  type SynthesisRepository,
+  type TrustStore,
+  type TrustedKey,
+  type VerdictRepository,
+  type DebianReleaseLog,
+  type DebianReleaseRecord,
 } from '@lse/core';
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -26,7 +41,9 @@ export class MemoryFragmentRepository implements FragmentRepository {
   }
   async candidates(names: string[]): Promise<Fragment[]> {
     const want = new Set(names);
-    return [...this.byId.values()].filter((f) => want.has(f.descriptor.name) || f.descriptor.provides.some((p) => want.has(p.name))).map(clone);
+    return [...this.byId.values()]
+      .filter((f) => want.has(f.descriptor.name) || f.descriptor.provides.some((p) => want.has(p.name)))
+      .map(clone);
   }
   private readonly sets = new Set<string>();
   async putMany(fs: Fragment[]): Promise<{ created: number; existing: number }> {
@@ -52,9 +69,17 @@ export class MemoryTrustStore implements TrustStore {
   async add(key: TrustedKey): Promise<void> {
     const old = this.keys.get(key.name);
     if (old && old.publicKey !== key.publicKey) {
-      throw new LseError('KEY_INVALID', `a different key named '${key.name}' is already trusted; revoke it and choose another name`, { name: key.name });
+      throw new LseError(
+        'KEY_INVALID',
+        `a different key named '${key.name}' is already trusted; revoke it and choose another name`,
+        { name: key.name },
+      );
     }
-    this.keys.set(key.name, { ...clone(key), revoked: old?.revoked ?? key.revoked, ...(old?.revokedAt ? { revokedAt: old.revokedAt } : {}) });
+    this.keys.set(key.name, {
+      ...clone(key),
+      revoked: old?.revoked ?? key.revoked,
+      ...(old?.revokedAt ? { revokedAt: old.revokedAt } : {}),
+    });
   }
   async revoke(name: string, at: string): Promise<void> {
     const k = this.keys.get(name);
@@ -83,7 +108,10 @@ export class MemoryBaseRepository implements BaseRepository {
   }
   async tags(): Promise<{ name: string; tag: string; digest: string }[]> {
     return [...this.pointers.entries()]
-      .map(([k, digest]) => { const i = k.lastIndexOf(':'); return { name: k.slice(0, i), tag: k.slice(i + 1), digest }; })
+      .map(([k, digest]) => {
+        const i = k.lastIndexOf(':');
+        return { name: k.slice(0, i), tag: k.slice(i + 1), digest };
+      })
       .sort((a, b) => (a.name + ':' + a.tag).localeCompare(b.name + ':' + b.tag));
   }
 }
@@ -105,15 +133,31 @@ export class MemorySynthesisRepository implements SynthesisRepository {
     if (stageAfter(r.stage, fields.stage)) return;
     Object.assign(r, { stage: fields.stage, updatedAt: fields.at, ...(fields.key ? { key: fields.key } : {}) });
   }
-  async finish(id: string, f: { status: 'completed' | 'failed'; at: string; result?: Record<string, unknown>; error?: SynthesisRecord['error'] }): Promise<boolean> {
+  async finish(
+    id: string,
+    f: {
+      status: 'completed' | 'failed';
+      at: string;
+      result?: Record<string, unknown>;
+      error?: SynthesisRecord['error'];
+    },
+  ): Promise<boolean> {
     const r = this.recs.get(id);
     if (!r || r.status !== 'pending') return false;
     const key = !r.key && typeof f.result?.['key'] === 'string' ? { key: f.result['key'] } : {};
-    Object.assign(r, { status: f.status, updatedAt: f.at, ...key, ...(f.result ? { result: clone(f.result), stage: 'assembled' } : {}), ...(f.error ? { error: clone(f.error) } : {}) });
+    Object.assign(r, {
+      status: f.status,
+      updatedAt: f.at,
+      ...key,
+      ...(f.result ? { result: clone(f.result), stage: 'assembled' } : {}),
+      ...(f.error ? { error: clone(f.error) } : {}),
+    });
     return true;
   }
   async completedByKey(key: string): Promise<SynthesisRecord | undefined> {
-    const hits = [...this.recs.values()].filter((r) => r.key === key && r.status === 'completed').sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+    const hits = [...this.recs.values()]
+      .filter((r) => r.key === key && r.status === 'completed')
+      .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
     return hits[0] && clone(hits[0]);
   }
 }

@@ -13,7 +13,8 @@
 import type { Document } from 'mongodb';
 
 const encodeKey = (k: string): string => k.replace(/%/g, '%25').replace(/\./g, '%2E').replace(/^\$/, '%24');
-const decodeKey = (k: string): string => (k.includes('%') ? k.replace(/%(25|2E|24)/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))) : k);
+const decodeKey = (k: string): string =>
+  k.includes('%') ? k.replace(/%(25|2E|24)/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))) : k;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== 'object') return false;

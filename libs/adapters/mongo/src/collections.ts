@@ -58,7 +58,11 @@ export async function insertManyFailures(db: Db, collection: string, docs: Docum
     return [];
   } catch (e) {
     const errs = (e as { writeErrors?: unknown }).writeErrors;
-    const list = (Array.isArray(errs) ? errs : errs ? [errs] : []) as { code?: number; index?: number; err?: { code?: number; index?: number } }[];
+    const list = (Array.isArray(errs) ? errs : errs ? [errs] : []) as {
+      code?: number;
+      index?: number;
+      err?: { code?: number; index?: number };
+    }[];
     if (!list.length) throw e;
     const out: number[] = [];
     for (const w of list) {

@@ -15,7 +15,8 @@ import { Binary, GridFSBucket, MongoGridFSChunkError, MongoRuntimeError, type Db
 import { COLLECTIONS, insertIfAbsent, insertManyIgnoringDuplicates } from './collections';
 
 function checkDigest(digest: string): void {
-  if (!isDigest(digest)) throw new LseError('DIGEST_MISMATCH', `'${digest}' is not a sha256 digest (sha256:<64 hex>)`, { digest });
+  if (!isDigest(digest))
+    throw new LseError('DIGEST_MISMATCH', `'${digest}' is not a sha256 digest (sha256:<64 hex>)`, { digest });
 }
 
 async function readAll(bucket: GridFSBucket, id: ObjectId): Promise<Buffer> {
@@ -41,21 +42,41 @@ function isFileGone(e: unknown): boolean {
 /** Chunk size of blobs written here (GridFS's default). */
 const CHUNK_SIZE = 255 * 1024;
 
-interface FileDoc { _id: string | ObjectId; length: number; chunkSize: number; uploadDate: Date; filename: string }
-interface ChunkDoc { _id: string | ObjectId; files_id: string | ObjectId; n: number; data: Binary }
+interface FileDoc {
+  _id: string | ObjectId;
+  length: number;
+  chunkSize: number;
+  uploadDate: Date;
+  filename: string;
+}
+interface ChunkDoc {
+  _id: string | ObjectId;
+  files_id: string | ObjectId;
+  n: number;
+  data: Binary;
+}
 
 export class GridFsBlobStore implements BlobStore {
   private readonly bucket: GridFSBucket;
-  constructor(private readonly db: Db, private readonly bucketName: string = COLLECTIONS.fragmentBlobs) {
+  constructor(
+    private readonly db: Db,
+    private readonly bucketName: string = COLLECTIONS.fragmentBlobs,
+  ) {
     this.bucket = new GridFSBucket(db, { bucketName });
   }
-  private get files() { return this.db.collection<FileDoc>(`${this.bucketName}.files`); }
-  private get chunks() { return this.db.collection<ChunkDoc>(`${this.bucketName}.chunks`); }
+  private get files() {
+    return this.db.collection<FileDoc>(`${this.bucketName}.files`);
+  }
+  private get chunks() {
+    return this.db.collection<ChunkDoc>(`${this.bucketName}.chunks`);
+  }
 
   /** Every stored copy: the file whose `_id` is the digest, then older driver-written ones. */
   private async copies(digest: string): Promise<FileDoc[]> {
     const own = await this.files.findOne({ _id: digest });
-    const legacy = (await this.bucket.find({ filename: digest }, { sort: { uploadDate: 1 } }).toArray()) as unknown as FileDoc[];
+    const legacy = (await this.bucket
+      .find({ filename: digest }, { sort: { uploadDate: 1 } })
+      .toArray()) as unknown as FileDoc[];
     return [...(own ? [own] : []), ...legacy.filter((f) => typeof f._id !== 'string')];
   }
 
@@ -64,10 +85,22 @@ export class GridFsBlobStore implements BlobStore {
     if (await this.has(digest)) return;
     const chunks: ChunkDoc[] = [];
     for (let n = 0, off = 0; off < data.length || n === 0; n++, off += CHUNK_SIZE) {
-      chunks.push({ _id: `${digest}#${n}`, files_id: digest, n, data: new Binary(data.subarray(off, off + CHUNK_SIZE)) });
+      chunks.push({
+        _id: `${digest}#${n}`,
+        files_id: digest,
+        n,
+        data: new Binary(data.subarray(off, off + CHUNK_SIZE)),
+      });
     }
-    for (let i = 0; i < chunks.length; i += 32) await insertManyIgnoringDuplicates(this.db, `${this.bucketName}.chunks`, chunks.slice(i, i + 32));
-    await insertIfAbsent(this.db, `${this.bucketName}.files`, { _id: digest, length: data.length, chunkSize: CHUNK_SIZE, uploadDate: new Date(), filename: digest });
+    for (let i = 0; i < chunks.length; i += 32)
+      await insertManyIgnoringDuplicates(this.db, `${this.bucketName}.chunks`, chunks.slice(i, i + 32));
+    await insertIfAbsent(this.db, `${this.bucketName}.files`, {
+      _id: digest,
+      length: data.length,
+      chunkSize: CHUNK_SIZE,
+      uploadDate: new Date(),
+      filename: digest,
+    });
   }
 
   /** A file's bytes: by chunk `_id` for files in this layout, through the driver for older ones. */
@@ -99,8 +132,15 @@ export class GridFsBlobStore implements BlobStore {
         actual = `an unreadable copy: ${e.message}`;
       }
     }
-    if (actual === undefined) throw new LseError('BLOB_UNKNOWN', `blob ${digest} is not in the origin (${where}); publish the fragment again`, { digest });
-    throw new LseError('DIGEST_MISMATCH', `blob ${digest} in the origin (${where}) was altered (found ${actual}); delete it and publish the fragment again from a trusted copy`, { digest, actual });
+    if (actual === undefined)
+      throw new LseError('BLOB_UNKNOWN', `blob ${digest} is not in the origin (${where}); publish the fragment again`, {
+        digest,
+      });
+    throw new LseError(
+      'DIGEST_MISMATCH',
+      `blob ${digest} in the origin (${where}) was altered (found ${actual}); delete it and publish the fragment again from a trusted copy`,
+      { digest, actual },
+    );
   }
 
   async has(digest: string): Promise<boolean> {

@@ -1,8 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { isLseError, sha256Digest, type BaseImage, type SynthesisRecord } from '@lse/core';
 import {
-  baseRepositoryConformance, blobStoreConformance, fragmentRepositoryConformance, layerRecordRepositoryConformance, leaseRepositoryConformance, sampleFragment,
-  synthesisRepositoryConformance, trustStoreConformance, uniqueName, verdictRepositoryConformance,
+  baseRepositoryConformance,
+  blobStoreConformance,
+  fragmentRepositoryConformance,
+  layerRecordRepositoryConformance,
+  leaseRepositoryConformance,
+  sampleFragment,
+  synthesisRepositoryConformance,
+  trustStoreConformance,
+  uniqueName,
+  verdictRepositoryConformance,
 } from '@lse/testing';
 import { GridFSBucket, MongoClient, type Db } from 'mongodb';
 import { COLLECTIONS } from './collections';
@@ -13,7 +21,9 @@ import { tamperGridFsBlob } from './testing';
 function mongoUrl(): string {
   const url = process.env['MONGO_URL'];
   if (!url) {
-    throw new Error('integration tests need MONGO_URL; start the local servers and load their settings first:\n  bash infra/local/servers.sh up && eval "$(bash infra/local/servers.sh env)"\n(or run the whole suite with `npm test`, which does that)');
+    throw new Error(
+      'integration tests need MONGO_URL; start the local servers and load their settings first:\n  bash infra/local/servers.sh up && eval "$(bash infra/local/servers.sh env)"\n(or run the whole suite with `npm test`, which does that)',
+    );
   }
   return url;
 }
@@ -22,7 +32,9 @@ function mongoUrl(): string {
 // expect an empty store per test), all dropped at the end.
 let client: MongoClient;
 const dbs: Db[] = [];
-beforeAll(async () => { client = await MongoClient.connect(mongoUrl(), { ignoreUndefined: true }); });
+beforeAll(async () => {
+  client = await MongoClient.connect(mongoUrl(), { ignoreUndefined: true });
+});
 afterAll(async () => {
   for (const db of dbs) await db.dropDatabase();
   await client.close();
@@ -37,7 +49,11 @@ async function fresh(): Promise<MongoStore> {
 }
 
 async function errorOf(p: Promise<unknown>): Promise<unknown> {
-  try { await p; } catch (e) { return e; }
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
   throw new Error('expected the call to fail');
 }
 
@@ -68,9 +84,17 @@ describe('MongoStore', () => {
   it('round-trips keys MongoDB accepts but FerretDB 1.x refuses (dots, a leading $, %)', async () => {
     const store = await fresh();
     const base: BaseImage = {
-      digest: sha256Digest('dotted'), configDigest: sha256Digest('cfg'), layers: [], platform: { os: 'linux', arch: 'amd64' },
-      config: { config: { Labels: { 'org.opencontainers.image.source': 'https://x', '$odd': '1', '50%.off': 'y' }, ExposedPorts: { '80/tcp': {} } } },
-      source: { type: 'oci', refs: [{ 'a.b': [{ '$c': 1 }] }] },
+      digest: sha256Digest('dotted'),
+      configDigest: sha256Digest('cfg'),
+      layers: [],
+      platform: { os: 'linux', arch: 'amd64' },
+      config: {
+        config: {
+          Labels: { 'org.opencontainers.image.source': 'https://x', $odd: '1', '50%.off': 'y' },
+          ExposedPorts: { '80/tcp': {} },
+        },
+      },
+      source: { type: 'oci', refs: [{ 'a.b': [{ $c: 1 }] }] },
     };
     await store.bases.put(base);
     expect(await store.bases.get(base.digest)).toEqual(base);
@@ -103,7 +127,13 @@ describe('GridFsBlobStore (origin)', () => {
     await Promise.all([1, 2, 3].map(() => store.blobs.put(d, data)));
     // Force a second copy, as a put that lost the race would leave.
     const bucket = new GridFSBucket(store.db, { bucketName: COLLECTIONS.fragmentBlobs });
-    await new Promise<void>((resolve, reject) => bucket.openUploadStream(d).once('finish', () => resolve()).once('error', reject).end(data));
+    await new Promise<void>((resolve, reject) =>
+      bucket
+        .openUploadStream(d)
+        .once('finish', () => resolve())
+        .once('error', reject)
+        .end(data),
+    );
     expect((await bucket.find({ filename: d }).toArray()).length).toBeGreaterThan(1);
     const listed: string[] = [];
     for await (const x of store.blobs.list()) listed.push(x);
@@ -122,10 +152,20 @@ describe('GridFsBlobStore (origin)', () => {
     const viaDriver: Buffer[] = [];
     for await (const c of bucket.openDownloadStreamByName(sha256Digest(ours))) viaDriver.push(c as Buffer);
     expect(Buffer.concat(viaDriver).equals(ours)).toBe(true);
-    expect(await store.db.collection<{ _id: string }>(`${COLLECTIONS.fragmentBlobs}.chunks`).countDocuments({ _id: `${sha256Digest(ours)}#2` })).toBe(1);
+    expect(
+      await store.db
+        .collection<{ _id: string }>(`${COLLECTIONS.fragmentBlobs}.chunks`)
+        .countDocuments({ _id: `${sha256Digest(ours)}#2` }),
+    ).toBe(1);
     const old = randomBytes(300_000);
     const d = sha256Digest(old);
-    await new Promise<void>((resolve, reject) => bucket.openUploadStream(d).once('finish', () => resolve()).once('error', reject).end(old));
+    await new Promise<void>((resolve, reject) =>
+      bucket
+        .openUploadStream(d)
+        .once('finish', () => resolve())
+        .once('error', reject)
+        .end(old),
+    );
     expect(await store.blobs.stat(d)).toBe(old.length);
     expect((await store.blobs.get(d)).equals(old)).toBe(true);
     const listed: string[] = [];
@@ -145,7 +185,14 @@ describe('GridFsBlobStore (origin)', () => {
 });
 
 describe('races (FerretDB 1.x updates are not atomic; these must still hold)', () => {
-  const rec = (id: string): SynthesisRecord => ({ id, status: 'pending', stage: 'requested', manifestName: 'm', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z' });
+  const rec = (id: string): SynthesisRecord => ({
+    id,
+    status: 'pending',
+    stage: 'requested',
+    manifestName: 'm',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+  });
 
   it('finish: many concurrent calls from two clients, exactly one wins and its outcome is kept', async () => {
     const a = await fresh();
@@ -155,11 +202,21 @@ describe('races (FerretDB 1.x updates are not atomic; these must still hold)', (
       for (let round = 0; round < 8; round++) {
         const id = `race-${round}`;
         await a.syntheses.create(rec(id));
-        const calls = [...Array(8).keys()].map((i) => (i % 2 ? a : b).syntheses.finish(id, { status: 'completed', at: `2026-01-01T00:00:0${i}.000Z`, result: { by: i } }));
+        const calls = [...Array(8).keys()].map((i) =>
+          (i % 2 ? a : b).syntheses.finish(id, {
+            status: 'completed',
+            at: `2026-01-01T00:00:0${i}.000Z`,
+            result: { by: i },
+          }),
+        );
         const wins = await Promise.all(calls);
         expect(wins.filter(Boolean)).toHaveLength(1);
         const winner = wins.indexOf(true);
-        expect(await a.syntheses.get(id)).toMatchObject({ status: 'completed', stage: 'assembled', result: { by: winner } });
+        expect(await a.syntheses.get(id)).toMatchObject({
+          status: 'completed',
+          stage: 'assembled',
+          result: { by: winner },
+        });
       }
     } finally {
       await other.close();
@@ -186,7 +243,11 @@ describe('races (FerretDB 1.x updates are not atomic; these must still hold)', (
     const store = await fresh();
     const key = { name: 'acme', publicKey: Buffer.alloc(32, 7).toString('base64'), scopes: ['*'], revoked: false };
     await store.trust.add(key);
-    await Promise.all([store.trust.add({ ...key, scopes: ['lib*'] }), store.trust.revoke('acme', '2026-02-01T00:00:00Z'), store.trust.add(key)]);
+    await Promise.all([
+      store.trust.add({ ...key, scopes: ['lib*'] }),
+      store.trust.revoke('acme', '2026-02-01T00:00:00Z'),
+      store.trust.add(key),
+    ]);
     expect(await store.trust.get('acme')).toMatchObject({ revoked: true, revokedAt: '2026-02-01T00:00:00Z' });
     expect((await store.trust.list()).map((k) => [k.name, k.revoked])).toEqual([['acme', true]]);
   });

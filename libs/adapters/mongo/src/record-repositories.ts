@@ -11,12 +11,19 @@ import type { FragmentVerdict, LayerRecord, LayerRecordRepository, VerdictReposi
 import type { Db } from 'mongodb';
 import { COLLECTIONS, insertIfAbsent } from './collections';
 
-interface RecordDoc { _id: string; record: string }
+interface RecordDoc {
+  _id: string;
+  record: string;
+}
 
 /** Insert-once JSON records by `_id` in one collection, with a bounded cache of hits. */
 class InsertOnceRecords<T> {
   private readonly seen = new Map<string, string>();
-  constructor(private readonly db: Db, private readonly collection: string, private readonly limit: number) {}
+  constructor(
+    private readonly db: Db,
+    private readonly collection: string,
+    private readonly limit: number,
+  ) {}
 
   async get(id: string): Promise<T | undefined> {
     let text = this.seen.get(id);

@@ -9,10 +9,27 @@
  * (a key's revocation) lives in its own insert-only collection instead of being a field that a
  * concurrent `add` could overwrite. Syntheses are in synthesis-repository.ts for the same reason.
  */
-import { LseError, fragmentSetDigest, type BaseImage, type BaseRepository, type Fragment, type FragmentRepository, type Lease, type LeaseRepository, type TrustStore, type TrustedKey } from '@lse/core';
+import {
+  LseError,
+  fragmentSetDigest,
+  type BaseImage,
+  type BaseRepository,
+  type Fragment,
+  type FragmentRepository,
+  type Lease,
+  type LeaseRepository,
+  type TrustStore,
+  type TrustedKey,
+} from '@lse/core';
 import type { Db } from 'mongodb';
 import { decodeDoc, encodeDoc, type StrIdDoc } from './codec';
-import { COLLECTIONS, insertIfAbsent, insertManyFailures, insertManyIgnoringDuplicates, upsertReplace } from './collections';
+import {
+  COLLECTIONS,
+  insertIfAbsent,
+  insertManyFailures,
+  insertManyIgnoringDuplicates,
+  upsertReplace,
+} from './collections';
 
 const byText = (a: string, b: string): number => a.localeCompare(b);
 
@@ -28,8 +45,18 @@ const byText = (a: string, b: string): number => a.localeCompare(b);
  * writers never lose each other's slots (an update of a per-name list could). Slots are written
  * before the record, which stays the commit point: a slot whose record is missing is skipped.
  */
-interface FragmentDoc { _id?: string; id: string; name: string; version: string; provides: string[]; record: string }
-interface NameSlot { _id: string; id: string }
+interface FragmentDoc {
+  _id?: string;
+  id: string;
+  name: string;
+  version: string;
+  provides: string[];
+  record: string;
+}
+interface NameSlot {
+  _id: string;
+  id: string;
+}
 
 /** Documents per insertMany (keeps commands well under the 16 MiB message limit). */
 const IN_CHUNK = 500;
@@ -61,9 +88,11 @@ class Lru<V> {
 
 async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 export class MongoFragmentRepository implements FragmentRepository {
@@ -77,13 +106,24 @@ export class MongoFragmentRepository implements FragmentRepository {
   private readonly recordCache = new Lru<string>(20_000);
   private readonly slotCache = new Lru<string>(100_000);
   constructor(private readonly db: Db) {}
-  private get col() { return this.db.collection<FragmentDoc>(COLLECTIONS.fragments); }
-  private get slots() { return this.db.collection<NameSlot>(COLLECTIONS.fragmentNames); }
+  private get col() {
+    return this.db.collection<FragmentDoc>(COLLECTIONS.fragments);
+  }
+  private get slots() {
+    return this.db.collection<NameSlot>(COLLECTIONS.fragmentNames);
+  }
   private static read(d: FragmentDoc): Fragment {
     return JSON.parse(d.record) as Fragment;
   }
   private static doc(f: Fragment): FragmentDoc & { _id: string } {
-    return { _id: f.id, id: f.id, name: f.descriptor.name, version: f.descriptor.version, provides: f.descriptor.provides.map((p) => p.name), record: JSON.stringify(f) };
+    return {
+      _id: f.id,
+      id: f.id,
+      name: f.descriptor.name,
+      version: f.descriptor.version,
+      provides: f.descriptor.provides.map((p) => p.name),
+      record: JSON.stringify(f),
+    };
   }
   private static names(f: Fragment): string[] {
     return [...new Set([f.descriptor.name, ...f.descriptor.provides.map((p) => p.name)])];
@@ -92,7 +132,9 @@ export class MongoFragmentRepository implements FragmentRepository {
   async put(f: Fragment): Promise<'created' | 'exists'> {
     if (await this.col.findOne({ _id: f.id }, { projection: { _id: 1 } })) return 'exists';
     await this.claimSlots(MongoFragmentRepository.names(f).map((name) => ({ name, id: f.id })));
-    return (await insertIfAbsent(this.db, COLLECTIONS.fragments, MongoFragmentRepository.doc(f))) ? 'created' : 'exists';
+    return (await insertIfAbsent(this.db, COLLECTIONS.fragments, MongoFragmentRepository.doc(f)))
+      ? 'created'
+      : 'exists';
   }
 
   async putMany(fs: Fragment[]): Promise<{ created: number; existing: number }> {
@@ -124,7 +166,11 @@ export class MongoFragmentRepository implements FragmentRepository {
       const taken: typeof pending = [];
       for (let i = 0; i < pending.length; i += IN_CHUNK) {
         const batch = pending.slice(i, i + IN_CHUNK);
-        const failed = await insertManyFailures(this.db, COLLECTIONS.fragmentNames, batch.map((p) => ({ _id: `${p.name}#${p.k}`, id: p.id })));
+        const failed = await insertManyFailures(
+          this.db,
+          COLLECTIONS.fragmentNames,
+          batch.map((p) => ({ _id: `${p.name}#${p.k}`, id: p.id })),
+        );
         taken.push(...failed.map((j) => batch[j]!));
       }
       if (!taken.length) return;
@@ -185,7 +231,9 @@ export class MongoFragmentRepository implements FragmentRepository {
   async candidates(names: string[]): Promise<Fragment[]> {
     if (!names.length) return [];
     const want = new Set(names);
-    return (await this.byIds(await this.idsFor(names))).filter((f) => want.has(f.descriptor.name) || f.descriptor.provides.some((p) => want.has(p.name)));
+    return (await this.byIds(await this.idsFor(names))).filter(
+      (f) => want.has(f.descriptor.name) || f.descriptor.provides.some((p) => want.has(p.name)),
+    );
   }
   async storedSets(digests: string[]): Promise<boolean[]> {
     const sets = this.db.collection<{ _id: string }>(COLLECTIONS.fragmentSets);
@@ -208,7 +256,10 @@ export class MongoFragmentRepository implements FragmentRepository {
   }
 }
 
-interface Revocation { name: string; at?: string }
+interface Revocation {
+  name: string;
+  at?: string;
+}
 
 /**
  * Keys in `keys` ({name, publicKey, scopes, addedAt?}); revocations in `key_revocations`, written
@@ -216,8 +267,12 @@ interface Revocation { name: string; at?: string }
  */
 export class MongoTrustStore implements TrustStore {
   constructor(private readonly db: Db) {}
-  private get keys() { return this.db.collection(COLLECTIONS.keys); }
-  private get revocations() { return this.db.collection(COLLECTIONS.keyRevocations); }
+  private get keys() {
+    return this.db.collection(COLLECTIONS.keys);
+  }
+  private get revocations() {
+    return this.db.collection(COLLECTIONS.keyRevocations);
+  }
 
   private static view(k: Omit<TrustedKey, 'revoked' | 'revokedAt'>, r: Revocation | undefined): TrustedKey {
     return { ...k, revoked: r !== undefined, ...(r?.at !== undefined ? { revokedAt: r.at } : {}) };
@@ -225,8 +280,16 @@ export class MongoTrustStore implements TrustStore {
 
   async list(): Promise<TrustedKey[]> {
     const [keys, revs] = await Promise.all([this.keys.find({}).toArray(), this.revocations.find({}).toArray()]);
-    const revoked = new Map(revs.map((d) => { const r = decodeDoc<Revocation>(d); return [r.name, r] as const; }));
-    return keys.map((d) => decodeDoc<TrustedKey>(d)).sort((a, b) => byText(a.name, b.name)).map((k) => MongoTrustStore.view(k, revoked.get(k.name)));
+    const revoked = new Map(
+      revs.map((d) => {
+        const r = decodeDoc<Revocation>(d);
+        return [r.name, r] as const;
+      }),
+    );
+    return keys
+      .map((d) => decodeDoc<TrustedKey>(d))
+      .sort((a, b) => byText(a.name, b.name))
+      .map((k) => MongoTrustStore.view(k, revoked.get(k.name)));
   }
 
   async get(name: string): Promise<TrustedKey | undefined> {
@@ -239,33 +302,52 @@ export class MongoTrustStore implements TrustStore {
     if (!(await insertIfAbsent(this.db, COLLECTIONS.keys, encodeDoc(stored)))) {
       const old = await this.keys.findOne({ name: key.name });
       if (old && old['publicKey'] !== key.publicKey) {
-        throw new LseError('KEY_INVALID', `a different key named '${key.name}' is already trusted; revoke it and choose another name`, { name: key.name });
+        throw new LseError(
+          'KEY_INVALID',
+          `a different key named '${key.name}' is already trusted; revoke it and choose another name`,
+          { name: key.name },
+        );
       }
       // publicKey never changes under a name, so this filter cannot hit another key.
       await this.keys.replaceOne({ name: key.name, publicKey: key.publicKey }, encodeDoc(stored));
     }
-    if (revoked) await insertIfAbsent(this.db, COLLECTIONS.keyRevocations, encodeDoc({ name: key.name, at: revokedAt }));
+    if (revoked)
+      await insertIfAbsent(this.db, COLLECTIONS.keyRevocations, encodeDoc({ name: key.name, at: revokedAt }));
   }
 
   async revoke(name: string, at: string): Promise<void> {
-    if (!(await this.keys.findOne({ name }))) throw new LseError('KEY_UNTRUSTED', `no key named '${name}' in the trust store; list the keys with 'lse trust list'`, { name });
+    if (!(await this.keys.findOne({ name })))
+      throw new LseError(
+        'KEY_UNTRUSTED',
+        `no key named '${name}' in the trust store; list the keys with 'lse trust list'`,
+        { name },
+      );
     // The first revocation wins (and keeps its time); revoking again changes nothing.
     await insertIfAbsent(this.db, COLLECTIONS.keyRevocations, { name, at });
   }
 }
 
-interface TagDoc { name: string; tag: string; digest: string }
+interface TagDoc {
+  name: string;
+  tag: string;
+  digest: string;
+}
 
 export class MongoBaseRepository implements BaseRepository {
   constructor(private readonly db: Db) {}
-  private get bases() { return this.db.collection<StrIdDoc>(COLLECTIONS.bases); }
-  private get pointers() { return this.db.collection(COLLECTIONS.baseTags); }
+  private get bases() {
+    return this.db.collection<StrIdDoc>(COLLECTIONS.bases);
+  }
+  private get pointers() {
+    return this.db.collection(COLLECTIONS.baseTags);
+  }
 
   async put(base: BaseImage): Promise<void> {
     const doc = { ...encodeDoc(base), _id: base.digest };
     if (await insertIfAbsent(this.db, COLLECTIONS.bases, doc)) return;
     // A record from before bases listed their packages is completed (same digest, same content).
-    if (base.packages && !(await this.get(base.digest))?.packages) await this.bases.replaceOne({ _id: base.digest }, doc);
+    if (base.packages && !(await this.get(base.digest))?.packages)
+      await this.bases.replaceOne({ _id: base.digest }, doc);
   }
   async get(digest: string): Promise<BaseImage | undefined> {
     const d = await this.bases.findOne({ _id: digest });
@@ -273,7 +355,11 @@ export class MongoBaseRepository implements BaseRepository {
   }
   async tag(name: string, tag: string, digest: string): Promise<void> {
     if (!(await this.bases.findOne({ _id: digest }, { projection: { _id: 1 } }))) {
-      throw new LseError('BASE_UNKNOWN', `no base with digest ${digest}; import it with 'lse base import' before tagging it ${name}:${tag}`, { digest, name, tag });
+      throw new LseError(
+        'BASE_UNKNOWN',
+        `no base with digest ${digest}; import it with 'lse base import' before tagging it ${name}:${tag}`,
+        { digest, name, tag },
+      );
     }
     await upsertReplace(this.db, COLLECTIONS.baseTags, { name, tag }, { name, tag, digest });
   }
@@ -283,7 +369,10 @@ export class MongoBaseRepository implements BaseRepository {
   }
   async tags(): Promise<TagDoc[]> {
     return (await this.pointers.find({}).toArray())
-      .map((d) => { const t = decodeDoc<TagDoc>(d); return { name: t.name, tag: t.tag, digest: t.digest }; })
+      .map((d) => {
+        const t = decodeDoc<TagDoc>(d);
+        return { name: t.name, tag: t.tag, digest: t.digest };
+      })
       .sort((a, b) => byText(`${a.name}:${a.tag}`, `${b.name}:${b.tag}`));
   }
 }
@@ -291,10 +380,17 @@ export class MongoBaseRepository implements BaseRepository {
 /** Leases: expiry is judged in code by the collector (no TTL index: FerretDB 1.x has none). */
 export class MongoLeaseRepository implements LeaseRepository {
   constructor(private readonly db: Db) {}
-  private get col() { return this.db.collection<StrIdDoc>(COLLECTIONS.leases); }
+  private get col() {
+    return this.db.collection<StrIdDoc>(COLLECTIONS.leases);
+  }
 
   async put(lease: Lease): Promise<void> {
-    await upsertReplace(this.db, COLLECTIONS.leases, { _id: lease.synthesisId }, { ...encodeDoc(lease), _id: lease.synthesisId });
+    await upsertReplace(
+      this.db,
+      COLLECTIONS.leases,
+      { _id: lease.synthesisId },
+      { ...encodeDoc(lease), _id: lease.synthesisId },
+    );
   }
   async get(synthesisId: string): Promise<Lease | undefined> {
     const d = await this.col.findOne({ _id: synthesisId });

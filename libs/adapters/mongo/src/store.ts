@@ -11,13 +11,23 @@ import { MongoLayerRecordRepository, MongoVerdictRepository } from './record-rep
  * 1.x has none, so leases are expired in code.
  */
 const INDEXES: Record<string, IndexDescription[]> = {
-  [COLLECTIONS.fragments]: [{ key: { id: 1 }, name: 'id', unique: true }, { key: { name: 1 }, name: 'by_name' }, { key: { provides: 1 }, name: 'by_provides' }],
+  [COLLECTIONS.fragments]: [
+    { key: { id: 1 }, name: 'id', unique: true },
+    { key: { name: 1 }, name: 'by_name' },
+    { key: { provides: 1 }, name: 'by_provides' },
+  ],
   [COLLECTIONS.keys]: [{ key: { name: 1 }, name: 'name', unique: true }],
   [COLLECTIONS.keyRevocations]: [{ key: { name: 1 }, name: 'name', unique: true }],
   [COLLECTIONS.bases]: [{ key: { digest: 1 }, name: 'digest', unique: true }],
   [COLLECTIONS.baseTags]: [{ key: { name: 1, tag: 1 }, name: 'name_tag', unique: true }],
-  [COLLECTIONS.syntheses]: [{ key: { id: 1 }, name: 'id', unique: true }, { key: { key: 1, status: 1 }, name: 'key_status' }],
-  [COLLECTIONS.synthesisOutcomes]: [{ key: { id: 1 }, name: 'id', unique: true }, { key: { key: 1, status: 1 }, name: 'key_status' }],
+  [COLLECTIONS.syntheses]: [
+    { key: { id: 1 }, name: 'id', unique: true },
+    { key: { key: 1, status: 1 }, name: 'key_status' },
+  ],
+  [COLLECTIONS.synthesisOutcomes]: [
+    { key: { id: 1 }, name: 'id', unique: true },
+    { key: { key: 1, status: 1 }, name: 'key_status' },
+  ],
   [COLLECTIONS.leases]: [{ key: { synthesisId: 1 }, name: 'synthesisId', unique: true }],
   // The ones the GridFS spec asks for (the driver would create them lazily on the first upload).
   [`${COLLECTIONS.fragmentBlobs}.files`]: [{ key: { filename: 1, uploadDate: 1 }, name: 'filename_1_uploadDate_1' }],
@@ -37,7 +47,10 @@ export class MongoStore {
   readonly blobs: GridFsBlobStore;
 
   /** Over an open client; `close()` closes that client. Call `ensureIndexes()` before use. */
-  constructor(readonly client: MongoClient, readonly db: Db) {
+  constructor(
+    readonly client: MongoClient,
+    readonly db: Db,
+  ) {
     this.fragments = new MongoFragmentRepository(db);
     this.trust = new MongoTrustStore(db);
     this.bases = new MongoBaseRepository(db);
@@ -73,7 +86,11 @@ export class MongoStore {
     // whatever tunes the server's storage per collection finds them all: on FerretDB 1.24 the local
     // stack adds an index that serves its `_id` lookups (infra/local/servers.sh `id-indexes`).
     const have = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
-    const all = [...Object.values(COLLECTIONS).filter((n) => n !== COLLECTIONS.fragmentBlobs), `${COLLECTIONS.fragmentBlobs}.files`, `${COLLECTIONS.fragmentBlobs}.chunks`];
+    const all = [
+      ...Object.values(COLLECTIONS).filter((n) => n !== COLLECTIONS.fragmentBlobs),
+      `${COLLECTIONS.fragmentBlobs}.files`,
+      `${COLLECTIONS.fragmentBlobs}.chunks`,
+    ];
     for (const name of all) {
       if (have.has(name)) continue;
       try {

@@ -40,16 +40,28 @@ interface Outcome {
  * and the record gets the result's key if it had none).
  */
 function outcomeFields(o: Outcome): Partial<SynthesisRecord> {
-  return { status: o.status, updatedAt: o.at, ...(o.key ? { key: o.key } : {}), ...(o.result ? { result: o.result, stage: 'assembled' } : {}), ...(o.error ? { error: o.error } : {}) };
+  return {
+    status: o.status,
+    updatedAt: o.at,
+    ...(o.key ? { key: o.key } : {}),
+    ...(o.result ? { result: o.result, stage: 'assembled' } : {}),
+    ...(o.error ? { error: o.error } : {}),
+  };
 }
 
 export class MongoSynthesisRepository implements SynthesisRepository {
   constructor(private readonly db: Db) {}
-  private get records() { return this.db.collection<StrIdDoc>(COLLECTIONS.syntheses); }
-  private get outcomes() { return this.db.collection<StrIdDoc>(COLLECTIONS.synthesisOutcomes); }
+  private get records() {
+    return this.db.collection<StrIdDoc>(COLLECTIONS.syntheses);
+  }
+  private get outcomes() {
+    return this.db.collection<StrIdDoc>(COLLECTIONS.synthesisOutcomes);
+  }
 
   async create(rec: SynthesisRecord): Promise<'created' | 'exists'> {
-    return (await insertIfAbsent(this.db, COLLECTIONS.syntheses, { ...encodeDoc(rec), _id: rec.id })) ? 'created' : 'exists';
+    return (await insertIfAbsent(this.db, COLLECTIONS.syntheses, { ...encodeDoc(rec), _id: rec.id }))
+      ? 'created'
+      : 'exists';
   }
 
   async get(id: string): Promise<SynthesisRecord | undefined> {
@@ -66,15 +78,27 @@ export class MongoSynthesisRepository implements SynthesisRepository {
     // collection. A finish racing this write is not undone for readers: `get` overlays the outcome.
     const d = await this.records.findOne({ _id: id });
     if (!d || d['status'] !== 'pending' || stageAfter(String(d['stage']), fields.stage)) return;
-    await this.records.updateOne({ _id: id }, { $set: { stage: fields.stage, updatedAt: fields.at, ...(fields.key ? { key: fields.key } : {}) } });
+    await this.records.updateOne(
+      { _id: id },
+      { $set: { stage: fields.stage, updatedAt: fields.at, ...(fields.key ? { key: fields.key } : {}) } },
+    );
   }
 
   async finish(id: string, f: FinishFields): Promise<boolean> {
     const d = await this.records.findOne({ _id: id });
     if (!d || d['status'] !== 'pending') return false;
-    const key = typeof d['key'] === 'string' ? d['key'] : typeof f.result?.['key'] === 'string' ? f.result['key'] : undefined;
-    const outcome: Outcome = { id, status: f.status, at: f.at, ...(key ? { key } : {}), ...(f.result ? { result: f.result } : {}), ...(f.error ? { error: f.error } : {}) };
-    if (!(await insertIfAbsent(this.db, COLLECTIONS.synthesisOutcomes, { ...encodeDoc(outcome), _id: id }))) return false;
+    const key =
+      typeof d['key'] === 'string' ? d['key'] : typeof f.result?.['key'] === 'string' ? f.result['key'] : undefined;
+    const outcome: Outcome = {
+      id,
+      status: f.status,
+      at: f.at,
+      ...(key ? { key } : {}),
+      ...(f.result ? { result: f.result } : {}),
+      ...(f.error ? { error: f.error } : {}),
+    };
+    if (!(await insertIfAbsent(this.db, COLLECTIONS.synthesisOutcomes, { ...encodeDoc(outcome), _id: id })))
+      return false;
     await this.records.updateOne({ _id: id }, { $set: encodeDoc(outcomeFields(outcome)) });
     if (outcome.status === 'completed' && key) {
       await upsertReplace(this.db, COLLECTIONS.completedKeys, { _id: key }, { _id: key, id, at: f.at });

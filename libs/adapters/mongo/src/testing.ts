@@ -27,7 +27,11 @@ export async function tamperGridFsBlob(
       const data = new Binary(bytes.subarray(off, off + f.chunkSize));
       // Files in the natural-key layout have string ids, and so do their chunks (`<digest>#<n>`).
       const fileId: unknown = f._id;
-      await chunks.insertOne(typeof fileId === 'string' ? { _id: `${fileId}#${n}`, files_id: fileId, n, data } : { files_id: fileId, n, data });
+      await chunks.insertOne(
+        typeof fileId === 'string'
+          ? { _id: `${fileId}#${n}`, files_id: fileId, n, data }
+          : { files_id: fileId, n, data },
+      );
     }
     await db.collection(`${bucketName}.files`).updateOne({ _id: f._id }, { $set: { length: bytes.length } });
   }

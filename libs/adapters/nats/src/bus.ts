@@ -30,15 +30,42 @@
  * with a `Nats-Msg-Id` (which JetStream de-duplicates) is retried after a timeout.
  */
 import {
-  connect, headers as natsHeaders, nanos, NoRespondersError, RequestError, TimeoutError, type ConnectionOptions, type MsgHdrs, type NatsConnection,
+  connect,
+  headers as natsHeaders,
+  nanos,
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+  type ConnectionOptions,
+  type MsgHdrs,
+  type NatsConnection,
 } from '@nats-io/transport-node';
 import {
-  AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, type Consumer, type ConsumerConfig, type ConsumerMessages,
-  type JetStreamClient, type JetStreamManager, type JsMsg, type PubAck,
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstream,
+  type Consumer,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type PubAck,
 } from '@nats-io/jetstream';
 import { LseError, type Bus, type BusMessage, type Headers, type SubscribeOptions } from '@lse/core';
 import {
-  ACK_WAIT_MS, BACKOFF_MS, DEAD_LETTER_HEADERS, CATALOG_STREAM, EVENTS_STREAM, MAX_DELIVER, SUBJECTS, WORK_STREAM, backoffDelay, subjectMatches,
+  ACK_WAIT_MS,
+  BACKOFF_MS,
+  DEAD_LETTER_HEADERS,
+  CATALOG_STREAM,
+  EVENTS_STREAM,
+  MAX_DELIVER,
+  SUBJECTS,
+  WORK_STREAM,
+  backoffDelay,
+  subjectMatches,
 } from '@lse/contracts';
 
 /** How long a JetStream publish keeps retrying while its stream has no leader (a node failed). */
@@ -77,7 +104,10 @@ export interface NatsBusOptions {
 /** Connection settings for a single server or a cluster (exported for tools that connect themselves). */
 export function connectionOptions(url: string, name: string): ConnectionOptions {
   return {
-    servers: url.split(',').map((s) => s.trim()).filter(Boolean),
+    servers: url
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     name,
     maxReconnectAttempts: -1, // a node restart or a rolling upgrade must not end the process' connection
     reconnectTimeWait: 1_000,
@@ -87,7 +117,10 @@ export function connectionOptions(url: string, name: string): ConnectionOptions 
 }
 
 type Handler = (msg: BusMessage) => Promise<void>;
-interface Running { stopped: boolean; fetches: Set<ConsumerMessages> }
+interface Running {
+  stopped: boolean;
+  fetches: Set<ConsumerMessages>;
+}
 
 const silent: NatsBusLog = { debug: () => undefined, warn: () => undefined, error: () => undefined };
 const FETCH_EXPIRES_MS = 30_000;
@@ -118,7 +151,10 @@ export class NatsBus implements Bus {
   private ownsConnection = false;
 
   /** Uses an existing connection; `close()` then stops the subscriptions but leaves it open. */
-  constructor(readonly nc: NatsConnection, opts: NatsBusOptions = {}) {
+  constructor(
+    readonly nc: NatsConnection,
+    opts: NatsBusOptions = {},
+  ) {
     this.js = jetstream(nc);
     this.log = opts.log ?? silent;
     this.ackWaitMs = opts.ackWaitMs ?? ACK_WAIT_MS;
@@ -129,7 +165,11 @@ export class NatsBus implements Bus {
     this.prefix = opts.durablePrefix ?? '';
     this.streams = opts.streams ?? [WORK_STREAM, EVENTS_STREAM, CATALOG_STREAM];
     this.publishTimeoutMs = opts.publishTimeoutMs ?? PUBLISH_TIMEOUT_MS;
-    if (this.maxDeliver < 1 || this.ackWaitMs < 1) throw new LseError('CONFIG_INVALID', `NatsBus: maxDeliver (${this.maxDeliver}) and ackWaitMs (${this.ackWaitMs}) must be positive`);
+    if (this.maxDeliver < 1 || this.ackWaitMs < 1)
+      throw new LseError(
+        'CONFIG_INVALID',
+        `NatsBus: maxDeliver (${this.maxDeliver}) and ackWaitMs (${this.ackWaitMs}) must be positive`,
+      );
   }
 
   /**
@@ -145,8 +185,12 @@ export class NatsBus implements Bus {
         nc = await connect(connectionOptions(url, opts.name));
       } catch (err) {
         if (Date.now() + RETRY_MS >= deadline) {
-          throw new LseError('UNAVAILABLE', `cannot connect to NATS at ${url}: ${(err as Error).message} (${attempt + 1} attempts in ${Date.now() - started} ms); check NATS_URL and that the servers are up`,
-            { url, attempts: attempt + 1 }, { cause: err });
+          throw new LseError(
+            'UNAVAILABLE',
+            `cannot connect to NATS at ${url}: ${(err as Error).message} (${attempt + 1} attempts in ${Date.now() - started} ms); check NATS_URL and that the servers are up`,
+            { url, attempts: attempt + 1 },
+            { cause: err },
+          );
         }
         if (attempt === 0) (opts.log ?? silent).warn({ url, err }, 'NATS not reachable yet; retrying');
         await new Promise((r) => setTimeout(r, RETRY_MS));
@@ -170,11 +214,19 @@ export class NatsBus implements Bus {
       const rest = { ...headers };
       if (idKey) delete rest[idKey];
       const ack = await this.publishWithRetries(subject, payload, rest, idKey ? headers[idKey] : undefined);
-      if (ack.duplicate) this.log.debug({ subject, msgId: idKey && headers[idKey] }, 'duplicate publish ignored by JetStream');
+      if (ack.duplicate)
+        this.log.debug({ subject, msgId: idKey && headers[idKey] }, 'duplicate publish ignored by JetStream');
     } catch (err) {
       if (err instanceof LseError) throw err;
-      throw new LseError('UNAVAILABLE', `publish to ${subject} failed: ${(err as Error).message}; ` +
-        (stream ? `check that stream ${stream} exists (ensureStreams) and NATS is reachable` : 'check that NATS is reachable'), { subject }, { cause: err });
+      throw new LseError(
+        'UNAVAILABLE',
+        `publish to ${subject} failed: ${(err as Error).message}; ` +
+          (stream
+            ? `check that stream ${stream} exists (ensureStreams) and NATS is reachable`
+            : 'check that NATS is reachable'),
+        { subject },
+        { cause: err },
+      );
     }
   }
 
@@ -182,29 +234,52 @@ export class NatsBus implements Bus {
    * A JetStream publish, retried while the stream cannot answer (no leader, node down): errors
    * that mean "not stored" always, a timeout (stored or not, unknown) only with a msg id.
    */
-  private async publishWithRetries(subject: string, payload: Uint8Array, headers: Headers, msgID: string | undefined): Promise<PubAck> {
+  private async publishWithRetries(
+    subject: string,
+    payload: Uint8Array,
+    headers: Headers,
+    msgID: string | undefined,
+  ): Promise<PubAck> {
     const started = Date.now();
     const deadline = started + this.publishTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       const timeout = Math.max(Math.min(PUBACK_WAIT_MS, deadline - Date.now()), 100);
       try {
-        return await this.js.publish(subject, payload, { headers: toNats(headers), timeout, ...(msgID ? { msgID } : {}) });
+        return await this.js.publish(subject, payload, {
+          headers: toNats(headers),
+          timeout,
+          ...(msgID ? { msgID } : {}),
+        });
       } catch (err) {
         const why = retryablePublishError(err, msgID !== undefined);
         if (!why || this.nc.isClosed()) throw err;
         const delay = PUBLISH_BACKOFF_MS[Math.min(attempt - 1, PUBLISH_BACKOFF_MS.length - 1)]!;
         if (Date.now() + delay >= deadline) {
-          throw new LseError('UNAVAILABLE', `publish to ${subject} failed: no PubAck after ${attempt} attempts in ${Date.now() - started} ms (${why}: ${(err as Error).message}); ` +
-            'the stream has no leader or NATS is unreachable: check the NATS servers (a cluster needs a majority of its nodes)', { subject, attempts: attempt }, { cause: err });
+          throw new LseError(
+            'UNAVAILABLE',
+            `publish to ${subject} failed: no PubAck after ${attempt} attempts in ${Date.now() - started} ms (${why}: ${(err as Error).message}); ` +
+              'the stream has no leader or NATS is unreachable: check the NATS servers (a cluster needs a majority of its nodes)',
+            { subject, attempts: attempt },
+            { cause: err },
+          );
         }
-        this.log.warn({ subject, msgId: msgID, attempt, err: (err as Error).message, retryInMs: delay }, `no PubAck (${why}); retrying`);
+        this.log.warn(
+          { subject, msgId: msgID, attempt, err: (err as Error).message, retryInMs: delay },
+          `no PubAck (${why}); retrying`,
+        );
         await new Promise((r) => setTimeout(r, delay));
       }
     }
   }
 
-  async subscribe<T>(subject: string, handler: (msg: BusMessage<T>) => Promise<void>, opts: SubscribeOptions = {}): Promise<() => Promise<void>> {
-    const stop = opts.durable ? await this.durable(subject, handler as Handler, opts) : await this.plain(subject, handler as Handler);
+  async subscribe<T>(
+    subject: string,
+    handler: (msg: BusMessage<T>) => Promise<void>,
+    opts: SubscribeOptions = {},
+  ): Promise<() => Promise<void>> {
+    const stop = opts.durable
+      ? await this.durable(subject, handler as Handler, opts)
+      : await this.plain(subject, handler as Handler);
     const once = async (): Promise<void> => {
       this.stops.delete(once);
       await stop();
@@ -227,7 +302,11 @@ export class NatsBus implements Bus {
     if (!stream) return [];
     const jsm = await (this.jsm ??= this.js.jetstreamManager());
     const ci = await jsm.consumers.add(stream, {
-      filter_subject: subject, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: nanos(30_000), mem_storage: true,
+      filter_subject: subject,
+      ack_policy: AckPolicy.None,
+      deliver_policy: DeliverPolicy.All,
+      inactive_threshold: nanos(30_000),
+      mem_storage: true,
     });
     const out: BusMessage[] = [];
     try {
@@ -292,11 +371,16 @@ export class NatsBus implements Bus {
 
   private async durable(subject: string, handler: Handler, opts: SubscribeOptions): Promise<() => Promise<void>> {
     const concurrency = opts.concurrency ?? 1;
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new LseError('USAGE', `subscribe ${subject}: concurrency must be a positive integer, got ${concurrency}`);
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new LseError('USAGE', `subscribe ${subject}: concurrency must be a positive integer, got ${concurrency}`);
     const stream = this.streamOf(subject);
     const name = this.prefix + opts.durable!;
     if (!stream) {
-      throw new LseError('CONFIG_INVALID', `durable consumer ${name}: no stream holds subject ${subject}; durable consumers need a JetStream stream (LSE_WORK holds lse.synth.>)`, { subject, durable: name });
+      throw new LseError(
+        'CONFIG_INVALID',
+        `durable consumer ${name}: no stream holds subject ${subject}; durable consumers need a JetStream stream (LSE_WORK holds lse.synth.>)`,
+        { subject, durable: name },
+      );
     }
     await this.ensureConsumer(stream, name, subject);
     const consumer = await this.js.consumers.get(stream, name);
@@ -314,12 +398,21 @@ export class NatsBus implements Bus {
   private async ensureConsumer(stream: string, name: string, subject: string): Promise<void> {
     const jsm = await (this.jsm ??= this.js.jetstreamManager());
     const want: Partial<ConsumerConfig> = {
-      durable_name: name, filter_subject: subject, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All,
-      ack_wait: nanos(this.ackWaitMs), max_deliver: this.maxDeliver,
+      durable_name: name,
+      filter_subject: subject,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(this.ackWaitMs),
+      max_deliver: this.maxDeliver,
     };
     const fail = (err: unknown): never => {
-      throw new LseError('CONFIG_INVALID', `durable consumer ${name} on stream ${stream} for ${subject}: ${(err as Error).message}; ` +
-        'a work-queue stream allows one consumer per subject: give every process of a stage the same durable name', { stream, durable: name, subject }, { cause: err });
+      throw new LseError(
+        'CONFIG_INVALID',
+        `durable consumer ${name} on stream ${stream} for ${subject}: ${(err as Error).message}; ` +
+          'a work-queue stream allows one consumer per subject: give every process of a stage the same durable name',
+        { stream, durable: name, subject },
+        { cause: err },
+      );
     };
     let have: ConsumerConfig | undefined;
     try {
@@ -339,26 +432,42 @@ export class NatsBus implements Bus {
         }
       }
     }
-    if (have!.filter_subject === subject && have!.ack_wait === want.ack_wait && have!.max_deliver === want.max_deliver) return;
+    if (have!.filter_subject === subject && have!.ack_wait === want.ack_wait && have!.max_deliver === want.max_deliver)
+      return;
     try {
-      await jsm.consumers.update(stream, name, { filter_subject: subject, ack_wait: want.ack_wait!, max_deliver: want.max_deliver! });
+      await jsm.consumers.update(stream, name, {
+        filter_subject: subject,
+        ack_wait: want.ack_wait!,
+        max_deliver: want.max_deliver!,
+      });
     } catch (err) {
       fail(err);
     }
   }
 
   /** One message at a time: pull, handle, settle, repeat until stopped or the connection closes. */
-  private async worker(consumer: Consumer, run: Running, handler: Handler, opts: SubscribeOptions, log: object): Promise<void> {
+  private async worker(
+    consumer: Consumer,
+    run: Running,
+    handler: Handler,
+    opts: SubscribeOptions,
+    log: object,
+  ): Promise<void> {
     let failures = 0;
     while (!run.stopped && !this.nc.isClosed()) {
       let batch: ConsumerMessages | undefined;
       try {
-        batch = await consumer.fetch({ max_messages: 1, expires: FETCH_EXPIRES_MS, idle_heartbeat: FETCH_HEARTBEAT_MS });
+        batch = await consumer.fetch({
+          max_messages: 1,
+          expires: FETCH_EXPIRES_MS,
+          idle_heartbeat: FETCH_HEARTBEAT_MS,
+        });
         run.fetches.add(batch);
         if (run.stopped) batch.stop();
         for await (const m of batch) {
           failures = 0;
-          if (run.stopped) m.nak(); // arrived while stopping: let another process have it now
+          if (run.stopped)
+            m.nak(); // arrived while stopping: let another process have it now
           else await this.handle(m, handler, opts, log);
         }
       } catch (err) {
@@ -386,18 +495,24 @@ export class NatsBus implements Bus {
     }
     const ctx = { ...log, seq: m.seq, deliveries, headers: msg.headers };
     const started = Date.now();
-    const beat = setInterval(() => {
-      if (Date.now() - started > this.maxHandlerMs) {
-        clearInterval(beat);
-        this.log.error({ ...ctx, maxHandlerMs: this.maxHandlerMs }, 'handler still running after maxHandlerMs; no longer extending the ack deadline, so the message is redelivered to another worker');
-        return;
-      }
-      try {
-        if (!this.nc.isClosed()) m.working();
-      } catch (err) {
-        this.log.warn({ ...ctx, err }, 'could not extend the ack deadline');
-      }
-    }, Math.max(Math.floor(this.ackWaitMs / 3), 50));
+    const beat = setInterval(
+      () => {
+        if (Date.now() - started > this.maxHandlerMs) {
+          clearInterval(beat);
+          this.log.error(
+            { ...ctx, maxHandlerMs: this.maxHandlerMs },
+            'handler still running after maxHandlerMs; no longer extending the ack deadline, so the message is redelivered to another worker',
+          );
+          return;
+        }
+        try {
+          if (!this.nc.isClosed()) m.working();
+        } catch (err) {
+          this.log.warn({ ...ctx, err }, 'could not extend the ack deadline');
+        }
+      },
+      Math.max(Math.floor(this.ackWaitMs / 3), 50),
+    );
     let failure: { err: unknown } | undefined;
     try {
       await handler(msg);
@@ -439,14 +554,19 @@ export class NatsBus implements Bus {
     // De-duplication is per stream: reusing the original id would drop the dead letter.
     h['Nats-Msg-Id'] = `dead:${id ?? `${m.info.stream}:${m.seq}`}`;
     h[DEAD_LETTER_HEADERS.subject] = m.subject;
-    h[DEAD_LETTER_HEADERS.error] = errorText(err).replace(/[\r\n]+/g, ' ').slice(0, 1000);
+    h[DEAD_LETTER_HEADERS.error] = errorText(err)
+      .replace(/[\r\n]+/g, ' ')
+      .slice(0, 1000);
     h[DEAD_LETTER_HEADERS.deliveries] = String(deliveries);
     try {
       const hdrs = toNats(h);
       const ack = await this.js.publish(this.deadSubject, m.data, { headers: hdrs, msgID: h['Nats-Msg-Id'] });
       this.log.debug({ ...ctx, deadSeq: ack.seq }, 'dead letter stored');
     } catch (e) {
-      this.log.error({ ...ctx, err: e, deadLetterSubject: this.deadSubject, payload: dec.decode(m.data) }, 'could not store the dead letter');
+      this.log.error(
+        { ...ctx, err: e, deadLetterSubject: this.deadSubject, payload: dec.decode(m.data) },
+        'could not store the dead letter',
+      );
     }
   }
 }
@@ -469,7 +589,12 @@ function decode(subject: string, data: Uint8Array, h: MsgHdrs | undefined): BusM
 /** Why a failed JetStream publish is worth another attempt, or undefined when it is not. */
 function retryablePublishError(err: unknown, hasMsgId: boolean): string | undefined {
   // JetStreamNotEnabled (not exported by @nats-io/jetstream) is how a publish reports no responders.
-  if ((err instanceof Error && err.name === 'JetStreamNotEnabled') || err instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders())) return 'no responders';
+  if (
+    (err instanceof Error && err.name === 'JetStreamNotEnabled') ||
+    err instanceof NoRespondersError ||
+    (err instanceof RequestError && err.isNoResponders())
+  )
+    return 'no responders';
   if (err instanceof JetStreamApiError && err.status === 503) return 'stream unavailable';
   if (err instanceof TimeoutError) return hasMsgId ? 'timeout' : undefined;
   return undefined;
@@ -478,4 +603,3 @@ function retryablePublishError(err: unknown, hasMsgId: boolean): string | undefi
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
-

@@ -13,7 +13,11 @@ import type { NatsBusLog } from './bus';
 const dec = new TextDecoder();
 
 export class NatsCatalogFeed implements CatalogFeed {
-  constructor(private readonly nc: NatsConnection, private readonly log?: Pick<NatsBusLog, 'error' | 'warn'>, private readonly stream: string = CATALOG_STREAM.name) {}
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly log?: Pick<NatsBusLog, 'error' | 'warn'>,
+    private readonly stream: string = CATALOG_STREAM.name,
+  ) {}
 
   async position(): Promise<number> {
     const jsm = await jetstreamManager(this.nc);
@@ -24,7 +28,11 @@ export class NatsCatalogFeed implements CatalogFeed {
     const jsm = await jetstreamManager(this.nc);
     const { first_seq: first, messages } = (await jsm.streams.info(this.stream)).state;
     if (after > 0 && messages > 0 && first > after + 1) {
-      throw new LseError('INTERNAL', `catalog stream ${this.stream} starts at ${first}, after the position ${after} to follow from: events have aged out; load a new snapshot`, { stream: this.stream, after, first, retryable: true });
+      throw new LseError(
+        'INTERNAL',
+        `catalog stream ${this.stream} starts at ${first}, after the position ${after} to follow from: events have aged out; load a new snapshot`,
+        { stream: this.stream, after, first, retryable: true },
+      );
     }
     // The ordered consumer recreates itself after a gap or a reconnect, but its iterator can end
     // (the stream unavailable while nats-server restarts): then follow again from the last event
@@ -40,7 +48,10 @@ export class NatsCatalogFeed implements CatalogFeed {
       for await (const st of this.nc.status()) {
         if (stopped) break;
         if (st.type === 'reconnect') {
-          this.log?.warn({ stream: this.stream, after: last }, 'NATS reconnected; following the catalog again from the last event');
+          this.log?.warn(
+            { stream: this.stream, after: last },
+            'NATS reconnected; following the catalog again from the last event',
+          );
           current?.stop();
         }
       }
@@ -48,7 +59,10 @@ export class NatsCatalogFeed implements CatalogFeed {
     const loop = (async () => {
       for (let attempt = 0; !stopped && !this.nc.isClosed(); attempt++) {
         try {
-          const consumer = await js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: last + 1 });
+          const consumer = await js.consumers.get(this.stream, {
+            deliver_policy: DeliverPolicy.StartSequence,
+            opt_start_seq: last + 1,
+          });
           const msgs = await consumer.consume();
           current = msgs;
           if (stopped) msgs.stop();
@@ -66,14 +80,21 @@ export class NatsCatalogFeed implements CatalogFeed {
             try {
               await handler({ seq: m.seq, subject: m.subject, data });
             } catch (err) {
-              this.log?.error({ stream: this.stream, seq: m.seq, subject: m.subject, err }, 'catalog event handler failed');
+              this.log?.error(
+                { stream: this.stream, seq: m.seq, subject: m.subject, err },
+                'catalog event handler failed',
+              );
             }
           }
         } catch (err) {
-          if (!stopped) this.log?.warn({ stream: this.stream, after: last, err }, 'catalog feed interrupted; following again');
+          if (!stopped)
+            this.log?.warn({ stream: this.stream, after: last, err }, 'catalog feed interrupted; following again');
         }
         if (stopped) break;
-        await new Promise<void>((r) => { wake = r; setTimeout(r, Math.min(200 * 2 ** Math.min(attempt, 4), 3000)); });
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, Math.min(200 * 2 ** Math.min(attempt, 4), 3000));
+        });
       }
     })();
     return async () => {

@@ -14,7 +14,14 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { generateKeyPair, isLseError, isRetryable, publicKeyOf, type SecretKey } from '@lse/core';
-import { HEADERS, SUBJECTS, eventSubjects, type SynthAssembled, type SynthCompleted, type SynthRequested } from '@lse/contracts';
+import {
+  HEADERS,
+  SUBJECTS,
+  eventSubjects,
+  type SynthAssembled,
+  type SynthCompleted,
+  type SynthRequested,
+} from '@lse/contracts';
 import { MemoryBaseRepository, MemoryBlobStore, MemoryFragmentRepository, MemoryTrustStore } from '@lse/adapter-memory';
 import { buildFragment, silentLog, startPipeline, type EnginePorts } from '@lse/engine';
 import { NatsCluster } from '@lse/testing';
@@ -39,19 +46,46 @@ const conns: NatsConnection[] = [];
 const stops: (() => Promise<void>)[] = [];
 
 function file(path: string, content: string) {
-  return { path, type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 0, size: content.length, data: Buffer.from(content) };
+  return {
+    path,
+    type: 'file' as const,
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    mtime: 0,
+    size: content.length,
+    data: Buffer.from(content),
+  };
 }
 
 async function memoryPorts(key: SecretKey): Promise<EnginePorts> {
   const ports: EnginePorts = {
-    fragments: new MemoryFragmentRepository(), bases: new MemoryBaseRepository(), trust: new MemoryTrustStore(),
-    origin: new MemoryBlobStore(), cache: new MemoryBlobStore(), layers: new MemoryBlobStore(),
+    fragments: new MemoryFragmentRepository(),
+    bases: new MemoryBaseRepository(),
+    trust: new MemoryTrustStore(),
+    origin: new MemoryBlobStore(),
+    cache: new MemoryBlobStore(),
+    layers: new MemoryBlobStore(),
   };
   const pk = publicKeyOf(key);
   await ports.trust.add({ name: pk.name, publicKey: pk.key.toString('base64'), scopes: ['*'], revoked: false });
-  const specs: [string, string, string[]][] = [['libbase', '1.0.0', []], ['liba', '1.0.0', ['libbase ^1']], ['libb', '2.0.0', ['libbase ^1']], ['libc', '3.0.0', []]];
+  const specs: [string, string, string[]][] = [
+    ['libbase', '1.0.0', []],
+    ['liba', '1.0.0', ['libbase ^1']],
+    ['libb', '2.0.0', ['libbase ^1']],
+    ['libc', '3.0.0', []],
+  ];
   for (const [name, version, depends] of specs) {
-    const { fragment, blob } = buildFragment({ entries: [file(`usr/share/${name}/VERSION`, version)], name, version, scheme: 'semver', depends, key, epoch: 0, source: { type: 'test' } });
+    const { fragment, blob } = buildFragment({
+      entries: [file(`usr/share/${name}/VERSION`, version)],
+      name,
+      version,
+      scheme: 'semver',
+      depends,
+      key,
+      epoch: 0,
+      source: { type: 'test' },
+    });
     await ports.origin.put(fragment.descriptor.blob.digest, blob, blob.length);
     await ports.fragments.put(fragment);
   }
@@ -75,7 +109,9 @@ async function jsApi<T>(call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (e) {
-      const transient = /timeout|no responders|503|connection|disconnect/i.test(`${(e as Error).name} ${(e as Error).message}`);
+      const transient = /timeout|no responders|503|connection|disconnect/i.test(
+        `${(e as Error).name} ${(e as Error).message}`,
+      );
       if (!transient || Date.now() > end) throw e;
     }
   }
@@ -83,7 +119,10 @@ async function jsApi<T>(call: () => Promise<T>): Promise<T> {
 
 /** The stream's leader and current replicas, once all nodes are (or after 15 s, whatever they are). */
 async function allCurrent(stream: string): Promise<string[]> {
-  const all = cluster.nodes.map((n) => n.name).sort().join();
+  const all = cluster.nodes
+    .map((n) => n.name)
+    .sort()
+    .join();
   const members = async () => {
     const c = (await jsApi(() => jsm.streams.info(stream))).cluster;
     return [c?.leader ?? '(no leader)', ...(c?.replicas ?? []).filter((r) => r.current).map((r) => r.name)].sort();
@@ -114,7 +153,10 @@ it('runs syntheses through a kill -9 of the LSE_WORK leader and its restart: eve
   for (const s of ['LSE_WORK', 'LSE_EVENTS']) expect((await jsm.streams.info(s)).config.num_replicas).toBe(3);
   // A client that does not say how many replicas (a tool, a test) leaves them as they are.
   expect(Object.values(await ensureStreams(jsm))).toEqual(['unchanged', 'unchanged', 'unchanged']);
-  expect(((await cluster.monitor(0, 'varz')) as { jetstream: { config: { sync_always: boolean } } }).jetstream.config.sync_always).toBe(true);
+  expect(
+    ((await cluster.monitor(0, 'varz')) as { jetstream: { config: { sync_always: boolean } } }).jetstream.config
+      .sync_always,
+  ).toBe(true);
 
   const victim = (await jsm.streams.info('LSE_WORK')).cluster!.leader!;
   const { secretKey } = generateKeyPair('cluster-test');
@@ -123,7 +165,11 @@ it('runs syntheses through a kill -9 of the LSE_WORK leader and its restart: eve
   // Two service processes, each running every stage; A knows only the node that will die.
   const records = new Map<string, number>(); // recorder side effects, by synthesis id
   const warnings: string[] = []; // what the buses had to wait out
-  const log = { debug: () => undefined, error: () => undefined, warn: (_o: object, msg?: string) => void warnings.push(msg ?? '') };
+  const log = {
+    debug: () => undefined,
+    error: () => undefined,
+    warn: (_o: object, msg?: string) => void warnings.push(msg ?? ''),
+  };
   const opts = { ackWaitMs: 5_000, log };
   const ncA = await connect(connectionOptions(cluster.node(victim).url, 'svc-a'));
   conns.push(ncA);
@@ -132,16 +178,25 @@ it('runs syntheses through a kill -9 of the LSE_WORK leader and its restart: eve
   const client = await NatsBus.connect(cluster.urls, { name: 'client', log });
   buses.push(a, b, client);
   for (const bus of [a, b]) {
-    stops.push(await startPipeline({
-      bus, ports, opts: { epoch: 0 }, log: silentLog, concurrency: 2,
-      // Infrastructure errors are worth a redelivery (retryable), everything else ends the synthesis.
-      isTransient: isRetryable,
-      record: async (m: SynthAssembled) => {
-        records.set(m.synthesisId, (records.get(m.synthesisId) ?? 0) + 1);
-        await bus.publish<SynthCompleted>(eventSubjects.completed(m.synthesisId), { ...m, completedAt: new Date().toISOString() },
-          { [HEADERS.synthesisId]: m.synthesisId, [HEADERS.msgId]: `completed:${m.synthesisId}` });
-      },
-    }));
+    stops.push(
+      await startPipeline({
+        bus,
+        ports,
+        opts: { epoch: 0 },
+        log: silentLog,
+        concurrency: 2,
+        // Infrastructure errors are worth a redelivery (retryable), everything else ends the synthesis.
+        isTransient: isRetryable,
+        record: async (m: SynthAssembled) => {
+          records.set(m.synthesisId, (records.get(m.synthesisId) ?? 0) + 1);
+          await bus.publish<SynthCompleted>(
+            eventSubjects.completed(m.synthesisId),
+            { ...m, completedAt: new Date().toISOString() },
+            { [HEADERS.synthesisId]: m.synthesisId, [HEADERS.msgId]: `completed:${m.synthesisId}` },
+          );
+        },
+      }),
+    );
   }
   // A was given one URL; the cluster told it about the others.
   expect(a.nc.info?.server_name).toBe(victim);
@@ -162,8 +217,16 @@ it('runs syntheses through a kill -9 of the LSE_WORK leader and its restart: eve
       })();
     }
     const req: SynthRequested = {
-      v: 1, synthesisId: id, requestedAt: new Date().toISOString(),
-      manifest: { apiVersion: 'lse.dev/v1', kind: 'DependencyManifest', metadata: { name: `m${i}` }, base: 'scratch', require: sets[i % sets.length]!.map((name) => ({ name })) } as SynthRequested['manifest'],
+      v: 1,
+      synthesisId: id,
+      requestedAt: new Date().toISOString(),
+      manifest: {
+        apiVersion: 'lse.dev/v1',
+        kind: 'DependencyManifest',
+        metadata: { name: `m${i}` },
+        base: 'scratch',
+        require: sets[i % sets.length]!.map((name) => ({ name })),
+      } as SynthRequested['manifest'],
     };
     const headers = { [HEADERS.synthesisId]: id, [HEADERS.msgId]: `requested:${id}` };
     const publish = async () => {
@@ -195,8 +258,10 @@ it('runs syntheses through a kill -9 of the LSE_WORK leader and its restart: eve
     await sleep(500);
   }
 
-  process.stderr.write(`[cluster test] killed ${victim} after ${KILL_AFTER} requests (${completedAtKill} completed by then); ` +
-    `bus warnings: ${JSON.stringify(countBy(warnings))}; recorder runs: ${[...records.values()].reduce((x, y) => x + y, 0)} for ${records.size} syntheses\n`);
+  process.stderr.write(
+    `[cluster test] killed ${victim} after ${KILL_AFTER} requests (${completedAtKill} completed by then); ` +
+      `bus warnings: ${JSON.stringify(countBy(warnings))}; recorder runs: ${[...records.values()].reduce((x, y) => x + y, 0)} for ${records.size} syntheses\n`,
+  );
   expect(submitErrors).toEqual([]);
   expect(a.nc.info?.server_name).not.toBe(victim); // A moved to a live node by itself
   expect(completedAtKill).toBeLessThan(N); // the kill happened with work still to do
@@ -207,7 +272,8 @@ it('runs syntheses through a kill -9 of the LSE_WORK leader and its restart: eve
   expect(workLeft).toBe(0);
 
   // The killed node is back as a current replica of both streams.
-  for (const s of ['LSE_WORK', 'LSE_EVENTS']) expect(await allCurrent(s)).toEqual(cluster.nodes.map((n) => n.name).sort());
+  for (const s of ['LSE_WORK', 'LSE_EVENTS'])
+    expect(await allCurrent(s)).toEqual(cluster.nodes.map((n) => n.name).sort());
 });
 
 it('without a majority a publish fails after its retry budget with a retryable error, and works again once the nodes are back', async () => {
@@ -217,7 +283,10 @@ it('without a majority a publish fails after its retry budget with a retryable e
   const lose = cluster.nodes.slice(1).map((n) => n.name); // two of three: no majority left
   for (const n of lose) await cluster.kill(n);
   const subject = eventSubjects.progress('quorum-test');
-  const err = await bus.publish(subject, { v: 1 }, { [HEADERS.msgId]: 'quorum-test:1' }).then(() => undefined, (e: unknown) => e);
+  const err = await bus.publish(subject, { v: 1 }, { [HEADERS.msgId]: 'quorum-test:1' }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(isLseError(err)).toBe(true);
   expect(err).toMatchObject({ code: 'UNAVAILABLE', retryable: true, details: { subject } });
   expect((err as Error).message).toMatch(/no PubAck after \d+ attempts .*a majority of its nodes/);

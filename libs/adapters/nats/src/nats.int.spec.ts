@@ -29,7 +29,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const gates: (() => void)[] = [];
 function gate(): { wait: Promise<void>; open: () => void } {
   let open!: () => void;
-  const wait = new Promise<void>((r) => { open = r; });
+  const wait = new Promise<void>((r) => {
+    open = r;
+  });
   gates.push(open);
   return { wait, open };
 }
@@ -67,7 +69,8 @@ afterAll(async () => {
   for (const open of gates) open();
   await Promise.all(buses.map((b) => b.close().catch(() => undefined)));
   for (const c of conns) if (!c.isClosed()) await c.close();
-  for await (const ci of jsm.consumers.list('LSE_WORK')) if (ci.name.startsWith(prefix)) await jsm.consumers.delete('LSE_WORK', ci.name);
+  for await (const ci of jsm.consumers.list('LSE_WORK'))
+    if (ci.name.startsWith(prefix)) await jsm.consumers.delete('LSE_WORK', ci.name);
   await jsm.streams.purge('LSE_WORK', { filter: `${base}.>` });
   await jsm.streams.purge('LSE_EVENTS', { filter: `lse.events.synthesis.*.${run}` });
   await admin.close();
@@ -84,16 +87,36 @@ describe('ensureStreams', () => {
   it('creates the three streams with the contract config, and a second call changes nothing', async () => {
     expect(Object.values(await ensureStreams(jsm))).toEqual(['unchanged', 'unchanged', 'unchanged']);
     const work = (await jsm.streams.info('LSE_WORK')).config;
-    expect(work).toMatchObject({ subjects: ['lse.synth.>'], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
+    expect(work).toMatchObject({
+      subjects: ['lse.synth.>'],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+    });
     const events = (await jsm.streams.info('LSE_EVENTS')).config;
-    expect(events).toMatchObject({ subjects: ['lse.events.>'], retention: RetentionPolicy.Limits, storage: StorageType.File });
+    expect(events).toMatchObject({
+      subjects: ['lse.events.>'],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+    });
     expect(events.max_age).toBeGreaterThan(0);
     const catalog = (await jsm.streams.info('LSE_CATALOG')).config;
-    expect(catalog).toMatchObject({ subjects: ['lse.catalog.>'], retention: RetentionPolicy.Limits, storage: StorageType.File });
+    expect(catalog).toMatchObject({
+      subjects: ['lse.catalog.>'],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+    });
   });
   it('updates a stream whose config differs (on a stream of its own)', async () => {
     const name = `T_${run.replace(/-/g, '_')}`;
-    const spec = { name, subjects: [`lse-${run}.>`], retention: RetentionPolicy.Limits, storage: StorageType.File, num_replicas: 1, duplicate_window: 60e9, max_age: 3600e9 };
+    const spec = {
+      name,
+      subjects: [`lse-${run}.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: 1,
+      duplicate_window: 60e9,
+      max_age: 3600e9,
+    };
     try {
       expect(await ensureStream(jsm, spec)).toBe('created');
       expect(await ensureStream(jsm, spec)).toBe('unchanged');
@@ -109,13 +132,20 @@ describe('NatsBus', () => {
   it('delivers events stored in LSE_EVENTS to plain subscribers, until stopped', async () => {
     const b = await bus();
     const got: BusMessage<{ status: string }>[] = [];
-    const stop = await b.subscribe<{ status: string }>(eventSubjects.all(run), async (m) => { got.push(m); });
+    const stop = await b.subscribe<{ status: string }>(eventSubjects.all(run), async (m) => {
+      got.push(m);
+    });
     await b.publish(eventSubjects.progress(run), { status: 'resolved' });
     await b.publish(eventSubjects.completed(run), { status: 'completed' }, { 'Lse-Synthesis-Id': run });
     await until(() => got.length === 2, 'two events');
-    expect(got.map((m) => [m.subject, m.data.status])).toEqual([[eventSubjects.progress(run), 'resolved'], [eventSubjects.completed(run), 'completed']]);
+    expect(got.map((m) => [m.subject, m.data.status])).toEqual([
+      [eventSubjects.progress(run), 'resolved'],
+      [eventSubjects.completed(run), 'completed'],
+    ]);
     expect(got[1]!.headers['Lse-Synthesis-Id']).toBe(run);
-    expect((await jsm.streams.getMessage('LSE_EVENTS', { last_by_subj: eventSubjects.completed(run) }))?.json()).toEqual({ status: 'completed' });
+    expect(
+      (await jsm.streams.getMessage('LSE_EVENTS', { last_by_subj: eventSubjects.completed(run) }))?.json(),
+    ).toEqual({ status: 'completed' });
     await stop();
     await b.publish(eventSubjects.failed(run), { status: 'failed' });
     await sleep(100);
@@ -126,11 +156,18 @@ describe('NatsBus', () => {
     const subject = `${base}.shared`;
     const [p1, p2] = [await bus(), await bus()];
     const seen: Record<string, number[]> = { p1: [], p2: [] };
-    for (const [who, b] of [['p1', p1], ['p2', p2]] as const) {
-      await b.subscribe<{ n: number }>(subject, async (m) => {
-        seen[who]!.push(m.data.n);
-        await sleep(10);
-      }, { durable: 'shared' });
+    for (const [who, b] of [
+      ['p1', p1],
+      ['p2', p2],
+    ] as const) {
+      await b.subscribe<{ n: number }>(
+        subject,
+        async (m) => {
+          seen[who]!.push(m.data.n);
+          await sleep(10);
+        },
+        { durable: 'shared' },
+      );
     }
     for (let n = 0; n < 20; n++) await p1.publish(subject, { n }, { 'Nats-Msg-Id': `shared:${run}-${n}` });
     await until(() => seen['p1']!.length + seen['p2']!.length >= 20, '20 deliveries');
@@ -144,13 +181,20 @@ describe('NatsBus', () => {
     const subject = `${base}.retry`;
     const b = await bus({ backoffMs: [100] });
     const attempts: BusMessage<{ x: number }>[] = [];
-    await b.subscribe<{ x: number }>(subject, async (m) => {
-      attempts.push(m);
-      if (attempts.length === 1) throw new Error('transient');
-    }, { durable: 'retry' });
+    await b.subscribe<{ x: number }>(
+      subject,
+      async (m) => {
+        attempts.push(m);
+        if (attempts.length === 1) throw new Error('transient');
+      },
+      { durable: 'retry' },
+    );
     await b.publish(subject, { x: 7 }, { 'Lse-Synthesis-Id': 's7' });
     await until(() => attempts.length === 2, 'the redelivery');
-    expect(attempts.map((m) => [m.data.x, m.headers['Lse-Synthesis-Id']])).toEqual([[7, 's7'], [7, 's7']]);
+    expect(attempts.map((m) => [m.data.x, m.headers['Lse-Synthesis-Id']])).toEqual([
+      [7, 's7'],
+      [7, 's7'],
+    ]);
     await sleep(300);
     expect(attempts).toHaveLength(2);
     const info = await jsm.consumers.info('LSE_WORK', `${prefix}retry`);
@@ -162,13 +206,24 @@ describe('NatsBus', () => {
     const deadSubject = `${base}.dead`;
     const b = await bus({ maxDeliver: 3, backoffMs: [50], deadLetterSubject: deadSubject });
     const dead: BusMessage[] = [];
-    await b.subscribe(deadSubject, async (m) => { dead.push(m); }); // core subscription sees stored messages too
+    await b.subscribe(deadSubject, async (m) => {
+      dead.push(m);
+    }); // core subscription sees stored messages too
     let attempts = 0;
     const calls: [BusMessage, unknown][] = [];
-    await b.subscribe(subject, async () => {
-      attempts++;
-      throw new Error(`bad input #${attempts}`);
-    }, { durable: 'doomed', onDeadLetter: async (m, err) => { calls.push([m, err]); } });
+    await b.subscribe(
+      subject,
+      async () => {
+        attempts++;
+        throw new Error(`bad input #${attempts}`);
+      },
+      {
+        durable: 'doomed',
+        onDeadLetter: async (m, err) => {
+          calls.push([m, err]);
+        },
+      },
+    );
     await b.publish(subject, { id: 'd1' }, { 'Nats-Msg-Id': `verified:${run}-d1`, 'Lse-Synthesis-Id': 'd1' });
     await until(() => calls.length === 1 && dead.length === 1, 'the dead letter');
     await sleep(400);
@@ -178,7 +233,10 @@ describe('NatsBus', () => {
     expect((calls[0]![1] as Error).message).toBe('bad input #3');
     expect(dead[0]!.data).toEqual({ id: 'd1' });
     expect(dead[0]!.headers).toMatchObject({
-      [DEAD_LETTER_HEADERS.subject]: subject, [DEAD_LETTER_HEADERS.error]: 'bad input #3', 'Lse-Synthesis-Id': 'd1', 'Nats-Msg-Id': `dead:verified:${run}-d1`,
+      [DEAD_LETTER_HEADERS.subject]: subject,
+      [DEAD_LETTER_HEADERS.error]: 'bad input #3',
+      'Lse-Synthesis-Id': 'd1',
+      'Nats-Msg-Id': `dead:verified:${run}-d1`,
     });
     const stored = await jsm.streams.getMessage('LSE_WORK', { last_by_subj: deadSubject });
     expect(stored?.json()).toEqual({ id: 'd1' });
@@ -190,7 +248,13 @@ describe('NatsBus', () => {
     const subject = `${base}.garbage`;
     const b = await bus();
     const got: unknown[] = [];
-    await b.subscribe(subject, async (m) => { got.push(m.data); }, { durable: 'garbage' });
+    await b.subscribe(
+      subject,
+      async (m) => {
+        got.push(m.data);
+      },
+      { durable: 'garbage' },
+    );
     await jetstream(admin).publish(subject, 'not json {');
     await b.publish(subject, { ok: true });
     await until(() => got.length === 1, 'the valid message');
@@ -206,12 +270,25 @@ describe('NatsBus', () => {
     const a = await busOnOwnConnection({ ackWaitMs });
     const { wait: forever } = gate();
     const gotA: unknown[] = [];
-    await a.b.subscribe(subject, async (m) => { gotA.push(m.data); await forever; }, { durable: 'crash' });
+    await a.b.subscribe(
+      subject,
+      async (m) => {
+        gotA.push(m.data);
+        await forever;
+      },
+      { durable: 'crash' },
+    );
     await a.b.publish(subject, { job: 1 });
     await until(() => gotA.length === 1, 'consumer A to take the message');
     const b = await bus({ ackWaitMs });
     const gotB: unknown[] = [];
-    await b.subscribe(subject, async (m) => { gotB.push(m.data); }, { durable: 'crash' });
+    await b.subscribe(
+      subject,
+      async (m) => {
+        gotB.push(m.data);
+      },
+      { durable: 'crash' },
+    );
     await sleep(2.5 * ackWaitMs);
     expect(gotB).toEqual([]); // A is alive and says it is working: no redelivery
     await a.nc.close(); // A dies without acking
@@ -225,12 +302,25 @@ describe('NatsBus', () => {
     const a = await bus({ ackWaitMs, maxHandlerMs: 1_500 });
     const { wait: never } = gate();
     const gotA: unknown[] = [];
-    await a.subscribe(subject, async (m) => { gotA.push(m.data); await never; }, { durable: 'stuck' });
+    await a.subscribe(
+      subject,
+      async (m) => {
+        gotA.push(m.data);
+        await never;
+      },
+      { durable: 'stuck' },
+    );
     await a.publish(subject, { job: 'stuck' });
     await until(() => gotA.length === 1, 'consumer A to take the message');
     const b = await bus({ ackWaitMs });
     const gotB: unknown[] = [];
-    await b.subscribe(subject, async (m) => { gotB.push(m.data); }, { durable: 'stuck' });
+    await b.subscribe(
+      subject,
+      async (m) => {
+        gotB.push(m.data);
+      },
+      { durable: 'stuck' },
+    );
     await sleep(1_000);
     expect(gotB).toEqual([]); // still within maxHandlerMs: A's beats hold the message
     await until(() => gotB.length === 1, 'redelivery to B after A stopped beating', 10_000);

@@ -9,7 +9,14 @@
  * stream gets 1 and an existing one keeps what it has, so a client that does not know the
  * deployment (a test, a tool) never shrinks a replicated stream.
  */
-import { RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig, JetStreamApiError, JetStreamApiCodes } from '@nats-io/jetstream';
+import {
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamConfig,
+  JetStreamApiError,
+  JetStreamApiCodes,
+} from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { LseError } from '@lse/core';
 import { CATALOG_STREAM, DUPLICATE_WINDOW_MS, EVENTS_STREAM, WORK_STREAM } from '@lse/contracts';
@@ -30,7 +37,10 @@ export interface StreamOptions {
 }
 
 /** The fields LSE sets on a stream; everything else keeps the server's default. */
-export type StreamSpec = Pick<StreamConfig, 'name' | 'subjects' | 'retention' | 'storage' | 'duplicate_window' | 'max_age'> & {
+export type StreamSpec = Pick<
+  StreamConfig,
+  'name' | 'subjects' | 'retention' | 'storage' | 'duplicate_window' | 'max_age'
+> & {
   /** Absent: 1 when the stream is created, otherwise left as it is. */
   num_replicas?: number;
 };
@@ -43,28 +53,48 @@ export type EnsureResult = 'created' | 'updated' | 'unchanged';
  */
 export function streamSpecs(opts: StreamOptions = {}): StreamSpec[] {
   if (opts.replicas !== undefined && !(Number.isInteger(opts.replicas) && opts.replicas >= 1 && opts.replicas <= 5)) {
-    throw new LseError('CONFIG_INVALID', `stream replicas must be a whole number from 1 to 5, got ${opts.replicas}`, { replicas: opts.replicas });
+    throw new LseError('CONFIG_INVALID', `stream replicas must be a whole number from 1 to 5, got ${opts.replicas}`, {
+      replicas: opts.replicas,
+    });
   }
   const replicas = opts.replicas !== undefined ? { num_replicas: opts.replicas } : {};
   const dup = nanos(opts.duplicateWindowMs ?? DUPLICATE_WINDOW_MS);
   return [
     {
-      name: WORK_STREAM.name, subjects: [...WORK_STREAM.subjects], retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File, ...replicas, duplicate_window: dup, max_age: 0,
+      name: WORK_STREAM.name,
+      subjects: [...WORK_STREAM.subjects],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      ...replicas,
+      duplicate_window: dup,
+      max_age: 0,
     },
     {
-      name: EVENTS_STREAM.name, subjects: [...EVENTS_STREAM.subjects], retention: RetentionPolicy.Limits,
-      storage: StorageType.File, ...replicas, duplicate_window: dup, max_age: nanos(opts.eventsMaxAgeMs ?? EVENTS_MAX_AGE_MS),
+      name: EVENTS_STREAM.name,
+      subjects: [...EVENTS_STREAM.subjects],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      ...replicas,
+      duplicate_window: dup,
+      max_age: nanos(opts.eventsMaxAgeMs ?? EVENTS_MAX_AGE_MS),
     },
     {
-      name: CATALOG_STREAM.name, subjects: [...CATALOG_STREAM.subjects], retention: RetentionPolicy.Limits,
-      storage: StorageType.File, ...replicas, duplicate_window: dup, max_age: nanos(CATALOG_MAX_AGE_MS),
+      name: CATALOG_STREAM.name,
+      subjects: [...CATALOG_STREAM.subjects],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      ...replicas,
+      duplicate_window: dup,
+      max_age: nanos(CATALOG_MAX_AGE_MS),
     },
   ];
 }
 
 /** Creates or updates every stream of streamSpecs; returns what was done to each. */
-export async function ensureStreams(jsm: JetStreamManager, opts: StreamOptions = {}): Promise<Record<string, EnsureResult>> {
+export async function ensureStreams(
+  jsm: JetStreamManager,
+  opts: StreamOptions = {},
+): Promise<Record<string, EnsureResult>> {
   const out: Record<string, EnsureResult> = {};
   for (const spec of streamSpecs(opts)) out[spec.name] = await ensureStream(jsm, spec);
   return out;
@@ -73,9 +103,13 @@ export async function ensureStreams(jsm: JetStreamManager, opts: StreamOptions =
 /** Creates the stream, or updates it when one of the spec's fields differs. */
 export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<EnsureResult> {
   const fail = (what: string, err: unknown): never => {
-    throw new LseError('CONFIG_INVALID', `stream ${spec.name}: could not ${what} it: ${(err as Error).message}; ` +
-      'check that JetStream is enabled and that no other stream claims its subjects (a retention or storage change needs the stream deleted first)',
-    { stream: spec.name, subjects: spec.subjects }, { cause: err });
+    throw new LseError(
+      'CONFIG_INVALID',
+      `stream ${spec.name}: could not ${what} it: ${(err as Error).message}; ` +
+        'check that JetStream is enabled and that no other stream claims its subjects (a retention or storage change needs the stream deleted first)',
+      { stream: spec.name, subjects: spec.subjects },
+      { cause: err },
+    );
   };
   let current: StreamConfig | undefined;
   try {
@@ -107,6 +141,12 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
 }
 
 function sameSpec(c: StreamConfig, s: StreamSpec): boolean {
-  return [...c.subjects].sort().join(' ') === [...s.subjects].sort().join(' ') && c.retention === s.retention &&
-    c.storage === s.storage && (s.num_replicas === undefined || c.num_replicas === s.num_replicas) && c.duplicate_window === s.duplicate_window && c.max_age === s.max_age;
+  return (
+    [...c.subjects].sort().join(' ') === [...s.subjects].sort().join(' ') &&
+    c.retention === s.retention &&
+    c.storage === s.storage &&
+    (s.num_replicas === undefined || c.num_replicas === s.num_replicas) &&
+    c.duplicate_window === s.duplicate_window &&
+    c.max_age === s.max_age
+  );
 }

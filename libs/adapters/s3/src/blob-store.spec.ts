@@ -31,7 +31,9 @@ describe('S3BlobStore.put against server replies', () => {
     const s = scripted(['ok']);
     await new S3BlobStore(s.client, 'b', 'layers/').put(d, data, 5);
     expect(s.inputs[0]).toMatchObject({
-      Bucket: 'b', Key: `layers/sha256/${d.slice(7)}`, IfNoneMatch: '*',
+      Bucket: 'b',
+      Key: `layers/sha256/${d.slice(7)}`,
+      IfNoneMatch: '*',
       ChecksumSHA256: Buffer.from(d.slice(7), 'hex').toString('base64'),
     });
   });
@@ -58,7 +60,9 @@ describe('S3BlobStore.put against server replies', () => {
 
   it('maps a server checksum refusal to DIGEST_MISMATCH, a 5xx to a retryable UNAVAILABLE and a 403 to a permanent INTERNAL, with the cause', async () => {
     const bad = scripted([{ status: 400, name: 'XAmzContentChecksumMismatch' }]);
-    expect(isLseError(await errorOf(new S3BlobStore(bad.client, 'b', 'layers/').put(d, data)), 'DIGEST_MISMATCH')).toBe(true);
+    expect(isLseError(await errorOf(new S3BlobStore(bad.client, 'b', 'layers/').put(d, data)), 'DIGEST_MISMATCH')).toBe(
+      true,
+    );
     const down = scripted([{ status: 503, name: 'SlowDown' }]);
     const e = await errorOf(new S3BlobStore(down.client, 'b', 'layers/').put(d, data));
     expect(isLseError(e, 'UNAVAILABLE')).toBe(true);

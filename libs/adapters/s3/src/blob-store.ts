@@ -19,7 +19,12 @@
  */
 import { Readable, pipeline } from 'node:stream';
 import {
-  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { LseError, StreamingDigestVerifier, checkBlob, isDigest, sha256Digest, type BlobStore } from '@lse/core';
 import { s3Code, s3Failure, s3Status } from './client';
@@ -53,13 +58,18 @@ export class S3BlobStore implements BlobStore {
     private readonly prefix: string,
   ) {
     if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/$/.test(prefix)) {
-      throw new LseError('USAGE', `S3 blob store prefix '${prefix}' must be one or more path segments ending in '/', e.g. 'layers/'`, { prefix });
+      throw new LseError(
+        'USAGE',
+        `S3 blob store prefix '${prefix}' must be one or more path segments ending in '/', e.g. 'layers/'`,
+        { prefix },
+      );
     }
   }
 
   /** The object key of a digest (`<prefix>sha256/<hex>`). */
   keyOf(digest: string): string {
-    if (!isDigest(digest)) throw new LseError('DIGEST_MISMATCH', `'${digest}' is not a sha256 digest (sha256:<64 hex>)`, { digest });
+    if (!isDigest(digest))
+      throw new LseError('DIGEST_MISMATCH', `'${digest}' is not a sha256 digest (sha256:<64 hex>)`, { digest });
     return `${this.prefix}sha256/${digest.slice(7)}`;
   }
 
@@ -73,16 +83,28 @@ export class S3BlobStore implements BlobStore {
     const checksum = Buffer.from(digest.slice(7), 'hex').toString('base64');
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.client.send(new PutObjectCommand({
-          Bucket: this.bucket, Key: key, Body: data, ContentLength: data.length, ContentType: 'application/octet-stream',
-          IfNoneMatch: '*', ChecksumSHA256: checksum,
-        }));
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: data,
+            ContentLength: data.length,
+            ContentType: 'application/octet-stream',
+            IfNoneMatch: '*',
+            ChecksumSHA256: checksum,
+          }),
+        );
         return;
       } catch (e) {
         const status = s3Status(e);
         if (status === 412 || s3Code(e) === 'PreconditionFailed') return; // already stored: same digest, same bytes
         if (s3Code(e) === 'BadDigest' || s3Code(e) === 'XAmzContentChecksumMismatch') {
-          throw new LseError('DIGEST_MISMATCH', `blob ${digest}: S3 refused the upload to ${this.where(digest)} because the bytes it received do not hash to the digest (damaged in transit?); try again`, { digest, key }, { cause: e });
+          throw new LseError(
+            'DIGEST_MISMATCH',
+            `blob ${digest}: S3 refused the upload to ${this.where(digest)} because the bytes it received do not hash to the digest (damaged in transit?); try again`,
+            { digest, key },
+            { cause: e },
+          );
         }
         if (status !== 409 || attempt >= CONFLICT_RETRIES) throw s3Failure('PutObject', this.where(digest), e);
       }
@@ -104,7 +126,11 @@ export class S3BlobStore implements BlobStore {
     }
     const actual = sha256Digest(data);
     if (actual !== digest) {
-      throw new LseError('DIGEST_MISMATCH', `blob ${digest} at ${this.where(digest)} was altered (it hashes to ${actual}); delete the object so it is fetched again`, { digest, actual, key });
+      throw new LseError(
+        'DIGEST_MISMATCH',
+        `blob ${digest} at ${this.where(digest)} was altered (it hashes to ${actual}); delete the object so it is fetched again`,
+        { digest, actual, key },
+      );
     }
     return data;
   }
@@ -119,23 +145,33 @@ export class S3BlobStore implements BlobStore {
     if (range) checkRange(digest, range);
     let out;
     try {
-      out = await this.client.send(new GetObjectCommand({
-        Bucket: this.bucket, Key: key,
-        ...(range ? { Range: `bytes=${range.start}-${range.end ?? ''}` } : {}),
-      }));
+      out = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ...(range ? { Range: `bytes=${range.start}-${range.end ?? ''}` } : {}),
+        }),
+      );
     } catch (e) {
       throw this.readError(digest, e, range);
     }
     const body = out.Body;
     if (!(body instanceof Readable)) {
-      throw new LseError('INTERNAL', `S3 GetObject of ${this.where(digest)} returned no Node stream; the S3 adapter only runs on Node`, { key });
+      throw new LseError(
+        'INTERNAL',
+        `S3 GetObject of ${this.where(digest)} returned no Node stream; the S3 adapter only runs on Node`,
+        { key },
+      );
     }
     const contentLength = out.ContentLength ?? 0;
     if (range) {
       const total = /\/(\d+)$/.exec(out.ContentRange ?? '');
       return { stream: body, size: total ? Number(total[1]) : contentLength, contentLength };
     }
-    const verifier = new StreamingDigestVerifier({ digest, size: contentLength }, `blob ${digest} at ${this.where(digest)}`);
+    const verifier = new StreamingDigestVerifier(
+      { digest, size: contentLength },
+      `blob ${digest} at ${this.where(digest)}`,
+    );
     // pipeline: an error on either side destroys both, so the HTTP body is released.
     pipeline(body, verifier, () => {});
     return { stream: verifier, size: contentLength, contentLength };
@@ -170,7 +206,9 @@ export class S3BlobStore implements BlobStore {
     do {
       let out;
       try {
-        out = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token }));
+        out = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token }),
+        );
       } catch (e) {
         throw s3Failure('ListObjectsV2', `s3://${this.bucket}/${base}`, e);
       }
@@ -185,19 +223,35 @@ export class S3BlobStore implements BlobStore {
   private readError(digest: string, e: unknown, range?: ByteRange): LseError {
     const status = s3Status(e);
     if (status === 404 || s3Code(e) === 'NoSuchKey') {
-      return new LseError('BLOB_UNKNOWN', `blob ${digest} is not in the S3 cache at ${this.where(digest)}`, { digest, key: this.keyOf(digest) }, { cause: e });
+      return new LseError(
+        'BLOB_UNKNOWN',
+        `blob ${digest} is not in the S3 cache at ${this.where(digest)}`,
+        { digest, key: this.keyOf(digest) },
+        { cause: e },
+      );
     }
     if (status === 416 || s3Code(e) === 'InvalidRange') {
-      return new LseError('USAGE', `blob ${digest}: byte range ${range?.start}-${range?.end ?? ''} starts beyond the end of the blob; ask for a range inside it`, { digest, range }, { cause: e });
+      return new LseError(
+        'USAGE',
+        `blob ${digest}: byte range ${range?.start}-${range?.end ?? ''} starts beyond the end of the blob; ask for a range inside it`,
+        { digest, range },
+        { cause: e },
+      );
     }
     return s3Failure('GetObject', this.where(digest), e);
   }
 }
 
 function checkRange(digest: string, range: ByteRange): void {
-  const ok = Number.isSafeInteger(range.start) && range.start >= 0
-    && (range.end === undefined || (Number.isSafeInteger(range.end) && range.end >= range.start));
+  const ok =
+    Number.isSafeInteger(range.start) &&
+    range.start >= 0 &&
+    (range.end === undefined || (Number.isSafeInteger(range.end) && range.end >= range.start));
   if (!ok) {
-    throw new LseError('USAGE', `blob ${digest}: byte range ${range.start}-${range.end ?? ''} is invalid; start must be a non-negative integer and end (inclusive) at least start`, { digest, range });
+    throw new LseError(
+      'USAGE',
+      `blob ${digest}: byte range ${range.start}-${range.end ?? ''} is invalid; start must be a non-negative integer and end (inclusive) at least start`,
+      { digest, range },
+    );
   }
 }

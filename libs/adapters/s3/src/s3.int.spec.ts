@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
-  DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { isLseError, sha256Digest } from '@lse/core';
 import { blobStoreConformance, errorOf, testServers, uniqueName } from '@lse/testing';
@@ -106,14 +112,24 @@ describe('S3BlobStore', () => {
     const data = randomBytes(512);
     const d = sha256Digest(data);
     await store.put(d, data);
-    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: store.keyOf(d), ChecksumMode: 'ENABLED' }));
+    const head = await client.send(
+      new HeadObjectCommand({ Bucket: bucket, Key: store.keyOf(d), ChecksumMode: 'ENABLED' }),
+    );
     expect(head.ChecksumSHA256).toBe(checksumOf(data));
 
     const other = randomBytes(512);
     const key = store.keyOf(sha256Digest(other));
-    const e = await errorOf(client.send(new PutObjectCommand({
-      Bucket: bucket, Key: key, Body: other, IfNoneMatch: '*', ChecksumSHA256: checksumOf(data),
-    })));
+    const e = await errorOf(
+      client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: other,
+          IfNoneMatch: '*',
+          ChecksumSHA256: checksumOf(data),
+        }),
+      ),
+    );
     expect(s3Status(e)).toBe(400);
     expect(await store.has(sha256Digest(other))).toBe(false);
   });
@@ -128,14 +144,24 @@ describe('S3BlobStore', () => {
     // The same race against the server directly: If-None-Match lets one PUT through.
     const raw = randomBytes(256 * 1024);
     const key = store.keyOf(sha256Digest(raw));
-    const statuses = await Promise.all(Array.from({ length: 6 }, async () => {
-      try {
-        await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: raw, IfNoneMatch: '*', ChecksumSHA256: checksumOf(raw) }));
-        return 200;
-      } catch (e) {
-        return s3Status(e);
-      }
-    }));
+    const statuses = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        try {
+          await client.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Body: raw,
+              IfNoneMatch: '*',
+              ChecksumSHA256: checksumOf(raw),
+            }),
+          );
+          return 200;
+        } catch (e) {
+          return s3Status(e);
+        }
+      }),
+    );
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     expect(statuses.every((s) => s === 200 || s === 412 || s === 409)).toBe(true);
     await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
@@ -162,6 +188,8 @@ describe('S3BlobStore', () => {
     expect(isLseError(e, 'BLOB_UNKNOWN')).toBe(true);
     expect((e as Error).message).toContain(store.keyOf(d));
     // and GetObject itself reports 404 for it (the mapping is to a real server answer)
-    expect(s3Status(await errorOf(client.send(new GetObjectCommand({ Bucket: bucket, Key: store.keyOf(d) }))))).toBe(404);
+    expect(s3Status(await errorOf(client.send(new GetObjectCommand({ Bucket: bucket, Key: store.keyOf(d) }))))).toBe(
+      404,
+    );
   });
 });

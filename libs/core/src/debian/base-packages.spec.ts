@@ -30,7 +30,13 @@ Version: 2.0
 describe('basePackagesFromStatus', () => {
   it('lists installed packages with their provides, sorted by name', () => {
     expect(basePackagesFromStatus(STATUS)).toEqual([
-      { name: 'dash', version: '0.5.12-2', arch: 'amd64', provides: [{ name: 'sh', version: '1.0' }, { name: 'posix-shell' }], depends: 'libc6 (>= 2.34), debianutils (>= 5.6-0.1), dpkg (>= 1.19.2)' },
+      {
+        name: 'dash',
+        version: '0.5.12-2',
+        arch: 'amd64',
+        provides: [{ name: 'sh', version: '1.0' }, { name: 'posix-shell' }],
+        depends: 'libc6 (>= 2.34), debianutils (>= 5.6-0.1), dpkg (>= 1.19.2)',
+      },
       { name: 'mawk', version: '1.3.4.20200120-3.1', arch: 'amd64', provides: [{ name: 'awk' }] },
     ]);
   });

@@ -49,7 +49,10 @@ describe('relationship fields', () => {
     expect(relationSpecs('foo [amd64] <!nocheck>, bar')).toEqual(['foo', 'bar']);
   });
   it('parses versioned provides and refuses other operators', () => {
-    expect(parseProvidesField('foo-abi-2 (= 2.3), libfoo')).toEqual([{ name: 'foo-abi-2', version: '2.3' }, { name: 'libfoo' }]);
+    expect(parseProvidesField('foo-abi-2 (= 2.3), libfoo')).toEqual([
+      { name: 'foo-abi-2', version: '2.3' },
+      { name: 'libfoo' },
+    ]);
     expect(() => parseProvidesField('foo (>= 1)')).toThrow(/may only use/);
   });
 });

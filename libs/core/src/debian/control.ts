@@ -36,12 +36,22 @@ export function parseControlFile(text: string, label = 'control data'): ControlP
       continue;
     }
     if (line[0] === ' ' || line[0] === '\t') {
-      if (!cur || last === undefined) throw new LseError('FRAGMENT_INVALID', `${label}: line ${lineNo} continues a field, but no field came before it; fix the control data`, { line: lineNo });
+      if (!cur || last === undefined)
+        throw new LseError(
+          'FRAGMENT_INVALID',
+          `${label}: line ${lineNo} continues a field, but no field came before it; fix the control data`,
+          { line: lineNo },
+        );
       cur[last] += '\n' + line;
       continue;
     }
     const colon = line.indexOf(':');
-    if (colon <= 0) throw new LseError('FRAGMENT_INVALID', `${label}: line ${lineNo} ('${line.slice(0, 40)}') is not 'Field: value'; fix the control data`, { line: lineNo });
+    if (colon <= 0)
+      throw new LseError(
+        'FRAGMENT_INVALID',
+        `${label}: line ${lineNo} ('${line.slice(0, 40)}') is not 'Field: value'; fix the control data`,
+        { line: lineNo },
+      );
     const key = line.slice(0, colon);
     cur ??= {};
     cur[key] = line.slice(colon + 1).trim();
@@ -55,7 +65,12 @@ export function parseControlFile(text: string, label = 'control data'): ControlP
 /** The single paragraph of a binary package's `control` file. */
 export function parseControl(text: string, label = 'control file'): ControlParagraph {
   const ps = parseControlFile(text, label);
-  if (ps.length !== 1) throw new LseError('FRAGMENT_INVALID', `${label}: expected one paragraph, found ${ps.length}; is this a binary package's control file?`, { paragraphs: ps.length });
+  if (ps.length !== 1)
+    throw new LseError(
+      'FRAGMENT_INVALID',
+      `${label}: expected one paragraph, found ${ps.length}; is this a binary package's control file?`,
+      { paragraphs: ps.length },
+    );
   return ps[0]!;
 }
 

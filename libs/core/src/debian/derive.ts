@@ -36,7 +36,12 @@ export function deriveFromDeb(f: Fragment, deb: DebContents): DerivedFragment {
   const label = fragmentLabel(f);
   const d = f.descriptor;
   const how = debDerivationOf(d);
-  if (!how) throw new LseError('FRAGMENT_INVALID', `${label}: its blob is not a Debian package (${d.blob.mediaType}); nothing to derive`, { fragment: f.id });
+  if (!how)
+    throw new LseError(
+      'FRAGMENT_INVALID',
+      `${label}: its blob is not a Debian package (${d.blob.mediaType}); nothing to derive`,
+      { fragment: f.id },
+    );
   const info = debianPackInfo(deb, { mergedUsr: how.mergedUsr, label });
   const arch = info.attributes.arch;
   if (info.name !== d.name || info.version !== d.version || arch !== d.attributes.arch) {

@@ -38,7 +38,18 @@ export interface DpkgDatabaseOptions {
 }
 
 /** Fields that describe an archive entry, not an installed package. */
-const INDEX_ONLY = new Set(['Filename', 'Size', 'MD5sum', 'SHA1', 'SHA256', 'SHA512', 'Description-md5', 'Tag', 'Task', 'Status']);
+const INDEX_ONLY = new Set([
+  'Filename',
+  'Size',
+  'MD5sum',
+  'SHA1',
+  'SHA256',
+  'SHA512',
+  'Description-md5',
+  'Tag',
+  'Task',
+  'Status',
+]);
 
 export function statusParagraph(meta: DebianMeta): ControlParagraph {
   const c = meta.control;
@@ -54,7 +65,9 @@ export function statusParagraph(meta: DebianMeta): ControlParagraph {
 }
 
 function conffilesValue(meta: DebianMeta, md5: Map<string, string>): string {
-  return meta.conffiles.map((p) => `\n ${p} ${meta.conffileMd5s?.[p] ?? md5.get(p.slice(1)) ?? 'newconffile'}`).join('');
+  return meta.conffiles
+    .map((p) => `\n ${p} ${meta.conffileMd5s?.[p] ?? md5.get(p.slice(1)) ?? 'newconffile'}`)
+    .join('');
 }
 
 function md5Map(text: string | undefined): Map<string, string> {
@@ -66,14 +79,17 @@ function md5Map(text: string | undefined): Map<string, string> {
   return m;
 }
 
-const keyOf = (c: ControlParagraph) => `${c['Package']}\u0000${c['Architecture'] === 'all' ? '' : c['Multi-Arch'] === 'same' ? c['Architecture'] : ''}`;
+const keyOf = (c: ControlParagraph) =>
+  `${c['Package']}\u0000${c['Architecture'] === 'all' ? '' : c['Multi-Arch'] === 'same' ? c['Architecture'] : ''}`;
 
 /** The merged status file text. */
 export function dpkgStatus(pkgs: readonly InstalledPackage[], baseStatus?: string): string {
   const byKey = new Map<string, ControlParagraph>();
   for (const p of baseStatus ? parseControlFile(baseStatus, 'base var/lib/dpkg/status') : []) byKey.set(keyOf(p), p);
   for (const p of pkgs) byKey.set(keyOf(p.meta.control), statusParagraph(p.meta));
-  const all = [...byKey.values()].sort((a, b) => cmp(a['Package'] ?? '', b['Package'] ?? '') || cmp(a['Architecture'] ?? '', b['Architecture'] ?? ''));
+  const all = [...byKey.values()].sort(
+    (a, b) => cmp(a['Package'] ?? '', b['Package'] ?? '') || cmp(a['Architecture'] ?? '', b['Architecture'] ?? ''),
+  );
   return all.map(formatParagraph).join('\n');
 }
 
@@ -81,7 +97,9 @@ const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function infoName(meta: DebianMeta): string {
   const c = meta.control;
-  return meta.multiArch === 'same' && c['Architecture'] !== 'all' ? `${c['Package']}:${c['Architecture']}` : c['Package']!;
+  return meta.multiArch === 'same' && c['Architecture'] !== 'all'
+    ? `${c['Package']}:${c['Architecture']}`
+    : c['Package']!;
 }
 
 /** Every entry of the generated dpkg-database layer (files only; buildLayer adds parents). */
@@ -91,7 +109,8 @@ export function dpkgDatabaseEntries(pkgs: readonly InstalledPackage[], opts: Dpk
     const data = Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8');
     out.push({ path, type: 'file', mode, uid: 0, gid: 0, mtime: opts.mtime, size: data.length, data });
   };
-  const link = (path: string, target: string) => out.push({ path, type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime: opts.mtime, size: 0, linkname: target });
+  const link = (path: string, target: string) =>
+    out.push({ path, type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime: opts.mtime, size: 0, linkname: target });
 
   file('var/lib/dpkg/status', dpkgStatus(pkgs, opts.baseStatus));
   file('var/lib/dpkg/info/format', '1\n'); // multiarch info layout: `<pkg>:<arch>.list` for Multi-Arch: same
@@ -100,7 +119,8 @@ export function dpkgDatabaseEntries(pkgs: readonly InstalledPackage[], opts: Dpk
     file(`var/lib/dpkg/info/${n}.list`, ['/.', ...p.files.map((f) => '/' + f.path)].join('\n') + '\n');
     if (p.meta.md5sums) file(`var/lib/dpkg/info/${n}.md5sums`, p.meta.md5sums);
     if (p.meta.conffiles.length) file(`var/lib/dpkg/info/${n}.conffiles`, p.meta.conffiles.join('\n') + '\n');
-    for (const [s, text] of Object.entries(p.meta.scripts)) file(`var/lib/dpkg/info/${n}.${s}`, text, s === 'triggers' ? 0o644 : 0o755);
+    for (const [s, text] of Object.entries(p.meta.scripts))
+      file(`var/lib/dpkg/info/${n}.${s}`, text, s === 'triggers' ? 0o644 : 0o755);
   }
   out.push(...alternativesEntries(pkgs, opts));
   if (opts.passwdMasters) {
@@ -135,7 +155,12 @@ export function dpkgDatabaseEntries(pkgs: readonly InstalledPackage[], opts: Dpk
       }
       const slaveNames = best.alt.slaves.map((s) => s);
       const admin = ['auto', best.alt.link, ...slaveNames.flatMap((s) => [s.name, s.link]), ''];
-      for (const { alt } of cands) admin.push(alt.path, String(alt.priority), ...slaveNames.map((s) => alt.slaves.find((x) => x.name === s.name)?.path ?? ''));
+      for (const { alt } of cands)
+        admin.push(
+          alt.path,
+          String(alt.priority),
+          ...slaveNames.map((s) => alt.slaves.find((x) => x.name === s.name)?.path ?? ''),
+        );
       admin.push('');
       file(`var/lib/dpkg/alternatives/${name}`, admin.join('\n') + '\n');
     }

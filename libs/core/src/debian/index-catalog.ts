@@ -80,12 +80,18 @@ export class DebianIndexCatalog implements Catalog {
 
   /** Paragraphs marked `Essential: yes` (newest first per name is left to the resolver). */
   essentialNames(): string[] {
-    return [...this.byPkg.entries()].filter(([, ps]) => ps.some((p) => p['Essential'] === 'yes')).map(([n]) => n).sort();
+    return [...this.byPkg.entries()]
+      .filter(([, ps]) => ps.some((p) => p['Essential'] === 'yes'))
+      .map(([n]) => n)
+      .sort();
   }
 
   /** Names with `Priority: required` (what debootstrap's minbase installs, with Essential). */
   requiredNames(): string[] {
-    return [...this.byPkg.entries()].filter(([, ps]) => ps.some((p) => p['Priority'] === 'required')).map(([n]) => n).sort();
+    return [...this.byPkg.entries()]
+      .filter(([, ps]) => ps.some((p) => p['Priority'] === 'required'))
+      .map(([n]) => n)
+      .sort();
   }
 
   /** The paragraph behind a fragment this catalog produced. */
@@ -150,12 +156,26 @@ function describeParagraph(p: ControlParagraph, opts: IndexDescriptorOptions, st
   const specs = debianRelationSpecs(p);
   const rel = (xs: string[]) => xs.map((s) => parseRelation(s));
   const sha = (p['SHA256'] ?? '').toLowerCase();
-  if (strict && !/^[0-9a-f]{64}$/.test(sha)) throw new LseError('FRAGMENT_INVALID', `package ${p['Package'] ?? '?'} ${p['Version'] ?? ''}: the index gives no valid SHA256 for its .deb`, { package: p['Package'] });
+  if (strict && !/^[0-9a-f]{64}$/.test(sha))
+    throw new LseError(
+      'FRAGMENT_INVALID',
+      `package ${p['Package'] ?? '?'} ${p['Version'] ?? ''}: the index gives no valid SHA256 for its .deb`,
+      { package: p['Package'] },
+    );
   const size = Number(p['Size']);
-  if (strict && (!Number.isSafeInteger(size) || size <= 0)) throw new LseError('FRAGMENT_INVALID', `package ${p['Package'] ?? '?'} ${p['Version'] ?? ''}: the index gives no valid Size for its .deb`, { package: p['Package'] });
+  if (strict && (!Number.isSafeInteger(size) || size <= 0))
+    throw new LseError(
+      'FRAGMENT_INVALID',
+      `package ${p['Package'] ?? '?'} ${p['Version'] ?? ''}: the index gives no valid Size for its .deb`,
+      { package: p['Package'] },
+    );
   const filename = p['Filename'] ?? '';
   if (strict && (!filename || filename.startsWith('/') || filename.split('/').includes('..'))) {
-    throw new LseError('FRAGMENT_INVALID', `package ${p['Package'] ?? '?'}: Filename '${filename}' is not a relative path in the archive`, { package: p['Package'] });
+    throw new LseError(
+      'FRAGMENT_INVALID',
+      `package ${p['Package'] ?? '?'}: Filename '${filename}' is not a relative path in the archive`,
+      { package: p['Package'] },
+    );
   }
   const meta: DebianMeta = {
     control: p,
@@ -184,7 +204,16 @@ function describeParagraph(p: ControlParagraph, opts: IndexDescriptorOptions, st
     breaks: rel(specs.breaks),
     files: [],
     blob: { mediaType: DEB_MEDIA_TYPE, digest: `sha256:${sha}`, size: Number.isSafeInteger(size) ? size : 0 },
-    source: { type: 'debian-index', filename, ...(opts.repo ? { repo: opts.repo.replace(/\/+$/, '') } : {}), ...(opts.proof ? { debian: opts.proof } : {}) },
-    metadata: { debian: meta, derive: { from: 'deb', mergedUsr: derive.mergedUsr, epoch: derive.epoch }, allowSetuid: true },
+    source: {
+      type: 'debian-index',
+      filename,
+      ...(opts.repo ? { repo: opts.repo.replace(/\/+$/, '') } : {}),
+      ...(opts.proof ? { debian: opts.proof } : {}),
+    },
+    metadata: {
+      debian: meta,
+      derive: { from: 'deb', mergedUsr: derive.mergedUsr, epoch: derive.epoch },
+      allowSetuid: true,
+    },
   };
 }

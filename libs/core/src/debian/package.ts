@@ -72,7 +72,12 @@ export interface DebianPackInfo {
 
 function required(c: ControlParagraph, f: string, label: string): string {
   const v = c[f];
-  if (v === undefined || v === '') throw new LseError('FRAGMENT_INVALID', `${label}: the control file has no ${f} field; is this a Debian binary package?`, { field: f });
+  if (v === undefined || v === '')
+    throw new LseError(
+      'FRAGMENT_INVALID',
+      `${label}: the control file has no ${f} field; is this a Debian binary package?`,
+      { field: f },
+    );
   return v;
 }
 
@@ -147,10 +152,16 @@ export function debianPackInfo(deb: DebContents, opts: { mergedUsr: boolean; lab
   const conffileMd5s: Record<string, string> = {};
   for (const e of entries) {
     const p = '/' + canonicalPath(e.path);
-    if (e.type === 'file' && conffiles.includes(p)) conffileMd5s[p] = createHash('md5').update(e.data ?? Buffer.alloc(0)).digest('hex');
+    if (e.type === 'file' && conffiles.includes(p))
+      conffileMd5s[p] = createHash('md5')
+        .update(e.data ?? Buffer.alloc(0))
+        .digest('hex');
   }
   const notReproduced = effects.filter((e) => !e.reproduced).map((e) => `${e.script}: ${e.detail}`);
-  for (const [who, n] of owners) notReproduced.push(`data: ${n} entr${n === 1 ? 'y is' : 'ies are'} owned by ${who} in the package; fragments are root:root`);
+  for (const [who, n] of owners)
+    notReproduced.push(
+      `data: ${n} entr${n === 1 ? 'y is' : 'ies are'} owned by ${who} in the package; fragments are root:root`,
+    );
   if (droppedDevices.length) notReproduced.push(`data: device nodes/FIFOs dropped: ${droppedDevices.join(' ')}`);
 
   const installed = Number(control['Installed-Size']);
@@ -171,7 +182,14 @@ export function debianPackInfo(deb: DebContents, opts: { mergedUsr: boolean; lab
     ...(mergedUsr ? { mergedUsr } : {}),
     droppedDevices,
   };
-  return { name, version, attributes: debianAttributes(arch), ...debianRelationSpecs(control), entries, metadata: { debian: meta } };
+  return {
+    name,
+    version,
+    attributes: debianAttributes(arch),
+    ...debianRelationSpecs(control),
+    entries,
+    metadata: { debian: meta },
+  };
 }
 
 /** The `metadata.debian` of a descriptor, or undefined for non-Debian fragments. */
@@ -185,7 +203,12 @@ export function debianShowLines(d: { metadata: Record<string, unknown> }): strin
   const m = debianMetaOf(d);
   if (!m) return [];
   const out: string[] = [];
-  const facts = [m.source ? `source ${m.source}` : '', m.installedSize !== undefined ? `installed size ${m.installedSize} KiB` : '', m.essential ? 'essential' : '', m.multiArch ? `multi-arch ${m.multiArch}` : ''].filter(Boolean);
+  const facts = [
+    m.source ? `source ${m.source}` : '',
+    m.installedSize !== undefined ? `installed size ${m.installedSize} KiB` : '',
+    m.essential ? 'essential' : '',
+    m.multiArch ? `multi-arch ${m.multiArch}` : '',
+  ].filter(Boolean);
   if (facts.length) out.push(`  debian: ${facts.join(', ')}`);
   if (m.conffiles.length) out.push(`  conffiles: ${m.conffiles.join(' ')}`);
   const done = m.effects.filter((e) => e.reproduced).map((e) => `${e.script}: ${e.detail}`);

@@ -13,7 +13,13 @@ export function relationSpecs(value: string | undefined): string[] {
   if (value === undefined) return [];
   return value
     .split(',')
-    .map((s) => s.replace(/\[[^\]]*\]/g, '').replace(/<[^>]*>/g, '').replace(/\s+/g, ' ').trim())
+    .map((s) =>
+      s
+        .replace(/\[[^\]]*\]/g, '')
+        .replace(/<[^>]*>/g, '')
+        .replace(/\s+/g, ' ')
+        .trim(),
+    )
     .filter((s) => s !== '');
 }
 
@@ -27,7 +33,12 @@ export function parseProvidesField(value: string | undefined): Provide[] {
   return relationSpecs(value).map((spec) => {
     const rel = parseRelation(spec);
     const a = rel[0]!;
-    if (rel.length !== 1) throw new LseError('CONSTRAINT_INVALID', `Provides entry '${spec}' has alternatives; a package provides each name separately`, { spec });
+    if (rel.length !== 1)
+      throw new LseError(
+        'CONSTRAINT_INVALID',
+        `Provides entry '${spec}' has alternatives; a package provides each name separately`,
+        { spec },
+      );
     if (a.constraint === undefined) return { name: a.name };
     const m = /^=\s*(\S+)$/.exec(a.constraint);
     if (!m) throw new LseError('CONSTRAINT_INVALID', `Provides entry '${spec}' may only use '(= VERSION)'`, { spec });

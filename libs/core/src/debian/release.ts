@@ -63,15 +63,26 @@ export interface DebianUnsigned {
 export function parseRelease(text: string, label = 'Release'): DebianRelease {
   const ps = parseControlFile(text, label);
   const p: ControlParagraph | undefined = ps[0];
-  if (!p) throw new LseError('DEBIAN_INDEX_MISMATCH', `${label} has no fields; is it a Debian Release/InRelease file?`, { label });
+  if (!p)
+    throw new LseError('DEBIAN_INDEX_MISMATCH', `${label} has no fields; is it a Debian Release/InRelease file?`, {
+      label,
+    });
   const date = releaseDate(p['Date'], 'Date', label);
-  if (!date) throw new LseError('DEBIAN_INDEX_MISMATCH', `${label} has no Date field; a Debian Release file always has one`, { label });
+  if (!date)
+    throw new LseError('DEBIAN_INDEX_MISMATCH', `${label} has no Date field; a Debian Release file always has one`, {
+      label,
+    });
   const sha256 = new Map<string, { sha256: string; size: number }>();
   for (const line of (p['SHA256'] ?? '').split('\n')) {
     const m = /^\s*([0-9a-fA-F]{64})\s+(\d+)\s+(\S+)\s*$/.exec(line);
     if (m) sha256.set(m[3]!, { sha256: m[1]!.toLowerCase(), size: Number(m[2]) });
   }
-  if (!sha256.size) throw new LseError('DEBIAN_INDEX_MISMATCH', `${label} lists no SHA256 checksums; LSE checks index files by SHA256 only`, { label });
+  if (!sha256.size)
+    throw new LseError(
+      'DEBIAN_INDEX_MISMATCH',
+      `${label} lists no SHA256 checksums; LSE checks index files by SHA256 only`,
+      { label },
+    );
   const validUntil = releaseDate(p['Valid-Until'], 'Valid-Until', label);
   return {
     ...(p['Origin'] ? { origin: p['Origin'] } : {}),
@@ -87,7 +98,12 @@ export function parseRelease(text: string, label = 'Release'): DebianRelease {
 function releaseDate(v: string | undefined, field: string, label: string): string | undefined {
   if (!v) return undefined;
   const t = Date.parse(v);
-  if (!Number.isFinite(t)) throw new LseError('DEBIAN_INDEX_MISMATCH', `${label}: ${field} '${v}' is not a date (RFC 2822, as Debian writes it)`, { label, field });
+  if (!Number.isFinite(t))
+    throw new LseError(
+      'DEBIAN_INDEX_MISMATCH',
+      `${label}: ${field} '${v}' is not a date (RFC 2822, as Debian writes it)`,
+      { label, field },
+    );
   return new Date(t).toISOString();
 }
 
@@ -112,10 +128,18 @@ export interface FreshnessOptions {
 export function checkReleaseFresh(r: DebianRelease, o: FreshnessOptions, label = 'InRelease'): void {
   const suite = releaseSuiteKey(r);
   if (r.validUntil && o.now.getTime() > Date.parse(r.validUntil)) {
-    throw new LseError('DEBIAN_RELEASE_EXPIRED', `${label} (${suite}) expired at ${r.validUntil} (Valid-Until); fetch current metadata (apt-get update) and import again`, { suite, validUntil: r.validUntil, now: o.now.toISOString() });
+    throw new LseError(
+      'DEBIAN_RELEASE_EXPIRED',
+      `${label} (${suite}) expired at ${r.validUntil} (Valid-Until); fetch current metadata (apt-get update) and import again`,
+      { suite, validUntil: r.validUntil, now: o.now.toISOString() },
+    );
   }
   if (o.newest && Date.parse(r.date) < Date.parse(o.newest) && !o.allowOlder) {
-    throw new LseError('DEBIAN_RELEASE_ROLLBACK', `${label} (${suite}) is dated ${r.date}, older than ${o.newest} already imported for this suite (a rollback?); import current metadata, or pass --allow-older to import it anyway`, { suite, date: r.date, newest: o.newest });
+    throw new LseError(
+      'DEBIAN_RELEASE_ROLLBACK',
+      `${label} (${suite}) is dated ${r.date}, older than ${o.newest} already imported for this suite (a rollback?); import current metadata, or pass --allow-older to import it anyway`,
+      { suite, date: r.date, newest: o.newest },
+    );
   }
 }
 
@@ -128,7 +152,11 @@ export function packagesPathIn(r: DebianRelease, sha256Hex: string, size: number
   const hits = [...r.sha256.entries()].filter(([, e]) => e.sha256 === sha256Hex && e.size === size).map(([p]) => p);
   const path = hits.find((p) => p.endsWith('/Packages')) ?? hits[0];
   if (!path) {
-    throw new LseError('DEBIAN_INDEX_MISMATCH', `${label} (sha256:${sha256Hex.slice(0, 12)}…, ${size} bytes) is not listed in the InRelease of ${releaseSuiteKey(r)} dated ${r.date}: it was altered or belongs to another release; give the InRelease apt fetched with it`, { sha256: sha256Hex, size });
+    throw new LseError(
+      'DEBIAN_INDEX_MISMATCH',
+      `${label} (sha256:${sha256Hex.slice(0, 12)}…, ${size} bytes) is not listed in the InRelease of ${releaseSuiteKey(r)} dated ${r.date}: it was altered or belongs to another release; give the InRelease apt fetched with it`,
+      { sha256: sha256Hex, size },
+    );
   }
   return path;
 }
@@ -154,18 +182,38 @@ export function paragraphSpans(buf: Buffer): { offset: number; length: number }[
 }
 
 /** The paragraph at `span` of a Packages file, parsed. */
-export function paragraphAt(buf: Buffer, span: { offset: number; length: number }, label = 'Packages file'): ControlParagraph {
-  if (!Number.isSafeInteger(span.offset) || !Number.isSafeInteger(span.length) || span.offset < 0 || span.length <= 0 || span.offset + span.length > buf.length) {
-    throw new LseError('DEBIAN_INDEX_MISMATCH', `${label}: no paragraph at offset ${span.offset} (length ${span.length}); the file has ${buf.length} bytes`, { ...span });
+export function paragraphAt(
+  buf: Buffer,
+  span: { offset: number; length: number },
+  label = 'Packages file',
+): ControlParagraph {
+  if (
+    !Number.isSafeInteger(span.offset) ||
+    !Number.isSafeInteger(span.length) ||
+    span.offset < 0 ||
+    span.length <= 0 ||
+    span.offset + span.length > buf.length
+  ) {
+    throw new LseError(
+      'DEBIAN_INDEX_MISMATCH',
+      `${label}: no paragraph at offset ${span.offset} (length ${span.length}); the file has ${buf.length} bytes`,
+      { ...span },
+    );
   }
   const ps = parseControlFile(buf.subarray(span.offset, span.offset + span.length).toString('utf8'), label);
-  if (ps.length !== 1) throw new LseError('DEBIAN_INDEX_MISMATCH', `${label}: bytes ${span.offset}+${span.length} hold ${ps.length} paragraphs, not one`, { ...span });
+  if (ps.length !== 1)
+    throw new LseError(
+      'DEBIAN_INDEX_MISMATCH',
+      `${label}: bytes ${span.offset}+${span.length} hold ${ps.length} paragraphs, not one`,
+      { ...span },
+    );
   return ps[0]!;
 }
 
 /** The proof a descriptor carries, if it was imported from a signed index. */
 export function debianProofOf(source: Record<string, unknown>): DebianProof | undefined {
   const d = source['debian'] as Partial<DebianProof> | undefined;
-  if (!d || typeof d !== 'object' || typeof d.inRelease !== 'string' || typeof d.packages !== 'string') return undefined;
+  if (!d || typeof d !== 'object' || typeof d.inRelease !== 'string' || typeof d.packages !== 'string')
+    return undefined;
   return d as DebianProof;
 }

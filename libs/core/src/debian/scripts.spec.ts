@@ -12,11 +12,21 @@ fi
 describe('maintainer script analysis', () => {
   it('parses update-alternatives --install with slaves across continuation lines', () => {
     const a = analyzeMaintainerScripts({ postinst: MAWK });
-    expect(a.alternatives).toEqual([{
-      link: '/usr/bin/awk', name: 'awk', path: '/usr/bin/mawk', priority: 5,
-      slaves: [{ link: '/usr/share/man/man1/awk.1.gz', name: 'awk.1.gz', path: '/usr/share/man/man1/mawk.1.gz' }, { link: '/usr/bin/nawk', name: 'nawk', path: '/usr/bin/mawk' }],
-    }]);
-    expect(a.effects).toEqual([expect.objectContaining({ script: 'postinst', kind: 'alternatives', reproduced: true })]);
+    expect(a.alternatives).toEqual([
+      {
+        link: '/usr/bin/awk',
+        name: 'awk',
+        path: '/usr/bin/mawk',
+        priority: 5,
+        slaves: [
+          { link: '/usr/share/man/man1/awk.1.gz', name: 'awk.1.gz', path: '/usr/share/man/man1/mawk.1.gz' },
+          { link: '/usr/bin/nawk', name: 'nawk', path: '/usr/bin/mawk' },
+        ],
+      },
+    ]);
+    expect(a.effects).toEqual([
+      expect.objectContaining({ script: 'postinst', kind: 'alternatives', reproduced: true }),
+    ]);
   });
 
   it('reports computed alternatives, users, services, bytecode and unknown commands as not reproduced', () => {
@@ -26,7 +36,16 @@ describe('maintainer script analysis', () => {
     });
     expect(a.alternatives).toEqual([]);
     const kinds = a.effects.map((e) => `${e.script}:${e.kind}:${e.reproduced}`);
-    expect(kinds).toEqual(expect.arrayContaining(['postinst:users:false', 'postinst:services:false', 'postinst:bytecode:false', 'postinst:alternatives:false', 'postinst:custom:false', 'preinst:debconf:false']));
+    expect(kinds).toEqual(
+      expect.arrayContaining([
+        'postinst:users:false',
+        'postinst:services:false',
+        'postinst:bytecode:false',
+        'postinst:alternatives:false',
+        'postinst:custom:false',
+        'preinst:debconf:false',
+      ]),
+    );
     const custom = a.effects.find((e) => e.kind === 'custom')!.detail;
     expect(custom).toContain('frobnicate');
     expect(custom).toContain('mkdir');
@@ -36,7 +55,10 @@ describe('maintainer script analysis', () => {
 
   it('treats an ldconfig trigger as covered and other interest triggers as not processed', () => {
     const a = analyzeMaintainerScripts({ triggers: 'activate-noawait ldconfig\ninterest-noawait /usr/share/icons\n' });
-    expect(a.effects.map((e) => [e.kind, e.reproduced])).toEqual([['ldconfig', true], ['triggers', false]]);
+    expect(a.effects.map((e) => [e.kind, e.reproduced])).toEqual([
+      ['ldconfig', true],
+      ['triggers', false],
+    ]);
   });
 
   it('refuses malformed install calls as dynamic', () => {

@@ -37,29 +37,122 @@ export interface ScriptAnalysis {
 }
 
 const SHELL_WORDS = new Set([
-  'if', 'then', 'else', 'elif', 'fi', 'case', 'esac', 'for', 'while', 'until', 'do', 'done', 'in', 'set', 'test', '[', '[[', ']', ']]',
-  'echo', 'printf', 'exit', 'return', 'local', 'true', 'false', ':', 'export', 'unset', 'shift', 'read', 'which', 'command', 'type',
-  '.', 'source', 'trap', 'eval', 'exec', 'break', 'continue', '{', '}', '(', ')', 'readonly', 'wait', 'hash', 'basename', 'dirname',
-  'grep', 'sed', 'awk', 'cut', 'tr', 'head', 'tail', 'sort', 'uniq', 'wc', 'cat', 'dpkg', 'dpkg-query', 'id', 'getent', 'env',
-  'stat', 'readlink', 'realpath', 'uname', 'sleep', 'cmp', 'diff', 'find', 'xargs', 'ls', 'pwd', 'expr',
+  'if',
+  'then',
+  'else',
+  'elif',
+  'fi',
+  'case',
+  'esac',
+  'for',
+  'while',
+  'until',
+  'do',
+  'done',
+  'in',
+  'set',
+  'test',
+  '[',
+  '[[',
+  ']',
+  ']]',
+  'echo',
+  'printf',
+  'exit',
+  'return',
+  'local',
+  'true',
+  'false',
+  ':',
+  'export',
+  'unset',
+  'shift',
+  'read',
+  'which',
+  'command',
+  'type',
+  '.',
+  'source',
+  'trap',
+  'eval',
+  'exec',
+  'break',
+  'continue',
+  '{',
+  '}',
+  '(',
+  ')',
+  'readonly',
+  'wait',
+  'hash',
+  'basename',
+  'dirname',
+  'grep',
+  'sed',
+  'awk',
+  'cut',
+  'tr',
+  'head',
+  'tail',
+  'sort',
+  'uniq',
+  'wc',
+  'cat',
+  'dpkg',
+  'dpkg-query',
+  'id',
+  'getent',
+  'env',
+  'stat',
+  'readlink',
+  'realpath',
+  'uname',
+  'sleep',
+  'cmp',
+  'diff',
+  'find',
+  'xargs',
+  'ls',
+  'pwd',
+  'expr',
 ]);
 
 /** Command word → effect (reproduced or not, and what it means). */
 const KNOWN: Record<string, { kind: string; reproduced: boolean; detail: string }> = {
-  ldconfig: { kind: 'ldconfig', reproduced: true, detail: 'ldconfig: libraries are found through the dynamic loader default paths (no /etc/ld.so.cache is generated)' },
-  'dpkg-maintscript-helper': { kind: 'conffile-moves', reproduced: true, detail: 'dpkg-maintscript-helper: only acts on upgrades' },
+  ldconfig: {
+    kind: 'ldconfig',
+    reproduced: true,
+    detail: 'ldconfig: libraries are found through the dynamic loader default paths (no /etc/ld.so.cache is generated)',
+  },
+  'dpkg-maintscript-helper': {
+    kind: 'conffile-moves',
+    reproduced: true,
+    detail: 'dpkg-maintscript-helper: only acts on upgrades',
+  },
   adduser: { kind: 'users', reproduced: false, detail: 'system users/groups are not created (adduser)' },
   addgroup: { kind: 'users', reproduced: false, detail: 'system groups are not created (addgroup)' },
   useradd: { kind: 'users', reproduced: false, detail: 'system users are not created (useradd)' },
   groupadd: { kind: 'users', reproduced: false, detail: 'system groups are not created (groupadd)' },
-  'deb-systemd-helper': { kind: 'services', reproduced: false, detail: 'systemd units are not enabled (no init in containers)' },
+  'deb-systemd-helper': {
+    kind: 'services',
+    reproduced: false,
+    detail: 'systemd units are not enabled (no init in containers)',
+  },
   'deb-systemd-invoke': { kind: 'services', reproduced: false, detail: 'services are not started' },
   systemctl: { kind: 'services', reproduced: false, detail: 'services are not started or enabled' },
   'update-rc.d': { kind: 'services', reproduced: false, detail: 'init scripts are not enabled' },
   'invoke-rc.d': { kind: 'services', reproduced: false, detail: 'services are not started' },
-  py3compile: { kind: 'bytecode', reproduced: false, detail: 'Python modules are not byte-compiled (Python compiles them on first import)' },
+  py3compile: {
+    kind: 'bytecode',
+    reproduced: false,
+    detail: 'Python modules are not byte-compiled (Python compiles them on first import)',
+  },
   pycompile: { kind: 'bytecode', reproduced: false, detail: 'Python modules are not byte-compiled' },
-  'update-ca-certificates': { kind: 'certificates', reproduced: false, detail: '/etc/ssl/certs and ca-certificates.crt are not generated' },
+  'update-ca-certificates': {
+    kind: 'certificates',
+    reproduced: false,
+    detail: '/etc/ssl/certs and ca-certificates.crt are not generated',
+  },
   ucf: { kind: 'config', reproduced: false, detail: 'configuration files managed by ucf are not installed' },
   ucfr: { kind: 'config', reproduced: false, detail: 'ucf registrations are not recorded' },
   'dpkg-statoverride': { kind: 'permissions', reproduced: false, detail: 'ownership/mode overrides are not applied' },
@@ -78,7 +171,11 @@ const KNOWN: Record<string, { kind: string; reproduced: boolean; detail: string 
   'fc-cache': { kind: 'caches', reproduced: false, detail: 'font caches are not rebuilt' },
   'glib-compile-schemas': { kind: 'caches', reproduced: false, detail: 'GSettings schemas are not compiled' },
   'update-initramfs': { kind: 'caches', reproduced: false, detail: 'no initramfs is built' },
-  'update-passwd': { kind: 'users', reproduced: true, detail: '/etc/passwd and /etc/group are created from the base-passwd masters when absent' },
+  'update-passwd': {
+    kind: 'users',
+    reproduced: true,
+    detail: '/etc/passwd and /etc/group are created from the base-passwd masters when absent',
+  },
 };
 
 function joinContinuations(text: string): string[] {
@@ -103,12 +200,14 @@ export function parseAlternativesCall(args: string[]): AlternativeInstall | 'dyn
   const a = args.slice(i + 1).map(unquote);
   if (a.length < 4) return 'dynamic';
   const [link, name, path, prio] = a as [string, string, string, string];
-  if ([link, name, path, prio].some((x) => x.includes('$') || x.includes('`')) || !/^-?\d+$/.test(prio)) return 'dynamic';
+  if ([link, name, path, prio].some((x) => x.includes('$') || x.includes('`')) || !/^-?\d+$/.test(prio))
+    return 'dynamic';
   const slaves: AlternativeLink[] = [];
   for (let j = 4; j < a.length; j++) {
     if (a[j] === '--slave') {
       const [l, n, p] = [a[j + 1], a[j + 2], a[j + 3]];
-      if (l === undefined || n === undefined || p === undefined || [l, n, p].some((x) => x.includes('$'))) return 'dynamic';
+      if (l === undefined || n === undefined || p === undefined || [l, n, p].some((x) => x.includes('$')))
+        return 'dynamic';
       slaves.push({ link: l, name: n, path: p });
       j += 3;
     } else if (a[j]!.startsWith('--')) break;
@@ -131,16 +230,30 @@ export function analyzeMaintainerScripts(scripts: Record<string, string>): Scrip
       // a case pattern (`configure|abort-upgrade)`) is not a command
       const line = stripComment(raw).replace(/^\s*\(?[^()\s"]*(?:\s*\|\s*[^()\s"]*)*\)\s*/, '');
       for (const piece of line.split(/;|&&|\|\||\||\bthen\b|\bdo\b|\belse\b|\$\(|`/)) {
-        const words = piece.trim().split(/\s+/).filter((w) => w !== '' && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w));
+        const words = piece
+          .trim()
+          .split(/\s+/)
+          .filter((w) => w !== '' && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w));
         const cmd = words[0];
         if (cmd === undefined) continue;
         const base = cmd.replace(/^.*\//, '');
         if (base === 'update-alternatives') {
           const alt = parseAlternativesCall(words.slice(1));
-          if (alt === 'dynamic') add({ script, kind: 'alternatives', reproduced: false, detail: `update-alternatives with computed arguments is not reproduced: ${piece.trim().slice(0, 120)}` });
+          if (alt === 'dynamic')
+            add({
+              script,
+              kind: 'alternatives',
+              reproduced: false,
+              detail: `update-alternatives with computed arguments is not reproduced: ${piece.trim().slice(0, 120)}`,
+            });
           else if (alt) {
             alternatives.push(alt);
-            add({ script, kind: 'alternatives', reproduced: true, detail: `alternative ${alt.name}: ${alt.link} -> ${alt.path} (priority ${alt.priority})` });
+            add({
+              script,
+              kind: 'alternatives',
+              reproduced: true,
+              detail: `alternative ${alt.name}: ${alt.link} -> ${alt.path} (priority ${alt.priority})`,
+            });
           }
           continue;
         }
@@ -151,7 +264,13 @@ export function analyzeMaintainerScripts(scripts: Record<string, string>): Scrip
     }
     const functions = new Set([...text.matchAll(/^\s*([A-Za-z_][A-Za-z0-9_-]*)\s*\(\)/gm)].map((m) => m[1]!));
     const custom = [...other].filter((w) => !functions.has(w)).sort();
-    if (custom.length) add({ script, kind: 'custom', reproduced: false, detail: `other commands are not run: ${custom.slice(0, 12).join(', ')}${custom.length > 12 ? ', …' : ''}` });
+    if (custom.length)
+      add({
+        script,
+        kind: 'custom',
+        reproduced: false,
+        detail: `other commands are not run: ${custom.slice(0, 12).join(', ')}${custom.length > 12 ? ', …' : ''}`,
+      });
   }
   const triggers = scripts['triggers'];
   if (triggers !== undefined) {
@@ -159,7 +278,8 @@ export function analyzeMaintainerScripts(scripts: Record<string, string>): Scrip
       const [directive, name] = line.trim().split(/\s+/);
       if (!directive || directive.startsWith('#') || !name) continue;
       if (name === 'ldconfig') add({ script: 'triggers', ...KNOWN['ldconfig']! });
-      else if (directive.startsWith('interest')) add({ script: 'triggers', kind: 'triggers', reproduced: false, detail: `trigger ${name} is not processed` });
+      else if (directive.startsWith('interest'))
+        add({ script: 'triggers', kind: 'triggers', reproduced: false, detail: `trigger ${name} is not processed` });
     }
   }
   return { alternatives, effects };

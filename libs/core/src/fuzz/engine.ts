@@ -25,7 +25,12 @@ export interface FuzzTarget {
 
 export const TARGETS: Record<FuzzTarget['name'], FuzzTarget> = {
   tar: { name: 'tar', run: (b) => void readTar(b), allowed: ['TAR_INVALID', 'TAR_UNSAFE'], mutators: tarMutators },
-  manifest: { name: 'manifest', run: (b) => void parseManifest(b.toString('utf8'), 'fuzz.yaml'), allowed: ['MANIFEST_INVALID'], mutators: manifestMutators },
+  manifest: {
+    name: 'manifest',
+    run: (b) => void parseManifest(b.toString('utf8'), 'fuzz.yaml'),
+    allowed: ['MANIFEST_INVALID'],
+    mutators: manifestMutators,
+  },
 };
 
 export interface Finding {
@@ -38,7 +43,12 @@ export interface Finding {
 }
 
 /** The outcome of one execution: 'ok', an allowed code, or a finding. */
-export function execute(target: FuzzTarget, input: Buffer, timeBoundMs: number, now: () => number): { outcome: string; finding?: Finding } {
+export function execute(
+  target: FuzzTarget,
+  input: Buffer,
+  timeBoundMs: number,
+  now: () => number,
+): { outcome: string; finding?: Finding } {
   const t0 = now();
   let outcome = 'ok';
   try {
@@ -48,12 +58,32 @@ export function execute(target: FuzzTarget, input: Buffer, timeBoundMs: number, 
       outcome = `${e.code}:${signature(e.message)}`;
     } else {
       const err = e as Error;
-      const what = isLseError(e) ? `LseError ${e.code} (not allowed here): ${err.message.slice(0, 500)}` : `${err?.name ?? typeof e}: ${String(err?.message ?? e).slice(0, 500)}`;
-      return { outcome: 'finding', finding: { target: target.name, kind: 'exception', input, what, stack: stackOf(target, input) ?? err?.stack?.slice(0, 4000) } };
+      const what = isLseError(e)
+        ? `LseError ${e.code} (not allowed here): ${err.message.slice(0, 500)}`
+        : `${err?.name ?? typeof e}: ${String(err?.message ?? e).slice(0, 500)}`;
+      return {
+        outcome: 'finding',
+        finding: {
+          target: target.name,
+          kind: 'exception',
+          input,
+          what,
+          stack: stackOf(target, input) ?? err?.stack?.slice(0, 4000),
+        },
+      };
     }
   }
   const ms = now() - t0;
-  if (ms > timeBoundMs) return { outcome: 'finding', finding: { target: target.name, kind: 'slow', input, what: `took ${ms.toFixed(0)} ms (bound ${timeBoundMs} ms), outcome ${outcome.slice(0, 200)}` } };
+  if (ms > timeBoundMs)
+    return {
+      outcome: 'finding',
+      finding: {
+        target: target.name,
+        kind: 'slow',
+        input,
+        what: `took ${ms.toFixed(0)} ms (bound ${timeBoundMs} ms), outcome ${outcome.slice(0, 200)}`,
+      },
+    };
   return { outcome };
 }
 
@@ -129,7 +159,16 @@ export class Fuzzer {
     return this.stats();
   }
 
-  private loop(count: number, until: number, now: () => number, target: FuzzTarget, timeBoundMs: number, maxCorpus: number, before: FuzzOptions['before'], onFinding: FuzzOptions['onFinding']): void {
+  private loop(
+    count: number,
+    until: number,
+    now: () => number,
+    target: FuzzTarget,
+    timeBoundMs: number,
+    maxCorpus: number,
+    before: FuzzOptions['before'],
+    onFinding: FuzzOptions['onFinding'],
+  ): void {
     for (let i = 0; i < count; i++) {
       if (now() > until) break;
       const base = this.rng.chance(0.2) ? this.rng.pick(this.opts.seeds) : this.rng.pick(this.corpus);
@@ -143,7 +182,8 @@ export class Fuzzer {
       } else if (!this.seen.has(outcome) || (outcome === 'ok' && this.rng.chance(0.01))) {
         this.seen.add(outcome);
         if (input.length <= (this.opts.maxCorpusInput ?? 16 * 1024)) {
-          if (this.corpus.length >= maxCorpus) this.corpus[this.opts.seeds.length + this.rng.int(maxCorpus - this.opts.seeds.length)] = input;
+          if (this.corpus.length >= maxCorpus)
+            this.corpus[this.opts.seeds.length + this.rng.int(maxCorpus - this.opts.seeds.length)] = input;
           else this.corpus.push(input);
         }
       }
@@ -151,6 +191,11 @@ export class Fuzzer {
   }
 
   stats(): FuzzStats {
-    return { executions: this.executions, findings: this.findings, corpus: this.corpus.length, outcomes: this.seen.size };
+    return {
+      executions: this.executions,
+      findings: this.findings,
+      corpus: this.corpus.length,
+      outcomes: this.seen.size,
+    };
   }
 }

@@ -10,8 +10,15 @@ const ROOT = join(__dirname, '../../../..');
 
 function seeds(name: 'tar' | 'manifest'): Buffer[] {
   const dir = join(ROOT, 'libs/core/fuzz/corpus', name);
-  const files = readdirSync(dir).filter((f) => !f.endsWith('.md')).map((f) => join(dir, f));
-  if (name === 'manifest') files.push(...readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.yaml')).map((f) => join(ROOT, 'examples', f)));
+  const files = readdirSync(dir)
+    .filter((f) => !f.endsWith('.md'))
+    .map((f) => join(dir, f));
+  if (name === 'manifest')
+    files.push(
+      ...readdirSync(join(ROOT, 'examples'))
+        .filter((f) => f.endsWith('.yaml'))
+        .map((f) => join(ROOT, 'examples', f)),
+    );
   return files.map((f) => readFileSync(f));
 }
 
@@ -22,7 +29,13 @@ describe('fuzz: short bounded run (the long one is `npm run fuzz -- --seconds N`
   ] as const)('%s: %d mutated inputs, each parsed or refused with an allowed code', (name, count) => {
     const found: Finding[] = [];
     // No time bound here (a loaded CI machine must not fail the suite); `npm run fuzz` has one.
-    const fuzzer = new Fuzzer({ target: TARGETS[name], seeds: seeds(name), seed: 20261201, timeBoundMs: Infinity, onFinding: (f) => found.push(f) });
+    const fuzzer = new Fuzzer({
+      target: TARGETS[name],
+      seeds: seeds(name),
+      seed: 20261201,
+      timeBoundMs: Infinity,
+      onFinding: (f) => found.push(f),
+    });
     const stats = fuzzer.run(count);
     expect(found.map((f) => `${f.kind}: ${f.what}\n${f.stack ?? ''}`)).toEqual([]);
     expect(stats.executions).toBe(count);
@@ -70,8 +83,15 @@ describe('fuzz: the harness itself', () => {
 
   it('reports other exceptions and disallowed codes, with a stack; allowed codes are outcomes', () => {
     const clock = () => 0;
-    expect(execute(flaky, Buffer.alloc(7), 1000, clock).finding).toMatchObject({ kind: 'exception', what: 'TypeError: boom', stack: expect.stringContaining('boom') });
-    expect(execute(flaky, Buffer.alloc(8), 1000, clock).finding).toMatchObject({ kind: 'exception', what: expect.stringMatching(/^LseError INTERNAL \(not allowed here\)/) });
+    expect(execute(flaky, Buffer.alloc(7), 1000, clock).finding).toMatchObject({
+      kind: 'exception',
+      what: 'TypeError: boom',
+      stack: expect.stringContaining('boom'),
+    });
+    expect(execute(flaky, Buffer.alloc(8), 1000, clock).finding).toMatchObject({
+      kind: 'exception',
+      what: expect.stringMatching(/^LseError INTERNAL \(not allowed here\)/),
+    });
     expect(execute(flaky, Buffer.alloc(9), 1000, clock)).toEqual({ outcome: 'TAR_INVALID:fine' });
     expect(execute(flaky, Buffer.alloc(10), 1000, clock)).toEqual({ outcome: 'ok' });
   });
@@ -79,14 +99,23 @@ describe('fuzz: the harness itself', () => {
   it('reports an input over the time bound as slow', () => {
     let t = 0;
     const clock = () => (t += 600);
-    expect(execute(flaky, Buffer.alloc(10), 500, clock).finding).toMatchObject({ kind: 'slow', what: expect.stringMatching(/took 600 ms \(bound 500 ms\)/) });
+    expect(execute(flaky, Buffer.alloc(10), 500, clock).finding).toMatchObject({
+      kind: 'slow',
+      what: expect.stringMatching(/took 600 ms \(bound 500 ms\)/),
+    });
   });
 
   it('finds the failures of a buggy target, and replays the same inputs from the same seed', () => {
     const run = () => {
       const inputs: string[] = [];
       const found: Finding[] = [];
-      new Fuzzer({ target: flaky, seeds: seeds('tar'), seed: 5, before: (b) => inputs.push(b.toString('base64')), onFinding: (f) => found.push(f) }).run(200);
+      new Fuzzer({
+        target: flaky,
+        seeds: seeds('tar'),
+        seed: 5,
+        before: (b) => inputs.push(b.toString('base64')),
+        onFinding: (f) => found.push(f),
+      }).run(200);
       return { inputs, found };
     };
     const a = run();

@@ -75,7 +75,15 @@ export const byteMutators: Mutator[] = [
 
 // ---- tar ------------------------------------------------------------------------------------
 
-const FIELDS: Array<[start: number, len: number]> = [[100, 8], [108, 8], [116, 8], [124, 12], [136, 12], [329, 8], [337, 8]];
+const FIELDS: Array<[start: number, len: number]> = [
+  [100, 8],
+  [108, 8],
+  [116, 8],
+  [124, 12],
+  [136, 12],
+  [329, 8],
+  [337, 8],
+];
 const FLAGS = ['0', '1', '2', '3', '4', '5', '6', '7', 'g', 'x', 'L', 'K', 'S', 'V', 'M', 'N', 'D', 'A', '\0', 'X'];
 
 /** Rewrites the 8-byte checksum of the header at `at` so the reader looks past it. */
@@ -90,13 +98,23 @@ export function fixChecksum(b: Buffer, at: number): void {
 function numberField(rng: Rng, len: number): Buffer {
   const out = Buffer.alloc(len);
   switch (rng.int(6)) {
-    case 0: { // octal, any magnitude that fits
+    case 0: {
+      // octal, any magnitude that fits
       const digits = rng.int(len);
       const v = Math.floor(rng.next() * 2 ** rng.int(22)) % 8 ** Math.min(digits, 17);
-      out.write(`${v.toString(8).padStart(len - 1, '0').slice(-(len - 1))}\0`, 0, len, 'latin1');
+      out.write(
+        `${v
+          .toString(8)
+          .padStart(len - 1, '0')
+          .slice(-(len - 1))}\0`,
+        0,
+        len,
+        'latin1',
+      );
       break;
     }
-    case 1: { // base-256, negative (two's complement) or positive, small or huge
+    case 1: {
+      // base-256, negative (two's complement) or positive, small or huge
       const negative = rng.chance(0.5);
       out.fill(negative ? 0xff : 0x00);
       const tail = 1 + rng.int(len - 1);
@@ -104,7 +122,8 @@ function numberField(rng: Rng, len: number): Buffer {
       out[0] = negative ? 0xff : 0x80 | (out[0] ?? 0);
       break;
     }
-    case 2: { // exact multiples of the block size, positive or negative
+    case 2: {
+      // exact multiples of the block size, positive or negative
       const v = BigInt((rng.int(8) - 4) * BLOCK);
       let u = BigInt.asUintN(8 * len, v);
       for (let i = len - 1; i >= 0; i--) {
@@ -121,20 +140,44 @@ function numberField(rng: Rng, len: number): Buffer {
       for (let i = 0; i < len; i++) out[i] = rng.pick(INTERESTING_BYTES);
       break;
     default:
-      out.write(`${rng.size(1 << 20).toString(8).padStart(len - 1, '0')}\0`, 0, len, 'latin1');
+      out.write(
+        `${rng
+          .size(1 << 20)
+          .toString(8)
+          .padStart(len - 1, '0')}\0`,
+        0,
+        len,
+        'latin1',
+      );
   }
   return out;
 }
 
 function paxRecords(rng: Rng): Buffer {
   const keys = ['path', 'linkpath', 'size', 'uid', 'gid', 'mtime', 'uname', 'gname', 'GNU.sparse.size', 'comment', ''];
-  const values = ['-512', '0', '1', '512', '1.5', '-1.25', '1e3', '0x10', '99999999999999999999', 'a/b', '../../etc/passwd', '', 'x'.repeat(5000)];
+  const values = [
+    '-512',
+    '0',
+    '1',
+    '512',
+    '1.5',
+    '-1.25',
+    '1e3',
+    '0x10',
+    '99999999999999999999',
+    'a/b',
+    '../../etc/passwd',
+    '',
+    'x'.repeat(5000),
+  ];
   const parts: string[] = [];
   for (let i = 1 + rng.int(4); i > 0; i--) {
     const body = ` ${rng.pick(keys)}=${rng.pick(values)}\n`;
     let len = body.length + 1;
     while (String(len).length + body.length !== len) len = String(len).length + body.length;
-    const shown = rng.chance(0.8) ? String(len) : rng.pick(['0', '1', '-5', String(len + 1), String(len - 1), '', ' 7', '08']);
+    const shown = rng.chance(0.8)
+      ? String(len)
+      : rng.pick(['0', '1', '-5', String(len + 1), String(len - 1), '', ' 7', '08']);
     parts.push(`${shown}${body}`);
   }
   return Buffer.from(parts.join(''), 'utf8');
@@ -179,7 +222,10 @@ export const tarMutators: Mutator[] = [
     // A crafted x / g / L / K member (with data), inserted at a block boundary.
     const at = Math.max(0, headerAt(b, rng));
     const flag = rng.pick(['x', 'g', 'L', 'K', '0', '5']);
-    const data = flag === 'x' || flag === 'g' ? paxRecords(rng) : Buffer.from(rng.pick(['long/name', 'x'.repeat(300), '', '../up', 'a'.repeat(5000)]));
+    const data =
+      flag === 'x' || flag === 'g'
+        ? paxRecords(rng)
+        : Buffer.from(rng.pick(['long/name', 'x'.repeat(300), '', '../up', 'a'.repeat(5000)]));
     const h = Buffer.alloc(BLOCK);
     h.write(flag === 'L' || flag === 'K' ? '././@LongLink' : 'PaxHeader/x', 0, 100, 'utf8');
     for (const [start, len] of FIELDS) h.write(`${'0'.repeat(len - 1)}\0`, start, len, 'latin1');
@@ -207,11 +253,64 @@ export const tarMutators: Mutator[] = [
 // ---- manifests ------------------------------------------------------------------------------
 
 const YAML_TOKENS = [
-  '{', '}', '[', ']', '{"a":', '[[', '- ', '? ', ': ', ',', '&a ', '*a', '&b [*a,*a,*a] ', '!!binary ', '!!str ', '!x ', '!<tag:x> ',
-  '"', "'", '\\', '#', '|', '>', '|-', '>+2', '\n', '\n  ', '\n- ', '\t', '---\n', '...\n', '%YAML 1.2\n', '%TAG ! tag:x:\n',
-  '~', 'null', 'true', '0x1F', '0o17', '1e999', '.nan', '-.inf', '0644', '1.10', '"\\u0000"', '"\\uD800"', '\u2028', '\ufeff', '€', '\u0000',
-  'apiVersion: lse.dev/v1\n', 'kind: DependencyManifest\n', 'require:\n  - name: a\n', 'files:\n  - { path: /x, content: y }\n', 'env: { A: b }\n',
-  'platform: { arch: arm, variant: v7 }\n', 'base: "minimal@sha256:', '<<: *a\n', '? [a]\n: b\n',
+  '{',
+  '}',
+  '[',
+  ']',
+  '{"a":',
+  '[[',
+  '- ',
+  '? ',
+  ': ',
+  ',',
+  '&a ',
+  '*a',
+  '&b [*a,*a,*a] ',
+  '!!binary ',
+  '!!str ',
+  '!x ',
+  '!<tag:x> ',
+  '"',
+  "'",
+  '\\',
+  '#',
+  '|',
+  '>',
+  '|-',
+  '>+2',
+  '\n',
+  '\n  ',
+  '\n- ',
+  '\t',
+  '---\n',
+  '...\n',
+  '%YAML 1.2\n',
+  '%TAG ! tag:x:\n',
+  '~',
+  'null',
+  'true',
+  '0x1F',
+  '0o17',
+  '1e999',
+  '.nan',
+  '-.inf',
+  '0644',
+  '1.10',
+  '"\\u0000"',
+  '"\\uD800"',
+  '\u2028',
+  '\ufeff',
+  '€',
+  '\u0000',
+  'apiVersion: lse.dev/v1\n',
+  'kind: DependencyManifest\n',
+  'require:\n  - name: a\n',
+  'files:\n  - { path: /x, content: y }\n',
+  'env: { A: b }\n',
+  'platform: { arch: arm, variant: v7 }\n',
+  'base: "minimal@sha256:',
+  '<<: *a\n',
+  '? [a]\n: b\n',
 ];
 
 function text(b: Buffer): string {

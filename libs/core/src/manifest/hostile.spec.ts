@@ -3,7 +3,13 @@
  * parsing afterwards (the nested-map case used to abort Node on its second parse).
  */
 import { isLseError, LseError } from '../errors';
-import { MANIFEST_MAX_BYTES, MANIFEST_MAX_DEPTH, MANIFEST_MAX_KEY_CHARS, MANIFEST_MAX_STRING_CHARS, parseManifest } from './index';
+import {
+  MANIFEST_MAX_BYTES,
+  MANIFEST_MAX_DEPTH,
+  MANIFEST_MAX_KEY_CHARS,
+  MANIFEST_MAX_STRING_CHARS,
+  parseManifest,
+} from './index';
 
 const HEAD = 'apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: web-api }\nbase: minimal\n';
 
@@ -33,7 +39,14 @@ describe('parseManifest: nesting', () => {
     const text = '{"a":'.repeat(1000);
     for (let i = 0; i < 5; i++) {
       const e = refusal(text);
-      expect(e.details.errors).toEqual([{ path: '', line: 1, column: expect.any(Number), message: expect.stringMatching(`nested more than ${MANIFEST_MAX_DEPTH} levels`) }]);
+      expect(e.details.errors).toEqual([
+        {
+          path: '',
+          line: 1,
+          column: expect.any(Number),
+          message: expect.stringMatching(`nested more than ${MANIFEST_MAX_DEPTH} levels`),
+        },
+      ]);
       expectShort(e);
     }
   });
@@ -54,19 +67,32 @@ describe('parseManifest: nesting', () => {
 
   it(`${MANIFEST_MAX_DEPTH} levels reach the schema; one more does not`, () => {
     const nest = (n: number) => `${HEAD}labels: ${'['.repeat(n - 1)}${']'.repeat(n - 1)}\n`;
-    expect(refusal(nest(MANIFEST_MAX_DEPTH)).details.errors).toEqual([expect.objectContaining({ path: 'labels', message: expect.stringMatching('must be a map of strings') })]);
-    expect(refusal(nest(MANIFEST_MAX_DEPTH + 1)).details.errors).toEqual([expect.objectContaining({ message: expect.stringMatching('nested more than') })]);
+    expect(refusal(nest(MANIFEST_MAX_DEPTH)).details.errors).toEqual([
+      expect.objectContaining({ path: 'labels', message: expect.stringMatching('must be a map of strings') }),
+    ]);
+    expect(refusal(nest(MANIFEST_MAX_DEPTH + 1)).details.errors).toEqual([
+      expect.objectContaining({ message: expect.stringMatching('nested more than') }),
+    ]);
   });
 });
 
 describe('parseManifest: anchors and aliases', () => {
   it('a billion-laughs document is refused, listing at most 20 problems', () => {
     const lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
-    for (let i = 1; i < 9; i++) lines.push(`${'abcdefghi'[i]}: &${'abcdefghi'[i]} [${Array(9).fill(`*${'abcdefghi'[i - 1]}`).join(',')}]`);
+    for (let i = 1; i < 9; i++)
+      lines.push(
+        `${'abcdefghi'[i]}: &${'abcdefghi'[i]} [${Array(9)
+          .fill(`*${'abcdefghi'[i - 1]}`)
+          .join(',')}]`,
+      );
     const e = refusal(`${HEAD}${lines.join('\n')}\n`);
     expect(e.details.errors).toHaveLength(20);
     expect(e.details.omitted).toBeGreaterThan(0);
-    expect((e.details.errors as { message: string }[]).every((p) => /(anchors|aliases) \(.+\) are not supported/.test(p.message))).toBe(true);
+    expect(
+      (e.details.errors as { message: string }[]).every((p) =>
+        /(anchors|aliases) \(.+\) are not supported/.test(p.message),
+      ),
+    ).toBe(true);
     expect(e.message).toMatch(/20 problems shown, more omitted/);
     expectShort(e);
   });
@@ -94,14 +120,23 @@ describe('parseManifest: size', () => {
 describe('parseManifest: huge keys and scalars', () => {
   it('a key over the limit is refused before composing', () => {
     const e = refusal(`${HEAD}labels: { "${'k'.repeat(MANIFEST_MAX_KEY_CHARS + 1)}": a }\n`);
-    expect(e.details.errors).toEqual([expect.objectContaining({ message: expect.stringMatching(/a key is \d+ characters long/) })]);
+    expect(e.details.errors).toEqual([
+      expect.objectContaining({ message: expect.stringMatching(/a key is \d+ characters long/) }),
+    ]);
   });
 
   it('a string over the limit is refused; file content may be longer', () => {
     const e = refusal(`${HEAD}labels: { a: "${'v'.repeat(MANIFEST_MAX_STRING_CHARS + 1)}" }\n`);
-    expect(e.details.errors).toEqual([expect.objectContaining({ path: 'labels.a', message: `is ${MANIFEST_MAX_STRING_CHARS + 1} characters long, over the ${MANIFEST_MAX_STRING_CHARS}-character limit; shorten it` })]);
+    expect(e.details.errors).toEqual([
+      expect.objectContaining({
+        path: 'labels.a',
+        message: `is ${MANIFEST_MAX_STRING_CHARS + 1} characters long, over the ${MANIFEST_MAX_STRING_CHARS}-character limit; shorten it`,
+      }),
+    ]);
     const content = 'c'.repeat(100_000);
-    expect(parseManifest(`${HEAD}files: [{ path: /etc/big, content: "${content}" }]\n`).files[0]?.content).toBe(content);
+    expect(parseManifest(`${HEAD}files: [{ path: /etc/big, content: "${content}" }]\n`).files[0]?.content).toBe(
+      content,
+    );
   });
 
   it('a bad value is quoted as an excerpt', () => {
@@ -121,6 +156,8 @@ describe('parseManifest: huge keys and scalars', () => {
   });
 
   it('a second YAML document is a problem, not silently dropped', () => {
-    expect(refusal(`${HEAD}---\nkind: x\n`).details.errors).toEqual([expect.objectContaining({ message: expect.stringMatching(/more than one YAML document/) })]);
+    expect(refusal(`${HEAD}---\nkind: x\n`).details.errors).toEqual([
+      expect.objectContaining({ message: expect.stringMatching(/more than one YAML document/) }),
+    ]);
   });
 });

@@ -78,7 +78,13 @@ function read(text: string, ctx: Ctx): Document.Parsed | undefined {
   for (const d of composer.compose(tokens, true, text.length)) {
     if (!doc) doc = d;
     else {
-      doc.errors.push(new YAMLParseError([d.range[0], d.range[1]], 'MULTIPLE_DOCS', 'the text holds more than one YAML document; keep one (remove the --- line)'));
+      doc.errors.push(
+        new YAMLParseError(
+          [d.range[0], d.range[1]],
+          'MULTIPLE_DOCS',
+          'the text holds more than one YAML document; keep one (remove the --- line)',
+        ),
+      );
       break;
     }
   }
@@ -86,7 +92,11 @@ function read(text: string, ctx: Ctx): Document.Parsed | undefined {
 }
 
 function tooDeep(ctx: Ctx, offset: number): void {
-  ctx.reportAt(offset, '', `maps and lists are nested more than ${MANIFEST_MAX_DEPTH} levels deep; a manifest needs a few, flatten it`);
+  ctx.reportAt(
+    offset,
+    '',
+    `maps and lists are nested more than ${MANIFEST_MAX_DEPTH} levels deep; a manifest needs a few, flatten it`,
+  );
 }
 
 type Item = { start?: CST.SourceToken[]; key?: CST.Token | null; sep?: CST.SourceToken[]; value?: CST.Token };
@@ -96,7 +106,12 @@ function checkTree(tokens: CST.Token[], ctx: Ctx): boolean {
   const before = ctx.problems.length;
   const props = (list: readonly CST.Token[] | undefined): void => {
     for (const t of list ?? []) {
-      if (t.type === 'anchor') ctx.reportAt(t.offset, '', `YAML anchors (${t.source.slice(0, 40)}) are not supported in manifests; write the value out`);
+      if (t.type === 'anchor')
+        ctx.reportAt(
+          t.offset,
+          '',
+          `YAML anchors (${t.source.slice(0, 40)}) are not supported in manifests; write the value out`,
+        );
     }
   };
   const work: Array<{ token: CST.Token; depth: number; key?: boolean }> = tokens.map((token) => ({ token, depth: 0 }));
@@ -125,7 +140,11 @@ function checkTree(tokens: CST.Token[], ctx: Ctx): boolean {
         break;
       }
       case 'alias':
-        ctx.reportAt(token.offset, '', `YAML aliases (${token.source.slice(0, 40)}) are not supported in manifests; write the value out`);
+        ctx.reportAt(
+          token.offset,
+          '',
+          `YAML aliases (${token.source.slice(0, 40)}) are not supported in manifests; write the value out`,
+        );
         break;
       case 'block-scalar':
         props(token.props);
@@ -135,7 +154,11 @@ function checkTree(tokens: CST.Token[], ctx: Ctx): boolean {
       case 'double-quoted-scalar':
         props(token.end);
         if (key && token.source.length > MANIFEST_MAX_KEY_CHARS) {
-          ctx.reportAt(token.offset, '', `a key is ${token.source.length} characters long (limit ${MANIFEST_MAX_KEY_CHARS}); shorten it`);
+          ctx.reportAt(
+            token.offset,
+            '',
+            `a key is ${token.source.length} characters long (limit ${MANIFEST_MAX_KEY_CHARS}); shorten it`,
+          );
         }
         break;
       default:

@@ -92,7 +92,9 @@ describe('parseManifest: valid input', () => {
   });
 
   it('treats empty values as absent, defaults file mode, and pads a 3-digit mode', () => {
-    const m = parseManifest(withHead('require:\nenv:\nfiles:\n  - { path: /a, content: "" }\n  - { path: /b, content: x, mode: "755" }\n'));
+    const m = parseManifest(
+      withHead('require:\nenv:\nfiles:\n  - { path: /a, content: "" }\n  - { path: /b, content: x, mode: "755" }\n'),
+    );
     expect(m.require).toEqual([]);
     expect(m.env).toEqual({});
     expect(m.files).toEqual([
@@ -106,11 +108,17 @@ describe('parseManifest: valid input', () => {
     for (const base of ['scratch', 'minimal', 'lse/minimal:1.2', `minimal@${digest}`, `minimal:1.2@${digest}`]) {
       expect(parseManifest(HEAD.replace('base: minimal', `base: "${base}"`)).base).toBe(base);
     }
-    expect(parseManifest(HEAD.replace('{ name: web-api }', '{ name: web-api, labels: { a: b } }')).metadata).toEqual({ name: 'web-api', labels: { a: 'b' } });
+    expect(parseManifest(HEAD.replace('{ name: web-api }', '{ name: web-api, labels: { a: b } }')).metadata).toEqual({
+      name: 'web-api',
+      labels: { a: 'b' },
+    });
   });
 
   it('accepts a platform variant given without arch when it fits the amd64 default', () => {
-    expect(parseManifest(withHead('platform: { variant: v3, libc: musl }\n')).platform).toEqual({ variant: 'v3', libc: 'musl' });
+    expect(parseManifest(withHead('platform: { variant: v3, libc: musl }\n')).platform).toEqual({
+      variant: 'v3',
+      libc: 'musl',
+    });
   });
 });
 
@@ -123,42 +131,162 @@ const CASES: Case[] = [
   ['apiVersion value', HEAD.replace('lse.dev/v1', 'lse.dev/v2'), 'apiVersion', 'lse.dev/v2', "use 'lse.dev/v1'"],
   ['kind value', HEAD.replace('DependencyManifest', 'Manifest'), 'kind', 'Manifest', "use 'DependencyManifest'"],
   ['apiVersion missing', HEAD.replace('apiVersion: lse.dev/v1\n', ''), 'apiVersion', ROOT, 'is required'],
-  ['metadata.name syntax', HEAD.replace('web-api', 'Web_API'), 'metadata.name', 'Web_API', 'lowercase letters, digits and -'],
+  [
+    'metadata.name syntax',
+    HEAD.replace('web-api', 'Web_API'),
+    'metadata.name',
+    'Web_API',
+    'lowercase letters, digits and -',
+  ],
   ['metadata.name too long', HEAD.replace('web-api', 'a'.repeat(64)), 'metadata.name', 'aaaa', 'at most 63'],
-  ['metadata.name missing (parent position)', HEAD.replace('{ name: web-api }', '{ labels: {} }'), 'metadata.name', '{ labels', 'is required'],
+  [
+    'metadata.name missing (parent position)',
+    HEAD.replace('{ name: web-api }', '{ labels: {} }'),
+    'metadata.name',
+    '{ labels',
+    'is required',
+  ],
   ['base missing (root position)', HEAD.replace('base: minimal\n', ''), 'base', ROOT, 'use base: scratch'],
   ['base name', HEAD.replace('base: minimal', 'base: Minimal'), 'base', 'Minimal', "name 'Minimal'"],
   ['base digest', HEAD.replace('base: minimal', 'base: minimal@sha256:abc'), 'base', 'minimal@', '64 lowercase hex'],
   ['base scratch with tag', HEAD.replace('base: minimal', 'base: "scratch:1"'), 'base', '"scratch', 'takes no tag'],
   ['platform.os', withHead('platform: { os: windows }\n'), 'platform.os', 'windows', "'linux'"],
   ['platform.arch', withHead('platform: { arch: mips }\n'), 'platform.arch', 'mips', 'riscv64'],
-  ['platform.variant for amd64', withHead('platform: { arch: amd64, variant: v5 }\n'), 'platform.variant', 'v5', 'v1, v2, v3, v4'],
-  ['platform.variant for arm', withHead('platform: { arch: arm, variant: v3 }\n'), 'platform.variant', 'v3', 'v6, v7, v8'],
-  ['platform.variant for riscv64', withHead('platform: { arch: riscv64, variant: v1 }\n'), 'platform.variant', ['v1', 2], 'takes no variant'],
-  ['platform.variant with default arch', withHead('platform: { variant: v7 }\n'), 'platform.variant', 'v7', 'arch defaults to amd64'],
-  ['platform.features words', withHead('platform: { features: [avx2, AVX512] }\n'), 'platform.features[1]', 'AVX512', 'lowercase'],
+  [
+    'platform.variant for amd64',
+    withHead('platform: { arch: amd64, variant: v5 }\n'),
+    'platform.variant',
+    'v5',
+    'v1, v2, v3, v4',
+  ],
+  [
+    'platform.variant for arm',
+    withHead('platform: { arch: arm, variant: v3 }\n'),
+    'platform.variant',
+    'v3',
+    'v6, v7, v8',
+  ],
+  [
+    'platform.variant for riscv64',
+    withHead('platform: { arch: riscv64, variant: v1 }\n'),
+    'platform.variant',
+    ['v1', 2],
+    'takes no variant',
+  ],
+  [
+    'platform.variant with default arch',
+    withHead('platform: { variant: v7 }\n'),
+    'platform.variant',
+    'v7',
+    'arch defaults to amd64',
+  ],
+  [
+    'platform.features words',
+    withHead('platform: { features: [avx2, AVX512] }\n'),
+    'platform.features[1]',
+    'AVX512',
+    'lowercase',
+  ],
   ['platform.features type', withHead('platform: { features: avx2 }\n'), 'platform.features', 'avx2', 'must be a list'],
   ['platform.libc', withHead('platform: { libc: uclibc }\n'), 'platform.libc', 'uclibc', "'glibc', 'musl'"],
   ['platform type', withHead('platform: linux/amd64\n'), 'platform', 'linux/amd64', 'must be a map'],
   ['require type', withHead('require: libpng\n'), 'require', 'libpng', 'must be a list'],
   ['requirement name', withHead('require:\n  - name: LibPNG\n'), 'require[0].name', 'LibPNG', 'lowercase letters'],
   ['requirement name missing', withHead('require:\n  - version: "1"\n'), 'require[0].name', 'version', 'is required'],
-  ['requirement item empty', withHead('require:\n  - name: a\n  -\n'), 'require[1]', { line: 7, column: 4 }, 'must not be empty'],
-  ['version empty', withHead('require:\n  - name: a\n  - name: b\n    version: ""\n'), 'require[1].version', '""', 'must be a non-empty string'],
-  ['version number', withHead('require:\n  - name: a\n    version: 1.10\n'), 'require[0].version', '1.10', 'quote it: "1.10"'],
-  ['duplicate requirement', withHead('require:\n  - name: libpng\n  - name: zlib\n  - name: libpng\n'), 'require[2].name', ['libpng', 2], 'first at line 6'],
-  ['prefer.libc', withHead('require:\n  - name: a\n    prefer: { libc: bionic }\n'), 'require[0].prefer.libc', 'bionic', "'glibc'"],
-  ['prefer unknown key', withHead('require:\n  - name: a\n    prefer: { feature: [avx2] }\n'), 'require[0].prefer.feature', 'feature', "did you mean 'features'?"],
-  ['file path relative', withHead('files:\n  - { path: etc/motd, content: x }\n'), 'files[0].path', 'etc/motd', 'absolute'],
+  [
+    'requirement item empty',
+    withHead('require:\n  - name: a\n  -\n'),
+    'require[1]',
+    { line: 7, column: 4 },
+    'must not be empty',
+  ],
+  [
+    'version empty',
+    withHead('require:\n  - name: a\n  - name: b\n    version: ""\n'),
+    'require[1].version',
+    '""',
+    'must be a non-empty string',
+  ],
+  [
+    'version number',
+    withHead('require:\n  - name: a\n    version: 1.10\n'),
+    'require[0].version',
+    '1.10',
+    'quote it: "1.10"',
+  ],
+  [
+    'duplicate requirement',
+    withHead('require:\n  - name: libpng\n  - name: zlib\n  - name: libpng\n'),
+    'require[2].name',
+    ['libpng', 2],
+    'first at line 6',
+  ],
+  [
+    'prefer.libc',
+    withHead('require:\n  - name: a\n    prefer: { libc: bionic }\n'),
+    'require[0].prefer.libc',
+    'bionic',
+    "'glibc'",
+  ],
+  [
+    'prefer unknown key',
+    withHead('require:\n  - name: a\n    prefer: { feature: [avx2] }\n'),
+    'require[0].prefer.feature',
+    'feature',
+    "did you mean 'features'?",
+  ],
+  [
+    'file path relative',
+    withHead('files:\n  - { path: etc/motd, content: x }\n'),
+    'files[0].path',
+    'etc/motd',
+    'absolute',
+  ],
   ['file path ..', withHead('files:\n  - { path: /etc/../motd, content: x }\n'), 'files[0].path', '/etc/..', "'..'"],
-  ['file path trailing /', withHead('files:\n  - { path: /etc/, content: x }\n'), 'files[0].path', '/etc/', "end with '/'"],
+  [
+    'file path trailing /',
+    withHead('files:\n  - { path: /etc/, content: x }\n'),
+    'files[0].path',
+    '/etc/',
+    "end with '/'",
+  ],
   ['file path root', withHead('files:\n  - { path: /, content: x }\n'), 'files[0].path', '/,', "not '/'"],
-  ['file path not normalized', withHead('files:\n  - { path: /etc//motd, content: x }\n'), 'files[0].path', '/etc//', 'normalized'],
-  ['file path duplicate', withHead('files:\n  - { path: /a, content: x }\n  - { path: /a, content: y }\n'), 'files[1].path', ['/a', 2], 'first at line 6'],
-  ['file mode digits', withHead('files:\n  - { path: /a, content: x, mode: "0999" }\n'), 'files[0].mode', '"0999"', 'octal'],
-  ['file mode unquoted', withHead('files:\n  - { path: /a, content: x, mode: 0644 }\n'), 'files[0].mode', '0644', 'quote it: "0644"'],
+  [
+    'file path not normalized',
+    withHead('files:\n  - { path: /etc//motd, content: x }\n'),
+    'files[0].path',
+    '/etc//',
+    'normalized',
+  ],
+  [
+    'file path duplicate',
+    withHead('files:\n  - { path: /a, content: x }\n  - { path: /a, content: y }\n'),
+    'files[1].path',
+    ['/a', 2],
+    'first at line 6',
+  ],
+  [
+    'file mode digits',
+    withHead('files:\n  - { path: /a, content: x, mode: "0999" }\n'),
+    'files[0].mode',
+    '"0999"',
+    'octal',
+  ],
+  [
+    'file mode unquoted',
+    withHead('files:\n  - { path: /a, content: x, mode: 0644 }\n'),
+    'files[0].mode',
+    '0644',
+    'quote it: "0644"',
+  ],
   ['file content missing', withHead('files:\n  - { path: /a }\n'), 'files[0].content', '{ path', 'is required'],
-  ['file content type', withHead('files:\n  - { path: /a, content: [x] }\n'), 'files[0].content', '[x]', 'found a list'],
+  [
+    'file content type',
+    withHead('files:\n  - { path: /a, content: [x] }\n'),
+    'files[0].content',
+    '[x]',
+    'found a list',
+  ],
   ['env key', withHead('env:\n  1BAD: x\n'), 'env["1BAD"]', '1BAD', 'not a valid variable name'],
   ['env number value', withHead('env:\n  PORT: 8080\n'), 'env.PORT', '8080', 'quote it: "8080"'],
   ['env boolean value', withHead('env:\n  DEBUG: true\n'), 'env.DEBUG', 'true', 'quote it: "true"'],
@@ -169,12 +297,42 @@ const CASES: Case[] = [
   ['user syntax', withHead('user: "root:wheel"\n'), 'user', '"root', 'uid:gid'],
   ['user number', withHead('user: 1000\n'), 'user', '1000', 'quote it: "1000"'],
   ['labels value', withHead('labels: { replicas: 3 }\n'), 'labels.replicas', '3', 'quote it'],
-  ['labels dotted key', withHead('labels: { "app.kubernetes.io/name": 3 }\n'), 'labels["app.kubernetes.io/name"]', '3', 'quote it'],
-  ['unknown key hint', withHead('requires:\n  - name: a\n'), 'requires', 'requires', "unknown key 'requires'; did you mean 'require'?"],
-  ['unknown key, other spelling', withHead('working_dir: /app\n'), 'working_dir', 'working_dir', "did you mean 'workingDir'?"],
-  ['unknown key with a dash', withHead('working-dir: /app\n'), 'working-dir', 'working-dir', "did you mean 'workingDir'?"],
+  [
+    'labels dotted key',
+    withHead('labels: { "app.kubernetes.io/name": 3 }\n'),
+    'labels["app.kubernetes.io/name"]',
+    '3',
+    'quote it',
+  ],
+  [
+    'unknown key hint',
+    withHead('requires:\n  - name: a\n'),
+    'requires',
+    'requires',
+    "unknown key 'requires'; did you mean 'require'?",
+  ],
+  [
+    'unknown key, other spelling',
+    withHead('working_dir: /app\n'),
+    'working_dir',
+    'working_dir',
+    "did you mean 'workingDir'?",
+  ],
+  [
+    'unknown key with a dash',
+    withHead('working-dir: /app\n'),
+    'working-dir',
+    'working-dir',
+    "did you mean 'workingDir'?",
+  ],
   ['nested unknown key', withHead('platform: { archh: amd64 }\n'), 'platform.archh', 'archh', "did you mean 'arch'?"],
-  ['unknown key without a near match', withHead('replicas: 3\n'), 'replicas', 'replicas', 'allowed keys: apiVersion, kind'],
+  [
+    'unknown key without a near match',
+    withHead('replicas: 3\n'),
+    'replicas',
+    'replicas',
+    'allowed keys: apiVersion, kind',
+  ],
   ['duplicate key', withHead('user: a\nuser: b\n'), 'user', ['user', 2], 'first at line 5'],
   ['non-string key', withHead('labels: { 1: a }\n'), 'labels', '1:', 'must be a string'],
   ['complex key', withHead('labels:\n  ? [a]\n  : b\n'), 'labels', '[a]', 'not lists or maps'],
@@ -188,7 +346,8 @@ const CASES: Case[] = [
 describe('parseManifest: each rule reports path, line and column', () => {
   it.each(CASES)('%s', (_rule, text, path, where, message) => {
     const found = problems(text);
-    const pos = typeof where === 'string' ? at(text, where) : Array.isArray(where) ? at(text, where[0], where[1]) : where;
+    const pos =
+      typeof where === 'string' ? at(text, where) : Array.isArray(where) ? at(text, where[0], where[1]) : where;
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({ path, ...pos });
     expect(found[0]!.message).toEqual(expect.stringMatching(message instanceof RegExp ? message : escape(message)));
@@ -238,7 +397,14 @@ env: { PORT: 8080 }
 
   it('reports a YAML syntax error at its position, and nothing else', () => {
     const found = problems(withHead('env:\n\tA: b\nrequires: []\n'), 'x.yaml');
-    expect(found).toEqual([{ path: '', line: 6, column: 1, message: expect.stringMatching(/^YAML syntax error: Tabs are not allowed as indentation/) }]);
+    expect(found).toEqual([
+      {
+        path: '',
+        line: 6,
+        column: 1,
+        message: expect.stringMatching(/^YAML syntax error: Tabs are not allowed as indentation/),
+      },
+    ]);
   });
 
   it('reports an unclosed flow sequence', () => {
@@ -249,10 +415,19 @@ env: { PORT: 8080 }
 
   it('reports an unclosed JSON object at the end of the text', () => {
     const text = '{\n  "apiVersion": "lse.dev/v1",\n  "kind": "DependencyManifest"\n';
-    expect(problems(text, 'm.json')).toEqual([{ path: '', line: 4, column: 1, message: expect.stringMatching(/YAML syntax error: Flow map must end with a \}/) }]);
+    expect(problems(text, 'm.json')).toEqual([
+      {
+        path: '',
+        line: 4,
+        column: 1,
+        message: expect.stringMatching(/YAML syntax error: Flow map must end with a \}/),
+      },
+    ]);
   });
 
   it('names the source "manifest" when none is given', () => {
-    expect(() => parseManifest('kind: x\n')).toThrow(/^invalid manifest manifest .*\nmanifest:1:1: apiVersion: is required/);
+    expect(() => parseManifest('kind: x\n')).toThrow(
+      /^invalid manifest manifest .*\nmanifest:1:1: apiVersion: is required/,
+    );
   });
 });

@@ -8,8 +8,30 @@ import type { Manifest } from '../model';
 import { excerpt } from '../util/excerpt';
 import { BASE_REF_FORMS, checkBaseRef } from './base-ref';
 import { MANIFEST_MAX_BYTES, MANIFEST_MAX_REPORTED, readBoundedYaml, sizeProblem } from './limits';
-import { ARCHES, FEATURE_RE, LIBCS, MAX_REGION_FALLBACKS, OSES, VARIANTS, regionProblem, variantProblem } from './platform';
-import { Ctx, listOf, mapOf, mapped, object, oneOf, optional, pattern, required, str, valueNode, withDefault } from './schema';
+import {
+  ARCHES,
+  FEATURE_RE,
+  LIBCS,
+  MAX_REGION_FALLBACKS,
+  OSES,
+  VARIANTS,
+  regionProblem,
+  variantProblem,
+} from './platform';
+import {
+  Ctx,
+  listOf,
+  mapOf,
+  mapped,
+  object,
+  oneOf,
+  optional,
+  pattern,
+  required,
+  str,
+  valueNode,
+  withDefault,
+} from './schema';
 import type { ManifestProblem } from './schema';
 
 const DNS_LABEL_RE = /^(?=.{1,63}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
@@ -49,7 +71,11 @@ const platformSchema = object(
   },
   (p, node, path, ctx) => {
     if (p.regionFallback && p.regionFallback.length > MAX_REGION_FALLBACKS) {
-      ctx.report(valueNode(node, 'regionFallback'), `${path}.regionFallback`, `lists ${p.regionFallback.length} regions; at most ${MAX_REGION_FALLBACKS}`);
+      ctx.report(
+        valueNode(node, 'regionFallback'),
+        `${path}.regionFallback`,
+        `lists ${p.regionFallback.length} regions; at most ${MAX_REGION_FALLBACKS}`,
+      );
       return false;
     }
     if (p.variant === undefined) return true;
@@ -61,9 +87,13 @@ const platformSchema = object(
 );
 
 const requirementSchema = object({
-  name: required(pattern(REQUIREMENT_NAME_RE, 'lowercase letters, digits and + . _ -, starting with a letter or digit')),
+  name: required(
+    pattern(REQUIREMENT_NAME_RE, 'lowercase letters, digits and + . _ -, starting with a letter or digit'),
+  ),
   version: optional(nonEmpty),
-  prefer: optional(object({ features: optional(features), variant: optional(oneOf(ALL_VARIANTS)), libc: optional(oneOf(LIBCS)) })),
+  prefer: optional(
+    object({ features: optional(features), variant: optional(oneOf(ALL_VARIANTS)), libc: optional(oneOf(LIBCS)) }),
+  ),
 });
 
 const fileSchema = object({
@@ -78,7 +108,12 @@ const fileSchema = object({
 const manifestSchema = object({
   apiVersion: required(oneOf(['lse.dev/v1'])),
   kind: required(oneOf(['DependencyManifest'])),
-  metadata: required(object({ name: required(pattern(DNS_LABEL_RE, 'lowercase letters, digits and -, at most 63, like web-api')), labels: optional(stringMap) })),
+  metadata: required(
+    object({
+      name: required(pattern(DNS_LABEL_RE, 'lowercase letters, digits and -, at most 63, like web-api')),
+      labels: optional(stringMap),
+    }),
+  ),
   base: required(
     str((s) => {
       const r = checkBaseRef(s);
@@ -87,9 +122,21 @@ const manifestSchema = object({
     '; use base: scratch for an empty base',
   ),
   platform: optional(platformSchema),
-  require: withDefault(listOf(requirementSchema, { uniqueKey: 'name', duplicateHint: 'merge the two entries into one' }), () => []),
+  require: withDefault(
+    listOf(requirementSchema, { uniqueKey: 'name', duplicateHint: 'merge the two entries into one' }),
+    () => [],
+  ),
   files: withDefault(listOf(fileSchema, { uniqueKey: 'path', duplicateHint: 'keep one entry per path' }), () => []),
-  env: withDefault(mapOf((k) => (ENV_KEY_RE.test(k) ? undefined : `'${excerpt(k)}' is not a valid variable name; use letters, digits and _, not starting with a digit`), str()), () => ({})),
+  env: withDefault(
+    mapOf(
+      (k) =>
+        ENV_KEY_RE.test(k)
+          ? undefined
+          : `'${excerpt(k)}' is not a valid variable name; use letters, digits and _, not starting with a digit`,
+      str(),
+    ),
+    () => ({}),
+  ),
   entrypoint: optional(listOf(str(), { example: '["/usr/local/bin/start.sh"]' })),
   cmd: optional(listOf(str(), { example: '["--port", "8080"]' })),
   workingDir: optional(pattern(/^\//, 'an absolute path like /app')),
@@ -113,7 +160,10 @@ export function parseManifest(text: string, source = 'manifest'): Manifest {
   const name = excerpt(source);
   const tooBig = sizeProblem(text);
   if (tooBig !== undefined) {
-    throw new LseError('MANIFEST_INVALID', `invalid manifest ${name}: ${tooBig}`, { source: name, errors: [{ path: '', line: 1, column: 1, message: tooBig }] });
+    throw new LseError('MANIFEST_INVALID', `invalid manifest ${name}: ${tooBig}`, {
+      source: name,
+      errors: [{ path: '', line: 1, column: 1, message: tooBig }],
+    });
   }
   const lines = new LineCounter();
   const ctx = new Ctx(text, lines);
@@ -122,7 +172,8 @@ export function parseManifest(text: string, source = 'manifest'): Manifest {
   if (doc === undefined) {
     // limits.ts reported why
   } else if (doc.errors.length > 0) {
-    for (const e of doc.errors.slice(0, MANIFEST_MAX_REPORTED + 1)) ctx.reportAt(e.pos[0], '', `YAML syntax error: ${e.message}`);
+    for (const e of doc.errors.slice(0, MANIFEST_MAX_REPORTED + 1))
+      ctx.reportAt(e.pos[0], '', `YAML syntax error: ${e.message}`);
   } else if (doc.contents === null) {
     ctx.reportAt(0, '', 'is empty; expected a map starting with apiVersion: lse.dev/v1 and kind: DependencyManifest');
   } else {
@@ -132,9 +183,21 @@ export function parseManifest(text: string, source = 'manifest'): Manifest {
     const all = [...ctx.problems].sort((a, b) => a.line - b.line || a.column - b.column);
     const errors = all.slice(0, MANIFEST_MAX_REPORTED);
     const omitted = all.length - errors.length;
-    const count = all.length === 1 ? '1 problem' : omitted > 0 ? `${MANIFEST_MAX_REPORTED} problems shown, more omitted` : `${all.length} problems`;
-    const message = [`invalid manifest ${name} (${count}); fix and retry:`, ...errors.map((p) => formatProblem(name, p))].join('\n');
-    throw new LseError('MANIFEST_INVALID', message, omitted > 0 ? { source: name, errors, omitted } : { source: name, errors });
+    const count =
+      all.length === 1
+        ? '1 problem'
+        : omitted > 0
+          ? `${MANIFEST_MAX_REPORTED} problems shown, more omitted`
+          : `${all.length} problems`;
+    const message = [
+      `invalid manifest ${name} (${count}); fix and retry:`,
+      ...errors.map((p) => formatProblem(name, p)),
+    ].join('\n');
+    throw new LseError(
+      'MANIFEST_INVALID',
+      message,
+      omitted > 0 ? { source: name, errors, omitted } : { source: name, errors },
+    );
   }
   return manifest;
 }

@@ -56,12 +56,26 @@ describe('mergePlatform', () => {
 
   it('lets the override replace os/arch/variant as one target', () => {
     const m = { arch: 'amd64', variant: 'v3', features: ['avx2'], libc: 'glibc' };
-    expect(mergePlatform(m, { os: 'linux', arch: 'arm64' })).toEqual({ os: 'linux', arch: 'arm64', features: ['avx2'], libc: 'glibc' });
-    expect(mergePlatform(m, { os: 'linux', arch: 'amd64', variant: 'v2' })).toEqual({ os: 'linux', arch: 'amd64', variant: 'v2', features: ['avx2'], libc: 'glibc' });
+    expect(mergePlatform(m, { os: 'linux', arch: 'arm64' })).toEqual({
+      os: 'linux',
+      arch: 'arm64',
+      features: ['avx2'],
+      libc: 'glibc',
+    });
+    expect(mergePlatform(m, { os: 'linux', arch: 'amd64', variant: 'v2' })).toEqual({
+      os: 'linux',
+      arch: 'amd64',
+      variant: 'v2',
+      features: ['avx2'],
+      libc: 'glibc',
+    });
   });
 
   it('prefers the override features and libc when it has them', () => {
-    const merged = mergePlatform({ features: ['avx2'], libc: 'glibc' }, { os: 'linux', arch: 'amd64', features: ['sse4_2'], libc: 'musl' });
+    const merged = mergePlatform(
+      { features: ['avx2'], libc: 'glibc' },
+      { os: 'linux', arch: 'amd64', features: ['sse4_2'], libc: 'musl' },
+    );
     expect(merged).toEqual({ os: 'linux', arch: 'amd64', features: ['sse4_2'], libc: 'musl' });
   });
 });

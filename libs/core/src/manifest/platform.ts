@@ -24,14 +24,19 @@ export const MAX_REGION_FALLBACKS = 16;
 
 /** Why `region` is not a region name, or undefined when it is. */
 export function regionProblem(region: string): string | undefined {
-  return REGION_RE.test(region) ? undefined : `region '${excerpt(region)}' must be lowercase letters, digits and '-', starting with a letter, like eu-west`;
+  return REGION_RE.test(region)
+    ? undefined
+    : `region '${excerpt(region)}' must be lowercase letters, digits and '-', starting with a letter, like eu-west`;
 }
 
 /**
  * `--region R` / `--region-fallback a,b` values checked (USAGE naming what is wrong); the
  * fallback list is normalized like `mergePlatform` does.
  */
-export function parseRegion(region: string | undefined, fallback?: string): Pick<Platform, 'region' | 'regionFallback'> {
+export function parseRegion(
+  region: string | undefined,
+  fallback?: string,
+): Pick<Platform, 'region' | 'regionFallback'> {
   const out: Pick<Platform, 'region' | 'regionFallback'> = {};
   const check = (r: string): string => {
     const problem = regionProblem(r);
@@ -40,8 +45,15 @@ export function parseRegion(region: string | undefined, fallback?: string): Pick
   };
   if (region !== undefined) out.region = check(region.trim());
   if (fallback !== undefined) {
-    const list = fallback.split(',').map((r) => r.trim()).filter(Boolean).map(check);
-    if (list.length > MAX_REGION_FALLBACKS) throw new LseError('USAGE', `at most ${MAX_REGION_FALLBACKS} fallback regions, got ${list.length}`, { regionFallback: list });
+    const list = fallback
+      .split(',')
+      .map((r) => r.trim())
+      .filter(Boolean)
+      .map(check);
+    if (list.length > MAX_REGION_FALLBACKS)
+      throw new LseError('USAGE', `at most ${MAX_REGION_FALLBACKS} fallback regions, got ${list.length}`, {
+        regionFallback: list,
+      });
     out.regionFallback = list;
   }
   return out;
@@ -51,7 +63,8 @@ export function parseRegion(region: string | undefined, fallback?: string): Pick
 export function variantProblem(arch: string, variant: string): string | undefined {
   const allowed = VARIANTS[arch];
   if (!allowed) return `architecture ${arch} takes no variant; remove '${excerpt(variant)}'`;
-  if (!allowed.includes(variant)) return `variant '${excerpt(variant)}' is not valid for ${arch}; use one of ${allowed.join(', ')}`;
+  if (!allowed.includes(variant))
+    return `variant '${excerpt(variant)}' is not valid for ${arch}; use one of ${allowed.join(', ')}`;
   return undefined;
 }
 
@@ -61,13 +74,18 @@ export function variantProblem(arch: string, variant: string): string | undefine
  */
 export function parsePlatform(s: string): Platform {
   const fail = (why: string): never => {
-    throw new LseError('USAGE', `platform '${s}': ${why}; write os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8`, { platform: s });
+    throw new LseError(
+      'USAGE',
+      `platform '${s}': ${why}; write os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8`,
+      { platform: s },
+    );
   };
   const parts = s.trim().split('/');
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) fail('expected 2 or 3 parts separated by /');
   const [os, arch, variant] = parts as [string, string, string?];
   if (!(OSES as readonly string[]).includes(os)) fail(`os '${os}' is not supported (only ${OSES.join(', ')})`);
-  if (!(ARCHES as readonly string[]).includes(arch)) fail(`arch '${arch}' is not supported; use one of ${ARCHES.join(', ')}`);
+  if (!(ARCHES as readonly string[]).includes(arch))
+    fail(`arch '${arch}' is not supported; use one of ${ARCHES.join(', ')}`);
   if (variant === undefined) return { os, arch };
   const problem = variantProblem(arch, variant);
   if (problem) fail(problem);
@@ -94,7 +112,9 @@ export function mergePlatform(manifestPlatform: Partial<Platform> | undefined, o
   if (libc !== undefined) out.libc = libc;
   const region = override?.region ?? m.region;
   if (region !== undefined) out.region = region;
-  const fallback = (override?.regionFallback ?? m.regionFallback ?? []).filter((r, i, all) => r !== region && all.indexOf(r) === i);
+  const fallback = (override?.regionFallback ?? m.regionFallback ?? []).filter(
+    (r, i, all) => r !== region && all.indexOf(r) === i,
+  );
   if (fallback.length > 0) out.regionFallback = fallback;
   return out;
 }

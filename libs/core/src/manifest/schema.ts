@@ -107,7 +107,11 @@ export function str(rule?: (s: string) => string | undefined, maxChars = MANIFES
       return undefined;
     }
     if (node.value.length > maxChars) {
-      ctx.report(node, path, `is ${node.value.length} characters long, over the ${maxChars}-character limit; shorten it`);
+      ctx.report(
+        node,
+        path,
+        `is ${node.value.length} characters long, over the ${maxChars}-character limit; shorten it`,
+      );
       return undefined;
     }
     const problem = rule?.(node.value);
@@ -127,7 +131,11 @@ export function pattern(re: RegExp, what: string): Check<string> {
 /** Exactly one of `values`. */
 export function oneOf<const T extends string>(values: readonly T[]): Check<T> {
   const list = values.map((v) => `'${v}'`).join(', ');
-  return str((s) => ((values as readonly string[]).includes(s) ? undefined : `'${excerpt(s)}' is not supported; use ${values.length === 1 ? list : `one of ${list}`}`)) as Check<T>;
+  return str((s) =>
+    (values as readonly string[]).includes(s)
+      ? undefined
+      : `'${excerpt(s)}' is not supported; use ${values.length === 1 ? list : `one of ${list}`}`,
+  ) as Check<T>;
 }
 
 // ---- collections -----------------------------------------------------------------------------
@@ -145,7 +153,11 @@ export interface ListOptions {
 export function listOf<T>(item: Check<T>, opts: ListOptions = {}): Check<T[]> {
   return (node, path, ctx) => {
     if (!isSeq(node)) {
-      ctx.report(node, path, `must be a list${opts.example ? `, e.g. ${opts.example}` : ''}, found ${describe(node, ctx)}`);
+      ctx.report(
+        node,
+        path,
+        `must be a list${opts.example ? `, e.g. ${opts.example}` : ''}, found ${describe(node, ctx)}`,
+      );
       return undefined;
     }
     const out: T[] = [];
@@ -170,7 +182,11 @@ export function listOf<T>(item: Check<T>, opts: ListOptions = {}): Check<T[]> {
         const first = firstLine.get(key);
         if (first === undefined) firstLine.set(key, line);
         else {
-          ctx.report(at, keyPath(itemPath, opts.uniqueKey), `duplicate ${opts.uniqueKey} '${excerpt(key)}' (first at line ${first}); ${opts.duplicateHint ?? 'keep one'}`);
+          ctx.report(
+            at,
+            keyPath(itemPath, opts.uniqueKey),
+            `duplicate ${opts.uniqueKey} '${excerpt(key)}' (first at line ${first}); ${opts.duplicateHint ?? 'keep one'}`,
+          );
           ok = false;
         }
       }
@@ -188,14 +204,21 @@ export function mapped<A, B>(check: Check<A>, f: (a: A) => B): Check<B> {
 }
 
 /** The key/value pairs of a map, keys checked to be plain strings; reports non-string keys. */
-function pairs(node: YAMLMap, path: string, ctx: Ctx): { ok: boolean; items: Array<{ key: string; keyNode: Node; pair: Pair }> } {
+function pairs(
+  node: YAMLMap,
+  path: string,
+  ctx: Ctx,
+): { ok: boolean; items: Array<{ key: string; keyNode: Node; pair: Pair }> } {
   const items: Array<{ key: string; keyNode: Node; pair: Pair }> = [];
   const firstKey = new Map<string, Node>();
   let ok = true;
   for (const pair of node.items as Pair[]) {
     const keyNode = pair.key as Node | null;
     if (!isScalar(keyNode) || typeof keyNode.value !== 'string') {
-      const problem = keyNode && isScalar(keyNode) ? `key ${ctx.source(keyNode)} must be a string; quote it` : 'keys must be plain strings, not lists or maps';
+      const problem =
+        keyNode && isScalar(keyNode)
+          ? `key ${ctx.source(keyNode)} must be a string; quote it`
+          : 'keys must be plain strings, not lists or maps';
       ctx.report(keyNode ?? node, path, problem);
       ok = false;
       continue;
@@ -203,7 +226,11 @@ function pairs(node: YAMLMap, path: string, ctx: Ctx): { ok: boolean; items: Arr
     const dup = firstKey.get(keyNode.value);
     if (dup) {
       const first = ctx.lines.linePos(dup.range![0]).line;
-      ctx.report(keyNode, keyPath(path, keyNode.value), `duplicate key '${excerpt(keyNode.value)}' (first at line ${first}); keep one`);
+      ctx.report(
+        keyNode,
+        keyPath(path, keyNode.value),
+        `duplicate key '${excerpt(keyNode.value)}' (first at line ${first}); keep one`,
+      );
       ok = false;
       continue;
     }
@@ -260,10 +287,18 @@ export interface Field<T, K extends 'required' | 'optional' | 'default' = 'requi
   hint?: string;
 }
 /** Must be present; `hint` is appended to "is required" (e.g. "; use 'scratch' for an empty base"). */
-export const required = <T>(check: Check<T>, hint?: string): Field<T, 'required'> => ({ kind: 'required', check, hint });
+export const required = <T>(check: Check<T>, hint?: string): Field<T, 'required'> => ({
+  kind: 'required',
+  check,
+  hint,
+});
 export const optional = <T>(check: Check<T>): Field<T, 'optional'> => ({ kind: 'optional', check });
 /** When absent, the field takes the value `fallback()` returns. */
-export const withDefault = <T>(check: Check<T>, fallback: () => T): Field<T, 'default'> => ({ kind: 'default', check, fallback });
+export const withDefault = <T>(check: Check<T>, fallback: () => T): Field<T, 'default'> => ({
+  kind: 'default',
+  check,
+  fallback,
+});
 
 type Fields = Record<string, Field<unknown>>;
 type Out<F extends Field<unknown>> = F extends Field<infer T> ? T : never;
@@ -284,7 +319,10 @@ function reportUnknown(key: string, keyNode: Node, path: string, allowed: string
  * A map with exactly the keys in `fields`. `refine` runs on a fully valid object for rules that
  * span fields; it gets the map node so it can place its problems (see {@link valueNode}).
  */
-export function object<S extends Fields>(fields: S, refine?: (value: ObjectOf<S>, node: YAMLMap, path: string, ctx: Ctx) => boolean): Check<ObjectOf<S>> {
+export function object<S extends Fields>(
+  fields: S,
+  refine?: (value: ObjectOf<S>, node: YAMLMap, path: string, ctx: Ctx) => boolean,
+): Check<ObjectOf<S>> {
   const allowed = Object.keys(fields);
   return (node, path, ctx) => {
     if (!isMap(node)) {
@@ -351,4 +389,3 @@ export function closest(key: string, allowed: string[]): string | undefined {
   const limit = Math.max(1, Math.min(3, Math.floor(key.length / 3)));
   return bestDist <= limit ? best : undefined;
 }
-

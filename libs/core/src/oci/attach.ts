@@ -22,8 +22,14 @@ import { debianMetaOf } from '../debian/package';
 import type { ImageSigningKey } from '../sign/image-key';
 import type { Descriptor } from './image';
 import {
-  MEDIA_TYPE_DOCKER_CONFIG, MEDIA_TYPE_DOCKER_LAYER_GZIP, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST, MEDIA_TYPE_OCI_CONFIG,
-  MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST,
+  MEDIA_TYPE_DOCKER_CONFIG,
+  MEDIA_TYPE_DOCKER_LAYER_GZIP,
+  MEDIA_TYPE_DOCKER_MANIFEST,
+  MEDIA_TYPE_DOCKER_MANIFEST_LIST,
+  MEDIA_TYPE_OCI_CONFIG,
+  MEDIA_TYPE_OCI_INDEX,
+  MEDIA_TYPE_OCI_LAYER_GZIP,
+  MEDIA_TYPE_OCI_MANIFEST,
 } from './mediaTypes';
 import { canonicalBytes, canonicalJson } from '../canonical-json';
 
@@ -77,12 +83,26 @@ export function imageFacts(manifest: Buffer): ImageFacts | undefined {
     return undefined;
   }
   if (doc.mediaType !== MEDIA_TYPE_OCI_MANIFEST && doc.mediaType !== MEDIA_TYPE_DOCKER_MANIFEST) return undefined;
-  if (doc.subject || doc.artifactType || (doc.config?.mediaType !== MEDIA_TYPE_OCI_CONFIG && doc.config?.mediaType !== MEDIA_TYPE_DOCKER_CONFIG)) return undefined;
-  const fragmentIds = (doc.layers ?? []).flatMap((l) => (l.annotations?.[LAYER_FRAGMENTS] ?? '').split(',').filter((x) => /^sha256:[0-9a-f]{64}$/.test(x)));
+  if (
+    doc.subject ||
+    doc.artifactType ||
+    (doc.config?.mediaType !== MEDIA_TYPE_OCI_CONFIG && doc.config?.mediaType !== MEDIA_TYPE_DOCKER_CONFIG)
+  )
+    return undefined;
+  const fragmentIds = (doc.layers ?? []).flatMap((l) =>
+    (l.annotations?.[LAYER_FRAGMENTS] ?? '').split(',').filter((x) => /^sha256:[0-9a-f]{64}$/.test(x)),
+  );
   const a = doc.annotations ?? {};
   return {
     fragmentIds,
-    ...(a[ANNOTATION_BASE_NAME] ? { base: { name: a[ANNOTATION_BASE_NAME], ...(a[ANNOTATION_BASE_DIGEST] ? { digest: a[ANNOTATION_BASE_DIGEST] } : {}) } } : {}),
+    ...(a[ANNOTATION_BASE_NAME]
+      ? {
+          base: {
+            name: a[ANNOTATION_BASE_NAME],
+            ...(a[ANNOTATION_BASE_DIGEST] ? { digest: a[ANNOTATION_BASE_DIGEST] } : {}),
+          },
+        }
+      : {}),
     ...(a[ANNOTATION_SYNTHESIS_KEY] ? { synthesisKey: a[ANNOTATION_SYNTHESIS_KEY] } : {}),
   };
 }
@@ -109,7 +129,9 @@ function downloadLocation(f: Fragment): string {
 
 function purl(name: string, version: string, debian: boolean, arch?: string): string {
   const q = arch ? `?arch=${encodeURIComponent(arch)}` : '';
-  return debian ? `pkg:deb/debian/${encodeURIComponent(name)}@${encodeURIComponent(version)}${q}` : `pkg:generic/${encodeURIComponent(name)}@${encodeURIComponent(version)}`;
+  return debian
+    ? `pkg:deb/debian/${encodeURIComponent(name)}@${encodeURIComponent(version)}${q}`
+    : `pkg:generic/${encodeURIComponent(name)}@${encodeURIComponent(version)}`;
 }
 
 /** A licence the fragment states (`metadata.license`), when it reads as an SPDX expression. */
@@ -121,11 +143,20 @@ function licenseOf(f: Fragment): string {
 /** The SPDX 2.3 JSON document of an image. */
 export function buildSpdx(input: AttachInput): Buffer {
   const root = 'SPDXRef-Image';
-  const packages: Record<string, unknown>[] = [{
-    SPDXID: root, name: 'lse-image', versionInfo: input.subject.digest, downloadLocation: 'NOASSERTION', filesAnalyzed: false,
-    checksums: [{ algorithm: 'SHA256', checksumValue: hexOf(input.subject.digest) }], primaryPackagePurpose: 'CONTAINER',
-    ...(input.facts.base ? { comment: `base ${input.facts.base.name}${input.facts.base.digest ? `@${input.facts.base.digest}` : ''}` } : {}),
-  }];
+  const packages: Record<string, unknown>[] = [
+    {
+      SPDXID: root,
+      name: 'lse-image',
+      versionInfo: input.subject.digest,
+      downloadLocation: 'NOASSERTION',
+      filesAnalyzed: false,
+      checksums: [{ algorithm: 'SHA256', checksumValue: hexOf(input.subject.digest) }],
+      primaryPackagePurpose: 'CONTAINER',
+      ...(input.facts.base
+        ? { comment: `base ${input.facts.base.name}${input.facts.base.digest ? `@${input.facts.base.digest}` : ''}` }
+        : {}),
+    },
+  ];
   const seen = new Set<string>();
   for (const f of input.fragments) {
     if (seen.has(f.id)) continue;
@@ -135,25 +166,51 @@ export function buildSpdx(input: AttachInput): Buffer {
     const arch = typeof deb?.control['Architecture'] === 'string' ? deb.control['Architecture'] : d.attributes.arch;
     const maintainer = deb?.control['Maintainer'];
     packages.push({
-      SPDXID: `SPDXRef-Fragment-${hexOf(f.id)}`, name: d.name, versionInfo: d.version, downloadLocation: downloadLocation(f), filesAnalyzed: false,
+      SPDXID: `SPDXRef-Fragment-${hexOf(f.id)}`,
+      name: d.name,
+      versionInfo: d.version,
+      downloadLocation: downloadLocation(f),
+      filesAnalyzed: false,
       checksums: [{ algorithm: 'SHA256', checksumValue: hexOf(d.blob.digest) }],
-      licenseConcluded: 'NOASSERTION', licenseDeclared: licenseOf(f), copyrightText: 'NOASSERTION',
+      licenseConcluded: 'NOASSERTION',
+      licenseDeclared: licenseOf(f),
+      copyrightText: 'NOASSERTION',
       ...(typeof maintainer === 'string' ? { supplier: `Person: ${maintainer}` } : {}),
       sourceInfo: `lse fragment source ${canonicalJson(d.source)}`,
       comment: `lse fragment ${f.id}, blob ${d.blob.mediaType}`,
-      externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: purl(d.name, d.version, Boolean(deb) || d.scheme === 'debian', arch) }],
+      externalRefs: [
+        {
+          referenceCategory: 'PACKAGE-MANAGER',
+          referenceType: 'purl',
+          referenceLocator: purl(d.name, d.version, Boolean(deb) || d.scheme === 'debian', arch),
+        },
+      ],
     });
   }
   for (const p of input.basePackages ?? []) {
     packages.push({
-      SPDXID: spdxId(`SPDXRef-Base-${p.name}-${p.arch ?? ''}`), name: p.name, versionInfo: p.version, downloadLocation: 'NOASSERTION', filesAnalyzed: false,
-      licenseConcluded: 'NOASSERTION', licenseDeclared: 'NOASSERTION', copyrightText: 'NOASSERTION',
+      SPDXID: spdxId(`SPDXRef-Base-${p.name}-${p.arch ?? ''}`),
+      name: p.name,
+      versionInfo: p.version,
+      downloadLocation: 'NOASSERTION',
+      filesAnalyzed: false,
+      licenseConcluded: 'NOASSERTION',
+      licenseDeclared: 'NOASSERTION',
+      copyrightText: 'NOASSERTION',
       comment: `in the base${input.facts.base ? ` ${input.facts.base.name}` : ''}`,
-      externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: purl(p.name, p.version, (p.scheme ?? 'debian') === 'debian', p.arch) }],
+      externalRefs: [
+        {
+          referenceCategory: 'PACKAGE-MANAGER',
+          referenceType: 'purl',
+          referenceLocator: purl(p.name, p.version, (p.scheme ?? 'debian') === 'debian', p.arch),
+        },
+      ],
     });
   }
   const doc = {
-    spdxVersion: 'SPDX-2.3', dataLicense: 'CC0-1.0', SPDXID: 'SPDXRef-DOCUMENT',
+    spdxVersion: 'SPDX-2.3',
+    dataLicense: 'CC0-1.0',
+    SPDXID: 'SPDXRef-DOCUMENT',
     name: `lse image ${input.subject.digest}`,
     documentNamespace: `https://lse.dev/spdx/${hexOf(input.subject.digest)}`,
     creationInfo: { created: input.created, creators: ['Tool: lse-gateway'] },
@@ -161,7 +218,9 @@ export function buildSpdx(input: AttachInput): Buffer {
     packages,
     relationships: [
       { spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: root },
-      ...packages.slice(1).map((p) => ({ spdxElementId: root, relationshipType: 'CONTAINS', relatedSpdxElement: p['SPDXID'] })),
+      ...packages
+        .slice(1)
+        .map((p) => ({ spdxElementId: root, relationshipType: 'CONTAINS', relatedSpdxElement: p['SPDXID'] })),
     ],
   };
   return Buffer.from(`${JSON.stringify(sortKeysDeep(doc), null, 2)}\n`);
@@ -173,20 +232,34 @@ function sortKeysDeep(v: unknown): unknown {
 
 /** cosign's simple-signing payload for a manifest digest (the bytes that are signed). */
 export function cosignPayload(manifestDigest: string): Buffer {
-  return Buffer.from(JSON.stringify({
-    critical: { identity: { 'docker-reference': SIGNATURE_IDENTITY }, image: { 'docker-manifest-digest': manifestDigest }, type: 'cosign container image signature' },
-    optional: null,
-  }));
+  return Buffer.from(
+    JSON.stringify({
+      critical: {
+        identity: { 'docker-reference': SIGNATURE_IDENTITY },
+        image: { 'docker-manifest-digest': manifestDigest },
+        type: 'cosign container image signature',
+      },
+      optional: null,
+    }),
+  );
 }
 
 /** The in-toto v1 statement with the SLSA v1 provenance of an image. */
 export function buildProvenance(input: AttachInput): Buffer {
   const deps: Record<string, unknown>[] = [];
-  if (input.facts.synthesisKey) deps.push({ name: 'lock', uri: 'lse:lock', digest: { sha256: hexOf(input.facts.synthesisKey) } });
-  if (input.facts.base?.digest) deps.push({ name: `base ${input.facts.base.name}`, uri: `lse:base/${input.facts.base.name}`, digest: { sha256: hexOf(input.facts.base.digest) } });
+  if (input.facts.synthesisKey)
+    deps.push({ name: 'lock', uri: 'lse:lock', digest: { sha256: hexOf(input.facts.synthesisKey) } });
+  if (input.facts.base?.digest)
+    deps.push({
+      name: `base ${input.facts.base.name}`,
+      uri: `lse:base/${input.facts.base.name}`,
+      digest: { sha256: hexOf(input.facts.base.digest) },
+    });
   for (const f of input.fragments) {
     deps.push({
-      name: `${f.descriptor.name}@${f.descriptor.version}`, uri: `lse:fragment/${f.id}`, digest: { sha256: hexOf(f.id) },
+      name: `${f.descriptor.name}@${f.descriptor.version}`,
+      uri: `lse:fragment/${f.id}`,
+      digest: { sha256: hexOf(f.id) },
       annotations: { blob: f.descriptor.blob.digest, source: f.descriptor.source },
     });
   }
@@ -207,7 +280,10 @@ export function buildProvenance(input: AttachInput): Buffer {
 
 /** DSSE pre-authentication encoding (what a DSSE signature covers). */
 export function dssePae(payloadType: string, payload: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`DSSEv1 ${Buffer.byteLength(payloadType)} ${payloadType} ${payload.length} `), payload]);
+  return Buffer.concat([
+    Buffer.from(`DSSEv1 ${Buffer.byteLength(payloadType)} ${payloadType} ${payload.length} `),
+    payload,
+  ]);
 }
 
 export function dsseEnvelope(payloadType: string, payload: Buffer, key: ImageSigningKey): Buffer {
@@ -216,7 +292,10 @@ export function dsseEnvelope(payloadType: string, payload: Buffer, key: ImageSig
 }
 
 /** One stored blob of an attachment. */
-export interface Blob { digest: string; bytes: Buffer }
+export interface Blob {
+  digest: string;
+  bytes: Buffer;
+}
 
 export interface Attachment {
   artifactType: string;
@@ -229,41 +308,88 @@ export interface Attachment {
   cosignTag?: string;
 }
 
-function artifact(subject: Descriptor, artifactType: string, layerType: string, layer: Buffer, layerAnnotations: Record<string, string> | undefined, manifestAnnotations: Record<string, string>): Attachment {
-  const layerDesc: Descriptor = { mediaType: layerType, digest: sha256Digest(layer), size: layer.length, ...(layerAnnotations ? { annotations: layerAnnotations } : {}) };
+function artifact(
+  subject: Descriptor,
+  artifactType: string,
+  layerType: string,
+  layer: Buffer,
+  layerAnnotations: Record<string, string> | undefined,
+  manifestAnnotations: Record<string, string>,
+): Attachment {
+  const layerDesc: Descriptor = {
+    mediaType: layerType,
+    digest: sha256Digest(layer),
+    size: layer.length,
+    ...(layerAnnotations ? { annotations: layerAnnotations } : {}),
+  };
   const bytes = canonicalBytes({
-    schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_MANIFEST, artifactType, config: EMPTY_CONFIG.descriptor, layers: [layerDesc],
-    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size }, annotations: manifestAnnotations,
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_OCI_MANIFEST,
+    artifactType,
+    config: EMPTY_CONFIG.descriptor,
+    layers: [layerDesc],
+    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    annotations: manifestAnnotations,
   });
   const digest = sha256Digest(bytes);
   return {
     artifactType,
     manifest: { digest, bytes },
-    descriptor: { mediaType: MEDIA_TYPE_OCI_MANIFEST, digest, size: bytes.length, artifactType, annotations: manifestAnnotations },
-    blobs: [{ digest, bytes }, { digest: EMPTY_CONFIG.descriptor.digest, bytes: EMPTY_CONFIG.bytes }, { digest: layerDesc.digest, bytes: layer }],
+    descriptor: {
+      mediaType: MEDIA_TYPE_OCI_MANIFEST,
+      digest,
+      size: bytes.length,
+      artifactType,
+      annotations: manifestAnnotations,
+    },
+    blobs: [
+      { digest, bytes },
+      { digest: EMPTY_CONFIG.descriptor.digest, bytes: EMPTY_CONFIG.bytes },
+      { digest: layerDesc.digest, bytes: layer },
+    ],
   };
 }
 
 /** The SBOM, and with a key the signature and provenance, of an image. */
 export function buildAttachments(input: AttachInput, key: ImageSigningKey | undefined): Attachment[] {
   const created = { 'org.opencontainers.image.created': input.created };
-  const out = [artifact(input.subject, MEDIA_TYPE_SPDX_JSON, MEDIA_TYPE_SPDX_JSON, buildSpdx(input), undefined, created)];
+  const out = [
+    artifact(input.subject, MEDIA_TYPE_SPDX_JSON, MEDIA_TYPE_SPDX_JSON, buildSpdx(input), undefined, created),
+  ];
   if (!key) return out;
   const tagBase = `sha256-${hexOf(input.subject.digest)}`;
   const payload = cosignPayload(input.subject.digest);
-  const sig = artifact(input.subject, ARTIFACT_TYPE_COSIGN_SIGNATURE, MEDIA_TYPE_COSIGN_SIMPLESIGNING, payload, { [ANNOTATION_COSIGN_SIGNATURE]: key.sign(payload).toString('base64') }, created);
-  const att = artifact(input.subject, MEDIA_TYPE_DSSE, MEDIA_TYPE_DSSE, dsseEnvelope(PAYLOAD_TYPE_IN_TOTO, buildProvenance(input), key), { [ANNOTATION_COSIGN_SIGNATURE]: '', predicateType: SLSA_PROVENANCE_V1 }, created);
+  const sig = artifact(
+    input.subject,
+    ARTIFACT_TYPE_COSIGN_SIGNATURE,
+    MEDIA_TYPE_COSIGN_SIMPLESIGNING,
+    payload,
+    { [ANNOTATION_COSIGN_SIGNATURE]: key.sign(payload).toString('base64') },
+    created,
+  );
+  const att = artifact(
+    input.subject,
+    MEDIA_TYPE_DSSE,
+    MEDIA_TYPE_DSSE,
+    dsseEnvelope(PAYLOAD_TYPE_IN_TOTO, buildProvenance(input), key),
+    { [ANNOTATION_COSIGN_SIGNATURE]: '', predicateType: SLSA_PROVENANCE_V1 },
+    created,
+  );
   out.push({ ...sig, cosignTag: `${tagBase}.sig` }, { ...att, cosignTag: `${tagBase}.att` });
   return out;
 }
 
 /** The referrers answer (distribution-spec 1.1): an image index of the descriptors, filtered by artifactType when asked. */
 export function referrersIndex(descriptors: (Descriptor & { artifactType: string })[], artifactType?: string): Buffer {
-  const manifests = artifactType === undefined ? descriptors : descriptors.filter((d) => d.artifactType === artifactType);
+  const manifests =
+    artifactType === undefined ? descriptors : descriptors.filter((d) => d.artifactType === artifactType);
   return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_INDEX, manifests }));
 }
 
-const DOCKER_LAYER: Record<string, string> = { [MEDIA_TYPE_OCI_LAYER_GZIP]: MEDIA_TYPE_DOCKER_LAYER_GZIP, [MEDIA_TYPE_DOCKER_LAYER_GZIP]: MEDIA_TYPE_DOCKER_LAYER_GZIP };
+const DOCKER_LAYER: Record<string, string> = {
+  [MEDIA_TYPE_OCI_LAYER_GZIP]: MEDIA_TYPE_DOCKER_LAYER_GZIP,
+  [MEDIA_TYPE_DOCKER_LAYER_GZIP]: MEDIA_TYPE_DOCKER_LAYER_GZIP,
+};
 
 /**
  * The Docker schema 2 form of an OCI image manifest (same config and layers, Docker media types;
@@ -272,15 +398,39 @@ const DOCKER_LAYER: Record<string, string> = { [MEDIA_TYPE_OCI_LAYER_GZIP]: MEDI
  */
 export function toDockerManifest(manifest: Buffer): Buffer | undefined {
   const doc = JSON.parse(manifest.toString('utf8')) as ManifestDoc & { schemaVersion: number };
-  if (doc.mediaType !== MEDIA_TYPE_OCI_MANIFEST || doc.config?.mediaType !== MEDIA_TYPE_OCI_CONFIG || doc.subject || doc.artifactType) return undefined;
-  const layers = (doc.layers ?? []).map((l) => (DOCKER_LAYER[l.mediaType] ? { ...l, mediaType: DOCKER_LAYER[l.mediaType]! } : undefined));
+  if (
+    doc.mediaType !== MEDIA_TYPE_OCI_MANIFEST ||
+    doc.config?.mediaType !== MEDIA_TYPE_OCI_CONFIG ||
+    doc.subject ||
+    doc.artifactType
+  )
+    return undefined;
+  const layers = (doc.layers ?? []).map((l) =>
+    DOCKER_LAYER[l.mediaType] ? { ...l, mediaType: DOCKER_LAYER[l.mediaType]! } : undefined,
+  );
   if (layers.some((l) => l === undefined)) return undefined;
-  return canonicalBytes({ ...doc, mediaType: MEDIA_TYPE_DOCKER_MANIFEST, config: { ...doc.config, mediaType: MEDIA_TYPE_DOCKER_CONFIG }, layers });
+  return canonicalBytes({
+    ...doc,
+    mediaType: MEDIA_TYPE_DOCKER_MANIFEST,
+    config: { ...doc.config, mediaType: MEDIA_TYPE_DOCKER_CONFIG },
+    layers,
+  });
 }
 
 /** The Docker manifest list of an OCI index whose children have Docker forms (`children`: OCI digest → Docker descriptor). */
 export function toDockerManifestList(index: Buffer, children: Map<string, Descriptor>): Buffer | undefined {
-  const doc = JSON.parse(index.toString('utf8')) as { mediaType?: string; manifests?: (Descriptor & { platform?: unknown })[]; annotations?: unknown };
+  const doc = JSON.parse(index.toString('utf8')) as {
+    mediaType?: string;
+    manifests?: (Descriptor & { platform?: unknown })[];
+    annotations?: unknown;
+  };
   if (doc.mediaType !== MEDIA_TYPE_OCI_INDEX || !doc.manifests?.every((m) => children.has(m.digest))) return undefined;
-  return canonicalBytes({ ...doc, mediaType: MEDIA_TYPE_DOCKER_MANIFEST_LIST, manifests: doc.manifests.map((m) => ({ ...children.get(m.digest)!, ...(m.platform ? { platform: m.platform } : {}) })) });
+  return canonicalBytes({
+    ...doc,
+    mediaType: MEDIA_TYPE_DOCKER_MANIFEST_LIST,
+    manifests: doc.manifests.map((m) => ({
+      ...children.get(m.digest)!,
+      ...(m.platform ? { platform: m.platform } : {}),
+    })),
+  });
 }

@@ -38,7 +38,11 @@ describe('planLayers', () => {
     expect(planLayers(items(sizes), 3)).toEqual([['f0', 'f1'], ['f2'], ['f3']]);
     // f1 is large at 30 bytes: the unprotected pair f2+f3 merges although it is bigger.
     expect(planLayers(items(sizes), 3, { largeSize: 30 })).toEqual([['f0'], ['f1'], ['f2', 'f3']]);
-    const pop: BudgetItem[] = [{ id: 'a', size: 1, popularity: 2 }, { id: 'b', size: 1 }, { id: 'c', size: 1 }];
+    const pop: BudgetItem[] = [
+      { id: 'a', size: 1, popularity: 2 },
+      { id: 'b', size: 1 },
+      { id: 'c', size: 1 },
+    ];
     expect(planLayers(pop, 2)).toEqual([['a', 'b'], ['c']]);
     expect(planLayers(pop, 2, { popularUses: 2 })).toEqual([['a'], ['b', 'c']]);
   });
@@ -54,7 +58,10 @@ describe('planLayers', () => {
     expect(plan).toHaveLength(2);
     // b+c is the only pair without a protected fragment, so it merges first; then the budget
     // still forces one more merge, and a+libc is the cheapest pair.
-    expect(plan).toEqual([['a', 'libc'], ['b', 'c']]);
+    expect(plan).toEqual([
+      ['a', 'libc'],
+      ['b', 'c'],
+    ]);
   });
 
   it('folds protected fragments together only when there are more than the budget', () => {
@@ -64,13 +71,24 @@ describe('planLayers', () => {
 
   it('is deterministic', () => {
     const input = items(Array.from({ length: 30 }, (_, i) => (i % 5) * KiB));
-    expect(planLayers(input, 7)).toEqual(planLayers(input.map((i) => ({ ...i })), 7));
+    expect(planLayers(input, 7)).toEqual(
+      planLayers(
+        input.map((i) => ({ ...i })),
+        7,
+      ),
+    );
   });
 
   it('rejects a bad budget and duplicate ids', () => {
     expect(() => planLayers(items([1]), 0)).toThrow(/positive integer/);
     try {
-      planLayers([{ id: 'x', size: 1 }, { id: 'x', size: 1 }], 1);
+      planLayers(
+        [
+          { id: 'x', size: 1 },
+          { id: 'x', size: 1 },
+        ],
+        1,
+      );
       throw new Error('no error');
     } catch (e) {
       expect(isLseError(e, 'USAGE')).toBe(true);

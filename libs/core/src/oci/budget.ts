@@ -64,7 +64,10 @@ export function planLayers(items: BudgetItem[], budget: number, opts: BudgetOpti
   }
   const seen = new Set<string>();
   for (const it of items) {
-    if (seen.has(it.id)) throw new LseError('USAGE', `fragment ${it.id} is listed twice in the layer plan input; list each once`, { id: it.id });
+    if (seen.has(it.id))
+      throw new LseError('USAGE', `fragment ${it.id} is listed twice in the layer plan input; list each once`, {
+        id: it.id,
+      });
     seen.add(it.id);
   }
   if (items.length <= budget) return items.map((it) => [it.id]);
@@ -84,7 +87,11 @@ export function planLayers(items: BudgetItem[], budget: number, opts: BudgetOpti
     }
     const a = groups[best];
     const b = groups[best + 1];
-    groups.splice(best, 2, { ids: [...a.ids, ...b.ids], size: a.size + b.size, protectedCount: a.protectedCount + b.protectedCount });
+    groups.splice(best, 2, {
+      ids: [...a.ids, ...b.ids],
+      size: a.size + b.size,
+      protectedCount: a.protectedCount + b.protectedCount,
+    });
   }
   return groups.map((g) => g.ids);
 }

@@ -3,8 +3,24 @@ import type { FileEntry } from '../model';
 import { assertNoConflicts, findPathConflicts } from './conflicts';
 
 const dir = (path: string, mode = 0o755): FileEntry => ({ path, type: 'dir', mode, uid: 0, gid: 0, size: 0 });
-const file = (path: string, digest: string, mode = 0o644): FileEntry => ({ path, type: 'file', mode, uid: 0, gid: 0, size: 3, digest });
-const link = (path: string, linkname: string): FileEntry => ({ path, type: 'symlink', mode: 0o777, uid: 0, gid: 0, size: 0, linkname });
+const file = (path: string, digest: string, mode = 0o644): FileEntry => ({
+  path,
+  type: 'file',
+  mode,
+  uid: 0,
+  gid: 0,
+  size: 3,
+  digest,
+});
+const link = (path: string, linkname: string): FileEntry => ({
+  path,
+  type: 'symlink',
+  mode: 0o777,
+  uid: 0,
+  gid: 0,
+  size: 0,
+  linkname,
+});
 const D1 = `sha256:${'1'.repeat(64)}`;
 const D2 = `sha256:${'2'.repeat(64)}`;
 
@@ -48,7 +64,9 @@ describe('findPathConflicts', () => {
       { owner: 'a', files: [file('opt/tool', D1)] },
       { owner: 'b', files: [file('opt/tool/bin', D2), file('opt/tool/lib', D2)] },
     ]);
-    expect(conflicts).toEqual([{ path: 'opt/tool', owners: ['a', 'b'], reason: expect.stringContaining("b puts 'opt/tool/") }]);
+    expect(conflicts).toEqual([
+      { path: 'opt/tool', owners: ['a', 'b'], reason: expect.stringContaining("b puts 'opt/tool/") },
+    ]);
   });
 
   it('reports every conflicting pair among three owners, sorted', () => {

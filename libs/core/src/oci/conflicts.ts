@@ -51,7 +51,12 @@ export function findPathConflicts(sets: OwnedFiles[]): PathConflict[] {
   for (const [path, owned] of byPath) {
     for (let x = 0; x < owned.length; x++) {
       for (let y = x + 1; y < owned.length; y++) {
-        const reason = sameEntryConflict(owned[x].entry, owned[y].entry, sets[owned[x].ownerIndex].owner, sets[owned[y].ownerIndex].owner);
+        const reason = sameEntryConflict(
+          owned[x].entry,
+          owned[y].entry,
+          sets[owned[x].ownerIndex].owner,
+          sets[owned[y].ownerIndex].owner,
+        );
         if (reason !== null) add(path, owned[x].ownerIndex, owned[y].ownerIndex, reason);
       }
     }

@@ -31,6 +31,11 @@ export function gunzip(buf: Buffer, what = 'blob'): Buffer {
   try {
     return gunzipSync(buf);
   } catch (e) {
-    throw new LseError('TAR_INVALID', `${what}: not valid gzip data (${(e as Error).message}); re-fetch or rebuild it`, { what }, { cause: e });
+    throw new LseError(
+      'TAR_INVALID',
+      `${what}: not valid gzip data (${(e as Error).message}); re-fetch or rebuild it`,
+      { what },
+      { cause: e },
+    );
   }
 }

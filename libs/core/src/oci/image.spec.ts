@@ -1,8 +1,21 @@
 import { createHash } from 'node:crypto';
 import { isLseError } from '../errors';
 import type { Lock } from '../model';
-import { buildImageConfig, buildImageIndex, buildImageManifest, buildLayoutIndex, descriptorOf, type ImageConfigInput } from './image';
-import { ANNOTATION_REF_NAME, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST } from './mediaTypes';
+import {
+  buildImageConfig,
+  buildImageIndex,
+  buildImageManifest,
+  buildLayoutIndex,
+  descriptorOf,
+  type ImageConfigInput,
+} from './image';
+import {
+  ANNOTATION_REF_NAME,
+  MEDIA_TYPE_OCI_CONFIG,
+  MEDIA_TYPE_OCI_INDEX,
+  MEDIA_TYPE_OCI_LAYER_GZIP,
+  MEDIA_TYPE_OCI_MANIFEST,
+} from './mediaTypes';
 import { canonicalJson } from '../canonical-json';
 
 const d = (c: string): string => `sha256:${c.repeat(64)}`;
@@ -20,7 +33,10 @@ const input = (over: Partial<ImageConfigInput> = {}): ImageConfigInput => ({
   platform: { os: 'linux', arch: 'amd64' },
   config: lockConfig(),
   base: { diffIds: [d('a')] },
-  layers: [{ diffId: d('b'), fragments: ['libc6@2.36', 'zlib@1.3'] }, { diffId: d('c'), fragments: ['inline files'] }],
+  layers: [
+    { diffId: d('b'), fragments: ['libc6@2.36', 'zlib@1.3'] },
+    { diffId: d('c'), fragments: ['inline files'] },
+  ],
   created: 0,
   ...over,
 });
@@ -49,7 +65,11 @@ describe('buildImageConfig', () => {
   });
 
   it('uses the given epoch and variant', () => {
-    const cfg = JSON.parse(buildImageConfig(input({ created: 1700000000, platform: { os: 'linux', arch: 'arm64', variant: 'v8' } })).toString());
+    const cfg = JSON.parse(
+      buildImageConfig(
+        input({ created: 1700000000, platform: { os: 'linux', arch: 'arm64', variant: 'v8' } }),
+      ).toString(),
+    );
     expect(cfg.created).toBe('2023-11-14T22:13:20Z');
     expect(cfg.history[1].created).toBe('2023-11-14T22:13:20Z');
     expect(cfg.variant).toBe('v8');
@@ -59,14 +79,33 @@ describe('buildImageConfig', () => {
   it('inherits the base config where the lock sets nothing, and our env overrides', () => {
     const base = {
       diffIds: [d('a')],
-      history: [{ created: '2020-01-01T00:00:00Z', created_by: 'ADD rootfs' }, { created_by: 'ENV x', empty_layer: true }],
-      config: { Env: ['PATH=/base', 'LANG=C.UTF-8'], Cmd: ['bash'], WorkingDir: '/', Labels: { base: 'y' }, StopSignal: 'SIGTERM' },
+      history: [
+        { created: '2020-01-01T00:00:00Z', created_by: 'ADD rootfs' },
+        { created_by: 'ENV x', empty_layer: true },
+      ],
+      config: {
+        Env: ['PATH=/base', 'LANG=C.UTF-8'],
+        Cmd: ['bash'],
+        WorkingDir: '/',
+        Labels: { base: 'y' },
+        StopSignal: 'SIGTERM',
+      },
     };
-    const cfg = JSON.parse(buildImageConfig(input({ base, config: { env: { PATH: '/ours' }, labels: {} } })).toString());
-    expect(cfg.config).toEqual({ Env: ['LANG=C.UTF-8', 'PATH=/ours'], Cmd: ['bash'], WorkingDir: '/', Labels: { base: 'y' }, StopSignal: 'SIGTERM' });
+    const cfg = JSON.parse(
+      buildImageConfig(input({ base, config: { env: { PATH: '/ours' }, labels: {} } })).toString(),
+    );
+    expect(cfg.config).toEqual({
+      Env: ['LANG=C.UTF-8', 'PATH=/ours'],
+      Cmd: ['bash'],
+      WorkingDir: '/',
+      Labels: { base: 'y' },
+      StopSignal: 'SIGTERM',
+    });
     expect(cfg.history.slice(0, 2)).toEqual(base.history);
     // An entrypoint of ours drops the base's Cmd.
-    const cfg2 = JSON.parse(buildImageConfig(input({ base, config: { env: {}, labels: {}, entrypoint: ['/x'] } })).toString());
+    const cfg2 = JSON.parse(
+      buildImageConfig(input({ base, config: { env: {}, labels: {}, entrypoint: ['/x'] } })).toString(),
+    );
     expect(cfg2.config.Cmd).toBeUndefined();
     expect(cfg2.config.Entrypoint).toEqual(['/x']);
   });
@@ -91,7 +130,10 @@ describe('buildImageConfig', () => {
 
 describe('buildImageManifest / buildImageIndex / buildLayoutIndex', () => {
   const config = buildImageConfig(input());
-  const layers = [{ digest: d('e'), size: 10, mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip' }, { digest: d('f'), size: 20 }];
+  const layers = [
+    { digest: d('e'), size: 10, mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip' },
+    { digest: d('f'), size: 20 },
+  ];
 
   it('describes config and layers', () => {
     const m = JSON.parse(buildImageManifest(config, layers).toString());
@@ -104,7 +146,9 @@ describe('buildImageManifest / buildImageIndex / buildLayoutIndex', () => {
         { mediaType: MEDIA_TYPE_OCI_LAYER_GZIP, digest: d('f'), size: 20 },
       ],
     });
-    const withAnn = JSON.parse(buildImageManifest(config, layers, { 'org.opencontainers.image.base.digest': d('9') }).toString());
+    const withAnn = JSON.parse(
+      buildImageManifest(config, layers, { 'org.opencontainers.image.base.digest': d('9') }).toString(),
+    );
     expect(withAnn.annotations).toEqual({ 'org.opencontainers.image.base.digest': d('9') });
     expect(buildImageManifest(config, layers).equals(buildImageManifest(Buffer.from(config), [...layers]))).toBe(true);
   });
@@ -112,7 +156,9 @@ describe('buildImageManifest / buildImageIndex / buildLayoutIndex', () => {
   it('builds an index with platforms, and a layout index with the ref name', () => {
     const manifest = buildImageManifest(config, layers);
     const desc = descriptorOf(MEDIA_TYPE_OCI_MANIFEST, manifest);
-    const idx = JSON.parse(buildImageIndex([{ descriptor: desc, platform: { architecture: 'amd64', os: 'linux' } }]).toString());
+    const idx = JSON.parse(
+      buildImageIndex([{ descriptor: desc, platform: { architecture: 'amd64', os: 'linux' } }]).toString(),
+    );
     expect(idx.mediaType).toBe(MEDIA_TYPE_OCI_INDEX);
     expect(idx.manifests).toEqual([{ ...desc, platform: { architecture: 'amd64', os: 'linux' } }]);
     const layout = JSON.parse(buildLayoutIndex(desc, 'v1').toString());
@@ -124,7 +170,9 @@ describe('buildImageManifest / buildImageIndex / buildLayoutIndex', () => {
 
 describe('canonicalJson of OCI documents', () => {
   it('sorts keys at every depth and drops undefined members', () => {
-    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: undefined, x: 'é' }], c: null } })).toBe('{"a":{"c":null,"d":[3,{"x":"é","z":1}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: undefined, x: 'é' }], c: null } })).toBe(
+      '{"a":{"c":null,"d":[3,{"x":"é","z":1}]},"b":1}',
+    );
     expect(() => canonicalJson({ a: NaN })).toThrow();
   });
 });

@@ -74,7 +74,11 @@ export function ociPlatform(p: Pick<Platform, 'os' | 'arch' | 'variant'>): OciPl
 /** RFC 3339 UTC timestamp of an epoch in seconds, without fractional seconds. */
 export function epochToRfc3339(seconds: number): string {
   if (!Number.isSafeInteger(seconds) || seconds < 0) {
-    throw new LseError('USAGE', `creation time must be whole seconds since the epoch, got ${seconds}; check SOURCE_DATE_EPOCH`, { seconds });
+    throw new LseError(
+      'USAGE',
+      `creation time must be whole seconds since the epoch, got ${seconds}; check SOURCE_DATE_EPOCH`,
+      { seconds },
+    );
   }
   return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

@@ -115,13 +115,22 @@ function inlineFiles(files: InlineFile[]): { path: string; mode: number; data: B
   return files.map((f) => {
     const path = canonicalPath(f.path);
     if (path === '' || path.split('/').includes('..')) {
-      throw new LseError('MANIFEST_INVALID', `inline file '${f.path}' must name a file inside the image, without '..'`, { path: f.path });
+      throw new LseError(
+        'MANIFEST_INVALID',
+        `inline file '${f.path}' must name a file inside the image, without '..'`,
+        { path: f.path },
+      );
     }
-    if (seen.has(path)) throw new LseError('MANIFEST_INVALID', `inline file '${f.path}' is listed twice; keep one`, { path: f.path });
+    if (seen.has(path))
+      throw new LseError('MANIFEST_INVALID', `inline file '${f.path}' is listed twice; keep one`, { path: f.path });
     seen.add(path);
     const modeText = f.mode === undefined || f.mode === '' ? '0644' : f.mode;
     if (!/^[0-7]{3,4}$/.test(modeText)) {
-      throw new LseError('MANIFEST_INVALID', `inline file '${f.path}': mode '${f.mode}' is not an octal mode like '0644'`, { path: f.path, mode: f.mode });
+      throw new LseError(
+        'MANIFEST_INVALID',
+        `inline file '${f.path}': mode '${f.mode}' is not an octal mode like '0644'`,
+        { path: f.path, mode: f.mode },
+      );
     }
     return { path, mode: parseInt(modeText, 8), data: Buffer.from(f.content, 'utf8') };
   });
@@ -166,12 +175,15 @@ function orderEntries(entries: TarEntry[]): TarEntry[] {
   }
   for (const list of waiting.values()) {
     for (const e of list) {
-      throw new LseError('TAR_INVALID', `hardlink '${e.path}' points to '${e.linkname}', which is not in the layer; the fragment is malformed`, {
-        path: e.path,
-        linkname: e.linkname,
-      });
+      throw new LseError(
+        'TAR_INVALID',
+        `hardlink '${e.path}' points to '${e.linkname}', which is not in the layer; the fragment is malformed`,
+        {
+          path: e.path,
+          linkname: e.linkname,
+        },
+      );
     }
   }
   return out;
 }
-

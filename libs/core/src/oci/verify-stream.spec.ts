@@ -13,7 +13,12 @@ async function run(input: Buffer, expected: { digest: string; size: number }): P
   await pipeline(
     Readable.from(chunks),
     new StreamingDigestVerifier(expected, 'layer L'),
-    new Writable({ write(c: Buffer, _e, cb) { out.push(c); cb(); } }),
+    new Writable({
+      write(c: Buffer, _e, cb) {
+        out.push(c);
+        cb();
+      },
+    }),
   );
   return Buffer.concat(out);
 }

@@ -27,10 +27,14 @@ export class StreamingDigestVerifier extends Transform {
   ) {
     super();
     if (!SHA256_DIGEST.test(expected.digest)) {
-      throw new LseError('USAGE', `${label}: expected digest '${expected.digest}' is not of the form sha256:<64 hex>`, { expected });
+      throw new LseError('USAGE', `${label}: expected digest '${expected.digest}' is not of the form sha256:<64 hex>`, {
+        expected,
+      });
     }
     if (!Number.isSafeInteger(expected.size) || expected.size < 0) {
-      throw new LseError('USAGE', `${label}: expected size ${expected.size} is not a non-negative integer`, { expected });
+      throw new LseError('USAGE', `${label}: expected size ${expected.size} is not a non-negative integer`, {
+        expected,
+      });
     }
   }
 

@@ -53,10 +53,20 @@ export function baseFragment(p: BasePackage, label: string): Fragment {
     id: `base:${p.name}=${p.version}`,
     signatures: [],
     descriptor: {
-      schemaVersion: 1, name: p.name, version: p.version, scheme: p.scheme ?? 'debian', attributes: {},
-      depends: [], preDepends: [], provides: p.provides ?? [], conflicts: [], breaks: [], files: [],
+      schemaVersion: 1,
+      name: p.name,
+      version: p.version,
+      scheme: p.scheme ?? 'debian',
+      attributes: {},
+      depends: [],
+      preDepends: [],
+      provides: p.provides ?? [],
+      conflicts: [],
+      breaks: [],
+      files: [],
       blob: { mediaType: FRAGMENT_TAR_MEDIA_TYPE, digest: 'sha256:' + '0'.repeat(64), size: 0 },
-      source: { type: 'base' }, metadata: { [MARK]: label },
+      source: { type: 'base' },
+      metadata: { [MARK]: label },
     },
   };
 }
@@ -76,13 +86,17 @@ export class BaseCatalog implements Catalog {
   private readonly named = new Map<string, Fragment>();
   private readonly provided = new Map<string, Fragment[]>();
 
-  constructor(private readonly inner: Catalog, readonly base: BaseContents) {
+  constructor(
+    private readonly inner: Catalog,
+    readonly base: BaseContents,
+  ) {
     for (const p of base.packages) {
       if (this.named.has(p.name)) continue; // one per name (a second architecture of a multi-arch package)
       const f = baseFragment(p, base.label);
       this.named.set(p.name, f);
       if (p.depends) this.texts.set(p.name, p.depends);
-      for (const name of new Set((p.provides ?? []).map((x) => x.name))) this.provided.set(name, [...(this.provided.get(name) ?? []), f]);
+      for (const name of new Set((p.provides ?? []).map((x) => x.name)))
+        this.provided.set(name, [...(this.provided.get(name) ?? []), f]);
     }
     this.fragments = [...this.named.values()];
   }

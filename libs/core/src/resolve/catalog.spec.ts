@@ -8,7 +8,12 @@ describe('MemoryCatalog', () => {
 
   it('indexes by name and by provided name, once per fragment id', () => {
     expect(cat.byName('postfix')).toEqual([postfix]);
-    expect(cat.providersOf('mta').map((x) => x.descriptor.name).sort()).toEqual(['exim', 'postfix']);
+    expect(
+      cat
+        .providersOf('mta')
+        .map((x) => x.descriptor.name)
+        .sort(),
+    ).toEqual(['exim', 'postfix']);
     expect(cat.byName('mta')).toEqual([]);
     expect(cat.names()).toEqual(['exim', 'postfix']);
   });

@@ -44,7 +44,12 @@ export function fits(attrs: VariantAttributes, p: Platform): Fit {
     const have = p.features ?? [];
     const missing = attrs.features.filter((f) => !have.includes(f));
     if (missing.length > 0) {
-      return { ok: false, attribute: 'features', wanted: missing.join(', '), have: have.length ? have.join(', ') : 'none' };
+      return {
+        ok: false,
+        attribute: 'features',
+        wanted: missing.join(', '),
+        have: have.length ? have.join(', ') : 'none',
+      };
     }
   }
   if (attrs.libc !== undefined && p.libc !== undefined && attrs.libc !== p.libc) {
@@ -71,7 +76,9 @@ export function describeMisfit(fit: Exclude<Fit, { ok: true }>, p: Platform): st
       return `needs libc ${fit.wanted}, runtime has ${fit.have}`;
     case 'region': {
       const fallback = p.regionFallback?.length ? `fallbacks ${p.regionFallback.join(', ')}` : 'no fallback';
-      return p.region === undefined ? `is for region ${fit.wanted}, runtime has no region` : `is for region ${fit.wanted}, runtime is in ${p.region} (${fallback})`;
+      return p.region === undefined
+        ? `is for region ${fit.wanted}, runtime has no region`
+        : `is for region ${fit.wanted}, runtime is in ${p.region} (${fallback})`;
     }
     default:
       return `needs ${fit.attribute} ${fit.wanted}, runtime has ${fit.have}`;
@@ -101,9 +108,10 @@ const REGION_TIERS = 64;
  */
 export function rank(attrs: VariantAttributes, p: Platform, prefer?: VariantPreference): number {
   let score = 0;
-  if (attrs.region !== undefined) score += (REGION_TIERS - Math.min(regionTier(attrs.region, p) ?? REGION_TIERS, REGION_TIERS - 1)) * REGION_WEIGHT;
+  if (attrs.region !== undefined)
+    score += (REGION_TIERS - Math.min(regionTier(attrs.region, p) ?? REGION_TIERS, REGION_TIERS - 1)) * REGION_WEIGHT;
   if (prefer?.variant !== undefined && (attrs.variant ?? 'v1') === prefer.variant) score += 1e9; // no variant = baseline v1
-  const level = attrs.variant !== undefined ? levelOf(attrs.variant) ?? 0 : 0;
+  const level = attrs.variant !== undefined ? (levelOf(attrs.variant) ?? 0) : 0;
   score += Math.min(level, 99) * 1e6;
   const preferred = prefer?.features ?? [];
   const matched = (attrs.features ?? []).filter((f) => preferred.includes(f)).length;

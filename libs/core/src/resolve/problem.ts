@@ -90,7 +90,8 @@ export class Problem {
   /** Incompatibilities of the requirements: { root, A ∉ Sa } each. */
   requirementIncompats(reqs: readonly Requirement[]): Incompat[] {
     return reqs.map((r) => {
-      const atom: RelationAtom = r.version !== undefined && r.version.trim() !== '' ? { name: r.name, constraint: r.version } : { name: r.name };
+      const atom: RelationAtom =
+        r.version !== undefined && r.version.trim() !== '' ? { name: r.name, constraint: r.version } : { name: r.name };
       const m = this.matchAtom(atom, this.rootLabel);
       const terms: Term[] = [{ pkg: ROOT, pos: true, set: 1n }];
       for (const [pkg, set] of m.sets) terms.push({ pkg, pos: false, set });
@@ -102,7 +103,13 @@ export class Problem {
   baseIncompats(fragments: readonly Fragment[]): Incompat[] {
     return fragments.map((f) => {
       const p = this.pkg(f.descriptor.name);
-      return { terms: [{ pkg: ROOT, pos: true, set: 1n }, { pkg: p.index, pos: false, set: p.full }], cause: { kind: 'base', label: baseOf(f)! } };
+      return {
+        terms: [
+          { pkg: ROOT, pos: true, set: 1n },
+          { pkg: p.index, pos: false, set: p.full },
+        ],
+        cause: { kind: 'base', label: baseOf(f)! },
+      };
     });
   }
 
@@ -137,7 +144,13 @@ export class Problem {
           const holders = this.holders(pkg, key);
           for (const [q, set] of this.matchAtom(atom, who).sets) {
             if (q === pkg.index) continue; // never conflicts with itself; one version per name anyway
-            out.push({ terms: [{ pkg: pkg.index, pos: true, set: holders }, { pkg: q, pos: true, set }], cause: { kind: 'conflicts', field, atom } });
+            out.push({
+              terms: [
+                { pkg: pkg.index, pos: true, set: holders },
+                { pkg: q, pos: true, set },
+              ],
+              cause: { kind: 'conflicts', field, atom },
+            });
           }
         }
       }
@@ -153,8 +166,10 @@ export class Problem {
         map.set(k, (map.get(k) ?? 0n) | bit(j));
       };
       pkg.candidates.forEach((c, j) => {
-        for (const field of ['depends', 'preDepends'] as const) for (const r of c.descriptor[field]) mark(`${field}|${relKey(r)}`, j);
-        for (const field of ['conflicts', 'breaks'] as const) for (const r of c.descriptor[field]) for (const a of r) mark(`${field}|${relKey([a])}`, j);
+        for (const field of ['depends', 'preDepends'] as const)
+          for (const r of c.descriptor[field]) mark(`${field}|${relKey(r)}`, j);
+        for (const field of ['conflicts', 'breaks'] as const)
+          for (const r of c.descriptor[field]) for (const a of r) mark(`${field}|${relKey([a])}`, j);
       });
       pkg.holders = map;
     }
@@ -173,14 +188,21 @@ export class Problem {
       if (i !== undefined && this.matches(atom, f, who)) found.push({ pkg: p, i, rank: priorityRank(f) });
     };
     this.catalog.byName(atom.name).forEach(consider);
-    const providers = [...this.catalog.providersOf(atom.name)].sort((a, b) => cmpStr(a.descriptor.name, b.descriptor.name) || cmpStr(a.id, b.id));
+    const providers = [...this.catalog.providersOf(atom.name)].sort(
+      (a, b) => cmpStr(a.descriptor.name, b.descriptor.name) || cmpStr(a.id, b.id),
+    );
     providers.filter((f) => f.descriptor.name !== atom.name).forEach(consider);
     const sets = new Map<number, bigint>();
     // Own name first, then providers by Debian priority (as apt: awk is mawk, `required`, not
     // gawk, `optional`), then by name: the order alternatives are tried in.
     const best = new Map<number, number>();
     for (const x of found) best.set(x.pkg.index, Math.min(best.get(x.pkg.index) ?? 9, x.rank));
-    found.sort((a, b) => (a.pkg.name === atom.name ? 0 : 1) - (b.pkg.name === atom.name ? 0 : 1) || best.get(a.pkg.index)! - best.get(b.pkg.index)! || cmpStr(a.pkg.name, b.pkg.name));
+    found.sort(
+      (a, b) =>
+        (a.pkg.name === atom.name ? 0 : 1) - (b.pkg.name === atom.name ? 0 : 1) ||
+        best.get(a.pkg.index)! - best.get(b.pkg.index)! ||
+        cmpStr(a.pkg.name, b.pkg.name),
+    );
     for (const { pkg, i } of found) sets.set(pkg.index, (sets.get(pkg.index) ?? 0n) | bit(i));
     m = { sets };
     if (sets.size === 0) m.note = this.explainNoMatch(atom, who);
@@ -193,7 +215,12 @@ export class Problem {
       return atomMatches(atom, f);
     } catch (e) {
       if (e instanceof LseError && e.code === 'CONSTRAINT_INVALID') {
-        throw new LseError('CONSTRAINT_INVALID', `${who}: relation '${formatRelation([atom])}' cannot be read for ${f.descriptor.name} ${f.descriptor.version} (${f.descriptor.scheme}): ${e.message}`, { ...e.details, atom }, { cause: e });
+        throw new LseError(
+          'CONSTRAINT_INVALID',
+          `${who}: relation '${formatRelation([atom])}' cannot be read for ${f.descriptor.name} ${f.descriptor.version} (${f.descriptor.scheme}): ${e.message}`,
+          { ...e.details, atom },
+          { cause: e },
+        );
       }
       throw e;
     }
@@ -222,30 +249,57 @@ export class Problem {
       // Newest version that would match, and why none of its variants runs here.
       const newest = unfit.reduce((a, b) => (versionOrder(b, a) > 0 ? b : a));
       const same = unfit.filter((f) => f.descriptor.name === newest.descriptor.name && versionOrder(f, newest) === 0);
-      const reasons = [...new Set(same.map((f) => {
-        const fit = fits(f.descriptor.attributes, this.platform);
-        return fit.ok ? '' : describeMisfit(fit, this.platform);
-      }))].sort();
+      const reasons = [
+        ...new Set(
+          same.map((f) => {
+            const fit = fits(f.descriptor.attributes, this.platform);
+            return fit.ok ? '' : describeMisfit(fit, this.platform);
+          }),
+        ),
+      ].sort();
       const head = `${newest.descriptor.name} ${newest.descriptor.version}`;
-      const text = reasons.length === 1 ? `${head}: every variant ${reasons[0]}` : `${head}: no variant fits (one ${reasons.join('; one ')})`;
-      const regionMisfit = same.some((f) => !fits(f.descriptor.attributes, this.platform).ok && fitsElsewhere(f, this.platform));
-      const regions = [...new Set(wanted.flatMap((f) => (f.descriptor.attributes.region !== undefined ? [f.descriptor.attributes.region] : [])))].sort();
+      const text =
+        reasons.length === 1
+          ? `${head}: every variant ${reasons[0]}`
+          : `${head}: no variant fits (one ${reasons.join('; one ')})`;
+      const regionMisfit = same.some(
+        (f) => !fits(f.descriptor.attributes, this.platform).ok && fitsElsewhere(f, this.platform),
+      );
+      const regions = [
+        ...new Set(
+          wanted.flatMap((f) => (f.descriptor.attributes.region !== undefined ? [f.descriptor.attributes.region] : [])),
+        ),
+      ].sort();
       return regionMisfit && regions.length > 0 ? { kind: 'variant', text, regions } : { kind: 'variant', text };
     }
     const inBase = named.length === 1 ? baseOf(named[0]!) : undefined;
     if (inBase !== undefined) {
-      return { kind: 'versions', text: `the base ${inBase} holds ${atom.name} ${named[0]!.descriptor.version}, which is not ${atom.constraint ?? 'a match'} (a package of the base is not replaced: use a base with a fitting version)` };
+      return {
+        kind: 'versions',
+        text: `the base ${inBase} holds ${atom.name} ${named[0]!.descriptor.version}, which is not ${atom.constraint ?? 'a match'} (a package of the base is not replaced: use a base with a fitting version)`,
+      };
     }
     const fitting = named.filter((f) => fits(f.descriptor.attributes, this.platform).ok);
     if (fitting.length === 0) {
-      return { kind: 'versions', text: `${atom.name} has no version in ${atom.constraint ? `'${atom.constraint}'` : 'the catalog'}` };
+      return {
+        kind: 'versions',
+        text: `${atom.name} has no version in ${atom.constraint ? `'${atom.constraint}'` : 'the catalog'}`,
+      };
     }
     if (named.length === 0) {
-      return { kind: 'versions', text: `${atom.name} is only a virtual name, provided by ${[...new Set(providers.map((f) => f.descriptor.name))].sort().join(', ')} without a matching version` };
+      return {
+        kind: 'versions',
+        text: `${atom.name} is only a virtual name, provided by ${[...new Set(providers.map((f) => f.descriptor.name))].sort().join(', ')} without a matching version`,
+      };
     }
-    const versions = [...new Map(fitting.map((f) => [f.descriptor.version, f])).values()].sort(versionOrder).map((f) => f.descriptor.version);
+    const versions = [...new Map(fitting.map((f) => [f.descriptor.version, f])).values()]
+      .sort(versionOrder)
+      .map((f) => f.descriptor.version);
     const shown = versions.length > 8 ? [...versions.slice(0, 3), '...', ...versions.slice(-4)] : versions;
-    return { kind: 'versions', text: `${atom.name} has only version${versions.length > 1 ? 's' : ''} ${shown.join(', ')}` };
+    return {
+      kind: 'versions',
+      text: `${atom.name} has only version${versions.length > 1 ? 's' : ''} ${shown.join(', ')}`,
+    };
   }
 }
 

@@ -9,14 +9,22 @@ import { resolve } from './resolver';
 import { syntheticFragment as f } from './synthetic';
 
 const linux: Platform = { os: 'linux', arch: 'amd64' };
-const at = (region?: string, regionFallback?: string[]): Platform => ({ ...linux, ...(region ? { region } : {}), ...(regionFallback ? { regionFallback } : {}) });
+const at = (region?: string, regionFallback?: string[]): Platform => ({
+  ...linux,
+  ...(region ? { region } : {}),
+  ...(regionFallback ? { regionFallback } : {}),
+});
 
 const eu = f({ name: 'mirrors', version: '1.0.0', attributes: { region: 'eu-west' } });
 const us = f({ name: 'mirrors', version: '1.0.0', attributes: { region: 'us-east' } });
 const anywhere = f({ name: 'mirrors', version: '1.0.0', attributes: {} });
 
 function chosen(catalog: Fragment[], platform: Platform): string {
-  const [only] = resolve({ requirements: [{ name: 'mirrors' }], platform, catalog: new MemoryCatalog(catalog) }).fragments;
+  const [only] = resolve({
+    requirements: [{ name: 'mirrors' }],
+    platform,
+    catalog: new MemoryCatalog(catalog),
+  }).fragments;
   return only!.descriptor.attributes.region ?? 'none';
 }
 
@@ -34,8 +42,18 @@ describe('region negotiation', () => {
   it('a regional variant fits its region or a runtime listing it as a fallback, nothing else', () => {
     expect(fits({ region: 'eu-west' }, at('eu-west')).ok).toBe(true);
     expect(fits({ region: 'eu-west' }, at('ap-south', ['us-east', 'eu-west'])).ok).toBe(true);
-    expect(fits({ region: 'eu-west' }, at('ap-south'))).toEqual({ ok: false, attribute: 'region', wanted: 'eu-west', have: 'ap-south' });
-    expect(fits({ region: 'eu-west' }, at())).toEqual({ ok: false, attribute: 'region', wanted: 'eu-west', have: 'none' });
+    expect(fits({ region: 'eu-west' }, at('ap-south'))).toEqual({
+      ok: false,
+      attribute: 'region',
+      wanted: 'eu-west',
+      have: 'ap-south',
+    });
+    expect(fits({ region: 'eu-west' }, at())).toEqual({
+      ok: false,
+      attribute: 'region',
+      wanted: 'eu-west',
+      have: 'none',
+    });
     expect(fits({}, at('ap-south')).ok).toBe(true);
   });
 
@@ -43,7 +61,9 @@ describe('region negotiation', () => {
     const p = at('ap-south', ['eu-west', 'us-east']);
     expect(rank({ region: 'ap-south' }, p)).toBeGreaterThan(rank({ region: 'eu-west' }, p));
     expect(rank({ region: 'eu-west' }, p)).toBeGreaterThan(rank({ region: 'us-east' }, p));
-    expect(rank({ region: 'us-east' }, p)).toBeGreaterThan(rank({ variant: 'v4', libc: 'glibc', arch: 'amd64' }, { ...p, variant: 'v4' }, { variant: 'v4' }));
+    expect(rank({ region: 'us-east' }, p)).toBeGreaterThan(
+      rank({ variant: 'v4', libc: 'glibc', arch: 'amd64' }, { ...p, variant: 'v4' }, { variant: 'v4' }),
+    );
   });
 
   it('acceptance: eu-west gets the eu-west variant; ap-south with fallback eu-west gets it too', () => {
@@ -83,25 +103,51 @@ describe('region in the profile and the lock', () => {
   it('leaves a profile without a region exactly as before (same lock platform, same key)', () => {
     expect(mergePlatform({ arch: 'amd64' })).toEqual({ os: 'linux', arch: 'amd64' });
     expect(digestOfValue(mergePlatform({ arch: 'amd64' }))).toBe(digestOfValue({ os: 'linux', arch: 'amd64' }));
-    expect(mergePlatform({ region: 'eu-west', regionFallback: [] })).toEqual({ os: 'linux', arch: 'amd64', region: 'eu-west' });
+    expect(mergePlatform({ region: 'eu-west', regionFallback: [] })).toEqual({
+      os: 'linux',
+      arch: 'amd64',
+      region: 'eu-west',
+    });
   });
 
   it('lets an override region win, keeps fallback order, drops duplicates and the region itself', () => {
     const m = { region: 'eu-west', regionFallback: ['us-east', 'ap-south', 'us-east'] };
-    expect(mergePlatform(m)).toEqual({ os: 'linux', arch: 'amd64', region: 'eu-west', regionFallback: ['us-east', 'ap-south'] });
-    expect(mergePlatform(m, { os: 'linux', arch: 'amd64', region: 'us-east' })).toEqual({ os: 'linux', arch: 'amd64', region: 'us-east', regionFallback: ['ap-south'] });
-    expect(digestOfValue(mergePlatform(m))).not.toBe(digestOfValue(mergePlatform(m, { os: 'linux', arch: 'amd64', region: 'us-east' })));
+    expect(mergePlatform(m)).toEqual({
+      os: 'linux',
+      arch: 'amd64',
+      region: 'eu-west',
+      regionFallback: ['us-east', 'ap-south'],
+    });
+    expect(mergePlatform(m, { os: 'linux', arch: 'amd64', region: 'us-east' })).toEqual({
+      os: 'linux',
+      arch: 'amd64',
+      region: 'us-east',
+      regionFallback: ['ap-south'],
+    });
+    expect(digestOfValue(mergePlatform(m))).not.toBe(
+      digestOfValue(mergePlatform(m, { os: 'linux', arch: 'amd64', region: 'us-east' })),
+    );
   });
 
   it('parses region and regionFallback in a manifest and refuses malformed names', () => {
-    const text = (platform: string) => `apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: web }\nbase: scratch\nplatform: ${platform}\nrequire: [{ name: mirrors }]\n`;
-    expect(parseManifest(text('{ arch: amd64, region: ap-south, regionFallback: [eu-west] }')).platform).toEqual({ arch: 'amd64', region: 'ap-south', regionFallback: ['eu-west'] });
+    const text = (platform: string) =>
+      `apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: web }\nbase: scratch\nplatform: ${platform}\nrequire: [{ name: mirrors }]\n`;
+    expect(parseManifest(text('{ arch: amd64, region: ap-south, regionFallback: [eu-west] }')).platform).toEqual({
+      arch: 'amd64',
+      region: 'ap-south',
+      regionFallback: ['eu-west'],
+    });
     expect(() => parseManifest(text('{ region: EU_West }'))).toThrow(/platform\.region.*lowercase letters/s);
-    expect(() => parseManifest(text('{ regionFallback: eu-west }'))).toThrow(/platform\.regionFallback.*must be a list/s);
+    expect(() => parseManifest(text('{ regionFallback: eu-west }'))).toThrow(
+      /platform\.regionFallback.*must be a list/s,
+    );
   });
 
   it('checks --region and --region-fallback values', () => {
-    expect(parseRegion('eu-west', 'us-east, ap-south')).toEqual({ region: 'eu-west', regionFallback: ['us-east', 'ap-south'] });
+    expect(parseRegion('eu-west', 'us-east, ap-south')).toEqual({
+      region: 'eu-west',
+      regionFallback: ['us-east', 'ap-south'],
+    });
     expect(() => parseRegion('eu west')).toThrow(/region 'eu west' must be lowercase/);
   });
 });

@@ -36,12 +36,15 @@ export class Reporter {
     // numbered, so the sentences below can refer to them briefly.
     for (const ext of Reporter.externals(root)) {
       const c = ext.cause;
-      if ((c.kind === 'require' || c.kind === 'depends') && c.notes.length > 0) this.write(ext, `${this.text(ext, true)}.`, true);
+      if ((c.kind === 'require' || c.kind === 'depends') && c.notes.length > 0)
+        this.write(ext, `${this.text(ext, true)}.`, true);
     }
     this.count(root);
     this.visit(root, true);
     const width = this.numbers.size > 0 ? `(${this.numbers.size}) `.length : 0;
-    return this.lines.map((l) => (l.n !== undefined ? `(${l.n}) `.padEnd(width) : ' '.repeat(width)) + l.text).map((l) => l.trimEnd());
+    return this.lines
+      .map((l) => (l.n !== undefined ? `(${l.n}) `.padEnd(width) : ' '.repeat(width)) + l.text)
+      .map((l) => l.trimEnd());
   }
 
   /** External facts in the derivation (for the error code and details). */

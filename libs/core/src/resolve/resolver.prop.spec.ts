@@ -17,7 +17,10 @@ const VERSIONS = ['1.0.0', '1.1.0', '2.0.0'];
 
 const atomArb: fc.Arbitrary<RelationAtom> = fc.record(
   {
-    name: fc.oneof({ arbitrary: fc.constantFrom(...NAMES, 'virt'), weight: 12 }, { arbitrary: fc.constant('nope'), weight: 1 }),
+    name: fc.oneof(
+      { arbitrary: fc.constantFrom(...NAMES, 'virt'), weight: 12 },
+      { arbitrary: fc.constant('nope'), weight: 1 },
+    ),
     constraint: fc.constantFrom('^1.0.0', '>=1.1.0', '<2.0.0', '2.0.0'),
   },
   { requiredKeys: ['name'] },
@@ -32,7 +35,11 @@ const fragmentArb = fc
     name: fc.constantFrom(...NAMES),
     version: fc.constantFrom(...VERSIONS),
     arch: fc.constantFrom(undefined, undefined, 'amd64', 'all', 'arm64'),
-    depends: fc.oneof(fc.constant<Relation[]>([]), relationArb.map((r) => [r]), fc.tuple(relationArb, relationArb).map((t): Relation[] => [...t])),
+    depends: fc.oneof(
+      fc.constant<Relation[]>([]),
+      relationArb.map((r) => [r]),
+      fc.tuple(relationArb, relationArb).map((t): Relation[] => [...t]),
+    ),
     preDepends: rare(relationArb),
     conflicts: rare(atomArb.map((a) => [a])),
     breaks: rare(atomArb.map((a) => [a])),
@@ -53,14 +60,22 @@ const fragmentArb = fc
 
 const caseArb = fc.record({
   fragments: fc.array(fragmentArb, { minLength: 3, maxLength: 10 }),
-  requirements: fc.array(atomArb, { minLength: 1, maxLength: 2 }).map((as) => as.map((a): Requirement => (a.constraint ? { name: a.name, version: a.constraint } : { name: a.name }))),
+  requirements: fc
+    .array(atomArb, { minLength: 1, maxLength: 2 })
+    .map((as) =>
+      as.map((a): Requirement => (a.constraint ? { name: a.name, version: a.constraint } : { name: a.name })),
+    ),
 });
 
 // Independent re-statement of the semantics.
 function matches(atom: RelationAtom, f: Fragment): boolean {
   const d = f.descriptor;
   if (d.name === atom.name && satisfies(d.scheme, d.version, atom.constraint)) return true;
-  return d.provides.some((p) => p.name === atom.name && (p.version === undefined ? atom.constraint === undefined : satisfies(d.scheme, p.version, atom.constraint)));
+  return d.provides.some(
+    (p) =>
+      p.name === atom.name &&
+      (p.version === undefined ? atom.constraint === undefined : satisfies(d.scheme, p.version, atom.constraint)),
+  );
 }
 
 function consistent(sel: readonly Fragment[], reqs: readonly Requirement[]): boolean {
@@ -71,7 +86,8 @@ function consistent(sel: readonly Fragment[], reqs: readonly Requirement[]): boo
   for (const f of sel) {
     const d = f.descriptor;
     if (![...d.depends, ...d.preDepends].every((rel) => rel.some(has))) return false;
-    for (const a of [...d.conflicts, ...d.breaks].flat()) if (sel.some((g) => g !== f && g.descriptor.name !== d.name && matches(a, g))) return false;
+    for (const a of [...d.conflicts, ...d.breaks].flat())
+      if (sel.some((g) => g !== f && g.descriptor.name !== d.name && matches(a, g))) return false;
   }
   return true;
 }
@@ -86,7 +102,9 @@ function bruteForce(frags: readonly Fragment[], reqs: readonly Requirement[]): b
 
 function run(frags: Fragment[], reqs: Requirement[]): { ids: string[] } | { error: LseError } {
   try {
-    return { ids: resolve({ requirements: reqs, platform, catalog: new MemoryCatalog(frags) }).fragments.map((f) => f.id) };
+    return {
+      ids: resolve({ requirements: reqs, platform, catalog: new MemoryCatalog(frags) }).fragments.map((f) => f.id),
+    };
   } catch (e) {
     if (e instanceof LseError && (e.code === 'UNSATISFIABLE' || e.code === 'NO_VARIANT')) return { error: e };
     throw e;
@@ -115,13 +133,18 @@ describe('resolve properties', () => {
 
   it('gives the same answer whatever the catalog order', () => {
     fc.assert(
-      fc.property(caseArb.chain((c) => fc.shuffledSubarray(c.fragments, { minLength: c.fragments.length }).map((s) => ({ ...c, shuffled: s }))), (c) => {
-        const a = run(c.fragments, c.requirements);
-        const b = run(c.shuffled, c.requirements);
-        if ('ids' in a && 'ids' in b) expect(b.ids).toEqual(a.ids);
-        else if ('error' in a && 'error' in b) expect(b.error.message).toEqual(a.error.message);
-        else throw new Error('one order resolved, the other failed');
-      }),
+      fc.property(
+        caseArb.chain((c) =>
+          fc.shuffledSubarray(c.fragments, { minLength: c.fragments.length }).map((s) => ({ ...c, shuffled: s })),
+        ),
+        (c) => {
+          const a = run(c.fragments, c.requirements);
+          const b = run(c.shuffled, c.requirements);
+          if ('ids' in a && 'ids' in b) expect(b.ids).toEqual(a.ids);
+          else if ('error' in a && 'error' in b) expect(b.error.message).toEqual(a.error.message);
+          else throw new Error('one order resolved, the other failed');
+        },
+      ),
       { numRuns: 200, seed: 7 },
     );
   });
@@ -133,7 +156,9 @@ describe('resolve properties', () => {
         if (!('ids' in r)) return;
         const byId = new Map(fragments.map((f) => [f.id, f]));
         const order = r.ids.map((id) => byId.get(id)!);
-        const edges = order.map((f) => f.descriptor.preDepends.map((rel) => order.filter((g) => g !== f && rel.some((a) => matches(a, g)))).flat());
+        const edges = order.map((f) =>
+          f.descriptor.preDepends.map((rel) => order.filter((g) => g !== f && rel.some((a) => matches(a, g)))).flat(),
+        );
         const reaches = (from: number, to: Fragment, seen = new Set<number>()): boolean =>
           edges[from]!.some((g) => {
             const j = order.indexOf(g);

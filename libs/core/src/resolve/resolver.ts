@@ -46,7 +46,10 @@ export function resolve(input: ResolveInput): ResolveResult {
   const label = input.rootLabel ?? 'the manifest';
   const base = input.base?.packages.length ? new BaseCatalog(input.catalog, input.base) : undefined;
   const problem = new Problem(base ?? input.catalog, input.platform, input.preferNewest ?? true, prefs, label);
-  const initial = [...(base ? problem.baseIncompats(base.fragments) : []), ...problem.requirementIncompats(input.requirements)];
+  const initial = [
+    ...(base ? problem.baseIncompats(base.fragments) : []),
+    ...problem.requirementIncompats(input.requirements),
+  ];
   const outcome = new Solver(problem).solve(initial);
   if (!outcome.ok) {
     const chain = new Reporter(problem).report(outcome.failure);
@@ -62,31 +65,47 @@ export function resolve(input: ResolveInput): ResolveResult {
       ? `no fitting variant for runtime ${where}:`
       : `the requirements cannot be satisfied on ${where}:`;
     const hint = regions.length
-      ? [`variants exist only for region${regions.length > 1 ? 's' : ''} ${regions.join(', ')}: run in one of them, or list one in regionFallback (--region-fallback)`]
+      ? [
+          `variants exist only for region${regions.length > 1 ? 's' : ''} ${regions.join(', ')}: run in one of them, or list one in regionFallback (--region-fallback)`,
+        ]
       : [];
-    throw new LseError(variant ? 'NO_VARIANT' : 'UNSATISFIABLE', [head, ...chain.map((l) => `  ${l}`), ...hint].join('\n'), {
-      chain,
-      platform: input.platform,
-      ...(regions.length ? { regions } : {}),
-      requirements: input.requirements.map((r) => formatRelation([{ name: r.name, ...(r.version ? { constraint: r.version } : {}) }])),
-      ...(unknown.length ? { unknown } : {}),
-      ...(base ? { base: base.base.label } : {}),
-    });
+    throw new LseError(
+      variant ? 'NO_VARIANT' : 'UNSATISFIABLE',
+      [head, ...chain.map((l) => `  ${l}`), ...hint].join('\n'),
+      {
+        chain,
+        platform: input.platform,
+        ...(regions.length ? { regions } : {}),
+        requirements: input.requirements.map((r) =>
+          formatRelation([{ name: r.name, ...(r.version ? { constraint: r.version } : {}) }]),
+        ),
+        ...(unknown.length ? { unknown } : {}),
+        ...(base ? { base: base.base.label } : {}),
+      },
+    );
   }
   const selected = [...outcome.decisions].map(([pkg, c]) => problem.pkgs[pkg]!.candidates[c]!);
   check(selected, input.requirements);
   const shipped = selected.filter((f) => baseOf(f) === undefined);
-  return { fragments: installOrder(shipped), satisfiedByBase: base ? usedFromBase(base, shipped, input.requirements) : [] };
+  return {
+    fragments: installOrder(shipped),
+    satisfiedByBase: base ? usedFromBase(base, shipped, input.requirements) : [],
+  };
 }
 
 /**
  * The base packages that match an alternative of a requirement or of a (pre-)dependency of a
  * shipped fragment, and the base packages they depend on in turn; sorted by name.
  */
-function usedFromBase(base: BaseCatalog, shipped: readonly Fragment[], reqs: readonly Requirement[]): { name: string; version: string }[] {
+function usedFromBase(
+  base: BaseCatalog,
+  shipped: readonly Fragment[],
+  reqs: readonly Requirement[],
+): { name: string; version: string }[] {
   const byName = new Map<string, Fragment[]>();
   for (const g of base.fragments) {
-    for (const n of new Set([g.descriptor.name, ...g.descriptor.provides.map((p) => p.name)])) byName.set(n, [...(byName.get(n) ?? []), g]);
+    for (const n of new Set([g.descriptor.name, ...g.descriptor.provides.map((p) => p.name)]))
+      byName.set(n, [...(byName.get(n) ?? []), g]);
   }
   const used = new Set<Fragment>();
   const pending: Fragment[] = [];
@@ -99,8 +118,11 @@ function usedFromBase(base: BaseCatalog, shipped: readonly Fragment[], reqs: rea
   };
   for (const r of reqs) mark(r.version ? { name: r.name, constraint: r.version } : { name: r.name });
   for (const f of shipped) for (const rel of [...f.descriptor.preDepends, ...f.descriptor.depends]) rel.forEach(mark);
-  for (let g = pending.pop(); g; g = pending.pop()) for (const rel of base.dependsOf(g.descriptor.name)) rel.forEach(mark);
-  return [...used].map((g) => ({ name: g.descriptor.name, version: g.descriptor.version })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (let g = pending.pop(); g; g = pending.pop())
+    for (const rel of base.dependsOf(g.descriptor.name)) rel.forEach(mark);
+  return [...used]
+    .map((g) => ({ name: g.descriptor.name, version: g.descriptor.version }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 function safeMatch(atom: RelationAtom, f: Fragment): boolean {
@@ -114,21 +136,28 @@ function safeMatch(atom: RelationAtom, f: Fragment): boolean {
 /** Defence in depth: the selection must satisfy every relation it promises to. */
 function check(selected: readonly Fragment[], reqs: readonly Requirement[]): void {
   const fail = (what: string): never => {
-    throw new LseError('INTERNAL', `resolver produced an inconsistent selection (${what}); please report this with the catalog`);
+    throw new LseError(
+      'INTERNAL',
+      `resolver produced an inconsistent selection (${what}); please report this with the catalog`,
+    );
   };
   const byName = new Map<string, Fragment[]>();
   for (const g of selected) {
-    for (const n of new Set([g.descriptor.name, ...g.descriptor.provides.map((p) => p.name)])) byName.set(n, [...(byName.get(n) ?? []), g]);
+    for (const n of new Set([g.descriptor.name, ...g.descriptor.provides.map((p) => p.name)]))
+      byName.set(n, [...(byName.get(n) ?? []), g]);
   }
   const hits = (atom: RelationAtom): Fragment[] => (byName.get(atom.name) ?? []).filter((g) => atomMatches(atom, g));
   for (const r of reqs) {
-    if (hits(r.version ? { name: r.name, constraint: r.version } : { name: r.name }).length === 0) fail(`requirement ${r.name}`);
+    if (hits(r.version ? { name: r.name, constraint: r.version } : { name: r.name }).length === 0)
+      fail(`requirement ${r.name}`);
   }
   for (const f of selected) {
     const d = f.descriptor;
-    for (const rel of [...d.depends, ...d.preDepends]) if (!rel.some((a) => hits(a).length > 0)) fail(`${d.name} ${d.version} needs ${formatRelation(rel)}`);
+    for (const rel of [...d.depends, ...d.preDepends])
+      if (!rel.some((a) => hits(a).length > 0)) fail(`${d.name} ${d.version} needs ${formatRelation(rel)}`);
     for (const a of [...d.conflicts, ...d.breaks].flat()) {
-      if (hits(a).some((g) => g !== f && g.descriptor.name !== d.name)) fail(`${d.name} ${d.version} conflicts with ${a.name}`);
+      if (hits(a).some((g) => g !== f && g.descriptor.name !== d.name))
+        fail(`${d.name} ${d.version} conflicts with ${a.name}`);
     }
   }
 }

@@ -29,7 +29,17 @@
  */
 import { LseError } from '../errors';
 import { ROOT, type Problem } from './problem';
-import { anyTerm, disjoint, intersect, lowestBit, mergeTerms, negate, subsetOf, type Incompat, type Term } from './terms';
+import {
+  anyTerm,
+  disjoint,
+  intersect,
+  lowestBit,
+  mergeTerms,
+  negate,
+  subsetOf,
+  type Incompat,
+  type Term,
+} from './terms';
 
 interface Assignment {
   term: Term;
@@ -131,7 +141,8 @@ export class Solver {
           const learned = this.resolveConflict(list[i]!);
           if ('failure' in learned) return learned.failure;
           const q = this.propagateOne(learned.incompat);
-          if (q < 0) throw new LseError('INTERNAL', 'resolver: a learned incompatibility did not propagate after backjumping');
+          if (q < 0)
+            throw new LseError('INTERNAL', 'resolver: a learned incompatibility did not propagate after backjumping');
           changed.clear();
           changed.add(q);
           break;
@@ -171,7 +182,8 @@ export class Solver {
     let inc = start;
     let learned = false;
     for (;;) {
-      if (inc.terms.length === 0 || (inc.terms.length === 1 && inc.terms[0]!.pkg === ROOT && inc.terms[0]!.pos)) return { failure: inc };
+      if (inc.terms.length === 0 || (inc.terms.length === 1 && inc.terms[0]!.pkg === ROOT && inc.terms[0]!.pos))
+        return { failure: inc };
       let recentTerm: Term | undefined;
       let recent: Assignment | undefined;
       let difference: Term | undefined;
@@ -202,7 +214,10 @@ export class Solver {
         return { incompat: inc };
       }
       const cause = recent!.cause;
-      const terms = [...inc.terms.filter((t) => t !== recentTerm), ...cause.terms.filter((t) => t.pkg !== recent!.term.pkg)];
+      const terms = [
+        ...inc.terms.filter((t) => t !== recentTerm),
+        ...cause.terms.filter((t) => t.pkg !== recent!.term.pkg),
+      ];
       if (difference) terms.push(negate(difference));
       let merged = mergeTerms(terms);
       // The root is always selected: keep it out of derived facts unless it is all that is left.

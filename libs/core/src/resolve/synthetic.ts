@@ -3,7 +3,14 @@
  * descriptor fields that matter here, not real canonical-descriptor digests).
  */
 import { sha256Hex } from '../digest';
-import { FRAGMENT_TAR_MEDIA_TYPE, type Fragment, type FragmentDescriptor, type Provide, type Relation, type VariantAttributes } from '../model';
+import {
+  FRAGMENT_TAR_MEDIA_TYPE,
+  type Fragment,
+  type FragmentDescriptor,
+  type Provide,
+  type Relation,
+  type VariantAttributes,
+} from '../model';
 import { parseRelation } from '../version';
 
 export interface FragmentInit {
@@ -41,7 +48,11 @@ export function syntheticFragment(init: FragmentInit): Fragment {
     conflicts: (init.conflicts ?? []).map(rel),
     breaks: (init.breaks ?? []).map(rel),
     files: [],
-    blob: { mediaType: FRAGMENT_TAR_MEDIA_TYPE, digest: `sha256:${sha256Hex(`blob ${init.name} ${init.version}`)}`, size: 0 },
+    blob: {
+      mediaType: FRAGMENT_TAR_MEDIA_TYPE,
+      digest: `sha256:${sha256Hex(`blob ${init.name} ${init.version}`)}`,
+      size: 0,
+    },
     source: { type: 'synthetic' },
     metadata: {},
   };

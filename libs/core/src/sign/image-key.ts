@@ -29,21 +29,33 @@ export function imageSigningKeyFromPem(pem: string, origin = 'the image signing 
     jwk = priv.export({ format: 'jwk' }) as { crv?: string; d?: string };
     spki = createPublicKey(priv).export({ type: 'spki', format: 'der' });
   } catch (e) {
-    throw new LseError('KEY_INVALID', `${origin} is not a PEM private key (${(e as Error).message}); make one with: openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt`);
+    throw new LseError(
+      'KEY_INVALID',
+      `${origin} is not a PEM private key (${(e as Error).message}); make one with: openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt`,
+    );
   }
-  if (jwk.crv !== 'P-256' || !jwk.d) throw new LseError('KEY_INVALID', `${origin} must be an ECDSA P-256 key (cosign's key type), not ${jwk.crv ?? 'a non-EC key'}`);
+  if (jwk.crv !== 'P-256' || !jwk.d)
+    throw new LseError(
+      'KEY_INVALID',
+      `${origin} must be an ECDSA P-256 key (cosign's key type), not ${jwk.crv ?? 'a non-EC key'}`,
+    );
   const d = Buffer.from(jwk.d, 'base64url');
-  const publicKeyPem = createPublicKey({ key: spki, format: 'der', type: 'spki' }).export({ type: 'spki', format: 'pem' }).toString();
+  const publicKeyPem = createPublicKey({ key: spki, format: 'der', type: 'spki' })
+    .export({ type: 'spki', format: 'pem' })
+    .toString();
   return {
     publicKeyPem,
     keyId: sha256Digest(spki),
-    sign: (data) => Buffer.from(p256.sign(createHash('sha256').update(data).digest(), d, { lowS: true }).toDERRawBytes()),
+    sign: (data) =>
+      Buffer.from(p256.sign(createHash('sha256').update(data).digest(), d, { lowS: true }).toDERRawBytes()),
   };
 }
 
 /** A new P-256 key as PKCS#8 PEM (the local stack's dev key). */
 export function generateImageSigningKeyPem(): string {
-  return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  return generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+    .privateKey.export({ type: 'pkcs8', format: 'pem' })
+    .toString();
 }
 
 /** Checks a DER ECDSA signature over SHA-256 of `data` with an SPKI PEM public key. */

@@ -1,4 +1,10 @@
-import { createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  sign as cryptoSign,
+  verify as cryptoVerify,
+  type KeyObject,
+} from 'node:crypto';
 import nacl from 'tweetnacl';
 import { LseError } from '../errors';
 
@@ -24,7 +30,11 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export function assertKeyName(name: string): void {
   if (!NAME_RE.test(name)) {
-    throw new LseError('KEY_INVALID', `key name '${name}' is not valid: use letters, digits, '.', '_' or '-' (at most 128)`, { name });
+    throw new LseError(
+      'KEY_INVALID',
+      `key name '${name}' is not valid: use letters, digits, '.', '_' or '-' (at most 128)`,
+      { name },
+    );
   }
 }
 
@@ -50,7 +60,9 @@ function parseNamed(text: string, bytes: number, what: string): { name: string; 
   const b64 = t.slice(i + 1);
   const key = Buffer.from(b64, 'base64');
   if (key.length !== bytes || key.toString('base64') !== b64) {
-    throw new LseError('KEY_INVALID', `${what} '${name}' must hold ${bytes} bytes of base64, got ${key.length}`, { name });
+    throw new LseError('KEY_INVALID', `${what} '${name}' must hold ${bytes} bytes of base64, got ${key.length}`, {
+      name,
+    });
   }
   return { name, key };
 }
@@ -63,7 +75,9 @@ export function parseSecretKey(text: string): SecretKey {
   const k = parseNamed(text, 64, 'secret key');
   const derived = Buffer.from(nacl.sign.keyPair.fromSeed(k.key.subarray(0, 32)).publicKey);
   if (!derived.equals(k.key.subarray(32))) {
-    throw new LseError('KEY_INVALID', `secret key '${k.name}' is corrupt: its public half does not match its seed`, { name: k.name });
+    throw new LseError('KEY_INVALID', `secret key '${k.name}' is corrupt: its public half does not match its seed`, {
+      name: k.name,
+    });
   }
   return k;
 }

@@ -2,17 +2,48 @@ import { randomBytes } from 'node:crypto';
 import type { FragmentDescriptor } from '../model';
 import { isLseError, type ErrorCode } from '../errors';
 import {
-  formatKey, fragmentId, generateKeyPair, parsePublicKey, parseSecretKey, publicKeyOf,
-  reference, scopeMatches, signBytes, signDescriptor, trustGeneration, verifyBytes, verifyFragment, type TrustedKey,
+  formatKey,
+  fragmentId,
+  generateKeyPair,
+  parsePublicKey,
+  parseSecretKey,
+  publicKeyOf,
+  reference,
+  scopeMatches,
+  signBytes,
+  signDescriptor,
+  trustGeneration,
+  verifyBytes,
+  verifyFragment,
+  type TrustedKey,
 } from './index';
 
 function descriptor(name = 'libpng', version = '1.6.43'): FragmentDescriptor {
   return {
-    schemaVersion: 1, name, version, scheme: 'semver', attributes: { arch: 'amd64' },
-    depends: [[{ name: 'zlib', constraint: '^1.2.0' }]], preDepends: [], provides: [], conflicts: [], breaks: [],
-    files: [{ path: 'usr/lib/libpng.so', type: 'file', mode: 0o644, uid: 0, gid: 0, size: 3, digest: 'sha256:' + 'a'.repeat(64) }],
+    schemaVersion: 1,
+    name,
+    version,
+    scheme: 'semver',
+    attributes: { arch: 'amd64' },
+    depends: [[{ name: 'zlib', constraint: '^1.2.0' }]],
+    preDepends: [],
+    provides: [],
+    conflicts: [],
+    breaks: [],
+    files: [
+      {
+        path: 'usr/lib/libpng.so',
+        type: 'file',
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        size: 3,
+        digest: 'sha256:' + 'a'.repeat(64),
+      },
+    ],
     blob: { mediaType: 'application/vnd.lse.fragment.v1.tar', digest: 'sha256:' + 'b'.repeat(64), size: 2048 },
-    source: { type: 'dir' }, metadata: {},
+    source: { type: 'dir' },
+    metadata: {},
   };
 }
 
@@ -41,8 +72,10 @@ describe('Ed25519: node:crypto hot path against the tweetnacl reference', () => 
   it('tampered bytes or signatures fail with both', () => {
     const msg = Buffer.from('name=libpng version=1.6.43');
     const sig = signBytes(msg, secretKey);
-    const badMsg = Buffer.from(msg); badMsg[0] ^= 1;
-    const badSig = Buffer.from(sig); badSig[10] ^= 1;
+    const badMsg = Buffer.from(msg);
+    badMsg[0] ^= 1;
+    const badSig = Buffer.from(sig);
+    badSig[10] ^= 1;
     expect(verifyBytes(badMsg, sig, pub)).toBe(false);
     expect(reference.verify(badMsg, sig, pub)).toBe(false);
     expect(verifyBytes(msg, badSig, pub)).toBe(false);
@@ -65,7 +98,8 @@ describe('key files', () => {
     expect(() => parsePublicKey('acme:AAAA')).toThrow(/32 bytes/);
     expect(() => parsePublicKey('bad name:' + Buffer.alloc(32).toString('base64'))).toThrow(/not valid/);
     const { secretKey } = generateKeyPair('k');
-    const corrupt = Buffer.from(secretKey.key); corrupt[40] ^= 1;
+    const corrupt = Buffer.from(secretKey.key);
+    corrupt[40] ^= 1;
     expect(() => parseSecretKey('k:' + corrupt.toString('base64'))).toThrow(/corrupt/);
   });
 });
@@ -73,7 +107,18 @@ describe('key files', () => {
 describe('fragment verification against the trust store', () => {
   const { secretKey } = generateKeyPair('acme-1');
   const trusted = (over: Partial<TrustedKey> = {}): Map<string, TrustedKey> =>
-    new Map([['acme-1', { name: 'acme-1', publicKey: publicKeyOf(secretKey).key.toString('base64'), scopes: ['*'], revoked: false, ...over }]]);
+    new Map([
+      [
+        'acme-1',
+        {
+          name: 'acme-1',
+          publicKey: publicKeyOf(secretKey).key.toString('base64'),
+          scopes: ['*'],
+          revoked: false,
+          ...over,
+        },
+      ],
+    ]);
 
   it('accepts a fragment signed by a trusted key in scope', () => {
     const f = signDescriptor(descriptor(), secretKey);
@@ -87,7 +132,11 @@ describe('fragment verification against the trust store', () => {
   ])('refuses with %s', (code, keys, msg) => {
     const f = signDescriptor(descriptor(), secretKey);
     let err: unknown;
-    try { verifyFragment(f, keys); } catch (e) { err = e; }
+    try {
+      verifyFragment(f, keys);
+    } catch (e) {
+      err = e;
+    }
     expect(isLseError(err, code)).toBe(true);
     expect((err as Error).message).toMatch(/^fragment libpng@1\.6\.43 \(sha256:[0-9a-f]{12}…\): /);
     expect((err as Error).message).toMatch(msg);
@@ -108,7 +157,13 @@ describe('fragment verification against the trust store', () => {
 });
 
 describe('trustGeneration', () => {
-  const k = (name: string, over: Partial<TrustedKey> = {}): TrustedKey => ({ name, publicKey: Buffer.alloc(32, name.length).toString('base64'), scopes: ['lib*'], revoked: false, ...over });
+  const k = (name: string, over: Partial<TrustedKey> = {}): TrustedKey => ({
+    name,
+    publicKey: Buffer.alloc(32, name.length).toString('base64'),
+    scopes: ['lib*'],
+    revoked: false,
+    ...over,
+  });
   it('changes with every key, scope and revocation, and with nothing else', () => {
     const g = trustGeneration([k('a'), k('bb')]);
     expect(trustGeneration([k('bb'), k('a')])).toBe(g); // order of listing

@@ -56,7 +56,14 @@ export function signDescriptor(d: FragmentDescriptor, sk: SecretKey): Fragment {
 }
 
 export function scopeMatches(pattern: string, name: string): boolean {
-  const re = new RegExp('^' + pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+  const re = new RegExp(
+    '^' +
+      pattern
+        .split('*')
+        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*') +
+      '$',
+  );
   return re.test(name);
 }
 
@@ -64,7 +71,9 @@ export function fragmentLabel(f: { id: string; descriptor: { name: string; versi
   return `fragment ${f.descriptor.name}@${f.descriptor.version} (${shortDigest(f.id)}…)`;
 }
 
-type Verdict = { ok: true; keyName: string } | { ok: false; code: 'KEY_UNTRUSTED' | 'KEY_REVOKED' | 'KEY_OUT_OF_SCOPE' | 'SIGNATURE_INVALID'; reason: string };
+type Verdict =
+  | { ok: true; keyName: string }
+  | { ok: false; code: 'KEY_UNTRUSTED' | 'KEY_REVOKED' | 'KEY_OUT_OF_SCOPE' | 'SIGNATURE_INVALID'; reason: string };
 
 // Which refusal to report when every signature fails: the most specific one first.
 const PRIORITY = ['KEY_REVOKED', 'SIGNATURE_INVALID', 'KEY_OUT_OF_SCOPE', 'KEY_UNTRUSTED'] as const;
@@ -78,10 +87,18 @@ export function verifyFragment(f: Fragment, keys: ReadonlyMap<string, TrustedKey
   const bytes = canonicalBytes(f.descriptor);
   const actual = sha256Digest(bytes);
   if (actual !== f.id) {
-    throw new LseError('FRAGMENT_INVALID', `${fragmentLabel(f)}: descriptor does not match its id (it was altered after signing; it hashes to ${shortDigest(actual)}…); re-import the fragment from its publisher`, { fragment: f.id, actual });
+    throw new LseError(
+      'FRAGMENT_INVALID',
+      `${fragmentLabel(f)}: descriptor does not match its id (it was altered after signing; it hashes to ${shortDigest(actual)}…); re-import the fragment from its publisher`,
+      { fragment: f.id, actual },
+    );
   }
   if (f.signatures.length === 0) {
-    throw new LseError('KEY_UNTRUSTED', `${fragmentLabel(f)}: carries no signature; sign it with 'lse fragment pack --key'`, { fragment: f.id });
+    throw new LseError(
+      'KEY_UNTRUSTED',
+      `${fragmentLabel(f)}: carries no signature; sign it with 'lse fragment pack --key'`,
+      { fragment: f.id },
+    );
   }
   const verdicts = f.signatures.map((s) => judge(bytes, s, f.descriptor.name, keys));
   const good = verdicts.find((v) => v.ok);
@@ -89,18 +106,36 @@ export function verifyFragment(f: Fragment, keys: ReadonlyMap<string, TrustedKey
   const bad = verdicts.filter((v): v is Extract<Verdict, { ok: false }> => !v.ok);
   bad.sort((a, b) => PRIORITY.indexOf(a.code) - PRIORITY.indexOf(b.code));
   const first = bad[0]!;
-  throw new LseError(first.code, `${fragmentLabel(f)}: ${first.reason}`, { fragment: f.id, name: f.descriptor.name, version: f.descriptor.version, reasons: bad.map((b) => b.reason) });
+  throw new LseError(first.code, `${fragmentLabel(f)}: ${first.reason}`, {
+    fragment: f.id,
+    name: f.descriptor.name,
+    version: f.descriptor.version,
+    reasons: bad.map((b) => b.reason),
+  });
 }
 
 function judge(bytes: Buffer, s: Signature, name: string, keys: ReadonlyMap<string, TrustedKey>): Verdict {
   const k = keys.get(s.keyName);
-  if (!k) return { ok: false, code: 'KEY_UNTRUSTED', reason: `signed by key '${s.keyName}', which is not in the trust store (add it with 'lse trust add ${s.keyName}.pub')` };
+  if (!k)
+    return {
+      ok: false,
+      code: 'KEY_UNTRUSTED',
+      reason: `signed by key '${s.keyName}', which is not in the trust store (add it with 'lse trust add ${s.keyName}.pub')`,
+    };
   if (k.revoked) return { ok: false, code: 'KEY_REVOKED', reason: `signature by key '${s.keyName}' is revoked` };
   if (!verifyBytes(bytes, Buffer.from(s.sig, 'base64'), Buffer.from(k.publicKey, 'base64'))) {
-    return { ok: false, code: 'SIGNATURE_INVALID', reason: `signature by key '${s.keyName}' does not verify (descriptor or signature altered)` };
+    return {
+      ok: false,
+      code: 'SIGNATURE_INVALID',
+      reason: `signature by key '${s.keyName}' does not verify (descriptor or signature altered)`,
+    };
   }
   if (!k.scopes.some((p) => scopeMatches(p, name))) {
-    return { ok: false, code: 'KEY_OUT_OF_SCOPE', reason: `key '${s.keyName}' may only sign ${k.scopes.map((p) => `'${p}'`).join(', ')}, not '${name}'` };
+    return {
+      ok: false,
+      code: 'KEY_OUT_OF_SCOPE',
+      reason: `key '${s.keyName}' may only sign ${k.scopes.map((p) => `'${p}'`).join(', ')}, not '${name}'`,
+    };
   }
   return { ok: true, keyName: s.keyName };
 }

@@ -11,7 +11,13 @@ import { writeTar } from './write';
 const BLOCK = 512;
 type Field = 'mode' | 'uid' | 'gid' | 'size' | 'mtime' | 'devmajor' | 'devminor';
 const FIELDS: Record<Field, [start: number, len: number]> = {
-  mode: [100, 8], uid: [108, 8], gid: [116, 8], size: [124, 12], mtime: [136, 12], devmajor: [329, 8], devminor: [337, 8],
+  mode: [100, 8],
+  uid: [108, 8],
+  gid: [116, 8],
+  size: [124, 12],
+  mtime: [136, 12],
+  devmajor: [329, 8],
+  devminor: [337, 8],
 };
 
 /** A ustar header with octal zeros everywhere, `raw` bytes written over fields, and a valid checksum. */
@@ -60,7 +66,9 @@ function refusal(input: Buffer): LseError {
   throw new Error('expected the archive to be refused');
 }
 
-const good = writeTar([{ path: 'ok', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 2, data: Buffer.from('ok') }]);
+const good = writeTar([
+  { path: 'ok', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 2, data: Buffer.from('ok') },
+]);
 
 afterEach(() => {
   // the reader is still serving: a valid archive right after a hostile one reads normally
@@ -87,7 +95,10 @@ describe('readTar: negative base-256 sizes (used to loop for ever, or 200,000 ti
 describe('readTar: other numeric fields', () => {
   it.each(['mode', 'uid', 'gid', 'devmajor', 'devminor'] as const)('a negative base-256 %s', (field) => {
     const flag = field.startsWith('dev') ? '3' : '0';
-    expect(refusal(Buffer.concat([header(flag, { [field]: base256(-1n, 8) }), END])).details).toEqual({ offset: 0, field });
+    expect(refusal(Buffer.concat([header(flag, { [field]: base256(-1n, 8) }), END])).details).toEqual({
+      offset: 0,
+      field,
+    });
   });
 
   it('a negative base-256 mtime is a date before 1970, not an error', () => {
@@ -116,7 +127,13 @@ function rec(key: string, value: string): string {
 describe('readTar: PAX records', () => {
   const pax = (records: string, flag = '0', size = 0) => {
     const data = paxData(records);
-    return Buffer.concat([header('x', {}, 'PaxHeader', Buffer.byteLength(records)), data, header(flag, {}, 'm', size), Buffer.alloc(Math.ceil(size / BLOCK) * BLOCK), END]);
+    return Buffer.concat([
+      header('x', {}, 'PaxHeader', Buffer.byteLength(records)),
+      data,
+      header(flag, {}, 'm', size),
+      Buffer.alloc(Math.ceil(size / BLOCK) * BLOCK),
+      END,
+    ]);
   };
 
   it.each([
@@ -179,7 +196,9 @@ describe('readTar: runs of pseudo-members', () => {
   it('absurd numbers of members stop at maxEntries', () => {
     const many = Buffer.concat([...Array.from({ length: 1001 }, (_, i) => header('5', {}, `d${i}/`)), END]);
     expect(readTar(many, { maxEntries: 1001 })).toHaveLength(1001);
-    expect(() => readTar(many, { maxEntries: 1000 })).toThrow(expect.objectContaining({ code: 'TAR_UNSAFE', details: { path: 'd1000/', reason: 'max-entries' } }));
+    expect(() => readTar(many, { maxEntries: 1000 })).toThrow(
+      expect.objectContaining({ code: 'TAR_UNSAFE', details: { path: 'd1000/', reason: 'max-entries' } }),
+    );
   });
 
   it('an archive cut inside a pseudo-member, or right after one', () => {

@@ -6,9 +6,19 @@ import { readTar } from './read';
 import type { TarEntry } from './types';
 
 const e = (path: string, type: TarEntry['type'], extra: Partial<TarEntry> = {}): TarEntry => ({
-  path, type, mode: type === 'dir' ? 0o755 : 0o644, uid: 1000, gid: 1000, uname: 'bob', gname: 'bob', mtime: 1234567, size: 0, ...extra,
+  path,
+  type,
+  mode: type === 'dir' ? 0o755 : 0o644,
+  uid: 1000,
+  gid: 1000,
+  uname: 'bob',
+  gname: 'bob',
+  mtime: 1234567,
+  size: 0,
+  ...extra,
 });
-const file = (path: string, content: string, mode = 0o644): TarEntry => e(path, 'file', { data: Buffer.from(content), size: content.length, mode });
+const file = (path: string, content: string, mode = 0o644): TarEntry =>
+  e(path, 'file', { data: Buffer.from(content), size: content.length, mode });
 
 const input: TarEntry[] = [
   e('.', 'dir'),
@@ -29,7 +39,7 @@ const input: TarEntry[] = [
 /** A seeded shuffle that keeps each hardlink after its target (any other order is invalid input). */
 function shuffled(entries: TarEntry[], seed: number): TarEntry[] {
   let s = seed;
-  const rnd = (): number => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = (): number => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const out = entries.map((x) => ({ ...x })).sort(() => rnd() - 0.5);
   return [...out.filter((x) => x.type !== 'hardlink'), ...out.filter((x) => x.type === 'hardlink')];
 }
@@ -40,7 +50,22 @@ describe('normalizeEntries', () => {
 
   it('sorts by UTF-8 bytes, adds missing parents, drops the root, strips ./', () => {
     expect(out.map((x) => x.path)).toEqual([
-      'a', 'a-b', 'a/b', 'etc', 'etc/aa', 'etc/mm', 'etc/zz', 'usr', 'usr/lib', 'usr/lib/libz.so.1', 'usr/lib/libz.so.1.3', 'usr/share', 'usr/share/z', 'usr/share/é', 'usr/share/\uff21', 'usr/share/😀',
+      'a',
+      'a-b',
+      'a/b',
+      'etc',
+      'etc/aa',
+      'etc/mm',
+      'etc/zz',
+      'usr',
+      'usr/lib',
+      'usr/lib/libz.so.1',
+      'usr/lib/libz.so.1.3',
+      'usr/share',
+      'usr/share/z',
+      'usr/share/é',
+      'usr/share/\uff21',
+      'usr/share/😀',
     ]);
     expect(out.find((x) => x.path === 'a')).toMatchObject({ type: 'dir', mode: 0o755 });
   });
@@ -66,12 +91,27 @@ describe('normalizeEntries', () => {
   it('returns the file index matching the tar, with content digests', () => {
     expect(files.map((f) => f.path)).toEqual(out.map((x) => x.path));
     expect(files.find((f) => f.path === 'usr/share/z')).toEqual({
-      path: 'usr/share/z', type: 'file', mode: 0o644, uid: 0, gid: 0, size: 3,
+      path: 'usr/share/z',
+      type: 'file',
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      size: 3,
       digest: `sha256:${createHash('sha256').update('zed').digest('hex')}`,
     });
-    expect(files.find((f) => f.path === 'usr/lib/libz.so.1')).toEqual({ path: 'usr/lib/libz.so.1', type: 'symlink', mode: 0o644, uid: 0, gid: 0, size: 0, linkname: 'libz.so.1.3' });
+    expect(files.find((f) => f.path === 'usr/lib/libz.so.1')).toEqual({
+      path: 'usr/lib/libz.so.1',
+      type: 'symlink',
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      size: 0,
+      linkname: 'libz.so.1.3',
+    });
     expect(files.find((f) => f.path === 'etc/zz')?.linkname).toBe('etc/aa');
-    expect(files.filter((f) => f.digest !== undefined).map((f) => f.path)).toEqual(out.filter((x) => x.type === 'file').map((x) => x.path));
+    expect(files.filter((f) => f.digest !== undefined).map((f) => f.path)).toEqual(
+      out.filter((x) => x.type === 'file').map((x) => x.path),
+    );
   });
 
   it('gives byte-identical output for the same input in any order', () => {
@@ -90,6 +130,8 @@ describe('normalizeEntries', () => {
     } catch (err) {
       expect(isLseError(err, 'TAR_UNSAFE') && err.message.startsWith('fragment su@1:')).toBe(true);
     }
-    expect(normalizeEntries([file('usr/bin/su', 'x', 0o4755)], { mtime: 0, allowSetuid: true }).files[2]?.mode).toBe(0o4755);
+    expect(normalizeEntries([file('usr/bin/su', 'x', 0o4755)], { mtime: 0, allowSetuid: true }).files[2]?.mode).toBe(
+      0o4755,
+    );
   });
 });

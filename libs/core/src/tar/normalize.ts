@@ -41,7 +41,11 @@ export function normalizeEntries(entries: TarEntry[], opts: NormalizeOptions): {
     const out: TarEntry = { path, type: e.type, mode: e.mode & 0o7777, ...base, size: 0 };
     if (e.type === 'file') {
       if (e.data === undefined && e.size > 0) {
-        throw new LseError('TAR_INVALID', `${opts.label ? `${opts.label}: ` : ''}entry '${path}' has size ${e.size} but no content; provide its data`, { path });
+        throw new LseError(
+          'TAR_INVALID',
+          `${opts.label ? `${opts.label}: ` : ''}entry '${path}' has size ${e.size} but no content; provide its data`,
+          { path },
+        );
       }
       out.data = e.data ?? Buffer.alloc(0);
       out.size = out.data.length;
@@ -60,7 +64,14 @@ export function normalizeEntries(entries: TarEntry[], opts: NormalizeOptions): {
   const sorted = [...byPath.values()].sort((a, b) => comparePaths(a.path, b.path));
   rerootHardlinks(sorted, byPath);
   const files: FileEntry[] = sorted.map((e) => {
-    const f: FileEntry = { path: e.path, type: e.type as FileEntry['type'], mode: e.mode, uid: e.uid, gid: e.gid, size: e.size };
+    const f: FileEntry = {
+      path: e.path,
+      type: e.type as FileEntry['type'],
+      mode: e.mode,
+      uid: e.uid,
+      gid: e.gid,
+      size: e.size,
+    };
     if (e.type === 'file') f.digest = sha256Digest(e.data ?? Buffer.alloc(0));
     if (e.linkname !== undefined) f.linkname = e.linkname;
     return f;

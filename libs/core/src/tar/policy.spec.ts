@@ -2,10 +2,37 @@ import { isLseError } from '../errors';
 import { checkPolicy } from './policy';
 import type { TarEntry, TarPolicy } from './types';
 
-const file = (path: string, mode = 0o644): TarEntry => ({ path, type: 'file', mode, uid: 0, gid: 0, mtime: 0, size: 1, data: Buffer.from('x') });
+const file = (path: string, mode = 0o644): TarEntry => ({
+  path,
+  type: 'file',
+  mode,
+  uid: 0,
+  gid: 0,
+  mtime: 0,
+  size: 1,
+  data: Buffer.from('x'),
+});
 const dir = (path: string): TarEntry => ({ path, type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0, size: 0 });
-const symlink = (path: string, linkname: string): TarEntry => ({ path, type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime: 0, size: 0, linkname });
-const hardlink = (path: string, linkname: string): TarEntry => ({ path, type: 'hardlink', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 0, linkname });
+const symlink = (path: string, linkname: string): TarEntry => ({
+  path,
+  type: 'symlink',
+  mode: 0o777,
+  uid: 0,
+  gid: 0,
+  mtime: 0,
+  size: 0,
+  linkname,
+});
+const hardlink = (path: string, linkname: string): TarEntry => ({
+  path,
+  type: 'hardlink',
+  mode: 0o644,
+  uid: 0,
+  gid: 0,
+  mtime: 0,
+  size: 0,
+  linkname,
+});
 
 /** Asserts TAR_UNSAFE with the given path and reason, and returns the message. */
 function refused(entries: TarEntry[], path: string, reason: string, policy?: TarPolicy): string {
@@ -84,7 +111,11 @@ describe('checkPolicy refuses', () => {
     refused([symlink('s', 'x'), hardlink('h', 's')], 'h', 'hardlink-target');
   });
   it('a character device', () => {
-    refused([{ ...file('dev/null'), type: 'chardev', size: 0, data: undefined, devmajor: 1, devminor: 3 }], 'dev/null', 'device');
+    refused(
+      [{ ...file('dev/null'), type: 'chardev', size: 0, data: undefined, devmajor: 1, devminor: 3 }],
+      'dev/null',
+      'device',
+    );
   });
   it('a block device', () => {
     refused([{ ...file('dev/sda'), type: 'blockdev', size: 0, data: undefined }], 'dev/sda', 'device');

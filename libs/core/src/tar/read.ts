@@ -33,7 +33,16 @@ export const MAX_PSEUDO_RUN = 16;
 /** Longest path or link target, bytes (Linux PATH_MAX). */
 export const MAX_PATH_BYTES = 4096;
 
-type Overrides = { path?: string; linkname?: string; size?: number; uid?: number; gid?: number; mtime?: number; uname?: string; gname?: string };
+type Overrides = {
+  path?: string;
+  linkname?: string;
+  size?: number;
+  uid?: number;
+  gid?: number;
+  mtime?: number;
+  uname?: string;
+  gname?: string;
+};
 
 export function readTar(input: Buffer, limits: Partial<TarLimits> = {}): TarEntry[] {
   const lim: TarLimits = { ...DEFAULT_TAR_LIMITS, ...limits };
@@ -50,24 +59,41 @@ export function readTar(input: Buffer, limits: Partial<TarLimits> = {}): TarEntr
     const flag = String.fromCharCode(header[156] ?? 0);
     const pseudo = flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K';
     const headerSize = num(header, 124, 12, offset, 'size');
-    const size = pseudo ? headerSize : pending.size ?? headerSize;
+    const size = pseudo ? headerSize : (pending.size ?? headerSize);
     const dataStart = offset + BLOCK;
     if (dataStart + size > buf.length) {
-      throw new LseError('TAR_INVALID', `tar truncated: member at offset ${offset} announces ${size} bytes but the archive ends at ${buf.length}; re-fetch or rebuild it`, { offset, size });
+      throw new LseError(
+        'TAR_INVALID',
+        `tar truncated: member at offset ${offset} announces ${size} bytes but the archive ends at ${buf.length}; re-fetch or rebuild it`,
+        { offset, size },
+      );
     }
     const data = buf.subarray(dataStart, dataStart + size);
     const next = dataStart + Math.ceil(size / BLOCK) * BLOCK;
     if (!(next > offset)) {
       // Unreachable while num() refuses negative sizes; kept so no future change can loop.
-      throw new LseError('TAR_INVALID', `tar header at offset ${offset} does not advance (size ${size}); the archive is malformed or hostile`, { offset, size });
+      throw new LseError(
+        'TAR_INVALID',
+        `tar header at offset ${offset} does not advance (size ${size}); the archive is malformed or hostile`,
+        { offset, size },
+      );
     }
     offset = next;
 
     if (pseudo) {
       const at = dataStart - BLOCK;
-      if (size > MAX_META_SIZE) unsafe(`tar: ${flag} header at offset ${at} is ${size} bytes (limit ${MAX_META_SIZE}); the archive is malformed or hostile`, at, 'meta-size');
+      if (size > MAX_META_SIZE)
+        unsafe(
+          `tar: ${flag} header at offset ${at} is ${size} bytes (limit ${MAX_META_SIZE}); the archive is malformed or hostile`,
+          at,
+          'meta-size',
+        );
       if (++pseudoRun > MAX_PSEUDO_RUN) {
-        throw new LseError('TAR_INVALID', `tar: more than ${MAX_PSEUDO_RUN} extended/long-name headers in a row at offset ${at}; the archive is malformed or hostile`, { offset: at });
+        throw new LseError(
+          'TAR_INVALID',
+          `tar: more than ${MAX_PSEUDO_RUN} extended/long-name headers in a row at offset ${at}; the archive is malformed or hostile`,
+          { offset: at },
+        );
       }
       if (flag === 'L') pending.path = pathValue(cString(data), 'L long name', at);
       else if (flag === 'K') pending.linkname = pathValue(cString(data), 'K long link', at);
@@ -79,12 +105,26 @@ export function readTar(input: Buffer, limits: Partial<TarLimits> = {}): TarEntr
     pending = {};
     pseudoRun = 0;
     if (entries.length + 1 > lim.maxEntries) {
-      unsafe(`tar has more than ${lim.maxEntries} members; split the content or raise the limit`, entry.path, 'max-entries');
+      unsafe(
+        `tar has more than ${lim.maxEntries} members; split the content or raise the limit`,
+        entry.path,
+        'max-entries',
+      );
     }
     if (entry.type === 'file') {
-      if (size > lim.maxEntrySize) unsafe(`tar member '${excerpt(entry.path)}' is ${size} bytes, over the ${lim.maxEntrySize}-byte limit; split it out or raise the limit`, entry.path, 'max-entry-size');
+      if (size > lim.maxEntrySize)
+        unsafe(
+          `tar member '${excerpt(entry.path)}' is ${size} bytes, over the ${lim.maxEntrySize}-byte limit; split it out or raise the limit`,
+          entry.path,
+          'max-entry-size',
+        );
       total += size;
-      if (total > lim.maxTotalSize) unsafe(`tar content exceeds ${lim.maxTotalSize} bytes at member '${excerpt(entry.path)}'; split the content or raise the limit`, entry.path, 'max-total-size');
+      if (total > lim.maxTotalSize)
+        unsafe(
+          `tar content exceeds ${lim.maxTotalSize} bytes at member '${excerpt(entry.path)}'; split the content or raise the limit`,
+          entry.path,
+          'max-total-size',
+        );
       entry.size = size;
       entry.data = data;
     }
@@ -93,7 +133,11 @@ export function readTar(input: Buffer, limits: Partial<TarLimits> = {}): TarEntr
   if (offset + BLOCK > buf.length) {
     // No end-of-archive block: cut inside a header, or exactly after a member (which would
     // silently lose the rest).
-    throw new LseError('TAR_INVALID', `tar truncated at offset ${offset} (archive is ${buf.length} bytes, no end-of-archive block); re-fetch or rebuild it`, { offset });
+    throw new LseError(
+      'TAR_INVALID',
+      `tar truncated at offset ${offset} (archive is ${buf.length} bytes, no end-of-archive block); re-fetch or rebuild it`,
+      { offset },
+    );
   }
   return entries;
 }
@@ -111,9 +155,19 @@ function gunzipLimited(input: Buffer, lim: TarLimits): Buffer {
     return gunzipSync(input, { maxOutputLength: max });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new LseError('TAR_UNSAFE', `gzip data (${input.length} bytes) expands beyond ${max} bytes (ratio limit ${lim.maxRatio}, size limit ${lim.maxTotalSize}); refusing a possible decompression bomb`, { reason: 'max-ratio', compressed: input.length, limit: max }, { cause: e });
+      throw new LseError(
+        'TAR_UNSAFE',
+        `gzip data (${input.length} bytes) expands beyond ${max} bytes (ratio limit ${lim.maxRatio}, size limit ${lim.maxTotalSize}); refusing a possible decompression bomb`,
+        { reason: 'max-ratio', compressed: input.length, limit: max },
+        { cause: e },
+      );
     }
-    throw new LseError('TAR_INVALID', `not valid gzip data (${(e as Error).message}); re-fetch or rebuild the archive`, { offset: 0 }, { cause: e });
+    throw new LseError(
+      'TAR_INVALID',
+      `not valid gzip data (${(e as Error).message}); re-fetch or rebuild the archive`,
+      { offset: 0 },
+      { cause: e },
+    );
   }
 }
 
@@ -150,7 +204,11 @@ function parseHeader(h: Buffer, flag: string, offset: number, o: Overrides, size
   }
   if (type !== 'file' && type !== 'hardlink' && type !== 'other' && size > 0 && o.size === undefined) {
     // Directories, links and devices carry no data; a size there means a corrupt header.
-    throw new LseError('TAR_INVALID', `tar member '${excerpt(path)}' at offset ${offset} is a ${type} with ${size} bytes of data; rebuild the archive`, { offset, path });
+    throw new LseError(
+      'TAR_INVALID',
+      `tar member '${excerpt(path)}' at offset ${offset} is a ${type} with ${size} bytes of data; rebuild the archive`,
+      { offset, path },
+    );
   }
   return entry;
 }
@@ -161,13 +219,20 @@ function typeOf(flag: string, path: string): TarEntry['type'] {
     case '\0':
     case '7':
       return path.endsWith('/') ? 'dir' : 'file'; // pre-POSIX tars mark directories by a trailing '/'
-    case '1': return 'hardlink';
-    case '2': return 'symlink';
-    case '3': return 'chardev';
-    case '4': return 'blockdev';
-    case '5': return 'dir';
-    case '6': return 'fifo';
-    default: return 'other';
+    case '1':
+      return 'hardlink';
+    case '2':
+      return 'symlink';
+    case '3':
+      return 'chardev';
+    case '4':
+      return 'blockdev';
+    case '5':
+      return 'dir';
+    case '6':
+      return 'fifo';
+    default:
+      return 'other';
   }
 }
 
@@ -183,12 +248,19 @@ function parsePax(data: Buffer, offset: number): Overrides {
     const digits = space < 0 ? '' : data.toString('latin1', pos, space);
     const len = /^[1-9][0-9]{0,15}$/.test(digits) ? Number(digits) : NaN;
     if (!(len > digits.length + 1) || pos + len > data.length || data[pos + len - 1] !== 0x0a) {
-      throw new LseError('TAR_INVALID', `tar: malformed PAX record at byte ${pos} of the extended header at offset ${offset}; rebuild the archive`, { offset });
+      throw new LseError(
+        'TAR_INVALID',
+        `tar: malformed PAX record at byte ${pos} of the extended header at offset ${offset}; rebuild the archive`,
+        { offset },
+      );
     }
     const record = data.toString('utf8', space + 1, pos + len - 1);
     pos += len;
     const eq = record.indexOf('=');
-    if (eq < 0) throw new LseError('TAR_INVALID', `tar: PAX record without '=' at offset ${offset}; rebuild the archive`, { offset });
+    if (eq < 0)
+      throw new LseError('TAR_INVALID', `tar: PAX record without '=' at offset ${offset}; rebuild the archive`, {
+        offset,
+      });
     const key = record.slice(0, eq);
     const value = record.slice(eq + 1);
     /** A non-negative integer (size, uid, gid) or, for mtime, seconds with an optional sign and fraction. */
@@ -196,7 +268,11 @@ function parsePax(data: Buffer, offset: number): Overrides {
       const n = Math.floor(Number(value));
       if (!(signedFraction ? /^-?\d{1,20}(\.\d{1,20})?$/ : /^\d{1,20}$/).test(value) || !Number.isSafeInteger(n)) {
         const what = signedFraction ? 'a number of seconds' : 'a non-negative integer';
-        throw new LseError('TAR_INVALID', `tar: PAX ${excerpt(key)}='${excerpt(value)}' at offset ${offset} is not ${what}; rebuild the archive`, { offset, key: excerpt(key) });
+        throw new LseError(
+          'TAR_INVALID',
+          `tar: PAX ${excerpt(key)}='${excerpt(value)}' at offset ${offset} is not ${what}; rebuild the archive`,
+          { offset, key: excerpt(key) },
+        );
       }
       return n;
     };
@@ -215,7 +291,12 @@ function parsePax(data: Buffer, offset: number): Overrides {
 /** A path or link target from an extension header, refused past {@link MAX_PATH_BYTES}. */
 function pathValue(value: string, what: string, offset: number): string {
   const bytes = Buffer.byteLength(value);
-  if (bytes > MAX_PATH_BYTES) unsafe(`tar: ${what} '${excerpt(value)}' at offset ${offset} is ${bytes} bytes (limit ${MAX_PATH_BYTES}); shorten it`, offset, 'path-length');
+  if (bytes > MAX_PATH_BYTES)
+    unsafe(
+      `tar: ${what} '${excerpt(value)}' at offset ${offset} is ${bytes} bytes (limit ${MAX_PATH_BYTES}); shorten it`,
+      offset,
+      'path-length',
+    );
   return value;
 }
 
@@ -230,17 +311,32 @@ function num(h: Buffer, start: number, len: number, offset: number, field: strin
     let v = BigInt(first & 0x7f) - (first & 0x40 ? 0x80n : 0n);
     for (let i = start + 1; i < start + len; i++) v = (v << 8n) + BigInt(h[i] ?? 0);
     if (v < 0n && !negativeOk) {
-      throw new LseError('TAR_INVALID', `tar header at offset ${offset}: ${field} is negative (${v}); the archive is malformed or hostile`, { offset, field });
+      throw new LseError(
+        'TAR_INVALID',
+        `tar header at offset ${offset}: ${field} is negative (${v}); the archive is malformed or hostile`,
+        { offset, field },
+      );
     }
     if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new LseError('TAR_INVALID', `tar header at offset ${offset}: ${field} is out of range; rebuild the archive`, { offset, field });
+      throw new LseError(
+        'TAR_INVALID',
+        `tar header at offset ${offset}: ${field} is out of range; rebuild the archive`,
+        { offset, field },
+      );
     }
     return Number(v);
   }
-  const text = h.toString('latin1', start, start + len).replace(/[\0 ]+$/, '').replace(/^[ ]+/, '');
+  const text = h
+    .toString('latin1', start, start + len)
+    .replace(/[\0 ]+$/, '')
+    .replace(/^[ ]+/, '');
   if (text === '') return 0;
   if (!/^[0-7]+$/.test(text)) {
-    throw new LseError('TAR_INVALID', `tar header at offset ${offset}: ${field} ${JSON.stringify(text)} is not octal; rebuild the archive`, { offset, field });
+    throw new LseError(
+      'TAR_INVALID',
+      `tar header at offset ${offset}: ${field} ${JSON.stringify(text)} is not octal; rebuild the archive`,
+      { offset, field },
+    );
   }
   return parseInt(text, 8);
 }
@@ -250,12 +346,16 @@ function verifyChecksum(h: Buffer, offset: number): void {
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : h[i] ?? 0;
+    const b = i >= 148 && i < 156 ? 0x20 : (h[i] ?? 0);
     unsigned += b;
     signed += b > 127 ? b - 256 : b;
   }
   if (stored !== unsigned && stored !== signed) {
-    throw new LseError('TAR_INVALID', `tar header at offset ${offset} has a bad checksum (stored ${stored}, computed ${unsigned}); the archive is corrupt, re-fetch or rebuild it`, { offset });
+    throw new LseError(
+      'TAR_INVALID',
+      `tar header at offset ${offset} has a bad checksum (stored ${stored}, computed ${unsigned}); the archive is corrupt, re-fetch or rebuild it`,
+      { offset },
+    );
   }
 }
 

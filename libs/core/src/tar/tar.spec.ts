@@ -1,5 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, linkSync } from 'node:fs';
+import {
+  mkdtempSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  linkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -13,12 +23,59 @@ const longTarget = `../${'t'.repeat(120)}`;
 const sample: TarEntry[] = [
   { path: 'usr', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 1700000000, size: 0 },
   { path: 'usr/bin', type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 1700000000, size: 0 },
-  { path: 'usr/bin/hello', type: 'file', mode: 0o755, uid: 0, gid: 0, mtime: 1700000000, size: 6, data: Buffer.from('hello\n') },
-  { path: 'usr/bin/hi', type: 'hardlink', mode: 0o755, uid: 0, gid: 0, mtime: 1700000000, size: 0, linkname: 'usr/bin/hello' },
+  {
+    path: 'usr/bin/hello',
+    type: 'file',
+    mode: 0o755,
+    uid: 0,
+    gid: 0,
+    mtime: 1700000000,
+    size: 6,
+    data: Buffer.from('hello\n'),
+  },
+  {
+    path: 'usr/bin/hi',
+    type: 'hardlink',
+    mode: 0o755,
+    uid: 0,
+    gid: 0,
+    mtime: 1700000000,
+    size: 0,
+    linkname: 'usr/bin/hello',
+  },
   { path: 'usr/bin/hey', type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime: 1700000000, size: 0, linkname: 'hello' },
-  { path: 'usr/bin/far', type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime: 1700000000, size: 0, linkname: longTarget },
-  { path: 'usr/share/ünïcode €.txt', type: 'file', mode: 0o644, uid: 1000, gid: 1000, uname: 'alice', gname: 'staff', mtime: 1, size: 3, data: Buffer.from('abc') },
-  { path: long, type: 'file', mode: 0o600, uid: 3_000_000, gid: 0, mtime: 1700000000, size: 1000, data: Buffer.alloc(1000, 7) },
+  {
+    path: 'usr/bin/far',
+    type: 'symlink',
+    mode: 0o777,
+    uid: 0,
+    gid: 0,
+    mtime: 1700000000,
+    size: 0,
+    linkname: longTarget,
+  },
+  {
+    path: 'usr/share/ünïcode €.txt',
+    type: 'file',
+    mode: 0o644,
+    uid: 1000,
+    gid: 1000,
+    uname: 'alice',
+    gname: 'staff',
+    mtime: 1,
+    size: 3,
+    data: Buffer.from('abc'),
+  },
+  {
+    path: long,
+    type: 'file',
+    mode: 0o600,
+    uid: 3_000_000,
+    gid: 0,
+    mtime: 1700000000,
+    size: 1000,
+    data: Buffer.alloc(1000, 7),
+  },
 ];
 
 function expectError(fn: () => unknown, code: 'TAR_INVALID' | 'TAR_UNSAFE'): LseError {
@@ -89,7 +146,17 @@ describe('writeTar / readTar', () => {
     symlinkSync(ustar ? 'short' : 'l'.repeat(150), join(src, 'sym'));
     const file = join(tmp, 'g.tar');
     const owner = ustar ? '0' : '3000000'; // base-256 uid in gnu format, PAX uid in pax
-    execFileSync('tar', [`--format=${format}`, `--owner=${owner}`, '--group=0', '--sort=name', '-cf', file, '-C', src, '.']);
+    execFileSync('tar', [
+      `--format=${format}`,
+      `--owner=${owner}`,
+      '--group=0',
+      '--sort=name',
+      '-cf',
+      file,
+      '-C',
+      src,
+      '.',
+    ]);
     const entries = readTar(readFileSync(file));
     const byPath = new Map(entries.map((e) => [e.path.replace(/\/$/, ''), e]));
     const f = byPath.get(`./${'d'.repeat(90)}/${'e'.repeat(50)}/f.txt`);
@@ -141,7 +208,20 @@ describe('readTar refuses', () => {
   });
 
   it('gzip expanding past the ratio limit (decompression bomb)', () => {
-    const bomb = gzipSync(writeTar([{ path: 'zeros', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 8 << 20, data: Buffer.alloc(8 << 20) }]));
+    const bomb = gzipSync(
+      writeTar([
+        {
+          path: 'zeros',
+          type: 'file',
+          mode: 0o644,
+          uid: 0,
+          gid: 0,
+          mtime: 0,
+          size: 8 << 20,
+          data: Buffer.alloc(8 << 20),
+        },
+      ]),
+    );
     expect(bomb.length).toBeLessThan((8 << 20) / 200);
     expect(expectError(() => readTar(bomb), 'TAR_UNSAFE').details.reason).toBe('max-ratio');
     expect(readTar(bomb, { maxRatio: 2000 })[0]?.size).toBe(8 << 20);

@@ -12,17 +12,29 @@ import type { TarEntry } from './types';
 
 const BLOCK = 512;
 const TYPEFLAG: Record<TarEntry['type'], string | undefined> = {
-  file: '0', hardlink: '1', symlink: '2', chardev: '3', blockdev: '4', dir: '5', fifo: '6', other: undefined,
+  file: '0',
+  hardlink: '1',
+  symlink: '2',
+  chardev: '3',
+  blockdev: '4',
+  dir: '5',
+  fifo: '6',
+  other: undefined,
 };
 
 export function writeTar(entries: TarEntry[]): Buffer {
   const parts: Buffer[] = [];
   for (const e of entries) {
     const flag = TYPEFLAG[e.type];
-    if (flag === undefined) throw new LseError('TAR_INVALID', `cannot write tar member '${e.path}' of type '${e.type}'; remove it`, { path: e.path });
-    const data = e.type === 'file' ? e.data ?? Buffer.alloc(0) : Buffer.alloc(0);
+    if (flag === undefined)
+      throw new LseError('TAR_INVALID', `cannot write tar member '${e.path}' of type '${e.type}'; remove it`, {
+        path: e.path,
+      });
+    const data = e.type === 'file' ? (e.data ?? Buffer.alloc(0)) : Buffer.alloc(0);
     if (e.type === 'file' && e.data === undefined && e.size > 0) {
-      throw new LseError('TAR_INVALID', `tar member '${e.path}' has size ${e.size} but no data; provide its content`, { path: e.path });
+      throw new LseError('TAR_INVALID', `tar member '${e.path}' has size ${e.size} but no data; provide its content`, {
+        path: e.path,
+      });
     }
     const pax: [string, string][] = [];
     const fields = ustarFields(e, data.length, pax);
@@ -59,13 +71,20 @@ function ustarFields(e: TarEntry, size: number, pax: [string, string][]): Fields
   };
   const number = (key: string, value: number, digits: number): number => {
     if (Number.isSafeInteger(value) && value >= 0 && value < 8 ** digits) return value;
-    if (!Number.isSafeInteger(value) || (value < 0 && key !== 'mtime')) throw new LseError('TAR_INVALID', `tar member '${e.path}': ${key} ${value} is not a valid ${key}`, { path: e.path, field: key });
+    if (!Number.isSafeInteger(value) || (value < 0 && key !== 'mtime'))
+      throw new LseError('TAR_INVALID', `tar member '${e.path}': ${key} ${value} is not a valid ${key}`, {
+        path: e.path,
+        field: key,
+      });
     pax.push([key, String(value)]);
     return 0;
   };
   const device = (key: string, value: number): number => {
     if (Number.isSafeInteger(value) && value >= 0 && value < 8 ** 7) return value;
-    throw new LseError('TAR_INVALID', `tar member '${e.path}': ${key} ${value} does not fit ustar`, { path: e.path, field: key });
+    throw new LseError('TAR_INVALID', `tar member '${e.path}': ${key} ${value} does not fit ustar`, {
+      path: e.path,
+      field: key,
+    });
   };
   return {
     name: text('path', e.path, 100),
@@ -86,7 +105,19 @@ function ustarFields(e: TarEntry, size: number, pax: [string, string][]): Fields
 function paxFields(path: string, size: number): Fields {
   const base = path.split('/').filter(Boolean).pop() ?? 'entry';
   const name = truncateUtf8(`PaxHeader/${base}`, 100);
-  return { name, linkname: '', mode: 0o644, uid: 0, gid: 0, size, mtime: 0, uname: '', gname: '', devmajor: 0, devminor: 0 };
+  return {
+    name,
+    linkname: '',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size,
+    mtime: 0,
+    uname: '',
+    gname: '',
+    devmajor: 0,
+    devminor: 0,
+  };
 }
 
 /** `"<len> key=value\n"` where len is the byte length of the whole record, itself included. */

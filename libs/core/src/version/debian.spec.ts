@@ -46,7 +46,15 @@ describe('Debian versions: parsing', () => {
   });
 
   it('accepts policy-conforming versions', () => {
-    for (const v of ['0', '1.0', '2:1.0+dfsg-3~bpo12+1', '1.2.3a~beta1-0ubuntu0.22.04.1', '1.0-A', '7.88.1-10+deb12u5', '0:0-0']) {
+    for (const v of [
+      '0',
+      '1.0',
+      '2:1.0+dfsg-3~bpo12+1',
+      '1.2.3a~beta1-0ubuntu0.22.04.1',
+      '1.0-A',
+      '7.88.1-10+deb12u5',
+      '0:0-0',
+    ]) {
       expect(isValidVersion('debian', v)).toBe(true);
     }
   });
@@ -217,7 +225,8 @@ function generatePairs(count: number, seed: number): [string, string][] {
   while (pairs.length < count) {
     const a = version();
     const b = mutate(a);
-    if (!isValidVersion('debian', a) || !isValidVersion('debian', b)) throw new Error(`generator made an invalid version: ${a} / ${b}`);
+    if (!isValidVersion('debian', a) || !isValidVersion('debian', b))
+      throw new Error(`generator made an invalid version: ${a} / ${b}`);
     pairs.push([a, b]);
   }
   return pairs;
@@ -227,7 +236,9 @@ describe('Debian comparison matches dpkg --compare-versions', () => {
   it('on 3000 generated pairs', () => {
     const which = spawnSync('sh', ['-c', 'command -v dpkg'], { encoding: 'utf8' });
     if (which.status !== 0) {
-      throw new Error('dpkg is required for this test (it checks the comparator against dpkg --compare-versions); run it on a Debian host');
+      throw new Error(
+        'dpkg is required for this test (it checks the comparator against dpkg --compare-versions); run it on a Debian host',
+      );
     }
     const pairs = generatePairs(3000, 20240611);
     const dir = mkdtempSync(join(tmpdir(), 'lse-dpkg-'));

@@ -124,10 +124,14 @@ export function parseDebian(v: string): DebianVersion | null {
 function mustPrepare(v: string): Prepared {
   const p = prepare(v);
   if (p) return p;
-  throw new LseError('VERSION_INVALID', `'${v}' is not a Debian version ([epoch:]upstream[-revision]): ${debianProblem(v)}`, {
-    scheme: 'debian',
-    version: v,
-  });
+  throw new LseError(
+    'VERSION_INVALID',
+    `'${v}' is not a Debian version ([epoch:]upstream[-revision]): ${debianProblem(v)}`,
+    {
+      scheme: 'debian',
+      version: v,
+    },
+  );
 }
 
 /** Parse or throw VERSION_INVALID saying what is wrong. */
@@ -180,7 +184,15 @@ function relationError(raw: string, what: string): LseError {
 }
 
 /** Obsolete `<` and `>` mean `<=` and `>=` (Debian policy §7.1). */
-const OP_MAP: Record<string, DebianOp> = { '<<': '<<', '<=': '<=', '=': '=', '>=': '>=', '>>': '>>', '<': '<=', '>': '>=' };
+const OP_MAP: Record<string, DebianOp> = {
+  '<<': '<<',
+  '<=': '<=',
+  '=': '=',
+  '>=': '>=',
+  '>>': '>>',
+  '<': '<=',
+  '>': '>=',
+};
 const ITEM_RE = /^\s*(\()?\s*(<<|>>|<=|>=|=|<|>)?\s*([^\s(),<>=|]+)\s*(\))?\s*(,)?/;
 
 /**
@@ -193,13 +205,18 @@ export function parseDebianRelations(raw: string): DebianRelation[] {
   let rest = raw;
   while (rest.trim() !== '') {
     const m = ITEM_RE.exec(rest);
-    if (!m || m[0].trim() === '') throw relationError(raw, `cannot read '${rest.trim()}'; write OP VERSION with OP one of << <= = >= >>`);
+    if (!m || m[0].trim() === '')
+      throw relationError(raw, `cannot read '${rest.trim()}'; write OP VERSION with OP one of << <= = >= >>`);
     const [all, open, op, version, close] = m;
-    if (!!open !== !!close) throw relationError(raw, open ? "'(' without a matching ')'" : "')' without a matching '('");
+    if (!!open !== !!close)
+      throw relationError(raw, open ? "'(' without a matching ')'" : "')' without a matching '('");
     const problem = debianProblem(version!);
     if (problem) throw relationError(raw, `'${version}' is not a Debian version: ${problem}`);
     if (!op && version!.split('.').some((p) => p === 'x' || p === 'X'))
-      throw relationError(raw, `'${version}' looks like a semver x-range; write a Debian relation such as '>= 1.0' and '<< 2.0'`);
+      throw relationError(
+        raw,
+        `'${version}' looks like a semver x-range; write a Debian relation such as '>= 1.0' and '<< 2.0'`,
+      );
     out.push({ op: op ? OP_MAP[op]! : '=', version: version! });
     rest = rest.slice(all!.length);
   }

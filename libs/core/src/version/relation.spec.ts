@@ -11,10 +11,7 @@ describe('parseRelation', () => {
     ['perl:any', [{ name: 'perl', archQualifier: 'any' }]],
     [
       'libc6:any (>= 2.36) | libc6.1',
-      [
-        { name: 'libc6', archQualifier: 'any', constraint: '>= 2.36' },
-        { name: 'libc6.1' },
-      ],
+      [{ name: 'libc6', archQualifier: 'any', constraint: '>= 2.36' }, { name: 'libc6.1' }],
     ],
     ['lib ( >=  1.2 )', [{ name: 'lib', constraint: '>= 1.2' }]],
     ['lib >=1.2   <2', [{ name: 'lib', constraint: '>=1.2 <2' }]],

@@ -47,7 +47,8 @@ function parseAtom(spec: string, text: string): RelationAtom {
   }
   const atom: RelationAtom = { name: name! };
   if (arch !== undefined) {
-    if (!ARCH_RE.test(arch)) throw bad(spec, `'${arch}' after '${name}:' is not an architecture qualifier (like any, native, amd64)`);
+    if (!ARCH_RE.test(arch))
+      throw bad(spec, `'${arch}' after '${name}:' is not an architecture qualifier (like any, native, amd64)`);
     atom.archQualifier = arch;
   }
   const rest = restRaw!.trim();
@@ -55,7 +56,10 @@ function parseAtom(spec: string, text: string): RelationAtom {
   const single = DEB_PAREN_RE.exec(rest) ?? SINGLE_OP_RE.exec(rest);
   const constraint = single ? `${single[1]} ${single[2]}` : rest.replace(/\s+/g, ' ');
   if (!readable(constraint)) {
-    throw bad(spec, `the constraint '${rest}' of '${name}' is neither a Debian relation like '(>= 2.36)' nor a semver range like '^1.2.0'`);
+    throw bad(
+      spec,
+      `the constraint '${rest}' of '${name}' is neither a Debian relation like '(>= 2.36)' nor a semver range like '^1.2.0'`,
+    );
   }
   atom.constraint = constraint;
   return atom;

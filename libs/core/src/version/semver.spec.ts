@@ -26,7 +26,11 @@ describe('semver versions', () => {
   it('orders the SemVer spec precedence list pairwise', () => {
     for (let i = 0; i < ordered.length; i++) {
       for (let j = 0; j < ordered.length; j++) {
-        expect([ordered[i], ordered[j], compareVersions('semver', ordered[i]!, ordered[j]!)]).toEqual([ordered[i], ordered[j], Math.sign(i - j)]);
+        expect([ordered[i], ordered[j], compareVersions('semver', ordered[i]!, ordered[j]!)]).toEqual([
+          ordered[i],
+          ordered[j],
+          Math.sign(i - j),
+        ]);
       }
     }
   });

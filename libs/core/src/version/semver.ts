@@ -50,7 +50,8 @@ function semverProblem(v: string): string | null {
   if (parts.length !== 3) return 'it needs exactly MAJOR.MINOR.PATCH';
   if (parts.some((p) => !/^\d+$/.test(p))) return 'MAJOR, MINOR and PATCH must be numbers';
   if (parts.some((p) => p.length > 1 && p.startsWith('0'))) return 'numbers must not have leading zeros';
-  if (parts.some((p) => !Number.isSafeInteger(Number(p)))) return 'MAJOR, MINOR and PATCH must be at most 2^53-1 (too large)';
+  if (parts.some((p) => !Number.isSafeInteger(Number(p))))
+    return 'MAJOR, MINOR and PATCH must be at most 2^53-1 (too large)';
   return 'prerelease and build identifiers must be non-empty [0-9A-Za-z-], numeric prerelease identifiers without leading zeros';
 }
 
@@ -74,7 +75,9 @@ function parseUncached(v: string): SemVer | null {
   const minor = Number(m[2]);
   const patch = Number(m[3]);
   if (![major, minor, patch].every(Number.isSafeInteger)) return null;
-  const prerelease = m[4] ? m[4].split('.').map((id) => (/^\d+$/.test(id) && Number.isSafeInteger(Number(id)) ? Number(id) : id)) : [];
+  const prerelease = m[4]
+    ? m[4].split('.').map((id) => (/^\d+$/.test(id) && Number.isSafeInteger(Number(id)) ? Number(id) : id))
+    : [];
   return { major, minor, patch, prerelease, build: m[5] ? m[5].split('.') : [], raw: v };
 }
 
@@ -82,10 +85,14 @@ function parseUncached(v: string): SemVer | null {
 export function mustParseSemver(v: string): SemVer {
   const p = parseSemver(v);
   if (p) return p;
-  throw new LseError('VERSION_INVALID', `'${v}' is not a SemVer 2.0 version (MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]): ${semverProblem(v)}`, {
-    scheme: 'semver',
-    version: v,
-  });
+  throw new LseError(
+    'VERSION_INVALID',
+    `'${v}' is not a SemVer 2.0 version (MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]): ${semverProblem(v)}`,
+    {
+      scheme: 'semver',
+      version: v,
+    },
+  );
 }
 
 function cmpNum(a: number, b: number): -1 | 0 | 1 {
@@ -203,7 +210,12 @@ function desugar(raw: string, op: RangeOp, p: Partial): ComparatorSet {
     case '':
     case '=':
       if (full) return [{ op: '=', v: lowOf(p) }];
-      return p.major === null ? [] : [{ op: '>=', v: lowOf(p) }, { op: '<', v: pastOf(p)! }];
+      return p.major === null
+        ? []
+        : [
+            { op: '>=', v: lowOf(p) },
+            { op: '<', v: pastOf(p)! },
+          ];
     case '>':
     case '>>':
       if (full) return [{ op: '>', v: lowOf(p) }];
@@ -221,7 +233,10 @@ function desugar(raw: string, op: RangeOp, p: Partial): ComparatorSet {
     case '~>': {
       if (p.major === null) return [];
       const upper = p.minor === null ? ver(p.major + 1, 0, 0, '0') : ver(p.major, p.minor + 1, 0, '0');
-      return [{ op: '>=', v: lowOf(p) }, { op: '<', v: upper }];
+      return [
+        { op: '>=', v: lowOf(p) },
+        { op: '<', v: upper },
+      ];
     }
     case '^': {
       if (p.major === null) return [];
@@ -229,7 +244,10 @@ function desugar(raw: string, op: RangeOp, p: Partial): ComparatorSet {
       if (p.major > 0 || p.minor === null) upper = ver(p.major + 1, 0, 0, '0');
       else if (p.minor > 0 || p.patch === null) upper = ver(0, p.minor + 1, 0, '0');
       else upper = ver(0, 0, p.patch + 1, '0');
-      return [{ op: '>=', v: lowOf(p) }, { op: '<', v: upper }];
+      return [
+        { op: '>=', v: lowOf(p) },
+        { op: '<', v: upper },
+      ];
     }
   }
   throw rangeError(raw, `unknown operator '${op as string}'`);
@@ -255,7 +273,8 @@ function parseSet(raw: string, text: string): ComparatorSet {
     word = word.slice(op.length);
     if (word === '') {
       word = w[i++];
-      if (word === undefined || word === '(' || word === ')') throw rangeError(raw, `operator '${op}' needs a version after it`);
+      if (word === undefined || word === '(' || word === ')')
+        throw rangeError(raw, `operator '${op}' needs a version after it`);
     }
     return { op, p: parsePartial(raw, word) };
   };
@@ -313,7 +332,9 @@ function testSet(set: ComparatorSet, v: SemVer): boolean {
   for (const c of set) if (!testComparator(c, v)) return false;
   if (v.prerelease.length === 0) return true;
   // npm's prerelease rule: some comparator must opt in to prereleases of this exact M.m.p.
-  return set.some((c) => c.v.prerelease.length > 0 && c.v.major === v.major && c.v.minor === v.minor && c.v.patch === v.patch);
+  return set.some(
+    (c) => c.v.prerelease.length > 0 && c.v.major === v.major && c.v.minor === v.minor && c.v.patch === v.patch,
+  );
 }
 
 /** Does a parsed version satisfy a parsed range? */
