@@ -13,6 +13,7 @@ export NX_DAEMON=false NX_NO_CLOUD=true
 stack=infra/local/stack.sh
 
 bash scripts/ensure-tools.sh
+bash scripts/apt-lists-fresh.sh # the Debian tests refuse expired apt metadata
 
 npm run build --silent
 npx jest --selectProjects unit "$@"
