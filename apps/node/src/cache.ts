@@ -77,7 +77,10 @@ export class FragmentCache {
     entries: () => Promise<TarEntry[]>,
     whiteouts = false,
   ): Promise<void> {
-    if (this.s.fragments[id]) return;
+    if (this.s.fragments[id]) {
+      this.st.count('fragmentsFromNode'); // the node tier answered (kept in memory, saved with the next change)
+      return;
+    }
     const running = this.inflight.get(id);
     if (running) return running;
     const p = (async () => {
@@ -108,7 +111,10 @@ export class FragmentCache {
    * `diffId` (`epoch` = the image's timestamps).
    */
   async ensureFragmentLayer(diffId: string, ids: string[], epoch: number): Promise<void> {
-    if (this.has(diffId)) return;
+    if (this.has(diffId)) {
+      this.st.count('fragmentsFromNode', ids.length); // the node tier answered the whole layer
+      return;
+    }
     const keys = await this.trustedKeys();
     const parts: { entries: TarEntry[]; label: string }[] = [];
     for (const id of ids) {

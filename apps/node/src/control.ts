@@ -5,6 +5,8 @@
  *   POST /images        { ref, manifestDigest, synthesisId?, configDigest? }   seed an image (agent.ts)
  *   POST /images/remove { ref }     remove an image, release its synthesis when no image holds it
  *   POST /collect       { budgetBytes? }   run the collector now (default: the configured budget)
+ *   GET  /metrics                   Prometheus text: the node tier (fragments already on the node vs
+ *                                   materialized here) and the region/peer/origin tiers of its caches
  */
 import { chmod, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -20,6 +22,29 @@ export interface ControlDeps {
   agent?: NodeAgent;
   budgetBytes: number;
   log: Log;
+  /** Region of the node (LSE_REGION), for the metric labels; `tiers` the region tiers' own text. */
+  region?: string;
+  tierMetrics?: () => string;
+}
+
+/** The node tier in the services' metric family (lse_cache_tier_*), and the node's other tiers. */
+export function nodeMetricsText(d: Pick<ControlDeps, 'st' | 'region' | 'tierMetrics'>): string {
+  const c = d.st.state.counters;
+  const region = d.region ?? 'default';
+  const label = (tier: string) =>
+    `{store="node-fragments",region="${region}",tier="${tier}",source="${tier === 'node' ? 'node' : 'layer-cache'}"}`;
+  const lines = [
+    '# HELP lse_cache_tier_lookups_total fragment lookups on this node by the tier that answered (node = already materialized here)',
+    '# TYPE lse_cache_tier_lookups_total counter',
+    `lse_cache_tier_lookups_total${label('node')} ${c['fragmentsFromNode'] ?? 0}`,
+    `lse_cache_tier_lookups_total${label('fetched')} ${c['fragmentsMaterialized'] ?? 0}`,
+    '# HELP lse_cache_tier_bytes_total blob bytes this node read from the layer cache to materialize fragments',
+    '# TYPE lse_cache_tier_bytes_total counter',
+    `lse_cache_tier_bytes_total${label('fetched')} ${c['bytesFetched'] ?? 0}`,
+  ];
+  // The region tiers use the same families: drop their HELP/TYPE lines so each appears once.
+  const tiers = (d.tierMetrics?.() ?? '').split('\n').filter((l) => l && !l.startsWith('#'));
+  return [...lines, ...tiers].join('\n') + '\n';
 }
 
 async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -58,6 +83,10 @@ export async function serveControl(d: ControlDeps, socket: string): Promise<Serv
     void (async () => {
       const url = (req.url ?? '/').split('?')[0];
       if (req.method === 'GET' && url === '/state') return send(200, nodeState(d));
+      if (req.method === 'GET' && url === '/metrics') {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+        return void res.end(nodeMetricsText(d));
+      }
       if (req.method === 'POST' && url === '/collect') {
         const b = await body(req);
         const budget = typeof b['budgetBytes'] === 'number' ? b['budgetBytes'] : d.budgetBytes;

@@ -56,6 +56,21 @@ function control<T>(method: string, path: string, body?: unknown): Promise<{ sta
   });
 }
 const state = async () => (await control<NodeState>('GET', '/state')).body;
+/** The node tier's count in the agent's /metrics (control socket). */
+const nodeTierHits = () =>
+  new Promise<number>((resolve, reject) => {
+    const req = request({ socketPath: CONTROL, agent: false, method: 'GET', path: '/metrics' }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => {
+        const m = /^lse_cache_tier_lookups_total\{[^}]*tier="node"[^}]*\} (\d+)$/m.exec(text);
+        if (m) resolve(Number(m[1]));
+        else reject(new Error(`no node tier in /metrics:\n${text}`));
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 const counter = (s: NodeState, name: string) => s.counters[name] ?? 0;
 
 const api = gatewayApi(SERVER, TOKEN);
@@ -165,6 +180,7 @@ function manifest(dir: string, name: string, require: string[], file: string): s
 
   it('a second image sharing fragments materializes only the ones it does not share, and unpacks nothing through containerd', async () => {
     const before = await state();
+    const hitsBefore = await nodeTierHits();
     const known = new Set(Object.keys(before.fragments));
     const r = lse(
       'node',
@@ -183,6 +199,8 @@ function manifest(dir: string, name: string, require: string[], file: string): s
     // At most jq, libjq1, libonig5, the inline-files layer and the dpkg-database layer are new; curl's closure is shared.
     const labels = added.map((id) => after.fragments[id]!.label);
     expect(labels.filter((l) => l.startsWith('curl@') || l.startsWith('libcurl4@'))).toEqual([]);
+    // The shared ones were answered by the node tier, and /metrics counts them.
+    expect(await nodeTierHits()).toBeGreaterThan(hitsBefore);
     expect(added.length).toBeLessThanOrEqual(5);
     expect(
       Object.values(after.fragments)

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { MongoStore } from '@lse/adapter-mongo';
 import { DebianMirror } from '@lse/adapter-deb';
 import { makeS3Client } from '@lse/adapter-s3';
-import { regionalCaches } from '@lse/service';
+import { regionalCaches, tierMetricsText } from '@lse/service';
 import type { Log } from '@lse/engine';
 import { NodeAgent } from './agent';
 import { FragmentCache } from './cache';
@@ -25,7 +25,12 @@ export async function startNodeAgent(env: Record<string, string | undefined>, lo
   const s3 = makeS3Client(config.service.s3);
   // The node reads its region's layer cache (and, with LSE_REGION_PEERS, copies a missing blob
   // once from a peer region, verified), as the services do (docs/REGIONS.md).
-  const { cache: fragmentCache, layers, close: closePeers } = regionalCaches(config.service, s3, mongo.blobs, log);
+  const {
+    cache: fragmentCache,
+    layers,
+    tiers,
+    close: closePeers,
+  } = regionalCaches(config.service, s3, mongo.blobs, log);
   const ports = {
     fragments: mongo.fragments,
     bases: mongo.bases,
@@ -46,7 +51,15 @@ export async function startNodeAgent(env: Record<string, string | undefined>, lo
     : undefined;
   if (agent) snapshotter.hooks.onExtract = (key, parent, chain) => agent.prepareAhead(key, parent, chain);
   const control = await serveControl(
-    { st, cache, ...(agent ? { agent } : {}), budgetBytes: config.budgetBytes, log },
+    {
+      st,
+      cache,
+      ...(agent ? { agent } : {}),
+      budgetBytes: config.budgetBytes,
+      log,
+      ...(config.service.region ? { region: config.service.region.name } : {}),
+      tierMetrics: () => tierMetricsText(tiers),
+    },
     config.controlSocket,
   );
   const timer =
