@@ -136,8 +136,10 @@ describe('distributed synthesis end to end', () => {
     const ms = variants();
     const ids: { id: string; variant: number }[] = [];
     const rest = Array.from({ length: 50 }, async (_, i) => {
-      const r = await api<{ id: string }>('POST', '/v1/syntheses', { manifest: ms[i % ms.length] });
-      expect(r.status).toBe(202);
+      const r = await api<{ id: string; status: string }>('POST', '/v1/syntheses', { manifest: ms[i % ms.length] });
+      // 202 while it runs; 200 when an identical manifest completed already and the gateway
+      // answered this one from its memory of recent results (a repeat, completed at once).
+      expect(r.status === 202 || (r.status === 200 && r.body.status === 'completed')).toBe(true);
       ids.push({ id: r.body.id, variant: (i % ms.length) % 4 });
     });
     for (let i = 0; i < 50; i++) {

@@ -18,6 +18,8 @@ export const COLLECTIONS = {
   /** key → the synthesis that last completed with it (the result cache's index). */
   completedKeys: 'completed_keys',
   leases: 'leases',
+  /** `<digest of a blob list>` → the list (insert-once): leases of one image share one (repositories.ts). */
+  leaseBlobSets: 'lease_blob_sets',
   /** Layer input key → built fragment layer (insert-once; record-repositories.ts). */
   layerRecords: 'layer_records',
   /** `<fragment id>@<trust generation>` → verification verdict (insert-once). */

@@ -252,3 +252,37 @@ describe('races (FerretDB 1.x updates are not atomic; these must still hold)', (
     expect((await store.trust.list()).map((k) => [k.name, k.revoked])).toEqual([['acme', true]]);
   });
 });
+
+describe('MongoLeaseRepository storage', () => {
+  it('keeps one blob list per distinct image: lease documents name it, and inline lists written before are still read', async () => {
+    const store = await fresh();
+    const blobs = [sha256Digest('manifest'), sha256Digest('config'), sha256Digest('layer')];
+    for (const id of ['l1', 'l2', 'l3']) {
+      await store.leases.put({
+        synthesisId: id,
+        key: sha256Digest('key'),
+        expiresAt: '2030-01-01T00:00:00.000Z',
+        blobs,
+      });
+    }
+    expect(await store.db.collection(COLLECTIONS.leaseBlobSets).countDocuments()).toBe(1);
+    const doc = await store.db.collection<{ _id: string }>(COLLECTIONS.leases).findOne({ _id: 'l2' });
+    expect(doc?.['blobs']).toBeUndefined();
+    expect(typeof doc?.['blobSet']).toBe('string');
+    // A lease document as earlier versions wrote it (list inline).
+    await store.db.collection<{ _id: string }>(COLLECTIONS.leases).insertOne({
+      _id: 'old',
+      synthesisId: 'old',
+      key: sha256Digest('k'),
+      expiresAt: '2030-01-01T00:00:00.000Z',
+      blobs: [sha256Digest('x')],
+    });
+    // Another process (no sets in its memory) reads them all.
+    const other = new MongoStore(client, store.db);
+    const all = new Map((await other.leases.list()).map((l) => [l.synthesisId, l.blobs]));
+    expect(all.get('l1')).toEqual(blobs);
+    expect(all.get('l3')).toEqual(blobs);
+    expect(all.get('old')).toEqual([sha256Digest('x')]);
+    expect((await other.leases.get('l2'))?.blobs).toEqual(blobs);
+  });
+});

@@ -12,6 +12,7 @@
 import {
   LseError,
   fragmentSetDigest,
+  sha256Digest,
   type BaseImage,
   type BaseRepository,
   type Fragment,
@@ -378,23 +379,59 @@ export class MongoBaseRepository implements BaseRepository {
 }
 
 /** Leases: expiry is judged in code by the collector (no TTL index: FerretDB 1.x has none). */
+/**
+ * Leases with their blob lists stored apart, once per distinct list (`lease_blob_sets`, `_id` =
+ * digest of the list, insert-once): every repeat of an image has its own lease, and all of them
+ * name the same blobs, so a lease document stays small and the collector's read of every lease
+ * (FerretDB decodes each document in full) costs little per lease. A set is written before any
+ * lease that names it; sets are immutable, so this process keeps those it has read. Sets are not
+ * deleted (one small document per distinct image). Documents written with the list inline are
+ * still read.
+ */
 export class MongoLeaseRepository implements LeaseRepository {
+  private readonly sets = new Map<string, string[]>();
   constructor(private readonly db: Db) {}
   private get col() {
     return this.db.collection<StrIdDoc>(COLLECTIONS.leases);
   }
 
   async put(lease: Lease): Promise<void> {
+    const { blobs, ...rest } = lease;
+    let ref: { blobs: string[] } | { blobSet: string } = { blobs };
+    if (blobs.length) {
+      const id = sha256Digest(JSON.stringify(blobs));
+      if (!this.sets.has(id)) {
+        await insertIfAbsent(this.db, COLLECTIONS.leaseBlobSets, { _id: id, blobs });
+        this.sets.set(id, [...blobs]);
+      }
+      ref = { blobSet: id };
+    }
     await upsertReplace(
       this.db,
       COLLECTIONS.leases,
       { _id: lease.synthesisId },
-      { ...encodeDoc(lease), _id: lease.synthesisId },
+      { ...encodeDoc(rest), ...ref, _id: lease.synthesisId },
     );
+  }
+  private async blobSet(id: string): Promise<string[]> {
+    const have = this.sets.get(id);
+    if (have) return [...have];
+    const d = await this.db.collection<StrIdDoc>(COLLECTIONS.leaseBlobSets).findOne({ _id: id });
+    if (!d) throw new LseError('INTERNAL', `lease blob set ${id} is missing from ${COLLECTIONS.leaseBlobSets}`, { id });
+    const blobs = (d['blobs'] as string[]).map(String);
+    this.sets.set(id, blobs);
+    return [...blobs];
+  }
+  private async read(d: StrIdDoc): Promise<Lease> {
+    const { blobSet, ...rest } = d as StrIdDoc & { blobSet?: string };
+    const lease = decodeDoc<Lease>(rest);
+    return typeof blobSet === 'string'
+      ? { ...lease, blobs: await this.blobSet(blobSet) }
+      : { ...lease, blobs: lease.blobs ?? [] };
   }
   async get(synthesisId: string): Promise<Lease | undefined> {
     const d = await this.col.findOne({ _id: synthesisId });
-    return d ? decodeDoc<Lease>(d) : undefined;
+    return d ? this.read(d) : undefined;
   }
   async renew(synthesisId: string, expiresAt: string): Promise<boolean> {
     return (await this.col.updateOne({ _id: synthesisId }, { $set: { expiresAt } })).matchedCount > 0;
@@ -403,6 +440,8 @@ export class MongoLeaseRepository implements LeaseRepository {
     await this.col.deleteMany({ _id: synthesisId });
   }
   async list(): Promise<Lease[]> {
-    return (await this.col.find({}).toArray()).map((d) => decodeDoc<Lease>(d));
+    const out: Lease[] = [];
+    for (const d of await this.col.find({}).toArray()) out.push(await this.read(d));
+    return out;
   }
 }
