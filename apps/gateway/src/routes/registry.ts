@@ -30,8 +30,8 @@ import {
   isManifestMediaType,
   referrersIndex,
   sha256Digest,
-  toDockerManifest,
-  toDockerManifestList,
+  dockerManifestOf,
+  dockerManifestListOf,
   type Descriptor,
 } from '@lse/core';
 import { Attachments } from '../attachments';
@@ -275,12 +275,12 @@ export function registryRoutes(app: FastifyInstance, d: GatewayDeps): void {
     let out: Buffer | undefined;
     const extra: Buffer[] = [];
     if (mediaType === MEDIA_TYPE_OCI_MANIFEST) {
-      out = toDockerManifest(bytes);
+      out = dockerManifestOf(bytes);
     } else if (mediaType === MEDIA_TYPE_OCI_INDEX) {
       const children = new Map<string, Descriptor>();
       for (const c of (JSON.parse(bytes.toString('utf8')) as { manifests?: Descriptor[] }).manifests ?? []) {
         const child =
-          c.mediaType === MEDIA_TYPE_OCI_MANIFEST ? toDockerManifest(await d.ports.layers.get(c.digest)) : undefined;
+          c.mediaType === MEDIA_TYPE_OCI_MANIFEST ? dockerManifestOf(await d.ports.layers.get(c.digest)) : undefined;
         if (!child) return undefined;
         extra.push(child);
         children.set(c.digest, {
@@ -289,7 +289,7 @@ export function registryRoutes(app: FastifyInstance, d: GatewayDeps): void {
           size: child.length,
         });
       }
-      out = toDockerManifestList(bytes, children);
+      out = dockerManifestListOf(bytes, children);
     }
     if (!out) return undefined;
     const dockerDigest = sha256Digest(out);

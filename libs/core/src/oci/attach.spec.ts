@@ -12,7 +12,7 @@ import {
   dssePae,
   imageFacts,
   referrersIndex,
-  toDockerManifest,
+  dockerManifestOf,
   type AttachInput,
 } from './attach';
 import { buildImageManifest } from './image';
@@ -193,7 +193,7 @@ describe('image attachments', () => {
   });
 
   it('gives Docker schema 2 forms only for gzip image manifests', () => {
-    const docker = JSON.parse(toDockerManifest(manifest)!.toString()) as {
+    const docker = JSON.parse(dockerManifestOf(manifest)!.toString()) as {
       mediaType: string;
       config: { mediaType: string };
       layers: { mediaType: string }[];
@@ -205,13 +205,13 @@ describe('image attachments', () => {
       'application/vnd.docker.image.rootfs.diff.tar.gzip',
     ]);
     expect(
-      toDockerManifest(
+      dockerManifestOf(
         buildImageManifest(config, [
           { digest: `sha256:${hex('0')}`, size: 1, mediaType: 'application/vnd.oci.image.layer.v1.tar' },
         ]),
       ),
     ).toBeUndefined();
-    expect(toDockerManifest(buildAttachments(input(), undefined)[0]!.manifest.bytes)).toBeUndefined();
+    expect(dockerManifestOf(buildAttachments(input(), undefined)[0]!.manifest.bytes)).toBeUndefined();
   });
 
   it('accepts only P-256 image keys', () => {

@@ -396,7 +396,7 @@ const DOCKER_LAYER: Record<string, string> = {
  * annotations kept, which Docker clients ignore). Undefined when a layer has no Docker media type
  * (an uncompressed or foreign layer) or the document is not an OCI image manifest.
  */
-export function toDockerManifest(manifest: Buffer): Buffer | undefined {
+export function dockerManifestOf(manifest: Buffer): Buffer | undefined {
   const doc = JSON.parse(manifest.toString('utf8')) as ManifestDoc & { schemaVersion: number };
   if (
     doc.mediaType !== MEDIA_TYPE_OCI_MANIFEST ||
@@ -418,7 +418,7 @@ export function toDockerManifest(manifest: Buffer): Buffer | undefined {
 }
 
 /** The Docker manifest list of an OCI index whose children have Docker forms (`children`: OCI digest → Docker descriptor). */
-export function toDockerManifestList(index: Buffer, children: Map<string, Descriptor>): Buffer | undefined {
+export function dockerManifestListOf(index: Buffer, children: Map<string, Descriptor>): Buffer | undefined {
   const doc = JSON.parse(index.toString('utf8')) as {
     mediaType?: string;
     manifests?: (Descriptor & { platform?: unknown })[];
