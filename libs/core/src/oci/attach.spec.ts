@@ -176,6 +176,38 @@ describe('image attachments', () => {
     expect(deps[2]!.annotations!.source).toEqual(proof);
   });
 
+  it('names each Debian proof the fragments carry once, by digest, among the provenance materials', () => {
+    const debian = (pkgs: string) => ({
+      type: 'debian-index',
+      debian: {
+        inRelease: `sha256:${hex('7')}`,
+        packages: `sha256:${hex(pkgs)}`,
+        path: `main/binary-amd64/Packages`,
+        paragraph: { offset: 0, length: 10 },
+        suite: 'Debian/Debian/bookworm',
+        date: '2026-11-01T00:00:00.000Z',
+      },
+    });
+    const fragments = [frag('curl', '8.0-1', 'a', debian('8')), frag('libz', '1:1.3', 'd', debian('8'))];
+    const [, , att] = buildAttachments({ ...input(), fragments }, key);
+    const attManifest = JSON.parse(att!.manifest.bytes.toString()) as { layers: { digest: string }[] };
+    const env = JSON.parse(att!.blobs.find((b) => b.digest === attManifest.layers[0]!.digest)!.bytes.toString()) as {
+      payload: string;
+    };
+    const deps = (
+      JSON.parse(Buffer.from(env.payload, 'base64').toString()) as {
+        predicate: {
+          buildDefinition: { resolvedDependencies: { name: string; uri: string; digest: { sha256: string } }[] };
+        };
+      }
+    ).predicate.buildDefinition.resolvedDependencies;
+    const proofs = deps.filter((d) => d.uri.startsWith('lse:debian/'));
+    expect(proofs.map((d) => [d.name, d.digest.sha256])).toEqual([
+      ['debian InRelease Debian/Debian/bookworm', hex('7')],
+      ['debian Packages Debian/Debian/bookworm main/binary-amd64/Packages', hex('8')],
+    ]);
+  });
+
   it('filters the referrers index by artifactType', () => {
     const descs = buildAttachments(input(), key).map((a) => a.descriptor);
     const all = JSON.parse(referrersIndex(descs).toString()) as {

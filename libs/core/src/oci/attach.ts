@@ -8,8 +8,9 @@
  *    image key (ECDSA P-256), as cosign writes it (`.sig` tag layout, one layer, the signature in
  *    the layer's `dev.cosignproject.cosign/signature` annotation);
  *  - an in-toto v1 statement with a SLSA v1 provenance predicate whose resolved dependencies are
- *    the lock (by digest), the base and every fragment (id, blob, `source`), in a DSSE envelope
- *    signed with the same key (cosign's attestation layout, `.att`).
+ *    the lock (by digest), the base, every fragment (id, blob, `source`) and every Debian proof
+ *    its fragments name (each InRelease, Release.gpg and Packages file once, by digest), in a DSSE
+ *    envelope signed with the same key (cosign's attestation layout, `.att`).
  *
  * Each is an OCI artifact manifest whose `subject` is the image manifest. Everything here is a
  * pure function of its inputs (canonical JSON, no clock, RFC 6979 signatures), so an image has one
@@ -19,6 +20,7 @@ import { sha256Digest } from '../digest';
 import type { Fragment } from '../model';
 import type { BasePackage } from '../resolve/base';
 import { debianMetaOf } from '../debian/package';
+import { debianProofOf } from '../debian/release';
 import type { ImageSigningKey } from '../sign/image-key';
 import type { Descriptor } from './image';
 import {
@@ -263,6 +265,21 @@ export function buildProvenance(input: AttachInput): Buffer {
       annotations: { blob: f.descriptor.blob.digest, source: f.descriptor.source },
     });
   }
+  // Debian's own metadata the fragments were checked against: each proof blob once, by digest.
+  const proofs = new Map<string, Record<string, unknown>>();
+  for (const f of input.fragments) {
+    const p = debianProofOf(f.descriptor.source);
+    if (!p) continue;
+    const release = p.releaseGpg ? 'Release' : 'InRelease';
+    const add = (digest: string, name: string, annotations: Record<string, unknown>) => {
+      if (!proofs.has(digest))
+        proofs.set(digest, { name, uri: `lse:debian/${digest}`, digest: { sha256: hexOf(digest) }, annotations });
+    };
+    add(p.inRelease, `debian ${release} ${p.suite}`, { suite: p.suite, date: p.date });
+    if (p.releaseGpg) add(p.releaseGpg, `debian Release.gpg ${p.suite}`, { suite: p.suite });
+    add(p.packages, `debian Packages ${p.suite} ${p.path}`, { suite: p.suite, path: p.path, inRelease: p.inRelease });
+  }
+  deps.push(...[...proofs.values()].sort((a, b) => String(a['uri']).localeCompare(String(b['uri']))));
   return canonicalBytes({
     _type: 'https://in-toto.io/Statement/v1',
     subject: [{ name: 'lse-image', digest: { sha256: hexOf(input.subject.digest) } }],
