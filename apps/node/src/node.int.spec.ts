@@ -4,7 +4,8 @@
  * (root = overlay of fragment directories, exit code passed through, nothing left behind, lease
  * released); a second image sharing fragments materializes only its new fragments and unpacks no
  * layer through containerd; `ctr images pull --user lse:TOKEN --snapshotter lse` + `ctr run` from
- * the gateway; a fragment whose cached blob was altered is never extracted; the collector removes
+ * the gateway, and through the agent's registry endpoint (no extract at all); a fragment whose
+ * cached blob was altered is never extracted; the collector removes
  * exactly the unreferenced directories (with an image put there by `lse node pull`). Root only (containerd, overlay mounts).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -334,6 +335,40 @@ function manifest(dir: string, name: string, require: string[], file: string): s
     );
     expect([out.status, out.stdout, out.stderr]).toEqual([0, expect.stringMatching(/^jq-1\./), '']);
     for (const image of [second, first]) expect(ctr('images', 'rm', '--sync', image).status).toBe(0);
+  });
+
+  it("ctr images pull through the agent's registry endpoint: every chain ID is recorded from the cache before the manifest reaches ctr, so nothing is extracted; a wrong token gets the gateway's 401 and prepares nothing", async () => {
+    const REG = env['LSE_NODE_REGISTRY'] ?? '';
+    expect(REG).not.toBe(''); // stack.sh env prints it with LSE_NODE=1
+    const image = `${REG}/pkgs/jq:minimal`; // a combination containerd has no chain of yet (jq's fragments without curl's)
+    const pull = (user: string) => ctr('images', 'pull', '--plain-http', '--user', user, '--snapshotter', 'lse', image);
+    const s0 = await state();
+    const bad = pull('lse:not-a-token');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/401/);
+    const direct = await fetch(`http://${REG}/v2/pkgs/jq/manifests/minimal`, {
+      headers: { authorization: 'Bearer not-a-token', accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
+    expect(direct.status).toBe(401);
+    expect(direct.headers.get('www-authenticate')).toContain(`realm="http://${REG}/v2/token"`); // the realm points back here
+    const s1 = await state();
+    for (const c of ['registryImagesPrepared', 'layersFromCache', 'extractPrepares'])
+      expect([c, counter(s1, c)]).toEqual([c, counter(s0, c)]);
+
+    const known = new Set(Object.keys(s1.fragments));
+    const ok = pull(`lse:${TOKEN}`);
+    expect([ok.status, ok.status === 0 ? '' : ok.stderr]).toEqual([0, '']);
+    const s2 = await state();
+    expect(counter(s2, 'registryImagesPrepared') - counter(s1, 'registryImagesPrepared')).toBe(1);
+    expect(counter(s2, 'extractPrepares')).toBe(counter(s1, 'extractPrepares')); // ctr's unpack found every chain ID
+    expect(counter(s2, 'layersExtracted')).toBe(counter(s1, 'layersExtracted'));
+    expect(counter(s2, 'layersFromCache') - counter(s1, 'layersFromCache')).toBeGreaterThan(0);
+    const added = Object.keys(s2.fragments).filter((id) => !known.has(id));
+    expect(counter(s2, 'fragmentsMaterialized') - counter(s1, 'fragmentsMaterialized')).toBe(added.length);
+    expect(added.map((id) => s2.fragments[id]!.label).filter((l) => /^(jq|libjq1|libonig5)@/.test(l))).toEqual([]); // on the node already
+    const out = ctr('run', '--rm', '--snapshotter', 'lse', image, `lse-mirror-${run}`, 'jq', '--version');
+    expect([out.status, out.stdout, out.stderr]).toEqual([0, expect.stringMatching(/^jq-1\./), '']);
+    expect(ctr('images', 'rm', '--sync', image).status).toBe(0);
   });
 
   it('never extracts a fragment whose cached blob was altered: the run fails with the verification error', async () => {
