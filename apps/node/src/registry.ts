@@ -220,7 +220,9 @@ export class RegistryProxy {
     };
     const onEnd = () => {
       const bytes = Buffer.concat(chunks);
-      void this.beforeBody({ ...wanted, mediaType, bytes }, headers).then(() => res.end(bytes));
+      void this.beforeBody({ ...wanted, mediaType, bytes }, headers).then(() => {
+        if (!res.destroyed) res.end(bytes); // the client may have gone meanwhile
+      });
     };
     upRes.on('data', onData);
     upRes.on('end', onEnd);
