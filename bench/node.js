@@ -11,6 +11,9 @@
  *    `ctr run --rm --snapshotter lse ... true` runs it, against `ctr images pull` of the same image
  *    from the gateway with the stock overlayfs snapshotter and `ctr run --snapshotter overlayfs`,
  *    on a containerd that holds pkgs/curl already (shared chain prefixes are not unpacked again).
+ *    With LSE_NODE_REGISTRY (the agent's registry endpoint, stack.sh env prints it) a third route:
+ *    plain `ctr images pull --snapshotter lse` of another new combination through that endpoint
+ *    (the agent records every chain ID from the cache before it relays the manifest) + `ctr run`.
  * 2. Disk used on the node and bytes transferred for N images over shared fragments (curl, jq
  *    and one small fragment of their own each, at different chain positions): the agent's
  *    fragment directories against overlayfs snapshots, fragment/layer bytes read against the
@@ -33,6 +36,7 @@ const TOKEN = env.LSE_TOKEN;
 const CTRD = env.CONTAINERD_ADDRESS;
 const CONTROL = env.LSE_NODE_CONTROL_SOCKET;
 const ROOT = env.LSE_NODE_ROOT;
+const REGISTRY = env.LSE_NODE_REGISTRY; // optional: the mirror route
 if (!SERVER || !TOKEN || !CTRD || !CONTROL || !ROOT) {
   console.error(
     'bench/node.js needs the stack with the node: LSE_NODE=1 bash infra/local/stack.sh up && eval "$(LSE_NODE=1 bash infra/local/stack.sh env)"',
@@ -98,6 +102,49 @@ function manifestFile(name, require, content) {
 const du = (dir) => Number(sh('du', ['-sxb', dir], { allowFail: true }).stdout.split('\t')[0] || 0);
 const overlayDir = () => join(env.LSE_STATE_DIR || '', 'containerd/root/io.containerd.snapshotter.v1.overlayfs');
 
+/**
+ * The mirror route on a new combination of its own (jq + curl + a file): synthesized first (not
+ * timed), then `ctr images pull --snapshotter lse` through the agent's registry endpoint and
+ * `ctr run --snapshotter lse`; the agent's extractPrepares must not move.
+ */
+async function mirrorRoute(r) {
+  const manifest = JSON.parse(
+    require('node:fs').readFileSync(
+      manifestFile(`bench-mir-${run}-${r}`, ['jq', 'curl'], `${run} mirror ${r}\n`),
+      'utf8',
+    ),
+  );
+  const syn = (await api('POST', '/v1/syntheses', { manifest }, { prefer: 'wait=600' })).body;
+  const ref = `${REGISTRY}/synth/${syn.key.slice(7)}:latest`;
+  const before = await control('GET', '/state');
+  let pullMs = 0;
+  // The registry finds a synthesis by key through a projection that may lag its completion by a moment.
+  for (let tries = 1; ; tries++) {
+    const t = now();
+    const p = sh(
+      'ctr',
+      ['--address', CTRD, 'images', 'pull', '--plain-http', '--user', `lse:${TOKEN}`, '--snapshotter', 'lse', ref],
+      { allowFail: tries < 10 },
+    );
+    pullMs = now() - t;
+    if (p.status === 0) break;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  const t = now();
+  ctr('run', '--rm', '--snapshotter', 'lse', ref, `bench-mir-${run}-${r}`, 'true');
+  const runMs = now() - t;
+  const after = await control('GET', '/state');
+  ctr('images', 'rm', '--sync', ref);
+  const c = (s, k) => s.counters[k] || 0;
+  return {
+    mirrorPullMs: pullMs,
+    mirrorRunMs: runMs,
+    mirrorMs: pullMs + runMs,
+    mirrorExtractPrepares: c(after, 'extractPrepares') - c(before, 'extractPrepares'),
+    mirrorPrepared: c(after, 'registryImagesPrepared') - c(before, 'registryImagesPrepared'),
+  };
+}
+
 async function main() {
   const { buildFragment } = require('@lse/engine');
   const { generateKeyPair, publicKeyOf, formatKey } = require('@lse/core');
@@ -140,6 +187,7 @@ async function main() {
     ctr('run', '--rm', '--snapshotter', 'overlayfs', oref, `bench-ovl-${run}-${r}`, 'true');
     const runMs = now() - t;
     ctr('images', 'rm', '--sync', oref);
+    const mirror = REGISTRY ? await mirrorRoute(r) : {};
     const round = {
       synthesisMs: synthMs,
       layers: seeded.layers,
@@ -156,6 +204,8 @@ async function main() {
       ctrRunMs: runMs,
       conventionalMs: pullMs + runMs,
       ratio: (pullMs + runMs) / (seedMs + lseRunMs),
+      ...mirror,
+      ...(REGISTRY ? { ratioMirror: (pullMs + runMs) / mirror.mirrorMs } : {}),
     };
     log(
       `first process, round ${r + 1}/${ROUNDS}: ${JSON.stringify(Object.fromEntries(Object.entries(round).map(([k, v]) => [k, +v.toFixed(1)])))}`,
@@ -273,7 +323,13 @@ async function main() {
     console.log(
       `  ctr pull + ctr run, overlayfs               ${f.conventionalMs} ms (pull ${f.ctrPullMs} ms, run ${f.ctrRunMs} ms)`,
     );
-    console.log(`  ratio                                       ${f.ratio}×`);
+    if (REGISTRY)
+      console.log(
+        `  ctr pull via the agent's endpoint + ctr run, lse   ${f.mirrorMs} ms (pull ${f.mirrorPullMs} ms, run ${f.mirrorRunMs} ms; extract Prepares ${f.mirrorExtractPrepares}, images prepared by the endpoint ${f.mirrorPrepared})`,
+      );
+    console.log(
+      `  ratio                                       ${f.ratio}×${REGISTRY ? ` (overlayfs route / mirror route ${f.ratioMirror}×)` : ''}`,
+    );
     const d = out.disk;
     console.log(`${d.images} images over shared fragments`);
     console.log(

@@ -15,6 +15,8 @@ fi
 LSE_CONTAINERD_DIR="${LSE_CONTAINERD_DIR:-$LSE_STATE_DIR/containerd}"
 LSE_NODE_ROOT="${LSE_NODE_ROOT:-$LSE_STATE_DIR/node}"
 CONTAINERD_NAMESPACE="${CONTAINERD_NAMESPACE:-default}"
+# The agent's registry endpoint (relays /v2 to the gateway; docs/NODE.md), on loopback.
+LSE_NODE_REGISTRY_PORT="${LSE_NODE_REGISTRY_PORT:-5000}"
 
 _nlog() { printf '[node] %s\n' "$*" >&2; }
 _ndie() { printf '[node] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -87,6 +89,8 @@ node_up() {
       export LSE_NODE_ROOT CONTAINERD_ADDRESS="$(_ctrd_sock)" CONTAINERD_NAMESPACE
       # The gateway, for renewing and releasing synthesis leases (stack.sh passes its own).
       if [[ -n "${LSE_NODE_SERVER:-}" ]]; then export LSE_SERVER="$LSE_NODE_SERVER" LSE_TOKEN="${LSE_NODE_TOKEN:-}"; else unset LSE_SERVER LSE_TOKEN; fi
+      # ... and for its registry endpoint, which relays to that gateway.
+      if [[ -n "${LSE_NODE_SERVER:-}" ]]; then export LSE_NODE_REGISTRY_PORT LSE_NODE_REGISTRY_ADDRESS=127.0.0.1; else unset LSE_NODE_REGISTRY_PORT; fi
       cd "$repo"
       exec setsid node apps/node/dist/main.js >>"$LSE_STATE_DIR/logs/node-agent.log" 2>&1 </dev/null
     ) &
@@ -147,7 +151,8 @@ node_status() {
 
 node_env() {
   printf 'export %s=%q\n' CONTAINERD_ADDRESS "$(_ctrd_sock)" CONTAINERD_NAMESPACE "$CONTAINERD_NAMESPACE" \
-    CONTAINERD_SNAPSHOTTER lse LSE_NODE_ROOT "$LSE_NODE_ROOT" LSE_NODE_CONTROL_SOCKET "$LSE_NODE_ROOT/control.sock"
+    CONTAINERD_SNAPSHOTTER lse LSE_NODE_ROOT "$LSE_NODE_ROOT" LSE_NODE_CONTROL_SOCKET "$LSE_NODE_ROOT/control.sock" \
+    LSE_NODE_REGISTRY "127.0.0.1:$LSE_NODE_REGISTRY_PORT"
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then

@@ -235,11 +235,14 @@ export class NodeAgent {
     } | null>
   >();
 
-  private layersOf(manifestDigest: string) {
+  /** `manifestBytes`, when given, must be the bytes of `manifestDigest` (the caller checked their digest). */
+  private layersOf(manifestDigest: string, manifestBytes?: Buffer) {
     let p = this.imageLayers.get(manifestDigest);
     if (!p) {
       p = (async () => {
-        const manifest = JSON.parse((await this.src.layers.get(manifestDigest)).toString('utf8')) as ImageManifest & {
+        const manifest = JSON.parse(
+          (manifestBytes ?? (await this.src.layers.get(manifestDigest))).toString('utf8'),
+        ) as ImageManifest & {
           manifests?: Descriptor[];
         };
         if (Array.isArray(manifest.manifests))
@@ -263,15 +266,91 @@ export class NodeAgent {
   }
 
   /**
+   * Creates containerd's records of the chain IDs of `layers[at..]` (in `namespace`) from the
+   * cache: each layer is made servable (verified, as for seeding; 8 at a time), then, bottom up,
+   * a remote-snapshot Prepare (`containerd.io/snapshot.ref=<chainID>`, parent the chain below)
+   * under a lease of its own that expires in ten minutes (by then the unpack has labelled the
+   * image's config, which keeps the chain). `parentKey` is the agent's key of the snapshot below
+   * `at` (as containerd sent it to the agent), '' at the bottom. A layer that cannot be served
+   * from the cache stops the walk: the records below it are made, then its error is thrown.
+   * Returns how many chain IDs have a record now.
+   */
+  private async makeChainRecords(
+    img: { layers: { diffId: string; layer: Descriptor; chain: string }[]; epoch: number },
+    at: number,
+    parentKey: string,
+    namespace: string,
+    timeoutMs: number,
+  ): Promise<number> {
+    const todo = img.layers.slice(at);
+    const ready: (Error | undefined)[] = new Array<Error | undefined>(todo.length);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(8, todo.length) }, async () => {
+        while (next < todo.length) {
+          const i = next++;
+          const { diffId, layer } = todo[i]!;
+          const named = layer.annotations?.[ANNOTATION_FRAGMENTS];
+          try {
+            if (named) await this.cache.ensureFragmentLayer(diffId, named.split(','), img.epoch);
+            else await this.cache.ensureBlobLayer(diffId, layer.digest);
+          } catch (e) {
+            ready[i] = e as Error;
+            next = todo.length; // nothing above a failed layer is needed
+          }
+        }
+      }),
+    );
+    let lease = '';
+    let made = 0;
+    for (let j = at; j < img.layers.length; j++) {
+      const failed = ready[j - at];
+      if (failed) throw failed;
+      const { chain: c } = img.layers[j]!;
+      const below = j > 0 ? img.layers[j - 1]!.chain : '';
+      if (!this.sn.cachedLayer(j === at ? parentKey : below, c)) break;
+      if (!lease) {
+        lease = `lse-unpack-${randomBytes(6).toString('hex')}`;
+        await this.ctrd.call(
+          this.ctrd.leases,
+          'Create',
+          { id: lease, labels: { 'containerd.io/gc.expire': new Date(Date.now() + 600_000).toISOString() } },
+          undefined,
+          { namespace, timeoutMs },
+        );
+      }
+      const tmp = `${lease}-${j}`;
+      try {
+        await this.ctrd.call(
+          this.ctrd.snapshots,
+          'Prepare',
+          { snapshotter: this.snapshotter, key: tmp, parent: below, labels: { [LABEL_SNAPSHOT_REF]: c } },
+          lease,
+          { namespace, timeoutMs },
+        );
+        // An active snapshot instead of the cache's: not this agent behind the plugin name; undo and stop.
+        await this.ctrd.call(this.ctrd.snapshots, 'Remove', { snapshotter: this.snapshotter, key: tmp }, lease, {
+          namespace,
+          timeoutMs,
+        });
+        break;
+      } catch (e) {
+        if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
+        made++;
+      }
+    }
+    return made;
+  }
+
+  /**
    * containerd (`ctr images pull`, which sends no snapshot labels) prepares `key`, an extract
    * snapshot for `chain` on `parent`: it applies layers one by one and skips a layer whose chain
    * ID it already has a record of. So, before this Prepare answers, the agent finds the images in
-   * that namespace whose chain holds `chain` right above `parent`'s, makes their layers from here
-   * up servable from the cache (verified, as for seeding) and creates containerd's records of those
-   * chain IDs through the remote-snapshot path (Prepare with `containerd.io/snapshot.ref`, under a
-   * lease that expires in ten minutes, by when the unpack has labelled the image's config). containerd still applies this one layer (its Commit then finds
-   * the record and the copy is removed), and unpacks none above it. Best effort: any failure
-   * leaves containerd's normal extract path.
+   * that namespace whose chain holds `chain` right above `parent`'s and makes the records of their
+   * chain IDs from here up (`makeChainRecords`). containerd still applies this one layer (its
+   * Commit then finds the record and the copy is removed), and unpacks none above it. Best
+   * effort: any failure leaves containerd's normal extract path. (Pulls through the agent's
+   * registry endpoint do not get here: `prepareFromManifest` made every record beforehand.)
    */
   async prepareAhead(key: string, parent: string, chain: string): Promise<void> {
     const namespace = key.split('/')[0] ?? this.ctrd.namespace;
@@ -289,52 +368,17 @@ export class NodeAgent {
             .filter((d) => /^sha256:[0-9a-f]{64}$/.test(d)),
         ),
       ].slice(0, 20);
-      let lease = '';
+      let made = 0;
       for (let d = 0; d < digests.length && d < 64; d++) {
         const img = await this.layersOf(digests[d]!);
         if (img?.manifests) digests.push(...img.manifests.filter((m) => !digests.includes(m))); // an index: its platforms' manifests
         const at = img?.layers.findIndex((l) => l.chain === chain) ?? -1;
         if (!img || at < 0 || (at > 0 ? img.layers[at - 1]!.chain : '') !== parentChain) continue;
-        for (let j = at; j < img.layers.length; j++) {
-          const { diffId, layer, chain: c } = img.layers[j]!;
-          const named = layer.annotations?.[ANNOTATION_FRAGMENTS];
-          if (named) await this.cache.ensureFragmentLayer(diffId, named.split(','), img.epoch);
-          else await this.cache.ensureBlobLayer(diffId, layer.digest);
-          const below = j > 0 ? img.layers[j - 1]!.chain : '';
-          if (!this.sn.cachedLayer(j === at ? parent : below, c)) break;
-          if (!lease) {
-            lease = `lse-unpack-${randomBytes(6).toString('hex')}`;
-            await this.ctrd.call(
-              this.ctrd.leases,
-              'Create',
-              { id: lease, labels: { 'containerd.io/gc.expire': new Date(Date.now() + 600_000).toISOString() } },
-              undefined,
-              { namespace, timeoutMs },
-            );
-          }
-          const tmp = `${lease}-${j}`;
-          try {
-            await this.ctrd.call(
-              this.ctrd.snapshots,
-              'Prepare',
-              { snapshotter: this.snapshotter, key: tmp, parent: below, labels: { [LABEL_SNAPSHOT_REF]: c } },
-              lease,
-              { namespace, timeoutMs },
-            );
-            // An active snapshot instead of the cache's: not this agent behind the plugin name; undo and stop.
-            await this.ctrd.call(this.ctrd.snapshots, 'Remove', { snapshotter: this.snapshotter, key: tmp }, lease, {
-              namespace,
-              timeoutMs,
-            });
-            break;
-          } catch (e) {
-            if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
-          }
-        }
+        made += await this.makeChainRecords(img, at, parent, namespace, timeoutMs);
       }
-      if (lease)
+      if (made)
         this.log.info(
-          { key, chain },
+          { key, chain, records: made },
           'containerd is unpacking an image the cache can serve: its chain was made from the cache',
         );
     } catch (e) {
@@ -343,6 +387,47 @@ export class NodeAgent {
         'could not make the rest of the chain from the cache; containerd unpacks it',
       );
     }
+  }
+
+  /** Images whose records `prepareFromManifest` is making now (two pulls of one image: one seeding). */
+  private preparing = new Map<string, Promise<{ layers: number; records: number } | null>>();
+
+  /**
+   * The agent's registry endpoint (registry.ts) relayed a 200 manifest `manifestDigest`
+   * (`manifestBytes`, digest checked) to a client the gateway authorized: when it is an LSE image
+   * (a layer descriptor names its fragments), every layer is made servable from the cache and each
+   * chain ID gets its record in containerd (`makeChainRecords`, in the agent's namespace) before
+   * the client gets the manifest, so the unpack that follows finds all of them and prepares
+   * nothing for extraction. Null when it is not an LSE image (or an index: its platform manifest
+   * is handled when the client fetches it). Throws when the cache cannot serve a layer (the
+   * records below it are made); the endpoint then relays the manifest anyway.
+   */
+  prepareFromManifest(
+    manifestDigest: string,
+    manifestBytes: Buffer,
+  ): Promise<{ layers: number; records: number } | null> {
+    let p = this.preparing.get(manifestDigest);
+    if (p) return p;
+    p = (async () => {
+      const img = await this.layersOf(manifestDigest, manifestBytes);
+      if (!img || img.manifests || !img.layers.some((l) => l.layer.annotations?.[ANNOTATION_FRAGMENTS])) return null;
+      const t0 = performance.now();
+      try {
+        const records = await this.makeChainRecords(img, 0, '', this.ctrd.namespace, 20_000);
+        await this.st.change(() => this.st.count('registryImagesPrepared'));
+        const result = { layers: img.layers.length, records };
+        this.log.info(
+          { manifestDigest, ...result, ms: Math.round(performance.now() - t0) },
+          "registry endpoint: the image's chain was made from the cache before its manifest was relayed",
+        );
+        return result;
+      } catch (e) {
+        await this.st.change(() => this.st.count('registryPrepareFailures'));
+        throw e;
+      }
+    })().finally(() => this.preparing.delete(manifestDigest));
+    this.preparing.set(manifestDigest, p);
+    return p;
   }
 
   /** Removes an image from containerd (its snapshots go with containerd's GC) and drops its hold on the synthesis. */

@@ -27,6 +27,11 @@ export interface NodeConfig {
   collectSeconds: number;
   /** LSE_SERVER + LSE_TOKEN: the gateway, for renewing and releasing synthesis leases (optional). */
   gateway?: { url: string; token: string; leaseTtlSeconds: number };
+  /**
+   * LSE_NODE_REGISTRY_PORT (+ LSE_NODE_REGISTRY_ADDRESS [127.0.0.1]): the node's registry
+   * endpoint, relaying /v2 to the gateway LSE_SERVER (registry.ts); unset = none.
+   */
+  registry?: { host: string; port: number; upstream: string };
 }
 
 type Env = Record<string, string | undefined>;
@@ -49,6 +54,19 @@ export function loadNodeConfig(env: Env): NodeConfig {
     );
   const server = env['LSE_SERVER'];
   const token = env['LSE_TOKEN'];
+  const registryPort = env['LSE_NODE_REGISTRY_PORT']
+    ? whole(env, 'LSE_NODE_REGISTRY_PORT', 0, "port of the node's registry endpoint")
+    : undefined;
+  if (registryPort !== undefined && (registryPort < 1 || registryPort > 65535))
+    throw new LseError('CONFIG_INVALID', `LSE_NODE_REGISTRY_PORT must be a TCP port (1-65535), got ${registryPort}`, {
+      variable: 'LSE_NODE_REGISTRY_PORT',
+    });
+  if (registryPort !== undefined && !server)
+    throw new LseError(
+      'CONFIG_INVALID',
+      "LSE_NODE_REGISTRY_PORT is set but LSE_SERVER is not: the node's registry endpoint relays to the gateway, set LSE_SERVER to its URL",
+      { variable: 'LSE_SERVER' },
+    );
   return {
     service: loadServiceConfig(env),
     root,
@@ -67,6 +85,9 @@ export function loadNodeConfig(env: Env): NodeConfig {
             leaseTtlSeconds: whole(env, 'LSE_LEASE_TTL_SECONDS', 3600, 'synthesis lease TTL the node renews with'),
           },
         }
+      : {}),
+    ...(registryPort !== undefined && server
+      ? { registry: { host: env['LSE_NODE_REGISTRY_ADDRESS'] || '127.0.0.1', port: registryPort, upstream: server } }
       : {}),
   };
 }

@@ -6,3 +6,4 @@ export { serveSnapshots, Containerd, protos } from './grpc';
 export { serveControl, nodeState } from './control';
 export { loadNodeConfig, type NodeConfig } from './config';
 export { startNodeAgent, type RunningAgent } from './run';
+export { RegistryProxy, type RegistryProxyOptions, type RelayedManifest } from './registry';

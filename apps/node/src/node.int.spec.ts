@@ -4,7 +4,8 @@
  * (root = overlay of fragment directories, exit code passed through, nothing left behind, lease
  * released); a second image sharing fragments materializes only its new fragments and unpacks no
  * layer through containerd; `ctr images pull --user lse:TOKEN --snapshotter lse` + `ctr run` from
- * the gateway; a fragment whose cached blob was altered is never extracted; the collector removes
+ * the gateway, and through the agent's registry endpoint (no extract at all); a fragment whose
+ * cached blob was altered is never extracted; the collector removes
  * exactly the unreferenced directories (with an image put there by `lse node pull`). Root only (containerd, overlay mounts).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -336,6 +337,79 @@ function manifest(dir: string, name: string, require: string[], file: string): s
     for (const image of [second, first]) expect(ctr('images', 'rm', '--sync', image).status).toBe(0);
   });
 
+  it("ctr images pull through the agent's registry endpoint: every chain ID is recorded from the cache before the manifest reaches ctr, so nothing is extracted; a wrong token gets the gateway's 401 and prepares nothing", async () => {
+    const REG = env['LSE_NODE_REGISTRY'] ?? '';
+    expect(REG).not.toBe(''); // stack.sh env prints it with LSE_NODE=1
+    // jq (on the node already) and a fragment of this run: a chain containerd has no record of
+    // above their first difference, whatever ran on this node before.
+    const name = `nodemirror${run}`;
+    const key = generateKeyPair(`node-mirror-${run}`).secretKey;
+    expect(
+      (await api('POST', '/v1/keys', { publicKey: formatKey(publicKeyOf(key)), scopes: [`${name}*`] })).status,
+    ).toBe(201);
+    const { fragment, blob } = buildFragment({
+      entries: [
+        {
+          path: `usr/share/${name}/data`,
+          type: 'file',
+          mode: 0o644,
+          uid: 0,
+          gid: 0,
+          mtime: 0,
+          size: 7,
+          data: Buffer.from('mirror\n'),
+        },
+      ],
+      name,
+      version: '1.0.0',
+      scheme: 'semver',
+      key,
+      epoch: 0,
+      source: { type: 'test' },
+    });
+    expect((await api('POST', '/v1/fragments', { fragment, blob: blob.toString('base64') })).status).toBe(201);
+    const image = `${REG}/pkgs/jq/${name}:minimal`;
+    const pull = (user: string) => ctr('images', 'pull', '--plain-http', '--user', user, '--snapshotter', 'lse', image);
+    const s0 = await state();
+    const bad = pull('lse:not-a-token');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/401/);
+    const direct = await fetch(`http://${REG}/v2/pkgs/jq/${name}/manifests/minimal`, {
+      headers: { authorization: 'Bearer not-a-token', accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
+    expect(direct.status).toBe(401);
+    expect(direct.headers.get('www-authenticate')).toContain(`realm="http://${REG}/v2/token"`); // the realm points back here
+    const s1 = await state();
+    for (const c of ['registryImagesPrepared', 'layersFromCache', 'extractPrepares'])
+      expect([c, counter(s1, c)]).toEqual([c, counter(s0, c)]);
+
+    const known = new Set(Object.keys(s1.fragments));
+    const ok = pull(`lse:${TOKEN}`);
+    expect([ok.status, ok.status === 0 ? '' : ok.stderr]).toEqual([0, '']);
+    const s2 = await state();
+    expect(counter(s2, 'registryImagesPrepared') - counter(s1, 'registryImagesPrepared')).toBe(1);
+    expect(counter(s2, 'extractPrepares')).toBe(counter(s1, 'extractPrepares')); // ctr's unpack found every chain ID
+    expect(counter(s2, 'layersExtracted')).toBe(counter(s1, 'layersExtracted'));
+    expect(counter(s2, 'layersFromCache') - counter(s1, 'layersFromCache')).toBeGreaterThan(0);
+    const added = Object.keys(s2.fragments).filter((id) => !known.has(id));
+    expect(counter(s2, 'fragmentsMaterialized') - counter(s1, 'fragmentsMaterialized')).toBe(added.length);
+    expect(added.map((id) => s2.fragments[id]!.label).filter((l) => /^(jq|libjq1|libonig5)@/.test(l))).toEqual([]); // on the node already
+    expect(added.map((id) => s2.fragments[id]!.label)).toContain(`${name}@1.0.0`);
+    const out = ctr(
+      'run',
+      '--rm',
+      '--snapshotter',
+      'lse',
+      image,
+      `lse-mirror-${run}`,
+      'sh',
+      '-c',
+      `jq --version && cat /usr/share/${name}/data`,
+    );
+    expect([out.status, out.stdout, out.stderr]).toEqual([0, expect.stringMatching(/^jq-1\.[^\n]*\nmirror\n$/), '']);
+    expect(ctr('images', 'rm', '--sync', image).status).toBe(0);
+  });
+
   it('never extracts a fragment whose cached blob was altered: the run fails with the verification error', async () => {
     const name = `nodetamper${run}`;
     const key = generateKeyPair(`node-tamper-${run}`).secretKey;
@@ -365,7 +439,7 @@ function manifest(dir: string, name: string, require: string[], file: string): s
     });
     expect((await api('POST', '/v1/fragments', { fragment, blob: blob.toString('base64') })).status).toBe(201);
     const file = manifest(work, `node-tamper-${run}`, [name], 'x\n');
-    const syn = await api<{ status: string }>(
+    const syn = await api<{ status: string; key: string }>(
       'POST',
       '/v1/syntheses',
       { manifest: JSON.parse(readFileSync(file, 'utf8')) },
@@ -388,6 +462,21 @@ function manifest(dir: string, name: string, require: string[], file: string): s
     const after = await state();
     expect(Object.keys(after.fragments)).not.toContain(fragment.id);
     expect(counter(after, 'fragmentsRefused')).toBe(counter(before, 'fragmentsRefused') + 1);
+
+    // Through the agent's registry endpoint: the agent cannot make that layer from the cache, so
+    // the manifest is relayed anyway and containerd unpacks the layers from there up itself (from
+    // the gateway's layer blobs); the altered fragment still gets no directory.
+    const mirrored = `${env['LSE_NODE_REGISTRY'] ?? ''}/synth/${syn.body.key.slice(7)}:latest`;
+    const m0 = await state();
+    const pulled = ctr('images', 'pull', '--plain-http', '--user', `lse:${TOKEN}`, '--snapshotter', 'lse', mirrored);
+    expect([pulled.status, pulled.status === 0 ? '' : pulled.stderr]).toEqual([0, '']);
+    const m1 = await state();
+    expect(counter(m1, 'registryPrepareFailures') - counter(m0, 'registryPrepareFailures')).toBe(1);
+    expect(counter(m1, 'registryImagesPrepared')).toBe(counter(m0, 'registryImagesPrepared'));
+    expect(counter(m1, 'extractPrepares')).toBeGreaterThan(counter(m0, 'extractPrepares')); // containerd's own path ran
+    expect(counter(m1, 'fragmentsRefused')).toBeGreaterThan(counter(m0, 'fragmentsRefused'));
+    expect(Object.keys(m1.fragments)).not.toContain(fragment.id);
+    expect(ctr('images', 'rm', '--sync', mirrored).status).toBe(0);
     await tamperS3Object(
       makeS3Client(servers.s3),
       servers.s3.bucket,

@@ -10,6 +10,7 @@ import { FragmentCache } from './cache';
 import { loadNodeConfig } from './config';
 import { serveControl } from './control';
 import { Containerd, serveSnapshots } from './grpc';
+import { RegistryProxy } from './registry';
 import { Snapshotter } from './snapshotter';
 import { StateFile } from './state';
 
@@ -50,6 +51,14 @@ export async function startNodeAgent(env: Record<string, string | undefined>, lo
     ? new NodeAgent(st, cache, snapshotter, { ports, layers }, ctrd, config.snapshotter, log, config.gateway)
     : undefined;
   if (agent) snapshotter.hooks.onExtract = (key, parent, chain) => agent.prepareAhead(key, parent, chain);
+  const registry = config.registry
+    ? new RegistryProxy({
+        upstream: config.registry.upstream,
+        log,
+        ...(agent ? { onManifest: (m) => agent.prepareFromManifest(m.digest, m.bytes) } : {}),
+      })
+    : undefined;
+  const registryServer = registry ? await registry.listen(config.registry!.host, config.registry!.port) : undefined;
   const control = await serveControl(
     {
       st,
@@ -79,12 +88,18 @@ export async function startNodeAgent(env: Record<string, string | undefined>, lo
       socket: config.socket,
       control: config.controlSocket,
       containerd: config.containerdAddress ?? 'none',
+      registry: registryServer ? RegistryProxy.address(registryServer) : 'none',
     },
     'lse-node serving',
   );
   return {
     async close() {
       if (timer) clearInterval(timer);
+      if (registryServer) {
+        registryServer.closeAllConnections();
+        await new Promise<void>((r) => registryServer.close(() => r()));
+      }
+      registry?.close();
       agent?.close();
       ctrd?.close();
       // containerd keeps its connection open: give calls in flight a moment, then close it.
