@@ -13,9 +13,12 @@ export { DebianMirror } from './archive';
 export { run } from './run';
 export {
   DebianChainVerifier,
+  DEFAULT_DEBIAN_KEYRING,
   readDebianKeyring,
   verifyInRelease,
   type ChainLink,
+  type ChainVerdict,
+  type ChainCacheLimits,
   type DebianKeyring,
   type SignedRelease,
 } from './release-signature';
