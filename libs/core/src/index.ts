@@ -18,7 +18,6 @@ export {
   type FragmentDescriptor,
   type Fragment,
   type Signature,
-  type SignatureCoverage,
   FRAGMENT_TAR_MEDIA_TYPE,
 } from './model/fragment';
 export { type Requirement, type Manifest } from './model/manifest';

@@ -17,8 +17,6 @@ export {
   readDebianKeyring,
   verifyInRelease,
   type ChainLink,
-  type ChainVerdict,
-  type ChainCacheLimits,
   type DebianKeyring,
   type SignedRelease,
 } from './release-signature';

@@ -355,11 +355,11 @@ suite('Debian chain of trust (host metadata)', () => {
       expect((await refusedWith(acceptFragment(f, trusted(), other))).code).toBe('DEBIAN_KEY_UNKNOWN');
       const onlyInRelease = blobs();
       await onlyInRelease.put(proof.inRelease, inRelease);
-      expect(
-        await refusedWith(acceptFragment(f, trusted(), new DebianChainVerifier(onlyInRelease, keyring))),
-      ).toEqual({
+      expect(await refusedWith(acceptFragment(f, trusted(), new DebianChainVerifier(onlyInRelease, keyring)))).toEqual({
         code: 'DEBIAN_CHAIN_UNVERIFIED',
-        message: expect.stringMatching(/the Packages file sha256:[0-9a-f]{64} named by the fragment's proof .* is not in the fragment blob store/),
+        message: expect.stringMatching(
+          /the Packages file sha256:[0-9a-f]{64} named by the fragment's proof .* is not in the fragment blob store/,
+        ),
       });
       const altered = blobs();
       for (const [k, v] of store.map) altered.map.set(k, v);
@@ -391,7 +391,10 @@ suite('Debian chain of trust (host metadata)', () => {
       // derive changed in place: the id no longer matches
       const changed = {
         ...f,
-        descriptor: { ...f.descriptor, metadata: { ...f.descriptor.metadata, derive: { from: 'deb', mergedUsr: false, epoch: 0 } } },
+        descriptor: {
+          ...f.descriptor,
+          metadata: { ...f.descriptor.metadata, derive: { from: 'deb', mergedUsr: false, epoch: 0 } },
+        },
       };
       expect((await refusedWith(acceptFragment(changed, trusted(), chain))).code).toBe('FRAGMENT_INVALID');
       // and re-hashed: Debian's chain holds (derive is not Debian's), the derivation signature does not
@@ -424,8 +427,7 @@ suite('Debian chain of trust (host metadata)', () => {
       const counting: BlobStore = { ...store, get: async (d) => (reads.push(d), store.get(d)) };
       const chain = new DebianChainVerifier(counting, keyring);
       const fs = ['jq', 'curl', 'bash', 'libc6'].map((n) => signDerivation(describeJq(undefined, n), importer));
-      for (let round = 0; round < 3; round++)
-        await Promise.all(fs.map((f) => acceptFragment(f, trusted(), chain)));
+      for (let round = 0; round < 3; round++) await Promise.all(fs.map((f) => acceptFragment(f, trusted(), chain)));
       expect(reads.sort()).toEqual([proof.inRelease, proof.packages].sort());
       // a kept verdict does not carry over to a descriptor that no longer hashes to the id
       const f = fs[0]!;
