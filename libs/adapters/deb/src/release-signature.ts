@@ -213,6 +213,7 @@ export class DebianChainVerifier {
   private readonly releases: Bounded<Promise<SignedRelease>>;
   private readonly packages: Bounded<Promise<Buffer>>;
   private readonly verdicts: Bounded<Promise<ChainVerdict>>;
+  private readonly hashed = new WeakSet<object>();
   private keyringP: Promise<DebianKeyring> | undefined;
   constructor(
     private readonly blobs: BlobStore,
@@ -249,14 +250,19 @@ export class DebianChainVerifier {
 
   /** {@link verifyChain}, once per fragment id while the verdict is cached. */
   verify(f: Fragment): Promise<ChainVerdict> {
-    let r = this.verdicts.get(f.id);
-    // a kept verdict holds for this descriptor only if it still hashes to the id
-    if (r && fragmentId(f.descriptor) !== f.id) return this.verifyChain(f);
-    if (!r) {
-      r = this.verifyChain(f);
-      this.verdicts.set(f.id, r);
-      r.catch(() => this.verdicts.delete(f.id));
+    const kept = this.verdicts.get(f.id);
+    // a kept verdict holds for this descriptor only if it hashes to the id (known for the very
+    // objects verified: the services' record memo hands out the same object every time)
+    if (kept && (this.hashed.has(f.descriptor) || fragmentId(f.descriptor) === f.id)) {
+      this.hashed.add(f.descriptor);
+      return kept;
     }
+    const r = this.verifyChain(f);
+    if (!kept) this.verdicts.set(f.id, r);
+    r.then(
+      () => this.hashed.add(f.descriptor),
+      () => (kept ? undefined : this.verdicts.delete(f.id)),
+    );
     return r;
   }
 
