@@ -1,10 +1,12 @@
 /**
  * Derivation signatures through the services: a package of bookworm-updates (the host's real
  * InRelease and Packages list), imported with `--release` into an embedded store, carries only a
- * derivation signature. The gateway's batch route refuses it while the proof blobs (InRelease,
- * Packages) are not in the fragment origin, and accepts it once they are; the services then
+ * derivation signature. The gateway's batch route refuses such a fragment whose proof names a
+ * blob the fragment origin does not have, and accepts the index once its proof blobs (InRelease,
+ * Packages) are there; the services then
  * synthesize it, the verifier accepting it by Debian's chain (LSE_DEBIAN_KEYRING, default the
- * host's Debian archive keyring) and the .deb coming from a local mirror.
+ * host's Debian archive keyring) and the .deb coming from a local mirror. With the node agent
+ * (a stack started with LSE_NODE=1), lse-node pulls the image, verifying the fragment the same way.
  *
  * Needs the stack (LSE_SERVER, MONGO_URL), the host's bookworm-updates lists, the Debian keyring,
  * apt-get and root (apt-get download); skipped with the reason otherwise.
@@ -15,7 +17,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { paragraphAt, paragraphSpans, sha256Digest, type Fragment } from '@lse/core';
+import { fragmentId, paragraphAt, paragraphSpans, sha256Digest, type Fragment } from '@lse/core';
 import { aptDownload, readIndexBytes } from '@lse/adapter-deb';
 import { openFsStore } from '@lse/adapter-fs';
 import { MongoStore } from '@lse/adapter-mongo';
@@ -110,20 +112,34 @@ suite('derivation signatures through the services', () => {
     await removeTempDirs();
   });
 
-  it("is refused by the gateway until the proof blobs are stored, then synthesized with Debian's chain", async () => {
+  it("is refused by the gateway without its proof blobs, accepted with them, and synthesized with Debian's chain", async () => {
     const fragments = await openFsStore(local).fragments.list();
     expect(fragments.length).toBeGreaterThan(0);
     expect(fragments.every((f) => f.signatures.map((s) => s.covers).join() === 'derivation')).toBe(true);
 
-    const refused = await batch(fragments);
-    expect(refused.created).toBe(0);
-    expect(refused.rejected).toHaveLength(fragments.length);
-    expect(refused.rejected[0]).toMatchObject({
-      code: 'DEBIAN_CHAIN_UNVERIFIED',
-      message: expect.stringMatching(/is not in the fragment blob store/),
+    // a proof naming a Packages blob the origin does not have (the derivation signature, over
+    // the name and metadata.derive, still verifies): refused, nothing stored
+    const f0 = fragments[0]!;
+    const missing = sha256Digest(Buffer.from(`not stored ${RUN}`));
+    const d = {
+      ...f0.descriptor,
+      source: { ...f0.descriptor.source, debian: { ...(f0.descriptor.source['debian'] as object), packages: missing } },
+    };
+    const refused = await batch([{ ...f0, id: fragmentId(d), descriptor: d }]);
+    expect(refused).toMatchObject({
+      created: 0,
+      rejected: [
+        {
+          code: 'DEBIAN_CHAIN_UNVERIFIED',
+          message: expect.stringMatching(
+            new RegExp(`the Packages file ${missing} .* is not in the fragment blob store`),
+          ),
+        },
+      ],
     });
 
-    // the proof blobs into the fragment origin (what `import debian-index --release --server` will upload)
+    // the proof blobs into the fragment origin (what `import debian-index --release --server` will
+    // upload; content-addressed, so a stack reused across runs may have them already)
     const mongo = await MongoStore.connect(process.env['MONGO_URL']!, process.env['MONGO_DB'] || 'lse');
     try {
       const inRelease = await readFile(IN_RELEASE);
@@ -143,9 +159,18 @@ suite('derivation signatures through the services', () => {
       m,
       `apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: provision }\nbase: scratch\nplatform: { os: linux, arch: amd64 }\nlabels: { run: "${RUN}" }\nrequire:\n  - name: ${PKG}\n`,
     );
-    const out = parseJson<{ synthesisId: string }>(
+    const out = parseJson<{ synthesisId: string; key: string }>(
       await ok(remote('--json', 'synth', m, '--out', join(work, 'img')), 'synth --server'),
     );
     expect(out.synthesisId).not.toMatch(/^cli-/);
+
+    // with the node agent (LSE_NODE=1 stack): lse-node verifies the fragment itself, by the chain,
+    // from the proof blobs in the origin, before extracting it
+    if (process.env['LSE_NODE_CONTROL_SOCKET'] && process.env['CONTAINERD_ADDRESS']) {
+      const pulled = parseJson<{ materialized: number; layers: number }>(
+        await ok(remote('--json', 'node', 'pull', `synth/${out.key.replace(/^sha256:/, '')}:latest`), 'node pull'),
+      );
+      expect(pulled.materialized).toBeGreaterThanOrEqual(1);
+    }
   });
 });
