@@ -1,6 +1,6 @@
 import { openFsStore, type FsStore } from '@lse/adapter-fs';
 import type { EnginePorts } from '@lse/engine';
-import { DebianMirror } from '@lse/adapter-deb';
+import { DebianChainVerifier, DebianMirror } from '@lse/adapter-deb';
 import type { CliConfig } from './config';
 import { makeOut, type Out } from './output';
 import { GatewayClient } from './remote';
@@ -37,6 +37,8 @@ export function makeCtx(config: CliConfig, g: GlobalOpts): Ctx {
       cache: store.fragmentBlobs,
       layers: store.layerBlobs,
       debian: new DebianMirror(config.debianMirror),
+      // Debian's chain for fragments signed over their derivation only (the keyring read on first use)
+      debianChain: new DebianChainVerifier(store.fragmentBlobs, config.debianKeyring),
       layerRecords: store.layerRecords,
       verdicts: store.verdicts,
     },

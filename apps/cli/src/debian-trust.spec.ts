@@ -3,20 +3,22 @@
  * metadata (its InRelease and Packages list from /var/lib/apt/lists, 38 packages) and modified
  * copies: every refusal of `lse import debian-index --release` stores nothing; an imported store
  * verifies with the importer's key revoked and only Debian's keyring, and fails when any link of
- * the chain is altered. Releases LSE has to forge (expired, older) are signed by a test key given
+ * the chain is altered; the importer's key signs only the derivation, and a synthesis accepts
+ * that signature only with Debian's chain verified (keyring, proof blobs). Releases LSE has to forge (expired, older) are signed by a test key given
  * as the keyring, since Debian's own cannot be re-signed.
  *
  * Needs the host's apt lists for bookworm-updates and the Debian archive keyring; else skipped.
  */
-import { cpSync, existsSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type * as OpenPgp from 'openpgp' with { 'resolution-mode': 'import' };
-import { fragmentId, sha256Digest, type Fragment } from '@lse/core';
+import { fragmentId, paragraphAt, paragraphSpans, sha256Digest, type Fragment } from '@lse/core';
 import { openFsStore } from '@lse/adapter-fs';
-import { readIndexBytes } from '@lse/adapter-deb';
+import { aptDownload, readIndexBytes } from '@lse/adapter-deb';
 import { main } from './main';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -329,6 +331,158 @@ suite('Debian chain of trust through the CLI (host bookworm-updates metadata)', 
       const revoked = await lse(store, '--json', 'verify');
       expect(revoked.code).toBe(4);
       expect(JSON.parse(revoked.stdout).problems[0]).toMatchObject({ code: 'KEY_REVOKED' });
+    },
+  );
+
+  (aptReady ? it : it.skip)(
+    "signs only the derivation; a synthesis accepts it with Debian's chain and refuses it when the chain or the derivation signature fails",
+    async () => {
+      // a package of bookworm-updates with no dependencies, its .deb from a local mirror
+      const pkg = 'samba-ad-provision';
+      const span = paragraphSpans(packagesText).find((sp) => paragraphAt(packagesText, sp)['Package'] === pkg)!;
+      const p = paragraphAt(packagesText, span);
+      const [deb] = await aptDownload([{ name: pkg, version: p['Version']!, arch: p['Architecture']! }], CACHE);
+      const mirror: Server = createServer((req, res) => {
+        if (decodeURIComponent(req.url ?? '') !== `/debian/${p['Filename']}`) return void res.writeHead(404).end();
+        res.writeHead(200).end(readFileSync(deb!));
+      });
+      await new Promise<void>((ok) => mirror.listen(0, '127.0.0.1', ok));
+      const mirrorUrl = `http://127.0.0.1:${(mirror.address() as { port: number }).port}/debian`;
+      const keyringBefore = process.env['LSE_DEBIAN_KEYRING'];
+      try {
+        const store = await newStore('derivation');
+        await lseOk(
+          store,
+          'import',
+          'debian-index',
+          PACKAGES,
+          '--release',
+          IN_RELEASE,
+          '--mirror',
+          mirrorUrl,
+          '--key',
+          key,
+        );
+        const all = await openFsStore(store).fragments.list();
+        expect(all.length).toBeGreaterThan(0);
+        expect(all.every((f) => f.signatures.length === 1 && f.signatures[0]!.covers === 'derivation')).toBe(true);
+        expect(await lseOk(store, 'fragment', 'show', pkg)).toMatch(
+          /signed by: importer \(derivation signature: the name and metadata.derive only/,
+        );
+        const manifest = join(work, 'derivation.yaml');
+        await writeFile(
+          manifest,
+          `apiVersion: lse.dev/v1\nkind: DependencyManifest\nmetadata: { name: provision }\nbase: scratch\nplatform: { os: linux, arch: amd64 }\nrequire:\n  - name: ${pkg}\n`,
+        );
+        let images = 0;
+        const synth = async (s: string) => lse(s, '--json', 'synth', manifest, '--out', join(work, `img-${images++}`));
+        const synthFails = async (
+          name: string,
+          prepare: (copy: string) => Promise<void>,
+          code: string,
+          message: RegExp,
+        ) => {
+          const copy = join(work, `derivation-${name}`);
+          cpSync(store, copy, { recursive: true });
+          await prepare(copy);
+          const r = await synth(copy);
+          expect({ name, code: r.code, error: JSON.parse(r.stdout).error?.code }).toEqual({
+            name,
+            code: 4,
+            error: code,
+          });
+          expect(r.stdout + r.stderr).toMatch(message);
+          delete process.env['LSE_DEBIAN_KEYRING'];
+        };
+        // before the first synthesis: each failure also before any verdict exists
+        await synthFails(
+          'no-keyring',
+          async () => void (process.env['LSE_DEBIAN_KEYRING'] = join(work, 'no-such-keyring.gpg')),
+          'DEBIAN_CHAIN_UNVERIFIED',
+          /cannot read the Debian archive keyring/,
+        );
+        await synthFails(
+          'other-keyring',
+          async () => void (process.env['LSE_DEBIAN_KEYRING'] = testKeyring),
+          'DEBIAN_KEY_UNKNOWN',
+          /none of which is in the keyring/,
+        );
+        const proof = all[0]!.descriptor.source['debian'] as { packages: string; inRelease: string };
+        const blobFile = (c: string, digest: string) => join(c, 'blobs', 'fragments', 'sha256', digest.slice(7));
+        await synthFails(
+          'packages-altered',
+          async (c) => {
+            const b = await readFile(blobFile(c, proof.packages));
+            b[span.offset + 20] ^= 1;
+            await writeFile(blobFile(c, proof.packages), b);
+          },
+          'DIGEST_MISMATCH',
+          /was altered/,
+        );
+        await synthFails(
+          'in-release-missing',
+          async (c) => rm(blobFile(c, proof.inRelease)),
+          'DEBIAN_CHAIN_UNVERIFIED',
+          /the InRelease sha256:[0-9a-f]{64} named by the fragment's proof .* is not in the fragment blob store/,
+        );
+        await synthFails(
+          'untrusted',
+          async (c) => writeFile(join(c, 'trust', 'keys.json'), '[]\n'),
+          'KEY_UNTRUSTED',
+          /signed by key 'importer', which is not in the trust store/,
+        );
+        await synthFails(
+          'revoked',
+          async (c) => void (await lseOk(c, 'trust', 'revoke', 'importer')),
+          'KEY_REVOKED',
+          /revoked/,
+        );
+        const target = all.find((f) => f.descriptor.name === pkg)!;
+        await synthFails(
+          'derive-changed',
+          async (c) => {
+            const file = join(c, 'fragments', 'by-id', `${target.id.slice(7)}.json`);
+            const rec = JSON.parse(await readFile(file, 'utf8')) as Fragment;
+            rec.descriptor.metadata['derive'] = { from: 'deb', mergedUsr: false, epoch: 0 };
+            await writeFile(file, JSON.stringify(rec));
+          },
+          'FRAGMENT_INVALID',
+          /descriptor does not match its id/,
+        );
+
+        // with the Debian keyring (the default), the synthesis accepts the derivation signature
+        const ok = await synth(store);
+        expect({ code: ok.code, out: ok.code ? ok.stdout + ok.stderr : '' }).toEqual({ code: 0, out: '' });
+        // a verdict recorded by that synthesis does not stand in for the chain: it is checked every time
+        await synthFails(
+          'other-keyring-after-verdict',
+          async () => void (process.env['LSE_DEBIAN_KEYRING'] = testKeyring),
+          'DEBIAN_KEY_UNKNOWN',
+          /none of which is in the keyring/,
+        );
+        // a whole-descriptor signature still verifies everywhere: the same import --allow-unsigned
+        const plain = await newStore('derivation-plain');
+        await lseOk(plain, 'import', 'debian-index', PACKAGES, '--allow-unsigned', '--mirror', mirrorUrl, '--key', key);
+        expect((await openFsStore(plain).fragments.list()).every((f) => f.signatures[0]!.covers === undefined)).toBe(
+          true,
+        );
+        expect((await synth(plain)).code).toBe(0);
+        // verify says which kind accepted each fragment
+        const v = JSON.parse(await lseOk(store, '--json', 'verify', '--chain'));
+        expect(v).toMatchObject({ ok: true, accepted: { descriptor: 0, derivation: all.length, none: 0 } });
+        expect(v.chains.find((c: { name: string }) => c.name === pkg)).toMatchObject({
+          accepted: 'derivation',
+          lseSignature: expect.stringMatching(/^derivation signed by trusted key 'importer'/),
+        });
+        expect(JSON.parse(await lseOk(plain, '--json', 'verify'))).toMatchObject({
+          ok: true,
+          accepted: { descriptor: all.length, derivation: 0 },
+        });
+      } finally {
+        if (keyringBefore === undefined) delete process.env['LSE_DEBIAN_KEYRING'];
+        else process.env['LSE_DEBIAN_KEYRING'] = keyringBefore;
+        await new Promise((ok) => mirror.close(ok));
+      }
     },
   );
 });

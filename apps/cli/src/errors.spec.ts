@@ -231,7 +231,16 @@ describe('--json output parses as JSON', () => {
     const ver = parseJson<{ ok: boolean; fragments: number; bases: number; problems: unknown[] }>(
       (await lseOk(p.store, ['--json', 'verify'])).stdout,
     );
-    expect(ver).toEqual({ ok: true, fragments: 8, unfetched: 0, chained: 0, unsigned: 0, bases: 1, problems: [] });
+    expect(ver).toEqual({
+      ok: true,
+      fragments: 8,
+      unfetched: 0,
+      chained: 0,
+      unsigned: 0,
+      accepted: { descriptor: 8, derivation: 0, none: 0 },
+      bases: 1,
+      problems: [],
+    });
   });
 
   it('errors: { error: { code, message }, exitCode }', async () => {

@@ -8,7 +8,23 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { generateKeyPair, formatKey, publicKeyOf, writeTar, type SecretKey } from '@lse/core';
+import {
+  formatParagraph,
+  fragmentId,
+  generateKeyPair,
+  formatKey,
+  indexDescriptor,
+  paragraphAt,
+  paragraphSpans,
+  publicKeyOf,
+  sha256Digest,
+  sha256Hex,
+  signDerivation,
+  writeTar,
+  type SecretKey,
+} from '@lse/core';
+import { DebianChainVerifier } from '@lse/adapter-deb';
+import type * as OpenPgp from 'openpgp' with { 'resolution-mode': 'import' };
 import {
   InProcessBus,
   MemoryBaseRepository,
@@ -20,6 +36,9 @@ import {
 } from '@lse/adapter-memory';
 import { buildFragment, makeResultCache, silentLog, startPipeline, type EnginePorts } from '@lse/engine';
 import { startGateway } from './compose';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const openpgp = require('openpgp') as typeof OpenPgp;
 import { WORK_STAGES, gatewayDefaults } from './testing';
 
 const TOKENS = new Map([
@@ -530,5 +549,78 @@ describe('gateway HTTP API (in-process pipeline)', () => {
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/^lse_http_requests_total\{code="\d+",route="[^"]+"\} \d+$/m);
     expect((await app.inject({ method: 'GET', url: '/openapi.json' })).json().paths['/v1/syntheses']).toBeDefined();
+  });
+
+  it("accepts a derivation-signed fragment from a signed index only with Debian's chain (batch publish)", async () => {
+    // one package's index, its InRelease signed by an archive key of the test; the proof blobs in the origin
+    const deb = randomBytes(64);
+    const packages = Buffer.from(
+      formatParagraph({
+        Package: 'libderived',
+        Version: '1.0-1',
+        Architecture: 'amd64',
+        Filename: 'pool/main/libd/libderived_1.0-1_amd64.deb',
+        Size: String(deb.length),
+        SHA256: sha256Hex(deb),
+      }) + '\n',
+    );
+    const { privateKey, publicKey } = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'curve25519Legacy',
+      userIDs: [{ name: 'gateway test archive' }],
+      format: 'object',
+    });
+    const release = `Origin: Test\nLabel: Test\nCodename: gw\nDate: ${new Date(0).toUTCString()}\nSHA256:\n ${sha256Hex(packages)} ${packages.length} main/binary-amd64/Packages\n`;
+    const inRelease = Buffer.from(
+      await openpgp.sign({ message: await openpgp.createCleartextMessage({ text: release }), signingKeys: privateKey }),
+    );
+    await ports.origin.put(sha256Digest(inRelease), inRelease, inRelease.length);
+    await ports.origin.put(sha256Digest(packages), packages, packages.length);
+    const span = paragraphSpans(packages)[0]!;
+    const describe = (epoch: number) =>
+      indexDescriptor(paragraphAt(packages, span), {
+        derive: { from: 'deb', mergedUsr: true, epoch },
+        proof: {
+          inRelease: sha256Digest(inRelease),
+          packages: sha256Digest(packages),
+          path: 'main/binary-amd64/Packages',
+          paragraph: span,
+          suite: 'Test/Test/gw',
+          date: new Date(0).toISOString(),
+        },
+      });
+    const f = signDerivation(describe(0), key);
+    const batch = async (fragments: object[]) =>
+      (await app.inject({ method: 'POST', url: '/v1/fragments/batch', headers: ADMIN, payload: { fragments } })).json();
+
+    // no Debian keyring configured for this gateway: refused, naming what is missing
+    expect(await batch([f])).toMatchObject({
+      created: 0,
+      rejected: [{ code: 'DEBIAN_CHAIN_UNVERIFIED', message: expect.stringMatching(/LSE_DEBIAN_KEYRING/) }],
+    });
+    try {
+      const other = await openpgp.generateKey({
+        type: 'ecc',
+        curve: 'curve25519Legacy',
+        userIDs: [{ name: 'x' }],
+        format: 'object',
+      });
+      ports.debianChain = new DebianChainVerifier(ports.origin, { file: 'x.asc', keys: [other.publicKey] });
+      expect(await batch([f])).toMatchObject({ created: 0, rejected: [{ code: 'DEBIAN_KEY_UNKNOWN' }] });
+      ports.debianChain = new DebianChainVerifier(ports.origin, { file: 'test.asc', keys: [publicKey] });
+      // another derivation under the same signature, re-hashed: the signature does not cover it
+      const changed = { ...f, descriptor: describe(5) };
+      expect(await batch([{ ...changed, id: fragmentId(changed.descriptor) }])).toMatchObject({
+        created: 0,
+        rejected: [{ code: 'SIGNATURE_INVALID' }],
+      });
+      expect(await batch([f])).toMatchObject({ created: 1, rejected: [] });
+      const listed = await app.inject({ method: 'GET', url: '/v1/fragments', headers: ADMIN });
+      expect(listed.json()).toEqual(
+        expect.arrayContaining([expect.objectContaining({ id: f.id, signatureKinds: ['derivation'] })]),
+      );
+    } finally {
+      delete ports.debianChain;
+    }
   });
 });

@@ -4,7 +4,9 @@
  *
  * A fragment is extracted only after the node itself has verified it, from the blob it read:
  * id = hash of the descriptor and a signature by a trusted, unrevoked key whose scope covers the
- * name (core verifyFragment, with the trust store), then blob digest and size, tar policy and
+ * name (core acceptFragment, with the trust store; a fragment signed over its derivation only
+ * also needs Debian's chain, checked from the proof blobs in the origin with the Debian keyring,
+ * `ports.debianChain`, once per fragment and process), then blob digest and size, tar policy and
  * agreement with the signed file index (engine readVerifiedContent, the verifier's own checks).
  * Extraction (adapters/fs extractEntries) never writes through a link, so nothing lands outside
  * the fragment's directory; it runs in `tmp/` and is renamed into place when complete.
@@ -28,7 +30,7 @@ import {
   fragmentLabel,
   readTar,
   sha256Digest,
-  verifyFragment,
+  acceptFragment,
   type BlobStore,
   type TarEntry,
   type TrustedKey,
@@ -127,7 +129,7 @@ export class FragmentCache {
         );
       let entries: TarEntry[];
       try {
-        verifyFragment(f, keys);
+        await acceptFragment(f, keys, this.src.ports.debianChain);
         const c = await readVerifiedContent(this.src.ports, f);
         entries = c.entries;
       } catch (e) {

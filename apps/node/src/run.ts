@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MongoStore } from '@lse/adapter-mongo';
-import { DebianMirror } from '@lse/adapter-deb';
+import { DebianChainVerifier, DebianMirror } from '@lse/adapter-deb';
 import { makeS3Client } from '@lse/adapter-s3';
 import { regionalCaches, tierMetricsText } from '@lse/service';
 import type { Log } from '@lse/engine';
@@ -40,6 +40,8 @@ export async function startNodeAgent(env: Record<string, string | undefined>, lo
     cache: fragmentCache,
     layers,
     debian: new DebianMirror(config.service.debianMirror),
+    // the node checks Debian's chain itself, from the proof blobs in the fragment origin
+    debianChain: new DebianChainVerifier(mongo.blobs, config.service.debianKeyring),
   };
   const st = await StateFile.open(config.root);
   const cache = new FragmentCache(config.root, st, { ports, layers }, log);

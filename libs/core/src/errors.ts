@@ -48,6 +48,7 @@ export type ErrorCode =
   | 'DEBIAN_RELEASE_EXPIRED'
   | 'DEBIAN_RELEASE_ROLLBACK'
   | 'DEBIAN_INDEX_MISMATCH'
+  | 'DEBIAN_CHAIN_UNVERIFIED'
   | 'INTERNAL';
 
 /**
@@ -125,6 +126,7 @@ export const KIND_OF: Readonly<Record<ErrorCode, ErrorKind>> = {
   DEBIAN_RELEASE_EXPIRED: 'untrusted',
   DEBIAN_RELEASE_ROLLBACK: 'untrusted',
   DEBIAN_INDEX_MISMATCH: 'untrusted',
+  DEBIAN_CHAIN_UNVERIFIED: 'untrusted',
   INTERNAL: 'internal',
 };
 

@@ -17,6 +17,7 @@ export {
   type FileEntry,
   type FragmentDescriptor,
   type Fragment,
+  type Signature,
   FRAGMENT_TAR_MEDIA_TYPE,
 } from './model/fragment';
 export { type Requirement, type Manifest } from './model/manifest';
@@ -64,8 +65,14 @@ export {
   fragmentSetDigest,
   trustGeneration,
   signDescriptor,
+  signDerivation,
+  derivationStatement,
+  signatureCoverage,
   fragmentLabel,
   verifyFragment,
+  acceptFragment,
+  type Acceptance,
+  type FragmentChainCheck,
   type TrustedKey,
 } from './sign/trust';
 export {

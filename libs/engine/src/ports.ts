@@ -4,6 +4,7 @@ import type {
   Catalog,
   DebContents,
   Fragment,
+  FragmentChainCheck,
   FragmentRepository,
   LayerRecordRepository,
   TrustStore,
@@ -37,6 +38,13 @@ export interface EnginePorts {
    * clear error; with it they are fetched on first use (see fetch-stage.ts, verify-stage.ts).
    */
   debian?: DebianArchive;
+  /**
+   * Debian's chain of trust (adapters/deb DebianChainVerifier over the Debian archive keyring and
+   * the proof blobs in `origin`): required to accept a fragment signed over its derivation only
+   * (core acceptFragment). Without it such fragments are refused (DEBIAN_CHAIN_UNVERIFIED);
+   * fragments with a whole-descriptor signature do not need it.
+   */
+  debianChain?: FragmentChainCheck;
   /**
    * Fragment layers already built, by their inputs (layer-cache.ts). Without it every synthesis
    * builds every fragment layer again (same bytes, more work).

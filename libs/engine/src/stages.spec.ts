@@ -12,14 +12,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import {
+  formatParagraph,
   generateKeyPair,
   indexDescriptor,
   isLseError,
+  paragraphAt,
+  paragraphSpans,
+  sha256Digest,
+  signDerivation,
   parseManifest,
   publicKeyOf,
   readTar,
   sha256Hex,
   signDescriptor,
+  type Acceptance,
   type Fragment,
   type Lock,
   type SecretKey,
@@ -31,13 +37,17 @@ import {
   MemoryTrustStore,
   MemoryVerdictRepository,
 } from '@lse/adapter-memory';
-import { readDebBuffer } from '@lse/adapter-deb';
+import { DebianChainVerifier, readDebBuffer } from '@lse/adapter-deb';
+import type * as OpenPgp from 'openpgp' with { 'resolution-mode': 'import' };
 import { assembleImage } from './assemble-stage';
 import { fetchFragments } from './fetch-stage';
 import { buildFragment } from './pack';
 import type { DebianArchive, EnginePorts } from './ports';
 import { resolveManifest } from './resolve-stage';
 import { verifyFragments } from './verify-stage';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const openpgp = require('openpgp') as typeof OpenPgp;
 
 const hasDpkgDeb = spawnSync('dpkg-deb', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -314,5 +324,83 @@ describe('assembleImage', () => {
     await expect(verifyFragments(w.ports, lock)).rejects.toThrow(
       /the \.deb is jq 1\.6-2 \(amd64\), but the signed index entry says jq 1\.7\.1-3/,
     );
+  });
+
+  it("accepts a fragment signed over its derivation only with Debian's chain (ports.debianChain), and refuses it without", async () => {
+    // a signed index of one package: Packages listing the .deb, an InRelease listing Packages,
+    // signed by an archive key of the test (Debian's own cannot sign what the test makes)
+    const packages = Buffer.from(
+      formatParagraph({
+        Package: 'jq',
+        Version: '1.7.1-3',
+        Architecture: 'amd64',
+        Filename: 'pool/main/j/jq/jq_1.7.1-3_amd64.deb',
+        Size: String(deb.length),
+        SHA256: sha256Hex(deb),
+      }) + '\n',
+    );
+    const { privateKey, publicKey } = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'curve25519Legacy',
+      userIDs: [{ name: 'stage test archive' }],
+      format: 'object',
+    });
+    const release = `Origin: Test\nLabel: Test\nCodename: stages\nDate: ${new Date(0).toUTCString()}\nSHA256:\n ${sha256Hex(packages)} ${packages.length} main/binary-amd64/Packages\n`;
+    const inRelease = Buffer.from(
+      await openpgp.sign({ message: await openpgp.createCleartextMessage({ text: release }), signingKeys: privateKey }),
+    );
+    const archive = new ServedArchive();
+    const w = await world({ debian: archive });
+    await w.ports.origin.put(sha256Digest(inRelease), inRelease, inRelease.length);
+    await w.ports.origin.put(sha256Digest(packages), packages, packages.length);
+    const span = paragraphSpans(packages)[0]!;
+    const jq = signDerivation(
+      indexDescriptor(paragraphAt(packages, span), {
+        derive: { from: 'deb', mergedUsr: true, epoch: 0 },
+        proof: {
+          inRelease: sha256Digest(inRelease),
+          packages: sha256Digest(packages),
+          path: 'main/binary-amd64/Packages',
+          paragraph: span,
+          suite: 'Test/Test/stages',
+          date: new Date(0).toISOString(),
+        },
+      }),
+      w.key,
+    );
+    await w.ports.fragments.put(jq);
+    archive.served.set(jq.id, deb);
+    const lock = await w.lock(['jq', 'hello']);
+    await fetchFragments(w.ports, lock);
+
+    await expect(verifyFragments(w.ports, lock)).rejects.toThrow(/signed over its derivation only.*LSE_DEBIAN_KEYRING/);
+    const other = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'curve25519Legacy',
+      userIDs: [{ name: 'x' }],
+      format: 'object',
+    });
+    const foreign = {
+      ...w.ports,
+      debianChain: new DebianChainVerifier(w.ports.origin, { file: 'x.asc', keys: [other.publicKey] }),
+    };
+    expect(await codeOf(verifyFragments(foreign, lock))).toBe('DEBIAN_KEY_UNKNOWN');
+
+    const ports = {
+      ...w.ports,
+      debianChain: new DebianChainVerifier(w.ports.origin, { file: 'test.asc', keys: [publicKey] }),
+    };
+    const accepted: Record<string, Acceptance> = {};
+    expect(await verifyFragments(ports, lock, undefined, accepted)).toEqual({
+      [jq.id]: 'stage-publisher',
+      [w.hello.id]: 'stage-publisher',
+    });
+    expect(accepted).toEqual({
+      [jq.id]: { keyName: 'stage-publisher', covers: 'derivation' },
+      [w.hello.id]: { keyName: 'stage-publisher', covers: 'descriptor' },
+    });
+    // revoked: refused although the chain and a verdict exist
+    await w.ports.trust.revoke('stage-publisher', new Date().toISOString());
+    expect(await codeOf(verifyFragments(ports, lock))).toBe('KEY_REVOKED');
   });
 });

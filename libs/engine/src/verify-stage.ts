@@ -9,7 +9,8 @@ import {
   sha256Digest,
   trustGeneration,
   verdictId,
-  verifyFragment,
+  acceptFragment,
+  type Acceptance,
   type Fragment,
   type Lock,
   type TarEntry,
@@ -23,7 +24,10 @@ import { verdictFor } from './verdicts';
 /**
  * Stage 3: nothing unverified goes further. For every fragment of the lock:
  *  1. the record's id is the hash of its descriptor, and a trusted, unrevoked key whose scope
- *     covers the name signed it (checked every time: in memory, well under a millisecond);
+ *     covers the name signed it (checked every time: in memory, well under a millisecond); or,
+ *     for a fragment imported from a signed Debian index and signed over its derivation only,
+ *     such a key signed the derivation and Debian's chain of trust vouches for the rest
+ *     (`ports.debianChain`; core acceptFragment; the chain's verdict is kept per process);
  *  2. the cached blob has the signed digest (checked on read) and size;
  *  3. the tar passes the safety policy (setuid only where the signed descriptor allows it);
  *  4. the tar's contents are exactly the signed file index (so conflict checks made from indexes
@@ -37,19 +41,25 @@ import { verdictFor } from './verdicts';
  * (with the derived file index and metadata of a Debian index package, see verdicts.ts). Any
  * change to the trust store (a key added, scoped or revoked) changes the generation, so every
  * fragment is read again once. Records and blobs are read a few at a time (IO_CONCURRENCY).
- * Returns the key that vouched for each fragment id.
+ * Returns the key that vouched for each fragment id (`accepted`: and what its signature covers).
  */
 export async function verifyFragments(
   ports: EnginePorts,
   lock: Lock,
   onProgress?: (done: number, total: number) => void,
+  accepted?: Record<string, Acceptance>,
 ): Promise<Record<string, string>> {
   const trusted = await ports.trust.list();
   const keys = new Map<string, TrustedKey>(trusted.map((k) => [k.name, k]));
   const generation = trustGeneration(trusted);
   const fragments = await fragmentsOfLock(ports, lock);
   const verifiedBy: Record<string, string> = {};
-  for (const f of fragments) verifiedBy[f.id] = verifyFragment(f, keys);
+  // every fragment is accepted before any blob is read; chains of one release share its reads
+  await mapLimited(fragments, IO_CONCURRENCY, async (f) => {
+    const a = await acceptFragment(f, keys, ports.debianChain);
+    verifiedBy[f.id] = a.keyName;
+    if (accepted) accepted[f.id] = a;
+  });
   let done = 0;
   await mapLimited(fragments, IO_CONCURRENCY, async (f) => {
     const keyName = verifiedBy[f.id]!;

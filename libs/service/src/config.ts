@@ -1,4 +1,5 @@
 import { LseError, parsePlatform, regionProblem, type Platform } from '@lse/core';
+import { DEFAULT_DEBIAN_KEYRING } from '@lse/adapter-deb';
 
 /**
  * Configuration of the five services, parsed once from the environment (docs/CONFIGURATION.md
@@ -23,6 +24,12 @@ export interface ServiceConfig {
   region?: RegionConfig;
   /** LSE_DEBIAN_MIRROR: where .deb files of packages imported from an index are fetched (default: the archive each index came from). */
   debianMirror?: string;
+  /**
+   * LSE_DEBIAN_KEYRING: the OpenPGP keyring Debian's InRelease files are checked against when a
+   * fragment signed over its derivation only is verified (read on first use; default
+   * /usr/share/keyrings/debian-archive-keyring.gpg).
+   */
+  debianKeyring: string;
   concurrency: number;
   /** LSE_ACK_WAIT_SECONDS: how long a taken message may go without ack or progress before redelivery (0 = adapter default, 30 s). */
   ackWaitMs: number;
@@ -263,6 +270,7 @@ export function loadServiceConfig(env: Env): ServiceConfig {
           ),
         }
       : {}),
+    debianKeyring: env['LSE_DEBIAN_KEYRING'] || DEFAULT_DEBIAN_KEYRING,
     concurrency: int(env, 'LSE_CONCURRENCY', 2, 'messages a service handles at once', 1),
     ackWaitMs: int(env, 'LSE_ACK_WAIT_SECONDS', 0, 'seconds before an unacknowledged message is redelivered') * 1000,
     logLevel: env['LSE_LOG_LEVEL'] || 'info',
@@ -317,6 +325,7 @@ export function describeConfig(c: ServiceConfig): Record<string, unknown> {
       ? { region: c.region.name, regionPeers: c.region.peers.map((p) => `${p.name}=${p.endpoint}/${p.bucket}`) }
       : {}),
     ...(c.debianMirror ? { debianMirror: c.debianMirror } : {}),
+    debianKeyring: c.debianKeyring,
     concurrency: c.concurrency,
     healthPort: c.healthPort,
     gateway: {

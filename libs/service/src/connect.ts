@@ -4,7 +4,7 @@ import { MongoStore } from '@lse/adapter-mongo';
 import { NatsBus, NatsCatalogFeed, ensureStreams } from '@lse/adapter-nats';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { S3BlobStore, ensureBucket, makeS3Client } from '@lse/adapter-s3';
-import { DebianMirror } from '@lse/adapter-deb';
+import { DebianChainVerifier, DebianMirror } from '@lse/adapter-deb';
 import type { ServiceConfig } from './config';
 
 /** Everything a service talks to, connected; `close()` drains and disconnects in order. */
@@ -42,6 +42,9 @@ export async function connectAll(config: ServiceConfig, name: string, log: Log):
     cache,
     layers,
     debian: new DebianMirror(config.debianMirror),
+    // Debian's chain for fragments signed over their derivation only: the keyring read on first
+    // use, the proof blobs (InRelease, Packages) from the fragment origin
+    debianChain: new DebianChainVerifier(mongo.blobs, config.debianKeyring),
     layerRecords: mongo.layerRecords,
     verdicts: mongo.verdicts,
   } satisfies EnginePorts);

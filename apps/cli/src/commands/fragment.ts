@@ -9,6 +9,8 @@ import {
   formatRelation,
   parseSecretKey,
   readTar,
+  signatureCoverage,
+  type Signature,
   type Fragment,
   type TarEntry,
   type VersionScheme,
@@ -130,6 +132,7 @@ function summary(f: Fragment) {
     size: d.blob.size,
     files: d.files.length,
     signedBy: f.signatures.map((s) => s.keyName),
+    signatureKinds: f.signatures.map((s) => signatureCoverage(s)),
   };
 }
 
@@ -200,7 +203,7 @@ export async function fragmentShow(ctx: Ctx, ref: string): Promise<void> {
       ...(d.provides.length
         ? [`  provides: ${d.provides.map((p) => (p.version ? `${p.name} (= ${p.version})` : p.name)).join(', ')}`]
         : []),
-      `  signed by: ${f.signatures.map((s) => s.keyName).join(', ')}`,
+      `  signed by: ${f.signatures.map((s) => `${s.keyName} (${signatureKindText(s)})`).join(', ')}`,
       ...debianShowLines(d),
       ...(d.blob.mediaType === DEB_MEDIA_TYPE
         ? []
@@ -213,4 +216,11 @@ export async function fragmentShow(ctx: Ctx, ref: string): Promise<void> {
     ].join('\n');
   });
   ctx.out.result(text.join('\n\n'), found.length === 1 && version ? found[0] : found);
+}
+
+/** What a signature covers, as `fragment show` says it. */
+function signatureKindText(s: Signature): string {
+  return s.covers === 'derivation'
+    ? "derivation signature: the name and metadata.derive only; Debian's chain vouches for the rest"
+    : `${signatureCoverage(s)} signature`;
 }

@@ -11,8 +11,10 @@
  * (Valid-Until) and is not older than the newest release already imported for its suite. Only
  * when every file passes is anything stored: the InRelease and the Packages file as blobs, then
  * the fragments, each naming both by digest and its paragraph by offset and length
- * (`source.debian`). `--allow-unsigned` imports an index without that proof, marked
- * `source.debian.unsigned`.
+ * (`source.debian`). The importer's key then signs only the derivation (core
+ * `signDerivation`: the name and `metadata.derive`); every verifier accepts such a fragment only
+ * with Debian's chain checked. `--allow-unsigned` imports an index without that proof, marked
+ * `source.debian.unsigned`, and signs the whole descriptor.
  *
  * Fast and idempotent: a descriptor is a pure function of its paragraph and the options, so ids
  * are computed first and grouped by their first two hex digits (256 groups, stable when a few
@@ -35,6 +37,8 @@ import {
   parseControlFile,
   releaseSuiteKey,
   sha256Digest,
+  debianProofOf,
+  signDerivation,
   signDescriptor,
   type ControlParagraph,
   type DebianProof,
@@ -336,7 +340,8 @@ async function importOneIndex(
   for (const g of unstored) {
     const r = await storeBatch(
       ctx,
-      g.descriptors.map((d) => signDescriptor(d, key)),
+      // with Debian's proof the key signs only the derivation (Debian's chain vouches for the rest)
+      g.descriptors.map((d) => (debianProofOf(d.source) ? signDerivation(d, key) : signDescriptor(d, key))),
     );
     counts.created += r.created;
     counts.existing += r.existing;

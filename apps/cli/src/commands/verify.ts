@@ -2,17 +2,16 @@ import {
   DEB_MEDIA_TYPE,
   LseError,
   type ErrorCode,
-  type Fragment,
   debianProofOf,
   fragmentLabel,
   gunzip,
   isGzip,
   isLseError,
   sha256Digest,
-  verifyFragment,
+  acceptFragment,
   type TrustedKey,
 } from '@lse/core';
-import { DebianChainVerifier, readDebianKeyring, type ChainLink } from '@lse/adapter-deb';
+import { DebianChainVerifier, type ChainLink } from '@lse/adapter-deb';
 import { readVerifiedEntries } from '@lse/engine';
 import type { Ctx } from '../context';
 
@@ -27,8 +26,10 @@ interface Chain {
   name: string;
   version: string;
   links: ChainLink[];
-  /** What the LSE signature says: not needed for a fragment Debian's chain vouches for. */
+  /** What the LSE signature says: not needed for `lse verify` of a fragment Debian's chain vouches for. */
   lseSignature: string;
+  /** Which signature kind a synthesis accepts it by (`descriptor`, `derivation`), or `none`. */
+  accepted: 'descriptor' | 'derivation' | 'none';
 }
 
 export interface VerifyOpts {
@@ -49,6 +50,10 @@ export interface VerifyOpts {
  * SHA256 → its paragraph → the descriptor recomputed from it (DebianChainVerifier), offline,
  * with only the Debian keyring trusted; the LSE signature is reported, not required. Its .deb
  * and the derivation are checked as for any indexed package once the .deb is in the cache.
+ * For every fragment the report says which signature kind a synthesis accepts it by
+ * (core acceptFragment): a whole-descriptor signature, or a derivation signature with Debian's
+ * chain; a Debian fragment whose derivation no trusted key signed verifies here (Debian vouches
+ * for it) but is counted as accepted by no signature, since a synthesis refuses it.
  */
 export async function verifyStore(ctx: Ctx, o: VerifyOpts = {}): Promise<void> {
   if (ctx.remote) {
@@ -65,32 +70,45 @@ export async function verifyStore(ctx: Ctx, o: VerifyOpts = {}): Promise<void> {
   let chained = 0;
   let unsigned = 0;
   const chains: Chain[] = [];
-  let chainVerifier: Promise<DebianChainVerifier> | undefined;
-  const chainOf = (f: Fragment) => {
-    chainVerifier ??= readDebianKeyring(o.keyring ?? ctx.config.debianKeyring).then(
-      (k) => new DebianChainVerifier(ctx.ports.origin, k),
-    );
-    return chainVerifier.then((v) => v.verify(f));
-  };
+  // which signature kind accepted each fragment, as a synthesis would (core acceptFragment)
+  const accepted = { descriptor: 0, derivation: 0, none: 0 };
+  const chain = new DebianChainVerifier(ctx.ports.origin, o.keyring ?? ctx.config.debianKeyring);
   for (const f of fragments) {
     try {
       if (debianProofOf(f.descriptor.source)) {
-        const { links, lseKeyNeeded } = await chainOf(f);
+        const { links, lseKeyNeeded } = await chain.verify(f);
         chained++;
         let lseSignature: string;
-        if (lseKeyNeeded)
-          lseSignature = `content derived from the .deb signed by trusted key '${verifyFragment(f, keys)}'`;
-        else {
+        let kind: Chain['accepted'];
+        if (lseKeyNeeded) {
+          const a = await acceptFragment(f, keys);
+          kind = a.covers;
+          lseSignature = `content derived from the .deb signed by trusted key '${a.keyName}' (${a.covers} signature)`;
+        } else {
           try {
-            lseSignature = `derivation also signed by trusted key '${verifyFragment(f, keys)}'`;
+            const a = await acceptFragment(f, keys, chain);
+            kind = a.covers;
+            lseSignature =
+              a.covers === 'derivation'
+                ? `derivation signed by trusted key '${a.keyName}' (derivation signature; Debian's chain vouches for the rest)`
+                : `whole descriptor signed by trusted key '${a.keyName}' (descriptor signature)`;
           } catch (e) {
-            lseSignature = `not relied on: ${(e as Error).message.replace(`${fragmentLabel(f)}: `, '')}`;
+            kind = 'none';
+            lseSignature = `not relied on: ${(e as Error).message.replace(`${fragmentLabel(f)}: `, '')} (a synthesis refuses this fragment until a trusted key signs its derivation)`;
           }
         }
+        accepted[kind]++;
         if (o.chain)
-          chains.push({ fragment: f.id, name: f.descriptor.name, version: f.descriptor.version, links, lseSignature });
+          chains.push({
+            fragment: f.id,
+            name: f.descriptor.name,
+            version: f.descriptor.version,
+            links,
+            lseSignature,
+            accepted: kind,
+          });
       } else {
-        verifyFragment(f, keys);
+        accepted[(await acceptFragment(f, keys, chain)).covers]++;
         if ((f.descriptor.source['debian'] as { unsigned?: boolean } | undefined)?.unsigned) unsigned++;
       }
       if (f.descriptor.blob.mediaType === DEB_MEDIA_TYPE && !(await ctx.ports.cache.has(f.descriptor.blob.digest)))
@@ -139,12 +157,14 @@ export async function verifyStore(ctx: Ctx, o: VerifyOpts = {}): Promise<void> {
     chained || unsigned
       ? `; ${chained} by Debian's chain of trust${unsigned ? `, ${unsigned} from unsigned Debian indexes (importer's signature only)` : ''}`
       : '';
-  const summary = `${fragments.length} fragment(s), ${digests.length} base(s) checked: ${problems.length ? `${problems.length} problem(s)` : 'all verified'}${debian}${pending}`;
+  const kinds = `; accepted by descriptor signatures ${accepted.descriptor}, by derivation signatures with Debian's chain ${accepted.derivation}${accepted.none ? `, by Debian's chain only (no trusted derivation signature: a synthesis refuses them) ${accepted.none}` : ''}`;
+  const summary = `${fragments.length} fragment(s), ${digests.length} base(s) checked: ${problems.length ? `${problems.length} problem(s)` : 'all verified'}${debian}${kinds}${pending}`;
   ctx.out.progress(summary);
   const chainLines = chains.flatMap((c) => [
     `${c.name} ${c.version} ${c.fragment}`,
     ...c.links.map((l) => `  ${l.link}\t${l.detail}`),
     `  lse-key\t${c.lseSignature}`,
+    `  accepted\t${c.accepted === 'none' ? 'by no signature a synthesis accepts' : `by a ${c.accepted} signature`}`,
   ]);
   ctx.out.result([...chainLines, ...problems.map((p) => `${p.code}\t${p.message}`)].join('\n'), {
     ok: problems.length === 0,
@@ -152,6 +172,7 @@ export async function verifyStore(ctx: Ctx, o: VerifyOpts = {}): Promise<void> {
     unfetched,
     chained,
     unsigned,
+    accepted,
     bases: digests.length,
     problems,
     ...(o.chain ? { chains } : {}),

@@ -6,7 +6,9 @@ import {
   fragmentId,
   isDigest,
   parsePublicKey,
-  verifyFragment,
+  acceptFragment,
+  signatureCoverage,
+  type Acceptance,
   type Fragment,
   type TrustedKey,
 } from '@lse/core';
@@ -43,7 +45,22 @@ function summary(f: Fragment) {
     size: d.blob.size,
     files: d.files.length,
     signedBy: f.signatures.map((s) => s.keyName),
+    signatureKinds: f.signatures.map((s) => signatureCoverage(s)),
   };
+}
+
+/**
+ * Whether a published fragment is accepted, the one signature check both publish routes make:
+ * a whole-descriptor signature by a trusted, unrevoked, in-scope key, or a derivation signature
+ * by such a key with Debian's chain of trust verified (core acceptFragment; the chain over the
+ * proof blobs in the origin with LSE_DEBIAN_KEYRING, `ports.debianChain`, kept per fragment).
+ */
+export function acceptPublished(
+  d: GatewayDeps,
+  f: Fragment,
+  keys: ReadonlyMap<string, TrustedKey>,
+): Promise<Acceptance> {
+  return acceptFragment(f, keys, d.ports.debianChain);
 }
 
 /**
@@ -72,7 +89,7 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
       });
     const blob = b64(body.blob, 'blob');
     const keys = new Map<string, TrustedKey>((await d.ports.trust.list()).map((k) => [k.name, k]));
-    verifyFragment(f, keys);
+    await acceptPublished(d, f, keys);
     checkFragmentBlob(f, blob);
     await d.ports.origin.put(f.descriptor.blob.digest, blob, blob.length);
     const created = (await d.ports.fragments.put(f)) === 'created';
@@ -101,7 +118,7 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
           throw new LseError('USAGE', 'not a fragment { id, descriptor, signatures }');
         if (!isDigest(item.id) || fragmentId(item.descriptor) !== item.id)
           throw new LseError('FRAGMENT_INVALID', `fragment id ${id} is not the hash of its descriptor`, { id });
-        verifyFragment(item, keys);
+        await acceptPublished(d, item, keys);
         const blob = item.descriptor.blob;
         if (blob?.mediaType !== DEB_MEDIA_TYPE && !(await d.ports.origin.has(blob?.digest ?? ''))) {
           throw new LseError(

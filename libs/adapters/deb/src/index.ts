@@ -13,6 +13,7 @@ export { DebianMirror } from './archive';
 export { run } from './run';
 export {
   DebianChainVerifier,
+  DEFAULT_DEBIAN_KEYRING,
   readDebianKeyring,
   verifyInRelease,
   type ChainLink,

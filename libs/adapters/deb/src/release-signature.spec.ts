@@ -7,8 +7,16 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import {
   LseError,
+  acceptFragment,
   checkReleaseFresh,
+  derivationStatement,
   fragmentId,
+  generateKeyPair,
+  publicKeyOf,
+  signDerivation,
+  signDescriptor,
+  verifyFragment,
+  type TrustedKey,
   indexDescriptor,
   packagesPathIn,
   paragraphAt,
@@ -261,5 +269,170 @@ suite('Debian chain of trust (host metadata)', () => {
     expect((await refusal(new DebianChainVerifier(store, { file: 'other', keys: [publicKey] }).verify(f))).code).toBe(
       'DEBIAN_KEY_UNKNOWN',
     );
+  });
+
+  describe('derivation signatures: accepted only with the chain verified', () => {
+    const importer = generateKeyPair('importer').secretKey;
+    const trusted = (over: Partial<TrustedKey> = {}): Map<string, TrustedKey> =>
+      new Map([
+        [
+          'importer',
+          {
+            name: 'importer',
+            publicKey: publicKeyOf(importer).key.toString('base64'),
+            scopes: ['*'],
+            revoked: false,
+            ...over,
+          },
+        ],
+      ]);
+    let store: ReturnType<typeof blobs>;
+    let proof: DebianProof;
+    const describeJq = (derive = { from: 'deb' as const, mergedUsr: true, epoch: 0 }, name = 'jq') => {
+      const span = paragraphSpans(packages).find((s) => paragraphAt(packages, s)['Package'] === name)!;
+      return indexDescriptor(paragraphAt(packages, span), {
+        repo: 'http://deb.debian.org/debian',
+        derive,
+        proof: { ...proof, paragraph: span },
+      });
+    };
+    beforeAll(async () => {
+      store = blobs();
+      await store.put(sha256Digest(inRelease), inRelease);
+      await store.put(sha256Digest(packages), packages);
+      proof = {
+        inRelease: sha256Digest(inRelease),
+        packages: sha256Digest(packages),
+        path: 'main/binary-amd64/Packages',
+        paragraph: { offset: 0, length: 1 },
+        suite: 'Debian/Debian/bookworm',
+        date: '2026-01-01T00:00:00.000Z',
+      };
+    });
+    const refusedWith = async (p: Promise<unknown>) => {
+      const e = await refusal(p);
+      return { code: e.code, message: e.message };
+    };
+
+    it('signs only the name and metadata.derive, and is accepted with the Debian keyring and the proof blobs', async () => {
+      const f = signDerivation(describeJq(), importer);
+      expect(f.signatures).toEqual([expect.objectContaining({ keyName: 'importer', covers: 'derivation' })]);
+      expect(JSON.parse(derivationStatement(f.descriptor).toString('utf8'))).toEqual({
+        derive: { epoch: 0, from: 'deb', mergedUsr: true },
+        lseDerivation: 1,
+        name: 'jq',
+      });
+      const chain = new DebianChainVerifier(store, DEFAULT_DEBIAN_KEYRING);
+      expect(await acceptFragment(f, trusted(), chain)).toEqual({ keyName: 'importer', covers: 'derivation' });
+      // a whole-descriptor signature of the same fragment needs no chain, as before
+      expect(await acceptFragment(signDescriptor(f.descriptor, importer), trusted())).toEqual({
+        keyName: 'importer',
+        covers: 'descriptor',
+      });
+      // the synchronous whole-descriptor check refuses a derivation-only fragment
+      expect(() => verifyFragment(f, trusted())).toThrow(/signed over its derivation only/);
+    });
+
+    it('refuses it without a keyring, with an unreadable or other keyring, and with a proof blob missing or altered', async () => {
+      const f = signDerivation(describeJq(), importer);
+      expect(await refusedWith(acceptFragment(f, trusted()))).toEqual({
+        code: 'DEBIAN_CHAIN_UNVERIFIED',
+        message: expect.stringMatching(/no Debian archive keyring is configured here; set LSE_DEBIAN_KEYRING/),
+      });
+      expect(
+        await refusedWith(acceptFragment(f, trusted(), new DebianChainVerifier(store, '/nonexistent/keyring.gpg'))),
+      ).toEqual({
+        code: 'DEBIAN_CHAIN_UNVERIFIED',
+        message: expect.stringMatching(/cannot read the Debian archive keyring \/nonexistent\/keyring.gpg/),
+      });
+      const { publicKey } = await openpgp.generateKey({
+        type: 'ecc',
+        curve: 'curve25519Legacy',
+        userIDs: [{ name: 'other' }],
+        format: 'object',
+      });
+      const other = new DebianChainVerifier(store, { file: 'other.asc', keys: [publicKey] });
+      expect((await refusedWith(acceptFragment(f, trusted(), other))).code).toBe('DEBIAN_KEY_UNKNOWN');
+      const onlyInRelease = blobs();
+      await onlyInRelease.put(proof.inRelease, inRelease);
+      expect(await refusedWith(acceptFragment(f, trusted(), new DebianChainVerifier(onlyInRelease, keyring)))).toEqual({
+        code: 'DEBIAN_CHAIN_UNVERIFIED',
+        message: expect.stringMatching(
+          /the Packages file sha256:[0-9a-f]{64} named by the fragment's proof .* is not in the fragment blob store/,
+        ),
+      });
+      const altered = blobs();
+      for (const [k, v] of store.map) altered.map.set(k, v);
+      const bytes = Buffer.from(packages);
+      bytes[proof.paragraph.offset + 100] ^= 1;
+      altered.map.set(proof.packages, bytes);
+      expect((await refusedWith(acceptFragment(f, trusted(), new DebianChainVerifier(altered, keyring)))).code).toBe(
+        'DIGEST_MISMATCH',
+      );
+    });
+
+    it('refuses a derivation signature by an untrusted, revoked or out-of-scope key before reading the chain', async () => {
+      const f = signDerivation(describeJq(), importer);
+      const reads: string[] = [];
+      const counting: BlobStore = { ...store, get: async (d) => (reads.push(d), store.get(d)) };
+      const chain = new DebianChainVerifier(counting, keyring);
+      expect((await refusedWith(acceptFragment(f, new Map(), chain))).code).toBe('KEY_UNTRUSTED');
+      expect((await refusedWith(acceptFragment(f, trusted({ revoked: true }), chain))).code).toBe('KEY_REVOKED');
+      expect(await refusedWith(acceptFragment(f, trusted({ scopes: ['lib*'] }), chain))).toEqual({
+        code: 'KEY_OUT_OF_SCOPE',
+        message: expect.stringMatching(/may only sign 'lib\*', not 'jq'/),
+      });
+      expect(reads).toEqual([]);
+    });
+
+    it('refuses a changed metadata.derive, and a derivation signature taken from a fragment with other derive params', async () => {
+      const f = signDerivation(describeJq(), importer);
+      const chain = new DebianChainVerifier(store, keyring);
+      // derive changed in place: the id no longer matches
+      const changed = {
+        ...f,
+        descriptor: {
+          ...f.descriptor,
+          metadata: { ...f.descriptor.metadata, derive: { from: 'deb', mergedUsr: false, epoch: 0 } },
+        },
+      };
+      expect((await refusedWith(acceptFragment(changed, trusted(), chain))).code).toBe('FRAGMENT_INVALID');
+      // and re-hashed: Debian's chain holds (derive is not Debian's), the derivation signature does not
+      const rehashed = { ...changed, id: fragmentId(changed.descriptor) };
+      expect(await refusedWith(acceptFragment(rehashed, trusted(), chain))).toEqual({
+        code: 'SIGNATURE_INVALID',
+        message: expect.stringMatching(/derivation signature by key 'importer' does not verify/),
+      });
+      // the signature of jq with epoch 7 on jq with epoch 0
+      const other = signDerivation(describeJq({ from: 'deb', mergedUsr: true, epoch: 7 }), importer);
+      expect((await refusedWith(acceptFragment({ ...f, signatures: other.signatures }, trusted(), chain))).code).toBe(
+        'SIGNATURE_INVALID',
+      );
+      // another package's derivation signature (same derive params, other name)
+      const curl = signDerivation(describeJq(undefined, 'curl'), importer);
+      expect((await refusedWith(acceptFragment({ ...f, signatures: curl.signatures }, trusted(), chain))).code).toBe(
+        'SIGNATURE_INVALID',
+      );
+      // a derivation signature on a fragment that has no Debian proof is worth nothing
+      const unsigned = indexDescriptor(paragraphAt(packages, paragraphSpans(packages)[0]!), {
+        proof: { unsigned: true },
+      });
+      expect(() => signDerivation(unsigned, importer)).toThrow(/only a fragment imported from a signed Debian index/);
+      const forged = { id: fragmentId(unsigned), descriptor: unsigned, signatures: f.signatures };
+      expect((await refusedWith(acceptFragment(forged, trusted(), chain))).code).toBe('DEBIAN_CHAIN_UNVERIFIED');
+    });
+
+    it('reads the InRelease and the Packages file once for many fragments, and checks each chain once', async () => {
+      const reads: string[] = [];
+      const counting: BlobStore = { ...store, get: async (d) => (reads.push(d), store.get(d)) };
+      const chain = new DebianChainVerifier(counting, keyring);
+      const fs = ['jq', 'curl', 'bash', 'libc6'].map((n) => signDerivation(describeJq(undefined, n), importer));
+      for (let round = 0; round < 3; round++) await Promise.all(fs.map((f) => acceptFragment(f, trusted(), chain)));
+      expect(reads.sort()).toEqual([proof.inRelease, proof.packages].sort());
+      // a kept verdict does not carry over to a descriptor that no longer hashes to the id
+      const f = fs[0]!;
+      const altered = { ...f, descriptor: { ...f.descriptor, depends: [] } };
+      expect((await refusal(chain.verify(altered))).code).toBe('DEBIAN_INDEX_MISMATCH');
+    });
   });
 });

@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import type * as OpenPgp from 'openpgp' with { 'resolution-mode': 'import' };
 import {
   LseError,
+  isLseError,
   debDerivationOf,
   debianProofOf,
   fragmentId,
@@ -159,17 +160,111 @@ export interface ChainLink {
   detail: string;
 }
 
+/** Bounds of a DebianChainVerifier's per-process caches. */
+export interface ChainCacheLimits {
+  /** Verified InRelease files kept (small; one per suite and import). Default 64. */
+  releases?: number;
+  /** Packages files kept in memory (a whole bookworm main list is ~50 MB). Default 4. */
+  packages?: number;
+  /** Fragments whose chain verified, kept with their links. Default 20,000. */
+  fragments?: number;
+}
+
+/** A Map that forgets its oldest entry beyond `max` (insertion order; a hit moves an entry to the end). */
+class Bounded<V> {
+  private readonly m = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(k: string): V | undefined {
+    const v = this.m.get(k);
+    if (v !== undefined) {
+      this.m.delete(k);
+      this.m.set(k, v);
+    }
+    return v;
+  }
+  set(k: string, v: V): void {
+    this.m.delete(k);
+    this.m.set(k, v);
+    while (this.m.size > this.max) this.m.delete(this.m.keys().next().value!);
+  }
+  delete(k: string): void {
+    this.m.delete(k);
+  }
+}
+
+/** A verified chain: its links, and whether the LSE key must still vouch for the whole descriptor. */
+export interface ChainVerdict {
+  links: ChainLink[];
+  lseKeyNeeded: boolean;
+}
+
 /**
  * Caches what many fragments of one import share (the InRelease's verdict, the Packages bytes),
- * so checking a whole index reads and verifies each once.
+ * so checking a whole index reads and verifies each once, and the verdict of every fragment
+ * whose chain verified (a fragment id, its content-addressed proof blobs and the keyring decide
+ * it), so a service checks each fragment's chain once per process. All caches are bounded
+ * ({@link ChainCacheLimits}); failures are not kept (a proof blob stored later is found).
+ *
+ * `keyring` is a keyring already read, or a keyring file read on first use (the services:
+ * LSE_DEBIAN_KEYRING); a file that cannot be read refuses each chain with
+ * DEBIAN_CHAIN_UNVERIFIED naming it, and is tried again for the next fragment.
  */
 export class DebianChainVerifier {
-  private readonly releases = new Map<string, Promise<SignedRelease>>();
-  private readonly packages = new Map<string, Promise<Buffer>>();
+  private readonly releases: Bounded<Promise<SignedRelease>>;
+  private readonly packages: Bounded<Promise<Buffer>>;
+  private readonly verdicts: Bounded<Promise<ChainVerdict>>;
+  private readonly hashed = new WeakSet<object>();
+  private keyringP: Promise<DebianKeyring> | undefined;
   constructor(
     private readonly blobs: BlobStore,
-    private readonly keyring: DebianKeyring,
-  ) {}
+    private readonly keyring: DebianKeyring | string,
+    limits: ChainCacheLimits = {},
+  ) {
+    this.releases = new Bounded(limits.releases ?? 64);
+    this.packages = new Bounded(limits.packages ?? 4);
+    this.verdicts = new Bounded(limits.fragments ?? 20_000);
+    if (typeof keyring !== 'string') this.keyringP = Promise.resolve(keyring);
+  }
+
+  /** The keyring file (or the file a given keyring was read from). */
+  get keyringFile(): string {
+    return typeof this.keyring === 'string' ? this.keyring : this.keyring.file;
+  }
+
+  private keys(): Promise<DebianKeyring> {
+    if (!this.keyringP) {
+      const file = this.keyringFile;
+      const p = readDebianKeyring(file).catch((e: Error) => {
+        this.keyringP = undefined;
+        throw new LseError(
+          'DEBIAN_CHAIN_UNVERIFIED',
+          `Debian's chain of trust cannot be checked: ${e.message}`,
+          { keyring: file },
+          { cause: e },
+        );
+      });
+      this.keyringP = p;
+    }
+    return this.keyringP;
+  }
+
+  /** {@link verifyChain}, once per fragment id while the verdict is cached. */
+  verify(f: Fragment): Promise<ChainVerdict> {
+    const kept = this.verdicts.get(f.id);
+    // a kept verdict holds for this descriptor only if it hashes to the id (known for the very
+    // objects verified: the services' record memo hands out the same object every time)
+    if (kept && (this.hashed.has(f.descriptor) || fragmentId(f.descriptor) === f.id)) {
+      this.hashed.add(f.descriptor);
+      return kept;
+    }
+    const r = this.verifyChain(f);
+    if (!kept) this.verdicts.set(f.id, r);
+    r.then(
+      () => this.hashed.add(f.descriptor),
+      () => (kept ? undefined : this.verdicts.delete(f.id)),
+    );
+    return r;
+  }
 
   /**
    * Verifies a fragment's chain: archive key → InRelease signature → Packages SHA256 in it → the
@@ -183,7 +278,7 @@ export class DebianChainVerifier {
    *    LSE derived) is vouched for by the LSE signature, still required (`lseKeyNeeded` true).
    * Throws the first broken link.
    */
-  async verify(f: Fragment): Promise<{ links: ChainLink[]; lseKeyNeeded: boolean }> {
+  async verifyChain(f: Fragment): Promise<ChainVerdict> {
     const d = f.descriptor;
     const proof = debianProofOf(d.source);
     if (!proof)
@@ -192,7 +287,8 @@ export class DebianChainVerifier {
         `${fragmentLabel(f)} carries no Debian proof (source.debian): it was not imported from a signed index`,
         { fragment: f.id },
       );
-    const signed = await this.release(proof);
+    const keyring = await this.keys();
+    const signed = await this.release(proof, keyring);
     const entry = signed.release.sha256.get(proof.path);
     const packages = await this.packagesOf(proof);
     const hex = proof.packages.slice('sha256:'.length);
@@ -204,7 +300,7 @@ export class DebianChainVerifier {
       );
     }
     const links: ChainLink[] = [
-      { link: 'archive-key', detail: `${signed.signedBy.join(', ')} (keyring ${this.keyring.file})` },
+      { link: 'archive-key', detail: `${signed.signedBy.join(', ')} (keyring ${keyring.file})` },
       {
         link: 'in-release',
         detail: `${proof.inRelease} ${proof.suite} dated ${signed.release.date}${signed.release.validUntil ? `, valid until ${signed.release.validUntil}` : ''}`,
@@ -265,20 +361,22 @@ export class DebianChainVerifier {
     return { links, lseKeyNeeded: true };
   }
 
-  private release(proof: DebianProof): Promise<SignedRelease> {
-    let r = this.releases.get(proof.inRelease);
+  private release(proof: DebianProof, keyring: DebianKeyring): Promise<SignedRelease> {
+    const key = `${proof.inRelease} ${proof.releaseGpg ?? ''}`;
+    let r = this.releases.get(key);
     if (!r) {
       r = (async () => {
         const b = await this.verifiedBlob(proof.inRelease, 'InRelease');
         const gpg = proof.releaseGpg ? await this.verifiedBlob(proof.releaseGpg, 'Release.gpg') : undefined;
         return verifyInRelease(
           b,
-          this.keyring,
+          keyring,
           `${gpg ? 'Release' : 'InRelease'} ${proof.suite} (${proof.inRelease.slice(0, 19)}…)`,
           gpg,
         );
       })();
-      this.releases.set(proof.inRelease, r);
+      this.releases.set(key, r);
+      r.catch(() => this.releases.delete(key));
     }
     return r;
   }
@@ -288,13 +386,22 @@ export class DebianChainVerifier {
     if (!r) {
       r = this.verifiedBlob(proof.packages, 'Packages file');
       this.packages.set(proof.packages, r);
+      r.catch(() => this.packages.delete(proof.packages));
     }
     return r;
   }
 
   /** The blob, re-hashed here too (the chain does not rely on the store's own check). */
   private async verifiedBlob(digest: string, what: string): Promise<Buffer> {
-    const b = await this.blobs.get(digest);
+    const b = await this.blobs.get(digest).catch((e: unknown) => {
+      if (!isLseError(e, 'BLOB_UNKNOWN')) throw e;
+      throw new LseError(
+        'DEBIAN_CHAIN_UNVERIFIED',
+        `Debian's chain of trust cannot be checked: the ${what} ${digest} named by the fragment's proof (source.debian) is not in the fragment blob store; import the index again with --release, which stores it`,
+        { digest },
+        { cause: e },
+      );
+    });
     if (sha256Digest(b) !== digest)
       throw new LseError('DIGEST_MISMATCH', `the stored ${what} ${digest} was altered`, { digest });
     return b;

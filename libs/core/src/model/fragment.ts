@@ -72,9 +72,19 @@ export interface FragmentDescriptor {
 export interface Signature {
   /** Key name, as in `NAME:base64`. */
   keyName: string;
-  /** base64 Ed25519 signature over the canonical descriptor bytes. */
+  /** base64 Ed25519 signature over the canonical descriptor bytes (or, with `covers`, over what it names). */
   sig: string;
+  /**
+   * What the signature covers. Absent: the whole canonical descriptor. `derivation`: only the
+   * derivation statement of a fragment imported from a signed Debian index (core
+   * sign/trust.ts `derivationStatement`: its name and `metadata.derive`); the rest of such a
+   * descriptor is vouched for by Debian's chain of trust, which a verifier must then check.
+   */
+  covers?: SignatureCoverage;
 }
+
+/** The kinds of signature a fragment can carry (see {@link Signature.covers}); `descriptor` = absent. */
+export type SignatureCoverage = 'derivation';
 
 /** A stored fragment: descriptor, its id (`sha256:<hex>` of the canonical descriptor), signatures. */
 export interface Fragment {

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { FragmentDescriptor } from '../model';
+import type { Fragment, FragmentDescriptor } from '../model';
 import { isLseError, type ErrorCode } from '../errors';
 import {
+  acceptFragment,
+  derivationStatement,
   formatKey,
   fragmentId,
   generateKeyPair,
@@ -11,6 +13,7 @@ import {
   reference,
   scopeMatches,
   signBytes,
+  signDerivation,
   signDescriptor,
   trustGeneration,
   verifyBytes,
@@ -147,6 +150,57 @@ describe('fragment verification against the trust store', () => {
     expect(() => verifyFragment(renamed, trusted())).toThrow(/altered after signing/);
     const reId = { ...renamed, id: fragmentId(renamed.descriptor) };
     expect(() => verifyFragment(reId, trusted())).toThrow(/does not verify/);
+  });
+  it('accepts a whole-descriptor signature through acceptFragment with no chain, naming its kind', async () => {
+    const f = signDescriptor(descriptor(), secretKey);
+    expect(await acceptFragment(f, trusted())).toEqual({ keyName: 'acme-1', covers: 'descriptor' });
+    await expect(acceptFragment(f, trusted({ revoked: true }))).rejects.toMatchObject({ code: 'KEY_REVOKED' });
+  });
+  it('refuses derivation signatures without a Debian chain, on fragments without a proof, and signatures of unknown kinds', async () => {
+    const proof = {
+      inRelease: `sha256:${'1'.repeat(64)}`,
+      packages: `sha256:${'2'.repeat(64)}`,
+      path: 'main/binary-amd64/Packages',
+      paragraph: { offset: 0, length: 10 },
+      suite: 'Debian/Debian/bookworm',
+      date: '2026-01-01T00:00:00.000Z',
+    };
+    const d: FragmentDescriptor = {
+      ...descriptor(),
+      source: { type: 'debian-index', filename: 'pool/x.deb', debian: proof },
+      metadata: { derive: { from: 'deb', mergedUsr: true, epoch: 0 } },
+    };
+    const f = signDerivation(d, secretKey);
+    expect(f.signatures[0]!.covers).toBe('derivation');
+    expect(
+      verifyBytes(derivationStatement(d), Buffer.from(f.signatures[0]!.sig, 'base64'), publicKeyOf(secretKey).key),
+    ).toBe(true);
+    // the statement is the name and the derivation only: the relations and the proof are not in it
+    expect(
+      derivationStatement({ ...d, depends: [], source: { ...d.source, debian: { ...proof, path: 'x' } } }),
+    ).toEqual(derivationStatement(d));
+    expect(derivationStatement({ ...d, name: 'libpnh' })).not.toEqual(derivationStatement(d));
+    await expect(acceptFragment(f, trusted())).rejects.toMatchObject({
+      code: 'DEBIAN_CHAIN_UNVERIFIED',
+      message: expect.stringMatching(/no Debian archive keyring is configured here/),
+    });
+    expect(() => verifyFragment(f, trusted())).toThrow(/signed over its derivation only/);
+    // the same signature on a descriptor that carries no Debian proof vouches for nothing
+    const plain = { ...d, source: { type: 'test' } };
+    await expect(
+      acceptFragment({ id: fragmentId(plain), descriptor: plain, signatures: f.signatures }, trusted()),
+    ).rejects.toMatchObject({
+      code: 'DEBIAN_CHAIN_UNVERIFIED',
+      message: expect.stringMatching(/no source.debian proof/),
+    });
+    expect(() => signDerivation(plain, secretKey)).toThrow(/only a fragment imported from a signed Debian index/);
+    // a kind this version does not know is refused, not taken for a whole-descriptor signature
+    const whole = signDescriptor(descriptor(), secretKey);
+    // (as a record from another version would arrive: parsed JSON)
+    const unknown = JSON.parse(
+      JSON.stringify({ ...whole, signatures: [{ ...whole.signatures[0]!, covers: 'files' }] }),
+    ) as Fragment;
+    expect(() => verifyFragment(unknown, trusted())).toThrow(/covers 'files', which is not a signature kind/);
   });
   it('matches scopes as whole-name globs', () => {
     expect(scopeMatches('lib*', 'libpng')).toBe(true);
