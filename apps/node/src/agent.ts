@@ -123,6 +123,25 @@ export class NodeAgent {
       const epoch = config.created ? Math.floor(Date.parse(config.created) / 1000) : 0;
       const before = this.cacheCounter('fragmentsMaterialized');
       const t1 = performance.now();
+      const chains: string[] = [];
+      for (const d of diffIds) chains.push(chainId(chains[chains.length - 1] ?? '', d));
+      const chain = chains[chains.length - 1] ?? '';
+      // Config and manifest go into containerd's content store (under the lease) while the layers
+      // are checked: each write is two of containerd's metadata commits, which need not wait for
+      // the cache. Nothing is extracted by them; an image that fails below leaves them to the lease.
+      const labels = { [`containerd.io/gc.ref.snapshot.${this.snapshotter}`]: chain };
+      const contentWritten = leaseMade.then(() =>
+        Promise.all([
+          this.ctrd.writeContent(manifest.config.digest, configBytes, labels, lease),
+          this.ctrd.writeContent(
+            manifestDigest,
+            manifestBytes,
+            { 'containerd.io/gc.ref.content.config': manifest.config.digest },
+            lease,
+          ),
+        ]),
+      );
+      contentWritten.catch(() => undefined); // awaited below
 
       // Layers are checked (and made) 8 at a time: each is a few round trips to the fragment
       // database and the layer cache, so they overlap.
@@ -141,51 +160,11 @@ export class NodeAgent {
 
       const t2 = performance.now();
       await leaseMade;
-      const chains: string[] = [];
-      for (const d of diffIds) chains.push(chainId(chains[chains.length - 1] ?? '', d));
-      const chain = chains[chains.length - 1] ?? '';
       const fromCacheBefore = this.cacheCounter('layersFromCache');
       // containerd needs the top chain ID only: one snapshot whose layer is the whole stack of
       // fragment directories (top first), made from the cache with one Prepare (when containerd
       // has it already, its metadata store answers ALREADY_EXISTS without asking the agent).
-      // Config and manifest go into the content store at the same time, under the same lease.
       const stack = [...diffIds].reverse().flatMap((d) => this.st.state.layers[d] ?? []);
-      const labels = { [`containerd.io/gc.ref.snapshot.${this.snapshotter}`]: chain };
-      await Promise.all([
-        chain
-          ? this.sn.withFlatChain(chain, stack, async () => {
-              try {
-                await this.ctrd.call(
-                  this.ctrd.snapshots,
-                  'Prepare',
-                  {
-                    snapshotter: this.snapshotter,
-                    key: `${lease}-${chain}`,
-                    parent: '',
-                    labels: { [LABEL_SNAPSHOT_REF]: chain },
-                  },
-                  lease,
-                );
-                throw new LseError(
-                  'INTERNAL',
-                  `the snapshotter '${this.snapshotter}' prepared an active snapshot for ${chain} instead of serving it from the fragment cache: is containerd's proxy plugin '${this.snapshotter}' this agent?`,
-                  { chain },
-                );
-              } catch (e) {
-                // ALREADY_EXISTS: made from the cache now, or containerd had it
-                if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
-              }
-            })
-          : Promise.resolve(),
-        this.ctrd.writeContent(manifest.config.digest, configBytes, labels, lease),
-        this.ctrd.writeContent(
-          manifestDigest,
-          manifestBytes,
-          { 'containerd.io/gc.ref.content.config': manifest.config.digest },
-          lease,
-        ),
-      ]);
-      const t3 = performance.now();
       const image = {
         name: ref,
         labels: {},
@@ -196,12 +175,59 @@ export class NodeAgent {
           annotations: {},
         },
       };
+      // A new image record is created at the same time as the snapshot (containerd does not read
+      // an image's target on Create), and deleted again if the snapshot or the content could not
+      // be made; an image of that name that exists already is updated only once both are in place.
+      const created = this.ctrd.call(this.ctrd.images, 'Create', { image }, lease).then(
+        () => true,
+        (e: unknown) => {
+          if (isGrpcCode(e, grpc.status.ALREADY_EXISTS)) return false;
+          throw e;
+        },
+      );
+      created.catch(() => undefined); // awaited below
       try {
-        await this.ctrd.call(this.ctrd.images, 'Create', { image }, lease);
+        await Promise.all([
+          chain
+            ? this.sn.withFlatChain(chain, stack, async () => {
+                try {
+                  await this.ctrd.call(
+                    this.ctrd.snapshots,
+                    'Prepare',
+                    {
+                      snapshotter: this.snapshotter,
+                      key: `${lease}-${chain}`,
+                      parent: '',
+                      labels: { [LABEL_SNAPSHOT_REF]: chain },
+                    },
+                    lease,
+                  );
+                  throw new LseError(
+                    'INTERNAL',
+                    `the snapshotter '${this.snapshotter}' prepared an active snapshot for ${chain} instead of serving it from the fragment cache: is containerd's proxy plugin '${this.snapshotter}' this agent?`,
+                    { chain },
+                  );
+                } catch (e) {
+                  // ALREADY_EXISTS: made from the cache now, or containerd had it
+                  if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
+                }
+              })
+            : Promise.resolve(),
+          contentWritten,
+          created,
+        ]);
       } catch (e) {
-        if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
-        await this.ctrd.call(this.ctrd.images, 'Update', { image, updateMask: { paths: ['target'] } }, lease);
+        if (await created.catch(() => false))
+          await this.ctrd
+            .call(this.ctrd.images, 'Delete', { name: ref })
+            .catch((d: Error) =>
+              this.log.warn({ ref, err: d.message }, 'could not delete the image record of a failed seeding'),
+            );
+        throw e;
       }
+      const t3 = performance.now();
+      if (!(await created))
+        await this.ctrd.call(this.ctrd.images, 'Update', { image, updateMask: { paths: ['target'] } }, lease);
       if (synthesisId) this.hold(ref, synthesisId);
       const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
       const result = {

@@ -35,8 +35,7 @@ import {
 } from '@lse/core';
 import { extractEntries } from '@lse/adapter-fs';
 import { readVerifiedContent, type EnginePorts, type Log } from '@lse/engine';
-import { diskUsage } from './fsutil';
-import type { StateFile } from './state';
+import type { AgentState, StateFile } from './state';
 
 export interface CacheSources {
   /** Fragment records, trust store, fragment blobs (cache, then origin), Debian archive. */
@@ -45,8 +44,22 @@ export interface CacheSources {
   layers: BlobStore;
 }
 
+/** Bytes of the regular files an extraction leaves (the last entry of a path wins; hardlinks are not counted again). */
+function fileBytes(entries: TarEntry[]): number {
+  const sizes = new Map<string, number>();
+  for (const e of entries) {
+    const path = e.path.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+    if (e.type === 'file') sizes.set(path, e.size);
+    else sizes.delete(path);
+  }
+  let total = 0;
+  for (const n of sizes.values()) total += n;
+  return total;
+}
+
 export class FragmentCache {
   private inflight = new Map<string, Promise<void>>();
+  private fDir: Promise<void> | undefined;
   private keys: { at: number; keys: Promise<Map<string, TrustedKey>> } | undefined;
   constructor(
     private readonly root: string,
@@ -70,12 +83,16 @@ export class FragmentCache {
     return (this.s.layers[diffId] ?? []).length > 0 && this.s.layers[diffId]!.every((id) => this.s.fragments[id]);
   }
 
-  /** Extracts `entries` into a new `f/<n>` for `id` (once, also under concurrent calls). */
+  /**
+   * Extracts `entries` into a new `f/<n>` for `id` (once, also under concurrent calls).
+   * `register` runs in the same state change that records the directory (one write, not two).
+   */
   private async materialize(
     id: string,
     label: string,
     entries: () => Promise<TarEntry[]>,
     whiteouts = false,
+    register?: (s: AgentState) => void,
   ): Promise<void> {
     if (this.s.fragments[id]) {
       this.st.count('fragmentsFromNode'); // the node tier answered (kept in memory, saved with the next change)
@@ -85,19 +102,24 @@ export class FragmentCache {
     if (running) return running;
     const p = (async () => {
       const tmp = join(this.root, 'tmp', randomBytes(6).toString('hex'));
+      let placed = false;
       try {
-        await extractEntries(tmp, await entries(), { whiteouts });
-        const { size } = await diskUsage(tmp);
+        const list = await entries();
+        await extractEntries(tmp, list, { whiteouts });
+        const size = fileBytes(list);
+        this.fDir ??= mkdir(join(this.root, 'f'), { recursive: true }).then(() => undefined);
+        await this.fDir;
         await this.st.change(async (s) => {
           const n = s.next++;
-          await mkdir(join(this.root, 'f'), { recursive: true });
           await rename(tmp, join(this.root, 'f', String(n)));
+          placed = true;
           s.fragments[id] = { n, bytes: size, label, usedAt: new Date().toISOString() };
+          register?.(s);
           this.st.count('fragmentsMaterialized');
         });
         this.log.info({ fragment: id, label }, 'fragment materialized');
       } finally {
-        await rm(tmp, { recursive: true, force: true });
+        if (!placed) await rm(tmp, { recursive: true, force: true });
         this.inflight.delete(id);
       }
     })();
@@ -116,7 +138,7 @@ export class FragmentCache {
       return;
     }
     const keys = await this.trustedKeys();
-    const parts: { entries: TarEntry[]; label: string }[] = [];
+    const parts: { id: string; entries: TarEntry[]; label: string; name: string }[] = [];
     for (const id of ids) {
       const f = await this.src.ports.fragments.get(id);
       if (!f)
@@ -135,11 +157,11 @@ export class FragmentCache {
         this.log.error({ fragment: id, err: (e as Error).message }, 'fragment refused: not extracted');
         throw e;
       }
-      parts.push({ entries, label: fragmentLabel(f) });
+      parts.push({ id, entries, label: fragmentLabel(f), name: `${f.descriptor.name}@${f.descriptor.version}` });
       // Counted in memory: written with the directory's own state change that follows (no write of its own).
       if (!this.s.fragments[id]) this.st.count('bytesFetched', f.descriptor.blob.size);
-      await this.materialize(id, `${f.descriptor.name}@${f.descriptor.version}`, async () => entries);
     }
+    // The layer is checked before anything is extracted: a layer its fragments do not make leaves no directory.
     const rebuilt = buildLayer(parts, { mtime: epoch }).diffId;
     if (rebuilt !== diffId) {
       throw new LseError(
@@ -148,9 +170,21 @@ export class FragmentCache {
         { diffId, rebuilt, fragments: ids },
       );
     }
-    await this.st.change((s) => {
-      s.layers[diffId] = [...ids].reverse();
-    });
+    const top = [...ids].reverse();
+    for (const [i, p] of parts.entries()) {
+      // The last directory's state change also records the layer (one write for a one-fragment layer).
+      const register =
+        i === parts.length - 1
+          ? (s: AgentState) => {
+              if (top.every((id) => s.fragments[id])) s.layers[diffId] = top;
+            }
+          : undefined;
+      await this.materialize(p.id, p.name, async () => p.entries, false, register);
+    }
+    if (!this.has(diffId))
+      await this.st.change((s) => {
+        s.layers[diffId] = top;
+      });
   }
 
   /** The trust store's keys, read at most once a second (one image asks for every layer). */
@@ -186,10 +220,14 @@ export class FragmentCache {
         return readTar(tar);
       },
       true,
+      (s) => {
+        s.layers[diffId] = [id];
+      },
     );
-    await this.st.change((s) => {
-      s.layers[diffId] = [id];
-    });
+    if (!this.has(diffId))
+      await this.st.change((s) => {
+        s.layers[diffId] = [id];
+      });
   }
 
   /** Bytes held by fragment directories, and by those no snapshot references. */
