@@ -57,8 +57,19 @@ export interface SeedResult {
   layers: number;
   fromCache: number;
   materialized: number;
-  /** Milliseconds: manifest and config read (lease created meanwhile), layers checked/made in the cache, snapshot + content through containerd, image record. */
-  ms: { read: number; cache: number; snapshots: number; register: number };
+  /**
+   * Milliseconds: manifest and config read (lease created meanwhile), layers checked/made in the
+   * cache, snapshot (+ the rest of the content writes and the image record), an existing image's
+   * update. `done` says when each of containerd's parts finished, counted from the end of the read:
+   * content (config + manifest, started then), the snapshot's Prepare, the image record's Create.
+   */
+  ms: {
+    read: number;
+    cache: number;
+    snapshots: number;
+    register: number;
+    done: { content: number; prepare: number; image: number };
+  };
 }
 
 export class NodeAgent {
@@ -130,6 +141,8 @@ export class NodeAgent {
       // are checked: each write is two of containerd's metadata commits, which need not wait for
       // the cache. Nothing is extracted by them; an image that fails below leaves them to the lease.
       const labels = { [`containerd.io/gc.ref.snapshot.${this.snapshotter}`]: chain };
+      const done = { content: 0, prepare: 0, image: 0 };
+      const since = (k: keyof typeof done) => (done[k] = Math.round((performance.now() - t1) * 10) / 10);
       const contentWritten = leaseMade.then(() =>
         Promise.all([
           this.ctrd.writeContent(manifest.config.digest, configBytes, labels, lease),
@@ -139,7 +152,7 @@ export class NodeAgent {
             { 'containerd.io/gc.ref.content.config': manifest.config.digest },
             lease,
           ),
-        ]),
+        ]).then(() => since('content')),
       );
       contentWritten.catch(() => undefined); // awaited below
 
@@ -179,9 +192,9 @@ export class NodeAgent {
       // an image's target on Create), and deleted again if the snapshot or the content could not
       // be made; an image of that name that exists already is updated only once both are in place.
       const created = this.ctrd.call(this.ctrd.images, 'Create', { image }, lease).then(
-        () => true,
+        () => (since('image'), true),
         (e: unknown) => {
-          if (isGrpcCode(e, grpc.status.ALREADY_EXISTS)) return false;
+          if (isGrpcCode(e, grpc.status.ALREADY_EXISTS)) return (since('image'), false);
           throw e;
         },
       );
@@ -210,6 +223,7 @@ export class NodeAgent {
                 } catch (e) {
                   // ALREADY_EXISTS: made from the cache now, or containerd had it
                   if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
+                  since('prepare');
                 }
               })
             : Promise.resolve(),
@@ -237,7 +251,13 @@ export class NodeAgent {
         layers: diffIds.length,
         fromCache: this.cacheCounter('layersFromCache') - fromCacheBefore,
         materialized: this.cacheCounter('fragmentsMaterialized') - before,
-        ms: { read: ms(t0, t1), cache: ms(t1, t2), snapshots: ms(t2, t3), register: ms(t3, performance.now()) },
+        ms: {
+          read: ms(t0, t1),
+          cache: ms(t1, t2),
+          snapshots: ms(t2, t3),
+          register: ms(t3, performance.now()),
+          done,
+        },
       };
       this.log.info(result, 'image seeded into containerd');
       return result;
