@@ -165,8 +165,9 @@ export class NodeAgent {
             const i = next++;
             const layer = manifest.layers[i]!;
             const named = layer.annotations?.[ANNOTATION_FRAGMENTS];
-            if (named) await this.cache.ensureFragmentLayer(diffIds[i]!, named.split(','), epoch);
-            else await this.cache.ensureBlobLayer(diffIds[i]!, layer.digest);
+            // New directories are written with the snapshot's record below (one state write).
+            if (named) await this.cache.ensureFragmentLayer(diffIds[i]!, named.split(','), epoch, { defer: true });
+            else await this.cache.ensureBlobLayer(diffIds[i]!, layer.digest, { defer: true });
           }
         }),
       );
@@ -239,6 +240,9 @@ export class NodeAgent {
             );
         throw e;
       }
+      // The agent's Prepare wrote its state (and the directories made above) before it answered;
+      // when containerd had the snapshot already, the directories are written here.
+      await this.st.flush();
       const t3 = performance.now();
       if (!(await created))
         await this.ctrd.call(this.ctrd.images, 'Update', { image, updateMask: { paths: ['target'] } }, lease);
@@ -262,6 +266,8 @@ export class NodeAgent {
       this.log.info(result, 'image seeded into containerd');
       return result;
     } finally {
+      // Directories made for an image that failed later are recorded too (a no-op after the flush above).
+      void this.st.flush().catch((e: Error) => this.log.warn({ err: e.message }, 'could not write the agent state'));
       // The image record holds what the lease protected: deleting it need not delay the answer.
       void leaseMade
         .then(() => this.ctrd.call(this.ctrd.leases, 'Delete', { id: lease }))

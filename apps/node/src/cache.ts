@@ -35,7 +35,7 @@ import {
 } from '@lse/core';
 import { extractEntries } from '@lse/adapter-fs';
 import { readVerifiedContent, type EnginePorts, type Log } from '@lse/engine';
-import type { AgentState, StateFile } from './state';
+import type { StateFile } from './state';
 
 export interface CacheSources {
   /** Fragment records, trust store, fragment blobs (cache, then origin), Debian archive. */
@@ -84,15 +84,14 @@ export class FragmentCache {
   }
 
   /**
-   * Extracts `entries` into a new `f/<n>` for `id` (once, also under concurrent calls).
-   * `register` runs in the same state change that records the directory (one write, not two).
+   * Extracts `entries` into a new `f/<n>` for `id` (once, also under concurrent calls). The
+   * directory is recorded in memory; the caller's `flush` (or the next state change) writes it.
    */
   private async materialize(
     id: string,
     label: string,
     entries: () => Promise<TarEntry[]>,
     whiteouts = false,
-    register?: (s: AgentState) => void,
   ): Promise<void> {
     if (this.s.fragments[id]) {
       this.st.count('fragmentsFromNode'); // the node tier answered (kept in memory, saved with the next change)
@@ -109,12 +108,17 @@ export class FragmentCache {
         const size = fileBytes(list);
         this.fDir ??= mkdir(join(this.root, 'f'), { recursive: true }).then(() => undefined);
         await this.fDir;
-        await this.st.change(async (s) => {
+        await this.st.apply(async (s) => {
           const n = s.next++;
-          await rename(tmp, join(this.root, 'f', String(n)));
+          const dir = join(this.root, 'f', String(n));
+          // A directory of this number that the state does not record was left by a crash before its write.
+          await rename(tmp, dir).catch(async (e: NodeJS.ErrnoException) => {
+            if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
+            await rm(dir, { recursive: true, force: true });
+            await rename(tmp, dir);
+          });
           placed = true;
           s.fragments[id] = { n, bytes: size, label, usedAt: new Date().toISOString() };
-          register?.(s);
           this.st.count('fragmentsMaterialized');
         });
         this.log.info({ fragment: id, label }, 'fragment materialized');
@@ -130,9 +134,15 @@ export class FragmentCache {
   /**
    * Makes the layer `diffId` servable from fragments `ids` (in layer order): each fragment
    * verified and materialized if it is not yet, and the layer rebuilt from them must have
-   * `diffId` (`epoch` = the image's timestamps).
+   * `diffId` (`epoch` = the image's timestamps). The state is written once at the end, or with
+   * `defer` by the caller's next state change or `flush` (seeding: the snapshot's own write).
    */
-  async ensureFragmentLayer(diffId: string, ids: string[], epoch: number): Promise<void> {
+  async ensureFragmentLayer(
+    diffId: string,
+    ids: string[],
+    epoch: number,
+    opts: { defer?: boolean } = {},
+  ): Promise<void> {
     if (this.has(diffId)) {
       this.st.count('fragmentsFromNode', ids.length); // the node tier answered the whole layer
       return;
@@ -158,7 +168,7 @@ export class FragmentCache {
         throw e;
       }
       parts.push({ id, entries, label: fragmentLabel(f), name: `${f.descriptor.name}@${f.descriptor.version}` });
-      // Counted in memory: written with the directory's own state change that follows (no write of its own).
+      // Counted in memory: written with the layer's state write that follows (no write of its own).
       if (!this.s.fragments[id]) this.st.count('bytesFetched', f.descriptor.blob.size);
     }
     // The layer is checked before anything is extracted: a layer its fragments do not make leaves no directory.
@@ -170,21 +180,11 @@ export class FragmentCache {
         { diffId, rebuilt, fragments: ids },
       );
     }
-    const top = [...ids].reverse();
-    for (const [i, p] of parts.entries()) {
-      // The last directory's state change also records the layer (one write for a one-fragment layer).
-      const register =
-        i === parts.length - 1
-          ? (s: AgentState) => {
-              if (top.every((id) => s.fragments[id])) s.layers[diffId] = top;
-            }
-          : undefined;
-      await this.materialize(p.id, p.name, async () => p.entries, false, register);
-    }
-    if (!this.has(diffId))
-      await this.st.change((s) => {
-        s.layers[diffId] = top;
-      });
+    for (const p of parts) await this.materialize(p.id, p.name, async () => p.entries);
+    await this.st.apply((s) => {
+      s.layers[diffId] = [...ids].reverse();
+    });
+    if (!opts.defer) await this.st.flush();
   }
 
   /** The trust store's keys, read at most once a second (one image asks for every layer). */
@@ -199,8 +199,11 @@ export class FragmentCache {
     return this.keys.keys;
   }
 
-  /** Makes a layer that is not made of fragments servable: its blob from the layer store, checked against `diffId`. */
-  async ensureBlobLayer(diffId: string, digest: string): Promise<void> {
+  /**
+   * Makes a layer that is not made of fragments servable: its blob from the layer store, checked
+   * against `diffId`; written as `ensureFragmentLayer` says.
+   */
+  async ensureBlobLayer(diffId: string, digest: string, opts: { defer?: boolean } = {}): Promise<void> {
     if (this.has(diffId)) return;
     const id = `layer:${diffId}`;
     await this.materialize(
@@ -220,14 +223,11 @@ export class FragmentCache {
         return readTar(tar);
       },
       true,
-      (s) => {
-        s.layers[diffId] = [id];
-      },
     );
-    if (!this.has(diffId))
-      await this.st.change((s) => {
-        s.layers[diffId] = [id];
-      });
+    await this.st.apply((s) => {
+      s.layers[diffId] = [id];
+    });
+    if (!opts.defer) await this.st.flush();
   }
 
   /** Bytes held by fragment directories, and by those no snapshot references. */

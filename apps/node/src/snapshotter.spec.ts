@@ -3,7 +3,7 @@
  * containerd): the extract path, the remote-snapshot path from the cache, mounts, Remove keeping
  * shared directories, the collector, and refusal of an altered fragment blob.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -208,7 +208,14 @@ describe('lse-node snapshotter and fragment cache', () => {
     expect(ids.filter((id) => st.state.fragments[id])).toEqual([]); // nothing extracted
     const right = diffIdOf('libc', 'libd');
     const before = st.state.counters['fragmentsMaterialized'] ?? 0;
+    // A directory the state does not record under the next number (a crash before the state write) is replaced.
+    const stale = join(root, 'f', String(st.state.next));
+    mkdirSync(stale, { recursive: true });
+    writeFileSync(join(stale, 'left-over'), 'x');
     await cache.ensureFragmentLayer(right, ids, 0);
+    expect(st.state.fragments[frags['libc']!.id]!.n).toBe(Number(stale.split('/').pop()));
+    expect(existsSync(join(stale, 'left-over'))).toBe(false);
+    expect(readFileSync(join(stale, 'usr/share/libc/data'), 'utf8')).toBe('libc\n');
     expect(st.state.counters['fragmentsMaterialized']).toBe(before + 2);
     expect(st.state.layers[right]).toEqual([...ids].reverse()); // top first
     expect(cache.has(right)).toBe(true);
