@@ -6,15 +6,18 @@
  *  1. manifest and config are read from the layer store by digest (verified on read);
  *  2. every layer is made servable from the fragment cache: layers whose descriptor names its
  *     fragments (annotation `containerd.io/snapshot/lse.fragments`) from verified fragments,
- *     other layers (base, generated top layer) from their blob, checked against the diffID;
- *  3. under a containerd lease, one Prepare with label `containerd.io/snapshot.ref=<top chainID>`
- *     (no parent) through containerd's Snapshots service: containerd asks this agent, which makes
- *     that committed snapshot from the cache, its layer being the image's whole stack of fragment
- *     directories, and answers ALREADY_EXISTS, so containerd records it without fetching or
- *     unpacking anything (containerd needs only the top chain ID to run a container);
- *  4. config and manifest go into containerd's content store with the GC labels that keep the
- *     snapshots (`containerd.io/gc.ref.snapshot.<snapshotter>`) and the config alive, the image
- *     record is created (or updated), and the lease is deleted.
+ *     other layers (base, generated top layer) from their blob, checked against the diffID; new
+ *     directories are recorded in memory and written with the snapshot's record (step 3);
+ *     meanwhile config and manifest go into containerd's content store (under a containerd
+ *     lease) with the GC labels that keep the snapshots
+ *     (`containerd.io/gc.ref.snapshot.<snapshotter>`) and the config alive;
+ *  3. one Prepare with label `containerd.io/snapshot.ref=<top chainID>` (no parent) through
+ *     containerd's Snapshots service: containerd asks this agent, which makes that committed
+ *     snapshot from the cache, its layer being the image's whole stack of fragment directories,
+ *     and answers ALREADY_EXISTS, so containerd records it without fetching or unpacking anything
+ *     (containerd needs only the top chain ID to run a container); the image record is created at
+ *     the same time (an existing one is updated afterwards);
+ *  4. the lease is deleted (after the answer).
  *
  * Leases: with a gateway configured, each synthesis an image was seeded for is held; the agent
  * renews its lease every third of its TTL while held and releases it when the last image of it is
