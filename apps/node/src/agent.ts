@@ -6,15 +6,18 @@
  *  1. manifest and config are read from the layer store by digest (verified on read);
  *  2. every layer is made servable from the fragment cache: layers whose descriptor names its
  *     fragments (annotation `containerd.io/snapshot/lse.fragments`) from verified fragments,
- *     other layers (base, generated top layer) from their blob, checked against the diffID;
- *  3. under a containerd lease, one Prepare with label `containerd.io/snapshot.ref=<top chainID>`
- *     (no parent) through containerd's Snapshots service: containerd asks this agent, which makes
- *     that committed snapshot from the cache, its layer being the image's whole stack of fragment
- *     directories, and answers ALREADY_EXISTS, so containerd records it without fetching or
- *     unpacking anything (containerd needs only the top chain ID to run a container);
- *  4. config and manifest go into containerd's content store with the GC labels that keep the
- *     snapshots (`containerd.io/gc.ref.snapshot.<snapshotter>`) and the config alive, the image
- *     record is created (or updated), and the lease is deleted.
+ *     other layers (base, generated top layer) from their blob, checked against the diffID; new
+ *     directories are recorded in memory and written with the snapshot's record (step 3);
+ *     meanwhile config and manifest go into containerd's content store (under a containerd
+ *     lease) with the GC labels that keep the snapshots
+ *     (`containerd.io/gc.ref.snapshot.<snapshotter>`) and the config alive;
+ *  3. one Prepare with label `containerd.io/snapshot.ref=<top chainID>` (no parent) through
+ *     containerd's Snapshots service: containerd asks this agent, which makes that committed
+ *     snapshot from the cache, its layer being the image's whole stack of fragment directories,
+ *     and answers ALREADY_EXISTS, so containerd records it without fetching or unpacking anything
+ *     (containerd needs only the top chain ID to run a container); the image record is created at
+ *     the same time (an existing one is updated afterwards);
+ *  4. the lease is deleted (after the answer).
  *
  * Leases: with a gateway configured, each synthesis an image was seeded for is held; the agent
  * renews its lease every third of its TTL while held and releases it when the last image of it is
@@ -57,8 +60,19 @@ export interface SeedResult {
   layers: number;
   fromCache: number;
   materialized: number;
-  /** Milliseconds: manifest and config read (lease created meanwhile), layers checked/made in the cache, snapshot + content through containerd, image record. */
-  ms: { read: number; cache: number; snapshots: number; register: number };
+  /**
+   * Milliseconds: manifest and config read (lease created meanwhile), layers checked/made in the
+   * cache, snapshot (+ the rest of the content writes and the image record), an existing image's
+   * update. `done` says when each of containerd's parts finished, counted from the end of the read:
+   * content (config + manifest, started then), the snapshot's Prepare, the image record's Create.
+   */
+  ms: {
+    read: number;
+    cache: number;
+    snapshots: number;
+    register: number;
+    done: { content: number; prepare: number; image: number };
+  };
 }
 
 export class NodeAgent {
@@ -123,6 +137,27 @@ export class NodeAgent {
       const epoch = config.created ? Math.floor(Date.parse(config.created) / 1000) : 0;
       const before = this.cacheCounter('fragmentsMaterialized');
       const t1 = performance.now();
+      const chains: string[] = [];
+      for (const d of diffIds) chains.push(chainId(chains[chains.length - 1] ?? '', d));
+      const chain = chains[chains.length - 1] ?? '';
+      // Config and manifest go into containerd's content store (under the lease) while the layers
+      // are checked: each write is two of containerd's metadata commits, which need not wait for
+      // the cache. Nothing is extracted by them; an image that fails below leaves them to the lease.
+      const labels = { [`containerd.io/gc.ref.snapshot.${this.snapshotter}`]: chain };
+      const done = { content: 0, prepare: 0, image: 0 };
+      const since = (k: keyof typeof done) => (done[k] = Math.round((performance.now() - t1) * 10) / 10);
+      const contentWritten = leaseMade.then(() =>
+        Promise.all([
+          this.ctrd.writeContent(manifest.config.digest, configBytes, labels, lease),
+          this.ctrd.writeContent(
+            manifestDigest,
+            manifestBytes,
+            { 'containerd.io/gc.ref.content.config': manifest.config.digest },
+            lease,
+          ),
+        ]).then(() => since('content')),
+      );
+      contentWritten.catch(() => undefined); // awaited below
 
       // Layers are checked (and made) 8 at a time: each is a few round trips to the fragment
       // database and the layer cache, so they overlap.
@@ -133,59 +168,20 @@ export class NodeAgent {
             const i = next++;
             const layer = manifest.layers[i]!;
             const named = layer.annotations?.[ANNOTATION_FRAGMENTS];
-            if (named) await this.cache.ensureFragmentLayer(diffIds[i]!, named.split(','), epoch);
-            else await this.cache.ensureBlobLayer(diffIds[i]!, layer.digest);
+            // New directories are written with the snapshot's record below (one state write).
+            if (named) await this.cache.ensureFragmentLayer(diffIds[i]!, named.split(','), epoch, { defer: true });
+            else await this.cache.ensureBlobLayer(diffIds[i]!, layer.digest, { defer: true });
           }
         }),
       );
 
       const t2 = performance.now();
       await leaseMade;
-      const chains: string[] = [];
-      for (const d of diffIds) chains.push(chainId(chains[chains.length - 1] ?? '', d));
-      const chain = chains[chains.length - 1] ?? '';
       const fromCacheBefore = this.cacheCounter('layersFromCache');
       // containerd needs the top chain ID only: one snapshot whose layer is the whole stack of
       // fragment directories (top first), made from the cache with one Prepare (when containerd
       // has it already, its metadata store answers ALREADY_EXISTS without asking the agent).
-      // Config and manifest go into the content store at the same time, under the same lease.
       const stack = [...diffIds].reverse().flatMap((d) => this.st.state.layers[d] ?? []);
-      const labels = { [`containerd.io/gc.ref.snapshot.${this.snapshotter}`]: chain };
-      await Promise.all([
-        chain
-          ? this.sn.withFlatChain(chain, stack, async () => {
-              try {
-                await this.ctrd.call(
-                  this.ctrd.snapshots,
-                  'Prepare',
-                  {
-                    snapshotter: this.snapshotter,
-                    key: `${lease}-${chain}`,
-                    parent: '',
-                    labels: { [LABEL_SNAPSHOT_REF]: chain },
-                  },
-                  lease,
-                );
-                throw new LseError(
-                  'INTERNAL',
-                  `the snapshotter '${this.snapshotter}' prepared an active snapshot for ${chain} instead of serving it from the fragment cache: is containerd's proxy plugin '${this.snapshotter}' this agent?`,
-                  { chain },
-                );
-              } catch (e) {
-                // ALREADY_EXISTS: made from the cache now, or containerd had it
-                if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
-              }
-            })
-          : Promise.resolve(),
-        this.ctrd.writeContent(manifest.config.digest, configBytes, labels, lease),
-        this.ctrd.writeContent(
-          manifestDigest,
-          manifestBytes,
-          { 'containerd.io/gc.ref.content.config': manifest.config.digest },
-          lease,
-        ),
-      ]);
-      const t3 = performance.now();
       const image = {
         name: ref,
         labels: {},
@@ -196,12 +192,63 @@ export class NodeAgent {
           annotations: {},
         },
       };
+      // A new image record is created at the same time as the snapshot (containerd does not read
+      // an image's target on Create), and deleted again if the snapshot or the content could not
+      // be made; an image of that name that exists already is updated only once both are in place.
+      const created = this.ctrd.call(this.ctrd.images, 'Create', { image }, lease).then(
+        () => (since('image'), true),
+        (e: unknown) => {
+          if (isGrpcCode(e, grpc.status.ALREADY_EXISTS)) return (since('image'), false);
+          throw e;
+        },
+      );
+      created.catch(() => undefined); // awaited below
       try {
-        await this.ctrd.call(this.ctrd.images, 'Create', { image }, lease);
+        await Promise.all([
+          chain
+            ? this.sn.withFlatChain(chain, stack, async () => {
+                try {
+                  await this.ctrd.call(
+                    this.ctrd.snapshots,
+                    'Prepare',
+                    {
+                      snapshotter: this.snapshotter,
+                      key: `${lease}-${chain}`,
+                      parent: '',
+                      labels: { [LABEL_SNAPSHOT_REF]: chain },
+                    },
+                    lease,
+                  );
+                  throw new LseError(
+                    'INTERNAL',
+                    `the snapshotter '${this.snapshotter}' prepared an active snapshot for ${chain} instead of serving it from the fragment cache: is containerd's proxy plugin '${this.snapshotter}' this agent?`,
+                    { chain },
+                  );
+                } catch (e) {
+                  // ALREADY_EXISTS: made from the cache now, or containerd had it
+                  if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
+                  since('prepare');
+                }
+              })
+            : Promise.resolve(),
+          contentWritten,
+          created,
+        ]);
       } catch (e) {
-        if (!isGrpcCode(e, grpc.status.ALREADY_EXISTS)) throw e;
-        await this.ctrd.call(this.ctrd.images, 'Update', { image, updateMask: { paths: ['target'] } }, lease);
+        if (await created.catch(() => false))
+          await this.ctrd
+            .call(this.ctrd.images, 'Delete', { name: ref })
+            .catch((d: Error) =>
+              this.log.warn({ ref, err: d.message }, 'could not delete the image record of a failed seeding'),
+            );
+        throw e;
       }
+      // The agent's Prepare wrote its state (and the directories made above) before it answered;
+      // when containerd had the snapshot already, the directories are written here.
+      await this.st.flush();
+      const t3 = performance.now();
+      if (!(await created))
+        await this.ctrd.call(this.ctrd.images, 'Update', { image, updateMask: { paths: ['target'] } }, lease);
       if (synthesisId) this.hold(ref, synthesisId);
       const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
       const result = {
@@ -211,11 +258,19 @@ export class NodeAgent {
         layers: diffIds.length,
         fromCache: this.cacheCounter('layersFromCache') - fromCacheBefore,
         materialized: this.cacheCounter('fragmentsMaterialized') - before,
-        ms: { read: ms(t0, t1), cache: ms(t1, t2), snapshots: ms(t2, t3), register: ms(t3, performance.now()) },
+        ms: {
+          read: ms(t0, t1),
+          cache: ms(t1, t2),
+          snapshots: ms(t2, t3),
+          register: ms(t3, performance.now()),
+          done,
+        },
       };
       this.log.info(result, 'image seeded into containerd');
       return result;
     } finally {
+      // Directories made for an image that failed later are recorded too (a no-op after the flush above).
+      void this.st.flush().catch((e: Error) => this.log.warn({ err: e.message }, 'could not write the agent state'));
       // The image record holds what the lease protected: deleting it need not delay the answer.
       void leaseMade
         .then(() => this.ctrd.call(this.ctrd.leases, 'Delete', { id: lease }))

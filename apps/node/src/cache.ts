@@ -37,7 +37,6 @@ import {
 } from '@lse/core';
 import { extractEntries } from '@lse/adapter-fs';
 import { readVerifiedContent, type EnginePorts, type Log } from '@lse/engine';
-import { diskUsage } from './fsutil';
 import type { StateFile } from './state';
 
 export interface CacheSources {
@@ -47,8 +46,22 @@ export interface CacheSources {
   layers: BlobStore;
 }
 
+/** Bytes of the regular files an extraction leaves (the last entry of a path wins; hardlinks are not counted again). */
+function fileBytes(entries: TarEntry[]): number {
+  const sizes = new Map<string, number>();
+  for (const e of entries) {
+    const path = e.path.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+    if (e.type === 'file') sizes.set(path, e.size);
+    else sizes.delete(path);
+  }
+  let total = 0;
+  for (const n of sizes.values()) total += n;
+  return total;
+}
+
 export class FragmentCache {
   private inflight = new Map<string, Promise<void>>();
+  private fDir: Promise<void> | undefined;
   private keys: { at: number; keys: Promise<Map<string, TrustedKey>> } | undefined;
   constructor(
     private readonly root: string,
@@ -72,7 +85,10 @@ export class FragmentCache {
     return (this.s.layers[diffId] ?? []).length > 0 && this.s.layers[diffId]!.every((id) => this.s.fragments[id]);
   }
 
-  /** Extracts `entries` into a new `f/<n>` for `id` (once, also under concurrent calls). */
+  /**
+   * Extracts `entries` into a new `f/<n>` for `id` (once, also under concurrent calls). The
+   * directory is recorded in memory; the caller's `flush` (or the next state change) writes it.
+   */
   private async materialize(
     id: string,
     label: string,
@@ -87,19 +103,29 @@ export class FragmentCache {
     if (running) return running;
     const p = (async () => {
       const tmp = join(this.root, 'tmp', randomBytes(6).toString('hex'));
+      let placed = false;
       try {
-        await extractEntries(tmp, await entries(), { whiteouts });
-        const { size } = await diskUsage(tmp);
-        await this.st.change(async (s) => {
+        const list = await entries();
+        await extractEntries(tmp, list, { whiteouts });
+        const size = fileBytes(list);
+        this.fDir ??= mkdir(join(this.root, 'f'), { recursive: true }).then(() => undefined);
+        await this.fDir;
+        await this.st.apply(async (s) => {
           const n = s.next++;
-          await mkdir(join(this.root, 'f'), { recursive: true });
-          await rename(tmp, join(this.root, 'f', String(n)));
+          const dir = join(this.root, 'f', String(n));
+          // A directory of this number that the state does not record was left by a crash before its write.
+          await rename(tmp, dir).catch(async (e: NodeJS.ErrnoException) => {
+            if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
+            await rm(dir, { recursive: true, force: true });
+            await rename(tmp, dir);
+          });
+          placed = true;
           s.fragments[id] = { n, bytes: size, label, usedAt: new Date().toISOString() };
           this.st.count('fragmentsMaterialized');
         });
         this.log.info({ fragment: id, label }, 'fragment materialized');
       } finally {
-        await rm(tmp, { recursive: true, force: true });
+        if (!placed) await rm(tmp, { recursive: true, force: true });
         this.inflight.delete(id);
       }
     })();
@@ -110,15 +136,21 @@ export class FragmentCache {
   /**
    * Makes the layer `diffId` servable from fragments `ids` (in layer order): each fragment
    * verified and materialized if it is not yet, and the layer rebuilt from them must have
-   * `diffId` (`epoch` = the image's timestamps).
+   * `diffId` (`epoch` = the image's timestamps). The state is written once at the end, or with
+   * `defer` by the caller's next state change or `flush` (seeding: the snapshot's own write).
    */
-  async ensureFragmentLayer(diffId: string, ids: string[], epoch: number): Promise<void> {
+  async ensureFragmentLayer(
+    diffId: string,
+    ids: string[],
+    epoch: number,
+    opts: { defer?: boolean } = {},
+  ): Promise<void> {
     if (this.has(diffId)) {
       this.st.count('fragmentsFromNode', ids.length); // the node tier answered the whole layer
       return;
     }
     const keys = await this.trustedKeys();
-    const parts: { entries: TarEntry[]; label: string }[] = [];
+    const parts: { id: string; entries: TarEntry[]; label: string; name: string }[] = [];
     for (const id of ids) {
       const f = await this.src.ports.fragments.get(id);
       if (!f)
@@ -137,11 +169,11 @@ export class FragmentCache {
         this.log.error({ fragment: id, err: (e as Error).message }, 'fragment refused: not extracted');
         throw e;
       }
-      parts.push({ entries, label: fragmentLabel(f) });
-      // Counted in memory: written with the directory's own state change that follows (no write of its own).
+      parts.push({ id, entries, label: fragmentLabel(f), name: `${f.descriptor.name}@${f.descriptor.version}` });
+      // Counted in memory: written with the layer's state write that follows (no write of its own).
       if (!this.s.fragments[id]) this.st.count('bytesFetched', f.descriptor.blob.size);
-      await this.materialize(id, `${f.descriptor.name}@${f.descriptor.version}`, async () => entries);
     }
+    // The layer is checked before anything is extracted: a layer its fragments do not make leaves no directory.
     const rebuilt = buildLayer(parts, { mtime: epoch }).diffId;
     if (rebuilt !== diffId) {
       throw new LseError(
@@ -150,9 +182,11 @@ export class FragmentCache {
         { diffId, rebuilt, fragments: ids },
       );
     }
-    await this.st.change((s) => {
+    for (const p of parts) await this.materialize(p.id, p.name, async () => p.entries);
+    await this.st.apply((s) => {
       s.layers[diffId] = [...ids].reverse();
     });
+    if (!opts.defer) await this.st.flush();
   }
 
   /** The trust store's keys, read at most once a second (one image asks for every layer). */
@@ -167,8 +201,11 @@ export class FragmentCache {
     return this.keys.keys;
   }
 
-  /** Makes a layer that is not made of fragments servable: its blob from the layer store, checked against `diffId`. */
-  async ensureBlobLayer(diffId: string, digest: string): Promise<void> {
+  /**
+   * Makes a layer that is not made of fragments servable: its blob from the layer store, checked
+   * against `diffId`; written as `ensureFragmentLayer` says.
+   */
+  async ensureBlobLayer(diffId: string, digest: string, opts: { defer?: boolean } = {}): Promise<void> {
     if (this.has(diffId)) return;
     const id = `layer:${diffId}`;
     await this.materialize(
@@ -189,9 +226,10 @@ export class FragmentCache {
       },
       true,
     );
-    await this.st.change((s) => {
+    await this.st.apply((s) => {
       s.layers[diffId] = [id];
     });
+    if (!opts.defer) await this.st.flush();
   }
 
   /** Bytes held by fragment directories, and by those no snapshot references. */

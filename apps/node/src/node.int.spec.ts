@@ -17,7 +17,7 @@ import { formatKey, generateKeyPair, publicKeyOf } from '@lse/core';
 import { buildFragment } from '@lse/engine';
 import { makeS3Client } from '@lse/adapter-s3';
 import { tamperS3Object } from '@lse/adapter-s3/testing';
-import { gatewayApi, testServers } from '@lse/testing';
+import { gatewayApi, nodeTestLock, testServers } from '@lse/testing';
 
 jest.setTimeout(600_000);
 
@@ -104,12 +104,14 @@ function manifest(dir: string, name: string, require: string[], file: string): s
 
 (isRoot ? describe : describe.skip)('lse-node with containerd (the stack with LSE_NODE=1)', () => {
   let work: string;
+  let release: (() => void) | undefined;
 
   beforeAll(async () => {
     if (!SERVER || !TOKEN || !CTRD || !CONTROL)
       throw new Error(
         'the node int test needs the stack with the node: LSE_NODE=1 bash infra/local/stack.sh up && eval "$(LSE_NODE=1 bash infra/local/stack.sh env)"',
       );
+    release = await nodeTestLock(`${ROOT}.int-test.lock`); // one node int spec file at a time (node-debian.int.spec.ts)
     work = mkdtempSync(join(tmpdir(), 'lse-node-'));
     const bases = (await api<{ name: string }[]>('GET', '/v1/bases')).body;
     const have = async (n: string) => (await api('GET', `/v1/fragments/${n}`)).status === 200;
@@ -142,6 +144,8 @@ function manifest(dir: string, name: string, require: string[], file: string): s
       );
     cli('import', 'apt', 'curl', 'jq', '--key', key, '--cache', cache);
   });
+
+  afterAll(() => release?.());
 
   let firstSynthesis = '';
 

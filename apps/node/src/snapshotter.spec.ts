@@ -3,7 +3,7 @@
  * containerd): the extract path, the remote-snapshot path from the cache, mounts, Remove keeping
  * shared directories, the collector, and refusal of an altered fragment blob.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -91,7 +91,7 @@ describe('lse-node snapshotter and fragment cache', () => {
       scopes: ['*'],
       revoked: false,
     });
-    for (const name of ['liba', 'libb', 'bad']) {
+    for (const name of ['liba', 'libb', 'bad', 'libc', 'libd']) {
       const { fragment, blob } = buildFragment({
         entries: [file(`usr/share/${name}/data`, `${name}\n`)],
         name,
@@ -199,6 +199,32 @@ describe('lse-node snapshotter and fragment cache', () => {
     const e = await cache.ensureFragmentLayer(wrong, [frags['libb']!.id], 0).catch((x: LseError) => x);
     expect((e as LseError).code).toBe('LAYER_MISMATCH');
     expect(st.state.layers[wrong]).toBeUndefined();
+  });
+
+  it('checks a layer of new fragments before extracting any of them, and records the layer with its last directory', async () => {
+    const ids = [frags['libc']!.id, frags['libd']!.id];
+    const wrong = diffIdOf('libc'); // the layer of libc alone, not of libc and libd
+    await expect(cache.ensureFragmentLayer(wrong, ids, 0)).rejects.toMatchObject({ code: 'LAYER_MISMATCH' });
+    expect(ids.filter((id) => st.state.fragments[id])).toEqual([]); // nothing extracted
+    const right = diffIdOf('libc', 'libd');
+    const before = st.state.counters['fragmentsMaterialized'] ?? 0;
+    // A directory the state does not record under the next number (a crash before the state write) is replaced.
+    const stale = join(root, 'f', String(st.state.next));
+    mkdirSync(stale, { recursive: true });
+    writeFileSync(join(stale, 'left-over'), 'x');
+    await cache.ensureFragmentLayer(right, ids, 0);
+    expect(st.state.fragments[frags['libc']!.id]!.n).toBe(Number(stale.split('/').pop()));
+    expect(existsSync(join(stale, 'left-over'))).toBe(false);
+    expect(readFileSync(join(stale, 'usr/share/libc/data'), 'utf8')).toBe('libc\n');
+    expect(st.state.counters['fragmentsMaterialized']).toBe(before + 2);
+    expect(st.state.layers[right]).toEqual([...ids].reverse()); // top first
+    expect(cache.has(right)).toBe(true);
+    const onDisk = await StateFile.open(root);
+    expect(onDisk.state.layers[right]).toEqual([...ids].reverse());
+    expect(Object.keys(onDisk.state.fragments)).toEqual(expect.arrayContaining(ids));
+    const dir = join(root, 'f', String(st.state.fragments[frags['libd']!.id]!.n));
+    expect(readFileSync(join(dir, 'usr/share/libd/data'), 'utf8')).toBe('libd\n');
+    expect(st.state.fragments[frags['libd']!.id]!.bytes).toBe('libd\n'.length);
   });
 
   it('keeps its state across restarts', async () => {

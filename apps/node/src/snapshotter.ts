@@ -225,7 +225,7 @@ export class Snapshotter {
           this.st.count('layersFromCache');
           return true;
         });
-        await mkdir(join(this.own(this.s.snapshots[target]!), 'fs'), { recursive: true });
+        // No own directory: its layer is the fragment directories (usage counts 0, remove has nothing to delete).
         throw new LseError(
           'SNAPSHOT_EXISTS',
           `target snapshot '${target}' ${made ? 'was made from the fragment cache' : 'already exists'}`,

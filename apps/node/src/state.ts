@@ -76,13 +76,51 @@ export class StateFile {
     return new StateFile(root, state);
   }
 
+  /** Changes made by `apply` and not written yet. */
+  private dirty = false;
+
   /** Runs `fn` on the state alone (no other change in between), then writes the state. */
   change<T>(fn: (s: AgentState) => T | Promise<T>): Promise<T> {
-    const run = this.queue.then(async () => {
+    return this.enqueue(async () => {
       const out = await fn(this.state);
-      await writeFileAtomic(join(this.root, 'state.json'), JSON.stringify(this.state));
+      await this.write();
       return out;
     });
+  }
+
+  /**
+   * Runs `fn` like `change` but leaves the write to the next `change` or `flush` (one write for
+   * many changes). Only for changes nothing outside the agent relies on until then: a fragment
+   * directory put in place (a crash before the write leaves an unrecorded `f/<n>`, which the next
+   * directory given that number replaces), never a snapshot containerd is told about.
+   */
+  apply<T>(fn: (s: AgentState) => T | Promise<T>): Promise<T> {
+    return this.enqueue(async () => {
+      const out = await fn(this.state);
+      this.dirty = true;
+      return out;
+    });
+  }
+
+  /** Writes the changes `apply` left, if any (after every change queued before it). */
+  flush(): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.dirty) await this.write();
+    });
+  }
+
+  private async write(): Promise<void> {
+    this.dirty = false;
+    try {
+      await writeFileAtomic(join(this.root, 'state.json'), JSON.stringify(this.state));
+    } catch (e) {
+      this.dirty = true;
+      throw e;
+    }
+  }
+
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
     this.queue = run.then(
       () => undefined,
       () => undefined,

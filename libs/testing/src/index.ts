@@ -14,3 +14,4 @@ export { testServers, uniqueName } from './servers';
 export { busConformance } from './bus-conformance';
 export { natsServerBinary, freePort, NatsCluster } from './nats-cluster';
 export { fetchFresh, gatewayApi, fileEntry } from './gateway-client';
+export { nodeTestLock } from './node-lock';
