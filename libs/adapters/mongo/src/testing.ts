@@ -36,3 +36,14 @@ export async function tamperGridFsBlob(
     await db.collection(`${bucketName}.files`).updateOne({ _id: f._id }, { $set: { length: bytes.length } });
   }
 }
+
+/**
+ * Test helper: removes the record of one imported Debian release (suite and date), as if it had
+ * never been imported; a test that recorded a release only to be refused against it cleans up
+ * with it. Never call it from product code.
+ */
+export async function forgetDebianRelease(db: Db, suite: string, date: string): Promise<void> {
+  await db
+    .collection<{ _id: string }>(COLLECTIONS.debianReleases)
+    .deleteOne({ _id: `${suite}@${new Date(Date.parse(date)).toISOString()}` });
+}
