@@ -48,6 +48,7 @@ export type ErrorCode =
   | 'DEBIAN_RELEASE_EXPIRED'
   | 'DEBIAN_RELEASE_ROLLBACK'
   | 'DEBIAN_INDEX_MISMATCH'
+  | 'DEBIAN_PROOF_UNKNOWN'
   | 'INTERNAL';
 
 /**
@@ -125,6 +126,8 @@ export const KIND_OF: Readonly<Record<ErrorCode, ErrorKind>> = {
   DEBIAN_RELEASE_EXPIRED: 'untrusted',
   DEBIAN_RELEASE_ROLLBACK: 'untrusted',
   DEBIAN_INDEX_MISMATCH: 'untrusted',
+  /** A fragment or release names a proof blob (InRelease, Release.gpg, Packages) the store does not hold. */
+  DEBIAN_PROOF_UNKNOWN: 'untrusted',
   INTERNAL: 'internal',
 };
 

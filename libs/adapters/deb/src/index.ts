@@ -14,6 +14,7 @@ export { run } from './run';
 export {
   DebianChainVerifier,
   readDebianKeyring,
+  unverifiedRelease,
   verifyInRelease,
   type ChainLink,
   type DebianKeyring,

@@ -293,11 +293,13 @@ describe('MongoLeaseRepository storage', () => {
       });
     }
     expect(await store.db.collection(COLLECTIONS.leaseBlobSets).countDocuments()).toBe(1);
-    const doc = await store.db.collection<{ _id: string }>(COLLECTIONS.leases).findOne({ _id: 'l2' });
+    const doc = await store.db
+      .collection<{ _id: string; [field: string]: unknown }>(COLLECTIONS.leases)
+      .findOne({ _id: 'l2' });
     expect(doc?.['blobs']).toBeUndefined();
     expect(typeof doc?.['blobSet']).toBe('string');
     // A lease document as earlier versions wrote it (list inline).
-    await store.db.collection<{ _id: string }>(COLLECTIONS.leases).insertOne({
+    await store.db.collection<{ _id: string; [field: string]: unknown }>(COLLECTIONS.leases).insertOne({
       _id: 'old',
       synthesisId: 'old',
       key: sha256Digest('k'),
