@@ -1,0 +1,263 @@
+/**
+ * Debian's chain of trust through the running gateway (`lse import debian-index --release …
+ * --server`), with the host's real bookworm-updates metadata (its InRelease and main amd64
+ * Packages list from /var/lib/apt/lists) and modified copies. The gateway checks with its own
+ * keyring (the stack's: Debian's archive keyring) and its release log in FerretDB:
+ *  - a real import stores the fragments, the proof blobs and the release; re-running stores nothing;
+ *  - a tampered InRelease, a Packages file the release does not list, a release signed by a key
+ *    the gateway's keyring does not hold, and a release older than the newest registered for its
+ *    suite are each refused by the gateway with the embedded import's code; no fragment is stored
+ *    and the release log is unchanged;
+ *  - fragments sent straight to POST /v1/fragments/batch: one naming a proof the gateway does not
+ *    hold and one whose proof points at another package's paragraph are refused.
+ * Every import uses an archive URL unique to its case, so the fragments a case stores (the URL is
+ * part of each descriptor) are told apart from any other run's on a reused stack.
+ *
+ * Needs the stack (LSE_SERVER, LSE_TOKEN with admin, MONGO_URL), the host's bookworm-updates apt
+ * lists and the Debian archive keyring; skipped with the reason otherwise.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type * as OpenPgp from 'openpgp' with { 'resolution-mode': 'import' };
+import {
+  formatKey,
+  generateKeyPair,
+  indexDescriptor,
+  paragraphAt,
+  paragraphSpans,
+  publicKeyOf,
+  sha256Digest,
+  signDescriptor,
+  type DebianProof,
+  type Fragment,
+} from '@lse/core';
+import { readIndexBytes } from '@lse/adapter-deb';
+import { MongoStore } from '@lse/adapter-mongo';
+import { forgetDebianRelease } from '@lse/adapter-mongo/testing';
+import { gatewayApi } from '@lse/testing';
+import { lse, parseJson, removeTempDirs, requireBuiltCli, tempDir, type RunResult } from './testkit';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const openpgp = require('openpgp') as typeof OpenPgp;
+
+const LISTS = '/var/lib/apt/lists';
+const IN_RELEASE = `${LISTS}/deb.debian.org_debian_dists_bookworm-updates_InRelease`;
+const PACKAGES = `${LISTS}/deb.debian.org_debian_dists_bookworm-updates_main_binary-amd64_Packages.lz4`;
+const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
+const present = [IN_RELEASE, PACKAGES, KEYRING].every((f) => existsSync(f));
+if (!present)
+  console.warn(
+    'debian-proofs-server.int.spec.ts skipped: no bookworm-updates apt lists or Debian archive keyring on this host',
+  );
+const suite = present ? describe : describe.skip;
+
+jest.setTimeout(120_000);
+
+const SERVER = process.env['LSE_SERVER'];
+const TOKEN = process.env['LSE_TOKEN'];
+const RUN = Date.now().toString(36);
+const SUITE = 'Debian/Debian/bookworm-updates';
+const api = gatewayApi(SERVER, TOKEN);
+
+suite('Debian proofs through the gateway (host bookworm-updates metadata)', () => {
+  let work: string;
+  let store: string;
+  let key: string;
+  let inRelease: string;
+  let packagesFile: string;
+  let packages: Buffer;
+  let mongo: MongoStore;
+  /** Re-signs an edited copy of the InRelease's text with a key the gateway does not trust. */
+  let forge: (edit: (body: string) => string) => Promise<string>;
+  let n = 0;
+  const mirror = () => `http://127.0.0.1:9/${RUN}-${n++}/debian`;
+
+  const cli = (...args: string[]): Promise<RunResult> => lse(store, ['--server', SERVER!, '--token', TOKEN!, ...args]);
+  const importIndex = (release: string, index: string, repo: string, ...extra: string[]) =>
+    cli('--json', 'import', 'debian-index', index, '--release', release, '--mirror', repo, '--key', key, ...extra);
+  const errorOf = (r: RunResult) => parseJson<{ error: { code: string; message: string } }>(r.stdout || r.stderr).error;
+  /** Fragments the gateway holds of the first package of the index, imported from `repo`. */
+  const storedFrom = async (repo: string) => {
+    const name = /^Package: (.+)$/m.exec(packages.toString('utf8'))![1]!;
+    const r = await api<Fragment[]>('GET', `/v1/fragments/${name}`);
+    return r.status === 404 ? [] : r.body.filter((f) => f.descriptor.source['repo'] === repo);
+  };
+
+  beforeAll(async () => {
+    if (!SERVER || !TOKEN || !process.env['MONGO_URL'])
+      throw new Error(
+        'this test needs the stack: bash infra/local/stack.sh up && eval "$(bash infra/local/stack.sh env)"',
+      );
+    requireBuiltCli();
+    work = await tempDir('lse-debian-proofs-');
+    store = join(work, 'store');
+    mongo = await MongoStore.connect(process.env['MONGO_URL']!, process.env['MONGO_DB'] || 'lse');
+    inRelease = join(work, 'bookworm-updates_InRelease');
+    await writeFile(inRelease, await readFile(IN_RELEASE));
+    packages = await readIndexBytes(PACKAGES);
+    packagesFile = join(work, 'Packages');
+    await writeFile(packagesFile, packages);
+    const k = generateKeyPair(`proofs-${RUN}`);
+    key = join(work, 'proofs.key');
+    await writeFile(key, `${formatKey(k.secretKey)}\n`, { mode: 0o600 });
+    expect(
+      (await api('POST', '/v1/keys', { publicKey: formatKey(publicKeyOf(k.secretKey)), scopes: ['*'] })).status,
+    ).toBe(201);
+    const { privateKey } = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'curve25519Legacy',
+      userIDs: [{ name: 'not a Debian archive' }],
+      format: 'object',
+    });
+    const body = (
+      await openpgp.readCleartextMessage({ cleartextMessage: await readFile(IN_RELEASE, 'utf8') })
+    ).getText();
+    forge = async (edit) => {
+      const file = join(work, `forged-${n++}_InRelease`);
+      const signed = await openpgp.sign({
+        message: await openpgp.createCleartextMessage({ text: edit(body) }),
+        signingKeys: privateKey,
+      });
+      await writeFile(file, signed);
+      return file;
+    };
+  });
+  afterAll(async () => {
+    await mongo?.close();
+    await removeTempDirs();
+  });
+
+  it('imports the signed index through the gateway: fragments, proof blobs and release stored; again stores nothing', async () => {
+    const repo = mirror();
+    const first = await importIndex(inRelease, packagesFile, repo);
+    expect(first.code).toBe(0);
+    const count = packages.toString('utf8').match(/^Package: /gm)!.length;
+    const r1 = parseJson<{ packages: number; created: number; existing: number }>(first.stdout);
+    expect(r1.packages).toBeGreaterThan(0);
+    expect(r1.packages).toBeLessThanOrEqual(count);
+    expect(r1).toMatchObject({ created: r1.packages, existing: 0 });
+    for (const d of [sha256Digest(await readFile(IN_RELEASE)), sha256Digest(packages)])
+      expect(await mongo.blobs.has(d)).toBe(true);
+    const newest = await mongo.debianReleases.newest(SUITE);
+    const stored = await storedFrom(repo);
+    expect(stored).toHaveLength(1);
+    const proof = stored[0]!.descriptor.source['debian'] as DebianProof;
+    expect(proof).toMatchObject({ suite: SUITE, path: 'main/binary-amd64/Packages', packages: sha256Digest(packages) });
+    expect(newest && Date.parse(newest.date)).toBeGreaterThanOrEqual(Date.parse(proof.date));
+
+    // again, with progress lines: both blobs are skipped (HEAD), nothing is stored
+    const again = await cli(
+      'import',
+      'debian-index',
+      packagesFile,
+      '--release',
+      inRelease,
+      '--mirror',
+      repo,
+      '--key',
+      key,
+    );
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(new RegExp(`imported ${r1.packages} packages: 0 new, ${r1.packages} already stored`));
+    expect(again.stderr).toMatch(/_InRelease: sha256:[0-9a-f]{12}… already on the gateway/);
+    expect(again.stderr).toMatch(/Packages \(uncompressed\): sha256:[0-9a-f]{12}… already on the gateway/);
+    expect(again.stderr).toMatch(/Debian\/Debian\/bookworm-updates dated .*: registered on the gateway/);
+    expect(again.stderr).not.toMatch(/uploaded/);
+  });
+
+  it('refuses a tampered InRelease, an unlisted Packages file, an unknown signer: nothing stored', async () => {
+    const before = await mongo.debianReleases.newest(SUITE);
+    const text = await readFile(inRelease, 'utf8');
+    const tampered = join(work, 'tampered_InRelease');
+    // one package list's size changed in the signed text: the signature no longer verifies
+    await writeFile(
+      tampered,
+      text.replace(/(\s)(\d+)( main\/binary-amd64\/Packages\n)/, (_m, a, s, b) => `${a}${Number(s) + 1}${b}`),
+    );
+    expect(await readFile(tampered, 'utf8')).not.toBe(text);
+    const altered = join(work, 'Packages-altered');
+    await writeFile(
+      altered,
+      Buffer.concat([packages, Buffer.from('\nPackage: lse-extra\nVersion: 1\nArchitecture: all\n')]),
+    );
+    const unknown = await forge((b) => b);
+
+    const cases: [string, string, string][] = [
+      [tampered, packagesFile, 'DEBIAN_SIGNATURE_INVALID'],
+      [inRelease, altered, 'DEBIAN_INDEX_MISMATCH'],
+      [unknown, packagesFile, 'DEBIAN_KEY_UNKNOWN'],
+    ];
+    for (const [release, index, code] of cases) {
+      const repo = mirror();
+      const r = await importIndex(release, index, repo);
+      expect({ code: r.code, error: errorOf(r).code }).toEqual({ code: 4, error: code });
+      expect(await storedFrom(repo)).toEqual([]);
+    }
+    expect(await mongo.debianReleases.newest(SUITE)).toEqual(before);
+  });
+
+  it('refuses a release older than the newest registered for its suite, unless --allow-older', async () => {
+    // registering the same release again is accepted (it is not older) and records nothing new
+    const again = await api<{ date: string }>('POST', '/v1/debian/releases', {
+      inRelease: sha256Digest(await readFile(IN_RELEASE)),
+      packages: [],
+    });
+    expect(again.status).toBe(201);
+    const date = again.body.date;
+    // a newer release of the suite registered (as if imported from a newer mirror); removed after
+    const newer = new Date(Date.parse(date) + 86_400_000).toISOString();
+    await mongo.debianReleases.record({ suite: SUITE, date: newer, inRelease: sha256Digest(`newer-${RUN}`) });
+    try {
+      const repo = mirror();
+      const r = await importIndex(inRelease, packagesFile, repo);
+      expect({ code: r.code, error: errorOf(r).code }).toEqual({ code: 4, error: 'DEBIAN_RELEASE_ROLLBACK' });
+      expect(errorOf(r).message).toMatch(/--allow-older/);
+      expect(await storedFrom(repo)).toEqual([]);
+      const ok = await importIndex(inRelease, packagesFile, repo, '--allow-older');
+      expect(ok.code).toBe(0);
+      expect(await storedFrom(repo)).toHaveLength(1);
+      expect((await mongo.debianReleases.newest(SUITE))?.date).toBe(newer);
+    } finally {
+      await forgetDebianRelease(mongo.db, SUITE, newer);
+    }
+    expect((await mongo.debianReleases.newest(SUITE))?.date).toBe(date);
+  });
+
+  it('refuses batch fragments naming a proof it does not hold, or another paragraph', async () => {
+    const k = generateKeyPair(`proofs-batch-${RUN}`);
+    expect(
+      (await api('POST', '/v1/keys', { publicKey: formatKey(publicKeyOf(k.secretKey)), scopes: ['*'] })).status,
+    ).toBe(201);
+    const spans = paragraphSpans(packages);
+    const real: DebianProof = {
+      inRelease: sha256Digest(await readFile(IN_RELEASE)),
+      packages: sha256Digest(packages),
+      path: 'main/binary-amd64/Packages',
+      paragraph: spans[0]!,
+      suite: SUITE,
+      date: (await mongo.debianReleases.newest(SUITE))!.date,
+    };
+    const repo = mirror();
+    const derive = { from: 'deb' as const, mergedUsr: true, epoch: 0 };
+    const p0 = paragraphAt(packages, spans[0]!);
+    const good = signDescriptor(indexDescriptor(p0, { repo, derive, proof: real }), k.secretKey);
+    const unheld = signDescriptor(
+      indexDescriptor(p0, { repo, derive, proof: { ...real, packages: sha256Digest(`not-held-${RUN}`) } }),
+      k.secretKey,
+    );
+    const elsewhere = signDescriptor(
+      indexDescriptor(p0, { repo, derive, proof: { ...real, paragraph: spans[1]! } }),
+      k.secretKey,
+    );
+    const r = await api<{ created: number; rejected: { id: string; code: string }[] }>('POST', '/v1/fragments/batch', {
+      fragments: [good, unheld, elsewhere],
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.created).toBe(1);
+    expect(r.body.rejected.map((x) => [x.id, x.code])).toEqual([
+      [unheld.id, 'DEBIAN_PROOF_UNKNOWN'],
+      [elsewhere.id, 'DEBIAN_INDEX_MISMATCH'],
+    ]);
+  });
+});
