@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import {
   LseError,
   checkReleaseFresh,
+  isLseError,
   debianProofOf,
   fragmentLabel,
   isDigest,
@@ -168,14 +169,16 @@ export async function registerDebianRelease(
  * the descriptor recomputed, or for a fragment made from a .deb the .deb's SHA256 and size).
  * A fragment without `source.debian` passes unchanged; `{ unsigned: true }` passes, marked so.
  *
- * One checker per request: the verdict on each InRelease and the bytes of each Packages file are
- * read once and shared by all the fragments of the request.
+ * The verdict on each InRelease and the bytes of each Packages file are kept across requests
+ * (sharedVerifier): a batch of 5,000 fragments, and the next batches of the same import, cost one
+ * signature check and one Packages read (`lse import apt --server` publishes one fragment per
+ * request; without this each would read bookworm's 50 MB Packages file again). Both are pure
+ * functions of content-addressed blobs and the keyring, so keeping them is safe.
  */
 export function debianChainCheck(
   s: DebianProofSettings | undefined,
   origin: BlobStore,
 ): (f: Fragment) => Promise<void> {
-  let verifier: DebianChainVerifier | undefined;
   const held = new Map<string, Promise<boolean>>();
   const has = (digest: string) => {
     let p = held.get(digest);
@@ -206,7 +209,43 @@ export function debianChainCheck(
           { fragment: f.id, digest, what },
         );
     }
-    verifier ??= new DebianChainVerifier(origin, keyringOf(s));
-    await verifier.verify(f);
+    const shared = await sharedVerifier(s, origin, proof.packages);
+    try {
+      await shared.verify(f);
+    } catch (e) {
+      // a verdict on Debian's bytes is kept; a store that did not answer, or whose copy of a blob
+      // was damaged or missing, is read again next time
+      if (isLseError(e) && (e.retryable || e.code === 'DIGEST_MISMATCH' || e.code === 'BLOB_UNKNOWN'))
+        verifiers.delete(s!);
+      throw e;
+    }
   };
+}
+
+/** Packages bytes a gateway keeps for chain checks, at most (then it starts afresh). */
+const CHAIN_CACHE_BYTES = 256 * 1024 * 1024;
+
+const verifiers = new WeakMap<DebianProofSettings, { verifier: DebianChainVerifier; packages: Map<string, number> }>();
+
+/**
+ * The gateway's verifier (one per settings, i.e. per gateway), replaced by a fresh one when the
+ * Packages files it holds would pass CHAIN_CACHE_BYTES.
+ */
+async function sharedVerifier(
+  s: DebianProofSettings | undefined,
+  origin: BlobStore,
+  packages: string,
+): Promise<DebianChainVerifier> {
+  const keyring = keyringOf(s);
+  let v = verifiers.get(s!);
+  if (!v?.packages.has(packages)) {
+    const size = (await origin.stat(packages)) ?? 0;
+    const total = [...(v?.packages.values() ?? [])].reduce((a, b) => a + b, 0);
+    if (!v || total + size > CHAIN_CACHE_BYTES) {
+      v = { verifier: new DebianChainVerifier(origin, keyring), packages: new Map() };
+      verifiers.set(s!, v);
+    }
+    v.packages.set(packages, size);
+  }
+  return v.verifier;
 }
