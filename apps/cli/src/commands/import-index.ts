@@ -12,7 +12,8 @@
  * when every file passes is anything stored: the InRelease and the Packages file as blobs, then
  * the fragments, each naming both by digest and its paragraph by offset and length
  * (`source.debian`). `--allow-unsigned` imports an index without that proof, marked
- * `source.debian.unsigned`.
+ * `source.debian.unsigned`. With `--server` the gateway checks instead (its keyring, its release
+ * log): the blobs are uploaded and the release registered there first (debian-remote.ts).
  *
  * Fast and idempotent: a descriptor is a pure function of its paragraph and the options, so ids
  * are computed first and grouped by their first two hex digits (256 groups, stable when a few

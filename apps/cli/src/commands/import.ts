@@ -16,6 +16,8 @@
  * imported for its suite; each downloaded .deb must have the SHA256 and size its paragraph names.
  * The fragments carry the proof (`source.debian`, as `import debian-index` does) and the store
  * keeps the InRelease and Packages blobs. `--allow-unsigned` skips this and marks the fragments.
+ * With `--server` the gateway does these checks with its keyring and release log: the releases
+ * and lists are uploaded and registered there (debian-remote.ts) before the fragments are sent.
  */
 import { join } from 'node:path';
 import {
