@@ -9,7 +9,8 @@
  *    suite are each refused by the gateway with the embedded import's code; no fragment is stored
  *    and the release log is unchanged;
  *  - fragments sent straight to POST /v1/fragments/batch: one naming a proof the gateway does not
- *    hold and one whose proof points at another package's paragraph are refused.
+ *    hold, one whose proof points at another package's paragraph and one naming a release (date)
+ *    never registered are refused.
  * Every import uses an archive URL unique to its case, so the fragments a case stores (the URL is
  * part of each descriptor) are told apart from any other run's on a reused stack.
  *
@@ -207,7 +208,8 @@ suite('Debian proofs through the gateway (host bookworm-updates metadata)', () =
     const date = again.body.date;
     // a newer release of the suite registered (as if imported from a newer mirror); removed after
     const newer = new Date(Date.parse(date) + 86_400_000).toISOString();
-    await mongo.debianReleases.record({ suite: SUITE, date: newer, inRelease: sha256Digest(`newer-${RUN}`) });
+    const seeded = { suite: SUITE, date: newer, inRelease: sha256Digest(`newer-${RUN}`) };
+    await mongo.debianReleases.record(seeded);
     try {
       const repo = mirror();
       const r = await importIndex(inRelease, packagesFile, repo);
@@ -219,24 +221,30 @@ suite('Debian proofs through the gateway (host bookworm-updates metadata)', () =
       expect(await storedFrom(repo)).toHaveLength(1);
       expect((await mongo.debianReleases.newest(SUITE))?.date).toBe(newer);
     } finally {
-      await forgetDebianRelease(mongo.db, SUITE, newer);
+      await forgetDebianRelease(mongo.db, seeded);
     }
     expect((await mongo.debianReleases.newest(SUITE))?.date).toBe(date);
   });
 
-  it('refuses batch fragments naming a proof it does not hold, or another paragraph', async () => {
+  it('refuses batch fragments naming a proof it does not hold, another paragraph, or a release not registered', async () => {
     const k = generateKeyPair(`proofs-batch-${RUN}`);
     expect(
       (await api('POST', '/v1/keys', { publicKey: formatKey(publicKeyOf(k.secretKey)), scopes: ['*'] })).status,
     ).toBe(201);
     const spans = paragraphSpans(packages);
+    const inReleaseDigest = sha256Digest(await readFile(IN_RELEASE));
+    const registered = await api<{ date: string }>('POST', '/v1/debian/releases', {
+      inRelease: inReleaseDigest,
+      packages: [sha256Digest(packages)],
+    });
+    expect(registered.status).toBe(201);
     const real: DebianProof = {
-      inRelease: sha256Digest(await readFile(IN_RELEASE)),
+      inRelease: inReleaseDigest,
       packages: sha256Digest(packages),
       path: 'main/binary-amd64/Packages',
       paragraph: spans[0]!,
       suite: SUITE,
-      date: (await mongo.debianReleases.newest(SUITE))!.date,
+      date: registered.body.date,
     };
     const repo = mirror();
     const derive = { from: 'deb' as const, mergedUsr: true, epoch: 0 };
@@ -250,14 +258,24 @@ suite('Debian proofs through the gateway (host bookworm-updates metadata)', () =
       indexDescriptor(p0, { repo, derive, proof: { ...real, paragraph: spans[1]! } }),
       k.secretKey,
     );
+    // the real InRelease, but a date it was not registered with
+    const redated = signDescriptor(
+      indexDescriptor(p0, {
+        repo,
+        derive,
+        proof: { ...real, date: new Date(Date.parse(real.date) - 1000).toISOString() },
+      }),
+      k.secretKey,
+    );
     const r = await api<{ created: number; rejected: { id: string; code: string }[] }>('POST', '/v1/fragments/batch', {
-      fragments: [good, unheld, elsewhere],
+      fragments: [good, unheld, elsewhere, redated],
     });
     expect(r.status).toBe(200);
     expect(r.body.created).toBe(1);
     expect(r.body.rejected.map((x) => [x.id, x.code])).toEqual([
       [unheld.id, 'DEBIAN_PROOF_UNKNOWN'],
       [elsewhere.id, 'DEBIAN_INDEX_MISMATCH'],
+      [redated.id, 'DEBIAN_PROOF_UNKNOWN'],
     ]);
   });
 });

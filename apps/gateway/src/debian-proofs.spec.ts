@@ -199,7 +199,7 @@ describe('gateway: Debian proofs (memory adapters, a test archive key)', () => {
     expect((await releases.newest(suite))?.date).toBe('2026-11-30T00:00:00.000Z');
   });
 
-  it('publishes fragments whose chain verifies; refuses an altered proof or one it does not hold, per fragment', async () => {
+  it('publishes fragments whose chain verifies; refuses an altered proof, one it does not hold or not registered, per fragment', async () => {
     const inRelease = await sign(releaseText({ date: '2026-12-01T00:00:00Z' }));
     expect((await uploadAndRegister(inRelease)).statusCode).toBe(201);
     const spans = paragraphSpans(PACKAGES);
@@ -221,20 +221,25 @@ describe('gateway: Debian proofs (memory adapters, a test archive key)', () => {
     const unheld = frag(0, { ...proof, inRelease: sha256Digest('never uploaded') });
     const forged = await sign(releaseText({ date: '2026-12-01T00:00:00Z' }), stranger);
     await put(sha256Digest(forged), forged);
+    // uploaded but never registered (it would be refused: an unknown signer)
     const strangers = frag(0, { ...proof, inRelease: sha256Digest(forged) });
+    // a registered InRelease, but not the date it was registered with
+    const redated = frag(0, { ...proof, date: '2026-12-02T00:00:00.000Z' });
     const r = await app.inject({
       method: 'POST',
       url: '/v1/fragments/batch',
       headers: AUTH,
-      payload: { fragments: [...good, swapped, unheld, strangers] },
+      payload: { fragments: [...good, swapped, unheld, strangers, redated] },
     });
     expect(r.statusCode).toBe(200);
     expect(r.json().created).toBe(2);
     expect(r.json().rejected.map((x: { id: string; code: string }) => [x.id, x.code])).toEqual([
       [swapped.id, 'DEBIAN_INDEX_MISMATCH'],
       [unheld.id, 'DEBIAN_PROOF_UNKNOWN'],
-      [strangers.id, 'DEBIAN_KEY_UNKNOWN'],
+      [strangers.id, 'DEBIAN_PROOF_UNKNOWN'],
+      [redated.id, 'DEBIAN_PROOF_UNKNOWN'],
     ]);
+    expect(r.json().rejected[2].message).toMatch(/not registered with this gateway/);
     expect((await ports.fragments.list()).map((f) => f.id).sort()).toEqual(good.map((f) => f.id).sort());
   });
 });

@@ -167,7 +167,9 @@ export async function registerDebianRelease(
  * (`source.debian`) must verify along Debian's chain with the gateway's keyring and the proof
  * blobs this gateway holds (DebianChainVerifier: InRelease signature, Packages hash, paragraph,
  * the descriptor recomputed, or for a fragment made from a .deb the .deb's SHA256 and size).
- * A fragment without `source.debian` passes unchanged; `{ unsigned: true }` passes, marked so.
+ * Its release must have been registered here (so the rollback rule applied to it), and the
+ * proof's suite and date must be that release's. A fragment without `source.debian` passes
+ * unchanged; `{ unsigned: true }` passes, marked so.
  *
  * The verdict on each InRelease and the bytes of each Packages file are kept across requests
  * (sharedVerifier): a batch of 5,000 fragments, and the next batches of the same import, cost one
@@ -180,6 +182,7 @@ export function debianChainCheck(
   origin: BlobStore,
 ): (f: Fragment) => Promise<void> {
   const held = new Map<string, Promise<boolean>>();
+  const registered = new Map<string, Promise<boolean>>();
   const has = (digest: string) => {
     let p = held.get(digest);
     if (!p) held.set(digest, (p = origin.has(digest)));
@@ -209,6 +212,21 @@ export function debianChainCheck(
           { fragment: f.id, digest, what },
         );
     }
+    // registered here: signature, freshness and rollback were checked for exactly this suite,
+    // date and InRelease (POST /v1/debian/releases), so the proof cannot skip the rollback rule
+    const key = JSON.stringify([proof.suite, proof.date, proof.inRelease]);
+    let known = registered.get(key);
+    if (!known) {
+      const rec = { suite: String(proof.suite), date: String(proof.date), inRelease: proof.inRelease };
+      known = s && Number.isFinite(Date.parse(rec.date)) ? s.releases.has(rec) : Promise.resolve(false);
+      registered.set(key, known);
+    }
+    if (!(await known))
+      throw new LseError(
+        'DEBIAN_PROOF_UNKNOWN',
+        `${fragmentLabel(f)} names a release (${String(proof.suite)} dated ${String(proof.date)}, ${proof.inRelease.slice(0, 19)}…) not registered with this gateway; register it first (POST /v1/debian/releases, as lse import … --server does)`,
+        { fragment: f.id, suite: proof.suite, date: proof.date, inRelease: proof.inRelease },
+      );
     const shared = await sharedVerifier(s, origin, proof.packages);
     try {
       await shared.verify(f);

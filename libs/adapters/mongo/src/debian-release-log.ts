@@ -1,10 +1,10 @@
 /**
  * The Debian releases imported, for the rollback rule (core ports.ts `DebianReleaseLog`): one
- * insert-once document per (suite, date), `_id` `<suite>@<date>`, never updated. The newest date
- * of a suite is the largest `date` among its documents, so two imports recording at the same
- * moment cannot lose one another (FerretDB 1.24 does not make read-modify-write updates atomic;
- * a single "newest" document per suite could be overwritten by the older of two writers). The
- * first record of a (suite, date) is kept.
+ * insert-once document per release, `_id` `<suite>@<date>@<InRelease digest>` (a suite's Release
+ * and InRelease of one date are two), never updated. The newest date of a suite is the largest
+ * `date` among its documents, so two imports recording at the same moment cannot lose one
+ * another (FerretDB 1.24 does not make read-modify-write updates atomic; a single "newest"
+ * document per suite could be overwritten by the older of two writers). `has` is a point read.
  *
  * `newest` filters on `suite`: MongoDB serves it from the `suite_date` index; FerretDB 1.24 scans
  * the collection, which holds one small document per release imported (a few per `apt-get
@@ -35,10 +35,21 @@ export class MongoDebianReleaseLog implements DebianReleaseLog {
 
   async record(r: DebianReleaseRecord): Promise<void> {
     await insertIfAbsent(this.db, COLLECTIONS.debianReleases, {
-      _id: `${r.suite}@${new Date(Date.parse(r.date)).toISOString()}`,
+      _id: debianReleaseId(r),
       suite: r.suite,
       date: r.date,
       inRelease: r.inRelease,
     });
   }
+
+  async has(r: DebianReleaseRecord): Promise<boolean> {
+    return (
+      (await this.db.collection<ReleaseDoc>(COLLECTIONS.debianReleases).findOne({ _id: debianReleaseId(r) })) !== null
+    );
+  }
+}
+
+/** The `_id` of a release's document. */
+export function debianReleaseId(r: DebianReleaseRecord): string {
+  return `${r.suite}@${new Date(Date.parse(r.date)).toISOString()}@${r.inRelease}`;
 }
