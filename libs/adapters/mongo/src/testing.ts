@@ -5,8 +5,6 @@
 import { Binary, GridFSBucket, type Db } from 'mongodb';
 import { COLLECTIONS } from './collections';
 import { upload } from './gridfs-blob-store';
-import { debianReleaseId } from './debian-release-log';
-import type { DebianReleaseRecord } from '@lse/core';
 
 /**
  * Test and operations helper: replaces the bytes stored under `digest` in the `fragment_blobs`
@@ -37,13 +35,4 @@ export async function tamperGridFsBlob(
     }
     await db.collection(`${bucketName}.files`).updateOne({ _id: f._id }, { $set: { length: bytes.length } });
   }
-}
-
-/**
- * Test helper: removes the record of one imported Debian release, as if it had never been
- * imported; a test that recorded a release only to be refused against it cleans up with it.
- * Never call it from product code.
- */
-export async function forgetDebianRelease(db: Db, r: DebianReleaseRecord): Promise<void> {
-  await db.collection<{ _id: string }>(COLLECTIONS.debianReleases).deleteOne({ _id: debianReleaseId(r) });
 }

@@ -1,8 +1,12 @@
 /**
- * Debian's chain of trust through the running gateway (`lse import debian-index --release …
- * --server`), with the host's real bookworm-updates metadata (its InRelease and main amd64
- * Packages list from /var/lib/apt/lists) and modified copies. The gateway checks with its own
- * keyring (the stack's: Debian's archive keyring) and its release log in FerretDB:
+ * Debian's chain of trust through a gateway (`lse import debian-index --release … --server`, the
+ * built CLI as a process), with the host's real bookworm-updates metadata (its InRelease and main
+ * amd64 Packages list from /var/lib/apt/lists) and modified copies. The gateway runs in this
+ * process, composed as main.ts composes it, over the real servers: its release log and proof
+ * blobs in FerretDB (a database of this run, dropped after), image blobs in MinIO, Debian's
+ * archive keyring. Only its bus is in process: fragments whose archive is a dead URL must not
+ * reach the stack's resolvers (they would compete, id against id, with the fetchable fragments
+ * of the same package and version other tests synthesize).
  *  - a real import stores the fragments, the proof blobs and the release; re-running stores nothing;
  *  - a tampered InRelease, a Packages file the release does not list, a release signed by a key
  *    the gateway's keyring does not hold, and a release older than the newest registered for its
@@ -11,15 +15,17 @@
  *  - fragments sent straight to POST /v1/fragments/batch: one naming a proof the gateway does not
  *    hold, one whose proof points at another package's paragraph and one naming a release (date)
  *    never registered are refused.
- * Every import uses an archive URL unique to its case, so the fragments a case stores (the URL is
- * part of each descriptor) are told apart from any other run's on a reused stack.
+ * Every import uses an archive URL of its own, so the fragments a case stores are told apart.
  *
- * Needs the stack (LSE_SERVER, LSE_TOKEN with admin, MONGO_URL), the host's bookworm-updates apt
- * lists and the Debian archive keyring; skipped with the reason otherwise.
+ * Needs the servers (MONGO_URL, S3_*), the built CLI, the host's bookworm-updates apt lists and
+ * the Debian archive keyring; skipped with the reason otherwise.
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type * as OpenPgp from 'openpgp' with { 'resolution-mode': 'import' };
 import {
   formatKey,
@@ -33,11 +39,13 @@ import {
   type DebianProof,
   type Fragment,
 } from '@lse/core';
-import { readIndexBytes } from '@lse/adapter-deb';
+import { readDebianKeyring, readIndexBytes } from '@lse/adapter-deb';
+import { InProcessBus } from '@lse/adapter-memory';
 import { MongoStore } from '@lse/adapter-mongo';
-import { forgetDebianRelease } from '@lse/adapter-mongo/testing';
-import { gatewayApi } from '@lse/testing';
-import { lse, parseJson, removeTempDirs, requireBuiltCli, tempDir, type RunResult } from './testkit';
+import { S3BlobStore, makeS3Client } from '@lse/adapter-s3';
+import { gatewayApi, testServers, uniqueName } from '@lse/testing';
+import { startGateway, type Gateway } from './compose';
+import { gatewayDefaults } from './testing';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const openpgp = require('openpgp') as typeof OpenPgp;
@@ -46,22 +54,35 @@ const LISTS = '/var/lib/apt/lists';
 const IN_RELEASE = `${LISTS}/deb.debian.org_debian_dists_bookworm-updates_InRelease`;
 const PACKAGES = `${LISTS}/deb.debian.org_debian_dists_bookworm-updates_main_binary-amd64_Packages.lz4`;
 const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
+const LSE_BIN = resolve(__dirname, '../../cli/bin/lse.js');
 const present = [IN_RELEASE, PACKAGES, KEYRING].every((f) => existsSync(f));
 if (!present)
   console.warn(
-    'debian-proofs-server.int.spec.ts skipped: no bookworm-updates apt lists or Debian archive keyring on this host',
+    'debian-proofs.int.spec.ts skipped: no bookworm-updates apt lists or Debian archive keyring on this host',
   );
 const suite = present ? describe : describe.skip;
 
 jest.setTimeout(120_000);
 
-const SERVER = process.env['LSE_SERVER'];
-const TOKEN = process.env['LSE_TOKEN'];
+const TOKEN = 'proofs-admin-token-0123456789';
 const RUN = Date.now().toString(36);
 const SUITE = 'Debian/Debian/bookworm-updates';
-const api = gatewayApi(SERVER, TOKEN);
 
-suite('Debian proofs through the gateway (host bookworm-updates metadata)', () => {
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function parseJson<T>(text: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(`not JSON: ${text.slice(0, 500)}`);
+  }
+}
+
+suite('Debian proofs through a gateway over FerretDB (host bookworm-updates metadata)', () => {
   let work: string;
   let store: string;
   let key: string;
@@ -69,12 +90,38 @@ suite('Debian proofs through the gateway (host bookworm-updates metadata)', () =
   let packagesFile: string;
   let packages: Buffer;
   let mongo: MongoStore;
+  let gw: Gateway;
+  let server: string;
+  let api: ReturnType<typeof gatewayApi>;
   /** Re-signs an edited copy of the InRelease's text with a key the gateway does not trust. */
   let forge: (edit: (body: string) => string) => Promise<string>;
   let n = 0;
   const mirror = () => `http://127.0.0.1:9/${RUN}-${n++}/debian`;
 
-  const cli = (...args: string[]): Promise<RunResult> => lse(store, ['--server', SERVER!, '--token', TOKEN!, ...args]);
+  /** The built CLI against this gateway, as a process. */
+  const cli = (...args: string[]): Promise<RunResult> =>
+    new Promise((ok, fail) => {
+      const child = spawn(
+        process.execPath,
+        [LSE_BIN, '--store', store, '--server', server, '--token', TOKEN, ...args],
+        {
+          env: { ...process.env, NO_COLOR: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on('data', (b: Buffer) => out.push(b));
+      child.stderr.on('data', (b: Buffer) => err.push(b));
+      child.on('error', fail);
+      child.on('close', (code) =>
+        ok({
+          code: code ?? 1,
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr: Buffer.concat(err).toString('utf8'),
+        }),
+      );
+    });
   const importIndex = (release: string, index: string, repo: string, ...extra: string[]) =>
     cli('--json', 'import', 'debian-index', index, '--release', release, '--mirror', repo, '--key', key, ...extra);
   const errorOf = (r: RunResult) => parseJson<{ error: { code: string; message: string } }>(r.stdout || r.stderr).error;
@@ -86,14 +133,32 @@ suite('Debian proofs through the gateway (host bookworm-updates metadata)', () =
   };
 
   beforeAll(async () => {
-    if (!SERVER || !TOKEN || !process.env['MONGO_URL'])
-      throw new Error(
-        'this test needs the stack: bash infra/local/stack.sh up && eval "$(bash infra/local/stack.sh env)"',
-      );
-    requireBuiltCli();
-    work = await tempDir('lse-debian-proofs-');
+    if (!existsSync(join(LSE_BIN, '../../dist/main.js'))) throw new Error('the CLI is not built: npm run build');
+    const servers = testServers();
+    work = await mkdtemp(join(tmpdir(), 'lse-debian-proofs-'));
     store = join(work, 'store');
-    mongo = await MongoStore.connect(process.env['MONGO_URL']!, process.env['MONGO_DB'] || 'lse');
+    mongo = await MongoStore.connect(servers.mongoUrl, uniqueName('lse-proofs'));
+    const s3 = makeS3Client(servers.s3);
+    const layers = new S3BlobStore(s3, servers.s3.bucket, `proofs-${RUN}/layers/`);
+    gw = await startGateway({
+      ...gatewayDefaults,
+      bus: new InProcessBus(),
+      ports: {
+        fragments: mongo.fragments,
+        bases: mongo.bases,
+        trust: mongo.trust,
+        origin: mongo.blobs,
+        cache: new S3BlobStore(s3, servers.s3.bucket, `proofs-${RUN}/fragments/`),
+        layers,
+      },
+      syntheses: mongo.syntheses,
+      leases: mongo.leases,
+      auth: { tokens: new Map([[TOKEN, { name: 'importer', scopes: new Set(['admin']) }]]), disabled: false },
+      debian: { keyring: await readDebianKeyring(KEYRING), releases: mongo.debianReleases, blobLimitBytes: 1 << 27 },
+    });
+    await gw.app.listen({ host: '127.0.0.1', port: 0 });
+    server = `http://127.0.0.1:${(gw.app.server.address() as AddressInfo).port}`;
+    api = gatewayApi(server, TOKEN);
     inRelease = join(work, 'bookworm-updates_InRelease');
     await writeFile(inRelease, await readFile(IN_RELEASE));
     packages = await readIndexBytes(PACKAGES);
@@ -125,8 +190,10 @@ suite('Debian proofs through the gateway (host bookworm-updates metadata)', () =
     };
   });
   afterAll(async () => {
+    await gw?.stop();
+    await mongo?.db.dropDatabase().catch(() => undefined);
     await mongo?.close();
-    await removeTempDirs();
+    if (work) await rm(work, { recursive: true, force: true });
   });
 
   it('imports the signed index through the gateway: fragments, proof blobs and release stored; again stores nothing', async () => {
@@ -199,31 +266,19 @@ suite('Debian proofs through the gateway (host bookworm-updates metadata)', () =
   });
 
   it('refuses a release older than the newest registered for its suite, unless --allow-older', async () => {
-    // registering the same release again is accepted (it is not older) and records nothing new
-    const again = await api<{ date: string }>('POST', '/v1/debian/releases', {
-      inRelease: sha256Digest(await readFile(IN_RELEASE)),
-      packages: [],
-    });
-    expect(again.status).toBe(201);
-    const date = again.body.date;
-    // a newer release of the suite registered (as if imported from a newer mirror); removed after
+    const date = (await mongo.debianReleases.newest(SUITE))!.date;
+    // a newer release of the suite registered before (as if imported from a newer mirror)
     const newer = new Date(Date.parse(date) + 86_400_000).toISOString();
-    const seeded = { suite: SUITE, date: newer, inRelease: sha256Digest(`newer-${RUN}`) };
-    await mongo.debianReleases.record(seeded);
-    try {
-      const repo = mirror();
-      const r = await importIndex(inRelease, packagesFile, repo);
-      expect({ code: r.code, error: errorOf(r).code }).toEqual({ code: 4, error: 'DEBIAN_RELEASE_ROLLBACK' });
-      expect(errorOf(r).message).toMatch(/--allow-older/);
-      expect(await storedFrom(repo)).toEqual([]);
-      const ok = await importIndex(inRelease, packagesFile, repo, '--allow-older');
-      expect(ok.code).toBe(0);
-      expect(await storedFrom(repo)).toHaveLength(1);
-      expect((await mongo.debianReleases.newest(SUITE))?.date).toBe(newer);
-    } finally {
-      await forgetDebianRelease(mongo.db, seeded);
-    }
-    expect((await mongo.debianReleases.newest(SUITE))?.date).toBe(date);
+    await mongo.debianReleases.record({ suite: SUITE, date: newer, inRelease: sha256Digest(`newer-${RUN}`) });
+    const repo = mirror();
+    const r = await importIndex(inRelease, packagesFile, repo);
+    expect({ code: r.code, error: errorOf(r).code }).toEqual({ code: 4, error: 'DEBIAN_RELEASE_ROLLBACK' });
+    expect(errorOf(r).message).toMatch(/--allow-older/);
+    expect(await storedFrom(repo)).toEqual([]);
+    const ok = await importIndex(inRelease, packagesFile, repo, '--allow-older');
+    expect(ok.code).toBe(0);
+    expect(await storedFrom(repo)).toHaveLength(1);
+    expect((await mongo.debianReleases.newest(SUITE))?.date).toBe(newer);
   });
 
   it('refuses batch fragments naming a proof it does not hold, another paragraph, or a release not registered', async () => {
@@ -236,6 +291,7 @@ suite('Debian proofs through the gateway (host bookworm-updates metadata)', () =
     const registered = await api<{ date: string }>('POST', '/v1/debian/releases', {
       inRelease: inReleaseDigest,
       packages: [sha256Digest(packages)],
+      allowOlder: true, // the case before recorded a newer one
     });
     expect(registered.status).toBe(201);
     const real: DebianProof = {
