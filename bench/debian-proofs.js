@@ -10,7 +10,8 @@
  *  blobs uploaded or skipped by HEAD, the release registered, every batch chain-checked by the
  *  gateway) and `--allow-unsigned` (the baseline: signature and key-scope checks only), the order
  *  alternating per round. Each run uses an archive URL of its own, so each stores every fragment
- *  anew (and the store grows: later runs are slower on FerretDB, hence the alternation). See bench/README.md,
+ *  anew (and the store grows: later runs are slower on FerretDB, hence the alternation). Those
+ *  fragments name an archive URL nobody serves: run this on a stack you throw away afterwards. See bench/README.md,
  *  "Debian proofs".
  */
 const { execFileSync } = require('node:child_process');

@@ -2,7 +2,7 @@
  * The gateway's Debian proof routes and the chain check of published fragments, in process on
  * memory adapters, with releases made here and signed by a test archive key that is the gateway's
  * keyring (so the cases Debian's own key cannot produce are covered: expired, older, unlisted).
- * The same routes against the stack and Debian's real metadata: apps/cli/src/debian-proofs-server.int.spec.ts.
+ * The same routes over FerretDB with Debian's real metadata and the CLI: debian-proofs.int.spec.ts.
  */
 import type * as OpenPgp from 'openpgp' with { 'resolution-mode': 'import' };
 import type { FastifyInstance } from 'fastify';
