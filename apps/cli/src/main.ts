@@ -208,7 +208,7 @@ export function buildProgram(): Command {
     )
     .option(
       '--keyring <file>',
-      'OpenPGP keyring the release must be signed with (default: LSE_DEBIAN_KEYRING, else /usr/share/keyrings/debian-archive-keyring.gpg)',
+      'OpenPGP keyring the release must be signed with (default: LSE_DEBIAN_KEYRING, else /usr/share/keyrings/debian-archive-keyring.gpg); with --server the gateway checks with its own',
     )
     .option(
       '--allow-unsigned',

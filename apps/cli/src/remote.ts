@@ -35,6 +35,39 @@ export class GatewayClient {
     throw toError(res.status, data, this.base);
   }
 
+  /** HEAD: whether the gateway has what `path` names (200), or not (404). */
+  async exists(path: string): Promise<boolean> {
+    const res = await this.send(path, { method: 'HEAD', headers: this.headers() });
+    if (res.status === 404) return false;
+    if (res.ok) return true;
+    throw toError(res.status, undefined, this.base);
+  }
+
+  /** PUT of raw bytes (application/octet-stream); the JSON answer. */
+  async upload<T>(path: string, data: Buffer): Promise<T> {
+    const res = await this.send(path, {
+      method: 'PUT',
+      headers: this.headers({ 'content-type': 'application/octet-stream' }),
+      body: data,
+    });
+    const text = await res.text();
+    const json = text ? safeJson(text) : undefined;
+    if (res.ok) return json as T;
+    throw toError(res.status, json, this.base);
+  }
+
+  private async send(path: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(new URL(path, this.base), init);
+    } catch (e) {
+      throw new LseError(
+        'USAGE',
+        `cannot reach the gateway at ${this.base}: ${(e as Error).cause ? String((e as { cause: Error }).cause.message) : (e as Error).message}; check --server / LSE_SERVER`,
+        { server: this.base },
+      );
+    }
+  }
+
   async bytes(path: string): Promise<Buffer> {
     const res = await fetch(new URL(path, this.base), { headers: this.headers() });
     if (!res.ok) throw toError(res.status, safeJson(await res.text()), this.base);

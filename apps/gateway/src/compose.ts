@@ -25,6 +25,7 @@ import {
   type Log,
 } from '@lse/engine';
 import type { AuthConfig } from './auth';
+import type { DebianProofSettings } from './debian-proofs';
 import type { GatewayDeps, RegistrySettings } from './deps';
 import { Metrics } from './metrics';
 import { RepeatCache } from './repeat-cache';
@@ -50,6 +51,8 @@ export interface GatewayParts {
   /** How long a result is answered from memory for a repeat (default 60 s). */
   repeatTtlSeconds?: number;
   registry?: RegistrySettings;
+  /** Debian proofs: the keyring and the release log (absent: refused). */
+  debian?: DebianProofSettings;
   uploadParseBudgetMs?: number;
   ready?: () => Promise<boolean>;
   now?: () => Date;
@@ -187,6 +190,7 @@ export async function startGateway(p: GatewayParts): Promise<Gateway> {
     watch,
     repeats,
     ...(p.registry ? { registry: p.registry } : {}),
+    ...(p.debian ? { debian: p.debian } : {}),
     ...(p.uploadParseBudgetMs ? { uploadParseBudgetMs: p.uploadParseBudgetMs } : {}),
   };
   const app = buildServer(deps, { ...(p.httpLogger ? { logger: p.httpLogger } : {}), bodyLimit: p.bodyLimitBytes });

@@ -1,6 +1,7 @@
 import type { Bus, ImageSigningKey, LeaseRepository, Platform, SynthesisRepository } from '@lse/core';
 import type { EnginePorts } from '@lse/engine';
 import type { AuthConfig } from './auth';
+import type { DebianProofSettings } from './debian-proofs';
 import type { Metrics } from './metrics';
 import type { RepeatCache } from './repeat-cache';
 import type { SynthesisWatch } from './watch';
@@ -26,6 +27,11 @@ export interface GatewayDeps {
   uploadParseBudgetMs?: number;
   /** The OCI Distribution API (/v2); defaults when absent: see routes/registry.ts. */
   registry?: RegistrySettings;
+  /**
+   * Debian proofs (routes/debian.ts) and the chain check of published Debian fragments. Absent:
+   * proofs are refused, and so is every fragment carrying one.
+   */
+  debian?: DebianProofSettings;
 }
 
 export interface RegistrySettings {

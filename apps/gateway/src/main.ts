@@ -14,8 +14,9 @@ import {
 } from '@lse/service';
 import { LseError, imageSigningKeyFromPem, type ImageSigningKey } from '@lse/core';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { readDebianKeyring, type DebianKeyring } from '@lse/adapter-deb';
 import { Metrics } from './metrics';
 import { startGateway } from './compose';
 
@@ -33,6 +34,15 @@ function loadImageSigningKey(path: string | undefined): ImageSigningKey | undefi
     );
   }
   return imageSigningKeyFromPem(pem, `LSE_IMAGE_SIGNING_KEY ('${path}')`);
+}
+
+/**
+ * The Debian archive keyring (LSE_DEBIAN_KEYRING), parsed once. Set but unreadable: the start
+ * fails (CONFIG_INVALID). The default path absent: none, and Debian proofs are refused.
+ */
+async function loadDebianKeyring(k: { file: string; explicit: boolean }): Promise<DebianKeyring | undefined> {
+  if (!k.explicit && !existsSync(k.file)) return undefined;
+  return readDebianKeyring(k.file);
 }
 
 async function main(): Promise<void> {
@@ -77,6 +87,17 @@ async function main(): Promise<void> {
     const signingKey = loadImageSigningKey(config.gateway.imageSigningKeyPath);
     if (signingKey) log.info({ keyId: signingKey.keyId }, 'images are signed (LSE_IMAGE_SIGNING_KEY)');
     else log.warn({}, 'LSE_IMAGE_SIGNING_KEY is not set: images get SBOMs but no signature or provenance');
+    const debianKeyring = await loadDebianKeyring(config.gateway.debianKeyring);
+    if (debianKeyring)
+      log.info(
+        { keyring: debianKeyring.file, keys: debianKeyring.keys.length },
+        'Debian proofs are checked with this keyring',
+      );
+    else
+      log.warn(
+        { keyring: config.gateway.debianKeyring.file },
+        'no Debian archive keyring (LSE_DEBIAN_KEYRING): Debian proofs and fragments carrying them are refused',
+      );
     conn = await connectAll(config, 'lse-gateway', log);
     const { bus, mongo, tiers } = conn;
     metrics.addSource(() => tierMetricsText(tiers));
@@ -104,6 +125,11 @@ async function main(): Promise<void> {
       collectIntervalSeconds: config.gateway.collectIntervalSeconds,
       collectGraceSeconds: config.gateway.collectGraceSeconds,
       bodyLimitBytes: config.gateway.bodyLimitBytes,
+      debian: {
+        ...(debianKeyring ? { keyring: debianKeyring } : {}),
+        releases: mongo.debianReleases,
+        blobLimitBytes: config.gateway.debianProofLimitBytes,
+      },
       ready: () => conn!.ready(),
       httpLogger: log as unknown as FastifyBaseLogger,
       registry: {

@@ -142,15 +142,48 @@ export const OPENAPI = {
         responses: {
           '201': { description: 'created' },
           '200': { description: 'already present' },
-          '422': { description: 'refused (signature, trust, digest, tar policy)' },
+          '422': {
+            description:
+              'refused (signature, trust, digest, tar policy, Debian chain of a fragment carrying source.debian)',
+          },
         },
       },
     },
     '/v1/fragments/batch': {
       post: {
         summary:
-          "publish many signed fragments whose blobs need no upload (scope publish): { fragments[] } of at most 5000; each is verified (id, signature, key scope); a fragment's blob must be a .deb from a Debian index (fetched on first use) or already stored. Answers { created, existing, rejected[] }",
+          "publish many signed fragments whose blobs need no upload (scope publish): { fragments[] } of at most 5000; each is verified (id, signature, key scope, and for a fragment carrying source.debian Debian's chain with the gateway's keyring over proof blobs it holds); a fragment's blob must be a .deb from a Debian index (fetched on first use) or already stored. Answers { created, existing, rejected[] }",
         responses: { '200': { description: 'counts; rejected lists each refused fragment with code and message' } },
+      },
+    },
+    '/v1/debian/blobs/{digest}': {
+      head: {
+        summary: 'whether the gateway holds this Debian proof blob (scope publish)',
+        responses: { '200': { description: 'held (content-length: its size)' }, '404': { description: 'not held' } },
+      },
+      put: {
+        summary:
+          'upload a Debian proof blob (InRelease, Release, Release.gpg, uncompressed Packages file) as the raw body, application/octet-stream (scope publish); hashed while received, at most LSE_DEBIAN_PROOF_LIMIT_BYTES; stored in the origin blob store. Answers { digest, size, created }',
+        responses: {
+          '201': { description: 'stored' },
+          '200': { description: 'already held' },
+          '413': { description: 'TOO_LARGE' },
+          '422': { description: 'DIGEST_MISMATCH: the bytes do not have the digest in the path' },
+        },
+      },
+    },
+    '/v1/debian/releases': {
+      post: {
+        summary:
+          "register a Debian release whose blobs were uploaded (scope publish): { inRelease, releaseGpg?, packages[], allowOlder? } (digests). Its signature must verify against the gateway's keyring (LSE_DEBIAN_KEYRING), Valid-Until must not have passed, its Date must not be older than the newest registered for its suite (Origin/Label/Codename) unless allowOlder, and each Packages digest must be listed in it. Answers { suite, date, validUntil?, signedBy[], packages: [{ digest, path, size }], previous? }",
+        responses: {
+          '201': { description: 'registered' },
+          '400': { description: 'USAGE, DIGEST_INVALID' },
+          '422': {
+            description:
+              'DEBIAN_SIGNATURE_INVALID, DEBIAN_KEY_UNKNOWN, DEBIAN_RELEASE_EXPIRED, DEBIAN_RELEASE_ROLLBACK, DEBIAN_INDEX_MISMATCH, DEBIAN_PROOF_UNKNOWN (a blob not uploaded); nothing recorded',
+          },
+        },
       },
     },
     '/v1/fragments/sets': {

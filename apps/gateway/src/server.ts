@@ -6,6 +6,7 @@ const CATALOG_ROUTES = /^\/v1\/(fragments(\/batch)?|bases|keys(\/:name\/revoke)?
 import { sendError } from './errors';
 import { OPENAPI } from './openapi';
 import { catalogRoutes } from './routes/catalog';
+import { debianRoutes } from './routes/debian';
 import { registryRoutes } from './routes/registry';
 import { synthesisRoutes } from './routes/syntheses';
 
@@ -54,6 +55,7 @@ export function buildServer(d: GatewayDeps, opts: { logger?: FastifyBaseLogger; 
   app.get('/openapi.json', async () => OPENAPI);
   synthesisRoutes(app, d);
   catalogRoutes(app, d);
+  debianRoutes(app, d);
   registryRoutes(app, d);
   return app;
 }

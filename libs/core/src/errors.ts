@@ -49,6 +49,7 @@ export type ErrorCode =
   | 'DEBIAN_RELEASE_ROLLBACK'
   | 'DEBIAN_INDEX_MISMATCH'
   | 'DEBIAN_CHAIN_UNVERIFIED'
+  | 'DEBIAN_PROOF_UNKNOWN'
   | 'INTERNAL';
 
 /**
@@ -127,6 +128,8 @@ export const KIND_OF: Readonly<Record<ErrorCode, ErrorKind>> = {
   DEBIAN_RELEASE_ROLLBACK: 'untrusted',
   DEBIAN_INDEX_MISMATCH: 'untrusted',
   DEBIAN_CHAIN_UNVERIFIED: 'untrusted',
+  /** A fragment or release names a proof blob (InRelease, Release.gpg, Packages) the store does not hold. */
+  DEBIAN_PROOF_UNKNOWN: 'untrusted',
   INTERNAL: 'internal',
 };
 

@@ -136,8 +136,13 @@ export interface DebianReleaseRecord {
 export interface DebianReleaseLog {
   /** The record with the newest date for `suite`, if any release of it was imported. */
   newest(suite: string): Promise<DebianReleaseRecord | undefined>;
-  /** Records an import; the newest date per suite is kept (an older record changes nothing). */
+  /**
+   * Records an import; the newest date per suite is kept (an older record does not change
+   * `newest`, but is itself recorded: `has` finds it).
+   */
   record(r: DebianReleaseRecord): Promise<void>;
+  /** Whether exactly this release (suite, date and InRelease) was recorded. */
+  has(r: DebianReleaseRecord): Promise<boolean>;
 }
 
 /** The trust store: publisher keys, their name scopes, revocations. */

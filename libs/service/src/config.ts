@@ -57,6 +57,14 @@ export interface ServiceConfig {
     pkgsPlatforms: Platform[];
     /** LSE_IMAGE_SIGNING_KEY: path of the PEM ECDSA P-256 key images are signed with; absent = unsigned (SBOMs only). */
     imageSigningKeyPath?: string;
+    /**
+     * LSE_DEBIAN_KEYRING: the OpenPGP keyring Debian releases given to the gateway must be signed
+     * with (read once at start); `explicit` when the variable was set (then an unreadable file
+     * stops the start; the default path missing only disables Debian proofs).
+     */
+    debianKeyring: { file: string; explicit: boolean };
+    /** LSE_DEBIAN_PROOF_LIMIT_BYTES: largest Debian proof blob (InRelease, Packages file) uploaded. */
+    debianProofLimitBytes: number;
   };
 }
 
@@ -309,6 +317,16 @@ export function loadServiceConfig(env: Env): ServiceConfig {
       pkgsBase: env['LSE_PKGS_BASE'] || 'minimal',
       pkgsPlatforms: platforms(env, 'LSE_PKGS_PLATFORMS', 'linux/amd64'),
       ...(env['LSE_IMAGE_SIGNING_KEY'] ? { imageSigningKeyPath: env['LSE_IMAGE_SIGNING_KEY'] } : {}),
+      debianKeyring: env['LSE_DEBIAN_KEYRING']
+        ? { file: env['LSE_DEBIAN_KEYRING'], explicit: true }
+        : { file: '/usr/share/keyrings/debian-archive-keyring.gpg', explicit: false },
+      debianProofLimitBytes: int(
+        env,
+        'LSE_DEBIAN_PROOF_LIMIT_BYTES',
+        128 * 1024 * 1024,
+        'largest Debian proof blob (InRelease, uncompressed Packages file) the gateway takes',
+        1024,
+      ),
     },
   };
 }
@@ -336,6 +354,7 @@ export function describeConfig(c: ServiceConfig): Record<string, unknown> {
       leaseTtlSeconds: c.gateway.leaseTtlSeconds,
       pkgsBase: c.gateway.pkgsBase,
       pkgsPlatforms: c.gateway.pkgsPlatforms,
+      debianKeyring: c.gateway.debianKeyring.file,
     },
   };
 }

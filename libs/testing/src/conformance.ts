@@ -454,5 +454,20 @@ export function debianReleaseLogConformance(name: string, make: () => Promise<De
       );
       expect((await log.newest('Debian/Debian/bookworm-updates'))?.inRelease).toBe(sha256Digest('in-release-2'));
     });
+
+    it('says whether exactly a release (suite, date, InRelease) was recorded, older ones included', async () => {
+      const log = await make();
+      const rec = { suite: 'Debian/Debian/bookworm', date: '2026-07-11T10:16:37.000Z', inRelease: sha256Digest('a') };
+      expect(await log.has(rec)).toBe(false);
+      await log.record(rec);
+      await log.record({ ...rec, date: '2026-08-01T00:00:00.000Z', inRelease: sha256Digest('b') });
+      const older = { ...rec, date: '2026-01-01T00:00:00.000Z', inRelease: sha256Digest('c') };
+      await log.record(older);
+      expect(await log.has(rec)).toBe(true);
+      expect(await log.has(older)).toBe(true);
+      expect(await log.has({ ...rec, inRelease: sha256Digest('b') })).toBe(false);
+      expect(await log.has({ ...rec, date: '2026-07-11T10:16:38.000Z' })).toBe(false);
+      expect(await log.has({ ...rec, suite: 'Debian/Debian/trixie' })).toBe(false);
+    });
   });
 }

@@ -14,7 +14,9 @@
  * (`source.debian`). The importer's key then signs only the derivation (core
  * `signDerivation`: the name and `metadata.derive`); every verifier accepts such a fragment only
  * with Debian's chain checked. `--allow-unsigned` imports an index without that proof, marked
- * `source.debian.unsigned`, and signs the whole descriptor.
+ * `source.debian.unsigned`, and signs the whole descriptor. With `--server` the gateway checks
+ * instead (its keyring, its release log): the blobs are uploaded and the release registered there
+ * first (debian-remote.ts).
  *
  * Fast and idempotent: a descriptor is a pure function of its paragraph and the options, so ids
  * are computed first and grouped by their first two hex digits (256 groups, stable when a few
@@ -51,12 +53,14 @@ import {
   hostArch,
   readDebianKeyring,
   readIndexBytes,
+  unverifiedRelease,
   verifyInRelease,
   type DebianKeyring,
   type SignedRelease,
 } from '@lse/adapter-deb';
 import type { Ctx } from '../context';
 import { readSecretKeyFile } from './fragment';
+import { registerReleasesOnGateway, type FileProof, type PackagesFile, type ReleaseFile } from './debian-remote';
 
 export interface IndexImportOpts {
   key: string;
@@ -85,12 +89,16 @@ export interface CheckedRelease extends SignedRelease {
   suite: string;
 }
 
-/** A Packages file ready to import: its bytes and, when signed, where its release lists it. */
+/** A Packages file ready to import: its bytes and, when signed, its proof (all but the paragraph). */
 interface CheckedIndex {
   file: string;
   bytes: Buffer;
   digest: string;
-  signed?: { release: CheckedRelease; path: string };
+  signed?: {
+    proof: FileProof;
+    /** The release checked here (embedded imports), whose blobs are stored with the index. */
+    release?: CheckedRelease;
+  };
 }
 
 const DEFAULT_ARCHIVE = 'http://deb.debian.org/debian';
@@ -133,23 +141,27 @@ export async function importDebianIndex(ctx: Ctx, files: string[], o: IndexImpor
       { files },
     );
   }
-  if (ctx.remote && o.release?.length) {
+  if (ctx.remote && o.release?.length && o.keyring) {
     throw new LseError(
       'USAGE',
-      'a gateway does not take Debian proofs yet: import the signed index into an embedded store (without --server), or use --allow-unsigned with --server',
+      'with --server the gateway checks Debian signatures with its own keyring (LSE_DEBIAN_KEYRING where it runs); --keyring applies to embedded imports only',
     );
   }
   // Every check before anything is stored: a refused release or index leaves the store as it was.
-  const releases = o.release?.length
-    ? await checkReleases(
-        ctx,
-        o.release,
-        await readDebianKeyring(o.keyring ?? ctx.config.debianKeyring),
-        Boolean(o.allowOlder),
-      )
-    : [];
+  // Through a gateway, the gateway checks (remoteIndexes); fragments are sent only once it has.
+  const releases =
+    o.release?.length && !ctx.remote
+      ? await checkReleases(
+          ctx,
+          o.release,
+          await readDebianKeyring(o.keyring ?? ctx.config.debianKeyring),
+          Boolean(o.allowOlder),
+        )
+      : [];
   const indexes: CheckedIndex[] = [];
-  for (const file of files) indexes.push(await checkIndex(file, releases));
+  if (ctx.remote && o.release?.length)
+    indexes.push(...(await remoteIndexes(ctx, files, o.release, Boolean(o.allowOlder))));
+  else for (const file of files) indexes.push(await checkIndex(file, releases));
   const t0 = performance.now();
   const total: Counts = { packages: 0, created: 0, existing: 0, skipped: 0, rejected: 0 };
   const perFile: (Counts & { file: string; repo: string; seconds: number })[] = [];
@@ -157,7 +169,7 @@ export async function importDebianIndex(ctx: Ctx, files: string[], o: IndexImpor
     const file = index.file;
     const t1 = performance.now();
     const repo = mirror ?? (await aptRepoOf(file)) ?? DEFAULT_ARCHIVE;
-    if (index.signed) {
+    if (index.signed?.release) {
       // the proof's blobs before the fragments that name them
       const r = index.signed.release;
       await ctx.ports.origin.put(r.digest, r.bytes, r.bytes.length);
@@ -200,17 +212,8 @@ export async function checkReleases(
 ): Promise<CheckedRelease[]> {
   const out: CheckedRelease[] = [];
   for (const file of files) {
-    const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
-      throw new LseError(
-        'USAGE',
-        `cannot read the release file ${file} (${e.code ?? e.message}); give the InRelease apt fetched (/var/lib/apt/lists/…_InRelease)`,
-        { file },
-      );
-    });
-    const detached =
-      !bytes.subarray(0, 40).toString('latin1').startsWith('-----BEGIN PGP SIGNED') && existsSync(`${file}.gpg`)
-        ? await readFile(`${file}.gpg`)
-        : undefined;
+    const read = await readReleaseFile(file);
+    const { bytes, detached } = read;
     const signed = await verifyInRelease(bytes, keyring, file, detached);
     const suite = releaseSuiteKey(signed.release);
     const newest = await ctx.store.debianReleases.newest(suite);
@@ -219,14 +222,7 @@ export async function checkReleases(
       { now: new Date(), ...(newest ? { newest: newest.date } : {}), allowOlder },
       file,
     );
-    out.push({
-      ...signed,
-      file,
-      bytes,
-      digest: sha256Digest(bytes),
-      ...(detached ? { detached, detachedDigest: sha256Digest(detached) } : {}),
-      suite,
-    });
+    out.push({ ...signed, ...read, suite });
     ctx.out.progress(`${file}: ${suite} dated ${signed.release.date}, signed by ${signed.signedBy.join(', ')}`);
   }
   return out;
@@ -239,17 +235,80 @@ async function checkIndex(file: string, releases: CheckedRelease[]): Promise<Che
   let firstError: unknown;
   for (const release of releases) {
     try {
-      return {
-        file,
-        bytes,
-        digest,
-        signed: { release, path: packagesPathIn(release.release, digest.slice(7), bytes.length, file) },
+      const path = packagesPathIn(release.release, digest.slice(7), bytes.length, file);
+      const proof: FileProof = {
+        inRelease: release.digest,
+        ...(release.detachedDigest ? { releaseGpg: release.detachedDigest } : {}),
+        packages: digest,
+        path,
+        suite: release.suite,
+        date: release.release.date,
       };
+      return { file, bytes, digest, signed: { proof, release } };
     } catch (e) {
       firstError ??= e;
     }
   }
   throw firstError;
+}
+
+/** Reads a release file and the Release.gpg beside a plain Release (not checked here). */
+export async function readReleaseFile(file: string): Promise<ReleaseFile> {
+  const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
+    throw new LseError(
+      'USAGE',
+      `cannot read the release file ${file} (${e.code ?? e.message}); give the InRelease apt fetched (/var/lib/apt/lists/…_InRelease)`,
+      { file },
+    );
+  });
+  const detached =
+    !bytes.subarray(0, 40).toString('latin1').startsWith('-----BEGIN PGP SIGNED') && existsSync(`${file}.gpg`)
+      ? await readFile(`${file}.gpg`)
+      : undefined;
+  return {
+    file,
+    bytes,
+    digest: sha256Digest(bytes),
+    ...(detached ? { detached, detachedDigest: sha256Digest(detached) } : {}),
+  };
+}
+
+/**
+ * Through a gateway: each Packages file goes with the release that lists it (read here without
+ * checking the signature, only to pair them; a file no release lists goes with the first, for the
+ * gateway to refuse), the gateway checks and registers them, and its answer is the proof.
+ */
+async function remoteIndexes(
+  ctx: Ctx,
+  files: string[],
+  releaseFiles: string[],
+  allowOlder: boolean,
+): Promise<CheckedIndex[]> {
+  const releases = await Promise.all(releaseFiles.map(readReleaseFile));
+  const fields = await Promise.all(
+    releases.map((r) => unverifiedRelease(r.bytes, r.file, Boolean(r.detached)).catch(() => undefined)),
+  );
+  const indexes: PackagesFile[] = [];
+  for (const file of files) {
+    const bytes = await readIndexBytes(file);
+    indexes.push({ file, bytes, digest: sha256Digest(bytes) });
+  }
+  const groups = releases.map((release) => ({ release, packages: [] as PackagesFile[] }));
+  for (const p of indexes) {
+    const i = fields.findIndex((f) =>
+      [...(f?.sha256.values() ?? [])].some((e) => e.sha256 === p.digest.slice(7) && e.size === p.bytes.length),
+    );
+    groups[Math.max(0, i)]!.packages.push(p);
+  }
+  const proofs = await registerReleasesOnGateway(ctx, groups, allowOlder);
+  return indexes.map((p) => {
+    const proof = proofs.get(p.digest);
+    if (!proof)
+      throw new LseError('INTERNAL', `the gateway registered no proof for ${p.file}; is it a current gateway?`, {
+        file: p.file,
+      });
+    return { ...p, signed: { proof } };
+  });
 }
 
 async function importOneIndex(
@@ -268,21 +327,11 @@ async function importOneIndex(
     ? spans.map((s) => paragraphAt(index.bytes, s, file))
     : parseControlFile(index.bytes.toString('utf8'), file);
   ctx.out.progress(
-    `${file}: read ${paragraphs.length} paragraphs in ${((performance.now() - t) / 1000).toFixed(1)} s${signed ? ` (${signed.path} of ${signed.release.suite}, verified)` : ' (unsigned)'}`,
+    `${file}: read ${paragraphs.length} paragraphs in ${((performance.now() - t) / 1000).toFixed(1)} s${signed ? ` (${signed.proof.path} of ${signed.proof.suite}, verified${ctx.remote ? ' by the gateway' : ''})` : ' (unsigned)'}`,
   );
   const unsigned: DebianUnsigned = { unsigned: true };
   const proofOf = (i: number): DebianProof | DebianUnsigned =>
-    signed
-      ? {
-          inRelease: signed.release.digest,
-          ...(signed.release.detachedDigest ? { releaseGpg: signed.release.detachedDigest } : {}),
-          packages: index.digest,
-          path: signed.path,
-          paragraph: spans![i]!,
-          suite: signed.release.suite,
-          date: signed.release.release.date,
-        }
-      : unsigned;
+    signed ? { ...signed.proof, paragraph: spans![i]! } : unsigned;
   const seen = new Set<string>();
   const descriptors: FragmentDescriptor[] = [];
   const problems: string[] = [];

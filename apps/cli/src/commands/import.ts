@@ -16,6 +16,8 @@
  * imported for its suite; each downloaded .deb must have the SHA256 and size its paragraph names.
  * The fragments carry the proof (`source.debian`, as `import debian-index` does) and the store
  * keeps the InRelease and Packages blobs. `--allow-unsigned` skips this and marks the fragments.
+ * With `--server` the gateway does these checks with its keyring and release log: the releases
+ * and lists are uploaded and registered there (debian-remote.ts) before the fragments are sent.
  */
 import { join } from 'node:path';
 import {
@@ -25,6 +27,7 @@ import {
   packagesPathIn,
   paragraphSpans,
   parseRelation,
+  releaseSuiteKey,
   resolve as resolveClosure,
   sha256Digest,
   type ControlParagraph,
@@ -42,12 +45,14 @@ import {
   readDebFile,
   readDebianKeyring,
   releaseBeside,
+  unverifiedRelease,
   type AptIndex,
 } from '@lse/adapter-deb';
 import { buildFragment, debianPackInput, packFragment } from '@lse/engine';
 import type { Ctx } from '../context';
 import { readSecretKeyFile } from './fragment';
-import { checkReleases, type CheckedRelease } from './import-index';
+import { checkReleases, readReleaseFile, type CheckedRelease } from './import-index';
+import { registerReleasesOnGateway, type PackagesFile } from './debian-remote';
 
 export interface DebImportOpts {
   key: string;
@@ -87,7 +92,14 @@ async function aptChain(
     for (const p of index.paragraphs) proofOf.set(p, { unsigned: true });
     return { proofOf, lists: [] };
   }
-  const keyring = await readDebianKeyring(o.keyring ?? ctx.config.debianKeyring);
+  if (ctx.remote && o.keyring)
+    throw new LseError(
+      'USAGE',
+      'with --server the gateway checks Debian signatures with its own keyring (LSE_DEBIAN_KEYRING where it runs); --keyring applies to embedded imports only',
+    );
+  // Through a gateway the releases are read here only to name the proofs; the gateway checks
+  // them (registerOnGateway) before any fragment is sent.
+  const keyring = ctx.remote ? undefined : await readDebianKeyring(o.keyring ?? ctx.config.debianKeyring);
   const releases = new Map<string, CheckedRelease>();
   const lists: ListChain[] = [];
   let first = 0;
@@ -103,7 +115,9 @@ async function aptChain(
     const releaseFile = 'inRelease' in beside ? beside.inRelease : beside.release;
     let release = releases.get(releaseFile);
     if (!release) {
-      release = (await checkReleases(ctx, [releaseFile], keyring, Boolean(o.allowOlder)))[0]!;
+      release = ctx.remote
+        ? await unverifiedReleaseFile(releaseFile)
+        : (await checkReleases(ctx, [releaseFile], keyring!, Boolean(o.allowOlder)))[0]!;
       releases.set(releaseFile, release);
     }
     const bytes = index.bytes[i]!;
@@ -132,6 +146,41 @@ async function aptChain(
     lists.push({ release, path, digest, bytes });
   }
   return { proofOf, lists };
+}
+
+/** A release beside an apt list, read without checking its signature (the gateway checks it). */
+async function unverifiedReleaseFile(file: string): Promise<CheckedRelease> {
+  const read = await readReleaseFile(file);
+  const release = await unverifiedRelease(read.bytes, file, Boolean(read.detached));
+  return { ...read, release, signedBy: [], suite: releaseSuiteKey(release) };
+}
+
+/**
+ * Uploads the proof blobs of the apt lists and registers their releases on the gateway, which
+ * checks them with its keyring and release log; the proofs named locally must be the ones the
+ * gateway answers.
+ */
+async function registerOnGateway(ctx: Ctx, lists: ListChain[], allowOlder: boolean): Promise<void> {
+  const groups = new Map<CheckedRelease, PackagesFile[]>();
+  for (const l of lists)
+    groups.set(l.release, [
+      ...(groups.get(l.release) ?? []),
+      { file: `${l.path} of ${l.release.suite}`, bytes: l.bytes, digest: l.digest },
+    ]);
+  const proofs = await registerReleasesOnGateway(
+    ctx,
+    [...groups].map(([release, packages]) => ({ release, packages })),
+    allowOlder,
+  );
+  for (const l of lists) {
+    const p = proofs.get(l.digest);
+    if (!p || p.path !== l.path || p.suite !== l.release.suite || p.date !== l.release.release.date)
+      throw new LseError(
+        'DEBIAN_INDEX_MISMATCH',
+        `the gateway registered ${l.path} of ${l.release.suite} as ${p ? `${p.path} of ${p.suite} dated ${p.date}` : 'nothing'}, not as read here; run apt-get update and import again`,
+        { path: l.path },
+      );
+  }
 }
 
 /** Imports one read .deb; returns the fragment and whether it was new. */
@@ -315,6 +364,7 @@ export async function importAptClosure(
   }));
   const files = pkgs.length ? await aptDownload(pkgs, cacheDir, (l) => ctx.out.progress(l)) : [];
   const fileOf = new Map(missing.map((f, i) => [f, files[i]!]));
+  if (missing.length && ctx.remote) await registerOnGateway(ctx, chain.lists, Boolean(o.allowOlder));
   if (missing.length) {
     // the proof's blobs before the fragments that name them
     for (const l of chain.lists) {

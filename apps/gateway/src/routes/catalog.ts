@@ -25,6 +25,7 @@ import { rootfsLayerOffThread } from '../offload';
 import { requireScope } from '../auth';
 import type { GatewayDeps } from '../deps';
 import { httpError } from '../errors';
+import { debianChainCheck } from '../debian-proofs';
 
 function b64(v: unknown, what: string): Buffer {
   if (typeof v !== 'string') throw httpError('USAGE', `${what} must be base64 text`);
@@ -89,7 +90,8 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
       });
     const blob = b64(body.blob, 'blob');
     const keys = new Map<string, TrustedKey>((await d.ports.trust.list()).map((k) => [k.name, k]));
-    await acceptPublished(d, f, keys);
+    const acceptance = await acceptPublished(d, f, keys);
+    await debianChainCheck(d.debian, d.ports.origin)(f, acceptance.covers === 'derivation');
     checkFragmentBlob(f, blob);
     await d.ports.origin.put(f.descriptor.blob.digest, blob, blob.length);
     const created = (await d.ports.fragments.put(f)) === 'created';
@@ -101,14 +103,17 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
     return reply.code(created ? 201 : 200).send({ ...summary(f), created });
   });
 
-  // Many fragments at once (`lse import debian-index --server`): verified one by one, stored in
-  // one putMany. Only fragments whose blob needs no upload: a .deb named by a Debian index
-  // (fetched and checked against the signed digest on first use) or a blob already stored.
+  // Many fragments at once (`lse import debian-index --server`): verified one by one (signature,
+  // key scope, Debian's chain for those carrying a proof: one InRelease check and one Packages
+  // read per request), stored in one putMany. Only fragments whose blob needs no upload: a .deb
+  // named by a Debian index (fetched and checked against the signed digest on first use) or a
+  // blob already stored.
   app.post('/v1/fragments/batch', { onRequest: publish }, async (req) => {
     const list = ((req.body ?? {}) as { fragments?: unknown }).fragments;
     if (!Array.isArray(list) || list.length > BATCH_MAX)
       throw httpError('USAGE', `body must be { fragments: [...] } with at most ${BATCH_MAX} fragments`);
     const keys = new Map<string, TrustedKey>((await d.ports.trust.list()).map((k) => [k.name, k]));
+    const checkChain = debianChainCheck(d.debian, d.ports.origin);
     const accepted: Fragment[] = [];
     const rejected: { id: string; name: string; version: string; code: string; message: string }[] = [];
     for (const item of list as Fragment[]) {
@@ -118,7 +123,8 @@ export function catalogRoutes(app: FastifyInstance, d: GatewayDeps): void {
           throw new LseError('USAGE', 'not a fragment { id, descriptor, signatures }');
         if (!isDigest(item.id) || fragmentId(item.descriptor) !== item.id)
           throw new LseError('FRAGMENT_INVALID', `fragment id ${id} is not the hash of its descriptor`, { id });
-        await acceptPublished(d, item, keys);
+        const acceptance = await acceptPublished(d, item, keys);
+        await checkChain(item, acceptance.covers === 'derivation');
         const blob = item.descriptor.blob;
         if (blob?.mediaType !== DEB_MEDIA_TYPE && !(await d.ports.origin.has(blob?.digest ?? ''))) {
           throw new LseError(

@@ -15,6 +15,7 @@ export {
   DebianChainVerifier,
   DEFAULT_DEBIAN_KEYRING,
   readDebianKeyring,
+  unverifiedRelease,
   verifyInRelease,
   type ChainLink,
   type DebianKeyring,

@@ -148,6 +148,26 @@ export async function verifyInRelease(
   return { release: parseRelease(result.data, label), signedBy };
 }
 
+/**
+ * The fields of a release WITHOUT checking its signature: only to tell which release lists a
+ * Packages file before the party that does check it (the gateway) is asked. With `detached`,
+ * `bytes` is a plain Release file. DEBIAN_SIGNATURE_INVALID when an InRelease is not cleartext-signed.
+ */
+export async function unverifiedRelease(bytes: Buffer, label = 'InRelease', detached = false): Promise<DebianRelease> {
+  if (detached) return parseRelease(bytes.toString('utf8'), label);
+  let text: string;
+  try {
+    text = (await openpgp.readCleartextMessage({ cleartextMessage: bytes.toString('utf8') })).getText();
+  } catch (e) {
+    throw new LseError(
+      'DEBIAN_SIGNATURE_INVALID',
+      `${label} is not an OpenPGP-signed Release (${(e as Error).message}); give the InRelease file (or Release with its Release.gpg), not the plain Release`,
+      { label },
+    );
+  }
+  return parseRelease(text, label);
+}
+
 /** A signature is judged at its own creation time: deterministic, and a key that expired later still counts. */
 function judgedAt(packets: Iterable<{ created: Date | null }>): Date {
   const created = [...packets].map((p) => p.created?.getTime() ?? 0);

@@ -314,9 +314,19 @@ export class FsDebianReleaseLog implements DebianReleaseLog {
   async newest(suite: string): Promise<DebianReleaseRecord | undefined> {
     return readJson<DebianReleaseRecord>(this.path(suite));
   }
+  /** `<root>/all/<sha256 of suite, date and InRelease>`: every release recorded (insert-once). */
+  private recordPath(r: DebianReleaseRecord): string {
+    const key = JSON.stringify([r.suite, new Date(Date.parse(r.date)).toISOString(), r.inRelease]);
+    return join(this.root, 'all', `${sha256Digest(Buffer.from(key, 'utf8')).slice(7)}.json`);
+  }
   async record(r: DebianReleaseRecord): Promise<void> {
+    await mkdir(join(this.root, 'all'), { recursive: true });
+    await insertOnceFile(this.recordPath(r), JSON.stringify(r));
     const had = await this.newest(r.suite);
     if (had && Date.parse(had.date) >= Date.parse(r.date)) return;
     await writeFileAtomic(this.path(r.suite), JSON.stringify(r));
+  }
+  async has(r: DebianReleaseRecord): Promise<boolean> {
+    return existsSync(this.recordPath(r));
   }
 }

@@ -7,6 +7,7 @@ export {
   MemoryLeaseRepository,
   MemoryLayerRecordRepository,
   MemoryVerdictRepository,
+  MemoryDebianReleaseLog,
 } from './repositories';
 export { InProcessBus } from './bus';
 export { MemoryCatalogFeed } from './catalog-feed';

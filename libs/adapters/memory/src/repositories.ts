@@ -225,8 +225,17 @@ export class MemoryDebianReleaseLog implements DebianReleaseLog {
     const r = this.bySuite.get(suite);
     return r && clone(r);
   }
+  private readonly all = new Set<string>();
   async record(r: DebianReleaseRecord): Promise<void> {
+    this.all.add(releaseKey(r));
     const had = this.bySuite.get(r.suite);
     if (!had || Date.parse(had.date) < Date.parse(r.date)) this.bySuite.set(r.suite, clone(r));
   }
+  async has(r: DebianReleaseRecord): Promise<boolean> {
+    return this.all.has(releaseKey(r));
+  }
+}
+
+function releaseKey(r: DebianReleaseRecord): string {
+  return JSON.stringify([r.suite, new Date(Date.parse(r.date)).toISOString(), r.inRelease]);
 }

@@ -24,6 +24,8 @@ export const COLLECTIONS = {
   layerRecords: 'layer_records',
   /** `<fragment id>@<trust generation>` → verification verdict (insert-once). */
   verdicts: 'fragment_verdicts',
+  /** `<suite>@<date>` → one imported Debian release (insert-once; debian-release-log.ts). */
+  debianReleases: 'debian_releases',
   fragmentBlobs: 'fragment_blobs',
 } as const;
 

@@ -3,6 +3,7 @@ import { isLseError, sha256Digest, type BaseImage, type SynthesisRecord } from '
 import {
   baseRepositoryConformance,
   blobStoreConformance,
+  debianReleaseLogConformance,
   fragmentRepositoryConformance,
   layerRecordRepositoryConformance,
   leaseRepositoryConformance,
@@ -65,6 +66,7 @@ synthesisRepositoryConformance('mongo', async () => (await fresh()).syntheses);
 leaseRepositoryConformance('mongo', async () => (await fresh()).leases);
 layerRecordRepositoryConformance('mongo', async () => (await fresh()).layerRecords);
 verdictRepositoryConformance('mongo', async () => (await fresh()).verdicts);
+debianReleaseLogConformance('mongo', async () => (await fresh()).debianReleases);
 
 describe('MongoStore', () => {
   it('connects, ensures indexes (twice is fine) and closes', async () => {
@@ -250,6 +252,31 @@ describe('races (FerretDB 1.x updates are not atomic; these must still hold)', (
     ]);
     expect(await store.trust.get('acme')).toMatchObject({ revoked: true, revokedAt: '2026-02-01T00:00:00Z' });
     expect((await store.trust.list()).map((k) => [k.name, k.revoked])).toEqual([['acme', true]]);
+  });
+});
+
+describe('MongoDebianReleaseLog under concurrency', () => {
+  it('concurrent records of one suite from two clients: the newest date is kept, whatever the order', async () => {
+    const a = await fresh();
+    const other = await MongoClient.connect(mongoUrl(), { ignoreUndefined: true });
+    try {
+      const b = new MongoStore(other, other.db(a.db.databaseName));
+      const suite = 'Debian/Debian/bookworm-updates';
+      const dates = [5, 9, 1, 7, 3, 8, 2, 6].map((d) => `2026-11-0${d}T00:00:00.000Z`);
+      await Promise.all(
+        dates.map((date, i) =>
+          (i % 2 ? a : b).debianReleases.record({ suite, date, inRelease: sha256Digest(`r-${date}`) }),
+        ),
+      );
+      expect(await b.debianReleases.newest(suite)).toEqual({
+        suite,
+        date: '2026-11-09T00:00:00.000Z',
+        inRelease: sha256Digest('r-2026-11-09T00:00:00.000Z'),
+      });
+      expect(await a.debianReleases.newest('Debian/Debian/bookworm')).toBeUndefined();
+    } finally {
+      await other.close();
+    }
   });
 });
 

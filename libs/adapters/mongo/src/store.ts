@@ -4,6 +4,7 @@ import { GridFsBlobStore } from './gridfs-blob-store';
 import { MongoBaseRepository, MongoFragmentRepository, MongoLeaseRepository, MongoTrustStore } from './repositories';
 import { MongoSynthesisRepository } from './synthesis-repository';
 import { MongoLayerRecordRepository, MongoVerdictRepository } from './record-repositories';
+import { MongoDebianReleaseLog } from './debian-release-log';
 
 /**
  * Indexes per collection. The unique ones carry correctness (idempotent creates, finishing a
@@ -29,6 +30,7 @@ const INDEXES: Record<string, IndexDescription[]> = {
     { key: { key: 1, status: 1 }, name: 'key_status' },
   ],
   [COLLECTIONS.leases]: [{ key: { synthesisId: 1 }, name: 'synthesisId', unique: true }],
+  [COLLECTIONS.debianReleases]: [{ key: { suite: 1, date: -1 }, name: 'suite_date' }],
   // The ones the GridFS spec asks for (the driver would create them lazily on the first upload).
   [`${COLLECTIONS.fragmentBlobs}.files`]: [{ key: { filename: 1, uploadDate: 1 }, name: 'filename_1_uploadDate_1' }],
   [`${COLLECTIONS.fragmentBlobs}.chunks`]: [{ key: { files_id: 1, n: 1 }, name: 'files_id_1_n_1', unique: true }],
@@ -43,6 +45,8 @@ export class MongoStore {
   readonly leases: MongoLeaseRepository;
   readonly layerRecords: MongoLayerRecordRepository;
   readonly verdicts: MongoVerdictRepository;
+  /** The Debian releases imported (the rollback rule's newest date per suite). */
+  readonly debianReleases: MongoDebianReleaseLog;
   /** The origin of fragment blobs (GridFS bucket `fragment_blobs`). */
   readonly blobs: GridFsBlobStore;
 
@@ -58,6 +62,7 @@ export class MongoStore {
     this.leases = new MongoLeaseRepository(db);
     this.layerRecords = new MongoLayerRecordRepository(db);
     this.verdicts = new MongoVerdictRepository(db);
+    this.debianReleases = new MongoDebianReleaseLog(db);
     this.blobs = new GridFsBlobStore(db);
   }
 
