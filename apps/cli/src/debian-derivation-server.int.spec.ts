@@ -2,8 +2,8 @@
  * Derivation signatures through the services: a package of bookworm-updates (the host's real
  * InRelease and Packages list), imported with `--release` into an embedded store, carries only a
  * derivation signature. The gateway's batch route refuses such a fragment whose proof names a
- * blob the fragment origin does not have, and accepts the index once its proof blobs (InRelease,
- * Packages) are there; the services then
+ * blob the fragment origin does not have, or a release not registered there, and accepts it once
+ * its proof blobs (InRelease, Packages) are uploaded and the release registered; the services then
  * synthesize it, the verifier accepting it by Debian's chain (LSE_DEBIAN_KEYRING, default the
  * host's Debian archive keyring) and the .deb coming from a local mirror. With the node agent
  * (a stack started with LSE_NODE=1), lse-node pulls the image, verifying the fragment the same way.
@@ -112,10 +112,15 @@ suite('derivation signatures through the services', () => {
     await removeTempDirs();
   });
 
-  it("is refused by the gateway without its proof blobs, accepted with them, and synthesized with Debian's chain", async () => {
-    const fragments = await openFsStore(local).fragments.list();
-    expect(fragments.length).toBeGreaterThan(0);
-    expect(fragments.every((f) => f.signatures.map((s) => s.covers).join() === 'derivation')).toBe(true);
+  it("is refused by the gateway without its proof blobs or its release, accepted with both, and synthesized with Debian's chain", async () => {
+    const all = await openFsStore(local).fragments.list();
+    expect(all.length).toBeGreaterThan(0);
+    expect(all.every((f) => f.signatures.map((s) => s.covers).join() === 'derivation')).toBe(true);
+    // Only the one package this test needs goes to the stack's gateway: the index's other
+    // packages (ca-certificates, libssl3, tzdata, ... at their newest versions) would name this
+    // test's mirror, gone after it, and a later synthesis resolving them would fail to fetch.
+    const fragments = all.filter((f) => f.descriptor.name === PKG);
+    expect(fragments).toHaveLength(1);
 
     // a proof naming a Packages blob the origin does not have (the derivation signature, over
     // the name and metadata.derive, still verifies): refused, nothing stored
@@ -132,24 +137,38 @@ suite('derivation signatures through the services', () => {
         {
           code: 'DEBIAN_CHAIN_UNVERIFIED',
           message: expect.stringMatching(
-            new RegExp(`the Packages file ${missing} .* is not in the fragment blob store`),
+            // the InRelease too, on a stack that never had this release's blobs
+            /(InRelease|Packages file) sha256:[0-9a-f]{64} .* is not in the fragment blob store/,
           ),
         },
       ],
     });
 
-    // the proof blobs into the fragment origin (what `import debian-index --release --server` will
-    // upload; content-addressed, so a stack reused across runs may have them already)
-    const mongo = await MongoStore.connect(process.env['MONGO_URL']!, process.env['MONGO_DB'] || 'lse');
-    try {
-      const inRelease = await readFile(IN_RELEASE);
-      await mongo.blobs.put(sha256Digest(inRelease), inRelease, inRelease.length);
-      await mongo.blobs.put(sha256Digest(packages), packages, packages.length);
-    } finally {
-      await mongo.close();
+    // the proof blobs uploaded (what `import debian-index --release --server` does first;
+    // content-addressed, so a stack reused across runs may have them already) ...
+    const inRelease = await readFile(IN_RELEASE);
+    for (const blob of [inRelease, packages]) {
+      const res = await fetch(`${SERVER}/v1/debian/blobs/${sha256Digest(blob)}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/octet-stream' },
+        body: blob,
+      });
+      expect([200, 201]).toContain(res.status);
     }
+    // ... but its release not registered with this gateway: refused (the rollback rule applies to
+    // every release a fragment names), unless an earlier run on this stack registered it
+    const before = await batch(fragments);
+    if (before.created === 0 && before.existing === 0)
+      expect(before.rejected.map((r) => r.code)).toEqual(['DEBIAN_PROOF_UNKNOWN']);
+    const reg = await fetch(`${SERVER}/v1/debian/releases`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ inRelease: sha256Digest(inRelease), packages: [sha256Digest(packages)] }),
+    });
+    expect(reg.status).toBeLessThan(300);
     const accepted = await batch(fragments);
-    expect(accepted).toMatchObject({ created: fragments.length, rejected: [] });
+    expect(accepted.rejected).toEqual([]);
+    expect(accepted.created + accepted.existing).toBe(1);
 
     const shown = parseJson<Fragment[]>(await ok(remote('--json', 'fragment', 'show', PKG), 'fragment show'));
     expect(shown.some((f) => f.signatures[0]?.covers === 'derivation')).toBe(true);

@@ -39,7 +39,7 @@ import {
   type DebianProof,
   type Fragment,
 } from '@lse/core';
-import { readDebianKeyring, readIndexBytes } from '@lse/adapter-deb';
+import { DebianChainVerifier, readDebianKeyring, readIndexBytes } from '@lse/adapter-deb';
 import { InProcessBus } from '@lse/adapter-memory';
 import { MongoStore } from '@lse/adapter-mongo';
 import { S3BlobStore, makeS3Client } from '@lse/adapter-s3';
@@ -150,6 +150,8 @@ suite('Debian proofs through a gateway over FerretDB (host bookworm-updates meta
         origin: mongo.blobs,
         cache: new S3BlobStore(s3, servers.s3.bucket, `proofs-${RUN}/fragments/`),
         layers,
+        // as libs/service connect.ts gives every service: derivation signatures need Debian's chain
+        debianChain: new DebianChainVerifier(mongo.blobs, KEYRING),
       },
       syntheses: mongo.syntheses,
       leases: mongo.leases,
