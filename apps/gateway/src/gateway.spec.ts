@@ -29,6 +29,7 @@ import {
   InProcessBus,
   MemoryBaseRepository,
   MemoryBlobStore,
+  MemoryDebianReleaseLog,
   MemoryFragmentRepository,
   MemoryLeaseRepository,
   MemorySynthesisRepository,
@@ -100,6 +101,9 @@ describe('gateway HTTP API (in-process pipeline)', () => {
   const work: string[] = []; // synthesis ids of the work messages the stages received
 
   let bus: InProcessBus;
+  // Debian proof settings without a keyring: the gateway takes no proof blobs; its release log
+  // is what the derivation test registers its release in
+  const debianReleases = new MemoryDebianReleaseLog();
 
   beforeAll(async () => {
     bus = new InProcessBus();
@@ -136,6 +140,7 @@ describe('gateway HTTP API (in-process pipeline)', () => {
       auth: { tokens: TOKENS, disabled: false },
       uploadParseBudgetMs: 5_000,
       bodyLimitBytes: 1 << 26,
+      debian: { releases: debianReleases, blobLimitBytes: 1 << 20 },
     });
     stop = async () => {
       await stopStages();
@@ -613,6 +618,14 @@ describe('gateway HTTP API (in-process pipeline)', () => {
       expect(await batch([{ ...changed, id: fragmentId(changed.descriptor) }])).toMatchObject({
         created: 0,
         rejected: [{ code: 'SIGNATURE_INVALID' }],
+      });
+      // chain and signature good, but the release was never registered with this gateway (so
+      // its rollback rule never ran): refused
+      expect(await batch([f])).toMatchObject({ created: 0, rejected: [{ code: 'DEBIAN_PROOF_UNKNOWN' }] });
+      await debianReleases.record({
+        suite: 'Test/Test/gw',
+        date: new Date(0).toISOString(),
+        inRelease: sha256Digest(inRelease),
       });
       expect(await batch([f])).toMatchObject({ created: 1, rejected: [] });
       const listed = await app.inject({ method: 'GET', url: '/v1/fragments', headers: ADMIN });
