@@ -20,7 +20,6 @@ import { join } from 'node:path';
 import { fragmentId, paragraphAt, paragraphSpans, sha256Digest, type Fragment } from '@lse/core';
 import { aptDownload, readIndexBytes } from '@lse/adapter-deb';
 import { openFsStore } from '@lse/adapter-fs';
-import { MongoStore } from '@lse/adapter-mongo';
 import { lse, parseJson, removeTempDirs, requireBuiltCli, tempDir, type RunResult } from './testkit';
 
 const LISTS = '/var/lib/apt/lists';
