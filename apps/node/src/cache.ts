@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import {
   LseError,
+  isLseError,
   buildLayer,
   fragmentLabel,
   readTar,
@@ -149,7 +150,7 @@ export class FragmentCache {
       this.st.count('fragmentsFromNode', ids.length); // the node tier answered the whole layer
       return;
     }
-    const keys = await this.trustedKeys();
+    let keys = await this.trustedKeys();
     const parts: { id: string; entries: TarEntry[]; label: string; name: string }[] = [];
     for (const id of ids) {
       const f = await this.src.ports.fragments.get(id);
@@ -161,7 +162,15 @@ export class FragmentCache {
         );
       let entries: TarEntry[];
       try {
-        await acceptFragment(f, keys, this.src.ports.debianChain);
+        try {
+          await acceptFragment(f, keys, this.src.ports.debianChain);
+        } catch (e) {
+          // a key trusted since the keys were read (at most a second ago) is not refused: a
+          // miss is read again, as every cache here does
+          if (!isLseError(e) || e.code !== 'KEY_UNTRUSTED') throw e;
+          keys = await this.trustedKeys(true);
+          await acceptFragment(f, keys, this.src.ports.debianChain);
+        }
         const c = await readVerifiedContent(this.src.ports, f);
         entries = c.entries;
       } catch (e) {
@@ -190,8 +199,8 @@ export class FragmentCache {
   }
 
   /** The trust store's keys, read at most once a second (one image asks for every layer). */
-  private trustedKeys(): Promise<Map<string, TrustedKey>> {
-    if (!this.keys || Date.now() - this.keys.at > 1000) {
+  private trustedKeys(fresh = false): Promise<Map<string, TrustedKey>> {
+    if (fresh || !this.keys || Date.now() - this.keys.at > 1000) {
       const keys = this.src.ports.trust.list().then((list) => new Map(list.map((k) => [k.name, k] as const)));
       keys.catch(() => {
         this.keys = undefined;
