@@ -337,21 +337,21 @@ export class NodeAgent {
     namespace: string,
     timeoutMs: number,
   ): Promise<number> {
-    const todo = img.layers.slice(at);
-    const ready: (Error | undefined)[] = new Array<Error | undefined>(todo.length);
+    const pending = img.layers.slice(at);
+    const ready: (Error | undefined)[] = new Array<Error | undefined>(pending.length);
     let next = 0;
     await Promise.all(
-      Array.from({ length: Math.min(8, todo.length) }, async () => {
-        while (next < todo.length) {
+      Array.from({ length: Math.min(8, pending.length) }, async () => {
+        while (next < pending.length) {
           const i = next++;
-          const { diffId, layer } = todo[i]!;
+          const { diffId, layer } = pending[i]!;
           const named = layer.annotations?.[ANNOTATION_FRAGMENTS];
           try {
             if (named) await this.cache.ensureFragmentLayer(diffId, named.split(','), img.epoch);
             else await this.cache.ensureBlobLayer(diffId, layer.digest);
           } catch (e) {
             ready[i] = e as Error;
-            next = todo.length; // nothing above a failed layer is needed
+            next = pending.length; // nothing above a failed layer is needed
           }
         }
       }),
