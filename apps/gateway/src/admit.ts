@@ -16,10 +16,12 @@ import type { CachedResult } from './repeat-cache';
 /** Largest request message the bus carries when it does not say (NATS' default max_payload). */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
+/**
+ * A new synthesis id: the prefix and 96 random bits in lowercase hex, so that `synth/<id>` is a
+ * valid registry repository name (OCI names are lowercase; base64 ids with capitals were not).
+ */
 export function newSynthesisId(prefix = 'syn'): string {
-  return `${prefix}-${randomBytes(9)
-    .toString('base64url')
-    .replace(/[^A-Za-z0-9]/g, 'x')}`;
+  return `${prefix}-${randomBytes(12).toString('hex')}`;
 }
 
 export interface Admission {
