@@ -11,7 +11,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteBucketCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -28,7 +27,7 @@ import {
 import { S3BlobStore, ensureBucket, makeS3Client } from '@lse/adapter-s3';
 import { tamperS3Object } from '@lse/adapter-s3/testing';
 import { buildFragment, runSynthesis, silentLog, startPipeline, type EnginePorts, type TierCount } from '@lse/engine';
-import { testServers, uniqueName } from '@lse/testing';
+import { freePort, testServers, uniqueName } from '@lse/testing';
 import { regionalCaches } from './connect';
 import type { ServiceConfig } from './config';
 
@@ -45,17 +44,6 @@ let endpointB = '';
 let clientA: S3Client;
 let clientB: S3Client;
 const closers: (() => void)[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitReady(url: string): Promise<void> {
   for (let i = 0; i < 120; i++) {

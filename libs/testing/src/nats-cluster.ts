@@ -52,16 +52,26 @@ export function natsServerBinary(env: NodeJS.ProcessEnv = process.env): string {
   return bin;
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+/**
+ * A TCP port on 127.0.0.1 that nothing listens on right now, below the kernel's ephemeral range
+ * (32768 and up on Linux): a port the kernel handed out for `listen(0)` is as likely to be taken
+ * next by an outgoing connection before the server that was meant to get it binds it (CI saw a
+ * nats-server fail with "address already in use" that way).
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error('freePort: no free port found in 20000-31999 on 127.0.0.1 after 100 tries');
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
@@ -82,6 +92,17 @@ export class NatsCluster {
     const size = opts.size ?? 3;
     if (!Number.isInteger(size) || size < 1)
       throw new Error(`NatsCluster: size must be a positive integer, got ${size}`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await NatsCluster.startOnce(size, opts);
+      } catch (err) {
+        // a port picked as free was taken before the node bound it: again, with other ports
+        if (attempt >= 3 || !/address already in use/.test((err as Error).message)) throw err;
+      }
+    }
+  }
+
+  private static async startOnce(size: number, opts: NatsClusterOptions): Promise<NatsCluster> {
     const binary = opts.binary ?? natsServerBinary();
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'lse-nats-'));
     mkdirSync(dir, { recursive: true });
