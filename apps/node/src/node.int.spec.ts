@@ -443,7 +443,7 @@ function manifest(dir: string, name: string, require: string[], file: string): s
     });
     expect((await api('POST', '/v1/fragments', { fragment, blob: blob.toString('base64') })).status).toBe(201);
     const file = manifest(work, `node-tamper-${run}`, [name], 'x\n');
-    const syn = await api<{ status: string; key: string }>(
+    const syn = await api<{ status: string; key: string; result: { manifestDigest: string; configDigest: string } }>(
       'POST',
       '/v1/syntheses',
       { manifest: JSON.parse(readFileSync(file, 'utf8')) },
@@ -471,6 +471,11 @@ function manifest(dir: string, name: string, require: string[], file: string): s
     // the manifest is relayed anyway and containerd unpacks the layers from there up itself (from
     // the gateway's layer blobs); the altered fragment still gets no directory.
     const mirrored = `${env['LSE_NODE_REGISTRY'] ?? ''}/synth/${syn.body.key.slice(7)}:latest`;
+    // The failed run's seeding may have written the manifest and config into containerd's content
+    // store (they go in while the layers are checked; garbage once its lease is gone): remove them,
+    // so that ctr fetches the manifest through the endpoint rather than finding it locally.
+    for (const digest of [syn.body.result.manifestDigest, syn.body.result.configDigest])
+      ctr('-n', 'default', 'content', 'rm', digest);
     const m0 = await state();
     const pulled = ctr('images', 'pull', '--plain-http', '--user', `lse:${TOKEN}`, '--snapshotter', 'lse', mirrored);
     expect([pulled.status, pulled.status === 0 ? '' : pulled.stderr]).toEqual([0, '']);
